@@ -1,0 +1,34 @@
+#include "cli/common.h"
+
+#include <charconv>
+#include <vector>
+
+namespace transformers::cli {
+
+Tensor parse_id_matrix(const std::string& text, const std::string& flag) {
+  std::vector<std::vector<int64_t>> rows(1);
+  size_t i = 0;
+  while (i <= text.size()) {
+    size_t end = text.find_first_of(",;", i);
+    if (end == std::string::npos) end = text.size();
+    std::string tok = text.substr(i, end - i);
+    tok.erase(0, tok.find_first_not_of(" \t"));
+    tok.erase(tok.find_last_not_of(" \t") + 1);
+    int64_t v = 0;
+    auto [p, ec] = std::from_chars(tok.data(), tok.data() + tok.size(), v);
+    TCPP_CHECK(!tok.empty() && ec == std::errc() && p == tok.data() + tok.size(), ValueError, flag, ": '", tok,
+               "' is not an integer (expected e.g. \"1,17,42;1,5,5\")");
+    rows.back().push_back(v);
+    if (end < text.size() && text[end] == ';') rows.emplace_back();
+    i = end + 1;
+  }
+  for (const auto& r : rows)
+    TCPP_CHECK(r.size() == rows[0].size(), ValueError, flag, ": rows have different lengths (", rows[0].size(), " and ",
+               r.size(), ")");
+  const int64_t B = static_cast<int64_t>(rows.size()), L = static_cast<int64_t>(rows[0].size());
+  Tensor t = Tensor::empty({B, L}, DType::I64);
+  for (int64_t b = 0; b < B; ++b) std::copy(rows[b].begin(), rows[b].end(), t.data<int64_t>() + b * L);
+  return t;
+}
+
+}  // namespace transformers::cli

@@ -1,0 +1,60 @@
+// Shared helpers of the test suites: where the reference data is, and tensor comparisons.
+#pragma once
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <filesystem>
+#include <random>
+#include <string>
+
+#include "transformers/core/tensor.h"
+
+namespace transformers::testing {
+
+// ../shared beside the checkout (TRANSFORMERS_SHARED_DIR overrides). A missing fixture fails the
+// test with a message; it never skips.
+inline std::filesystem::path shared_dir() {
+  if (const char* env = std::getenv("TRANSFORMERS_SHARED_DIR")) return env;
+  return TCPP_SHARED_DIR;
+}
+
+inline std::filesystem::path shared_path(const std::string& relative) {
+  auto p = shared_dir() / relative;
+  EXPECT_TRUE(std::filesystem::exists(p)) << "missing reference fixture " << p
+                                          << " (the shared/ folder must sit beside the checkout)";
+  return p;
+}
+
+// A fresh empty folder under the build tree for files a test writes.
+inline std::filesystem::path scratch_dir(const std::string& name) {
+  auto p = std::filesystem::path(TCPP_BINARY_DIR) / "test-scratch" / name;
+  std::filesystem::remove_all(p);
+  std::filesystem::create_directories(p);
+  return p;
+}
+
+inline float max_abs_diff(const Tensor& a, const Tensor& b) {
+  EXPECT_EQ(a.shape(), b.shape());
+  if (a.shape() != b.shape()) return INFINITY;
+  Tensor ac = a.contiguous(), bc = b.contiguous();
+  float m = 0;
+  for (int64_t i = 0; i < ac.numel(); ++i) m = std::max(m, std::fabs(ac.data<float>()[i] - bc.data<float>()[i]));
+  return m;
+}
+
+inline float max_abs(const Tensor& a) {
+  Tensor ac = a.contiguous();
+  float m = 0;
+  for (int64_t i = 0; i < ac.numel(); ++i) m = std::max(m, std::fabs(ac.data<float>()[i]));
+  return m;
+}
+
+inline Tensor random_tensor(const Shape& shape, std::mt19937& rng, float scale = 1.0f) {
+  Tensor t = Tensor::empty(shape, DType::F32);
+  std::normal_distribution<float> dist(0.0f, scale);
+  for (int64_t i = 0; i < t.numel(); ++i) t.data<float>()[i] = dist(rng);
+  return t;
+}
+
+}  // namespace transformers::testing

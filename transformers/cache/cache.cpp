@@ -1,0 +1,62 @@
+#include "transformers/cache/cache.h"
+
+#include <cstring>
+
+namespace transformers {
+
+void DynamicLayer::append(const Tensor& k_new, const Tensor& v_new) {
+  TCPP_CHECK(k_new.dim() == 4 && k_new.shape() == v_new.shape() && k_new.dtype() == DType::F32, ShapeError,
+             "cache update: keys ", k_new.describe(), " and values ", v_new.describe(), " must be f32 [B, Hkv, L, D]");
+  const int64_t B = k_new.size(0), H = k_new.size(1), L = k_new.size(2), D = k_new.size(3);
+  if (keys_.defined())
+    TCPP_CHECK(keys_.size(0) == B && keys_.size(1) == H && keys_.size(3) == D, ShapeError, "cache update: ",
+               k_new.describe(), " does not match the cached ", keys_.describe());
+  const int64_t need = length_ + L;
+  if (!keys_.defined() || keys_.size(2) < need) {
+    int64_t cap = std::max<int64_t>(need, keys_.defined() ? keys_.size(2) * 2 : 0);
+    cap = std::max<int64_t>(cap, 16);
+    Tensor nk = Tensor::empty({B, H, cap, D}, DType::F32), nv = Tensor::empty({B, H, cap, D}, DType::F32);
+    if (length_ > 0) {
+      nk.slice(2, 0, length_).copy_from(keys_.slice(2, 0, length_));
+      nv.slice(2, 0, length_).copy_from(values_.slice(2, 0, length_));
+    }
+    keys_ = nk;
+    values_ = nv;
+  }
+  keys_.slice(2, length_, need).copy_from(k_new);
+  values_.slice(2, length_, need).copy_from(v_new);
+  length_ = need;
+}
+
+KVView DynamicLayer::update(const Tensor& k_new, const Tensor& v_new) {
+  append(k_new, v_new);
+  return {keys_.slice(2, 0, length_), values_.slice(2, 0, length_), first_position_};
+}
+
+KVView SlidingWindowLayer::update(const Tensor& k_new, const Tensor& v_new) {
+  // Drop what no future query can see before appending: the next query (and every later one)
+  // sees at most window-1 earlier tokens. The current step still attends over all it was given.
+  const int64_t keep = window_ - 1;
+  if (length_ > keep) {
+    const int64_t drop = length_ - keep;
+    const int64_t B = keys_.size(0), H = keys_.size(1), D = keys_.size(3);
+    for (Tensor* t : {&keys_, &values_})
+      for (int64_t b = 0; b < B; ++b)
+        for (int64_t h = 0; h < H; ++h) {
+          float* base = t->data<float>() + b * t->stride(0) + h * t->stride(1);
+          std::memmove(base, base + drop * D, static_cast<size_t>(keep * D) * sizeof(float));
+        }
+    length_ = keep;
+    first_position_ += drop;
+  }
+  return DynamicLayer::update(k_new, v_new);
+}
+
+Cache::Cache(const std::vector<std::optional<int64_t>>& layer_windows) {
+  for (const auto& w : layer_windows) {
+    if (w) layers_.push_back(std::make_unique<SlidingWindowLayer>(*w));
+    else layers_.push_back(std::make_unique<DynamicLayer>());
+  }
+}
+
+}  // namespace transformers

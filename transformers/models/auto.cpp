@@ -1,0 +1,43 @@
+#include "transformers/models/auto.h"
+
+#include <cstdio>
+
+#include "transformers/models/registry.h"
+
+namespace transformers {
+
+DType resolve_dtype(const std::string& requested, const PretrainedConfig& config, const SafetensorsCheckpoint& ck) {
+  if (requested != "auto") return dtype_from_name(requested, "dtype option");
+  if (config.dtype) return *config.dtype;
+  for (const auto& name : ck.names()) {
+    DType dt = ck.entry(name).dtype;
+    if (is_floating(dt)) return dt;
+  }
+  return DType::F32;
+}
+
+std::unique_ptr<CausalLM> AutoModelForCausalLM::from_pretrained(const std::filesystem::path& path,
+                                                                 const LoadOptions& options) {
+  return from_pretrained(path, options, nullptr);
+}
+
+std::unique_ptr<CausalLM> AutoModelForCausalLM::from_pretrained(const std::filesystem::path& path,
+                                                                 const LoadOptions& options, LoadReport* report_out) {
+  TCPP_CHECK(std::filesystem::is_directory(path), IoError, path.string(), ": not a model folder");
+  PretrainedConfig config = PretrainedConfig::from_pretrained(path);
+  const ModelEntry& entry = find_model(config);
+  SafetensorsCheckpoint ck = SafetensorsCheckpoint::open(path);
+  const DType dtype = resolve_dtype(options.dtype, config, ck);
+  std::unique_ptr<CausalLM> model = entry.causal_lm(config);
+  model->dtype = dtype;
+  LoadReport report = load_weights(*model, ck, dtype, model->tied_weights());
+  if (options.verbose && !report.unexpected.empty()) {
+    std::fprintf(stderr, "warning: %zu unexpected tensors in the checkpoint (first: %s)\n", report.unexpected.size(),
+                 report.unexpected.front().c_str());
+  }
+  model->generation_config = GenerationConfig::from_pretrained(path, &model->config());
+  if (report_out) *report_out = std::move(report);
+  return model;
+}
+
+}  // namespace transformers

@@ -1,0 +1,77 @@
+#include "transformers/models/causal_lm.h"
+
+namespace transformers {
+
+DecoderForCausalLM::DecoderForCausalLM(PretrainedConfig config, const nn::DecoderConfig& decoder)
+    : CausalLM(std::move(config)), model(decoder), lm_head(decoder.hidden_size, decoder.vocab_size, false) {
+  register_module("model", &model);
+  register_module("lm_head", &lm_head);
+}
+
+std::vector<std::pair<std::string, std::string>> DecoderForCausalLM::tied_weights() const {
+  if (config().tie_word_embeddings) return {{"lm_head.weight", "model.embed_tokens.weight"}};
+  return {};
+}
+
+std::unique_ptr<Cache> DecoderForCausalLM::make_cache() const { return std::make_unique<Cache>(model.layer_windows()); }
+
+CausalLMOutput DecoderForCausalLM::forward(const Tensor& input_ids, const ForwardOptions& o) const {
+  nn::DecoderForwardOptions d;
+  d.cache = o.cache;
+  d.output_hidden_states = o.output_hidden_states;
+  d.position_ids = o.position_ids;
+  d.attention_mask = o.attention_mask;
+  nn::DecoderOutput h = model.forward(input_ids, d);
+  Tensor last = h.last_hidden_state;
+  const int64_t L = last.size(1);
+  if (o.logits_to_keep > 0 && o.logits_to_keep < L) last = last.slice(1, L - o.logits_to_keep, L);
+  return {lm_head.forward(last), std::move(h.hidden_states)};
+}
+
+nn::DecoderConfig llama_like_decoder_config(const PretrainedConfig& c) {
+  const std::string w = c.where();
+  TCPP_CHECK(c.vocab_size > 0, ConfigError, w, ": missing key 'vocab_size'");
+  TCPP_CHECK(c.hidden_size > 0, ConfigError, w, ": missing key 'hidden_size'");
+  TCPP_CHECK(c.intermediate_size > 0, ConfigError, w, ": missing key 'intermediate_size'");
+  TCPP_CHECK(c.num_hidden_layers > 0, ConfigError, w, ": missing key 'num_hidden_layers'");
+  TCPP_CHECK(c.num_attention_heads > 0, ConfigError, w, ": missing key 'num_attention_heads'");
+  nn::DecoderConfig d;
+  d.vocab_size = c.vocab_size;
+  d.hidden_size = c.hidden_size;
+  d.intermediate_size = c.intermediate_size;
+  d.num_layers = c.num_hidden_layers;
+  d.norm_eps = c.rms_norm_eps;
+  d.activation = ops::activation_from_name(c.hidden_act, w + ": hidden_act");
+  d.max_position_embeddings = c.max_position_embeddings;
+  nn::AttentionConfig a;
+  a.hidden_size = c.hidden_size;
+  a.num_heads = c.num_attention_heads;
+  a.num_kv_heads = c.num_key_value_heads;
+  a.head_dim = c.head_dim;
+  a.qk_norm_eps = c.rms_norm_eps;
+  d.attention.assign(static_cast<size_t>(c.num_hidden_layers), a);
+  d.rope.assign(static_cast<size_t>(c.num_hidden_layers), c.rope_parameters);
+  return d;
+}
+
+bool apply_layer_types(const PretrainedConfig& c, nn::DecoderConfig& d) {
+  if (c.layer_types.empty()) return false;
+  TCPP_CHECK(c.layer_types.size() == static_cast<size_t>(c.num_hidden_layers), ConfigError, c.where(),
+             ": layer_types has ", c.layer_types.size(), " entries for ", c.num_hidden_layers, " layers");
+  for (size_t i = 0; i < c.layer_types.size(); ++i) {
+    const std::string& t = c.layer_types[i];
+    if (t == "sliding_attention") {
+      TCPP_CHECK(c.sliding_window.has_value(), ConfigError, c.where(),
+                 ": layer_types names a sliding_attention layer but sliding_window is not set");
+      d.attention[i].sliding_window = c.sliding_window;
+    } else if (t == "full_attention") {
+      d.attention[i].sliding_window.reset();
+    } else {
+      throw ConfigError(detail::concat(c.where(), ": unsupported layer type '", t, "' in layer_types"));
+    }
+    d.rope[i] = c.rope_for_layer_type(t);
+  }
+  return true;
+}
+
+}  // namespace transformers

@@ -1,0 +1,67 @@
+// CausalLM: what every *ForCausalLM model offers (forward with an optional cache, hidden
+// states, a cache factory), and DecoderForCausalLM, the decoder skeleton with an LM head that the
+// Llama-family model files configure.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "transformers/cache/cache.h"
+#include "transformers/config/generation_config.h"
+#include "transformers/config/pretrained_config.h"
+#include "transformers/nn/decoder.h"
+
+namespace transformers {
+
+struct ForwardOptions {
+  Cache* cache = nullptr;
+  bool output_hidden_states = false;
+  int64_t logits_to_keep = 0;              // 0: logits for every position; n: the last n
+  const Tensor* attention_mask = nullptr;  // [B, past + L], nonzero = real token
+  const Tensor* position_ids = nullptr;    // [B, L] I64
+};
+
+struct CausalLMOutput {
+  Tensor logits;                      // [B, L or logits_to_keep, V] f32
+  std::vector<Tensor> hidden_states;  // [layers + 1] x [B, L, H] when asked
+};
+
+class CausalLM : public nn::Module {
+ public:
+  explicit CausalLM(PretrainedConfig config) : config_(std::move(config)) {}
+  virtual CausalLMOutput forward(const Tensor& input_ids, const ForwardOptions& options = {}) const = 0;
+  // A cache laid out for this model (sliding-window layers where the config asks for them).
+  virtual std::unique_ptr<Cache> make_cache() const = 0;
+  // Parameters that share storage with another: (target, source), e.g. a tied LM head.
+  virtual std::vector<std::pair<std::string, std::string>> tied_weights() const { return {}; }
+
+  const PretrainedConfig& config() const { return config_; }
+  GenerationConfig generation_config;
+  DType dtype = DType::F32;  // the dtype the weight matrices were loaded in
+
+ private:
+  PretrainedConfig config_;
+};
+
+class DecoderForCausalLM : public CausalLM {
+ public:
+  DecoderForCausalLM(PretrainedConfig config, const nn::DecoderConfig& decoder);
+  CausalLMOutput forward(const Tensor& input_ids, const ForwardOptions& options = {}) const override;
+  std::unique_ptr<Cache> make_cache() const override;
+  std::vector<std::pair<std::string, std::string>> tied_weights() const override;
+
+  nn::DecoderModel model;
+  nn::Linear lm_head;
+};
+
+// The fields every Llama-like config shares (sizes, norm eps, activation, one AttentionConfig
+// and one RopeParameters per layer with no sliding window). Model files adjust the result.
+nn::DecoderConfig llama_like_decoder_config(const PretrainedConfig& config);
+
+// Sliding windows per layer from config.layer_types when present ("sliding_attention" layers get
+// config.sliding_window); returns false when the config has no layer_types.
+bool apply_layer_types(const PretrainedConfig& config, nn::DecoderConfig& decoder);
+
+}  // namespace transformers

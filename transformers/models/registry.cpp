@@ -1,0 +1,26 @@
+#include "transformers/models/registry.h"
+
+#include "transformers/models/model_files.h"
+
+namespace transformers {
+
+const std::vector<ModelEntry>& model_registry() {
+  static const std::vector<ModelEntry> entries = {
+      {"llama", {"LlamaForCausalLM"}, make_llama_for_causal_lm},
+      {"mistral", {"MistralForCausalLM"}, make_mistral_for_causal_lm},
+      {"qwen2", {"Qwen2ForCausalLM"}, make_qwen2_for_causal_lm},
+      {"qwen3", {"Qwen3ForCausalLM"}, make_qwen3_for_causal_lm},
+  };
+  return entries;
+}
+
+const ModelEntry& find_model(const PretrainedConfig& config) {
+  std::string known;
+  for (const auto& e : model_registry()) {
+    if (e.model_type == config.model_type) return e;
+    known += (known.empty() ? "" : ", ") + e.model_type;
+  }
+  throw ConfigError(detail::concat(config.where(), ": unknown model_type '", config.model_type, "' (supported: ", known, ")"));
+}
+
+}  // namespace transformers

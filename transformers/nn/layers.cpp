@@ -1,0 +1,29 @@
+#include "transformers/nn/layers.h"
+
+namespace transformers::nn {
+
+Linear::Linear(int64_t in_features, int64_t out_features, bool has_bias) : in_(in_features), out_(out_features) {
+  register_parameter("weight", &weight, {out_features, in_features}, ParamRole::Matrix);
+  if (has_bias) register_parameter("bias", &bias, {out_features}, ParamRole::Vector);
+}
+
+Tensor Linear::forward(const Tensor& x) const { return ops::linear(x, weight, bias.defined() ? &bias : nullptr); }
+
+Embedding::Embedding(int64_t num_embeddings, int64_t dim) {
+  register_parameter("weight", &weight, {num_embeddings, dim}, ParamRole::Matrix);
+}
+
+RMSNorm::RMSNorm(int64_t dim, double eps, bool unit_offset) : eps_(eps), unit_offset_(unit_offset) {
+  register_parameter("weight", &weight, {dim}, ParamRole::Vector);
+}
+
+LayerNorm::LayerNorm(int64_t dim, double eps, bool has_bias) : eps_(eps) {
+  register_parameter("weight", &weight, {dim}, ParamRole::Vector);
+  if (has_bias) register_parameter("bias", &bias, {dim}, ParamRole::Vector);
+}
+
+Tensor LayerNorm::forward(const Tensor& x) const {
+  return ops::layer_norm(x, &weight, bias.defined() ? &bias : nullptr, static_cast<float>(eps_));
+}
+
+}  // namespace transformers::nn

@@ -1,0 +1,53 @@
+// The basic layers: Linear, Embedding, RMSNorm, LayerNorm. Linear is the one place weights are
+// multiplied: its weight may be f32, bf16 or f16 today, and quantized formats later, without any
+// model knowing which.
+#pragma once
+
+#include "transformers/nn/module.h"
+#include "transformers/ops/ops.h"
+
+namespace transformers::nn {
+
+class Linear : public Module {
+ public:
+  Linear(int64_t in_features, int64_t out_features, bool bias);
+  Tensor forward(const Tensor& x) const;
+  int64_t in_features() const { return in_; }
+  int64_t out_features() const { return out_; }
+  Tensor weight;  // [out, in]
+  Tensor bias;    // [out] f32, undefined when absent
+
+ private:
+  int64_t in_, out_;
+};
+
+class Embedding : public Module {
+ public:
+  Embedding(int64_t num_embeddings, int64_t dim);
+  Tensor forward(const Tensor& ids) const { return ops::embedding(weight, ids); }
+  Tensor weight;  // [num_embeddings, dim]
+};
+
+class RMSNorm : public Module {
+ public:
+  // unit_offset: Gemma's (1 + weight) scaling.
+  RMSNorm(int64_t dim, double eps, bool unit_offset = false);
+  Tensor forward(const Tensor& x) const { return ops::rms_norm(x, weight, static_cast<float>(eps_), unit_offset_); }
+  Tensor weight;
+
+ private:
+  double eps_;
+  bool unit_offset_;
+};
+
+class LayerNorm : public Module {
+ public:
+  LayerNorm(int64_t dim, double eps, bool bias = true);
+  Tensor forward(const Tensor& x) const;
+  Tensor weight, bias;
+
+ private:
+  double eps_;
+};
+
+}  // namespace transformers::nn

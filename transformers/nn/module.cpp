@@ -1,0 +1,25 @@
+#include "transformers/nn/module.h"
+
+namespace transformers::nn {
+
+std::vector<ParameterSlot> Module::named_parameters(const std::string& prefix) const {
+  std::vector<ParameterSlot> out;
+  for (const auto& p : params_) {
+    ParameterSlot s = p;
+    s.name = prefix + p.name;
+    out.push_back(std::move(s));
+  }
+  for (const auto& [name, child] : children_) {
+    auto sub = child->named_parameters(prefix + name + ".");
+    out.insert(out.end(), sub.begin(), sub.end());
+  }
+  return out;
+}
+
+void Module::register_parameter(std::string name, Tensor* slot, Shape shape, ParamRole role, bool optional) {
+  params_.push_back({std::move(name), slot, std::move(shape), role, optional});
+}
+
+void Module::register_module(std::string name, Module* child) { children_.emplace_back(std::move(name), child); }
+
+}  // namespace transformers::nn

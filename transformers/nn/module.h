@@ -1,0 +1,45 @@
+// Module: a tree of named parameters, as torch.nn.Module's state_dict names them
+// ("model.layers.0.self_attn.q_proj.weight"). Loading (loading/) fills the registered slots from
+// a checkpoint and checks their shapes; saving walks the same names.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "transformers/core/tensor.h"
+
+namespace transformers::nn {
+
+// How a parameter is stored in memory. Matrices keep the model's dtype (bf16 stays bf16 and
+// stays mmapped); vectors (norm weights, biases) are small and kept in f32 for the kernels.
+enum class ParamRole { Matrix, Vector };
+
+struct ParameterSlot {
+  std::string name;
+  Tensor* tensor;
+  Shape shape;
+  ParamRole role;
+  bool optional;
+};
+
+class Module {
+ public:
+  Module() = default;
+  virtual ~Module() = default;
+  Module(const Module&) = delete;
+  Module& operator=(const Module&) = delete;
+
+  // Every parameter of this module and its children, with full dotted names.
+  std::vector<ParameterSlot> named_parameters(const std::string& prefix = "") const;
+
+ protected:
+  void register_parameter(std::string name, Tensor* slot, Shape shape, ParamRole role, bool optional = false);
+  void register_module(std::string name, Module* child);
+
+ private:
+  std::vector<ParameterSlot> params_;
+  std::vector<std::pair<std::string, Module*>> children_;
+};
+
+}  // namespace transformers::nn

@@ -1,0 +1,142 @@
+// y = x · Wᵀ (+ bias) on AVX2. Two paths:
+//  - few rows of x (decode, M < kGemmMinRows): a dot-product kernel that streams W once, four
+//    output rows at a time, converting bf16/f16 weights to f32 in registers. This is the
+//    memory-bound GEMV of token generation; its speed is GB/s of weights read.
+//  - many rows (prompt processing): each thread takes a slice of W's rows, converts it to f32 in
+//    blocks (when it is bf16/f16) and calls single-threaded OpenBLAS sgemm on the block, so the
+//    work is compute-bound and our pool, not OpenBLAS's, owns the cores (no oversubscription).
+#include <cblas.h>
+
+#include <algorithm>
+#include <mutex>
+#include <vector>
+
+#include "transformers/core/half.h"
+#include "transformers/ops/cpu/elementwise_avx2.h"
+#include "transformers/ops/cpu/vec_avx2.h"
+
+namespace transformers::cpu::avx2 {
+namespace {
+
+constexpr int64_t kGemmMinRows = 8;
+constexpr int64_t kBlockRows = 64;  // rows of W converted at once on the GEMM path
+
+template <DType DT>
+float load1(const void* w, int64_t i) {
+  if constexpr (DT == DType::F32) return static_cast<const float*>(w)[i];
+  if constexpr (DT == DType::BF16) return bf16_to_f32(static_cast<const uint16_t*>(w)[i]);
+  if constexpr (DT == DType::F16) return f16_to_f32(static_cast<const uint16_t*>(w)[i]);
+}
+
+template <DType DT>
+const void* row_ptr(const void* w, int64_t row, int64_t K) {
+  return static_cast<const char*>(w) + static_cast<size_t>(row * K) * dtype_size(DT);
+}
+
+// y[m, n0..n1) for all m, streaming W rows n0..n1 four at a time.
+template <DType DT>
+void gemv_rows(const float* x, int64_t M, int64_t K, int64_t ldx, const void* w, int64_t n0, int64_t n1,
+               const float* bias, float* y, int64_t ldy) {
+  const int64_t k8 = K / 8 * 8;
+  int64_t n = n0;
+  for (; n + 4 <= n1; n += 4) {
+    const void* w0 = row_ptr<DT>(w, n, K);
+    const void* w1 = row_ptr<DT>(w, n + 1, K);
+    const void* w2 = row_ptr<DT>(w, n + 2, K);
+    const void* w3 = row_ptr<DT>(w, n + 3, K);
+    for (int64_t m = 0; m < M; ++m) {
+      const float* xr = x + m * ldx;
+      __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps(), a2 = _mm256_setzero_ps(), a3 = _mm256_setzero_ps();
+      for (int64_t k = 0; k < k8; k += 8) {
+        __m256 xv = _mm256_loadu_ps(xr + k);
+        a0 = _mm256_fmadd_ps(xv, load8<DT>(w0, k), a0);
+        a1 = _mm256_fmadd_ps(xv, load8<DT>(w1, k), a1);
+        a2 = _mm256_fmadd_ps(xv, load8<DT>(w2, k), a2);
+        a3 = _mm256_fmadd_ps(xv, load8<DT>(w3, k), a3);
+      }
+      float s[4] = {hsum(a0), hsum(a1), hsum(a2), hsum(a3)};
+      const void* rows[4] = {w0, w1, w2, w3};
+      for (int r = 0; r < 4; ++r) {
+        for (int64_t k = k8; k < K; ++k) s[r] += xr[k] * load1<DT>(rows[r], k);
+        y[m * ldy + n + r] = s[r] + (bias ? bias[n + r] : 0.0f);
+      }
+    }
+  }
+  for (; n < n1; ++n) {
+    const void* wr = row_ptr<DT>(w, n, K);
+    for (int64_t m = 0; m < M; ++m) {
+      const float* xr = x + m * ldx;
+      __m256 a = _mm256_setzero_ps();
+      for (int64_t k = 0; k < k8; k += 8) a = _mm256_fmadd_ps(_mm256_loadu_ps(xr + k), load8<DT>(wr, k), a);
+      float s = hsum(a);
+      for (int64_t k = k8; k < K; ++k) s += xr[k] * load1<DT>(wr, k);
+      y[m * ldy + n] = s + (bias ? bias[n] : 0.0f);
+    }
+  }
+}
+
+void ensure_blas_single_threaded() {
+  static std::once_flag once;
+  std::call_once(once, [] { openblas_set_num_threads(1); });
+}
+
+// GEMM over W rows [n0, n1): f32 weights go straight to sgemm; half weights are converted in
+// blocks of kBlockRows rows into a thread-local buffer first.
+void gemm_rows(const float* x, int64_t M, int64_t K, int64_t ldx, const void* w, DType wdt, int64_t n0, int64_t n1,
+               const float* bias, float* y, int64_t ldy) {
+  if (wdt == DType::F32) {
+    const float* wf = static_cast<const float*>(w) + n0 * K;
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, static_cast<int>(M), static_cast<int>(n1 - n0),
+                static_cast<int>(K), 1.0f, x, static_cast<int>(ldx), wf, static_cast<int>(K), 0.0f, y + n0,
+                static_cast<int>(ldy));
+  } else {
+    thread_local std::vector<float> block;
+    block.resize(static_cast<size_t>(kBlockRows * K));
+    for (int64_t b0 = n0; b0 < n1; b0 += kBlockRows) {
+      int64_t rows = std::min(kBlockRows, n1 - b0);
+      to_f32(static_cast<const char*>(w) + static_cast<size_t>(b0 * K) * dtype_size(wdt), wdt, block.data(), rows * K);
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, static_cast<int>(M), static_cast<int>(rows),
+                  static_cast<int>(K), 1.0f, x, static_cast<int>(ldx), block.data(), static_cast<int>(K), 0.0f, y + b0,
+                  static_cast<int>(ldy));
+    }
+  }
+  if (bias)
+    for (int64_t m = 0; m < M; ++m) add(y + m * ldy + n0, bias + n0, y + m * ldy + n0, n1 - n0);
+}
+
+}  // namespace
+
+void linear(const float* x, int64_t M, int64_t K, int64_t ldx, const void* w, DType wdt, int64_t N, const float* bias,
+            float* y, int64_t ldy, ThreadPool* pool) {
+  const bool gemm = M >= kGemmMinRows;
+  if (gemm) ensure_blas_single_threaded();
+  // Slices of W rows per task: multiples of 4 (the GEMV unroll) or of the GEMM block.
+  const int64_t align = gemm ? 16 : 4;
+  const int64_t threads = pool ? pool->size() : 1;
+  const int64_t min_rows_per_task = gemm ? kBlockRows : std::max<int64_t>(4, 16384 / std::max<int64_t>(K, 1));
+  int64_t tasks = std::max<int64_t>(1, std::min<int64_t>(threads * (gemm ? 1 : 4), N / min_rows_per_task));
+  int64_t per = (N + tasks - 1) / tasks;
+  per = (per + align - 1) / align * align;
+  tasks = (N + per - 1) / per;
+  auto work = [&](int64_t t) {
+    int64_t n0 = t * per, n1 = std::min(N, n0 + per);
+    if (n0 >= n1) return;
+    if (gemm) {
+      gemm_rows(x, M, K, ldx, w, wdt, n0, n1, bias, y, ldy);
+      return;
+    }
+    switch (wdt) {
+      case DType::F32: gemv_rows<DType::F32>(x, M, K, ldx, w, n0, n1, bias, y, ldy); break;
+      case DType::BF16: gemv_rows<DType::BF16>(x, M, K, ldx, w, n0, n1, bias, y, ldy); break;
+      case DType::F16: gemv_rows<DType::F16>(x, M, K, ldx, w, n0, n1, bias, y, ldy); break;
+      default: break;
+    }
+  };
+  if (pool && tasks > 1) {
+    pool->run(tasks, work);
+  } else {
+    for (int64_t t = 0; t < tasks; ++t) work(t);
+  }
+}
+
+}  // namespace transformers::cpu::avx2

@@ -1,0 +1,128 @@
+// Scalar reference kernels: the plainest correct loops, accumulating in double where the order
+// of a sum matters, so that tests can measure the vector kernels against them.
+#include <cmath>
+
+#include "transformers/core/half.h"
+#include "transformers/ops/cpu/kernels.h"
+
+namespace transformers::cpu {
+namespace {
+
+float load_weight(const void* w, DType dt, int64_t i) {
+  switch (dt) {
+    case DType::F32: return static_cast<const float*>(w)[i];
+    case DType::BF16: return bf16_to_f32(static_cast<const uint16_t*>(w)[i]);
+    case DType::F16: return f16_to_f32_portable(static_cast<const uint16_t*>(w)[i]);
+    default: return 0.f;
+  }
+}
+
+void linear(const float* x, int64_t M, int64_t K, int64_t ldx, const void* w, DType wdt, int64_t N, const float* bias,
+            float* y, int64_t ldy, ThreadPool*) {
+  for (int64_t m = 0; m < M; ++m)
+    for (int64_t n = 0; n < N; ++n) {
+      double acc = bias ? bias[n] : 0.0;
+      for (int64_t k = 0; k < K; ++k) acc += static_cast<double>(x[m * ldx + k]) * load_weight(w, wdt, n * K + k);
+      y[m * ldy + n] = static_cast<float>(acc);
+    }
+}
+
+float dot(const float* a, const float* b, int64_t n) {
+  double acc = 0;
+  for (int64_t i = 0; i < n; ++i) acc += static_cast<double>(a[i]) * b[i];
+  return static_cast<float>(acc);
+}
+void axpy(float alpha, const float* x, float* y, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) y[i] += alpha * x[i];
+}
+void add(const float* a, const float* b, float* out, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) out[i] = a[i] + b[i];
+}
+void mul(const float* a, const float* b, float* out, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) out[i] = a[i] * b[i];
+}
+void scale(const float* a, float s, float* out, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) out[i] = a[i] * s;
+}
+
+void rms_norm_row(const float* x, const float* w, float eps, bool unit_offset, float* out, int64_t n) {
+  double ss = 0;
+  for (int64_t i = 0; i < n; ++i) ss += static_cast<double>(x[i]) * x[i];
+  float inv = static_cast<float>(1.0 / std::sqrt(ss / n + eps));
+  for (int64_t i = 0; i < n; ++i) out[i] = x[i] * inv * (unit_offset ? 1.f + w[i] : w[i]);
+}
+
+void layer_norm_row(const float* x, const float* w, const float* b, float eps, float* out, int64_t n) {
+  double mean = 0;
+  for (int64_t i = 0; i < n; ++i) mean += x[i];
+  mean /= n;
+  double var = 0;
+  for (int64_t i = 0; i < n; ++i) var += (x[i] - mean) * (x[i] - mean);
+  var /= n;
+  double inv = 1.0 / std::sqrt(var + eps);
+  for (int64_t i = 0; i < n; ++i) {
+    double v = (x[i] - mean) * inv;
+    if (w) v *= w[i];
+    if (b) v += b[i];
+    out[i] = static_cast<float>(v);
+  }
+}
+
+void softmax_row(float* x, int64_t n) {
+  float mx = -INFINITY;
+  for (int64_t i = 0; i < n; ++i) mx = std::max(mx, x[i]);
+  if (mx == -INFINITY) {  // fully masked row: PyTorch gives NaN; we give zeros (never used)
+    for (int64_t i = 0; i < n; ++i) x[i] = 0.f;
+    return;
+  }
+  double sum = 0;
+  for (int64_t i = 0; i < n; ++i) sum += std::exp(static_cast<double>(x[i]) - mx);
+  for (int64_t i = 0; i < n; ++i) x[i] = static_cast<float>(std::exp(static_cast<double>(x[i]) - mx) / sum);
+}
+
+float silu1(float v) { return static_cast<float>(v / (1.0 + std::exp(-static_cast<double>(v)))); }
+float gelu1(float v) { return static_cast<float>(0.5 * v * (1.0 + std::erf(v / std::sqrt(2.0)))); }
+float gelu_tanh1(float v) {
+  const double c = std::sqrt(2.0 / M_PI);
+  double d = v;
+  return static_cast<float>(0.5 * d * (1.0 + std::tanh(c * (d + 0.044715 * d * d * d))));
+}
+void silu(float* x, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) x[i] = silu1(x[i]);
+}
+void gelu(float* x, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) x[i] = gelu1(x[i]);
+}
+void gelu_tanh(float* x, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) x[i] = gelu_tanh1(x[i]);
+}
+void silu_mul(const float* g, const float* u, float* out, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) out[i] = silu1(g[i]) * u[i];
+}
+void gelu_tanh_mul(const float* g, const float* u, float* out, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) out[i] = gelu_tanh1(g[i]) * u[i];
+}
+
+void to_f32(const void* src, DType dt, float* dst, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) dst[i] = load_weight(src, dt, i);
+}
+void from_f32(const float* src, void* dst, DType dt, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) {
+    switch (dt) {
+      case DType::F32: static_cast<float*>(dst)[i] = src[i]; break;
+      case DType::BF16: static_cast<uint16_t*>(dst)[i] = f32_to_bf16(src[i]); break;
+      case DType::F16: static_cast<uint16_t*>(dst)[i] = f32_to_f16_portable(src[i]); break;
+      default: break;
+    }
+  }
+}
+
+}  // namespace
+
+const Kernels& reference_kernels() {
+  static const Kernels k{"scalar", linear, dot, axpy, add, mul, scale, rms_norm_row, layer_norm_row, softmax_row,
+                         silu, gelu, gelu_tanh, silu_mul, gelu_tanh_mul, to_f32, from_f32};
+  return k;
+}
+
+}  // namespace transformers::cpu
