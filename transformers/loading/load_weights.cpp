@@ -32,6 +32,10 @@ LoadReport load_weights(nn::Module& module, const SafetensorsCheckpoint& ck, DTy
     TCPP_CHECK(is_floating(e.dtype), FormatError, "tensor '", p.name, "' has dtype ", dtype_safetensors_name(e.dtype),
                ", expected a float type");
     Tensor t = ck.tensor(p.name);
+    // Vectors are computed in f32, but a model loaded in bf16/f16 has them rounded to that dtype
+    // (as Transformers stores them), so they are rounded once here.
+    if (p.role == nn::ParamRole::Vector && matrix_dtype != DType::F32 && t.dtype() == DType::F32)
+      t = ops::cast(t, matrix_dtype);
     const DType want = p.role == nn::ParamRole::Matrix ? matrix_dtype : DType::F32;
     if (t.dtype() == want) {
       ++report.mapped;
