@@ -1,0 +1,37 @@
+// Tokenization models of tokenizer.json ("model": {"type": "BPE" | "Unigram" | "WordPiece" |
+// "WordLevel"}): each turns one pre-tokenized piece of text into tokens.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "transformers/io/json.h"
+#include "transformers/tokenization/pre_tokenizers.h"
+
+namespace transformers::tokenization {
+
+class Model {
+ public:
+  virtual ~Model() = default;
+  // Appends the tokens of `text` to `out`; offsets are bytes of `text`.
+  virtual void tokenize(std::string_view text, std::vector<Token>& out) const = 0;
+  virtual std::optional<uint32_t> token_to_id(std::string_view token) const = 0;
+  virtual std::optional<std::string_view> id_to_token(uint32_t id) const = 0;
+  // The Rust get_vocab_size(): the next id free for added tokens.
+  virtual size_t vocab_size() const = 0;
+};
+
+// Builds the model from tokenizer.json's "model" object (its "type" may be missing in old files:
+// it is then inferred from the fields, as the Rust untagged deserializer does).
+std::unique_ptr<Model> make_model(const Json& json, const std::string& where);
+
+std::unique_ptr<Model> make_bpe_model(const Json& json, const std::string& where);
+std::unique_ptr<Model> make_unigram_model(const Json& json, const std::string& where);
+std::unique_ptr<Model> make_wordpiece_model(const Json& json, const std::string& where);
+std::unique_ptr<Model> make_wordlevel_model(const Json& json, const std::string& where);
+
+}  // namespace transformers::tokenization

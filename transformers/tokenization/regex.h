@@ -1,0 +1,40 @@
+// Regular expressions for tokenizer patterns, on Oniguruma (the engine the Rust `tokenizers`
+// library uses, with the same default syntax), so \p{L}, lookahead and (?i:...) behave the same.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "transformers/tokenization/normalized_string.h"
+
+namespace transformers::tokenization {
+
+class Regex {
+ public:
+  // Throws FormatError naming `where` when the pattern does not compile.
+  Regex(std::string_view pattern, const std::string& where);
+  ~Regex();
+  Regex(const Regex&) = delete;
+  Regex& operator=(const Regex&) = delete;
+
+  // All non-overlapping matches, as the Rust onig crate's find_iter yields them (an empty match
+  // right after the previous match is skipped).
+  void find_all(std::string_view text, std::vector<ByteRange>& out) const;
+  // find_all turned into a covering list of match / non-match ranges (Pattern::find_matches).
+  std::vector<PatternSplit> find_matches(std::string_view text) const;
+  const std::string& pattern() const { return pattern_; }
+
+ private:
+  std::string pattern_;
+  void* regex_ = nullptr;  // OnigRegex
+};
+
+// Escapes a literal string so that it matches itself as a pattern.
+std::string regex_escape(std::string_view literal);
+
+// The matches of a literal string (non-overlapping, leftmost first), as find_matches.
+std::vector<PatternSplit> find_literal_matches(std::string_view text, std::string_view literal);
+
+}  // namespace transformers::tokenization
