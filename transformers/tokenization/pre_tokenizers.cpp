@@ -83,16 +83,43 @@ class SplitPreTokenizer final : public PreTokenizer {
   std::unique_ptr<Regex> regex_;
 };
 
+// Whitespace: the regex \w+|[^\w\s]+ of the Rust library (regex crate, Unicode classes), with
+// everything between matches removed; scanned by hand since Oniguruma's \w differs (it has No).
 class WhitespacePreTokenizer final : public PreTokenizer {
  public:
-  WhitespacePreTokenizer() : regex_(R"(\w+|[^\w\s]+)", "Whitespace") {}
   void pre_tokenize(PreTokenizedString& pts) const override {
-    pts.split_by([&](const std::string& text) { return inverted(regex_.find_matches(text)); },
-                 SplitBehavior::kRemoved);
+    pts.split_by(word_runs, SplitBehavior::kRemoved);
   }
 
  private:
-  Regex regex_;
+  static std::vector<PatternSplit> word_runs(const std::string& text) {
+    std::vector<PatternSplit> out;
+    if (text.empty()) {
+      out.push_back({0, 0, false});
+      return out;
+    }
+    size_t last = 0;
+    for (size_t i = 0; i < text.size();) {
+      size_t start = i;
+      char32_t c = next_code_point(text, i);
+      if (is_whitespace(c)) continue;
+      bool word = is_word_char(c);
+      size_t end = i;
+      while (end < text.size()) {
+        size_t k = end;
+        char32_t d = next_code_point(text, k);
+        if (word ? !is_word_char(d) : (is_word_char(d) || is_whitespace(d))) break;
+        end = k;
+      }
+      // Matches are kept, the gaps between them removed (Invert + Removed in the Rust code).
+      if (last < start) out.push_back({last, start, true});
+      out.push_back({start, end, false});
+      last = end;
+      i = end;
+    }
+    if (last < text.size()) out.push_back({last, text.size(), true});
+    return out;
+  }
 };
 
 class CharClassPreTokenizer final : public PreTokenizer {

@@ -86,7 +86,8 @@ bool is_other(char32_t c);
 bool is_mark_nonspacing(char32_t c);
 // General category M* (Mn, Mc, Me): what the StripAccents normalizer removes.
 bool is_combining_mark(char32_t c);
-// Rust char::is_alphabetic-like "word" test used by added-token single_word (\w).
+// The Unicode \w of Rust's regex crate: Alphabetic, M*, Nd, Pc and Join_Control (used by the
+// Whitespace pre-tokenizer and added-token single_word).
 bool is_word_char(char32_t c);
 // Rust char::to_lowercase (full mapping: U+0130 lowercases to two code points).
 void append_lowercase(std::u32string& out, char32_t c);
