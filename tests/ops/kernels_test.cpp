@@ -1,0 +1,354 @@
+// Every kernel of the AVX2 table against the scalar reference table on random data of awkward
+// sizes (tails of the 8/16/64-wide loops, single elements, sizes across the GEMV/GEMM switch),
+// with and without bias, on no pool, a 1-thread pool and a 3-thread pool.
+//
+// Tolerances: both tables read the same stored weight bits and convert them exactly, so the only
+// legitimate difference is the order (and precision) of accumulation. Sums are compared against
+// rel * sum|terms| with rel growing like sqrt(K); a wrong element, a dropped tail or a mangled
+// bf16/f16 conversion (relative error >= 2^-11) is orders of magnitude above that.
+#include <immintrin.h>
+
+#include <bit>
+#include <cmath>
+#include <limits>
+#include <random>
+
+#include "common/test_util.h"
+#include "ops/kernel_test_util.h"
+#include "transformers/ops/cpu/kernels.h"
+
+namespace transformers {
+namespace {
+
+using testing::abs_of;
+using testing::dtype_label;
+using testing::expect_close;
+using testing::random_floats;
+using testing::random_weights;
+
+const cpu::Kernels& ref() { return cpu::reference_kernels(); }
+
+#define REQUIRE_AVX2()                                                                     \
+  const cpu::Kernels* fast_ptr = cpu::avx2_kernels();                                      \
+  if (!fast_ptr) GTEST_SKIP() << "this CPU lacks AVX2/FMA/F16C: only the scalar table runs"; \
+  const cpu::Kernels& fast = *fast_ptr
+
+const int64_t kSizes[] = {1, 7, 8, 9, 15, 16, 17, 33, 63, 65, 4097};
+
+// ---------------------------------------------------------------------------------------------
+// linear
+
+struct LinearCase {
+  int64_t M, N, K;
+};
+
+// Shapes around the kernels' unrolls (4 rows of W, 8 floats of K), the GEMV->GEMM switch (M 8),
+// the 16/64-row task and block boundaries, and enough rows for several pool tasks.
+std::vector<LinearCase> linear_cases() {
+  std::vector<LinearCase> cases;
+  const std::pair<int64_t, int64_t> nk[] = {{1, 1}, {7, 9}, {9, 33}, {33, 7}, {67, 100}, {130, 257}, {4099, 17}};
+  for (int64_t m : {1, 2, 3, 7, 8, 9, 33})
+    for (auto [n, k] : nk) cases.push_back({m, n, k});
+  // Long rows (a K that is not a multiple of 8) with many row tasks, for a few M only (the
+  // scalar reference is slow).
+  for (int64_t m : {1, 3, 9}) cases.push_back({m, 517, 4097});
+  return cases;
+}
+
+float linear_rel_tolerance(int64_t K) { return 1e-6f * (4.0f + std::sqrt(static_cast<float>(K))); }
+
+TEST(LinearKernel, MatchesReferenceForEveryDtypeShapeBiasAndPool) {
+  REQUIRE_AVX2();
+  std::mt19937 rng(1234);
+  ThreadPool pool1(1), pool3(3);
+  ThreadPool* pools[] = {nullptr, &pool1, &pool3};
+  const char* pool_names[] = {"no pool", "pool of 1", "pool of 3"};
+  constexpr float kSentinel = 12345.0f;
+  for (const LinearCase& c : linear_cases()) {
+    // Strided x and y (ldx > K, ldy > N) so that a kernel assuming contiguity fails.
+    const int64_t ldx = c.K + 3, ldy = c.N + 2;
+    std::vector<float> x = random_floats(c.M * ldx, rng);
+    std::vector<float> bias = random_floats(c.N, rng);
+    for (DType dt : {DType::F32, DType::BF16, DType::F16}) {
+      auto w = random_weights(dt, c.N * c.K, rng);
+      auto w_abs = w.abs();
+      std::vector<float> x_abs = abs_of(x), bias_abs = abs_of(bias);
+      for (bool with_bias : {false, true}) {
+        std::vector<float> want(c.M * ldy, kSentinel), scale(c.M * ldy, 0.0f);
+        ref().linear(x.data(), c.M, c.K, ldx, w.data(), dt, c.N, with_bias ? bias.data() : nullptr, want.data(), ldy,
+                     nullptr);
+        ref().linear(x_abs.data(), c.M, c.K, ldx, w_abs.data(), dt, c.N, with_bias ? bias_abs.data() : nullptr,
+                     scale.data(), ldy, nullptr);
+        for (int p = 0; p < 3; ++p) {
+          std::vector<float> got(c.M * ldy, kSentinel);
+          fast.linear(x.data(), c.M, c.K, ldx, w.data(), dt, c.N, with_bias ? bias.data() : nullptr, got.data(), ldy,
+                      pools[p]);
+          std::string what = "linear M=" + std::to_string(c.M) + " N=" + std::to_string(c.N) +
+                             " K=" + std::to_string(c.K) + " " + dtype_label(dt) + (with_bias ? " +bias " : " ") +
+                             pool_names[p];
+          // The padding columns of y (n >= N) carry the sentinel in both: the kernel must not write them.
+          expect_close(got, want, scale, linear_rel_tolerance(c.K), 1e-30f, what);
+          if (HasFailure()) return;  // one broken configuration is enough to read
+        }
+      }
+    }
+  }
+}
+
+// A weight matrix whose f16 elements are subnormal, infinite or NaN must flow through exactly
+// as the scalar conversion reads them.
+TEST(LinearKernel, F16SpecialWeightsConvertLikeTheReference) {
+  REQUIRE_AVX2();
+  const int64_t N = 5, K = 19;
+  std::vector<uint16_t> w(N * K);
+  for (int64_t i = 0; i < N * K; ++i) w[i] = static_cast<uint16_t>((i * 37) % 0x3ff + 1);  // subnormals
+  w[3 * K + 4] = 0x7c00;                                                                    // +inf in row 3
+  w[4 * K + 9] = 0x7e00;                                                                    // NaN in row 4
+  for (int64_t M : {1, 9}) {
+    std::vector<float> xs(M * K, 1.0f), wantm(M * N), gotm(M * N);
+    ref().linear(xs.data(), M, K, K, w.data(), DType::F16, N, nullptr, wantm.data(), N, nullptr);
+    fast.linear(xs.data(), M, K, K, w.data(), DType::F16, N, nullptr, gotm.data(), N, nullptr);
+    for (int64_t m = 0; m < M; ++m) {
+      EXPECT_EQ(gotm[m * N + 3], INFINITY) << "M=" << M;
+      EXPECT_TRUE(std::isnan(gotm[m * N + 4])) << "M=" << M;
+      for (int64_t n = 0; n < 3; ++n) EXPECT_NEAR(gotm[m * N + n], wantm[m * N + n], 1e-6f * std::fabs(wantm[m * N + n]));
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// reductions and elementwise maps
+
+TEST(VectorKernels, DotMatchesReference) {
+  REQUIRE_AVX2();
+  std::mt19937 rng(1);
+  for (int64_t n : kSizes) {
+    auto a = random_floats(n, rng), b = random_floats(n, rng);
+    auto aa = abs_of(a), ab = abs_of(b);
+    float want = ref().dot(a.data(), b.data(), n), scale = ref().dot(aa.data(), ab.data(), n);
+    expect_close({fast.dot(a.data(), b.data(), n)}, {want}, {scale}, linear_rel_tolerance(n), 0, "dot n=" + std::to_string(n));
+  }
+}
+
+TEST(VectorKernels, AxpyAddMulScaleMatchReference) {
+  REQUIRE_AVX2();
+  std::mt19937 rng(2);
+  for (int64_t n : kSizes) {
+    auto a = random_floats(n, rng), b = random_floats(n, rng);
+    const std::string sz = " n=" + std::to_string(n);
+    {  // axpy: the vector path fuses the multiply-add (one rounding instead of two)
+      auto want = b, got = b;
+      ref().axpy(0.75f, a.data(), want.data(), n);
+      fast.axpy(0.75f, a.data(), got.data(), n);
+      std::vector<float> scale(n);
+      for (int64_t i = 0; i < n; ++i) scale[i] = 0.75f * std::fabs(a[i]) + std::fabs(b[i]);
+      expect_close(got, want, scale, 2e-7f, 0, "axpy" + sz);
+    }
+    std::vector<float> want(n), got(n);
+    ref().add(a.data(), b.data(), want.data(), n);
+    fast.add(a.data(), b.data(), got.data(), n);
+    EXPECT_EQ(got, want) << "add" << sz;
+    ref().mul(a.data(), b.data(), want.data(), n);
+    fast.mul(a.data(), b.data(), got.data(), n);
+    EXPECT_EQ(got, want) << "mul" << sz;
+    ref().scale(a.data(), -1.5f, want.data(), n);
+    fast.scale(a.data(), -1.5f, got.data(), n);
+    EXPECT_EQ(got, want) << "scale" << sz;
+    // In place (out aliases the first input), as ops/ calls them.
+    got = a;
+    fast.add(got.data(), b.data(), got.data(), n);
+    ref().add(a.data(), b.data(), want.data(), n);
+    EXPECT_EQ(got, want) << "add in place" << sz;
+  }
+}
+
+TEST(VectorKernels, NormsMatchReference) {
+  REQUIRE_AVX2();
+  std::mt19937 rng(3);
+  for (int64_t n : kSizes) {
+    auto x = random_floats(n, rng, 3.0f), w = random_floats(n, rng), b = random_floats(n, rng);
+    const std::string sz = " n=" + std::to_string(n);
+    for (bool unit_offset : {false, true}) {
+      std::vector<float> want(n), got(n);
+      ref().rms_norm_row(x.data(), w.data(), 1e-6f, unit_offset, want.data(), n);
+      fast.rms_norm_row(x.data(), w.data(), 1e-6f, unit_offset, got.data(), n);
+      expect_close(got, want, {}, 2e-5f, 1e-6f, std::string("rms_norm unit_offset=") + (unit_offset ? "1" : "0") + sz);
+    }
+    // layer_norm with and without weight and bias; a large mean tests the two-pass variance.
+    auto shifted = x;
+    for (auto& v : shifted) v += 100.0f;
+    for (const float* wp : {static_cast<const float*>(nullptr), static_cast<const float*>(w.data())})
+      for (const float* bp : {static_cast<const float*>(nullptr), static_cast<const float*>(b.data())})
+        for (const auto* in : {&x, &shifted}) {
+          if (n == 1) continue;  // variance 0: both give b exactly, tested below
+          std::vector<float> want(n), got(n);
+          ref().layer_norm_row(in->data(), wp, bp, 1e-5f, want.data(), n);
+          fast.layer_norm_row(in->data(), wp, bp, 1e-5f, got.data(), n);
+          expect_close(got, want, {}, 1e-4f, 2e-5f,
+                       std::string("layer_norm") + (wp ? " w" : "") + (bp ? " b" : "") + (in == &shifted ? " +100" : "") + sz);
+        }
+  }
+  float one = 7.0f, w1 = 2.0f, b1 = 0.5f, out = 0;
+  fast.layer_norm_row(&one, &w1, &b1, 1e-5f, &out, 1);
+  EXPECT_EQ(out, 0.5f);
+}
+
+TEST(VectorKernels, SoftmaxMatchesReferenceWithMaskedEntries) {
+  REQUIRE_AVX2();
+  std::mt19937 rng(4);
+  for (int64_t n : kSizes) {
+    auto x = random_floats(n, rng, 10.0f);
+    for (int64_t i = 0; i < n; i += 3) x[i] = -INFINITY;  // masked keys, as attention writes them
+    if (n > 1) x[n - 1] = 80.0f;                          // a large logit (exp would overflow unshifted)
+    auto want = x, got = x;
+    ref().softmax_row(want.data(), n);
+    fast.softmax_row(got.data(), n);
+    expect_close(got, want, {}, 1e-5f, 1e-7f, "softmax n=" + std::to_string(n));
+    double sum = 0;
+    for (float v : got) sum += v;
+    EXPECT_NEAR(sum, n == 1 ? 0.0 : 1.0, 1e-5) << "softmax sums to one, n=" << n;  // n=1: the only entry is masked
+  }
+  std::vector<float> all_masked(9, -INFINITY);
+  fast.softmax_row(all_masked.data(), 9);
+  for (float v : all_masked) EXPECT_EQ(v, 0.0f);
+}
+
+// Activations over a range that includes the saturated tails (|x| up to 100).
+TEST(VectorKernels, ActivationsMatchReference) {
+  REQUIRE_AVX2();
+  std::mt19937 rng(5);
+  using Unary = void (*)(float*, int64_t);
+  using Gated = void (*)(const float*, const float*, float*, int64_t);
+  const struct {
+    const char* name;
+    Unary ref_fn, fast_fn;
+  } unary[] = {{"silu", ref().silu, fast.silu}, {"gelu", ref().gelu, fast.gelu}, {"gelu_tanh", ref().gelu_tanh, fast.gelu_tanh}};
+  const struct {
+    const char* name;
+    Gated ref_fn, fast_fn;
+  } gated[] = {{"silu_mul", ref().silu_mul, fast.silu_mul}, {"gelu_tanh_mul", ref().gelu_tanh_mul, fast.gelu_tanh_mul}};
+  for (int64_t n : kSizes) {
+    auto x = random_floats(n, rng, 4.0f), up = random_floats(n, rng);
+    for (int64_t i = 0; i < n; i += 5) x[i] *= 25.0f;
+    const std::string sz = " n=" + std::to_string(n);
+    for (const auto& f : unary) {
+      auto want = x, got = x;
+      f.ref_fn(want.data(), n);
+      f.fast_fn(got.data(), n);
+      expect_close(got, want, {}, 1e-5f, 1e-6f, f.name + sz);
+    }
+    for (const auto& f : gated) {
+      std::vector<float> want(n), got(n);
+      f.ref_fn(x.data(), up.data(), want.data(), n);
+      f.fast_fn(x.data(), up.data(), got.data(), n);
+      expect_close(got, want, {}, 1e-5f, 1e-6f, f.name + sz);
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// dtype conversions: bit-exact, NaN for NaN
+
+bool same_half(uint16_t a, uint16_t b) {
+  bool a_nan = (a & 0x7c00u) == 0x7c00u && (a & 0x3ffu), b_nan = (b & 0x7c00u) == 0x7c00u && (b & 0x3ffu);
+  return a_nan || b_nan ? a_nan == b_nan : a == b;
+}
+bool same_float(float a, float b) {
+  return std::isnan(a) || std::isnan(b) ? std::isnan(a) == std::isnan(b) : std::bit_cast<uint32_t>(a) == std::bit_cast<uint32_t>(b);
+}
+
+// Floats that stress f32 -> half rounding: random magnitudes over the whole range, halfway
+// cases, both subnormal ranges, overflow edges, infinities and NaNs.
+std::vector<float> conversion_inputs() {
+  std::mt19937 rng(6);
+  std::vector<float> v;
+  std::uniform_int_distribution<uint32_t> bits;
+  for (int i = 0; i < 20000; ++i) v.push_back(std::bit_cast<float>(bits(rng)));
+  std::uniform_real_distribution<float> e(-30.0f, 20.0f);
+  for (int i = 0; i < 20000; ++i) v.push_back(std::exp2(e(rng)) * (i % 2 ? 1.0f : -1.0f));
+  for (uint32_t h = 0; h < 0x7c00u; h += 7) {  // halfway between adjacent halves, and +-1 ulp
+    float lo = f16_to_f32_portable(static_cast<uint16_t>(h)), hi = f16_to_f32_portable(static_cast<uint16_t>(h + 1));
+    float mid = 0.5f * (lo + hi);
+    v.insert(v.end(), {mid, std::nextafter(mid, 0.0f), std::nextafter(mid, INFINITY), -mid});
+  }
+  for (uint32_t u = 0x7f7f0000u; u < 0x7f800000u; u += 0x3000u) v.push_back(std::bit_cast<float>(u));  // bf16 overflow edge
+  v.insert(v.end(), {0.0f, -0.0f, 65504.0f, 65519.99f, 65520.0f, 1e-8f, 2.98e-8f, 2.99e-8f, 5.96e-8f, 6.1e-5f,
+                     std::numeric_limits<float>::denorm_min(), std::numeric_limits<float>::min(), INFINITY, -INFINITY,
+                     std::numeric_limits<float>::quiet_NaN(), std::bit_cast<float>(0x7f800001u),
+                     std::bit_cast<float>(0xffc00123u)});
+  return v;
+}
+
+TEST(ConversionKernels, ToF32IsExactForEveryHalfBitPattern) {
+  REQUIRE_AVX2();
+  std::vector<uint16_t> all(65536 + 5);
+  for (size_t i = 0; i < all.size(); ++i) all[i] = static_cast<uint16_t>(i);
+  for (DType dt : {DType::BF16, DType::F16}) {
+    std::vector<float> want(all.size()), got(all.size());
+    ref().to_f32(all.data(), dt, want.data(), static_cast<int64_t>(all.size()));
+    fast.to_f32(all.data(), dt, got.data(), static_cast<int64_t>(all.size()));
+    int bad = 0;
+    for (size_t i = 0; i < all.size() && bad < 5; ++i)
+      if (!same_float(got[i], want[i])) {
+        ++bad;
+        ADD_FAILURE() << dtype_label(dt) << " bits 0x" << std::hex << all[i] << ": " << got[i] << " vs " << want[i];
+      }
+  }
+  std::mt19937 rng(7);
+  auto f = random_floats(33, rng);
+  std::vector<float> got(33);
+  fast.to_f32(f.data(), DType::F32, got.data(), 33);
+  EXPECT_EQ(got, f);
+}
+
+TEST(ConversionKernels, FromF32IsExactIncludingSubnormalsInfAndNaN) {
+  REQUIRE_AVX2();
+  const auto in = conversion_inputs();
+  const int64_t n = static_cast<int64_t>(in.size());
+  for (DType dt : {DType::BF16, DType::F16}) {
+    std::vector<uint16_t> want(n), got(n);
+    ref().from_f32(in.data(), want.data(), dt, n);
+    fast.from_f32(in.data(), got.data(), dt, n);
+    int bad = 0;
+    for (int64_t i = 0; i < n && bad < 5; ++i)
+      if (!same_half(got[i], want[i])) {
+        ++bad;
+        ADD_FAILURE() << dtype_label(dt) << " of " << in[i] << " (0x" << std::hex << std::bit_cast<uint32_t>(in[i])
+                      << "): 0x" << got[i] << " vs reference 0x" << want[i];
+      }
+  }
+}
+
+// The portable f16 conversion (the reference, and the path without F16C) against the F16C
+// instructions themselves, in both directions.
+__attribute__((target("f16c"))) uint16_t f16c_from_f32(float f) { return _cvtss_sh(f, _MM_FROUND_TO_NEAREST_INT); }
+__attribute__((target("f16c"))) float f16c_to_f32(uint16_t h) { return _cvtsh_ss(h); }
+
+TEST(ConversionKernels, PortableHalfMatchesF16C) {
+  if (!__builtin_cpu_supports("f16c")) GTEST_SKIP() << "no F16C on this CPU";
+  int bad = 0;
+  for (float f : conversion_inputs()) {
+    uint16_t p = f32_to_f16_portable(f), h = f16c_from_f32(f);
+    if (!same_half(p, h) && bad++ < 5)
+      ADD_FAILURE() << "f32_to_f16_portable(" << f << ") = 0x" << std::hex << p << ", F16C 0x" << h;
+  }
+  for (uint32_t h = 0; h < 65536; ++h) {
+    float p = f16_to_f32_portable(static_cast<uint16_t>(h)), c = f16c_to_f32(static_cast<uint16_t>(h));
+    if (!same_float(p, c) && bad++ < 10) ADD_FAILURE() << "f16_to_f32_portable(0x" << std::hex << h << ") = " << p << ", F16C " << c;
+  }
+  // Known values, so that the two cannot agree on something wrong.
+  EXPECT_EQ(f32_to_f16_portable(1.0f), 0x3c00);
+  EXPECT_EQ(f32_to_f16_portable(65504.0f), 0x7bff);
+  EXPECT_EQ(f32_to_f16_portable(65520.0f), 0x7c00);               // rounds up to inf
+  EXPECT_EQ(f32_to_f16_portable(5.9604645e-8f), 0x0001);          // smallest subnormal
+  EXPECT_EQ(f32_to_f16_portable(2.9802322e-8f), 0x0000);          // half of it: ties to even (0)
+  EXPECT_EQ(f32_to_f16_portable(-INFINITY), 0xfc00);
+  EXPECT_EQ(f16_to_f32_portable(0x0001), 5.9604645e-8f);
+  EXPECT_EQ(f16_to_f32_portable(0x03ff), 6.0975552e-5f);
+  EXPECT_TRUE(std::isnan(f16_to_f32_portable(0x7e00)));
+  EXPECT_EQ(f32_to_bf16(1.00390625f), 0x3f80);  // halfway 1 + 2^-8 ties to even
+  EXPECT_EQ(f32_to_bf16(1.01171875f), 0x3f82);  // halfway 1 + 3*2^-8 ties to even (up)
+}
+
+}  // namespace
+}  // namespace transformers
