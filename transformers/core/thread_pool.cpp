@@ -1,8 +1,6 @@
 #include "transformers/core/thread_pool.h"
 
 #include <cstdlib>
-#include <exception>
-#include <mutex>
 #include <string>
 
 #if defined(__x86_64__)
@@ -29,17 +27,17 @@ int default_thread_count() {
   return hw > 0 ? static_cast<int>(hw) : 1;
 }
 
-std::mutex g_error_mutex;
+constexpr uint64_t kTaskMask = 0xffffffffu;
 }  // namespace
 
 ThreadPool::ThreadPool(int n_threads) {
-  for (int i = 1; i < std::max(1, n_threads); ++i) workers_.emplace_back([this, i] { worker_loop(i); });
+  for (int i = 1; i < std::max(1, n_threads); ++i) workers_.emplace_back([this] { worker_loop(); });
 }
 
 ThreadPool::~ThreadPool() {
   stop_.store(true);
-  generation_.fetch_add(1);
-  generation_.notify_all();
+  wake_.fetch_add(1);
+  wake_.notify_all();
   for (auto& t : workers_) t.join();
 }
 
@@ -48,21 +46,31 @@ ThreadPool& ThreadPool::global() {
   return pool;
 }
 
-void ThreadPool::work_on_current_job() {
-  bool was_inside = t_inside_pool_task;
-  t_inside_pool_task = true;
-  for (;;) {
-    int64_t task = next_task_.fetch_add(1, std::memory_order_relaxed);
-    if (task >= n_tasks_) break;
-    if (failed_.load(std::memory_order_relaxed)) continue;
+void ThreadPool::run_task(const Job& job, int64_t task) {
+  if (!failed_.load(std::memory_order_relaxed)) {
+    bool was_inside = t_inside_pool_task;
+    t_inside_pool_task = true;
     try {
-      fn_(ctx_, task);
+      job.fn(job.ctx, task);
     } catch (...) {
-      std::lock_guard<std::mutex> lock(g_error_mutex);
+      std::lock_guard<std::mutex> lock(error_mutex_);
       if (!failed_.exchange(true)) error_ = std::current_exception();
     }
+    t_inside_pool_task = was_inside;
   }
-  t_inside_pool_task = was_inside;
+  completed_.fetch_add(1, std::memory_order_acq_rel);
+}
+
+void ThreadPool::work_on(uint32_t gen) {
+  for (;;) {
+    uint64_t s = state_.load(std::memory_order_acquire);
+    if (static_cast<uint32_t>(s >> 32) != gen) return;
+    const Job& job = jobs_[gen & 1];
+    const int64_t task = static_cast<int64_t>(s & kTaskMask);
+    if (task >= job.n_tasks) return;
+    if (!state_.compare_exchange_weak(s, s + 1, std::memory_order_acq_rel)) continue;
+    run_task(job, task);
+  }
 }
 
 void ThreadPool::dispatch(int64_t n_tasks, TaskFn fn, void* ctx) {
@@ -73,37 +81,34 @@ void ThreadPool::dispatch(int64_t n_tasks, TaskFn fn, void* ctx) {
     for (int64_t t = 0; t < n_tasks; ++t) fn(ctx, t);
     return;
   }
-  n_tasks_ = n_tasks;
-  fn_ = fn;
-  ctx_ = ctx;
-  failed_.store(false);
+  const uint32_t gen = static_cast<uint32_t>(state_.load(std::memory_order_relaxed) >> 32) + 1;
+  jobs_[gen & 1] = Job{fn, ctx, n_tasks};
+  completed_.store(0, std::memory_order_relaxed);
+  failed_.store(false, std::memory_order_relaxed);
   error_ = nullptr;
-  next_task_.store(0, std::memory_order_relaxed);
-  busy_workers_.store(static_cast<int>(workers_.size()), std::memory_order_relaxed);
-  generation_.fetch_add(1, std::memory_order_release);
-  generation_.notify_all();
-  work_on_current_job();
-  while (busy_workers_.load(std::memory_order_acquire) != 0) cpu_relax();
+  state_.store(static_cast<uint64_t>(gen) << 32, std::memory_order_release);
+  wake_.fetch_add(1, std::memory_order_release);
+  wake_.notify_all();
+  work_on(gen);
+  while (completed_.load(std::memory_order_acquire) < n_tasks) cpu_relax();
   if (failed_.load()) std::rethrow_exception(error_);
 }
 
-void ThreadPool::worker_loop(int) {
-  uint64_t seen = 0;
+void ThreadPool::worker_loop() {
+  uint32_t seen = wake_.load();
   for (;;) {
-    // Spin a little (a new op usually follows within microseconds), then sleep on a futex.
-    uint64_t gen = generation_.load(std::memory_order_acquire);
-    for (int spin = 0; gen == seen && spin < 4000; ++spin) {
+    uint32_t w = wake_.load(std::memory_order_acquire);
+    for (int spin = 0; w == seen && spin < 4000; ++spin) {
       cpu_relax();
-      gen = generation_.load(std::memory_order_acquire);
+      w = wake_.load(std::memory_order_acquire);
     }
-    while (gen == seen) {
-      generation_.wait(seen, std::memory_order_acquire);
-      gen = generation_.load(std::memory_order_acquire);
+    while (w == seen) {
+      wake_.wait(seen, std::memory_order_acquire);
+      w = wake_.load(std::memory_order_acquire);
     }
-    seen = gen;
+    seen = w;
     if (stop_.load()) return;
-    work_on_current_job();
-    busy_workers_.fetch_sub(1, std::memory_order_release);
+    work_on(static_cast<uint32_t>(state_.load(std::memory_order_acquire) >> 32));
   }
 }
 

@@ -1,13 +1,19 @@
 // A persistent thread pool. Kernels split their work into tasks and call run(); the calling
-// thread takes part, so a pool of N threads has N-1 workers. Workers spin briefly before they
-// sleep, because decode-time ops are a few microseconds long and a futex wake costs as much.
-// Nested calls (a task that calls run()) execute inline: there is never oversubscription.
+// thread takes part, so a pool of N threads has N-1 workers.
+//
+// Tasks are claimed from one atomic word that holds (job generation, next task), so the caller
+// never waits for a worker that has not started: if the other core is busy (a compiler, another
+// process) the caller simply runs every task itself and returns, and a late worker finds the job
+// gone. The caller waits only for tasks a worker has actually claimed. Workers spin briefly
+// before they sleep, because decode-time ops are microseconds long and a futex wake costs as
+// much. Nested calls (a task that calls run()) execute inline: there is no oversubscription.
 #pragma once
 
 #include <algorithm>
 #include <atomic>
-#include <exception>
 #include <cstdint>
+#include <exception>
+#include <mutex>
 #include <thread>
 #include <type_traits>
 #include <vector>
@@ -50,19 +56,28 @@ class ThreadPool {
 
  private:
   using TaskFn = void (*)(void*, int64_t);
+  struct Job {
+    TaskFn fn = nullptr;
+    void* ctx = nullptr;
+    int64_t n_tasks = 0;
+  };
   void dispatch(int64_t n_tasks, TaskFn fn, void* ctx);
-  void worker_loop(int index);
-  void work_on_current_job();
+  void worker_loop();
+  // Claims and runs tasks of job `gen` until none are left; returns when the job moved on.
+  void work_on(uint32_t gen);
+  void run_task(const Job& job, int64_t task);
 
   std::vector<std::thread> workers_;
-  std::atomic<uint64_t> generation_{0};
-  std::atomic<int64_t> next_task_{0};
-  std::atomic<int> busy_workers_{0};
+  // Double-buffered job descriptors: jobs_[gen & 1]. A worker reads a descriptor only after it
+  // has claimed a task of that generation, and the caller cannot publish gen + 2 before every
+  // claimed task of gen has completed, so a descriptor is never rewritten while in use.
+  Job jobs_[2];
+  std::atomic<uint64_t> state_{0};     // generation << 32 | next task
+  std::atomic<uint32_t> wake_{0};      // bumped per job; workers futex-wait on it
+  std::atomic<int64_t> completed_{0};  // tasks of the current job finished
   std::atomic<bool> stop_{false};
-  int64_t n_tasks_ = 0;
-  TaskFn fn_ = nullptr;
-  void* ctx_ = nullptr;
   std::atomic<bool> failed_{false};
+  std::mutex error_mutex_;
   std::exception_ptr error_;
 };
 

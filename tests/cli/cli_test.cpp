@@ -1,0 +1,119 @@
+// The `transformers` command as a user runs it: a real process, real files, exit codes and the
+// one-line errors for malformed input.
+#include <sys/wait.h>
+
+#include <array>
+#include <cstdio>
+#include <fstream>
+
+#include "common/test_util.h"
+#include "transformers/io/json.h"
+#include "transformers/io/npy.h"
+
+namespace transformers {
+namespace {
+
+struct RunResult {
+  int exit_code = -1;
+  bool signaled = false;
+  std::string out, err;
+};
+
+RunResult run(const std::string& args) {
+  auto dir = std::filesystem::path(TCPP_BINARY_DIR) / "test-scratch";
+  std::filesystem::create_directories(dir);
+  const std::string err_file = (dir / ("stderr_" + std::to_string(::getpid()))).string();
+  const std::string cmd = std::string(TCPP_BINARY_DIR) + "/cli/transformers " + args + " 2>" + err_file;
+  RunResult r;
+  FILE* p = ::popen(cmd.c_str(), "r");
+  std::array<char, 4096> buf{};
+  size_t n;
+  while ((n = std::fread(buf.data(), 1, buf.size(), p)) > 0) r.out.append(buf.data(), n);
+  int status = ::pclose(p);
+  r.signaled = WIFSIGNALED(status);
+  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  r.err = read_text_file(err_file);
+  return r;
+}
+
+std::string golden(const std::string& arch) { return testing::shared_path("golden/" + arch).string(); }
+
+// Copies a golden model folder, editing config.json with `edit`.
+std::filesystem::path edited_copy(const std::string& name, const std::string& arch, const std::function<void(Json&)>& edit) {
+  auto dir = testing::scratch_dir(name);
+  for (const auto& f : std::filesystem::directory_iterator(golden(arch)))
+    std::filesystem::copy_file(f.path(), dir / f.path().filename());
+  Json config = read_json_file(dir / "config.json");
+  edit(config);
+  std::ofstream(dir / "config.json") << config.dump(2);
+  return dir;
+}
+
+void expect_one_line_error(const RunResult& r, const std::string& needle) {
+  EXPECT_FALSE(r.signaled) << "crashed: " << r.err;
+  EXPECT_EQ(r.exit_code, 1) << r.err;
+  EXPECT_EQ(r.err.rfind("error: ", 0), 0u) << r.err;
+  EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << "expected one line: " << r.err;
+  EXPECT_NE(r.err.find(needle), std::string::npos) << "expected '" << needle << "' in: " << r.err;
+}
+
+TEST(Cli, ForwardWritesTransformersLogitsAndHiddenStates) {
+  auto dir = testing::scratch_dir("cli_forward");
+  RunResult r = run("forward " + golden("qwen2") +
+                    " --input-ids \"1,17,42,99,3,250,128,7,64,200;1,5,5,5,180,33,91,12,255,140\" --out " +
+                    (dir / "logits.npy").string() + " --hidden-states " + (dir / "hs.npy").string());
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_LE(testing::max_abs_diff(load_npy(dir / "logits.npy"), load_npy(golden("qwen2") + "/logits.npy")), 1e-4f);
+  EXPECT_LE(testing::max_abs_diff(load_npy(dir / "hs.npy"), load_npy(golden("qwen2") + "/hidden_states.npy")), 1e-4f);
+}
+
+TEST(Cli, GenerateJsonReproducesGreedyIds) {
+  Json gen = read_json_file(golden("mistral") + "/generate.json");
+  std::string ids;
+  for (const auto& row : gen["input_ids"]) {
+    if (!ids.empty()) ids += ";";
+    for (size_t i = 0; i < row.size(); ++i) ids += (i ? "," : "") + std::to_string(row[i].get<int64_t>());
+  }
+  RunResult r = run("generate " + golden("mistral") + " --input-ids \"" + ids + "\" --max-new-tokens 8 --json");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  Json out = parse_json(r.out, "generate output");
+  EXPECT_EQ(out["sequences"], gen["output_ids"]);
+}
+
+TEST(Cli, VersionEnvAndHelp) {
+  EXPECT_EQ(run("version").exit_code, 0);
+  RunResult env = run("env");
+  EXPECT_EQ(env.exit_code, 0);
+  EXPECT_NE(env.out.find("llama"), std::string::npos);
+  for (const char* sub : {"forward", "generate", "env", "version"}) {
+    RunResult h = run(std::string(sub) + " --help");
+    EXPECT_EQ(h.exit_code, 0) << sub;
+    EXPECT_NE(h.out.find("Usage"), std::string::npos) << sub;
+  }
+}
+
+TEST(Cli, MalformedInputsGiveOneLineErrors) {
+  const std::string ids = " --input-ids \"1,2,3\" --out /dev/null";
+  expect_one_line_error(run("forward /nonexistent/model" + ids), "/nonexistent/model");
+  expect_one_line_error(run("forward " + golden("llama") + " --input-ids \"1,x,3\" --out /dev/null"), "--input-ids");
+  expect_one_line_error(run("forward " + golden("llama") + " --input-ids \"1,2;3\" --out /dev/null"), "different lengths");
+  expect_one_line_error(run("forward " + golden("llama") + " --input-ids \"1,999\" --out /dev/null"), "out of range");
+  auto unknown = edited_copy("cli_unknown", "llama", [](Json& c) { c["model_type"] = "not_a_model"; });
+  expect_one_line_error(run("forward " + unknown.string() + ids), "unknown model_type 'not_a_model'");
+  auto missing = edited_copy("cli_missing", "llama", [](Json& c) { c.erase("hidden_size"); });
+  expect_one_line_error(run("forward " + missing.string() + ids), "hidden_size");
+  auto mismatch = edited_copy("cli_mismatch", "llama", [](Json& c) { c["intermediate_size"] = 96; });
+  expect_one_line_error(run("forward " + mismatch.string() + ids), "shape mismatch");
+  auto rope = edited_copy("cli_rope", "llama", [](Json& c) { c["rope_scaling"] = {{"rope_type", "warp_drive"}}; });
+  expect_one_line_error(run("forward " + rope.string() + ids), "warp_drive");
+  auto truncated = edited_copy("cli_truncated", "llama", [](Json&) {});
+  std::string weights = read_text_file(truncated / "model.safetensors");
+  std::ofstream(truncated / "model.safetensors", std::ios::binary | std::ios::trunc) << weights.substr(0, weights.size() - 100);
+  expect_one_line_error(run("forward " + truncated.string() + ids), "model.safetensors");
+  auto badjson = edited_copy("cli_badjson", "llama", [](Json&) {});
+  std::ofstream(badjson / "config.json", std::ios::trunc) << "{\"model_type\": ";
+  expect_one_line_error(run("forward " + badjson.string() + ids), "config.json");
+}
+
+}  // namespace
+}  // namespace transformers
