@@ -1,0 +1,244 @@
+#include "transformers/chat/chat_template.h"
+
+#include <algorithm>
+
+#include "transformers/chat/strings.h"
+#include "transformers/core/error.h"
+
+namespace transformers {
+
+namespace {
+
+const char* const kSpecialTokenKeys[] = {"bos_token", "eos_token", "unk_token", "sep_token",
+                                         "pad_token", "cls_token", "mask_token"};
+
+// A token in tokenizer_config.json is a string or an AddedToken dict with "content".
+std::optional<std::string> token_text(const OrderedJson& v) {
+  if (v.is_string()) return v.get<std::string>();
+  if (v.is_object()) {
+    auto it = v.find("content");
+    if (it != v.end() && it->is_string()) return it->get<std::string>();
+  }
+  return std::nullopt;
+}
+
+void add_config_templates(std::map<std::string, std::string>& sources, const OrderedJson& ct, const std::string& where) {
+  if (ct.is_string()) {
+    sources.emplace("default", ct.get<std::string>());
+  } else if (ct.is_array()) {
+    for (const auto& entry : ct) {
+      TCPP_CHECK(entry.is_object() && entry.contains("name") && entry.contains("template") && entry["name"].is_string() &&
+                     entry["template"].is_string(),
+                 ConfigError, where, ": chat_template entries must be {\"name\": str, \"template\": str}");
+      sources.emplace(entry["name"].get<std::string>(), entry["template"].get<std::string>());
+    }
+  } else if (ct.is_object()) {
+    for (auto it = ct.begin(); it != ct.end(); ++it) {
+      TCPP_CHECK(it.value().is_string(), ConfigError, where, ": chat_template '", it.key(), "' is not a string");
+      sources.emplace(it.key(), it.value().get<std::string>());
+    }
+  } else if (!ct.is_null()) {
+    throw ConfigError(where + ": chat_template must be a string or a list of named templates");
+  }
+}
+
+}  // namespace
+
+ChatTemplates ChatTemplates::from_config(const OrderedJson& config, const std::optional<std::string>& jinja_file) {
+  ChatTemplates t;
+  if (jinja_file) {
+    t.sources_.emplace("default", *jinja_file);
+  } else if (config.is_object() && config.contains("chat_template")) {
+    add_config_templates(t.sources_, config["chat_template"], "tokenizer_config.json");
+  }
+  if (config.is_object()) {
+    for (const char* key : kSpecialTokenKeys) {
+      auto it = config.find(key);
+      if (it == config.end()) continue;
+      if (auto text = token_text(*it)) t.special_tokens_.emplace_back(key, *text);
+    }
+    auto it = config.find("additional_special_tokens");
+    if (it != config.end() && it->is_array())
+      for (const auto& tok : *it)
+        if (auto text = token_text(tok)) t.additional_special_tokens_.push_back(*text);
+  }
+  return t;
+}
+
+ChatTemplates ChatTemplates::from_directory(const std::filesystem::path& dir) {
+  namespace fs = std::filesystem;
+  OrderedJson config = OrderedJson::object();
+  fs::path config_path = dir / "tokenizer_config.json";
+  if (fs::exists(config_path)) config = read_ordered_json_file(config_path);
+  std::optional<std::string> jinja_file;
+  if (fs::exists(dir / "chat_template.jinja")) jinja_file = read_text_file(dir / "chat_template.jinja");
+  ChatTemplates t = from_config(config, jinja_file);
+  if (!t.has_template() && fs::exists(dir / "chat_template.json")) {
+    OrderedJson j = read_ordered_json_file(dir / "chat_template.json");
+    if (j.is_object() && j.contains("chat_template"))
+      add_config_templates(t.sources_, j["chat_template"], (dir / "chat_template.json").string());
+  }
+  fs::path extra = dir / "additional_chat_templates";
+  if (fs::is_directory(extra)) {
+    for (const auto& entry : fs::directory_iterator(extra)) {
+      if (entry.path().extension() != ".jinja") continue;
+      t.sources_.emplace(entry.path().stem().string(), read_text_file(entry.path()));
+    }
+  }
+  return t;
+}
+
+ChatTemplates ChatTemplates::from_string(std::string source) {
+  ChatTemplates t;
+  t.sources_.emplace("default", std::move(source));
+  return t;
+}
+
+std::vector<std::string> ChatTemplates::names() const {
+  std::vector<std::string> out;
+  for (const auto& [k, v] : sources_) out.push_back(k);
+  return out;
+}
+
+void ChatTemplates::set_special_token(const std::string& name, const std::string& content) {
+  for (auto& [k, v] : special_tokens_) {
+    if (k == name) {
+      v = content;
+      return;
+    }
+  }
+  special_tokens_.emplace_back(name, content);
+}
+
+std::string ChatTemplates::select(const std::optional<std::string>& name, bool has_tools) const {
+  bool named = sources_.size() > 1 || (sources_.size() == 1 && !sources_.count("default"));
+  if (name) {
+    auto it = sources_.find(*name);
+    if (it != sources_.end()) return it->second;
+    return *name;  // not a known name: the argument is the template itself
+  }
+  if (named && has_tools) {
+    auto it = sources_.find("tool_use");
+    if (it != sources_.end()) return it->second;
+  }
+  auto it = sources_.find("default");
+  if (it != sources_.end()) return it->second;
+  if (sources_.empty())
+    throw ValueError("Cannot use apply_chat_template because this tokenizer does not have a chat template.");
+  std::string list;
+  for (const auto& [k, v] : sources_) list += (list.empty() ? "" : ", ") + k;
+  throw ValueError("This tokenizer has several chat templates (" + list +
+                   ") and none is named 'default'; pass chat_template with one of these names.");
+}
+
+std::shared_ptr<const jinja::Template> ChatTemplates::compiled(const std::string& source) const {
+  std::lock_guard<std::mutex> lock(cache_->mutex);
+  auto it = cache_->compiled.find(source);
+  if (it != cache_->compiled.end()) return it->second;
+  auto t = std::make_shared<const jinja::Template>(source);
+  cache_->compiled.emplace(source, t);
+  return t;
+}
+
+RenderedChat render_chat(const ChatTemplates& templates, const OrderedJson& messages, const ChatTemplateOptions& options) {
+  TCPP_CHECK(messages.is_array(), ValueError, "apply_chat_template: the conversation must be a list of messages");
+  TCPP_CHECK(!(options.continue_final_message && options.add_generation_prompt), ValueError,
+             "continue_final_message and add_generation_prompt are not compatible. Use continue_final_message when you "
+             "want the model to continue the final message, and add_generation_prompt when you want to add a header "
+             "that will prompt it to start a new assistant message instead.");
+  const bool has_tools = options.tools.has_value() && !options.tools->is_null();
+  auto tmpl = templates.compiled(templates.select(options.chat_template, has_tools));
+
+  jinja::Variables vars;
+  vars.reserve(8 + templates.special_tokens().size() + options.extra.size());
+  vars.emplace_back("messages", jinja::Value::from_json(messages));
+  vars.emplace_back("tools", has_tools ? jinja::Value::from_json(*options.tools) : jinja::Value(nullptr));
+  vars.emplace_back("documents", options.documents && !options.documents->is_null() ? jinja::Value::from_json(*options.documents)
+                                                                                    : jinja::Value(nullptr));
+  vars.emplace_back("add_generation_prompt", jinja::Value(options.add_generation_prompt));
+  for (const auto& [k, v] : templates.special_tokens()) vars.emplace_back(k, jinja::Value(v));
+  if (!templates.additional_special_tokens().empty()) {
+    std::vector<jinja::Value> toks;
+    for (const auto& t : templates.additional_special_tokens()) toks.emplace_back(t);
+    vars.emplace_back("additional_special_tokens", jinja::Value::list(std::move(toks)));
+  }
+  if (options.extra.is_object())
+    for (auto it = options.extra.begin(); it != options.extra.end(); ++it) {
+      auto existing = std::find_if(vars.begin(), vars.end(), [&](const auto& p) { return p.first == it.key(); });
+      if (existing != vars.end()) existing->second = jinja::Value::from_json(it.value());
+      else vars.emplace_back(it.key(), jinja::Value::from_json(it.value()));
+    }
+
+  jinja::RenderOptions ro;
+  ro.now = options.now;
+  ro.limits = options.limits;
+  jinja::RenderResult r = tmpl->render(vars, ro);
+  RenderedChat out{std::move(r.text), std::move(r.generation_spans)};
+
+  if (options.continue_final_message) {
+    TCPP_CHECK(!messages.empty(), ValueError, "continue_final_message is set but the conversation is empty");
+    const OrderedJson& final_msg = messages.back();
+    std::string final_text;
+    const OrderedJson* content = final_msg.is_object() && final_msg.contains("content") ? &final_msg["content"] : nullptr;
+    if (content && content->is_array()) {
+      bool found = false;
+      for (auto it = content->rbegin(); it != content->rend(); ++it) {
+        if (it->is_object() && it->contains("text") && (*it)["text"].is_string()) {
+          final_text = (*it)["text"].get<std::string>();
+          found = true;
+          break;
+        }
+      }
+      TCPP_CHECK(found, ValueError, "continue_final_message is set but we could not find any text to continue in the final message!");
+    } else if (content && content->is_string()) {
+      final_text = content->get<std::string>();
+    } else {
+      throw ValueError("continue_final_message is set but the final message has no text content");
+    }
+    // Python's str.strip() of the final message.
+    std::string stripped = jinja::strings::strip(final_text, std::nullopt, true, true);
+    size_t pos = out.text.rfind(stripped);
+    TCPP_CHECK(pos != std::string::npos, ValueError,
+               "continue_final_message is set but the final message does not appear in the chat after applying the chat "
+               "template! This can happen if the chat template deletes portions of the final message. Please verify the "
+               "chat template and final message in your chat to ensure they are compatible.");
+    out.text.resize(pos + stripped.size());
+    for (auto& [s, t] : out.generation_spans) {
+      s = std::min(s, out.text.size());
+      t = std::min(t, out.text.size());
+    }
+  }
+  return out;
+}
+
+ConversationFile parse_conversation(const OrderedJson& conversation) {
+  ConversationFile f;
+  TCPP_CHECK(conversation.is_object() || conversation.is_array(), FormatError,
+             "conversation: expected an object {messages, ...} or a list of messages");
+  if (conversation.is_array()) {
+    f.messages = conversation;
+    return f;
+  }
+  auto it = conversation.find("messages");
+  TCPP_CHECK(it != conversation.end() && it->is_array(), FormatError, "conversation: missing list 'messages'");
+  f.messages = *it;
+  for (auto kv = conversation.begin(); kv != conversation.end(); ++kv) {
+    const std::string& key = kv.key();
+    if (key == "messages") continue;
+    if (key == "tools") {
+      if (!kv.value().is_null()) f.options.tools = kv.value();
+    } else if (key == "documents") {
+      if (!kv.value().is_null()) f.options.documents = kv.value();
+    } else if (key == "add_generation_prompt") {
+      f.options.add_generation_prompt = kv.value().is_boolean() ? kv.value().get<bool>() : !kv.value().is_null();
+    } else if (key == "bos_token" || key == "eos_token" || key == "unk_token" || key == "sep_token" || key == "pad_token" ||
+               key == "cls_token" || key == "mask_token" || key == "additional_special_tokens") {
+      continue;
+    } else {
+      f.options.extra[key] = kv.value();
+    }
+  }
+  return f;
+}
+
+}  // namespace transformers

@@ -1,0 +1,61 @@
+// A compiled Jinja2 template rendered the way Hugging Face renders chat templates: jinja2's
+// ImmutableSandboxedEnvironment with trim_blocks, lstrip_blocks, loopcontrols, HF's tojson,
+// raise_exception and strftime_now, and the {% generation %} tag (assistant spans).
+//
+//   jinja::Template t(source);                       // parse once (FormatError on bad syntax)
+//   auto r = t.render({{"messages", msgs}, {"add_generation_prompt", true}});
+//   r.text; r.generation_spans;                       // TemplateError when the template fails
+//
+// Sandbox: no file or OS access exists in the language we implement (no include/import/
+// extends, no attribute access to Python internals, no mutating methods); recursion depth,
+// loop iterations and output size are bounded by RenderLimits and fail with a clear error.
+#pragma once
+
+#include <ctime>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "transformers/chat/value.h"
+
+namespace transformers::jinja {
+
+struct Program;
+
+struct RenderLimits {
+  size_t max_output_bytes = size_t{64} << 20;  // any one rendered or built string
+  int64_t max_loop_iterations = 2'000'000;      // total over the render
+  int max_call_depth = 200;                     // nested macro / recursive-loop calls
+};
+
+struct RenderOptions {
+  // The time strftime_now() formats; unset = the current local time.
+  std::optional<std::tm> now;
+  RenderLimits limits;
+};
+
+struct RenderResult {
+  std::string text;
+  // Byte ranges [begin, end) of `text` produced inside {% generation %} blocks.
+  std::vector<std::pair<size_t, size_t>> generation_spans;
+};
+
+using Variables = std::vector<std::pair<std::string, Value>>;
+
+class Template {
+ public:
+  explicit Template(std::string_view source);
+  // Renders with the given top-level variables. Throws TemplateError on failure.
+  RenderResult render(const Variables& variables, const RenderOptions& options = {}) const;
+
+ private:
+  std::shared_ptr<const Program> program_;
+};
+
+// Parses "2024-09-03T12:00:00" (or with a space, or date only) into a broken-down time.
+std::optional<std::tm> parse_iso_datetime(std::string_view text);
+
+}  // namespace transformers::jinja
