@@ -2,8 +2,8 @@
 // rank, lowest first and leftmost on ties, exactly as the Rust library's Word::merge_all.
 #include <cstdio>
 #include <queue>
-#include <unordered_map>
 
+#include "transformers/tokenization/json_access.h"
 #include "transformers/tokenization/models.h"
 #include "transformers/tokenization/unicode.h"
 #include "transformers/tokenization/vocab.h"
@@ -37,15 +37,8 @@ struct MergeCandidate {
 
 class BpeModel final : public Model {
  public:
-  BpeModel(const Json& json, const std::string& where) {
-    auto vocab = json_get<Json>(json, "vocab", where);
-    TCPP_CHECK(vocab.is_object(), ConfigError, where, ": 'vocab' must be an object");
-    vocab_.reserve(vocab.size());
-    for (auto it = vocab.begin(); it != vocab.end(); ++it) {
-      TCPP_CHECK(it.value().is_number_unsigned(), ConfigError, where, ": vocab entry '", it.key(),
-                 "' must have a non-negative integer id");
-      vocab_.add(it.key(), it.value().get<uint32_t>());
-    }
+  BpeModel(const Json& json, const ModelBulk& bulk, const std::string& where) {
+    fill_vocab(vocab_, bulk, where);
     if (auto unk = json_get_optional<std::string>(json, "unk_token", where)) unk_token_ = *unk;
     continuing_subword_prefix_ = json_get_or<std::string>(json, "continuing_subword_prefix", "", where);
     end_of_word_suffix_ = json_get_or<std::string>(json, "end_of_word_suffix", "", where);
@@ -59,7 +52,7 @@ class BpeModel final : public Model {
         byte_ids_[b] = vocab_.find(name).value_or(kMissing);
       }
     }
-    load_merges(json, where);
+    load_merges(bulk, where);
   }
 
   void tokenize(std::string_view text, std::vector<Token>& out) const override {
@@ -93,39 +86,24 @@ class BpeModel final : public Model {
  private:
   static constexpr uint32_t kMissing = UINT32_MAX;
 
-  void load_merges(const Json& json, const std::string& where) {
-    auto merges = json_get_or<Json>(json, "merges", Json::array(), where);
-    TCPP_CHECK(merges.is_array(), ConfigError, where, ": 'merges' must be an array");
-    merges_.reserve(merges.size() * 2);
+  void load_merges(const ModelBulk& bulk, const std::string& where) {
+    merges_.reserve(bulk.merges.size());
     std::string merged;
-    for (size_t rank = 0; rank < merges.size(); ++rank) {
-      const Json& m = merges[rank];
-      std::string a, b;
-      std::string at = where + ".merges[" + std::to_string(rank) + "]";
-      if (m.is_string()) {
-        const auto& s = m.get_ref<const std::string&>();
-        size_t space = s.find(' ');
-        TCPP_CHECK(space != std::string::npos && s.find(' ', space + 1) == std::string::npos,
-                   FormatError, at, ": merge '", s, "' is not two tokens separated by a space");
-        a = s.substr(0, space);
-        b = s.substr(space + 1);
-      } else {
-        TCPP_CHECK(m.is_array() && m.size() == 2 && m[0].is_string() && m[1].is_string(),
-                   FormatError, at, ": a merge must be \"a b\" or [\"a\", \"b\"]");
-        a = m[0].get<std::string>();
-        b = m[1].get<std::string>();
-      }
+    for (size_t rank = 0; rank < bulk.merges.size(); ++rank) {
+      auto [a, b] = bulk.merges[rank];
       auto id_a = vocab_.find(a);
       auto id_b = vocab_.find(b);
-      TCPP_CHECK(id_a, FormatError, at, ": merge references unknown token '", a, "'");
-      TCPP_CHECK(id_b, FormatError, at, ": merge references unknown token '", b, "'");
+      TCPP_CHECK(id_a, FormatError, where, ": merges[", rank, "] references unknown token '", a, "'");
+      TCPP_CHECK(id_b, FormatError, where, ": merges[", rank, "] references unknown token '", b, "'");
       // With a continuing-subword prefix, "a ##b" merges into "a" + "b".
       size_t skip = 0;
-      if (!continuing_subword_prefix_.empty() && b.rfind(continuing_subword_prefix_, 0) == 0)
+      if (!continuing_subword_prefix_.empty() && b.substr(0, continuing_subword_prefix_.size()) ==
+                                                     continuing_subword_prefix_)
         skip = continuing_subword_prefix_.size();
-      merged.assign(a).append(b, skip, std::string::npos);
+      merged.assign(a).append(b.substr(skip));
       auto id_new = vocab_.find(merged);
-      TCPP_CHECK(id_new, FormatError, at, ": merged token '", merged, "' is not in the vocabulary");
+      TCPP_CHECK(id_new, FormatError, where, ": merges[", rank, "]: merged token '", merged,
+                 "' is not in the vocabulary");
       merges_.try_emplace(pair_key(*id_a, *id_b),
                           MergeResult{static_cast<uint32_t>(rank), *id_new});
     }
@@ -195,8 +173,7 @@ class BpeModel final : public Model {
   }
 
   const MergeResult* find_merge(uint32_t a, uint32_t b) const {
-    auto it = merges_.find(pair_key(a, b));
-    return it == merges_.end() ? nullptr : &it->second;
+    return merges_.find(pair_key(a, b));
   }
 
   void merge_all(std::vector<Symbol>& symbols) const {
@@ -246,7 +223,7 @@ class BpeModel final : public Model {
   }
 
   Vocab vocab_;
-  std::unordered_map<uint64_t, MergeResult> merges_;
+  U64Map<MergeResult> merges_;
   std::optional<std::string> unk_token_;
   std::string continuing_subword_prefix_, end_of_word_suffix_;
   bool fuse_unk_ = false, byte_fallback_ = false, ignore_merges_ = false;
@@ -255,8 +232,9 @@ class BpeModel final : public Model {
 
 }  // namespace
 
-std::unique_ptr<Model> make_bpe_model(const Json& json, const std::string& where) {
-  return std::make_unique<BpeModel>(json, where);
+std::unique_ptr<Model> make_bpe_model(const Json& json, const ModelBulk& bulk,
+                                      const std::string& where) {
+  return std::make_unique<BpeModel>(json, bulk, where);
 }
 
 }  // namespace transformers::tokenization

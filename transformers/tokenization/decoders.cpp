@@ -1,5 +1,7 @@
 #include "transformers/tokenization/decoders.h"
 
+#include "transformers/tokenization/json_access.h"
+
 #include "transformers/tokenization/byte_level.h"
 #include "transformers/tokenization/regex.h"
 #include "transformers/tokenization/unicode.h"
@@ -121,7 +123,7 @@ class ReplaceDecoder final : public Decoder {
  public:
   ReplaceDecoder(const Json& json, const std::string& where)
       : content_(json_get<std::string>(json, "content", where)) {
-    auto pattern = json_get<Json>(json, "pattern", where);
+    const Json& pattern = json_member(json, "pattern", where);
     if (pattern.contains("String")) {
       literal_ = json_get<std::string>(pattern, "String", where + ".pattern");
     } else {
@@ -273,7 +275,7 @@ std::unique_ptr<Decoder> make_decoder(const Json& json, const std::string& where
                                           json_get_or<size_t>(json, "stop", 0, at));
   }
   if (type == "Sequence") {
-    auto list = json_get<Json>(json, "decoders", at);
+    const Json& list = json_member(json, "decoders", at);
     TCPP_CHECK(list.is_array(), ConfigError, at, ": 'decoders' must be an array");
     std::vector<std::unique_ptr<Decoder>> items;
     for (size_t i = 0; i < list.size(); ++i) {

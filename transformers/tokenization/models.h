@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "transformers/io/json.h"
+#include "transformers/tokenization/model_bulk.h"
 #include "transformers/tokenization/pre_tokenizers.h"
 
 namespace transformers::tokenization {
@@ -27,11 +28,19 @@ class Model {
 
 // Builds the model from tokenizer.json's "model" object (its "type" may be missing in old files:
 // it is then inferred from the fields, as the Rust untagged deserializer does).
-std::unique_ptr<Model> make_model(const Json& json, const std::string& where);
+// `bulk` holds its vocab and merges (see model_bulk.h).
+std::unique_ptr<Model> make_model(const Json& json, const ModelBulk& bulk, const std::string& where);
 
-std::unique_ptr<Model> make_bpe_model(const Json& json, const std::string& where);
-std::unique_ptr<Model> make_unigram_model(const Json& json, const std::string& where);
-std::unique_ptr<Model> make_wordpiece_model(const Json& json, const std::string& where);
-std::unique_ptr<Model> make_wordlevel_model(const Json& json, const std::string& where);
+std::unique_ptr<Model> make_bpe_model(const Json& json, const ModelBulk& bulk,
+                                      const std::string& where);
+std::unique_ptr<Model> make_unigram_model(const Json& json, const ModelBulk& bulk,
+                                          const std::string& where);
+std::unique_ptr<Model> make_wordpiece_model(const Json& json, const ModelBulk& bulk,
+                                            const std::string& where);
+std::unique_ptr<Model> make_wordlevel_model(const Json& json, const ModelBulk& bulk,
+                                            const std::string& where);
+// The token -> id vocabulary of a BPE / WordPiece / WordLevel model.
+class Vocab;
+void fill_vocab(Vocab& vocab, const ModelBulk& bulk, const std::string& where);
 
 }  // namespace transformers::tokenization

@@ -1,5 +1,7 @@
 #include "transformers/tokenization/normalizers.h"
 
+#include "transformers/tokenization/json_access.h"
+
 #include <vector>
 
 #include "transformers/tokenization/byte_level.h"
@@ -135,7 +137,7 @@ class ReplaceNormalizer final : public Normalizer {
  public:
   ReplaceNormalizer(const Json& json, const std::string& where)
       : content_(json_get<std::string>(json, "content", where)) {
-    auto pattern = json_get<Json>(json, "pattern", where);
+    const Json& pattern = json_member(json, "pattern", where);
     if (pattern.contains("String")) {
       literal_ = json_get<std::string>(pattern, "String", where + ".pattern");
     } else {
@@ -216,7 +218,7 @@ std::unique_ptr<Normalizer> make_normalizer(const Json& json, const std::string&
   if (type == "Prepend")
     return std::make_unique<PrependNormalizer>(json_get<std::string>(json, "prepend", at));
   if (type == "Sequence") {
-    auto list = json_get<Json>(json, "normalizers", at);
+    const Json& list = json_member(json, "normalizers", at);
     TCPP_CHECK(list.is_array(), ConfigError, at, ": 'normalizers' must be an array");
     std::vector<std::unique_ptr<Normalizer>> items;
     for (size_t i = 0; i < list.size(); ++i) {

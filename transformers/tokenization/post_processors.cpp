@@ -1,5 +1,7 @@
 #include "transformers/tokenization/post_processors.h"
 
+#include "transformers/tokenization/json_access.h"
+
 #include <map>
 
 #include "transformers/tokenization/byte_level.h"
@@ -58,7 +60,7 @@ struct SpecialToken {
 };
 
 SpecialToken parse_special_pair(const Json& json, const std::string& where, const char* field) {
-  auto v = json_get<Json>(json, field, where);
+  const Json& v = json_member(json, field, where);
   TCPP_CHECK(v.is_array() && v.size() == 2 && v[0].is_string() && v[1].is_number_unsigned(),
              ConfigError, where, ": '", field, "' must be [token, id]");
   return {v[0].get<std::string>(), v[1].get<uint32_t>()};
@@ -127,9 +129,9 @@ class RobertaProcessor final : public PostProcessor {
 class TemplateProcessor final : public PostProcessor {
  public:
   TemplateProcessor(const Json& json, const std::string& where) {
-    auto specials = json_get_or<Json>(json, "special_tokens", Json::object(), where);
-    TCPP_CHECK(specials.is_object(), ConfigError, where, ": 'special_tokens' must be an object");
-    for (auto it = specials.begin(); it != specials.end(); ++it) {
+    const Json& specials = json_member_or_null(json, "special_tokens");
+    TCPP_CHECK(specials.is_null() || specials.is_object(), ConfigError, where, ": 'special_tokens' must be an object");
+    for (auto it = specials.begin(); specials.is_object() && it != specials.end(); ++it) {
       std::string at = where + ".special_tokens." + it.key();
       Special s;
       s.ids = json_get<std::vector<int64_t>>(it.value(), "ids", at);
@@ -138,8 +140,8 @@ class TemplateProcessor final : public PostProcessor {
                  ": 'ids' and 'tokens' differ in length");
       specials_[it.key()] = std::move(s);
     }
-    single_ = parse_template(json_get<Json>(json, "single", where), where + ".single");
-    pair_ = parse_template(json_get<Json>(json, "pair", where), where + ".pair");
+    single_ = parse_template(json_member(json, "single", where), where + ".single");
+    pair_ = parse_template(json_member(json, "pair", where), where + ".pair");
   }
   size_t added_tokens(bool is_pair) const override {
     size_t n = 0;
@@ -288,7 +290,7 @@ std::unique_ptr<PostProcessor> make_post_processor(const Json& json, const std::
   if (type == "RobertaProcessing") return std::make_unique<RobertaProcessor>(json, at);
   if (type == "TemplateProcessing") return std::make_unique<TemplateProcessor>(json, at);
   if (type == "Sequence") {
-    auto list = json_get<Json>(json, "processors", at);
+    const Json& list = json_member(json, "processors", at);
     TCPP_CHECK(list.is_array(), ConfigError, at, ": 'processors' must be an array");
     std::vector<std::unique_ptr<PostProcessor>> items;
     for (size_t i = 0; i < list.size(); ++i) {

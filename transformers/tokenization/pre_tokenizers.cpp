@@ -1,5 +1,7 @@
 #include "transformers/tokenization/pre_tokenizers.h"
 
+#include "transformers/tokenization/json_access.h"
+
 #include <cctype>
 
 #include "transformers/tokenization/byte_level.h"
@@ -56,9 +58,9 @@ class ByteLevelPreTokenizer final : public PreTokenizer {
 class SplitPreTokenizer final : public PreTokenizer {
  public:
   SplitPreTokenizer(const Json& json, const std::string& where)
-      : behavior_(parse_split_behavior(json_get<Json>(json, "behavior", where), where)),
+      : behavior_(parse_split_behavior(json_member(json, "behavior", where), where)),
         invert_(json_get_or(json, "invert", false, where)) {
-    auto pattern = json_get<Json>(json, "pattern", where);
+    const Json& pattern = json_member(json, "pattern", where);
     TCPP_CHECK(pattern.is_object(), ConfigError, where, ": 'pattern' must be an object");
     if (pattern.contains("String")) {
       literal_ = json_get<std::string>(pattern, "String", where + ".pattern");
@@ -288,7 +290,7 @@ std::unique_ptr<PreTokenizer> make_pre_tokenizer(const Json& json, const std::st
     return std::make_unique<FixedLengthPreTokenizer>(length);
   }
   if (type == "Sequence") {
-    auto list = json_get<Json>(json, "pretokenizers", at);
+    const Json& list = json_member(json, "pretokenizers", at);
     TCPP_CHECK(list.is_array(), ConfigError, at, ": 'pretokenizers' must be an array");
     std::vector<std::unique_ptr<PreTokenizer>> items;
     for (size_t i = 0; i < list.size(); ++i) {

@@ -29,9 +29,7 @@ Tokenizer::Tokenizer(std::shared_ptr<const TokenizerBackend> backend,
 namespace {
 
 std::shared_ptr<const TokenizerBackend> load_tokenizer_json(const fs::path& file) {
-  std::string text = read_text_file(file);
-  Json json = parse_json(text, file.string());
-  return std::make_shared<tokenization::TokenizerJson>(json, file.string());
+  return tokenization::TokenizerJson::from_file(file);
 }
 
 std::optional<fs::path> find_sentencepiece_model(const fs::path& folder) {
@@ -69,8 +67,7 @@ Tokenizer Tokenizer::from_pretrained(const fs::path& path) {
 }
 
 Tokenizer Tokenizer::from_json_string(std::string_view tokenizer_json, const std::string& what) {
-  Json json = parse_json(tokenizer_json, what);
-  return Tokenizer(std::make_shared<tokenization::TokenizerJson>(json, what),
+  return Tokenizer(tokenization::TokenizerJson::from_string(tokenizer_json, what),
                    std::make_shared<Config>());
 }
 

@@ -67,7 +67,7 @@ std::vector<AddedToken> parse_added_tokens(const Json& json, const Model& model,
   return out;
 }
 
-const Json& member_or_null(const Json& json, const char* key) {
+[[maybe_unused]] const Json& member_or_null(const Json& json, const char* key) {
   static const Json null_json;
   auto it = json.find(key);
   return it == json.end() ? null_json : *it;
@@ -75,18 +75,34 @@ const Json& member_or_null(const Json& json, const char* key) {
 
 }  // namespace
 
-TokenizerJson::TokenizerJson(const Json& json, const std::string& where) {
+TokenizerJson::TokenizerJson(const Json& json, const ModelBulk& bulk, const std::string& where) {
   TCPP_CHECK(json.is_object(), FormatError, where, ": the top level must be a JSON object");
   normalizer_ = make_normalizer(member_or_null(json, "normalizer"), where + ": normalizer");
   pre_tokenizer_ =
       make_pre_tokenizer(member_or_null(json, "pre_tokenizer"), where + ": pre_tokenizer");
   auto model = json.find("model");
   TCPP_CHECK(model != json.end(), ConfigError, where, ": missing key 'model'");
-  model_ = make_model(*model, where + ": model");
+  model_ = make_model(*model, bulk, where + ": model");
   post_processor_ =
       make_post_processor(member_or_null(json, "post_processor"), where + ": post_processor");
   decoder_ = make_decoder(member_or_null(json, "decoder"), where + ": decoder");
   added_.build(parse_added_tokens(json, *model_, where), normalizer_.get());
+}
+
+std::unique_ptr<TokenizerJson> TokenizerJson::from_file(const std::filesystem::path& path) {
+  std::string text = read_text_file(path);
+  ParsedTokenizerJson parsed = parse_tokenizer_json(text, path.string());
+  return std::make_unique<TokenizerJson>(parsed.config, parsed.bulk, path.string());
+}
+
+std::unique_ptr<TokenizerJson> TokenizerJson::from_string(std::string_view text,
+                                                          const std::string& where) {
+  Json json = parse_json(text, where);
+  TCPP_CHECK(json.is_object(), FormatError, where, ": the top level must be a JSON object");
+  ModelBulk bulk;
+  if (auto model = json.find("model"); model != json.end())
+    bulk = bulk_from_json(*model, where + ": model");
+  return std::make_unique<TokenizerJson>(json, bulk, where);
 }
 
 PreTokenizedString TokenizerJson::run_pipeline(std::string_view text) const {

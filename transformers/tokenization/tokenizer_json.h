@@ -2,6 +2,7 @@
 // post-processor, and decoder for the way back; bit-exact with the Rust `tokenizers` library.
 #pragma once
 
+#include <filesystem>
 #include <memory>
 #include <string>
 
@@ -9,6 +10,7 @@
 #include "transformers/tokenization/added_tokens.h"
 #include "transformers/tokenization/backend.h"
 #include "transformers/tokenization/decoders.h"
+#include "transformers/tokenization/model_bulk.h"
 #include "transformers/tokenization/models.h"
 #include "transformers/tokenization/normalizers.h"
 #include "transformers/tokenization/post_processors.h"
@@ -18,8 +20,12 @@ namespace transformers::tokenization {
 
 class TokenizerJson final : public TokenizerBackend {
  public:
-  // `where` names the source (a file path) in error messages.
-  TokenizerJson(const Json& json, const std::string& where);
+  // `json` is the parsed file, `bulk` its model's vocab and merges (model_bulk.h); `where` names
+  // the source (a file path) in error messages.
+  TokenizerJson(const Json& json, const ModelBulk& bulk, const std::string& where);
+  // Loads a tokenizer.json file / text (simdjson for the file, nlohmann for the text).
+  static std::unique_ptr<TokenizerJson> from_file(const std::filesystem::path& path);
+  static std::unique_ptr<TokenizerJson> from_string(std::string_view text, const std::string& where);
 
   Encoding encode_sequence(std::string_view text, int64_t type_id) const override;
   Encoding post_process(Encoding first, std::optional<Encoding> second,

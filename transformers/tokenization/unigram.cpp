@@ -48,9 +48,10 @@ class ByteTrie {
 
 class UnigramModel final : public Model {
  public:
-  UnigramModel(const Json& json, const std::string& where) {
-    auto vocab = json_get<Json>(json, "vocab", where);
-    TCPP_CHECK(vocab.is_array(), ConfigError, where, ": 'vocab' must be an array of [piece, score]");
+  UnigramModel(const Json& json, const ModelBulk& bulk, const std::string& where) {
+    TCPP_CHECK(bulk.has_vocab_list, ConfigError, where,
+               ": 'vocab' must be an array of [piece, score]");
+    const auto& vocab = bulk.vocab_scores;
     if (auto unk = json_get_optional<int64_t>(json, "unk_id", where)) {
       TCPP_CHECK(*unk >= 0 && static_cast<size_t>(*unk) < vocab.size(), ConfigError, where,
                  ": unk_id ", *unk, " is outside the vocabulary (", vocab.size(), " pieces)");
@@ -62,15 +63,10 @@ class UnigramModel final : public Model {
     vocab_.reserve(vocab.size());
     min_score_ = std::numeric_limits<double>::infinity();
     for (size_t id = 0; id < vocab.size(); ++id) {
-      const Json& entry = vocab[id];
-      TCPP_CHECK(entry.is_array() && entry.size() == 2 && entry[0].is_string() &&
-                     entry[1].is_number(),
-                 ConfigError, where, ".vocab[", id, "]: expected [piece, score]");
-      std::string piece = entry[0].get<std::string>();
-      double score = entry[1].get<double>();
+      auto [piece, score] = vocab[id];
       min_score_ = std::min(min_score_, score);
-      vocab_.add(piece, static_cast<uint32_t>(id));
-      pieces_.push_back(std::move(piece));
+      vocab_.add(std::string(piece), static_cast<uint32_t>(id));
+      pieces_.emplace_back(piece);
       scores_.push_back(score);
     }
     // The trie must report the id that the piece string maps to (the last duplicate).
@@ -182,8 +178,9 @@ class UnigramModel final : public Model {
 
 }  // namespace
 
-std::unique_ptr<Model> make_unigram_model(const Json& json, const std::string& where) {
-  return std::make_unique<UnigramModel>(json, where);
+std::unique_ptr<Model> make_unigram_model(const Json& json, const ModelBulk& bulk,
+                                          const std::string& where) {
+  return std::make_unique<UnigramModel>(json, bulk, where);
 }
 
 }  // namespace transformers::tokenization

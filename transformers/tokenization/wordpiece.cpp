@@ -8,26 +8,14 @@ namespace transformers::tokenization {
 
 namespace {
 
-Vocab read_vocab_object(const Json& json, const std::string& where) {
-  auto vocab = json_get<Json>(json, "vocab", where);
-  TCPP_CHECK(vocab.is_object(), ConfigError, where, ": 'vocab' must be an object");
-  Vocab out;
-  out.reserve(vocab.size());
-  for (auto it = vocab.begin(); it != vocab.end(); ++it) {
-    TCPP_CHECK(it.value().is_number_unsigned(), ConfigError, where, ": vocab entry '", it.key(),
-               "' must have a non-negative integer id");
-    out.add(it.key(), it.value().get<uint32_t>());
-  }
-  return out;
-}
-
 class WordPieceModel final : public Model {
  public:
-  WordPieceModel(const Json& json, const std::string& where)
-      : vocab_(read_vocab_object(json, where)),
-        unk_token_(json_get_or<std::string>(json, "unk_token", "[UNK]", where)),
+  WordPieceModel(const Json& json, const ModelBulk& bulk, const std::string& where)
+      : unk_token_(json_get_or<std::string>(json, "unk_token", "[UNK]", where)),
         prefix_(json_get_or<std::string>(json, "continuing_subword_prefix", "##", where)),
-        max_chars_(json_get_or<size_t>(json, "max_input_chars_per_word", 100, where)) {}
+        max_chars_(json_get_or<size_t>(json, "max_input_chars_per_word", 100, where)) {
+    fill_vocab(vocab_, bulk, where);
+  }
 
   void tokenize(std::string_view text, std::vector<Token>& out) const override {
     if (count_code_points(text) > max_chars_) {
@@ -78,64 +66,11 @@ class WordPieceModel final : public Model {
   size_t max_chars_;
 };
 
-class WordLevelModel final : public Model {
- public:
-  WordLevelModel(const Json& json, const std::string& where)
-      : vocab_(read_vocab_object(json, where)),
-        unk_token_(json_get_or<std::string>(json, "unk_token", "<unk>", where)) {}
-
-  void tokenize(std::string_view text, std::vector<Token>& out) const override {
-    uint32_t len = static_cast<uint32_t>(text.size());
-    if (auto id = vocab_.find(text)) {
-      out.push_back({*id, 0, len});
-      return;
-    }
-    auto unk = vocab_.find(unk_token_);
-    TCPP_CHECK(unk, ValueError, "WordLevel: '", text, "' is unknown and unk_token '", unk_token_,
-               "' is not in the vocabulary");
-    out.push_back({*unk, 0, len});
-  }
-
-  std::optional<uint32_t> token_to_id(std::string_view token) const override {
-    return vocab_.find(token);
-  }
-  std::optional<std::string_view> id_to_token(uint32_t id) const override {
-    return vocab_.token(id);
-  }
-  size_t vocab_size() const override { return vocab_.size(); }
-
- private:
-  Vocab vocab_;
-  std::string unk_token_;
-};
-
 }  // namespace
 
-std::unique_ptr<Model> make_wordpiece_model(const Json& json, const std::string& where) {
-  return std::make_unique<WordPieceModel>(json, where);
-}
-
-std::unique_ptr<Model> make_wordlevel_model(const Json& json, const std::string& where) {
-  return std::make_unique<WordLevelModel>(json, where);
-}
-
-std::unique_ptr<Model> make_model(const Json& json, const std::string& where) {
-  TCPP_CHECK(json.is_object(), ConfigError, where, ": expected an object");
-  std::string type = json_get_or<std::string>(json, "type", "", where);
-  if (type.empty()) {
-    // Old files omit the tag: infer it from the fields like the untagged deserializer.
-    auto vocab = json.find("vocab");
-    if (vocab != json.end() && vocab->is_array()) type = "Unigram";
-    else if (json.contains("merges")) type = "BPE";
-    else if (json.contains("max_input_chars_per_word")) type = "WordPiece";
-    else type = "WordLevel";
-  }
-  std::string at = where + " (" + type + ")";
-  if (type == "BPE") return make_bpe_model(json, at);
-  if (type == "Unigram") return make_unigram_model(json, at);
-  if (type == "WordPiece") return make_wordpiece_model(json, at);
-  if (type == "WordLevel") return make_wordlevel_model(json, at);
-  throw ConfigError(detail::concat(where, ": unknown model type '", type, "'"));
+std::unique_ptr<Model> make_wordpiece_model(const Json& json, const ModelBulk& bulk,
+                                            const std::string& where) {
+  return std::make_unique<WordPieceModel>(json, bulk, where);
 }
 
 }  // namespace transformers::tokenization
