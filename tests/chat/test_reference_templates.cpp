@@ -34,7 +34,9 @@ std::string run_case(const Case& c) {
     if (r.text == want) return "";
     size_t i = 0;
     while (i < want.size() && i < r.text.size() && want[i] == r.text[i]) ++i;
-    return "text differs at byte " + std::to_string(i) + "\n--- expected:\n" + want + "\n--- got:\n" + r.text;
+    size_t from = i > 120 ? i - 120 : 0;
+    return "text differs at byte " + std::to_string(i) + "\n--- expected (from byte " + std::to_string(from) +
+           "):\n" + want.substr(from, 240) + "\n--- got:\n" + r.text.substr(from, 240);
   } catch (const TemplateError& e) {
     if (ok) return std::string("unexpected ") + e.kind() + ": " + e.what();
     std::string got = e.kind() + ": " + e.what();

@@ -75,6 +75,8 @@ Value get_attr(const Value& obj, std::string_view name) {
       if (is_str_method(name)) return bound_method(obj, name);
       return no_attribute(obj, name);
     case Value::Type::List:
+      if (obj.as_list().is_group && (name == "grouper" || name == "list"))
+        return obj.as_list().items[name == "grouper" ? 0 : 1];
       if (is_list_method(name)) return bound_method(obj, name);
       if (!obj.is_tuple() && is_unsafe_list_method(name)) return unsafe(obj, name);
       return no_attribute(obj, name);

@@ -114,6 +114,6 @@ std::string str_format(Context& ctx, const std::string& fmt, CallArgs& args);
 const Value* find_global(std::string_view name);
 
 // Parameter helpers for builtins.
-const Value& arg_or(const CallArgs& args, size_t index, std::string_view name, const Value& fallback);
+Value arg_or(const CallArgs& args, size_t index, std::string_view name, const Value& fallback);
 
 }  // namespace transformers::jinja

@@ -11,7 +11,7 @@
 
 namespace transformers::jinja {
 
-const Value& arg_or(const CallArgs& args, size_t index, std::string_view name, const Value& fallback) {
+Value arg_or(const CallArgs& args, size_t index, std::string_view name, const Value& fallback) {
   const Value* v = args.get(index, name);
   return v ? *v : fallback;
 }
@@ -26,7 +26,7 @@ const Value kNone(nullptr);
 std::string s_of(const Value& v) { return v.str(); }
 
 Value f_trim(Context&, const Value& v, CallArgs& a) {
-  const Value& chars = arg_or(a, 0, "chars", kNone);
+  const Value chars = arg_or(a, 0, "chars", kNone);
   std::optional<std::string> c;
   if (!chars.is_none()) c = chars.str();
   return Value(strings::strip(s_of(v), c, true, true));
@@ -59,7 +59,7 @@ Value f_replace(Context& ctx, const Value& v, CallArgs& a) {
   const Value* old_v = a.get(0, "old");
   const Value* new_v = a.get(1, "new");
   if (!old_v || !new_v) raise("TypeError", "replace() missing required argument");
-  const Value& count = arg_or(a, 2, "count", kNone);
+  const Value count = arg_or(a, 2, "count", kNone);
   std::string old_s = old_v->str(), new_s = new_v->str();
   if (new_s.size() > old_s.size()) {
     size_t n = 0;
@@ -104,14 +104,14 @@ Value f_length(Context&, const Value& v, CallArgs&) {
 
 Value f_default(Context&, const Value& v, CallArgs& a) {
   static const Value kEmpty("");
-  const Value& dflt = arg_or(a, 0, "default_value", kEmpty);
-  const Value& boolean = arg_or(a, 1, "boolean", Value(false));
+  const Value dflt = arg_or(a, 0, "default_value", kEmpty);
+  const Value boolean = arg_or(a, 1, "boolean", Value(false));
   if (v.is_undefined() || (boolean.truthy() && !v.truthy())) return dflt;
   return v;
 }
 
 Value f_int(Context&, const Value& v, CallArgs& a) {
-  const Value& dflt = arg_or(a, 0, "default", Value(int64_t{0}));
+  const Value dflt = arg_or(a, 0, "default", Value(int64_t{0}));
   int64_t base = arg_or(a, 1, "base", Value(int64_t{10})).to_int();
   if (v.is_int()) return v;
   if (v.is_bool()) return Value(v.to_int());
@@ -139,7 +139,7 @@ Value f_int(Context&, const Value& v, CallArgs& a) {
 }
 
 Value f_float(Context&, const Value& v, CallArgs& a) {
-  const Value& dflt = arg_or(a, 0, "default", Value(0.0));
+  const Value dflt = arg_or(a, 0, "default", Value(0.0));
   if (v.is_number()) return Value(v.to_double());
   if (v.is_string()) {
     std::string s = strings::strip(v.as_str(), std::nullopt, true, true);
@@ -188,7 +188,7 @@ Value f_round(Context&, const Value& v, CallArgs& a) {
 }
 
 Value f_indent(Context& ctx, const Value& v, CallArgs& a) {
-  const Value& width = arg_or(a, 0, "width", Value(int64_t{4}));
+  const Value width = arg_or(a, 0, "width", Value(int64_t{4}));
   bool first = arg_or(a, 1, "first", Value(false)).truthy();
   bool blank = arg_or(a, 2, "blank", Value(false)).truthy();
   std::string indention;
@@ -244,7 +244,7 @@ Value f_truncate(Context&, const Value& v, CallArgs& a) {
   int64_t length = arg_or(a, 0, "length", Value(int64_t{255})).to_int();
   bool killwords = arg_or(a, 1, "killwords", Value(false)).truthy();
   std::string end = arg_or(a, 2, "end", Value("...")).str();
-  const Value& lw = arg_or(a, 3, "leeway", kNone);
+  const Value lw = arg_or(a, 3, "leeway", kNone);
   int64_t leeway = lw.is_none() ? 5 : lw.to_int();
   std::u32string u = unicode::to_u32(s);
   int64_t end_len = static_cast<int64_t>(unicode::length(end));
@@ -271,8 +271,8 @@ Value f_format(Context& ctx, const Value& v, CallArgs& a) {
 Value f_tojson(Context&, const Value& v, CallArgs& a) {
   JsonDumpOptions o;
   o.ensure_ascii = arg_or(a, 0, "ensure_ascii", Value(false)).truthy();
-  const Value& indent = arg_or(a, 1, "indent", kNone);
-  const Value& separators = arg_or(a, 2, "separators", kNone);
+  const Value indent = arg_or(a, 1, "indent", kNone);
+  const Value separators = arg_or(a, 2, "separators", kNone);
   o.sort_keys = arg_or(a, 3, "sort_keys", Value(false)).truthy();
   if (!indent.is_none()) {
     o.has_indent = true;

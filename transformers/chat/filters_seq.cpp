@@ -113,7 +113,7 @@ Value f_list(Context&, const Value& v, CallArgs&) { return Value::list(seq(v)); 
 
 Value f_join(Context& ctx, const Value& v, CallArgs& a) {
   std::string d = arg_or(a, 0, "d", Value("")).str();
-  const Value& attribute = arg_or(a, 1, "attribute", kNone);
+  const Value attribute = arg_or(a, 1, "attribute", kNone);
   std::optional<AttrGetter> getter;
   if (!attribute.is_none()) getter.emplace(attribute);
   std::string out;
@@ -211,7 +211,7 @@ Value f_unique(Context&, const Value& v, CallArgs& a) {
 Value f_sort(Context&, const Value& v, CallArgs& a) {
   bool reverse = arg_or(a, 0, "reverse", Value(false)).truthy();
   bool cs = case_sensitive_arg(a, 1);
-  const Value& attribute = arg_or(a, 2, "attribute", kNone);
+  const Value attribute = arg_or(a, 2, "attribute", kNone);
   auto items = seq(v);
   if (attribute.is_string() && attribute.as_str().find(',') != std::string::npos) {
     // make_multi_attrgetter: compare a list of keys.
@@ -246,7 +246,7 @@ Value f_reverse(Context&, const Value& v, CallArgs&) {
 }
 
 Value f_sum(Context& ctx, const Value& v, CallArgs& a) {
-  const Value& attribute = arg_or(a, 0, "attribute", kNone);
+  const Value attribute = arg_or(a, 0, "attribute", kNone);
   Value total = arg_or(a, 1, "start", Value(int64_t{0}));
   std::optional<AttrGetter> getter;
   if (!attribute.is_none()) getter.emplace(attribute);
@@ -260,7 +260,7 @@ Value f_max(Context&, const Value& v, CallArgs& a) { return min_max(v, a, true);
 Value f_batch(Context&, const Value& v, CallArgs& a) {
   int64_t n = arg_or(a, 0, "linecount", Value(int64_t{1})).to_int();
   if (n <= 0) raise("ValueError", "batch size must be positive");
-  const Value& fill = arg_or(a, 1, "fill_with", kNone);
+  const Value fill = arg_or(a, 1, "fill_with", kNone);
   std::vector<Value> out, cur;
   for (auto& item : seq(v)) {
     cur.push_back(std::move(item));
@@ -280,7 +280,7 @@ Value f_batch(Context&, const Value& v, CallArgs& a) {
 Value f_slice(Context&, const Value& v, CallArgs& a) {
   int64_t slices = arg_or(a, 0, "slices", Value(int64_t{1})).to_int();
   if (slices <= 0) raise("ValueError", "slices must be positive");
-  const Value& fill = arg_or(a, 1, "fill_with", kNone);
+  const Value fill = arg_or(a, 1, "fill_with", kNone);
   auto items = seq(v);
   int64_t length = static_cast<int64_t>(items.size());
   int64_t per = length / slices, extra = length % slices, offset = 0;
@@ -299,7 +299,7 @@ Value f_slice(Context&, const Value& v, CallArgs& a) {
 Value f_groupby(Context&, const Value& v, CallArgs& a) {
   const Value* attribute = a.get(0, "attribute");
   if (!attribute) raise("TypeError", "groupby() missing required argument 'attribute'");
-  const Value& dflt = arg_or(a, 1, "default", kNone);
+  const Value dflt = arg_or(a, 1, "default", kNone);
   bool cs = case_sensitive_arg(a, 2);
   AttrGetter key(*attribute, !cs, dflt), real_key(*attribute, false, dflt);
   auto items = seq(v);
@@ -312,6 +312,7 @@ Value f_groupby(Context&, const Value& v, CallArgs& a) {
     while (j < items.size() && key(items[j]).equals(k)) group.push_back(items[j++]);
     auto t = std::make_shared<ListObj>();
     t->is_tuple = true;
+    t->is_group = true;
     t->items = {real_key(group[0]), Value::list(std::move(group))};
     out.emplace_back(std::move(t));
     i = j;

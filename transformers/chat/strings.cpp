@@ -168,12 +168,25 @@ std::string replace(std::string_view s, std::string_view old, std::string_view r
   return out;
 }
 
+namespace {
+// Full case mappings that expand (Python: 'ß'.upper() == 'SS', 'ß'.title() == 'Ss').
+void append_upper(std::string& out, char32_t c) {
+  if (c == 0xDF) out += "SS";
+  else unicode::append_utf8(out, unicode::to_upper(c));
+}
+void append_title(std::string& out, char32_t c) {
+  if (c == 0xDF) out += "Ss";
+  else unicode::append_utf8(out, unicode::to_upper(c));
+}
+}  // namespace
+
 std::string capitalize(std::string_view s) {
   std::string out;
   bool first = true;
   for (size_t i = 0; i < s.size();) {
     char32_t c = unicode::decode(s, i);
-    unicode::append_utf8(out, first ? unicode::to_upper(c) : unicode::to_lower(c));
+    if (first) append_title(out, c);
+    else unicode::append_utf8(out, unicode::to_lower(c));
     first = false;
   }
   return out;
@@ -184,7 +197,8 @@ std::string py_title(std::string_view s) {
   bool prev_cased = false;
   for (size_t i = 0; i < s.size();) {
     char32_t c = unicode::decode(s, i);
-    unicode::append_utf8(out, prev_cased ? unicode::to_lower(c) : unicode::to_upper(c));
+    if (prev_cased) unicode::append_utf8(out, unicode::to_lower(c));
+    else append_title(out, c);
     prev_cased = unicode::is_upper(c) || unicode::is_lower(c);
   }
   return out;
@@ -194,7 +208,8 @@ std::string swapcase(std::string_view s) {
   std::string out;
   for (size_t i = 0; i < s.size();) {
     char32_t c = unicode::decode(s, i);
-    unicode::append_utf8(out, unicode::is_upper(c) ? unicode::to_lower(c) : unicode::to_upper(c));
+    if (unicode::is_upper(c)) unicode::append_utf8(out, unicode::to_lower(c));
+    else append_upper(out, c);
   }
   return out;
 }

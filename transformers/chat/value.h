@@ -39,6 +39,7 @@ class Context;
 struct ListObj {
   std::vector<Value> items;
   bool is_tuple = false;
+  bool is_group = false;  // groupby's (grouper, list) named tuple
 };
 
 // A Python dict (insertion ordered). Linear search: template dicts are small (messages, tool
