@@ -50,10 +50,11 @@ Tokenizer Tokenizer::from_pretrained(const fs::path& path) {
   auto config = std::make_shared<Config>();
   static_cast<tokenization::TokenizerConfig&>(*config) = tokenization::load_tokenizer_config(folder);
   std::shared_ptr<const TokenizerBackend> backend;
-  if (!fs::is_directory(path) && path.extension() == ".model") {
+  bool is_file = !fs::is_directory(path);
+  if (is_file && path.filename().string().find(".model") != std::string::npos) {
     backend = tokenization::make_sentencepiece_backend(path, config->add_bos_token.value_or(true),
                                                        config->add_eos_token.value_or(false));
-  } else if (!fs::is_directory(path)) {
+  } else if (is_file) {
     backend = load_tokenizer_json(path);
   } else if (fs::exists(folder / "tokenizer.json")) {
     backend = load_tokenizer_json(folder / "tokenizer.json");
