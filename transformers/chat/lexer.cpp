@@ -9,7 +9,7 @@
 namespace transformers::jinja {
 
 void syntax_error(int line, int column, const std::string& message) {
-  throw FormatError(detail::concat("template:", line, ":", column, ": TemplateSyntaxError: ", message));
+  throw FormatError(detail::concat("template:", line, ":", column, ": ", message));
 }
 
 namespace {
