@@ -210,6 +210,14 @@ BatchEncoding Tokenizer::operator()(const std::vector<std::pair<std::string, std
   return finish_batch(std::move(rows), options);
 }
 
+BatchEncoding Tokenizer::operator()(std::initializer_list<std::string_view> texts,
+                                    const EncodeOptions& options) const {
+  std::vector<Encoding> rows;
+  rows.reserve(texts.size());
+  for (std::string_view t : texts) rows.push_back(encode_pair_for_batch(t, nullptr, options));
+  return finish_batch(std::move(rows), options);
+}
+
 BatchEncoding Tokenizer::operator()(std::string_view text, const EncodeOptions& options) const {
   std::vector<Encoding> rows;
   rows.push_back(encode_pair_for_batch(text, nullptr, options));

@@ -42,6 +42,19 @@ std::optional<fs::path> find_sentencepiece_model(const fs::path& folder) {
   return std::nullopt;
 }
 
+// BERT-style checkpoints often list no special tokens in tokenizer_config.json: Transformers
+// takes them from the tokenizer class defaults ([CLS], [SEP], [PAD], [MASK], [UNK]). Do the same
+// when those tokens exist as special added tokens.
+void fill_wordpiece_defaults(const TokenizerBackend& backend, SpecialTokens& special) {
+  const std::pair<std::optional<std::string>*, const char*> defaults[] = {
+      {&special.unk_token, "[UNK]"}, {&special.sep_token, "[SEP]"}, {&special.pad_token, "[PAD]"},
+      {&special.cls_token, "[CLS]"}, {&special.mask_token, "[MASK]"}};
+  for (auto [slot, name] : defaults) {
+    auto id = backend.token_to_id(name);
+    if (!*slot && id && backend.is_special_id(*id)) *slot = name;
+  }
+}
+
 }  // namespace
 
 Tokenizer Tokenizer::from_pretrained(const fs::path& path) {
@@ -64,6 +77,7 @@ Tokenizer Tokenizer::from_pretrained(const fs::path& path) {
   } else {
     throw IoError(path.string() + ": no tokenizer.json or sentencepiece tokenizer.model found");
   }
+  fill_wordpiece_defaults(*backend, config->special);
   return Tokenizer(std::move(backend), std::move(config));
 }
 

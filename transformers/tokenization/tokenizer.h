@@ -16,6 +16,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <initializer_list>
 #include <map>
 #include <memory>
 #include <optional>
@@ -113,6 +114,9 @@ class Tokenizer {
   BatchEncoding operator()(const std::vector<std::pair<std::string, std::string>>& pairs,
                            const EncodeOptions& options = {}) const;
   BatchEncoding operator()(std::string_view text, const EncodeOptions& options = {}) const;
+  // tok({"a", "b"}, options): a braced list of texts (resolves the braced-list ambiguity).
+  BatchEncoding operator()(std::initializer_list<std::string_view> texts,
+                           const EncodeOptions& options = {}) const;
 
   // The ids of one text (no padding, no truncation).
   std::vector<int64_t> encode(std::string_view text, bool add_special_tokens = true) const;
