@@ -151,6 +151,27 @@ void AddedVocabulary::split_with(PreTokenizedString& pts, const PatternTrie& tri
   });
 }
 
+std::vector<std::pair<int64_t, ByteRange>> AddedVocabulary::split_plain(std::string_view text) const {
+  std::vector<std::pair<int64_t, ByteRange>> out;
+  auto second_pass = [&](size_t start, size_t end) {
+    if (normalized_trie_.empty()) {
+      out.push_back({-1, {start, end}});
+      return;
+    }
+    for (auto [index, r] : find_matches(text.substr(start, end - start), normalized_trie_))
+      out.push_back({index, {start + r.first, start + r.second}});
+  };
+  if (raw_trie_.empty()) {
+    if (!text.empty()) second_pass(0, text.size());
+    return out;
+  }
+  for (auto [index, r] : find_matches(text, raw_trie_)) {
+    if (index >= 0) out.push_back({index, r});
+    else second_pass(r.first, r.second);
+  }
+  return out;
+}
+
 PreTokenizedString AddedVocabulary::extract_and_normalize(std::string_view text,
                                                           const Normalizer* normalizer) const {
   PreTokenizedString pts(text);

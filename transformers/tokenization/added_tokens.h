@@ -51,6 +51,11 @@ class AddedVocabulary {
   PreTokenizedString extract_and_normalize(std::string_view text,
                                            const Normalizer* normalizer) const;
 
+  // The same two-pass split on a plain string, for pipelines whose normalizer leaves this text
+  // unchanged: (token index or -1, byte range) covering `text`.
+  std::vector<std::pair<int64_t, ByteRange>> split_plain(std::string_view text) const;
+  uint32_t id_at(size_t index) const { return tokens_[index].id; }
+
   std::optional<uint32_t> token_to_id(std::string_view content) const;
   const AddedToken* by_id(uint32_t id) const;
   bool is_special_content(std::string_view content) const {

@@ -7,6 +7,7 @@
 #include "transformers/tokenization/models.h"
 #include "transformers/tokenization/unicode.h"
 #include "transformers/tokenization/vocab.h"
+#include "transformers/tokenization/word_cache.h"
 
 namespace transformers::tokenization {
 
@@ -63,6 +64,8 @@ class BpeModel final : public Model {
         return;
       }
     }
+    if (cache_.lookup(text, out)) return;
+    size_t first = out.size();
     thread_local std::vector<Symbol> symbols;
     symbols.clear();
     split_into_symbols(text, symbols);
@@ -73,6 +76,7 @@ class BpeModel final : public Model {
       out.push_back({s.id, offset, offset + s.byte_len});
       offset += s.byte_len;
     }
+    cache_.store(text, out.data() + first, out.data() + out.size());
   }
 
   std::optional<uint32_t> token_to_id(std::string_view token) const override {
@@ -224,6 +228,7 @@ class BpeModel final : public Model {
 
   Vocab vocab_;
   U64Map<MergeResult> merges_;
+  WordCache cache_;
   std::optional<std::string> unk_token_;
   std::string continuing_subword_prefix_, end_of_word_suffix_;
   bool fuse_unk_ = false, byte_fallback_ = false, ignore_merges_ = false;

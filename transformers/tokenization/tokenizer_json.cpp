@@ -1,5 +1,7 @@
 #include "transformers/tokenization/tokenizer_json.h"
 
+#include <tuple>
+
 #include "transformers/tokenization/unicode.h"
 
 namespace transformers::tokenization {
@@ -87,6 +89,7 @@ TokenizerJson::TokenizerJson(const Json& json, const ModelBulk& bulk, const std:
       make_post_processor(member_or_null(json, "post_processor"), where + ": post_processor");
   decoder_ = make_decoder(member_or_null(json, "decoder"), where + ": decoder");
   added_.build(parse_added_tokens(json, *model_, where), normalizer_.get());
+  fast_ = FastByteLevelPath::detect(json, *model_, added_);
 }
 
 std::unique_ptr<TokenizerJson> TokenizerJson::from_file(const std::filesystem::path& path) {
@@ -123,9 +126,19 @@ std::optional<std::string_view> TokenizerJson::token_string(uint32_t id) const {
 
 Encoding TokenizerJson::encode_sequence(std::string_view raw, int64_t type_id) const {
   std::string text = to_valid_utf8(raw);
-  PreTokenizedString pts = run_pipeline(text);
   CharOffsetConverter converter(text);
   Encoding e;
+  if (fast_ && fast_enabled_ && fast_->encode(text, /*full=*/true, e)) {
+    for (auto& [start, end] : e.offsets) std::tie(start, end) = converter.convert(start, end);
+    size_t n = e.ids.size();
+    e.type_ids.assign(n, type_id);
+    e.special_tokens_mask.assign(n, 0);
+    e.attention_mask.assign(n, 1);
+    e.sequence_ids.assign(n, 0);
+    return e;
+  }
+  e = Encoding();
+  PreTokenizedString pts = run_pipeline(text);
   size_t n = 0;
   for (const auto& split : pts.splits()) n += split.tokens.size();
   e.ids.reserve(n);
@@ -166,10 +179,13 @@ Encoding TokenizerJson::post_process(Encoding first, std::optional<Encoding> sec
 
 std::vector<int64_t> TokenizerJson::encode_ids(std::string_view raw, bool add_special_tokens) const {
   std::string text = to_valid_utf8(raw);
-  PreTokenizedString pts = run_pipeline(text);
   Encoding e;
-  for (const auto& split : pts.splits())
-    for (const Token& t : split.tokens) e.ids.push_back(t.id);
+  if (!(fast_ && fast_enabled_ && fast_->encode(text, /*full=*/false, e))) {
+    e = Encoding();
+    PreTokenizedString pts = run_pipeline(text);
+    for (const auto& split : pts.splits())
+      for (const Token& t : split.tokens) e.ids.push_back(t.id);
+  }
   if (!add_special_tokens || !post_processor_) return std::move(e.ids);
   size_t n = e.ids.size();
   e.tokens.resize(n);

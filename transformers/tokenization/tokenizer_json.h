@@ -10,6 +10,7 @@
 #include "transformers/tokenization/added_tokens.h"
 #include "transformers/tokenization/backend.h"
 #include "transformers/tokenization/decoders.h"
+#include "transformers/tokenization/fast_byte_level.h"
 #include "transformers/tokenization/model_bulk.h"
 #include "transformers/tokenization/models.h"
 #include "transformers/tokenization/normalizers.h"
@@ -39,6 +40,10 @@ class TokenizerJson final : public TokenizerBackend {
   bool is_special_id(int64_t id) const override;
   std::vector<std::string> special_token_contents() const override;
 
+  // Whether encoding may take the byte-level fast path (tests compare both paths).
+  bool has_fast_path() const { return fast_ != nullptr; }
+  void set_fast_path_enabled(bool enabled) { fast_enabled_ = enabled; }
+
  private:
   // Added tokens, normalization, pre-tokenization and the model: the splits with their tokens.
   PreTokenizedString run_pipeline(std::string_view text) const;
@@ -50,6 +55,8 @@ class TokenizerJson final : public TokenizerBackend {
   std::unique_ptr<PostProcessor> post_processor_;
   std::unique_ptr<Decoder> decoder_;
   AddedVocabulary added_;
+  std::unique_ptr<FastByteLevelPath> fast_;
+  bool fast_enabled_ = true;
 };
 
 }  // namespace transformers::tokenization

@@ -1,0 +1,153 @@
+#include "transformers/tokenization/fast_byte_level.h"
+
+#include "transformers/tokenization/byte_level.h"
+#include "transformers/tokenization/unicode.h"
+
+namespace transformers::tokenization {
+
+namespace {
+
+bool is_type(const Json& j, const char* type) {
+  return j.is_object() && j.contains("type") && j["type"].is_string() && j["type"] == type;
+}
+
+bool bool_or(const Json& j, const char* key, bool fallback) {
+  auto it = j.find(key);
+  return it != j.end() && it->is_boolean() ? it->get<bool>() : fallback;
+}
+
+// True when NFC leaves `text` as it is (then offsets need no alignment bookkeeping).
+bool nfc_is_identity(std::string_view text) {
+  bool below = true;
+  for (unsigned char c : text)
+    if (c >= 0xCC) {  // lead bytes of U+0300 and above
+      below = false;
+      break;
+    }
+  if (below) return true;
+  auto changes = normalize_with_changes(text, NormalizationForm::kNFC);
+  size_t i = 0;
+  for (const auto& [c, change] : changes) {
+    if (change != 0 || i >= text.size() || next_code_point(text, i) != c) return false;
+  }
+  return i == text.size();
+}
+
+}  // namespace
+
+std::unique_ptr<FastByteLevelPath> FastByteLevelPath::detect(const Json& config, const Model& model,
+                                                             const AddedVocabulary& added) {
+  auto norm = config.find("normalizer");
+  bool nfc = false;
+  if (norm != config.end() && !norm->is_null()) {
+    if (!is_type(*norm, "NFC")) return nullptr;
+    nfc = true;
+  }
+  auto pre = config.find("pre_tokenizer");
+  if (pre == config.end()) return nullptr;
+  std::string pattern;
+  const Json* byte_level = nullptr;
+  if (is_type(*pre, "ByteLevel") && bool_or(*pre, "use_regex", true)) {
+    pattern = std::string(kGpt2Pattern);
+    byte_level = &*pre;
+  } else if (is_type(*pre, "Sequence") && pre->contains("pretokenizers")) {
+    const Json& list = (*pre)["pretokenizers"];
+    if (!list.is_array() || list.size() != 2) return nullptr;
+    const Json& split = list[0];
+    if (!is_type(split, "Split") || !split.contains("pattern") || !split["pattern"].is_object() ||
+        !split["pattern"].contains("Regex") || !split["pattern"]["Regex"].is_string() ||
+        split.value("behavior", "") != "Isolated" || bool_or(split, "invert", false))
+      return nullptr;
+    if (!is_type(list[1], "ByteLevel") || bool_or(list[1], "use_regex", true)) return nullptr;
+    pattern = split["pattern"]["Regex"].get<std::string>();
+    byte_level = &list[1];
+  } else {
+    return nullptr;
+  }
+  bool add_prefix_space = bool_or(*byte_level, "add_prefix_space", true);
+  return std::unique_ptr<FastByteLevelPath>(
+      new FastByteLevelPath(model, added, std::move(pattern), nfc, add_prefix_space));
+}
+
+FastByteLevelPath::FastByteLevelPath(const Model& model, const AddedVocabulary& added,
+                                     std::string pattern, bool nfc, bool add_prefix_space)
+    : model_(model), added_(added), regex_(pattern, "pre_tokenizer"), nfc_(nfc),
+      add_prefix_space_(add_prefix_space) {}
+
+bool FastByteLevelPath::encode(std::string_view text, bool full, Encoding& out) const {
+  if (nfc_ && !nfc_is_identity(text)) return false;
+  auto segments = added_.split_plain(text);
+  // With add_prefix_space the general pipeline prepends a space that takes the first char's
+  // alignment; leave those texts to it.
+  if (add_prefix_space_)
+    for (const auto& [index, r] : segments)
+      if (index < 0 && text[r.first] != ' ') return false;
+
+  // Start of the input char holding each byte (offsets cover whole chars).
+  thread_local std::vector<ByteRange> matches;
+  thread_local std::vector<Token> tokens;
+  thread_local std::string piece;
+  thread_local std::vector<uint32_t> piece_byte;  // byte-level byte -> input byte in the piece
+  auto char_start = [&](size_t b) {
+    while (b > 0 && (static_cast<unsigned char>(text[b]) & 0xC0) == 0x80) --b;
+    return b;
+  };
+  auto char_end = [&](size_t b) {  // end of the char holding byte b
+    size_t s = char_start(b);
+    return s + std::min(utf8_sequence_length(static_cast<unsigned char>(text[s])), text.size() - s);
+  };
+  uint32_t word = 0;
+  auto emit = [&](uint32_t id, size_t start, size_t end) {
+    out.ids.push_back(id);
+    if (!full) return;
+    out.offsets.emplace_back(start, end);  // bytes for now
+    out.tokens.emplace_back(model_.id_to_token(id).value_or(std::string_view()));
+    out.word_ids.push_back(word);
+  };
+  auto encode_piece = [&](size_t start, size_t end) {
+    piece.clear();
+    piece_byte.clear();
+    for (size_t b = start; b < end; ++b) {
+      std::string_view bl = byte_to_utf8(static_cast<unsigned char>(text[b]));
+      piece.append(bl);
+      piece_byte.insert(piece_byte.end(), bl.size(), static_cast<uint32_t>(b));
+    }
+    tokens.clear();
+    model_.tokenize(piece, tokens);
+    for (const Token& t : tokens) {
+      if (t.end <= t.start || t.end > piece_byte.size()) {
+        emit(t.id, start, start);
+        continue;
+      }
+      emit(t.id, char_start(piece_byte[t.start]), char_end(piece_byte[t.end - 1]));
+    }
+    ++word;
+  };
+  for (const auto& [index, r] : segments) {
+    if (r.first == r.second) continue;
+    if (index >= 0) {
+      uint32_t id = added_.id_at(static_cast<size_t>(index));
+      out.ids.push_back(id);
+      if (full) {
+        out.offsets.emplace_back(r.first, r.second);
+        out.tokens.emplace_back(text.substr(r.first, r.second - r.first));
+        out.word_ids.push_back(word);
+      }
+      ++word;
+      continue;
+    }
+    matches.clear();
+    std::string_view segment = text.substr(r.first, r.second - r.first);
+    regex_.find_all(segment, matches);
+    size_t prev = 0;
+    for (auto [s, e] : matches) {
+      if (prev < s) encode_piece(r.first + prev, r.first + s);
+      if (s < e) encode_piece(r.first + s, r.first + e);
+      prev = e;
+    }
+    if (prev < segment.size()) encode_piece(r.first + prev, r.first + segment.size());
+  }
+  return true;
+}
+
+}  // namespace transformers::tokenization

@@ -1,0 +1,43 @@
+// A fast path for the most common tokenizer.json shape (GPT-2, Llama-3, Qwen, RoBERTa,
+// ModernBERT): no normalizer (or NFC on text it leaves unchanged), a regex split and the
+// byte-level mapping, then the model. It runs the same steps as the general pipeline on plain
+// strings instead of NormalizedStrings with per-byte alignments, and computes offsets directly
+// (a byte-level char stands for one input byte, aligned to the input char holding it). The
+// acceptance tests run through it; texts it cannot take go to the general pipeline.
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "transformers/io/json.h"
+#include "transformers/tokenization/added_tokens.h"
+#include "transformers/tokenization/models.h"
+#include "transformers/tokenization/regex.h"
+#include "transformers/tokenization/tokenizer.h"
+
+namespace transformers::tokenization {
+
+class FastByteLevelPath {
+ public:
+  // The fast path for a tokenizer.json config, or null when its shape does not allow one.
+  static std::unique_ptr<FastByteLevelPath> detect(const Json& config, const Model& model,
+                                                   const AddedVocabulary& added);
+
+  // Encodes `text` (valid UTF-8) without special tokens; false when this text needs the general
+  // pipeline. Fills ids, and with `full` also tokens, offsets (code points) and word ids.
+  bool encode(std::string_view text, bool full, Encoding& out) const;
+
+ private:
+  FastByteLevelPath(const Model& model, const AddedVocabulary& added, std::string pattern,
+                    bool nfc, bool add_prefix_space);
+
+  const Model& model_;
+  const AddedVocabulary& added_;
+  Regex regex_;
+  bool nfc_;
+  bool add_prefix_space_;
+};
+
+}  // namespace transformers::tokenization
