@@ -62,6 +62,7 @@ Regex::Regex(std::string_view pattern, const std::string& where) : pattern_(patt
                                      reinterpret_cast<const char*>(message)));
   }
   regex_ = regex;
+  scanner_ = make_pattern_scanner(pattern_);
 }
 
 Regex::~Regex() {
@@ -69,6 +70,14 @@ Regex::~Regex() {
 }
 
 void Regex::find_all(std::string_view text, std::vector<ByteRange>& out) const {
+  if (scanner_) {
+    scanner_->find_all(text, out);
+    return;
+  }
+  find_all_oniguruma(text, out);
+}
+
+void Regex::find_all_oniguruma(std::string_view text, std::vector<ByteRange>& out) const {
   auto regex = static_cast<OnigRegex>(regex_);
   OnigRegion* region = thread_region();
   auto str = reinterpret_cast<const OnigUChar*>(text.data());

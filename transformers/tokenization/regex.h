@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "transformers/tokenization/normalized_string.h"
+#include "transformers/tokenization/pattern_scanners.h"
 
 namespace transformers::tokenization {
 
@@ -22,6 +23,9 @@ class Regex {
   // All non-overlapping matches, as the Rust onig crate's find_iter yields them (an empty match
   // right after the previous match is skipped).
   void find_all(std::string_view text, std::vector<ByteRange>& out) const;
+  // find_all through Oniguruma even when a hand-written scanner exists (tests compare the two).
+  void find_all_oniguruma(std::string_view text, std::vector<ByteRange>& out) const;
+  bool has_scanner() const { return scanner_ != nullptr; }
   // find_all turned into a covering list of match / non-match ranges (Pattern::find_matches).
   std::vector<PatternSplit> find_matches(std::string_view text) const;
   const std::string& pattern() const { return pattern_; }
@@ -29,6 +33,7 @@ class Regex {
  private:
   std::string pattern_;
   void* regex_ = nullptr;  // OnigRegex
+  std::unique_ptr<PatternScanner> scanner_;  // a faster equivalent for known patterns
 };
 
 // Escapes a literal string so that it matches itself as a pattern.

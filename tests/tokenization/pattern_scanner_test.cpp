@@ -1,0 +1,61 @@
+// The hand-written scanners for the GPT-2 / Llama-3 / Qwen pre-tokenization regexes must split
+// exactly as Oniguruma does: checked on the sample corpus and on random strings drawn from the
+// characters where the patterns branch (contractions, letters, digits, \r\n, spaces, marks...).
+#include <filesystem>
+#include <fstream>
+#include <random>
+
+#include <gtest/gtest.h>
+
+#include "transformers/io/json.h"
+#include "transformers/tokenization/byte_level.h"
+#include "transformers/tokenization/regex.h"
+
+namespace transformers::tokenization {
+namespace {
+
+const char* kLlama3 =
+    R"((?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+)";
+const char* kQwen =
+    R"((?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+)";
+
+std::vector<std::string> corpus() {
+  std::filesystem::path path = std::filesystem::path(TCPP_SHARED_DIR) / "tokenizers/texts/samples.jsonl";
+  std::ifstream in(path);
+  EXPECT_TRUE(in) << "missing fixture " << path;
+  std::vector<std::string> texts;
+  std::string line;
+  while (std::getline(in, line))
+    if (!line.empty()) texts.push_back(parse_json(line, path.string())["text"].get<std::string>());
+  // Random strings over the characters where the patterns branch.
+  const char* palette[] = {"a", "Z", "é", "ſ", "S", "T", "'", "s", "t", "re", "VE", "m", "LL", "d",
+                           "0", "7", "٣", "Ⅻ", "²", " ", "  ", "\t", "\n", "\r", "\r\n", "\xC2\xA0",
+                           "\xE2\x80\xA8", "\xE3\x80\x80", "!", "?!", "-", "_", "中", "文", "🤗", "́",
+                           "\xC2\x85", "\x0B", "\x0C", ".", "$", "ß", "İ", "K"};
+  std::mt19937 rng(1234);
+  std::uniform_int_distribution<size_t> pick(0, std::size(palette) - 1), len(0, 24);
+  for (int n = 0; n < 20000; ++n) {
+    std::string s;
+    for (size_t k = len(rng); k > 0; --k) s += palette[pick(rng)];
+    texts.push_back(std::move(s));
+  }
+  return texts;
+}
+
+void expect_same_as_oniguruma(const char* pattern) {
+  Regex regex(pattern, "test");
+  ASSERT_TRUE(regex.has_scanner()) << pattern;
+  for (const auto& text : corpus()) {
+    std::vector<ByteRange> fast, slow;
+    regex.find_all(text, fast);
+    regex.find_all_oniguruma(text, slow);
+    ASSERT_EQ(fast, slow) << "pattern " << pattern << " on " << Json(text).dump();
+  }
+}
+
+TEST(PatternScanner, Gpt2AgreesWithOniguruma) { expect_same_as_oniguruma(std::string(kGpt2Pattern).c_str()); }
+TEST(PatternScanner, Llama3AgreesWithOniguruma) { expect_same_as_oniguruma(kLlama3); }
+TEST(PatternScanner, QwenAgreesWithOniguruma) { expect_same_as_oniguruma(kQwen); }
+
+}  // namespace
+}  // namespace transformers::tokenization
