@@ -72,6 +72,19 @@ class Context {
   void track(const std::shared_ptr<DictObj>& d) { namespaces_.push_back(d); }
 
   int call_depth = 0;
+  int eval_depth = 0;
+
+  // Counts nested evaluation; fails like Python's RecursionError instead of overflowing the stack.
+  struct DepthGuard {
+    Context& c;
+    explicit DepthGuard(Context& ctx) : c(ctx) {
+      if (++c.eval_depth > c.options.limits.max_eval_depth) {
+        --c.eval_depth;
+        raise("RecursionError", "maximum recursion depth exceeded");
+      }
+    }
+    ~DepthGuard() { --c.eval_depth; }
+  };
 
  private:
   Flow exec_stmt(const Stmt& s, const ScopePtr& scope);

@@ -93,6 +93,7 @@ void Context::exec_set(const Stmt& s, const ScopePtr& scope) {
 }
 
 Flow Context::exec_stmt(const Stmt& s, const ScopePtr& scope) {
+  DepthGuard guard(*this);
   switch (s.kind) {
     case StmtKind::Data: write(s.text); return Flow::Normal;
     case StmtKind::Output:

@@ -86,6 +86,7 @@ Value Context::eval_compare(const Expr& e, const ScopePtr& scope) {
 }
 
 Value Context::eval(const Expr& e, const ScopePtr& scope) {
+  DepthGuard guard(*this);
   switch (e.kind) {
     case ExprKind::Const: return e.value;
     case ExprKind::Name: {

@@ -258,7 +258,7 @@ class Parser {
     next();
     s->target = parse_assign_target(true, {});
     if (skip_op("=")) {
-      s->exprs.push_back(parse_tuple(false, {}, false));
+      s->exprs.push_back(parse_tuple(true, {}, false));
       return s;
     }
     s->kind = StmtKind::SetBlock;

@@ -29,6 +29,7 @@ struct RenderLimits {
   size_t max_output_bytes = size_t{64} << 20;  // any one rendered or built string
   int64_t max_loop_iterations = 2'000'000;      // total over the render
   int max_call_depth = 200;                     // nested macro / recursive-loop calls
+  int max_eval_depth = 1000;                    // nested evaluation frames (bounds the C++ stack)
 };
 
 struct RenderOptions {

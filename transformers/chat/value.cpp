@@ -125,11 +125,17 @@ double Value::to_double() const {
     case Type::Bool: return as_bool() ? 1.0 : 0.0;
     case Type::Int: return static_cast<double>(as_int());
     case Type::Float: return as_float();
-    default: return 0.0;
+    case Type::Undefined: raise_undefined(*this);
+    default: raise("TypeError", "must be real number, not " + type_name());
   }
 }
 
-int64_t Value::to_int() const { return is_bool() ? (as_bool() ? 1 : 0) : as_int(); }
+int64_t Value::to_int() const {
+  if (is_bool()) return as_bool() ? 1 : 0;
+  if (is_int()) return as_int();
+  if (is_undefined()) raise_undefined(*this);
+  raise("TypeError", "'" + type_name() + "' object cannot be interpreted as an integer");
+}
 
 const std::string& Value::undefined_hint() const {
   static const std::string kEmpty = "undefined value";
