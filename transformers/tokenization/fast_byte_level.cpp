@@ -24,7 +24,7 @@ bool nfc_is_identity(std::string_view text) {
       below = false;
       break;
     }
-  if (below) return true;
+  if (below || is_nfc_quick(text)) return true;
   auto changes = normalize_with_changes(text, NormalizationForm::kNFC);
   size_t i = 0;
   for (const auto& [c, change] : changes) {

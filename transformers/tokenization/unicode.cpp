@@ -309,6 +309,41 @@ std::vector<std::pair<char32_t, int>> normalize_with_changes(std::string_view s,
   return recompose(decomposed);
 }
 
+namespace {
+bool recomposes_to_itself(char32_t c) {
+  utf8proc_int32_t buf[8];
+  int last_bound = 0;
+  auto n = utf8proc_decompose_char(static_cast<utf8proc_int32_t>(c), buf, 8, UTF8PROC_DECOMPOSE,
+                                   &last_bound);
+  if (n < 1 || n > 8) return false;
+  char32_t r = static_cast<char32_t>(buf[0]);
+  for (utf8proc_ssize_t k = 1; k < n; ++k) {
+    r = compose_pair(r, static_cast<char32_t>(buf[k]));
+    if (!r) return false;
+  }
+  return r == c;
+}
+}  // namespace
+
+bool is_nfc_quick(std::string_view s) {
+  for (size_t i = 0; i < s.size();) {
+    if (static_cast<unsigned char>(s[i]) < 0xCC) {  // below U+0300: always stable
+      i += utf8_sequence_length(static_cast<unsigned char>(s[i]));
+      continue;
+    }
+    char32_t c = next_code_point(s, i);
+    if (c >= 0x1100 && c <= 0x11FF) return false;  // Hangul jamo compose algorithmically
+    const utf8proc_property_t* p = utf8proc_get_property(static_cast<utf8proc_int32_t>(c));
+    if (p->combining_class != 0) return false;
+    if (p->comb_index != UINT16_MAX && p->comb_index >= 0x8000) return false;  // combines with previous
+    bool canonical = p->decomp_seqindex != UINT16_MAX && p->decomp_type == 0;
+    // A precomposed char is stable only when its decomposition composes back to it (not so for
+    // singletons such as KELVIN SIGN -> K or excluded composites).
+    if (canonical && !recomposes_to_itself(c)) return false;
+  }
+  return true;
+}
+
 std::vector<std::pair<size_t, size_t>> grapheme_ranges(std::string_view s) {
   std::vector<std::pair<size_t, size_t>> out;
   utf8proc_int32_t state = 0;

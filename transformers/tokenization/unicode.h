@@ -102,6 +102,10 @@ enum class NormalizationForm { kNFC, kNFD, kNFKC, kNFKD };
 std::vector<std::pair<char32_t, int>> normalize_with_changes(std::string_view s,
                                                              NormalizationForm form);
 
+// True when NFC certainly leaves `s` unchanged (every char a starter that neither decomposes
+// canonically into something else nor combines with a previous char); false means "maybe not".
+bool is_nfc_quick(std::string_view s);
+
 // Grapheme clusters (extended, UAX #29) of s, as [start, end) byte ranges.
 std::vector<std::pair<size_t, size_t>> grapheme_ranges(std::string_view s);
 
