@@ -92,20 +92,47 @@ TokenizerJson::TokenizerJson(const Json& json, const ModelBulk& bulk, const std:
   fast_ = FastByteLevelPath::detect(json, *model_, added_);
 }
 
+namespace {
+// A wrong JSON type deep inside a component surfaces as a nlohmann exception: report it as the
+// file's ConfigError.
+template <typename Fn>
+auto with_json_errors(const std::string& where, Fn fn) {
+  try {
+    return fn();
+  } catch (const nlohmann::json::exception& e) {
+    throw ConfigError(detail::concat(where, ": unexpected value in the tokenizer file (", e.what(), ")"));
+  }
+}
+}  // namespace
+
 std::unique_ptr<TokenizerJson> TokenizerJson::from_file(const std::filesystem::path& path) {
   std::string text = read_text_file(path);
-  ParsedTokenizerJson parsed = parse_tokenizer_json(text, path.string());
-  return std::make_unique<TokenizerJson>(parsed.config, parsed.bulk, path.string());
+  return from_text_fast(text, path.string());
+}
+
+std::unique_ptr<TokenizerJson> TokenizerJson::from_text_fast(std::string_view text,
+                                                             const std::string& where) {
+  return with_json_errors(where, [&] {
+    ParsedTokenizerJson parsed = parse_tokenizer_json(text, where);
+    return std::make_unique<TokenizerJson>(parsed.config, parsed.bulk, where);
+  });
 }
 
 std::unique_ptr<TokenizerJson> TokenizerJson::from_string(std::string_view text,
                                                           const std::string& where) {
-  Json json = parse_json(text, where);
+  Json json;
+  try {
+    json = parse_json(text, where);
+  } catch (const nlohmann::json::exception& e) {  // e.g. a number out of range
+    throw FormatError(detail::concat(where, ": invalid JSON (", e.what(), ")"));
+  }
   TCPP_CHECK(json.is_object(), FormatError, where, ": the top level must be a JSON object");
-  ModelBulk bulk;
-  if (auto model = json.find("model"); model != json.end())
-    bulk = bulk_from_json(*model, where + ": model");
-  return std::make_unique<TokenizerJson>(json, bulk, where);
+  return with_json_errors(where, [&] {
+    ModelBulk bulk;
+    if (auto model = json.find("model"); model != json.end())
+      bulk = bulk_from_json(*model, where + ": model");
+    return std::make_unique<TokenizerJson>(json, bulk, where);
+  });
 }
 
 PreTokenizedString TokenizerJson::run_pipeline(std::string_view text) const {

@@ -27,6 +27,9 @@ class TokenizerJson final : public TokenizerBackend {
   // Loads a tokenizer.json file / text (simdjson for the file, nlohmann for the text).
   static std::unique_ptr<TokenizerJson> from_file(const std::filesystem::path& path);
   static std::unique_ptr<TokenizerJson> from_string(std::string_view text, const std::string& where);
+  // The file loader's path (simdjson) on text in memory.
+  static std::unique_ptr<TokenizerJson> from_text_fast(std::string_view text,
+                                                       const std::string& where);
 
   Encoding encode_sequence(std::string_view text, int64_t type_id) const override;
   Encoding post_process(Encoding first, std::optional<Encoding> second,
