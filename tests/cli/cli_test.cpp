@@ -1,11 +1,9 @@
 // The `transformers` command as a user runs it: a real process, real files, exit codes and the
 // one-line errors for malformed input.
-#include <sys/wait.h>
-
-#include <array>
-#include <cstdio>
 #include <fstream>
+#include <functional>
 
+#include "common/process.h"
 #include "common/test_util.h"
 #include "transformers/io/json.h"
 #include "transformers/io/npy.h"
@@ -13,28 +11,8 @@
 namespace transformers {
 namespace {
 
-struct RunResult {
-  int exit_code = -1;
-  bool signaled = false;
-  std::string out, err;
-};
-
-RunResult run(const std::string& args) {
-  auto dir = std::filesystem::path(TCPP_BINARY_DIR) / "test-scratch";
-  std::filesystem::create_directories(dir);
-  const std::string err_file = (dir / ("stderr_" + std::to_string(::getpid()))).string();
-  const std::string cmd = std::string(TCPP_BINARY_DIR) + "/cli/transformers " + args + " 2>" + err_file;
-  RunResult r;
-  FILE* p = ::popen(cmd.c_str(), "r");
-  std::array<char, 4096> buf{};
-  size_t n;
-  while ((n = std::fread(buf.data(), 1, buf.size(), p)) > 0) r.out.append(buf.data(), n);
-  int status = ::pclose(p);
-  r.signaled = WIFSIGNALED(status);
-  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  r.err = read_text_file(err_file);
-  return r;
-}
+using RunResult = testing::ProcessResult;
+RunResult run(const std::string& args) { return testing::run_transformers(args); }
 
 std::string golden(const std::string& arch) { return testing::shared_path("golden/" + arch).string(); }
 

@@ -3,6 +3,12 @@
 #include <cstdlib>
 #include <string>
 
+#include <linux/futex.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <climits>
+
 #if defined(__x86_64__)
 #include <immintrin.h>
 #endif
@@ -28,7 +34,24 @@ int default_thread_count() {
 }
 
 constexpr uint64_t kTaskMask = 0xffffffffu;
+
+// Raw futex calls: libstdc++ 12's std::atomic::wait/notify can lose a wake-up (seen here as a
+// worker asleep forever at exit), so the pool sleeps on the futex itself.
+void futex_wait(std::atomic<uint32_t>* word, uint32_t expected) {
+  syscall(SYS_futex, reinterpret_cast<uint32_t*>(word), FUTEX_WAIT_PRIVATE, expected, nullptr, nullptr, 0);
+}
+void futex_wake_all(std::atomic<uint32_t>* word) {
+  syscall(SYS_futex, reinterpret_cast<uint32_t*>(word), FUTEX_WAKE_PRIVATE, INT_MAX, nullptr, nullptr, 0);
+}
 }  // namespace
+
+// The bump of wake_ and the read of sleepers_ (here), and the increment of sleepers_ and the
+// re-read of wake_ (in worker_loop), are sequentially consistent: either the worker sees the new
+// value and does not sleep, or this sees the sleeper and wakes it.
+void ThreadPool::wake_workers() {
+  wake_.fetch_add(1, std::memory_order_seq_cst);
+  if (sleepers_.load(std::memory_order_seq_cst) > 0) futex_wake_all(&wake_);
+}
 
 ThreadPool::ThreadPool(int n_threads) {
   for (int i = 1; i < std::max(1, n_threads); ++i) workers_.emplace_back([this] { worker_loop(); });
@@ -36,8 +59,7 @@ ThreadPool::ThreadPool(int n_threads) {
 
 ThreadPool::~ThreadPool() {
   stop_.store(true);
-  wake_.fetch_add(1);
-  wake_.notify_all();
+  wake_workers();
   for (auto& t : workers_) t.join();
 }
 
@@ -87,15 +109,16 @@ void ThreadPool::dispatch(int64_t n_tasks, TaskFn fn, void* ctx) {
   failed_.store(false, std::memory_order_relaxed);
   error_ = nullptr;
   state_.store(static_cast<uint64_t>(gen) << 32, std::memory_order_release);
-  wake_.fetch_add(1, std::memory_order_release);
-  wake_.notify_all();
+  wake_workers();
   work_on(gen);
   while (completed_.load(std::memory_order_acquire) < n_tasks) cpu_relax();
   if (failed_.load()) std::rethrow_exception(error_);
 }
 
 void ThreadPool::worker_loop() {
-  uint32_t seen = wake_.load();
+  // Start from 0, not from the current value: a thread that starts late must still see every
+  // bump made since the pool was built (including the destructor's).
+  uint32_t seen = 0;
   for (;;) {
     uint32_t w = wake_.load(std::memory_order_acquire);
     for (int spin = 0; w == seen && spin < 4000; ++spin) {
@@ -103,7 +126,9 @@ void ThreadPool::worker_loop() {
       w = wake_.load(std::memory_order_acquire);
     }
     while (w == seen) {
-      wake_.wait(seen, std::memory_order_acquire);
+      sleepers_.fetch_add(1, std::memory_order_seq_cst);
+      if (wake_.load(std::memory_order_seq_cst) == seen) futex_wait(&wake_, seen);
+      sleepers_.fetch_sub(1, std::memory_order_seq_cst);
       w = wake_.load(std::memory_order_acquire);
     }
     seen = w;

@@ -66,6 +66,7 @@ class ThreadPool {
   // Claims and runs tasks of job `gen` until none are left; returns when the job moved on.
   void work_on(uint32_t gen);
   void run_task(const Job& job, int64_t task);
+  void wake_workers();
 
   std::vector<std::thread> workers_;
   // Double-buffered job descriptors: jobs_[gen & 1]. A worker reads a descriptor only after it
@@ -74,6 +75,7 @@ class ThreadPool {
   Job jobs_[2];
   std::atomic<uint64_t> state_{0};     // generation << 32 | next task
   std::atomic<uint32_t> wake_{0};      // bumped per job; workers futex-wait on it
+  std::atomic<int> sleepers_{0};       // workers inside futex_wait (skip the wake syscall when 0)
   std::atomic<int64_t> completed_{0};  // tasks of the current job finished
   std::atomic<bool> stop_{false};
   std::atomic<bool> failed_{false};
