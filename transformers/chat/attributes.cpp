@@ -217,6 +217,7 @@ bool call_method(Context& ctx, const Value& obj, std::string_view name, CallArgs
         out.reserve(d.items.size());
         for (const auto& [k, v] : d.items) out.push_back(Value::tuple({k, v}));
         result = Value::list(std::move(out));
+        result.as_list().view = ListObj::View::Items;
         return true;
       }
       if (name == "keys" || name == "values") {
@@ -224,6 +225,7 @@ bool call_method(Context& ctx, const Value& obj, std::string_view name, CallArgs
         out.reserve(d.items.size());
         for (const auto& [k, v] : d.items) out.push_back(name == "keys" ? k : v);
         result = Value::list(std::move(out));
+        result.as_list().view = name == "keys" ? ListObj::View::Keys : ListObj::View::Values;
         return true;
       }
       if (name == "get") {

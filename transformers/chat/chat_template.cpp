@@ -132,11 +132,19 @@ std::string ChatTemplates::select(const std::optional<std::string>& name, bool h
 }
 
 std::shared_ptr<const jinja::Template> ChatTemplates::compiled(const std::string& source) const {
-  std::lock_guard<std::mutex> lock(cache_->mutex);
-  auto it = cache_->compiled.find(source);
-  if (it != cache_->compiled.end()) return it->second;
-  auto t = std::make_shared<const jinja::Template>(source);
-  cache_->compiled.emplace(source, t);
+  // A small process-wide cache: a server sees a handful of distinct templates.
+  static std::mutex mutex;
+  static std::map<std::string, std::shared_ptr<const jinja::Template>> cache;
+  constexpr size_t kMaxEntries = 64;
+  {
+    std::lock_guard<std::mutex> lock(mutex);
+    auto it = cache.find(source);
+    if (it != cache.end()) return it->second;
+  }
+  auto t = std::make_shared<const jinja::Template>(source);  // compile outside the lock
+  std::lock_guard<std::mutex> lock(mutex);
+  if (cache.size() >= kMaxEntries) cache.clear();
+  cache.emplace(source, t);
   return t;
 }
 

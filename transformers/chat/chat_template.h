@@ -41,7 +41,8 @@ class ChatTemplates {
   // The template source HF would pick: `name` (a template name, or else a template string
   // itself), else "tool_use" when tools are given and present, else "default".
   std::string select(const std::optional<std::string>& name, bool has_tools) const;
-  // Compiled once per source and cached (thread-safe).
+  // Compiled once per distinct source and cached process-wide (thread-safe), so that every
+  // ChatTemplates built for the same tokenizer shares the compiled template.
   std::shared_ptr<const jinja::Template> compiled(const std::string& source) const;
 
   // Special tokens passed to templates: only those that are set (an unset one stays undefined).
@@ -54,11 +55,6 @@ class ChatTemplates {
   std::map<std::string, std::string> sources_;  // name -> source ("default" for the single one)
   std::vector<std::pair<std::string, std::string>> special_tokens_;
   std::vector<std::string> additional_special_tokens_;
-  struct Cache {
-    std::mutex mutex;
-    std::map<std::string, std::shared_ptr<const jinja::Template>> compiled;
-  };
-  std::shared_ptr<Cache> cache_ = std::make_shared<Cache>();
 };
 
 struct ChatTemplateOptions {

@@ -37,13 +37,13 @@ Value Context::call(const Value& callee, CallArgs& args) {
 
 Value Context::apply_filter(std::string_view name, const Value& input, CallArgs& args) {
   FilterFn f = find_filter(name);
-  if (!f) raise("TemplateAssertionError", "No filter named '" + std::string(name) + "'.");
+  if (!f) raise("TemplateRuntimeError", "No filter named '" + std::string(name) + "'.");
   return f(*this, input, args);
 }
 
 bool Context::apply_test(std::string_view name, const Value& input, CallArgs& args) {
   TestFn t = find_test(name);
-  if (!t) raise("TemplateAssertionError", "No test named '" + std::string(name) + "'.");
+  if (!t) raise("TemplateRuntimeError", "No test named '" + std::string(name) + "' found.");
   return t(*this, input, args);
 }
 
@@ -115,6 +115,8 @@ Value Context::eval(const Expr& e, const ScopePtr& scope) {
     case ExprKind::GetAttr: return get_attr(eval(*e.items[0], scope), e.name);
     case ExprKind::GetItem: return get_item(eval(*e.items[0], scope), eval(*e.items[1], scope));
     case ExprKind::Slice: {
+      // A slice nested in a subscript tuple (x[1:2, 3]) has no object: Python fails on it too.
+      if (e.items.empty()) raise("TypeError", "indices must be integers or slices, not tuple");
       Value obj = eval(*e.items[0], scope);
       Value parts[3];
       for (int i = 0; i < 3; ++i)
@@ -133,7 +135,7 @@ Value Context::eval(const Expr& e, const ScopePtr& scope) {
       Value input = eval(*e.items[0], scope);
       CallArgs args;
       eval_call_args(e.call, scope, args);
-      if (!e.test) raise("TemplateAssertionError", "No test named '" + e.name + "'.");
+      if (!e.test) raise("TemplateRuntimeError", "No test named '" + e.name + "' found.");
       return Value(e.test(*this, input, args));
     }
     case ExprKind::Neg:

@@ -81,7 +81,10 @@ void sort_values(std::vector<Value>& items, const AttrGetter& key, bool reverse)
   std::vector<std::pair<Value, size_t>> keyed;
   keyed.reserve(items.size());
   for (size_t i = 0; i < items.size(); ++i) keyed.emplace_back(key(items[i]), i);
+  // jinja2 sorts on a list of keys, and list comparison tests equality first (so equal
+  // Undefined keys compare equal instead of failing).
   std::stable_sort(keyed.begin(), keyed.end(), [reverse](const auto& x, const auto& y) {
+    if (x.first.equals(y.first)) return false;
     return reverse ? compare_values(y.first, x.first) < 0 : compare_values(x.first, y.first) < 0;
   });
   std::vector<Value> out;

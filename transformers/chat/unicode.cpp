@@ -87,7 +87,7 @@ bool is_printable(char32_t c) {
   if ((c >= 0x600 && c <= 0x605) || c == 0x61C || c == 0x6DD || c == 0x70F || c == 0x180E) return false;
   if (c == 0x1680 || (c >= 0x2000 && c <= 0x200F) || (c >= 0x2028 && c <= 0x202F)) return false;
   if ((c >= 0x205F && c <= 0x2064) || (c >= 0x2066 && c <= 0x206F) || c == 0x3000) return false;
-  if ((c >= 0xD800 && c <= 0xF8FF) || c == 0xFEFF || (c >= 0xFFF9 && c <= 0xFFFB)) return false;
+  if ((c >= 0xD7FC && c <= 0xF8FF) || c == 0xFEFF || (c >= 0xFFF9 && c <= 0xFFFB)) return false;
   if (c == 0xFFFE || c == 0xFFFF || c == 0x110BD || (c >= 0x1D173 && c <= 0x1D17A)) return false;
   if (c >= 0xE0000 || c > 0x10FFFF) return false;
   return true;

@@ -282,7 +282,7 @@ std::string Value::repr() const {
 void Value::append_repr(std::string& out, int depth) const {
   if (depth > kMaxReprDepth) raise("RecursionError", "maximum recursion depth exceeded while getting the repr of an object");
   switch (type()) {
-    case Type::Undefined: return;  // str(Undefined) is "" even inside containers
+    case Type::Undefined: out += "Undefined"; return;  // repr(Undefined); str() is ""
     case Type::None: out += "None"; return;
     case Type::Bool: out += as_bool() ? "True" : "False"; return;
     case Type::Int: out += std::to_string(as_int()); return;
@@ -290,6 +290,8 @@ void Value::append_repr(std::string& out, int depth) const {
     case Type::String: append_string_repr(out, as_str()); return;
     case Type::List: {
       const auto& l = as_list();
+      static const char* const kViews[] = {"", "dict_items(", "dict_keys(", "dict_values("};
+      out += kViews[static_cast<int>(l.view)];
       out.push_back(l.is_tuple ? '(' : '[');
       for (size_t i = 0; i < l.items.size(); ++i) {
         if (i) out += ", ";
@@ -297,6 +299,7 @@ void Value::append_repr(std::string& out, int depth) const {
       }
       if (l.is_tuple && l.items.size() == 1) out.push_back(',');
       out.push_back(l.is_tuple ? ')' : ']');
+      if (l.view != ListObj::View::None) out.push_back(')');
       return;
     }
     case Type::Dict: {

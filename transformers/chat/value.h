@@ -40,6 +40,8 @@ struct ListObj {
   std::vector<Value> items;
   bool is_tuple = false;
   bool is_group = false;  // groupby's (grouper, list) named tuple
+  // dict.items()/keys()/values() return views; they print as dict_items([...]) etc.
+  enum class View : uint8_t { None, Items, Keys, Values } view = View::None;
 };
 
 // A Python dict (insertion ordered). Linear search: template dicts are small (messages, tool
