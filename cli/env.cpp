@@ -22,8 +22,10 @@ const Command kEnv{[](CLI::App& app) {
     std::cout << "compiler: " << __VERSION__ << "\n";
     std::cout << "hardware threads: " << std::thread::hardware_concurrency() << "\n";
     std::cout << "thread pool: " << ThreadPool::global().size() << " threads (TRANSFORMERS_NUM_THREADS)\n";
-    std::cout << "cpu: avx2=" << __builtin_cpu_supports("avx2") << " fma=" << __builtin_cpu_supports("fma")
-              << " f16c=" << __builtin_cpu_supports("f16c") << " avx512f=" << __builtin_cpu_supports("avx512f") << "\n";
+    auto yes = [](bool b) { return b ? "yes" : "no"; };
+    std::cout << "cpu: avx2 " << yes(__builtin_cpu_supports("avx2")) << ", fma " << yes(__builtin_cpu_supports("fma"))
+              << ", f16c " << yes(__builtin_cpu_supports("f16c")) << ", avx512f "
+              << yes(__builtin_cpu_supports("avx512f")) << "\n";
     std::cout << "kernels: " << cpu::kernels().name << "\n";
     std::cout << "model types:";
     for (const auto& e : model_registry()) std::cout << " " << e.model_type;

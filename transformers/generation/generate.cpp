@@ -40,12 +40,14 @@ GenerateOutput generate(const CausalLM& model, const Tensor& input_ids, const Ge
     if (options.output_scores) out.scores.push_back(last.clone());
     Tensor next = ops::argmax(last);
     Tensor next_input = Tensor::empty({B, 1}, DType::I64);
+    std::vector<int64_t> chosen(B);
     for (int64_t b = 0; b < B; ++b) {
       int64_t t = finished[b] ? pad : next.data<int64_t>()[b];
       out.sequences[b].push_back(t);
-      next_input.data<int64_t>()[b] = t;
+      next_input.data<int64_t>()[b] = chosen[b] = t;
       if (!finished[b] && is_eos(t)) finished[b] = true;
     }
+    if (options.on_step) options.on_step(chosen);
     step_input = next_input;
     if (std::all_of(finished.begin(), finished.end(), [](bool f) { return f; })) break;
   }

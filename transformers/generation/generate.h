@@ -3,6 +3,7 @@
 // per step, without it re-runs the whole sequence (the reference the cache is tested against).
 #pragma once
 
+#include <functional>
 #include <vector>
 
 #include "transformers/config/generation_config.h"
@@ -18,6 +19,8 @@ struct GenerateOutput {
 struct GenerateOptions {
   bool use_cache = true;
   bool output_scores = false;
+  // Called after every step with the token chosen for each batch row (a streamer hook).
+  std::function<void(const std::vector<int64_t>& next_tokens)> on_step;
 };
 
 // input_ids: [B, L] I64. Stops after max_new_tokens (or max_length - L) or when every row has
