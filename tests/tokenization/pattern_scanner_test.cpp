@@ -31,7 +31,11 @@ std::vector<std::string> corpus() {
   const char* palette[] = {"a", "Z", "é", "ſ", "S", "T", "'", "s", "t", "re", "VE", "m", "LL", "d",
                            "0", "7", "٣", "Ⅻ", "²", " ", "  ", "\t", "\n", "\r", "\r\n", "\xC2\xA0",
                            "\xE2\x80\xA8", "\xE3\x80\x80", "!", "?!", "-", "_", "中", "文", "🤗", "́",
-                           "\xC2\x85", "\x0B", "\x0C", ".", "$", "ß", "İ", "K"};
+                           "\xC2\x85", "\x0B", "\x0C", ".", "$", "ß", "İ", "K",
+                           // marks in and out of canonical order, composing and not
+                           "\xCC\x81", "\xCC\xA3", "\xCC\x88", "\xE0\xA4\xBC", "\xD6\xB8",
+                           "\xE0\xA4\x95", "e", "o", "\xE1\x85\xA1", "\xE1\x84\x80", "\xEA\xB0\x80",
+                           "\xE2\x84\xAB", "\xE0\xA5\x98", "\xD9\x8E", "\xD8\xA8"};
   std::mt19937 rng(1234);
   std::uniform_int_distribution<size_t> pick(0, std::size(palette) - 1), len(0, 24);
   for (int n = 0; n < 20000; ++n) {
@@ -84,7 +88,7 @@ TEST(UnicodeQuickCheck, NfcQuickNeverLies) {
     }
     ASSERT_TRUE(out == text) << "NFC changes " << Json(text).dump().substr(0, 200);
   }
-  EXPECT_GT(quick, texts.size() / 2);
+  EXPECT_GT(quick, texts.size() / 4);  // the check must stay useful, not only safe
 }
 
 }  // namespace

@@ -205,7 +205,9 @@ Encoding TokenizerJson::post_process(Encoding first, std::optional<Encoding> sec
 }
 
 std::vector<int64_t> TokenizerJson::encode_ids(std::string_view raw, bool add_special_tokens) const {
-  std::string text = to_valid_utf8(raw);
+  std::string repaired;  // only for invalid UTF-8 (lossy replacement)
+  std::string_view text = raw;
+  if (!is_valid_utf8(raw)) text = repaired = to_valid_utf8(raw);
   Encoding e;
   if (!(fast_ && fast_enabled_ && fast_->encode(text, /*full=*/false, e))) {
     e = Encoding();

@@ -326,20 +326,37 @@ bool recomposes_to_itself(char32_t c) {
 }  // namespace
 
 bool is_nfc_quick(std::string_view s) {
+  char32_t last_starter = 0;
+  bool starter_precomposed = false;
+  int last_class = 0;
   for (size_t i = 0; i < s.size();) {
-    if (static_cast<unsigned char>(s[i]) < 0xCC) {  // below U+0300: always stable
-      i += utf8_sequence_length(static_cast<unsigned char>(s[i]));
+    if (static_cast<unsigned char>(s[i]) < 0xC3) {  // below U+00C0: a stable, bare starter
+      last_starter = next_code_point(s, i);
+      starter_precomposed = false;
+      last_class = 0;
       continue;
     }
     char32_t c = next_code_point(s, i);
     if (c >= 0x1100 && c <= 0x11FF) return false;  // Hangul jamo compose algorithmically
     const utf8proc_property_t* p = utf8proc_get_property(static_cast<utf8proc_int32_t>(c));
-    if (p->combining_class != 0) return false;
-    if (p->comb_index != UINT16_MAX && p->comb_index >= 0x8000) return false;  // combines with previous
+    int cls = p->combining_class;
     bool canonical = p->decomp_seqindex != UINT16_MAX && p->decomp_type == 0;
     // A precomposed char is stable only when its decomposition composes back to it (not so for
     // singletons such as KELVIN SIGN -> K or excluded composites).
     if (canonical && !recomposes_to_itself(c)) return false;
+    bool second = p->comb_index != UINT16_MAX && p->comb_index >= 0x8000;
+    if (cls == 0) {
+      if (second) return false;  // a starter that composes with the previous one
+      last_starter = c;
+      starter_precomposed = canonical;
+      last_class = 0;
+      continue;
+    }
+    // A mark: stable when already in canonical order and not composing with its starter. After a
+    // precomposed starter NFC may reorder it into the decomposition: leave that to the full check.
+    if (starter_precomposed || cls < last_class) return false;
+    if (second && last_starter && compose_pair(last_starter, c)) return false;
+    last_class = cls;
   }
   return true;
 }
