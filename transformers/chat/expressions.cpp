@@ -113,7 +113,10 @@ Value Context::eval(const Expr& e, const ScopePtr& scope) {
       return d;
     }
     case ExprKind::GetAttr: return get_attr(eval(*e.items[0], scope), e.name);
-    case ExprKind::GetItem: return get_item(eval(*e.items[0], scope), eval(*e.items[1], scope));
+    case ExprKind::GetItem: {
+      Value obj = eval(*e.items[0], scope);  // Python evaluates left to right
+      return get_item(obj, eval(*e.items[1], scope));
+    }
     case ExprKind::Slice: {
       // A slice nested in a subscript tuple (x[1:2, 3]) has no object: Python fails on it too.
       if (e.items.empty()) raise("TypeError", "indices must be integers or slices, not tuple");
@@ -153,8 +156,10 @@ Value Context::eval(const Expr& e, const ScopePtr& scope) {
                              v.type_name() + "'");
     }
     case ExprKind::Not: return Value(!eval(*e.items[0], scope).truthy());
-    case ExprKind::Binary:
-      return binary_op(*this, e.bin_op, eval(*e.items[0], scope), eval(*e.items[1], scope));
+    case ExprKind::Binary: {
+      Value left = eval(*e.items[0], scope);  // Python evaluates left to right
+      return binary_op(*this, e.bin_op, left, eval(*e.items[1], scope));
+    }
     case ExprKind::And: {
       Value a = eval(*e.items[0], scope);
       return a.truthy() ? eval(*e.items[1], scope) : a;

@@ -113,6 +113,7 @@ Value f_default(Context&, const Value& v, CallArgs& a) {
 Value f_int(Context&, const Value& v, CallArgs& a) {
   const Value dflt = arg_or(a, 0, "default", Value(int64_t{0}));
   int64_t base = arg_or(a, 1, "base", Value(int64_t{10})).to_int();
+  if (v.is_undefined()) raise_undefined(v);  // int(Undefined) fails, it is not a TypeError
   if (v.is_int()) return v;
   if (v.is_bool()) return Value(v.to_int());
   if (v.is_float()) {
@@ -140,6 +141,7 @@ Value f_int(Context&, const Value& v, CallArgs& a) {
 
 Value f_float(Context&, const Value& v, CallArgs& a) {
   const Value dflt = arg_or(a, 0, "default", Value(0.0));
+  if (v.is_undefined()) raise_undefined(v);
   if (v.is_number()) return Value(v.to_double());
   if (v.is_string()) {
     std::string s = strings::strip(v.as_str(), std::nullopt, true, true);
@@ -199,6 +201,10 @@ Value f_indent(Context& ctx, const Value& v, CallArgs& a) {
     ctx.check_size(static_cast<size_t>(std::max<int64_t>(w, 0)));
     indention = std::string(static_cast<size_t>(std::max<int64_t>(w, 0)), ' ');
   }
+  // jinja2 does `s += "\n"` then s.splitlines(): only strings get through.
+  if (v.is_list() && !v.is_tuple()) raise("AttributeError", "'list' object has no attribute 'splitlines'");
+  if (!v.is_string() && !v.is_undefined())
+    raise("TypeError", "unsupported operand type(s) for +=: '" + v.type_name() + "' and 'str'");
   std::string s = s_of(v) + "\n";
   auto lines = strings::splitlines(s, false);
   ctx.check_size(s.size() + lines.size() * indention.size());
@@ -240,6 +246,15 @@ Value f_center(Context& ctx, const Value& v, CallArgs& a) {
 }
 
 Value f_truncate(Context&, const Value& v, CallArgs& a) {
+  if (!v.is_string() && !v.is_undefined() && !v.is_list() && !v.is_dict())
+    raise("TypeError", "object of type '" + v.type_name() + "' has no len()");
+  if (v.is_list() || v.is_dict()) {
+    // jinja2 returns the object itself when len() fits.
+    size_t n = v.is_list() ? v.as_list().items.size() : v.as_dict().items.size();
+    const Value lw0 = arg_or(a, 3, "leeway", kNone);
+    if (static_cast<int64_t>(n) <= arg_or(a, 0, "length", Value(int64_t{255})).to_int() + (lw0.is_none() ? 5 : lw0.to_int()))
+      return v;
+  }
   std::string s = s_of(v);
   int64_t length = arg_or(a, 0, "length", Value(int64_t{255})).to_int();
   bool killwords = arg_or(a, 1, "killwords", Value(false)).truthy();

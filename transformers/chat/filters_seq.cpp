@@ -63,6 +63,7 @@ Value select_or_reject(Context& ctx, const Value& v, CallArgs& a, bool select, b
     test_args.kwargs = a.kwargs;
   }
   std::vector<Value> out;
+  if (!v.truthy()) return Value::list();  // jinja2: `if value: for item in value: ...`
   for (auto& item : seq(v)) {
     Value x = getter ? (*getter)(item) : item;
     bool ok;
@@ -144,6 +145,7 @@ Value f_last(Context&, const Value& v, CallArgs&) {
 
 Value f_map(Context& ctx, const Value& v, CallArgs& a) {
   std::vector<Value> out;
+  if (!v.truthy()) return Value::list();  // jinja2: `if value: for item in value: ...`
   const Value* attribute = a.kwarg("attribute");
   if (a.args.empty() && attribute) {
     const Value* dflt = a.kwarg("default");
@@ -243,6 +245,7 @@ Value f_reverse(Context&, const Value& v, CallArgs&) {
     std::reverse(u.begin(), u.end());
     return Value(unicode::to_utf8(u));
   }
+  if (!v.is_list() && !v.is_dict() && !v.is_undefined()) raise("FilterArgumentError", "argument must be iterable");
   auto items = seq(v);
   std::reverse(items.begin(), items.end());
   return Value::list(std::move(items));

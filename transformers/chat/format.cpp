@@ -175,7 +175,10 @@ std::string percent_format(Context& ctx, const std::string& fmt, const Value& ar
     }
     ctx.check_size(out.size());
   }
-  if (!mapping && next < list.size()) raise("TypeError", "not all arguments converted during string formatting");
+  // Python treats any non-tuple, non-str argument with __getitem__ (list, dict, Undefined) as a
+  // mapping: left-over arguments are then not an error.
+  bool mapping_like = !args.is_tuple() && (args.is_list() || args.is_dict() || args.is_undefined());
+  if (!mapping_like && next < list.size()) raise("TypeError", "not all arguments converted during string formatting");
   (void)used_mapping;
   return out;
 }

@@ -170,6 +170,8 @@ bool contains(const Value& container, const Value& item) {
       return false;
     case Value::Type::Dict:
       if (container.is_namespace()) break;
+      if ((item.is_list() && !item.is_tuple()) || item.is_dict())
+        raise("TypeError", "unhashable type: '" + item.type_name() + "'");
       return container.as_dict().find(item) != nullptr;
     case Value::Type::Undefined: return false;
     default: break;
