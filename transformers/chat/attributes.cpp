@@ -230,7 +230,9 @@ bool call_method(Context& ctx, const Value& obj, std::string_view name, CallArgs
       }
       if (name == "get") {
         if (args.args.empty()) raise("TypeError", "get expected at least 1 argument, got 0");
-        const Value* v = d.find(args.args[0]);
+        const Value& key = args.args[0];
+        if ((key.is_list() && !key.is_tuple()) || key.is_dict()) raise("TypeError", "unhashable type: '" + key.type_name() + "'");
+        const Value* v = d.find(key);
         result = v ? *v : (args.args.size() > 1 ? args.args[1] : Value(nullptr));
         return true;
       }
