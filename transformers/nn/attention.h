@@ -47,11 +47,18 @@ class Attention : public Module {
   AttentionConfig config_;
 };
 
+// The feed-forward block of a decoder layer: a dense MLP, or a mixture of experts (nn/ MoE
+// blocks), chosen per layer by the model file.
+class FeedForward : public Module {
+ public:
+  virtual Tensor forward(const Tensor& x) const = 0;
+};
+
 // gate/up/down MLP: down(act(gate(x)) * up(x)).
-class GatedMLP : public Module {
+class GatedMLP : public FeedForward {
  public:
   GatedMLP(int64_t hidden, int64_t intermediate, ops::Activation act, bool bias);
-  Tensor forward(const Tensor& x) const;
+  Tensor forward(const Tensor& x) const override;
   Linear gate_proj, up_proj, down_proj;
 
  private:

@@ -6,17 +6,18 @@ DecoderLayer::DecoderLayer(const DecoderConfig& c, size_t i)
     : input_layernorm(c.hidden_size, c.norm_eps),
       self_attn(c.attention.at(i)),
       post_attention_layernorm(c.hidden_size, c.norm_eps),
-      mlp(c.hidden_size, c.intermediate_size, c.activation, c.mlp_bias) {
+      mlp(c.make_mlp ? c.make_mlp(c, i)
+                     : std::make_unique<GatedMLP>(c.hidden_size, c.intermediate_size, c.activation, c.mlp_bias)) {
   register_module("input_layernorm", &input_layernorm);
   register_module("self_attn", &self_attn);
   register_module("post_attention_layernorm", &post_attention_layernorm);
-  register_module("mlp", &mlp);
+  register_module("mlp", mlp.get());
 }
 
 Tensor DecoderLayer::forward(const Tensor& x, const AttentionInputs& in, CacheLayer* cache) const {
   Tensor h = self_attn.forward(input_layernorm.forward(x), in, cache);
   ops::add_(h, x);
-  Tensor out = mlp.forward(post_attention_layernorm.forward(h));
+  Tensor out = mlp->forward(post_attention_layernorm.forward(h));
   ops::add_(out, h);
   return out;
 }

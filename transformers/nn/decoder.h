@@ -3,6 +3,7 @@
 // x + attn(norm(x)), x + mlp(norm(x)), a final norm. Parameter names follow the Hub checkpoints.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -28,6 +29,9 @@ struct DecoderConfig {
   // Per-layer rotary parameters (one per layer type; layers share tables with equal parameters).
   std::vector<RopeParameters> rope;
   int64_t max_position_embeddings = 0;
+  // The feed-forward block of layer i (e.g. a MoE block on some layers); unset: a GatedMLP of
+  // intermediate_size with `activation` and `mlp_bias`.
+  std::function<std::unique_ptr<FeedForward>(const DecoderConfig&, size_t layer)> make_mlp;
 };
 
 class DecoderLayer : public Module {
@@ -38,7 +42,7 @@ class DecoderLayer : public Module {
   RMSNorm input_layernorm;
   Attention self_attn;
   RMSNorm post_attention_layernorm;
-  GatedMLP mlp;
+  std::unique_ptr<FeedForward> mlp;
 };
 
 struct DecoderForwardOptions {
