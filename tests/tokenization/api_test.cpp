@@ -206,3 +206,38 @@ TEST(TokenizerApi, MalformedFilesGiveClearErrors) {
 
 }  // namespace
 }  // namespace transformers
+
+#include <atomic>
+#include <thread>
+
+namespace transformers {
+namespace {
+
+// A Tokenizer is shared by threads (per-thread caches, no shared mutable state): parallel
+// encodes equal sequential ones, with two tokenizers interleaved on each thread.
+TEST(TokenizerApi, ConcurrentEncodingMatchesSequential) {
+  auto texts = sample_texts();
+  auto gpt2 = Tokenizer::from_pretrained(model_dir("gpt2"));
+  auto llama2 = Tokenizer::from_pretrained(model_dir("llama2"));
+  std::vector<std::vector<int64_t>> expect_a, expect_b;
+  for (const auto& t : texts) {
+    expect_a.push_back(gpt2.encode(t));
+    expect_b.push_back(llama2.encode(t));
+  }
+  std::atomic<int> mismatches{0};
+  std::vector<std::thread> pool;
+  for (int k = 0; k < 4; ++k) {
+    pool.emplace_back([&, k] {
+      for (size_t i = k; i < texts.size() * 3; i += 4) {
+        size_t j = i % texts.size();
+        if (gpt2.encode(texts[j]) != expect_a[j]) ++mismatches;
+        if (llama2.encode(texts[j]) != expect_b[j]) ++mismatches;
+      }
+    });
+  }
+  for (auto& t : pool) t.join();
+  EXPECT_EQ(mismatches.load(), 0);
+}
+
+}  // namespace
+}  // namespace transformers
