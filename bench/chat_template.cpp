@@ -1,6 +1,7 @@
-// Chat template rendering speed: a typical 10-message chat (system, user/assistant turns, one
-// tool call) through real templates, compiled once. Prints microseconds per render; the goal is
-// well under a millisecond (Python jinja2 takes ~100-300 us for the same render).
+// Chat template rendering speed: a typical 10-message chat (system, user/assistant
+// turns) through real templates, compiled once. Prints microseconds per render; the goal is well
+// under a millisecond. Python jinja2 3.1.2 on this machine, same chat (timeit, 2000 renders):
+// qwen3 367 us, mistral-v0.3 354 us, llama3 88 us, chatml 49 us.
 #include <filesystem>
 
 #include <benchmark/benchmark.h>

@@ -3,6 +3,7 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <thread>
 
 #include <gtest/gtest.h>
 
@@ -119,6 +120,32 @@ TEST(ChatEngine, TemplateIsReusableAndThreadSafeToShare) {
   EXPECT_EQ(t.render(a).text, "ab1");
   EXPECT_EQ(t.render(b).text, "11");
   EXPECT_EQ(t.render(a).text, "ab1");
+}
+
+TEST(ChatEngine, OneCompiledTemplateRendersFromManyThreads) {
+  Template t(
+      "{% set ns = namespace(n=0) %}{% macro m(x) %}<{{ x }}>{% endmacro %}"
+      "{% for v in values %}{% set ns.n = ns.n + v %}{{ m(v) }}{{ loop.cycle('a', 'b') }}{% endfor %}={{ ns.n }}");
+  std::vector<std::thread> threads;
+  std::vector<int> failures(4, 0);
+  for (int k = 0; k < 4; ++k) {
+    threads.emplace_back([&, k] {
+      for (int it = 0; it < 300; ++it) {
+        std::vector<Value> values;
+        std::string want;
+        int64_t sum = 0;
+        for (int64_t v = 0; v < k + 2; ++v) {
+          values.emplace_back(v + it);
+          want += "<" + std::to_string(v + it) + ">" + (v % 2 ? "b" : "a");
+          sum += v + it;
+        }
+        want += "=" + std::to_string(sum);
+        if (t.render({{"values", Value::list(values)}}).text != want) ++failures[k];
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(failures, (std::vector<int>{0, 0, 0, 0}));
 }
 
 TEST(ChatEngine, GenerationSpansAndAssistantMasks) {
