@@ -52,6 +52,7 @@ TEST_P(GoldenModel, GreedyGenerationMatchesTransformers) {
 }
 
 INSTANTIATE_TEST_SUITE_P(LlamaFamily, GoldenModel, ::testing::Values("llama", "llama3", "mistral", "qwen2", "qwen3"));
+INSTANTIATE_TEST_SUITE_P(MoreArchitectures, GoldenModel, ::testing::Values("gemma2", "gemma3", "phi3", "gpt2"));
 
 }  // namespace
 }  // namespace transformers

@@ -1,9 +1,11 @@
 #include "transformers/models/causal_lm.h"
 
+#include <cmath>
+
 namespace transformers {
 
 DecoderForCausalLM::DecoderForCausalLM(PretrainedConfig config, const nn::DecoderConfig& decoder)
-    : CausalLM(std::move(config)), model(decoder), lm_head(decoder.hidden_size, decoder.vocab_size, false) {
+    : CausalLM(std::move(config)), model(decoder), lm_head(decoder.hidden_size, decoder.vocab_size, decoder.lm_head_bias) {
   register_module("model", &model);
   register_module("lm_head", &lm_head);
 }
@@ -25,7 +27,22 @@ CausalLMOutput DecoderForCausalLM::forward(const Tensor& input_ids, const Forwar
   Tensor last = h.last_hidden_state;
   const int64_t L = last.size(1);
   if (o.logits_to_keep > 0 && o.logits_to_keep < L) last = last.slice(1, L - o.logits_to_keep, L);
-  return {lm_head.forward(last), std::move(h.hidden_states)};
+  Tensor logits = lm_head.forward(last);
+  const nn::DecoderConfig& dc = model.config();
+  if (dc.logit_scale > 0) ops::scale_(logits, static_cast<float>(dc.logit_scale));
+  if (dc.final_logit_softcap > 0) {
+    const float cap = static_cast<float>(dc.final_logit_softcap);
+    float* p = logits.data<float>();
+    for (int64_t i = 0; i < logits.numel(); ++i) p[i] = cap * std::tanh(p[i] / cap);
+  }
+  return {logits, std::move(h.hidden_states)};
+}
+
+Tensor default_position_ids(int64_t B, int64_t L, int64_t past) {
+  Tensor positions = Tensor::empty({B, L}, DType::I64);
+  for (int64_t b = 0; b < B; ++b)
+    for (int64_t l = 0; l < L; ++l) positions.data<int64_t>()[b * L + l] = past + l;
+  return positions;
 }
 
 nn::DecoderConfig llama_like_decoder_config(const PretrainedConfig& c) {

@@ -60,6 +60,9 @@ class DecoderForCausalLM : public CausalLM {
 // and one RopeParameters per layer with no sliding window). Model files adjust the result.
 nn::DecoderConfig llama_like_decoder_config(const PretrainedConfig& config);
 
+// Position ids [B, L] = past, past + 1, ... on every row (no padding information).
+Tensor default_position_ids(int64_t batch, int64_t length, int64_t past);
+
 // Sliding windows per layer from config.layer_types when present ("sliding_attention" layers get
 // config.sliding_window); returns false when the config has no layer_types.
 bool apply_layer_types(const PretrainedConfig& config, nn::DecoderConfig& decoder);

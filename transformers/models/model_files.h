@@ -11,6 +11,17 @@ std::unique_ptr<CausalLM> make_llama_for_causal_lm(const PretrainedConfig& confi
 std::unique_ptr<CausalLM> make_mistral_for_causal_lm(const PretrainedConfig& config);
 std::unique_ptr<CausalLM> make_qwen2_for_causal_lm(const PretrainedConfig& config);
 std::unique_ptr<CausalLM> make_qwen3_for_causal_lm(const PretrainedConfig& config);
+std::unique_ptr<CausalLM> make_gemma_for_causal_lm(const PretrainedConfig& config);
+std::unique_ptr<CausalLM> make_gemma2_for_causal_lm(const PretrainedConfig& config);
+std::unique_ptr<CausalLM> make_gemma3_for_causal_lm(const PretrainedConfig& config);
+std::unique_ptr<CausalLM> make_phi3_for_causal_lm(const PretrainedConfig& config);
+std::unique_ptr<CausalLM> make_gpt2_for_causal_lm(const PretrainedConfig& config);
+
+// Shared by the Gemma family (gemma.cpp, gemma2.cpp).
+nn::DecoderConfig gemma_decoder_config(const PretrainedConfig& config);
+PretrainedConfig gemma_tied_by_default(const PretrainedConfig& config);
+nn::DecoderConfig gemma2_family_decoder_config(const PretrainedConfig& config, std::optional<double> attn_softcap_default,
+                                               std::optional<double> final_softcap_default);
 
 void apply_qwen_sliding_window(const PretrainedConfig& config, nn::DecoderConfig& decoder);
 

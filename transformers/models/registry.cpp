@@ -10,6 +10,11 @@ const std::vector<ModelEntry>& model_registry() {
       {"mistral", {"MistralForCausalLM"}, make_mistral_for_causal_lm},
       {"qwen2", {"Qwen2ForCausalLM"}, make_qwen2_for_causal_lm},
       {"qwen3", {"Qwen3ForCausalLM"}, make_qwen3_for_causal_lm},
+      {"gemma", {"GemmaForCausalLM"}, make_gemma_for_causal_lm},
+      {"gemma2", {"Gemma2ForCausalLM"}, make_gemma2_for_causal_lm},
+      {"gemma3_text", {"Gemma3ForCausalLM"}, make_gemma3_for_causal_lm},
+      {"phi3", {"Phi3ForCausalLM"}, make_phi3_for_causal_lm},
+      {"gpt2", {"GPT2LMHeadModel"}, make_gpt2_for_causal_lm},
   };
   return entries;
 }

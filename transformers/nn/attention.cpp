@@ -4,38 +4,79 @@
 
 namespace transformers::nn {
 
+namespace {
+
+// [B, L, H, D] with the pairs (x0, x1), (x2, x3), ... of every head regrouped as the halves
+// (x0, x2, ...), (x1, x3, ...). Rotating the halves of the regrouped q and k is rotating the
+// pairs of the originals, and q·k is unchanged by applying one permutation to both, so
+// interleaved rope needs no kernel of its own.
+Tensor deinterleave(const Tensor& x) {
+  const int64_t B = x.size(0), L = x.size(1), H = x.size(2), D = x.size(3);
+  return x.contiguous().view({B, L, H, D / 2, 2}).permute({0, 1, 2, 4, 3}).contiguous().view({B, L, H, D});
+}
+
+}  // namespace
+
 Attention::Attention(const AttentionConfig& c)
-    : q_proj(c.hidden_size, c.num_heads * c.head_dim, c.qkv_bias),
-      k_proj(c.hidden_size, c.num_kv_heads * c.head_dim, c.qkv_bias),
-      v_proj(c.hidden_size, c.num_kv_heads * c.head_dim, c.qkv_bias),
-      o_proj(c.num_heads * c.head_dim, c.hidden_size, c.o_bias),
-      config_(c) {
+    : o_proj(c.num_heads * c.head_dim, c.hidden_size, c.o_bias), config_(c) {
   TCPP_CHECK(c.num_heads > 0 && c.num_kv_heads > 0 && c.num_heads % c.num_kv_heads == 0 && c.head_dim > 0, ConfigError,
              "attention: num_attention_heads (", c.num_heads, ") must be a positive multiple of num_key_value_heads (",
              c.num_kv_heads, "), head_dim ", c.head_dim);
-  register_module("q_proj", &q_proj);
-  register_module("k_proj", &k_proj);
-  register_module("v_proj", &v_proj);
-  register_module("o_proj", &o_proj);
+  const int64_t q_out = c.num_heads * c.head_dim, kv_out = c.num_kv_heads * c.head_dim;
+  if (c.fused_qkv) {
+    qkv_proj = std::make_unique<Linear>(c.hidden_size, q_out + 2 * kv_out, c.qkv_bias);
+    register_module(c.names.qkv, qkv_proj.get());
+  } else {
+    q_proj = std::make_unique<Linear>(c.hidden_size, q_out, c.qkv_bias);
+    k_proj = std::make_unique<Linear>(c.hidden_size, kv_out, c.qkv_bias);
+    v_proj = std::make_unique<Linear>(c.hidden_size, kv_out, c.qkv_bias);
+    register_module(c.names.q, q_proj.get());
+    register_module(c.names.k, k_proj.get());
+    register_module(c.names.v, v_proj.get());
+  }
+  register_module(c.names.o, &o_proj);
   if (c.qk_norm) {
-    q_norm = std::make_unique<RMSNorm>(c.head_dim, c.qk_norm_eps, c.qk_norm_unit_offset);
-    k_norm = std::make_unique<RMSNorm>(c.head_dim, c.qk_norm_eps, c.qk_norm_unit_offset);
-    register_module("q_norm", q_norm.get());
-    register_module("k_norm", k_norm.get());
+    NormConfig n{.kind = c.qk_norm_kind, .eps = c.qk_norm_eps, .unit_offset = c.qk_norm_unit_offset, .bias = false};
+    q_norm = std::make_unique<Norm>(c.qk_norm_full ? q_out : c.head_dim, n);
+    k_norm = std::make_unique<Norm>(c.qk_norm_full ? kv_out : c.head_dim, n);
+    register_module(c.names.q_norm, q_norm.get());
+    register_module(c.names.k_norm, k_norm.get());
   }
 }
 
 Tensor Attention::forward(const Tensor& x, const AttentionInputs& in, CacheLayer* cache) const {
   const int64_t B = x.size(0), L = x.size(1), D = config_.head_dim;
-  Tensor q = q_proj.forward(x).view({B, L, config_.num_heads, D});
-  Tensor k = k_proj.forward(x).view({B, L, config_.num_kv_heads, D});
-  Tensor v = v_proj.forward(x).view({B, L, config_.num_kv_heads, D});
-  if (q_norm) {
+  const int64_t H = config_.num_heads, KV = config_.num_kv_heads;
+  Tensor q, k, v;
+  if (qkv_proj) {
+    Tensor qkv = qkv_proj->forward(x);
+    q = qkv.slice(2, 0, H * D).contiguous();
+    k = qkv.slice(2, H * D, (H + KV) * D).contiguous();
+    v = qkv.slice(2, (H + KV) * D, (H + 2 * KV) * D).contiguous();
+  } else {
+    q = q_proj->forward(x);
+    k = k_proj->forward(x);
+    v = v_proj->forward(x);
+  }
+  if (q_norm && config_.qk_norm_full) {
     q = q_norm->forward(q);
     k = k_norm->forward(k);
   }
-  ops::apply_rotary_(q, *in.cos, *in.sin);
-  ops::apply_rotary_(k, *in.cos, *in.sin);
+  q = q.view({B, L, H, D});
+  k = k.view({B, L, KV, D});
+  v = v.view({B, L, KV, D});
+  if (q_norm && !config_.qk_norm_full) {
+    q = q_norm->forward(q);
+    k = k_norm->forward(k);
+  }
+  if (in.cos) {
+    if (config_.rope_interleaved) {
+      q = deinterleave(q);
+      k = deinterleave(k);
+    }
+    ops::apply_rotary_(q, *in.cos, *in.sin);
+    ops::apply_rotary_(k, *in.cos, *in.sin);
+  }
   // [B, L, H, D] -> [B, H, L, D] as strided views; nothing is copied until the cache stores K/V.
   Tensor qh = q.transpose(1, 2), kh = k.transpose(1, 2), vh = v.transpose(1, 2);
   KVView kv{kh, vh, in.query_position};
@@ -44,6 +85,7 @@ Tensor Attention::forward(const Tensor& x, const AttentionInputs& in, CacheLayer
   p.scale = static_cast<float>(config_.scaling > 0 ? config_.scaling : 1.0 / std::sqrt(static_cast<double>(D)));
   p.query_position = in.query_position;
   p.key_position = kv.key_position;
+  p.causal = config_.causal;
   p.sliding_window = config_.sliding_window;
   p.softcap = static_cast<float>(config_.softcap);
   p.key_padding_mask = in.key_padding_mask;
@@ -51,16 +93,41 @@ Tensor Attention::forward(const Tensor& x, const AttentionInputs& in, CacheLayer
   return o_proj.forward(attn);
 }
 
-GatedMLP::GatedMLP(int64_t hidden, int64_t intermediate, ops::Activation act, bool bias)
-    : gate_proj(hidden, intermediate, bias), up_proj(hidden, intermediate, bias), down_proj(intermediate, hidden, bias),
-      act_(act) {
-  register_module("gate_proj", &gate_proj);
-  register_module("up_proj", &up_proj);
+GatedMLP::GatedMLP(int64_t hidden, int64_t intermediate, ops::Activation act, bool bias, bool fused)
+    : down_proj(intermediate, hidden, bias), act_(act) {
+  if (fused) {
+    gate_up_proj = std::make_unique<Linear>(hidden, 2 * intermediate, bias);
+    register_module("gate_up_proj", gate_up_proj.get());
+  } else {
+    gate_proj = std::make_unique<Linear>(hidden, intermediate, bias);
+    up_proj = std::make_unique<Linear>(hidden, intermediate, bias);
+    register_module("gate_proj", gate_proj.get());
+    register_module("up_proj", up_proj.get());
+  }
   register_module("down_proj", &down_proj);
 }
 
 Tensor GatedMLP::forward(const Tensor& x) const {
-  return down_proj.forward(ops::gated_activation(gate_proj.forward(x), up_proj.forward(x), act_));
+  if (gate_up_proj) {
+    Tensor gu = gate_up_proj->forward(x);
+    const int64_t I = down_proj.in_features(), last = gu.dim() - 1;
+    return down_proj.forward(
+        ops::gated_activation(gu.slice(last, 0, I).contiguous(), gu.slice(last, I, 2 * I).contiguous(), act_));
+  }
+  return down_proj.forward(ops::gated_activation(gate_proj->forward(x), up_proj->forward(x), act_));
+}
+
+DenseMLP::DenseMLP(int64_t hidden, int64_t intermediate, ops::Activation act, bool bias, const std::string& up_name,
+                   const std::string& down_name)
+    : up(hidden, intermediate, bias), down(intermediate, hidden, bias), act_(act) {
+  register_module(up_name, &up);
+  register_module(down_name, &down);
+}
+
+Tensor DenseMLP::forward(const Tensor& x) const {
+  Tensor h = up.forward(x);
+  ops::activation_(h, act_);
+  return down.forward(h);
 }
 
 }  // namespace transformers::nn

@@ -1,5 +1,7 @@
-// Multi-head self-attention with grouped K/V heads, optional q/k norms (Qwen3, Gemma3), rotary
-// embedding, a KV cache layer and sliding windows. Projections are nn::Linear.
+// Multi-head self-attention with grouped K/V heads, optional q/k norms (Qwen3, Gemma3, OLMo2,
+// Cohere), rotary embedding (or none: GPT-2, BERT), a KV cache layer, sliding windows, logit
+// softcapping, causal or bidirectional masks. Projections are nn::Linear, separate or fused
+// into one [q; k; v] matrix (Phi3's qkv_proj, GPT-2's c_attn), named as the checkpoint names them.
 #pragma once
 
 #include <memory>
@@ -21,13 +23,23 @@ struct AttentionConfig {
   double qk_norm_eps = 1e-6;
   bool qk_norm_unit_offset = false;
   double scaling = 0.0;  // 0: head_dim^-0.5
+  bool qk_norm_full = false;  // OLMo2: the norm spans all heads (num_heads * head_dim), not one head
+  NormConfig::Kind qk_norm_kind = NormConfig::Kind::RMS;  // Cohere: LayerNorm without bias, per head
+  // Cohere: rope rotates interleaved pairs (x0, x1), (x2, x3), ... instead of the two halves.
+  bool rope_interleaved = false;
   std::optional<int64_t> sliding_window;
   double softcap = 0.0;
+  bool causal = true;     // false: encoders (BERT, ModernBERT) attend both ways
+  bool fused_qkv = false;  // one projection whose output rows are [q; k; v]
+  struct Names {
+    std::string q = "q_proj", k = "k_proj", v = "v_proj", o = "o_proj", qkv = "qkv_proj";
+    std::string q_norm = "q_norm", k_norm = "k_norm";
+  } names;
 };
 
 // Per-forward inputs shared by all layers.
 struct AttentionInputs {
-  const Tensor* cos = nullptr;  // [B, L, R]
+  const Tensor* cos = nullptr;  // [B, L, R]; null: no rotary embedding (learned positions)
   const Tensor* sin = nullptr;
   int64_t query_position = 0;  // cache position of the first token of this forward
   const Tensor* key_padding_mask = nullptr;
@@ -40,8 +52,10 @@ class Attention : public Module {
   Tensor forward(const Tensor& x, const AttentionInputs& in, CacheLayer* cache) const;
   const AttentionConfig& config() const { return config_; }
 
-  Linear q_proj, k_proj, v_proj, o_proj;
-  std::unique_ptr<RMSNorm> q_norm, k_norm;
+  // q_proj, k_proj, v_proj when separate; qkv_proj when fused.
+  std::unique_ptr<Linear> q_proj, k_proj, v_proj, qkv_proj;
+  Linear o_proj;
+  std::unique_ptr<Norm> q_norm, k_norm;
 
  private:
   AttentionConfig config_;
@@ -54,12 +68,27 @@ class FeedForward : public Module {
   virtual Tensor forward(const Tensor& x) const = 0;
 };
 
-// gate/up/down MLP: down(act(gate(x)) * up(x)).
+// gate/up/down MLP: down(act(gate(x)) * up(x)). `fused`: one gate_up_proj whose output is
+// [gate; up] (Phi3).
 class GatedMLP : public FeedForward {
  public:
-  GatedMLP(int64_t hidden, int64_t intermediate, ops::Activation act, bool bias);
+  GatedMLP(int64_t hidden, int64_t intermediate, ops::Activation act, bool bias, bool fused = false);
   Tensor forward(const Tensor& x) const override;
-  Linear gate_proj, up_proj, down_proj;
+  std::unique_ptr<Linear> gate_proj, up_proj, gate_up_proj;
+  Linear down_proj;
+
+ private:
+  ops::Activation act_;
+};
+
+// up/down MLP without a gate: down(act(up(x))) (GPT-2's c_fc/c_proj, BERT, Phi-2's fc1/fc2,
+// StarCoder2's c_fc/c_proj), named as the checkpoint names them.
+class DenseMLP : public FeedForward {
+ public:
+  DenseMLP(int64_t hidden, int64_t intermediate, ops::Activation act, bool bias, const std::string& up_name,
+           const std::string& down_name);
+  Tensor forward(const Tensor& x) const override;
+  Linear up, down;
 
  private:
   ops::Activation act_;

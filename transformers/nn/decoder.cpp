@@ -2,28 +2,77 @@
 
 namespace transformers::nn {
 
+NormConfig decoder_norm_config(const DecoderConfig& c) {
+  return {.kind = c.norm_kind, .eps = c.norm_eps, .unit_offset = c.norm_unit_offset, .bias = c.norm_bias};
+}
+
+namespace {
+
+std::unique_ptr<FeedForward> default_mlp(const DecoderConfig& c) {
+  if (!c.dense_mlp_up.empty())
+    return std::make_unique<DenseMLP>(c.hidden_size, c.intermediate_size, c.activation, c.mlp_bias, c.dense_mlp_up,
+                                      c.dense_mlp_down);
+  return std::make_unique<GatedMLP>(c.hidden_size, c.intermediate_size, c.activation, c.mlp_bias, c.fused_gate_up);
+}
+
+}  // namespace
+
 DecoderLayer::DecoderLayer(const DecoderConfig& c, size_t i)
-    : input_layernorm(c.hidden_size, c.norm_eps),
-      self_attn(c.attention.at(i)),
-      post_attention_layernorm(c.hidden_size, c.norm_eps),
-      mlp(c.make_mlp ? c.make_mlp(c, i)
-                     : std::make_unique<GatedMLP>(c.hidden_size, c.intermediate_size, c.activation, c.mlp_bias)) {
-  register_module("input_layernorm", &input_layernorm);
+    : self_attn(c.attention.at(i)), mlp(c.make_mlp ? c.make_mlp(c, i) : default_mlp(c)), placement_(c.norm_placement) {
+  const NormConfig n = decoder_norm_config(c);
+  auto norm = [&](std::unique_ptr<Norm>& slot) { slot = std::make_unique<Norm>(c.hidden_size, n); };
+  const bool pre = placement_ != NormPlacement::Post;
+  const bool post_attn = placement_ != NormPlacement::Parallel;
+  const bool ff_pair = placement_ == NormPlacement::Sandwich || placement_ == NormPlacement::Post;
+  if (pre) norm(input_layernorm);
+  if (post_attn) norm(post_attention_layernorm);
+  if (placement_ == NormPlacement::Sandwich) norm(pre_feedforward_layernorm);
+  if (ff_pair) norm(post_feedforward_layernorm);
+  // Registration order follows the checkpoints' key order (cosmetic: loading is by name).
+  if (input_layernorm) register_module("input_layernorm", input_layernorm.get());
   register_module("self_attn", &self_attn);
-  register_module("post_attention_layernorm", &post_attention_layernorm);
+  if (post_attention_layernorm) register_module("post_attention_layernorm", post_attention_layernorm.get());
+  if (pre_feedforward_layernorm) register_module("pre_feedforward_layernorm", pre_feedforward_layernorm.get());
+  if (post_feedforward_layernorm) register_module("post_feedforward_layernorm", post_feedforward_layernorm.get());
   register_module("mlp", mlp.get());
 }
 
 Tensor DecoderLayer::forward(const Tensor& x, const AttentionInputs& in, CacheLayer* cache) const {
-  Tensor h = self_attn.forward(input_layernorm.forward(x), in, cache);
-  ops::add_(h, x);
-  Tensor out = mlp->forward(post_attention_layernorm.forward(h));
-  ops::add_(out, h);
-  return out;
+  switch (placement_) {
+    case NormPlacement::Pre: {
+      Tensor h = self_attn.forward(input_layernorm->forward(x), in, cache);
+      ops::add_(h, x);
+      Tensor out = mlp->forward(post_attention_layernorm->forward(h));
+      ops::add_(out, h);
+      return out;
+    }
+    case NormPlacement::Sandwich: {
+      Tensor h = post_attention_layernorm->forward(self_attn.forward(input_layernorm->forward(x), in, cache));
+      ops::add_(h, x);
+      Tensor out = post_feedforward_layernorm->forward(mlp->forward(pre_feedforward_layernorm->forward(h)));
+      ops::add_(out, h);
+      return out;
+    }
+    case NormPlacement::Post: {
+      Tensor h = post_attention_layernorm->forward(self_attn.forward(x, in, cache));
+      ops::add_(h, x);
+      Tensor out = post_feedforward_layernorm->forward(mlp->forward(h));
+      ops::add_(out, h);
+      return out;
+    }
+    case NormPlacement::Parallel: {
+      Tensor n = input_layernorm->forward(x);
+      Tensor out = self_attn.forward(n, in, cache);
+      ops::add_(out, mlp->forward(n));
+      ops::add_(out, x);
+      return out;
+    }
+  }
+  return {};
 }
 
 DecoderModel::DecoderModel(const DecoderConfig& c)
-    : embed_tokens(c.vocab_size, c.hidden_size), norm(c.hidden_size, c.norm_eps), config_(c) {
+    : embed_tokens(c.vocab_size, c.hidden_size), norm(c.hidden_size, decoder_norm_config(c)), config_(c) {
   TCPP_CHECK(c.attention.size() == static_cast<size_t>(c.num_layers) && c.rope.size() == c.attention.size(),
              ConfigError, "decoder: per-layer settings do not match num_hidden_layers");
   register_module("embed_tokens", &embed_tokens);
@@ -31,7 +80,7 @@ DecoderModel::DecoderModel(const DecoderConfig& c)
     layers.push_back(std::make_unique<DecoderLayer>(c, static_cast<size_t>(i)));
     register_module("layers." + std::to_string(i), layers.back().get());
   }
-  register_module("norm", &norm);
+  register_module(c.final_norm_name, &norm);
   // Layers with identical rotary parameters and head size share one table.
   for (int64_t i = 0; i < c.num_layers; ++i) {
     size_t found = rotary_.size();
@@ -72,6 +121,13 @@ DecoderOutput DecoderModel::forward(const Tensor& input_ids, const DecoderForwar
 
   DecoderOutput out;
   Tensor h = embed_tokens.forward(input_ids);
+  if (config_.embedding_scale > 0) {
+    // Transformers multiplies by the scale as a tensor of the activation dtype (bf16 in a bf16
+    // model): sqrt(3072) becomes 55.5 there, not 55.43.
+    Tensor s = Tensor::from_values(std::vector<float>{static_cast<float>(config_.embedding_scale)}, {1});
+    if (embed_tokens.weight.dtype() != DType::F32) s = ops::cast(ops::cast(s, embed_tokens.weight.dtype()), DType::F32);
+    ops::scale_(h, s.data<float>()[0]);
+  }
   for (size_t i = 0; i < layers.size(); ++i) {
     if (o.output_hidden_states) out.hidden_states.push_back(h);
     AttentionInputs in;

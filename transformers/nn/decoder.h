@@ -1,6 +1,7 @@
-// The pre-norm decoder skeleton that Llama, Mistral, Qwen2 and Qwen3 share (and that Gemma,
-// Phi3, OLMo2, ... vary through DecoderConfig): embeddings, N layers of
-// x + attn(norm(x)), x + mlp(norm(x)), a final norm. Parameter names follow the Hub checkpoints.
+// The decoder skeleton that Llama, Mistral, Qwen2 and Qwen3 share (pre-norm: x + attn(norm(x)),
+// x + mlp(norm(x))) and that Gemma, Gemma2/3, Phi3, OLMo2, Cohere, Phi, StarCoder2 vary through
+// DecoderConfig: where the norms sit, which norm, embedding scale, fused projections, a parallel
+// residual. Parameter names follow the Hub checkpoints.
 #pragma once
 
 #include <functional>
@@ -16,14 +17,40 @@
 
 namespace transformers::nn {
 
+// Where a layer's norms sit (names as in the checkpoints):
+//   Pre:      h = x + attn(input_layernorm(x));  out = h + mlp(post_attention_layernorm(h))
+//   Sandwich: h = x + post_attention_layernorm(attn(input_layernorm(x)));
+//             out = h + post_feedforward_layernorm(mlp(pre_feedforward_layernorm(h)))   (Gemma2/3)
+//   Post:     h = x + post_attention_layernorm(attn(x));
+//             out = h + post_feedforward_layernorm(mlp(h))                            (OLMo2)
+//   Parallel: n = input_layernorm(x);  out = x + attn(n) + mlp(n)                  (Phi-2, Cohere)
+enum class NormPlacement { Pre, Sandwich, Post, Parallel };
+
 struct DecoderConfig {
   int64_t vocab_size = 0;
   int64_t hidden_size = 0;
   int64_t intermediate_size = 0;
   int64_t num_layers = 0;
   double norm_eps = 1e-6;
+  NormConfig::Kind norm_kind = NormConfig::Kind::RMS;
+  bool norm_unit_offset = false;  // Gemma: x * (1 + weight)
+  bool norm_bias = true;          // LayerNorm kinds only
+  NormPlacement norm_placement = NormPlacement::Pre;
+  std::string final_norm_name = "norm";
+  // Embeddings are multiplied by this (Gemma: sqrt(hidden_size), rounded to the embedding
+  // weight's dtype as Transformers rounds it to the activation dtype); 0: no scaling.
+  double embedding_scale = 0.0;
+  // Applied to the LM head's logits: logits * logit_scale (Cohere), then
+  // cap * tanh(logits / cap) (Gemma2). 0: off.
+  double logit_scale = 0.0;
+  double final_logit_softcap = 0.0;
+  bool lm_head_bias = false;  // Phi-2
   ops::Activation activation = ops::Activation::SiLU;
   bool mlp_bias = false;
+  bool fused_gate_up = false;  // Phi3's gate_up_proj
+  // Ungated up/down MLP (Phi-2 fc1/fc2, StarCoder2 c_fc/c_proj) with these names instead of
+  // the gated MLP; empty: gated.
+  std::string dense_mlp_up, dense_mlp_down;
   // Per-layer attention settings (sliding windows differ per layer); same length as num_layers.
   std::vector<AttentionConfig> attention;
   // Per-layer rotary parameters (one per layer type; layers share tables with equal parameters).
@@ -39,10 +66,14 @@ class DecoderLayer : public Module {
   DecoderLayer(const DecoderConfig& config, size_t index);
   Tensor forward(const Tensor& x, const AttentionInputs& in, CacheLayer* cache) const;
 
-  RMSNorm input_layernorm;
+  // Present or not according to DecoderConfig::norm_placement.
+  std::unique_ptr<Norm> input_layernorm, post_attention_layernorm, pre_feedforward_layernorm,
+      post_feedforward_layernorm;
   Attention self_attn;
-  RMSNorm post_attention_layernorm;
   std::unique_ptr<FeedForward> mlp;
+
+ private:
+  NormPlacement placement_;
 };
 
 struct DecoderForwardOptions {
@@ -51,6 +82,8 @@ struct DecoderForwardOptions {
   const Tensor* position_ids = nullptr;   // [B, L] I64; default: cache position onwards
   const Tensor* attention_mask = nullptr;  // [B, past + L] nonzero = real token
 };
+
+NormConfig decoder_norm_config(const DecoderConfig& config);
 
 struct DecoderOutput {
   Tensor last_hidden_state;            // [B, L, H] after the final norm
@@ -68,7 +101,7 @@ class DecoderModel : public Module {
 
   Embedding embed_tokens;
   std::vector<std::unique_ptr<DecoderLayer>> layers;
-  RMSNorm norm;
+  Norm norm;
 
  private:
   DecoderConfig config_;

@@ -2,8 +2,9 @@
 
 namespace transformers::nn {
 
-Linear::Linear(int64_t in_features, int64_t out_features, bool has_bias) : in_(in_features), out_(out_features) {
-  register_parameter("weight", &weight, {out_features, in_features}, ParamRole::Matrix);
+Linear::Linear(int64_t in_features, int64_t out_features, bool has_bias, bool stored_transposed)
+    : in_(in_features), out_(out_features) {
+  register_parameter("weight", &weight, {out_features, in_features}, ParamRole::Matrix, false, stored_transposed);
   if (has_bias) register_parameter("bias", &bias, {out_features}, ParamRole::Vector);
 }
 
@@ -24,6 +25,17 @@ LayerNorm::LayerNorm(int64_t dim, double eps, bool has_bias) : eps_(eps) {
 
 Tensor LayerNorm::forward(const Tensor& x) const {
   return ops::layer_norm(x, &weight, bias.defined() ? &bias : nullptr, static_cast<float>(eps_));
+}
+
+Norm::Norm(int64_t dim, const NormConfig& config) : config_(config) {
+  register_parameter("weight", &weight, {dim}, ParamRole::Vector);
+  if (config.kind == NormConfig::Kind::Layer && config.bias) register_parameter("bias", &bias, {dim}, ParamRole::Vector);
+}
+
+Tensor Norm::forward(const Tensor& x) const {
+  if (config_.kind == NormConfig::Kind::RMS)
+    return ops::rms_norm(x, weight, static_cast<float>(config_.eps), config_.unit_offset);
+  return ops::layer_norm(x, &weight, bias.defined() ? &bias : nullptr, static_cast<float>(config_.eps));
 }
 
 }  // namespace transformers::nn

@@ -10,8 +10,11 @@ namespace transformers::nn {
 
 class Linear : public Module {
  public:
-  Linear(int64_t in_features, int64_t out_features, bool bias);
+  // stored_transposed: the checkpoint holds the weight as [in, out] (GPT-2's Conv1D); it is
+  // transposed once at load so that every Linear multiplies the same [out, in] layout.
+  Linear(int64_t in_features, int64_t out_features, bool bias, bool stored_transposed = false);
   Tensor forward(const Tensor& x) const;
+  void mark_stored_transposed() { mark_parameter_transposed("weight"); }
   int64_t in_features() const { return in_; }
   int64_t out_features() const { return out_; }
   Tensor weight;  // [out, in]
@@ -48,6 +51,26 @@ class LayerNorm : public Module {
 
  private:
   double eps_;
+};
+
+// The norm a decoder skeleton uses, chosen by the model's config: RMSNorm (Llama, Gemma's (1+w)
+// form) or LayerNorm (Phi-2, StarCoder2, Cohere; with or without bias). Parameter names are
+// "weight" (and "bias") either way, as in the checkpoints.
+struct NormConfig {
+  enum class Kind { RMS, Layer } kind = Kind::RMS;
+  double eps = 1e-6;
+  bool unit_offset = false;  // RMS only: x * (1 + weight)
+  bool bias = true;          // Layer only
+};
+
+class Norm : public Module {
+ public:
+  Norm(int64_t dim, const NormConfig& config);
+  Tensor forward(const Tensor& x) const;
+  Tensor weight, bias;
+
+ private:
+  NormConfig config_;
 };
 
 }  // namespace transformers::nn

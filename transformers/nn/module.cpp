@@ -16,8 +16,14 @@ std::vector<ParameterSlot> Module::named_parameters(const std::string& prefix) c
   return out;
 }
 
-void Module::register_parameter(std::string name, Tensor* slot, Shape shape, ParamRole role, bool optional) {
-  params_.push_back({std::move(name), slot, std::move(shape), role, optional});
+void Module::register_parameter(std::string name, Tensor* slot, Shape shape, ParamRole role, bool optional,
+                                bool stored_transposed) {
+  params_.push_back({std::move(name), slot, std::move(shape), role, optional, stored_transposed});
+}
+
+void Module::mark_parameter_transposed(const std::string& name) {
+  for (auto& p : params_)
+    if (p.name == name) p.stored_transposed = true;
 }
 
 void Module::register_module(std::string name, Module* child) { children_.emplace_back(std::move(name), child); }

@@ -21,6 +21,9 @@ struct ParameterSlot {
   Shape shape;
   ParamRole role;
   bool optional;
+  // The checkpoint stores this matrix transposed, [in, out] (GPT-2's Conv1D). Loading transposes
+  // it into `shape` (a copy, once); saving transposes it back, so files round-trip unchanged.
+  bool stored_transposed = false;
 };
 
 class Module {
@@ -34,8 +37,11 @@ class Module {
   std::vector<ParameterSlot> named_parameters(const std::string& prefix = "") const;
 
  protected:
-  void register_parameter(std::string name, Tensor* slot, Shape shape, ParamRole role, bool optional = false);
+  void register_parameter(std::string name, Tensor* slot, Shape shape, ParamRole role, bool optional = false,
+                          bool stored_transposed = false);
   void register_module(std::string name, Module* child);
+  // Marks an already registered parameter of this module as stored_transposed.
+  void mark_parameter_transposed(const std::string& name);
 
  private:
   std::vector<ParameterSlot> params_;
