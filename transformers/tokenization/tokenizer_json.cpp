@@ -1,6 +1,7 @@
 #include "transformers/tokenization/tokenizer_json.h"
 
 #include <tuple>
+#include <unordered_map>
 
 #include "transformers/tokenization/unicode.h"
 
@@ -44,32 +45,51 @@ class CharOffsetConverter {
   std::vector<uint32_t> char_of_byte_;
 };
 
+// The added tokens with the ids the Rust library gives them: it re-adds the file's list through
+// add_tokens, so a content in the model's vocabulary (or added before) keeps that id and a new
+// one takes the next free id after the model's vocabulary, whatever "id" the file says.
 std::vector<AddedToken> parse_added_tokens(const Json& json, const Model& model,
                                            const std::string& where) {
   std::vector<AddedToken> out;
   auto list = json.find("added_tokens");
   if (list == json.end() || list->is_null()) return out;
   TCPP_CHECK(list->is_array(), ConfigError, where, ": 'added_tokens' must be an array");
+  uint32_t next_id = static_cast<uint32_t>(model.vocab_size());
+  std::unordered_map<std::string, uint32_t> added_ids;
+  auto same = [](const AddedToken& a, const AddedToken& b) {
+    return a.content == b.content && a.single_word == b.single_word && a.lstrip == b.lstrip &&
+           a.rstrip == b.rstrip && a.normalized == b.normalized && a.special == b.special;
+  };
   for (size_t i = 0; i < list->size(); ++i) {
     const Json& t = (*list)[i];
     std::string at = where + ": added_tokens[" + std::to_string(i) + "]";
     TCPP_CHECK(t.is_object(), ConfigError, at, ": expected an object");
     AddedToken token;
     token.content = json_get<std::string>(t, "content", at);
-    token.id = json_get<uint32_t>(t, "id", at);
+    json_get<uint32_t>(t, "id", at);  // required by the format, but reassigned as above
     token.single_word = json_get_or(t, "single_word", false, at);
     token.lstrip = json_get_or(t, "lstrip", false, at);
     token.rstrip = json_get_or(t, "rstrip", false, at);
     token.special = json_get_or(t, "special", false, at);
     token.normalized = json_get_or(t, "normalized", !token.special, at);
-    // A content already in the model's vocabulary keeps the model's id (as the Rust add_tokens).
-    if (auto id = model.token_to_id(token.content)) token.id = *id;
+    if (token.content.empty()) continue;
+    bool duplicate = false;
+    for (const auto& o : out) duplicate |= same(o, token);
+    if (duplicate) continue;
+    if (auto it = added_ids.find(token.content); it != added_ids.end()) {
+      token.id = it->second;
+    } else if (auto id = model.token_to_id(token.content)) {
+      token.id = *id;
+    } else {
+      token.id = next_id++;
+    }
+    added_ids[token.content] = token.id;
     out.push_back(std::move(token));
   }
   return out;
 }
 
-[[maybe_unused]] const Json& member_or_null(const Json& json, const char* key) {
+const Json& member_or_null(const Json& json, const char* key) {
   static const Json null_json;
   auto it = json.find(key);
   return it == json.end() ? null_json : *it;
