@@ -1,74 +1,147 @@
 #include "transformers/loading/load_weights.h"
 
-#include <map>
+#include <algorithm>
+#include <chrono>
+#include <mutex>
 #include <set>
 
+#include "transformers/core/thread_pool.h"
+#include "transformers/loading/conversion_plan.h"
 #include "transformers/ops/ops.h"
 
 namespace transformers {
 
-LoadReport load_weights(nn::Module& module, const SafetensorsCheckpoint& ck, DType matrix_dtype,
-                        const std::vector<std::pair<std::string, std::string>>& tied) {
-  LoadReport report;
-  std::map<std::string, std::string> tied_to;
-  for (const auto& [target, source] : tied) tied_to[target] = source;
-  std::set<std::string> used;
-  std::map<std::string, Tensor*> slots;
-  auto params = module.named_parameters();
-  for (auto& p : params) {
-    slots[p.name] = p.tensor;
-    if (tied_to.count(p.name)) continue;
-    if (!ck.contains(p.name)) {
-      if (!p.optional) report.missing.push_back(p.name);
-      continue;
-    }
-    used.insert(p.name);
-    const SafetensorsEntry& e = ck.entry(p.name);
-    if (e.shape != p.shape) {
-      report.mismatched.push_back(p.name + ": checkpoint " + shape_to_string(e.shape) + " vs model " +
-                                  shape_to_string(p.shape));
-      continue;
-    }
-    TCPP_CHECK(is_floating(e.dtype), FormatError, "tensor '", p.name, "' has dtype ", dtype_safetensors_name(e.dtype),
-               ", expected a float type");
-    Tensor t = ck.tensor(p.name);
-    // Vectors are computed in f32, but a model loaded in bf16/f16 has them rounded to that dtype
-    // (as Transformers stores them), so they are rounded once here.
-    if (p.role == nn::ParamRole::Vector && matrix_dtype != DType::F32 && t.dtype() == DType::F32)
-      t = ops::cast(t, matrix_dtype);
-    const DType want = p.role == nn::ParamRole::Matrix ? matrix_dtype : DType::F32;
-    if (t.dtype() == want) {
-      ++report.mapped;
-      *p.tensor = t;
-    } else {
-      ++report.converted;
-      *p.tensor = ops::cast(t, want);
-    }
+namespace {
+
+std::string list_some(const std::vector<std::string>& xs, const char* sep) {
+  std::string s;
+  for (size_t i = 0; i < xs.size() && i < 5; ++i) s += (i ? sep : "") + xs[i];
+  if (xs.size() > 5) s += detail::concat(sep, "and ", xs.size() - 5, " more");
+  return s;
+}
+
+}  // namespace
+
+std::string LoadReport::to_string() const {
+  std::string s = detail::concat("LOAD REPORT: ", mapped, " tensors used in place, ", converted,
+                                 " converted, in ", seconds, " s\n");
+  for (const auto& k : missing) s += "  MISSING     " + k + "\n";
+  for (const auto& k : unexpected) s += "  UNEXPECTED  " + k + "\n";
+  for (const auto& k : mismatched) s += "  MISMATCH    " + k + "\n";
+  for (const auto& r : conversions) {
+    auto it = conversion_counts.find(r.describe());
+    s += "  CONVERTED   " + r.describe();
+    if (it != conversion_counts.end()) s += detail::concat(" (", it->second, " tensors)");
+    s += "\n";
   }
-  for (const auto& name : ck.names())
-    if (!used.count(name) && !tied_to.count(name)) report.unexpected.push_back(name);
-  if (!report.mismatched.empty() || !report.missing.empty()) {
+  return s;
+}
+
+LoadReport load_weights(nn::Module& module, const SafetensorsCheckpoint& ck, const LoadWeightsOptions& o) {
+  const auto start = std::chrono::steady_clock::now();
+  LoadReport report;
+  std::set<std::string> tied_targets;
+  for (const auto& [target, source] : o.tied) tied_targets.insert(target);
+  std::map<std::string, nn::ParameterSlot> slots;
+  for (auto& p : module.named_parameters()) slots.emplace(p.name, p);
+
+  loading::PlanOptions po;
+  po.known = [&](const std::string& k) { return slots.count(k) != 0; };
+  po.base_model_prefix = o.base_model_prefix;
+  const loading::ConversionPlan plan = loading::plan_conversion(ck.names(), o.rules, po);
+
+  // Items whose outputs are all unknown are reported without reading their tensors.
+  std::vector<size_t> work;
+  for (size_t i = 0; i < plan.items.size(); ++i) {
+    const auto keys = loading::planned_output_keys(plan.items[i], o.rules, po);
+    const bool useless = !keys.empty() && std::all_of(keys.begin(), keys.end(), [&](const std::string& k) {
+      return tied_targets.count(k) || !slots.count(k);
+    });
+    if (!useless) {
+      work.push_back(i);
+      continue;
+    }
+    for (const auto& list : plan.items[i].sources)
+      for (const auto& s : list)
+        if (!tied_targets.count(keys[0])) report.unexpected.push_back(s.key);
+  }
+
+  std::mutex mutex;
+  std::set<std::string> filled;
+  auto fetch = [&](const std::string& key) {
+    const SafetensorsEntry& e = ck.entry(key);
+    TCPP_CHECK(is_floating(e.dtype), FormatError, "tensor '", key, "' has dtype ", dtype_safetensors_name(e.dtype),
+               ", expected a float type");
+    return ck.tensor(key);
+  };
+  // One task per item: the pool bounds how many groups of temporaries exist at once.
+  ThreadPool::global().run(static_cast<int64_t>(work.size()), [&](int64_t w) {
+    const loading::PlanItem& item = plan.items[work[static_cast<size_t>(w)]];
+    auto outputs = loading::materialize(item, o.rules, po, fetch, o.config);
+    for (auto& [key, tensor] : outputs) {
+      if (tied_targets.count(key)) continue;
+      auto it = slots.find(key);
+      if (it == slots.end()) {
+        std::lock_guard<std::mutex> lock(mutex);
+        report.unexpected.push_back(key);
+        continue;
+      }
+      const nn::ParameterSlot& p = it->second;
+      // GPT-2's Conv1D stores [in, out]; the model multiplies [out, in] (nn/module.h).
+      const bool transposed = p.stored_transposed && tensor.dim() == 2 && p.shape.size() == 2;
+      if (transposed && tensor.shape() == Shape{p.shape[1], p.shape[0]}) tensor = tensor.transpose(0, 1).contiguous();
+      if (tensor.shape() != p.shape) {
+        std::lock_guard<std::mutex> lock(mutex);
+        report.mismatched.push_back(key + ": checkpoint " + shape_to_string(tensor.shape()) + " vs model " +
+                                    shape_to_string(p.shape));
+        continue;
+      }
+      Tensor t = tensor;
+      // Vectors are computed in f32, but a model loaded in bf16/f16 has them rounded to that
+      // dtype (as Transformers stores them), so they are rounded once here.
+      if (p.role == nn::ParamRole::Vector && o.dtype != DType::F32 && t.dtype() == DType::F32) t = ops::cast(t, o.dtype);
+      const DType want = p.role == nn::ParamRole::Matrix ? o.dtype : DType::F32;
+      const bool in_place = t.dtype() == want && item.converter < 0 && !transposed;
+      if (t.dtype() != want) t = ops::cast(t, want);
+      *p.tensor = t;
+      std::lock_guard<std::mutex> lock(mutex);
+      filled.insert(key);
+      ++(in_place ? report.mapped : report.converted);
+      if (item.converter >= 0) ++report.conversion_counts[o.rules[static_cast<size_t>(item.converter)].describe()];
+    }
+  });
+  for (size_t r = 0; r < o.rules.size(); ++r)
+    if (plan.fired[r]) report.conversions.push_back(o.rules[r]);
+
+  for (const auto& [name, p] : slots)
+    if (!filled.count(name) && !tied_targets.count(name) && !p.optional) report.missing.push_back(name);
+  std::sort(report.unexpected.begin(), report.unexpected.end(), loading::natural_key_less);
+  std::sort(report.missing.begin(), report.missing.end(), loading::natural_key_less);
+  std::sort(report.mismatched.begin(), report.mismatched.end());
+  if (!report.mismatched.empty() || !report.missing.empty() || (o.strict && !report.unexpected.empty())) {
     std::string msg;
-    if (!report.mismatched.empty()) {
-      msg += "shape mismatch between config and weights: ";
-      for (size_t i = 0; i < report.mismatched.size() && i < 5; ++i) msg += (i ? "; " : "") + report.mismatched[i];
-      if (report.mismatched.size() > 5) msg += detail::concat("; and ", report.mismatched.size() - 5, " more");
-    }
-    if (!report.missing.empty()) {
-      if (!msg.empty()) msg += ". ";
-      msg += "missing weights: ";
-      for (size_t i = 0; i < report.missing.size() && i < 5; ++i) msg += (i ? ", " : "") + report.missing[i];
-      if (report.missing.size() > 5) msg += detail::concat(" and ", report.missing.size() - 5, " more");
-    }
+    if (!report.mismatched.empty()) msg += "shape mismatch between config and weights: " + list_some(report.mismatched, "; ");
+    if (!report.missing.empty()) msg += (msg.empty() ? "" : ". ") + std::string("missing weights: ") + list_some(report.missing, ", ");
+    if (o.strict && !report.unexpected.empty())
+      msg += (msg.empty() ? "" : ". ") + std::string("unexpected weights (strict): ") + list_some(report.unexpected, ", ");
     throw ShapeError(msg);
   }
-  for (const auto& [target, source] : tied) {
+  for (const auto& [target, source] : o.tied) {
     auto t = slots.find(target), s = slots.find(source);
-    TCPP_CHECK(t != slots.end() && s != slots.end() && s->second->defined(), ShapeError, "cannot tie '", target, "' to '",
-               source, "'");
-    *t->second = *s->second;
+    TCPP_CHECK(t != slots.end() && s != slots.end() && s->second.tensor->defined(), ShapeError, "cannot tie '", target,
+               "' to '", source, "'");
+    *t->second.tensor = *s->second.tensor;
   }
+  report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return report;
+}
+
+LoadReport load_weights(nn::Module& module, const SafetensorsCheckpoint& ck, DType matrix_dtype,
+                        const std::vector<std::pair<std::string, std::string>>& tied) {
+  LoadWeightsOptions o;
+  o.dtype = matrix_dtype;
+  o.tied = tied;
+  return load_weights(module, ck, o);
 }
 
 }  // namespace transformers

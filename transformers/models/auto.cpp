@@ -2,6 +2,7 @@
 
 #include <cstdio>
 
+#include "transformers/loading/conversion_mapping.h"
 #include "transformers/models/registry.h"
 
 namespace transformers {
@@ -14,6 +15,14 @@ DType resolve_dtype(const std::string& requested, const PretrainedConfig& config
     if (is_floating(dt)) return dt;
   }
   return DType::F32;
+}
+
+std::vector<loading::WeightTransform> model_conversion_rules(
+    const PretrainedConfig& config, const std::vector<std::pair<std::string, std::string>>& key_mapping) {
+  std::vector<loading::WeightTransform> rules = loading::key_mapping_renamings(key_mapping);
+  for (auto& r : loading::conversion_mapping(config.model_type)) rules.push_back(std::move(r));
+  for (auto& r : loading::legacy_renamings()) rules.push_back(std::move(r));
+  return rules;
 }
 
 std::unique_ptr<CausalLM> AutoModelForCausalLM::from_pretrained(const std::filesystem::path& path,
@@ -30,7 +39,13 @@ std::unique_ptr<CausalLM> AutoModelForCausalLM::from_pretrained(const std::files
   const DType dtype = resolve_dtype(options.dtype, config, ck);
   std::unique_ptr<CausalLM> model = entry.causal_lm(config);
   model->dtype = dtype;
-  LoadReport report = load_weights(*model, ck, dtype, model->tied_weights());
+  LoadWeightsOptions lw;
+  lw.dtype = dtype;
+  lw.tied = model->tied_weights();
+  lw.rules = model_conversion_rules(config, options.key_mapping);
+  lw.config = &model->config();
+  lw.strict = options.strict;
+  LoadReport report = load_weights(*model, ck, lw);
   if (options.verbose && !report.unexpected.empty()) {
     std::fprintf(stderr, "warning: %zu unexpected tensors in the checkpoint (first: %s)\n", report.unexpected.size(),
                  report.unexpected.front().c_str());

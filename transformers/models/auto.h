@@ -5,6 +5,8 @@
 #include <filesystem>
 #include <memory>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "transformers/loading/load_weights.h"
 #include "transformers/models/causal_lm.h"
@@ -17,6 +19,11 @@ struct LoadOptions {
   std::string dtype = "auto";
   // Print the load report (unexpected keys) to stderr.
   bool verbose = false;
+  // Unexpected checkpoint keys are an error, not a warning.
+  bool strict = false;
+  // from_pretrained's key_mapping: {regex, replacement} renamings applied before the model's
+  // conversion table (loading/conversion_mapping.h).
+  std::vector<std::pair<std::string, std::string>> key_mapping{};
 };
 
 struct AutoModelForCausalLM {
@@ -24,6 +31,11 @@ struct AutoModelForCausalLM {
   static std::unique_ptr<CausalLM> from_pretrained(const std::filesystem::path& path, const LoadOptions& options,
                                                    LoadReport* report);
 };
+
+// The weight rules from_pretrained applies: user key_mapping, the model_type's conversion table
+// (loading/conversion_mapping.h), then v5's legacy renames.
+std::vector<loading::WeightTransform> model_conversion_rules(
+    const PretrainedConfig& config, const std::vector<std::pair<std::string, std::string>>& key_mapping = {});
 
 // The dtype "auto" resolves to for this config and checkpoint.
 DType resolve_dtype(const std::string& requested, const PretrainedConfig& config, const SafetensorsCheckpoint& checkpoint);

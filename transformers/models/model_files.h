@@ -4,6 +4,7 @@
 #include <memory>
 
 #include "transformers/models/causal_lm.h"
+#include "transformers/nn/moe.h"
 
 namespace transformers {
 
@@ -24,5 +25,13 @@ nn::DecoderConfig gemma2_family_decoder_config(const PretrainedConfig& config, s
                                                std::optional<double> final_softcap_default);
 
 void apply_qwen_sliding_window(const PretrainedConfig& config, nn::DecoderConfig& decoder);
+
+// Mixture-of-experts families (nn/moe.h); qwen2_moe.cpp holds what Qwen3-MoE shares with it.
+std::unique_ptr<CausalLM> make_mixtral_for_causal_lm(const PretrainedConfig& config);
+std::unique_ptr<CausalLM> make_qwen2_moe_for_causal_lm(const PretrainedConfig& config);
+std::unique_ptr<CausalLM> make_qwen3_moe_for_causal_lm(const PretrainedConfig& config);
+nn::MoEConfig qwen_moe_config(const PretrainedConfig& config, const nn::DecoderConfig& decoder);
+std::function<std::unique_ptr<nn::FeedForward>(const nn::DecoderConfig&, size_t)> qwen_moe_layers(
+    const PretrainedConfig& config, const nn::MoEConfig& moe);
 
 }  // namespace transformers

@@ -1,0 +1,84 @@
+#include "transformers/nn/moe.h"
+
+#include <cmath>
+
+namespace transformers::nn {
+
+FusedExperts::FusedExperts(const MoEConfig& c) {
+  register_parameter("gate_up_proj", &gate_up_proj, {c.num_experts, 2 * c.intermediate_size, c.hidden_size},
+                     ParamRole::Matrix);
+  register_parameter("down_proj", &down_proj, {c.num_experts, c.hidden_size, c.intermediate_size}, ParamRole::Matrix);
+}
+
+SparseMoeBlock::SparseMoeBlock(const MoEConfig& c) : gate(c.hidden_size, c.num_experts, false), experts(c), config_(c) {
+  TCPP_CHECK(c.num_experts > 0 && c.top_k >= 1 && c.top_k <= c.num_experts, ConfigError, "MoE: num_experts_per_tok ",
+             c.top_k, " must be in [1, ", c.num_experts, "]");
+  register_module("gate", &gate);
+  register_module("experts", &experts);
+  if (c.shared_expert_intermediate_size > 0) {
+    shared_expert = std::make_unique<GatedMLP>(c.hidden_size, c.shared_expert_intermediate_size, c.activation, false);
+    shared_expert_gate = std::make_unique<Linear>(c.hidden_size, 1, false);
+    register_module("shared_expert", shared_expert.get());
+    register_module("shared_expert_gate", shared_expert_gate.get());
+  }
+}
+
+std::pair<Tensor, Tensor> SparseMoeBlock::route(const Tensor& tokens) const {
+  Tensor probs = gate.forward(tokens);  // [T, E] f32
+  ops::softmax_(probs);
+  auto [weights, experts_of_token] = ops::topk(probs, config_.top_k);
+  if (config_.norm_topk_prob) {
+    const int64_t T = weights.size(0), k = weights.size(1);
+    float* w = weights.data<float>();
+    for (int64_t t = 0; t < T; ++t) {
+      float sum = 0;
+      for (int64_t j = 0; j < k; ++j) sum += w[t * k + j];
+      for (int64_t j = 0; j < k; ++j) w[t * k + j] /= sum;
+    }
+  }
+  return {experts_of_token, weights};
+}
+
+Tensor SparseMoeBlock::forward(const Tensor& x) const {
+  const int64_t H = config_.hidden_size, I = config_.intermediate_size, E = config_.num_experts;
+  Tensor tokens = x.contiguous().view({-1, H});
+  const int64_t T = tokens.size(0), k = config_.top_k;
+  auto [chosen, weights] = route(tokens);
+  // Tokens per expert, so each expert multiplies only the rows routed to it.
+  std::vector<std::vector<std::pair<int64_t, float>>> rows_of(static_cast<size_t>(E));
+  for (int64_t t = 0; t < T; ++t)
+    for (int64_t j = 0; j < k; ++j)
+      rows_of[static_cast<size_t>(chosen.data<int64_t>()[t * k + j])].push_back({t, weights.data<float>()[t * k + j]});
+  Tensor out = Tensor::zeros({T, H}, DType::F32);
+  float* o = out.data<float>();
+  const float* in = tokens.data<float>();
+  for (int64_t e = 0; e < E; ++e) {
+    const auto& rows = rows_of[static_cast<size_t>(e)];
+    if (rows.empty()) continue;
+    const int64_t n = static_cast<int64_t>(rows.size());
+    Tensor xe = Tensor::empty({n, H}, DType::F32);
+    for (int64_t r = 0; r < n; ++r)
+      std::copy(in + rows[r].first * H, in + (rows[r].first + 1) * H, xe.data<float>() + r * H);
+    Tensor gate_up = ops::linear(xe, experts.gate_up_proj.select(0, e));  // [n, 2I]
+    Tensor h = ops::gated_activation(gate_up.slice(1, 0, I).contiguous(), gate_up.slice(1, I, 2 * I).contiguous(),
+                                     config_.activation);
+    Tensor y = ops::linear(h, experts.down_proj.select(0, e));  // [n, H]
+    const float* py = y.data<float>();
+    for (int64_t r = 0; r < n; ++r) {
+      float* dst = o + rows[r].first * H;
+      const float w = rows[r].second;
+      for (int64_t d = 0; d < H; ++d) dst[d] += w * py[r * H + d];
+    }
+  }
+  if (shared_expert) {
+    Tensor s = shared_expert->forward(tokens);            // [T, H]
+    Tensor g = shared_expert_gate->forward(tokens);       // [T, 1]
+    for (int64_t t = 0; t < T; ++t) {
+      const float w = 1.0f / (1.0f + std::exp(-g.data<float>()[t]));
+      for (int64_t d = 0; d < H; ++d) o[t * H + d] += w * s.data<float>()[t * H + d];
+    }
+  }
+  return out.view(x.shape());
+}
+
+}  // namespace transformers::nn
