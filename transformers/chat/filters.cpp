@@ -118,7 +118,7 @@ Value f_int(Context&, const Value& v, CallArgs& a) {
   if (v.is_bool()) return Value(v.to_int());
   if (v.is_float()) {
     if (!std::isfinite(v.as_float())) return dflt;
-    return Value(static_cast<int64_t>(std::trunc(v.as_float())));
+    return Value(truncate_to_int(v.as_float()));
   }
   if (v.is_string()) {
     std::string s = strings::strip(v.as_str(), std::nullopt, true, true);
@@ -133,7 +133,7 @@ Value f_int(Context&, const Value& v, CallArgs& a) {
       // int(float(value)).
       errno = 0;
       double d = std::strtod(s.c_str(), &end);
-      if (*end == 0 && std::isfinite(d)) return Value(static_cast<int64_t>(std::trunc(d)));
+      if (*end == 0 && std::isfinite(d)) return Value(truncate_to_int(d));
     }
   }
   return dflt;

@@ -23,7 +23,8 @@ struct AttrGetter {
     if (attribute.is_string()) {
       for (auto& p : strings::split(attribute.as_str(), std::string("."), -1)) {
         bool digits = !p.empty() && p.find_first_not_of("0123456789") == std::string::npos;
-        parts.push_back(digits ? Value(static_cast<int64_t>(std::stoll(p))) : Value(p));
+        auto index = digits ? parse_digits(p) : std::nullopt;
+        parts.push_back(index ? Value(*index) : Value(p));
       }
     } else {
       parts.push_back(attribute);

@@ -46,8 +46,7 @@ int64_t to_integer(const Value& v, char conv) {
     if (conv == 'x' || conv == 'X' || conv == 'o')
       raise("TypeError", std::string("%") + conv + " format: an integer is required, not float");
     double d = v.as_float();
-    if (!std::isfinite(d)) raise("OverflowError", "cannot convert float infinity to integer");
-    return static_cast<int64_t>(std::trunc(d));
+    return truncate_to_int(d);
   }
   if (v.is_undefined()) raise_undefined(v);
   raise("TypeError", std::string("%") + conv + " format: a real number is required, not " + v.type_name());
@@ -92,7 +91,12 @@ std::string percent_format(Context& ctx, const std::string& fmt, const Value& ar
     };
     std::string width, precision;
     if (i < fmt.size() && fmt[i] == '*') {
-      width = std::to_string(to_integer(take_arg(), 'd'));
+      int64_t w = to_integer(take_arg(), 'd');
+      if (w < 0) {
+        flags.push_back('-');
+        w = w == INT64_MIN ? INT64_MAX : -w;
+      }
+      width = std::to_string(w);
       ++i;
     }
     while (i < fmt.size() && std::isdigit(static_cast<unsigned char>(fmt[i]))) width.push_back(fmt[i++]);
@@ -101,7 +105,7 @@ std::string percent_format(Context& ctx, const std::string& fmt, const Value& ar
       has_precision = true;
       ++i;
       if (i < fmt.size() && fmt[i] == '*') {
-        precision = std::to_string(to_integer(take_arg(), 'd'));
+        precision = std::to_string(std::max<int64_t>(0, to_integer(take_arg(), 'd')));
         ++i;
       }
       while (i < fmt.size() && std::isdigit(static_cast<unsigned char>(fmt[i]))) precision.push_back(fmt[i++]);
@@ -230,8 +234,10 @@ std::string format_value(Context& ctx, const Value& v, const std::string& spec) 
   if (i < u.size() && u[i] == '.') {
     ++i;
     precision = 0;
-    while (i < u.size() && u[i] >= '0' && u[i] <= '9') precision = precision * 10 + (u[i++] - '0');
-    if (precision > 1000) raise("ValueError", "precision too big");
+    while (i < u.size() && u[i] >= '0' && u[i] <= '9') {
+      precision = precision * 10 + (u[i++] - '0');
+      if (precision > 1000) raise("ValueError", "precision too big");
+    }
   }
   char type = i < u.size() ? static_cast<char>(u[i++]) : 0;
   if (i < u.size()) raise("ValueError", "Invalid format specifier");
@@ -311,7 +317,8 @@ Value resolve_field(const std::string& field, CallArgs& args, size_t& auto_index
     if (auto_index >= args.args.size()) raise("IndexError", "Replacement index " + std::to_string(auto_index) + " out of range for positional args tuple");
     v = args.args[auto_index++];
   } else if (std::isdigit(static_cast<unsigned char>(head[0]))) {
-    size_t idx = std::stoull(head);
+    auto parsed = parse_digits(head);
+    size_t idx = parsed ? static_cast<size_t>(*parsed) : SIZE_MAX;
     if (idx >= args.args.size()) raise("IndexError", "Replacement index " + head + " out of range for positional args tuple");
     v = args.args[idx];
   } else {
@@ -330,7 +337,8 @@ Value resolve_field(const std::string& field, CallArgs& args, size_t& auto_index
       if (close == std::string::npos) raise("ValueError", "Missing ']' in format string");
       std::string key = field.substr(i + 1, close - i - 1);
       bool digits = !key.empty() && key.find_first_not_of("0123456789") == std::string::npos;
-      v = get_item(v, digits ? Value(static_cast<int64_t>(std::stoll(key))) : Value(key));
+      auto index = digits ? parse_digits(key) : std::nullopt;
+      v = get_item(v, index ? Value(*index) : Value(key));
       i = close + 1;
     }
   }

@@ -191,6 +191,27 @@ const void* Value::identity() const {
   }
 }
 
+int64_t truncate_to_int(double d) {
+  if (std::isnan(d)) raise("ValueError", "cannot convert float NaN to integer");
+  if (std::isinf(d)) raise("OverflowError", "cannot convert float infinity to integer");
+  double t = std::trunc(d);
+  if (t >= 9223372036854775808.0 || t < -9223372036854775808.0)
+    raise("OverflowError", "integer too large for this engine (64-bit)");
+  return static_cast<int64_t>(t);
+}
+
+std::optional<int64_t> parse_digits(std::string_view digits) {
+  if (digits.empty() || digits.size() > 18) {
+    if (digits.size() > 18) return std::nullopt;
+  }
+  int64_t v = 0;
+  for (char c : digits) {
+    if (c < '0' || c > '9') return std::nullopt;
+    v = v * 10 + (c - '0');
+  }
+  return v;
+}
+
 // ---- printing ----------------------------------------------------------------------------
 
 std::string float_repr(double d) {

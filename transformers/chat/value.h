@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -166,6 +167,11 @@ class Value {
 [[noreturn]] void raise(const std::string& kind, const std::string& message);
 // Throws the UndefinedError that using `v` (an Undefined) in an operation raises.
 [[noreturn]] void raise_undefined(const Value& v);
+
+// int(d) for a finite double in int64 range; OverflowError otherwise (Python would go bigint).
+int64_t truncate_to_int(double d);
+// Parses a run of decimal digits; nullopt when it does not fit in int64.
+std::optional<int64_t> parse_digits(std::string_view digits);
 
 // Python float repr: shortest round-trip digits, "1.0", "1e+16", "inf", "nan".
 std::string float_repr(double d);
