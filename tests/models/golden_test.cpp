@@ -26,7 +26,9 @@ TEST_P(GoldenModel, LogitsAndHiddenStatesMatchTransformers) {
   Tensor ids = load_npy(dir() / "input_ids.npy");
   CausalLMOutput out = model->forward(ids, {.output_hidden_states = true});
   Tensor logits = load_npy(dir() / "logits.npy");
-  EXPECT_LE(max_abs_diff(out.logits, logits), 1e-4f);
+  const float d = max_abs_diff(out.logits, logits);
+  EXPECT_LE(d, 1e-4f);
+  std::printf("%s logits max |diff| %.3g\n", GetParam().c_str(), d);
   Tensor hs = load_npy(dir() / "hidden_states.npy");
   ASSERT_EQ(static_cast<int64_t>(out.hidden_states.size()), hs.size(0));
   for (int64_t i = 0; i < hs.size(0); ++i)

@@ -15,6 +15,7 @@ class Linear : public Module {
   Linear(int64_t in_features, int64_t out_features, bool bias, bool stored_transposed = false);
   Tensor forward(const Tensor& x) const;
   void mark_stored_transposed() { mark_parameter_transposed("weight"); }
+  void mark_optional() { mark_parameters_optional(); }
   int64_t in_features() const { return in_; }
   int64_t out_features() const { return out_; }
   Tensor weight;  // [out, in]

@@ -26,6 +26,10 @@ void Module::mark_parameter_transposed(const std::string& name) {
     if (p.name == name) p.stored_transposed = true;
 }
 
+void Module::mark_parameters_optional() {
+  for (auto& p : params_) p.optional = true;
+}
+
 void Module::register_module(std::string name, Module* child) { children_.emplace_back(std::move(name), child); }
 
 }  // namespace transformers::nn

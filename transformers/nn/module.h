@@ -42,6 +42,9 @@ class Module {
   void register_module(std::string name, Module* child);
   // Marks an already registered parameter of this module as stored_transposed.
   void mark_parameter_transposed(const std::string& name);
+  // Marks every parameter of this module (not its children) optional: absent from a checkpoint
+  // it stays undefined instead of failing the load.
+  void mark_parameters_optional();
 
  private:
   std::vector<ParameterSlot> params_;
