@@ -82,7 +82,15 @@ INSTANTIATE_TEST_SUITE_P(
                       CacheCase{"qwen2_window_layers", {{"model_type", "qwen2"}, {"sliding_window", 3}, {"use_sliding_window", true}, {"max_window_layers", 1}}},
                       CacheCase{"qwen3_tied", {{"model_type", "qwen3"}, {"tie_word_embeddings", true}}},
                       CacheCase{"llama3_rope", {{"model_type", "llama"}, {"rope_scaling", {{"rope_type", "llama3"}, {"factor", 8.0}, {"low_freq_factor", 1.0}, {"high_freq_factor", 4.0}, {"original_max_position_embeddings", 16}}}}},
-                      CacheCase{"layer_types", {{"model_type", "llama"}, {"sliding_window", 5}, {"layer_types", {"sliding_attention", "full_attention", "sliding_attention"}}}}),
+                      CacheCase{"layer_types", {{"model_type", "llama"}, {"sliding_window", 5}, {"layer_types", {"sliding_attention", "full_attention", "sliding_attention"}}}},
+                      CacheCase{"yarn_rope", {{"model_type", "llama"}, {"rope_scaling", {{"rope_type", "yarn"}, {"factor", 4.0}, {"original_max_position_embeddings", 16}}}}},
+                      CacheCase{"partial_rotary", {{"model_type", "llama"}, {"partial_rotary_factor", 0.5}}},
+                      CacheCase{"proportional_rope", {{"model_type", "llama"}, {"rope_parameters", {{"rope_type", "proportional"}, {"rope_theta", 1000.0}, {"partial_rotary_factor", 0.5}}}}},
+                      CacheCase{"gemma", {{"model_type", "gemma"}}},
+                      CacheCase{"gemma2_window_softcaps", {{"model_type", "gemma2"}, {"sliding_window", 4}, {"query_pre_attn_scalar", 16}, {"attn_logit_softcapping", 5.0}, {"final_logit_softcapping", 3.0}}},
+                      CacheCase{"gemma3_local_global", {{"model_type", "gemma3_text"}, {"sliding_window", 4}, {"sliding_window_pattern", 2}, {"rope_local_base_freq", 100.0}, {"rope_scaling", {{"rope_type", "linear"}, {"factor", 4.0}}}}},
+                      CacheCase{"phi3_fused_window", {{"model_type", "phi3"}, {"sliding_window", 5}}},
+                      CacheCase{"gpt2", {{"model_type", "gpt2"}, {"n_embd", 48}, {"n_layer", 3}, {"n_head", 6}, {"n_positions", 64}}}),
     [](const auto& info) { return info.param.name; });
 
 // A sliding window larger than nothing but smaller than the prompt changes the result: the

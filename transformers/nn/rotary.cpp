@@ -1,5 +1,6 @@
 #include "transformers/nn/rotary.h"
 
+#include <algorithm>
 #include <cmath>
 #include <numbers>
 
@@ -7,21 +8,23 @@ namespace transformers::nn {
 
 namespace {
 
-// base ** (arange(0, dim, 2) / dim), inverted, in float32 as torch computes it.
-std::vector<float> default_inv_freq(double base, int64_t dim) {
+// base ** (arange(0, dim, 2) / dim), inverted, in float32 as torch computes it; `denominator`
+// is dim except for proportional rope (the full head_dim).
+std::vector<float> default_inv_freq(double base, int64_t dim, int64_t denominator = 0) {
+  if (denominator == 0) denominator = dim;
   std::vector<float> inv(dim / 2);
   for (int64_t i = 0; i < dim / 2; ++i) {
-    float exponent = static_cast<float>(2 * i) / static_cast<float>(dim);
+    float exponent = static_cast<float>(2 * i) / static_cast<float>(denominator);
     inv[i] = 1.0f / std::pow(static_cast<float>(base), exponent);
   }
   return inv;
 }
 
-void apply_llama3(std::vector<float>& inv, const RopeParameters& rope) {
+void apply_llama3(std::vector<float>& inv, const RopeParameters& rope, double original_max) {
   const double factor = rope.get("factor");
   const double low = rope.get("low_freq_factor");
   const double high = rope.get("high_freq_factor");
-  const double old_ctx = rope.get("original_max_position_embeddings");
+  const double old_ctx = original_max;
   const double low_wavelen = old_ctx / low, high_wavelen = old_ctx / high;
   for (float& f : inv) {
     const float wavelen = 2.0f * std::numbers::pi_v<float> / f;
@@ -35,27 +38,130 @@ void apply_llama3(std::vector<float>& inv, const RopeParameters& rope) {
   }
 }
 
+// YaRN: frequencies below the correction range are interpolated (divided by factor), above it
+// extrapolated (kept), with a linear ramp between; cos/sin scaled by the attention factor.
+std::vector<float> yarn_inv_freq(const RopeParameters& rope, int64_t dim, double factor, double original_max,
+                                 float& attention_factor) {
+  const double base = rope.rope_theta;
+  auto get_mscale = [](double scale, double mscale) { return scale <= 1 ? 1.0 : 0.1 * mscale * std::log(scale) + 1.0; };
+  if (rope.has("attention_factor")) {
+    attention_factor = static_cast<float>(rope.get("attention_factor"));
+  } else {
+    const double mscale = rope.get("mscale", 0.0), mscale_all_dim = rope.get("mscale_all_dim", 0.0);
+    attention_factor = static_cast<float>(mscale != 0 && mscale_all_dim != 0
+                                              ? get_mscale(factor, mscale) / get_mscale(factor, mscale_all_dim)
+                                              : get_mscale(factor, 1.0));
+  }
+  // `or` in Python: a 0 or null beta means the default.
+  double beta_fast = rope.get("beta_fast", 32.0), beta_slow = rope.get("beta_slow", 1.0);
+  if (beta_fast == 0) beta_fast = 32.0;
+  if (beta_slow == 0) beta_slow = 1.0;
+  const bool truncate = !rope.raw.contains("truncate") || !rope.raw["truncate"].is_boolean() || rope.raw["truncate"].get<bool>();
+  auto correction_dim = [&](double rotations) {
+    return (static_cast<double>(dim) * std::log(original_max / (rotations * 2 * std::numbers::pi))) / (2 * std::log(base));
+  };
+  double low = correction_dim(beta_fast), high = correction_dim(beta_slow);
+  if (truncate) {
+    low = std::floor(low);
+    high = std::ceil(high);
+  }
+  low = std::max(low, 0.0);
+  high = std::min(high, static_cast<double>(dim - 1));
+  if (low == high) high += 0.001;  // avoids a division by zero, as Transformers does
+  std::vector<float> inv(dim / 2);
+  for (int64_t i = 0; i < dim / 2; ++i) {
+    const float pos_freq = std::pow(static_cast<float>(base), static_cast<float>(2 * i) / static_cast<float>(dim));
+    const float extrapolation = 1.0f / pos_freq;
+    const float interpolation = 1.0f / (static_cast<float>(factor) * pos_freq);
+    const float ramp = std::clamp((static_cast<float>(i) - static_cast<float>(low)) / static_cast<float>(high - low), 0.0f, 1.0f);
+    const float extrapolation_factor = 1.0f - ramp;
+    inv[i] = interpolation * (1.0f - extrapolation_factor) + extrapolation * extrapolation_factor;
+  }
+  return inv;
+}
+
+std::vector<float> longrope_inv_freq(const RopeParameters& rope, int64_t dim, const char* key) {
+  TCPP_CHECK(rope.raw.contains(key) && rope.raw[key].is_array(), ConfigError, "rope_parameters (longrope): missing list '",
+             key, "'");
+  std::vector<float> ext;
+  for (const auto& v : rope.raw[key]) {
+    TCPP_CHECK(v.is_number(), ConfigError, "rope_parameters (longrope): '", key, "' must hold numbers");
+    ext.push_back(v.get<float>());
+  }
+  TCPP_CHECK(static_cast<int64_t>(ext.size()) == dim / 2, ConfigError, "rope_parameters (longrope): '", key, "' has ",
+             ext.size(), " entries, the rotary dimension needs ", dim / 2);
+  std::vector<float> inv(dim / 2);
+  for (int64_t i = 0; i < dim / 2; ++i) {
+    const float shape = static_cast<float>(2 * i) / static_cast<float>(dim);
+    inv[i] = 1.0f / (ext[i] * std::pow(static_cast<float>(rope.rope_theta), shape));
+  }
+  return inv;
+}
+
 }  // namespace
 
-RotaryEmbedding::RotaryEmbedding(const RopeParameters& rope, int64_t head_dim, int64_t max_position_embeddings) {
+RotaryEmbedding::RotaryEmbedding(const RopeParameters& rope, int64_t head_dim, int64_t max_position_embeddings)
+    : rope_(rope), max_position_embeddings_(max_position_embeddings) {
   const double partial = rope.partial_rotary_factor.value_or(1.0);
-  rotary_dim_ = static_cast<int64_t>(static_cast<double>(head_dim) * partial);
+  const std::string& type = rope.rope_type;
+  rotary_dim_ = type == "proportional" ? head_dim : static_cast<int64_t>(static_cast<double>(head_dim) * partial);
   TCPP_CHECK(rotary_dim_ > 0 && rotary_dim_ % 2 == 0 && rotary_dim_ <= head_dim, ConfigError,
              "rope: rotary dimension ", rotary_dim_, " (head_dim ", head_dim, " x partial_rotary_factor ", partial,
              ") must be even and positive");
-  inv_freq_ = default_inv_freq(rope.rope_theta, rotary_dim_);
-  const std::string& type = rope.rope_type;
+  // v5 fills original_max_position_embeddings from max_position_embeddings when absent.
+  original_max_position_embeddings_ = static_cast<int64_t>(
+      rope.get("original_max_position_embeddings", static_cast<double>(max_position_embeddings)));
   if (type == "default") {
+    inv_freq_ = default_inv_freq(rope.rope_theta, rotary_dim_);
   } else if (type == "linear") {
+    inv_freq_ = default_inv_freq(rope.rope_theta, rotary_dim_);
     const float factor = static_cast<float>(rope.get("factor"));
     for (float& f : inv_freq_) f /= factor;
+  } else if (type == "dynamic") {
+    rope.get("factor");  // required: fail at load, not at the first long sequence
+    inv_freq_ = default_inv_freq(rope.rope_theta, rotary_dim_);
   } else if (type == "llama3") {
-    apply_llama3(inv_freq_, rope);
+    inv_freq_ = default_inv_freq(rope.rope_theta, rotary_dim_);
+    apply_llama3(inv_freq_, rope, static_cast<double>(original_max_position_embeddings_));
+  } else if (type == "yarn") {
+    const double original = static_cast<double>(original_max_position_embeddings_);
+    const double factor = rope.get("factor", static_cast<double>(max_position_embeddings) / original);
+    inv_freq_ = yarn_inv_freq(rope, rotary_dim_, factor, original, attention_scaling_);
+  } else if (type == "longrope") {
+    inv_freq_ = longrope_inv_freq(rope, rotary_dim_, "short_factor");
+    long_inv_freq_ = longrope_inv_freq(rope, rotary_dim_, "long_factor");
+    const double original = static_cast<double>(original_max_position_embeddings_);
+    const double factor = rope.get("factor", static_cast<double>(max_position_embeddings) / original);
+    attention_scaling_ = static_cast<float>(
+        rope.has("attention_factor") ? rope.get("attention_factor")
+        : factor <= 1.0              ? 1.0
+                                     : std::sqrt(1.0 + std::log(factor) / std::log(original)));
+  } else if (type == "proportional") {
+    // Gemma 4: the first int(partial * head_dim / 2) pairs rotate with exponents over the full
+    // head_dim; the rest get frequency 0 (cos 1, sin 0: not rotated).
+    const int64_t angles = static_cast<int64_t>(std::floor(partial * static_cast<double>(head_dim) / 2.0));
+    inv_freq_ = default_inv_freq(rope.rope_theta, 2 * angles, head_dim);
+    inv_freq_.resize(static_cast<size_t>(head_dim / 2), 0.0f);
+    const float factor = static_cast<float>(rope.get("factor", 1.0));
+    for (float& f : inv_freq_) f /= factor;
   } else {
     throw ConfigError(detail::concat("rope_parameters: unsupported rope_type '", type,
-                                     "' (supported: default, linear, llama3)"));
+                                     "' (supported: default, linear, dynamic, yarn, longrope, llama3, proportional)"));
   }
-  (void)max_position_embeddings;
+}
+
+std::vector<float> RotaryEmbedding::inv_freq_for(int64_t seq_len) const {
+  if (rope_.rope_type == "longrope" && seq_len > original_max_position_embeddings_) return long_inv_freq_;
+  if (rope_.rope_type == "dynamic" && seq_len > max_position_embeddings_) {
+    // NTK-aware: a larger base for sequences past max_position_embeddings. Transformers keeps
+    // the grown table until a sequence shorter than the original length comes; computing it
+    // from the current length gives the same frequencies for every growing sequence (generation).
+    const double factor = rope_.get("factor");
+    const double d = static_cast<double>(rotary_dim_);
+    const double ratio = factor * static_cast<double>(seq_len) / static_cast<double>(max_position_embeddings_) - (factor - 1);
+    return default_inv_freq(rope_.rope_theta * std::pow(ratio, d / (d - 2)), rotary_dim_);
+  }
+  return inv_freq_;
 }
 
 std::pair<Tensor, Tensor> RotaryEmbedding::cos_sin(const Tensor& position_ids) const {
@@ -63,13 +169,16 @@ std::pair<Tensor, Tensor> RotaryEmbedding::cos_sin(const Tensor& position_ids) c
              "rotary: position_ids must be int64 [B, L], got ", position_ids.describe());
   Tensor pos = position_ids.contiguous();
   const int64_t B = pos.size(0), L = pos.size(1), half = rotary_dim_ / 2;
+  int64_t max_pos = 0;
+  for (int64_t t = 0; t < B * L; ++t) max_pos = std::max(max_pos, pos.data<int64_t>()[t]);
+  const std::vector<float> inv = inv_freq_for(max_pos + 1);
   Tensor cos = Tensor::empty({B, L, rotary_dim_}, DType::F32), sin = Tensor::empty({B, L, rotary_dim_}, DType::F32);
   for (int64_t t = 0; t < B * L; ++t) {
     const float p = static_cast<float>(pos.data<int64_t>()[t]);
     float* c = cos.data<float>() + t * rotary_dim_;
     float* s = sin.data<float>() + t * rotary_dim_;
     for (int64_t i = 0; i < half; ++i) {
-      const float angle = p * inv_freq_[i];  // a float32 product, as torch's matmul gives
+      const float angle = p * inv[i];  // a float32 product, as torch's matmul gives
       const float cv = static_cast<float>(std::cos(static_cast<double>(angle))) * attention_scaling_;
       const float sv = static_cast<float>(std::sin(static_cast<double>(angle))) * attention_scaling_;
       c[i] = c[i + half] = cv;

@@ -1,6 +1,8 @@
-// Rotary position embedding: inverse frequencies from rope_parameters (v5's ROPE_INIT_FUNCTIONS:
-// default, linear, llama3, ...) and cos/sin tables for given positions, computed in float32 the
-// way PyTorch does so that long positions agree too.
+// Rotary position embedding: inverse frequencies from rope_parameters, following v5's
+// ROPE_INIT_FUNCTIONS (modeling_rope_utils.py): default, linear, dynamic (NTK), yarn, longrope,
+// llama3, proportional; partial_rotary_factor. cos/sin tables for given positions are computed in
+// float32 the way PyTorch does, so that long positions agree too. An unknown rope_type is a
+// ConfigError naming the supported ones.
 #pragma once
 
 #include <vector>
@@ -12,20 +14,31 @@ namespace transformers::nn {
 
 class RotaryEmbedding {
  public:
-  // head_dim: the attention head size; the rotated part is head_dim * partial_rotary_factor.
+  // head_dim: the attention head size; the rotated part is head_dim * partial_rotary_factor
+  // (proportional: always head_dim, with the unrotated pairs at frequency 0).
+  // max_position_embeddings: config.max_position_embeddings (dynamic's reference length, and
+  // the default original_max_position_embeddings of yarn, longrope and llama3).
   RotaryEmbedding(const RopeParameters& rope, int64_t head_dim, int64_t max_position_embeddings);
 
   // position_ids [B, L] (I64) -> cos, sin [B, L, rotary_dim] f32, already multiplied by the
-  // attention scaling of the rope type.
+  // attention scaling of the rope type. dynamic and longrope pick their frequencies from the
+  // sequence length max(position_ids) + 1, as v5's dynamic_rope_update does.
   std::pair<Tensor, Tensor> cos_sin(const Tensor& position_ids) const;
 
+  // The frequencies used for a sequence of `seq_len` positions.
+  std::vector<float> inv_freq_for(int64_t seq_len) const;
+
   int64_t rotary_dim() const { return rotary_dim_; }
-  const std::vector<float>& inv_freq() const { return inv_freq_; }
+  const std::vector<float>& inv_freq() const { return inv_freq_; }  // at seq_len <= the original length
   float attention_scaling() const { return attention_scaling_; }
 
  private:
+  RopeParameters rope_;
   int64_t rotary_dim_;
+  int64_t max_position_embeddings_;
   std::vector<float> inv_freq_;
+  std::vector<float> long_inv_freq_;     // longrope, beyond original_max_position_embeddings
+  int64_t original_max_position_embeddings_ = 0;
   float attention_scaling_ = 1.0f;
 };
 
