@@ -81,6 +81,9 @@ Value get_attr(const Value& obj, std::string_view name) {
       if (!obj.is_tuple() && is_unsafe_list_method(name)) return unsafe(obj, name);
       return no_attribute(obj, name);
     case Value::Type::Object: return obj.as_object().get_attr(name);
+    case Value::Type::Function:
+      if (name == "name") return Value(obj.as_function().name);
+      return no_attribute(obj, name);
     default: return no_attribute(obj, name);
   }
 }

@@ -255,7 +255,6 @@ Flow Context::run_loop(const Stmt& s, const ScopePtr& scope, const Value& iterab
     }
     *items = std::move(kept);
   }
-  if (items->empty()) return exec(s.else_body, scope);
   auto loop = std::make_shared<LoopObj>();
   loop->ctx = this;
   loop->stmt = &s;
@@ -264,6 +263,9 @@ Flow Context::run_loop(const Stmt& s, const ScopePtr& scope, const Value& iterab
   loop->depth0 = depth0;
   Value loop_value(std::static_pointer_cast<ObjectObj>(loop));
   ScopePtr iter_scope;
+  // jinja2 runs the else block unless some iteration reached the end of the body: an empty loop,
+  // but also one whose every iteration ended in break or continue.
+  bool run_else = true;
   for (size_t i = 0; i < items->size(); ++i) {
     tick_loop();
     loop->index0 = i;
@@ -277,8 +279,15 @@ Flow Context::run_loop(const Stmt& s, const ScopePtr& scope, const Value& iterab
     assign(s.target, (*items)[i], iter_scope);
     Flow f = exec(s.body, iter_scope);
     if (f == Flow::Break) break;
+    if (f == Flow::Continue) continue;
+    run_else = false;
   }
   loop->scope.reset();
+  if (run_else && !s.else_body.empty()) {
+    auto else_scope = std::make_shared<Scope>();  // jinja2's else frame: assignments stay inside
+    else_scope->parent = scope;
+    return exec(s.else_body, else_scope);
+  }
   return Flow::Normal;
 }
 
