@@ -23,6 +23,14 @@ class TokenizerBackend {
   // Adds special tokens / sets type ids (the Rust post_process, truncation and padding aside).
   virtual Encoding post_process(Encoding first, std::optional<Encoding> second,
                                 bool add_special_tokens) const = 0;
+  // post_process for a combination involving overflow windows cut off by truncation
+  // (`is_window[i]`: part i is a window). The Rust library merges windows without re-applying the
+  // template's type ids to them: their tokens keep their sequence's own type id (0 / 1).
+  virtual Encoding post_process_window(Encoding first, std::optional<Encoding> second,
+                                       bool add_special_tokens, const bool is_window[2]) const {
+    (void)is_window;
+    return post_process(std::move(first), std::move(second), add_special_tokens);
+  }
   // Just the ids of one text: may skip building token strings and offsets.
   virtual std::vector<int64_t> encode_ids(std::string_view text, bool add_special_tokens) const;
   virtual size_t num_special_tokens_to_add(bool is_pair) const = 0;

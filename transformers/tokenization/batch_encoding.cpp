@@ -37,7 +37,8 @@ void truncate_encoding(Encoding& e, size_t length, size_t stride, Side side) {
     ranges.emplace_back(0, n);
   } else {
     TCPP_CHECK(stride < length, ValueError, "truncation: stride (", stride,
-               ") must be smaller than max_length minus special tokens (", length, ")");
+               ") must be smaller than the kept length (", length,
+               "; max_length minus the special tokens)");
     size_t step = length - stride;
     if (side == Side::kRight) {
       for (size_t start = 0;; start += step) {
@@ -79,6 +80,57 @@ void pad_encoding(Encoding& e, size_t target, int64_t pad_id, const std::string&
   pad(e.sequence_ids, std::optional<uint32_t>());
 }
 
+// The Rust truncate_encodings: the special tokens' room is taken from max_length first.
+void truncate_pair(Encoding& first, std::optional<Encoding>& second, const EncodeOptions& options,
+                   size_t special_tokens, Side default_side, size_t model_max_length) {
+  size_t max_length = options.max_length.value_or(model_max_length);
+  size_t added = options.add_special_tokens ? special_tokens : 0;
+  size_t budget = max_length > added ? max_length - added : 0;
+  Side side = options.truncation_side.value_or(default_side);
+  size_t stride = options.return_overflowing_tokens ? options.stride : 0;
+  if (budget == 0) {
+    truncate_encoding(first, 0, stride, side);
+    if (second) truncate_encoding(*second, 0, stride, side);
+    return;
+  }
+  size_t n1 = first.size(), n2 = second ? second->size() : 0;
+  if (n1 + n2 <= budget) return;
+  size_t to_remove = n1 + n2 - budget;
+  switch (options.truncation) {
+    case Truncation::kLongestFirst: {
+      if (!second) {
+        truncate_encoding(first, n1 - to_remove, stride, side);
+        break;
+      }
+      // The shorter keeps its length when it can; otherwise both get half of max_length.
+      bool swap = n1 > n2;
+      size_t a = swap ? n2 : n1, b;
+      b = a > budget ? a : std::max(a, budget - a);
+      if (a + b > budget) {
+        a = budget / 2;
+        b = a + budget % 2;
+      }
+      if (swap) std::swap(a, b);
+      truncate_encoding(first, a, stride, side);
+      truncate_encoding(*second, b, stride, side);
+      break;
+    }
+    case Truncation::kOnlyFirst:
+    case Truncation::kOnlySecond: {
+      bool on_first = options.truncation == Truncation::kOnlyFirst;
+      TCPP_CHECK(on_first || second, ValueError, "truncation only_second needs text pairs");
+      Encoding& target = on_first ? first : *second;
+      TCPP_CHECK(target.size() > to_remove, ValueError,
+                 "truncation: the sequence to truncate is too short to respect max_length (",
+                 max_length, ")");
+      truncate_encoding(target, target.size() - to_remove, stride, side);
+      break;
+    }
+    case Truncation::kNone:
+      break;
+  }
+}
+
 }  // namespace
 
 Encoding Tokenizer::encode_pair_for_batch(std::string_view text, const std::string_view* pair,
@@ -86,49 +138,12 @@ Encoding Tokenizer::encode_pair_for_batch(std::string_view text, const std::stri
   Encoding first = backend_->encode_sequence(text, 0);
   std::optional<Encoding> second;
   if (pair) second = backend_->encode_sequence(*pair, 1);
-  if (options.truncation != Truncation::kNone) {
-    size_t max_length = options.max_length.value_or(model_max_length());
-    size_t added = options.add_special_tokens ? backend_->num_special_tokens_to_add(second.has_value()) : 0;
-    size_t budget = max_length > added ? max_length - added : 0;
-    Side side = options.truncation_side.value_or(truncation_side());
-    size_t stride = options.return_overflowing_tokens ? options.stride : 0;
-    size_t n1 = first.size(), n2 = second ? second->size() : 0;
-    if (n1 + n2 > budget) {
-      switch (options.truncation) {
-        case Truncation::kLongestFirst: {
-          if (!second) {
-            truncate_encoding(first, budget, stride, side);
-            break;
-          }
-          // Remove from the longer one until both fit (the Rust LongestFirst split).
-          size_t to_remove = n1 + n2 - budget;
-          size_t k1 = n1, k2 = n2;
-          while (to_remove > 0) {
-            if (k1 > k2) --k1;
-            else --k2;
-            --to_remove;
-          }
-          truncate_encoding(first, k1, std::min(stride, k1 ? k1 - 1 : 0), side);
-          truncate_encoding(*second, k2, std::min(stride, k2 ? k2 - 1 : 0), side);
-          break;
-        }
-        case Truncation::kOnlyFirst:
-          TCPP_CHECK(budget >= n2, ValueError, "truncation only_first: the second sequence (", n2,
-                     " tokens) alone exceeds max_length");
-          truncate_encoding(first, budget - n2, stride, side);
-          break;
-        case Truncation::kOnlySecond:
-          TCPP_CHECK(second, ValueError, "truncation only_second needs text pairs");
-          TCPP_CHECK(budget >= n1, ValueError, "truncation only_second: the first sequence (", n1,
-                     " tokens) alone exceeds max_length");
-          truncate_encoding(*second, budget - n1, stride, side);
-          break;
-        case Truncation::kNone:
-          break;
-      }
-    }
-  }
-  // Windows cut off by truncation are post-processed like the main row.
+  if (options.truncation != Truncation::kNone)
+    truncate_pair(first, second, options, backend_->num_special_tokens_to_add(second.has_value()),
+                  truncation_side(), model_max_length());
+  // Windows cut off by truncation are post-processed like the main row, in the Rust library's
+  // order: each first-sequence window with the second (and the second's windows), then the
+  // first with each second-sequence window.
   std::vector<Encoding> first_windows = std::move(first.overflowing);
   first.overflowing.clear();
   std::vector<Encoding> second_windows;
@@ -136,11 +151,16 @@ Encoding Tokenizer::encode_pair_for_batch(std::string_view text, const std::stri
     second_windows = std::move(second->overflowing);
     second->overflowing.clear();
   }
-  Encoding out = backend_->post_process(first, second, options.add_special_tokens);
-  for (auto& w : first_windows)
-    out.overflowing.push_back(backend_->post_process(std::move(w), second, options.add_special_tokens));
-  for (auto& w : second_windows)
-    out.overflowing.push_back(backend_->post_process(first, std::move(w), options.add_special_tokens));
+  bool special = options.add_special_tokens;
+  Encoding out = backend_->post_process(first, second, special);
+  const bool first_only[2] = {true, false}, both[2] = {true, true}, second_only[2] = {false, true};
+  for (auto& w : first_windows) {
+    out.overflowing.push_back(backend_->post_process_window(w, second, special, first_only));
+    for (auto& w2 : second_windows)
+      out.overflowing.push_back(backend_->post_process_window(w, w2, special, both));
+  }
+  for (auto& w2 : second_windows)
+    out.overflowing.push_back(backend_->post_process_window(first, w2, special, second_only));
   return out;
 }
 

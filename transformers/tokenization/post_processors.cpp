@@ -99,6 +99,7 @@ class RobertaProcessor final : public PostProcessor {
         trim_offsets_(json_get_or(json, "trim_offsets", true, where)),
         add_prefix_space_(json_get_or(json, "add_prefix_space", true, where)) {}
   size_t added_tokens(bool is_pair) const override { return is_pair ? 4 : 2; }
+  bool windows_keep_sequence_type_ids() const override { return false; }
   void process_encodings(std::vector<Encoding>& encodings, bool add_special) const override {
     for (auto& e : encodings) {
       if (trim_offsets_) {
@@ -217,6 +218,11 @@ class SequenceProcessor final : public PostProcessor {
   }
   void process_encodings(std::vector<Encoding>& encodings, bool add_special) const override {
     for (const auto& p : items_) p->process_encodings(encodings, add_special);
+  }
+  bool windows_keep_sequence_type_ids() const override {
+    for (const auto& p : items_)
+      if (!p->windows_keep_sequence_type_ids()) return false;
+    return true;
   }
 
  private:

@@ -21,6 +21,9 @@ class PostProcessor {
   // Rewrites the per-sequence encodings (1 or 2); the caller merges them.
   virtual void process_encodings(std::vector<Encoding>& encodings,
                                  bool add_special_tokens) const = 0;
+  // Whether overflow windows keep their sequences' own type ids (0 / 1) rather than the ones this
+  // processor assigns (RobertaProcessing rewrites them to 0).
+  virtual bool windows_keep_sequence_type_ids() const { return true; }
 };
 
 // The Rust PostProcessor::process: sequence and type ids set per part, process_encodings, merge.

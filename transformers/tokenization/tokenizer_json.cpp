@@ -224,6 +224,16 @@ Encoding TokenizerJson::post_process(Encoding first, std::optional<Encoding> sec
                                     add_special_tokens);
 }
 
+Encoding TokenizerJson::post_process_window(Encoding first, std::optional<Encoding> second,
+                                            bool add_special_tokens, const bool is_window[2]) const {
+  Encoding e = post_process(std::move(first), std::move(second), add_special_tokens);
+  if (post_processor_ && post_processor_->windows_keep_sequence_type_ids())
+    for (size_t i = 0; i < e.size(); ++i)
+      if (e.sequence_ids[i] && *e.sequence_ids[i] < 2 && is_window[*e.sequence_ids[i]])
+        e.type_ids[i] = *e.sequence_ids[i];
+  return e;
+}
+
 std::vector<int64_t> TokenizerJson::encode_ids(std::string_view raw, bool add_special_tokens) const {
   std::string repaired;  // only for invalid UTF-8 (lossy replacement)
   std::string_view text = raw;

@@ -34,6 +34,8 @@ class TokenizerJson final : public TokenizerBackend {
   Encoding encode_sequence(std::string_view text, int64_t type_id) const override;
   Encoding post_process(Encoding first, std::optional<Encoding> second,
                         bool add_special_tokens) const override;
+  Encoding post_process_window(Encoding first, std::optional<Encoding> second,
+                               bool add_special_tokens, const bool is_window[2]) const override;
   std::vector<int64_t> encode_ids(std::string_view text, bool add_special_tokens) const override;
   size_t num_special_tokens_to_add(bool is_pair) const override;
   std::string decode(std::span<const int64_t> ids, bool skip_special_tokens) const override;
