@@ -55,6 +55,8 @@ TEST_P(GoldenModel, GreedyGenerationMatchesTransformers) {
 
 INSTANTIATE_TEST_SUITE_P(LlamaFamily, GoldenModel, ::testing::Values("llama", "llama3", "mistral", "qwen2", "qwen3"));
 INSTANTIATE_TEST_SUITE_P(MoreArchitectures, GoldenModel, ::testing::Values("gemma2", "gemma3", "phi3", "gpt2"));
+// Per-expert checkpoint keys, fused at load by the conversion tables (loading/).
+INSTANTIATE_TEST_SUITE_P(MixtureOfExperts, GoldenModel, ::testing::Values("mixtral", "qwen3_moe"));
 
 }  // namespace
 }  // namespace transformers

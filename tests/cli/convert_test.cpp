@@ -1,0 +1,68 @@
+// `transformers convert` as a user runs it: every golden model converted f32 -> f32 gives the
+// same tensors (names, dtypes, shapes, bytes); bf16 and back differs only by the rounding;
+// re-sharding writes an index; --fused-layout writes the runtime MoE layout.
+#include <cstring>
+
+#include "common/process.h"
+#include "common/test_util.h"
+#include "transformers/io/json.h"
+#include "transformers/io/safetensors.h"
+#include "transformers/ops/ops.h"
+
+namespace transformers {
+namespace {
+
+namespace fs = std::filesystem;
+
+std::string golden(const std::string& arch) { return testing::shared_path("golden/" + arch).string(); }
+
+testing::ProcessResult convert(const std::string& src, const fs::path& dst, const std::string& flags = "") {
+  return testing::run_transformers("convert " + src + " " + dst.string() + " " + flags);
+}
+
+class ConvertCli : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(ConvertCli, SameTensorsThenBf16AndBackOnlyRounds) {
+  const std::string arch = GetParam();
+  const fs::path same = testing::scratch_dir("convert-same-" + arch);
+  auto r = convert(golden(arch), same);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto orig = SafetensorsCheckpoint::open(golden(arch)), copy = SafetensorsCheckpoint::open(same);
+  ASSERT_EQ(copy.names(), orig.names());
+  for (const auto& n : orig.names()) {
+    Tensor a = orig.tensor(n), b = copy.tensor(n);
+    ASSERT_EQ(a.dtype(), b.dtype()) << n;
+    ASSERT_EQ(a.shape(), b.shape()) << n;
+    EXPECT_EQ(std::memcmp(a.raw_data(), b.raw_data(), a.nbytes()), 0) << n;
+  }
+  EXPECT_TRUE(fs::exists(same / "config.json"));
+
+  const fs::path bf16 = testing::scratch_dir("convert-bf16-" + arch), back = testing::scratch_dir("convert-back-" + arch);
+  ASSERT_EQ(convert(golden(arch), bf16, "--dtype bf16").exit_code, 0);
+  ASSERT_EQ(convert(bf16.string(), back, "--dtype f32").exit_code, 0);
+  auto round = SafetensorsCheckpoint::open(back);
+  ASSERT_EQ(round.names(), orig.names());
+  for (const auto& n : orig.names()) {
+    Tensor expected = ops::cast(ops::cast(orig.tensor(n), DType::BF16), DType::F32);
+    EXPECT_EQ(testing::max_abs_diff(round.tensor(n), expected), 0.0f) << n;
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Golden, ConvertCli,
+                         ::testing::Values("llama", "llama3", "mistral", "qwen2", "qwen3", "mixtral", "qwen3_moe",
+                                           "gemma2", "gemma3", "phi3", "gpt2"));
+
+TEST(ConvertCliOptions, ShardsAndFusedLayout) {
+  const fs::path dst = testing::scratch_dir("convert-shards");
+  auto r = convert(golden("qwen3_moe"), dst, "--max-shard-size 100KB --fused-layout");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  Json index = read_json_file(dst / "model.safetensors.index.json");
+  EXPECT_EQ(index["weight_map"]["model.layers.0.mlp.experts.gate_up_proj"].get<std::string>().rfind("model-", 0), 0u);
+  EXPECT_FALSE(index["weight_map"].contains("model.layers.0.mlp.experts.0.up_proj.weight"));
+  auto bad = convert(golden("qwen3_moe"), testing::scratch_dir("convert-bad"), "--max-shard-size lots");
+  EXPECT_EQ(bad.exit_code, 1);
+  EXPECT_NE(bad.err.find("lots"), std::string::npos) << bad.err;
+}
+
+}  // namespace
+}  // namespace transformers
