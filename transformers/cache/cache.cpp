@@ -13,8 +13,12 @@ void DynamicLayer::append(const Tensor& k_new, const Tensor& v_new) {
                k_new.describe(), " does not match the cached ", keys_.describe());
   const int64_t need = length_ + L;
   if (!keys_.defined() || keys_.size(2) < need) {
-    int64_t cap = std::max<int64_t>(need, keys_.defined() ? keys_.size(2) * 2 : 0);
-    cap = std::max<int64_t>(cap, 16);
+    if (fixed_)
+      TCPP_CHECK(!keys_.defined() && need <= preallocate_, ValueError, "static cache: ", need,
+                 " tokens do not fit in max_cache_len=", preallocate_,
+                 " (raise max_cache_len in the generation config, or use the dynamic cache)");
+    int64_t cap = std::max<int64_t>(need, keys_.defined() ? keys_.size(2) * 2 : preallocate_);
+    if (!fixed_) cap = std::max<int64_t>(cap, 16);
     Tensor nk = Tensor::empty({B, H, cap, D}, DType::F32), nv = Tensor::empty({B, H, cap, D}, DType::F32);
     if (length_ > 0) {
       nk.slice(2, 0, length_).copy_from(keys_.slice(2, 0, length_));
@@ -31,6 +35,22 @@ void DynamicLayer::append(const Tensor& k_new, const Tensor& v_new) {
 KVView DynamicLayer::update(const Tensor& k_new, const Tensor& v_new) {
   append(k_new, v_new);
   return {keys_.slice(2, 0, length_), values_.slice(2, 0, length_), first_position_};
+}
+
+void DynamicLayer::reorder(std::span<const int64_t> rows) {
+  if (!keys_.defined()) return;
+  const int64_t B = keys_.size(0);
+  TCPP_CHECK(static_cast<int64_t>(rows.size()) == B, ShapeError, "reorder_cache: ", rows.size(),
+             " row indices for a cache of batch ", B);
+  for (int64_t r : rows) TCPP_CHECK(r >= 0 && r < B, ValueError, "reorder_cache: row ", r, " out of range [0, ", B, ")");
+  // Copy the filled slots of the chosen rows into fresh storage (rows may repeat), keeping the
+  // capacity so a static layer stays preallocated.
+  for (Tensor* t : {&keys_, &values_}) {
+    Tensor fresh = Tensor::empty(t->shape(), DType::F32);
+    for (int64_t b = 0; b < B; ++b)
+      if (length_ > 0) fresh.select(0, b).slice(1, 0, length_).copy_from(t->select(0, rows[b]).slice(1, 0, length_));
+    *t = fresh;
+  }
 }
 
 KVView SlidingWindowLayer::update(const Tensor& k_new, const Tensor& v_new) {
@@ -57,6 +77,28 @@ Cache::Cache(const std::vector<std::optional<int64_t>>& layer_windows) {
     if (w) layers_.push_back(std::make_unique<SlidingWindowLayer>(*w));
     else layers_.push_back(std::make_unique<DynamicLayer>());
   }
+}
+
+std::unique_ptr<Cache> Cache::make_static(const std::vector<std::optional<int64_t>>& layer_windows,
+                                          int64_t max_cache_len) {
+  TCPP_CHECK(max_cache_len > 0, ValueError, "static cache: max_cache_len must be > 0, got ", max_cache_len);
+  std::unique_ptr<Cache> c(new Cache());
+  for (const auto& w : layer_windows) {
+    if (w) c->layers_.push_back(std::make_unique<StaticSlidingWindowLayer>(*w, max_cache_len));
+    else c->layers_.push_back(std::make_unique<StaticLayer>(max_cache_len));
+  }
+  c->max_cache_len_ = max_cache_len;
+  return c;
+}
+
+std::vector<std::optional<int64_t>> Cache::layer_windows() const {
+  std::vector<std::optional<int64_t>> out;
+  for (const auto& l : layers_) out.push_back(l->window());
+  return out;
+}
+
+void Cache::reorder_cache(std::span<const int64_t> rows) {
+  for (auto& l : layers_) l->reorder(rows);
 }
 
 }  // namespace transformers

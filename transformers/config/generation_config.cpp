@@ -3,6 +3,17 @@
 #include "transformers/config/pretrained_config.h"
 
 namespace transformers {
+namespace {
+
+// A field that v5 accepts as an int or a list of ints (eos_token_id, forced_eos_token_id).
+std::vector<int64_t> int_or_list(const Json& json, const std::string& key, const std::string& w) {
+  auto it = json.find(key);
+  if (it == json.end() || it->is_null()) return {};
+  if (it->is_array()) return json_get<std::vector<int64_t>>(json, key, w);
+  return {json_get<int64_t>(json, key, w)};
+}
+
+}  // namespace
 
 GenerationConfig GenerationConfig::from_json(const Json& json, const std::string& w) {
   TCPP_CHECK(json.is_object(), ConfigError, w, ": must be a JSON object");
@@ -10,23 +21,63 @@ GenerationConfig GenerationConfig::from_json(const Json& json, const std::string
   g.raw = json;
   g.max_new_tokens = json_get_optional<int64_t>(json, "max_new_tokens", w);
   g.max_length = json_get_or<int64_t>(json, "max_length", 20, w);
+  g.min_length = json_get_or<int64_t>(json, "min_length", 0, w);
   g.min_new_tokens = json_get_or<int64_t>(json, "min_new_tokens", 0, w);
+  if (auto it = json.find("early_stopping"); it != json.end() && !it->is_null()) {
+    if (it->is_boolean()) g.early_stopping = it->get<bool>() ? EarlyStopping::True : EarlyStopping::False;
+    else if (it->is_string() && it->get<std::string>() == "never") g.early_stopping = EarlyStopping::Never;
+    else throw ConfigError(detail::concat(w, ": early_stopping must be true, false or \"never\", got ", it->dump()));
+  }
+  g.max_time = json_get_optional<double>(json, "max_time", w);
+  if (auto it = json.find("stop_strings"); it != json.end() && !it->is_null()) {
+    if (it->is_string()) g.stop_strings = {it->get<std::string>()};
+    else g.stop_strings = json_get<std::vector<std::string>>(json, "stop_strings", w);
+  }
   g.do_sample = json_get_or<bool>(json, "do_sample", false, w);
+  g.num_beams = json_get_or<int64_t>(json, "num_beams", 1, w);
   g.temperature = json_get_or<double>(json, "temperature", 1.0, w);
   g.top_k = json_get_or<int64_t>(json, "top_k", 50, w);
   g.top_p = json_get_or<double>(json, "top_p", 1.0, w);
   g.min_p = json_get_or<double>(json, "min_p", 0.0, w);
+  g.typical_p = json_get_or<double>(json, "typical_p", 1.0, w);
+  g.epsilon_cutoff = json_get_or<double>(json, "epsilon_cutoff", 0.0, w);
+  g.eta_cutoff = json_get_or<double>(json, "eta_cutoff", 0.0, w);
   g.repetition_penalty = json_get_or<double>(json, "repetition_penalty", 1.0, w);
-  g.num_beams = json_get_or<int64_t>(json, "num_beams", 1, w);
+  g.length_penalty = json_get_or<double>(json, "length_penalty", 1.0, w);
+  g.no_repeat_ngram_size = json_get_or<int64_t>(json, "no_repeat_ngram_size", 0, w);
+  g.bad_words_ids = json_get_or<std::vector<std::vector<int64_t>>>(json, "bad_words_ids", {}, w);
+  if (auto it = json.find("sequence_bias"); it != json.end() && !it->is_null()) {
+    // save_pretrained writes the {tuple: bias} dict as a list of [[ids...], bias] pairs.
+    TCPP_CHECK(it->is_array(), ConfigError, w, ": sequence_bias must be a list of [[token ids], bias] pairs");
+    for (const Json& pair : *it) {
+      TCPP_CHECK(pair.is_array() && pair.size() == 2 && pair[0].is_array() && pair[1].is_number(), ConfigError, w,
+                 ": sequence_bias entries must be [[token ids], bias], got ", pair.dump());
+      g.sequence_bias.emplace_back(pair[0].get<std::vector<int64_t>>(), pair[1].get<double>());
+    }
+  }
+  g.suppress_tokens = json_get_or<std::vector<int64_t>>(json, "suppress_tokens", {}, w);
+  g.begin_suppress_tokens = json_get_or<std::vector<int64_t>>(json, "begin_suppress_tokens", {}, w);
+  g.forced_bos_token_id = json_get_optional<int64_t>(json, "forced_bos_token_id", w);
+  g.forced_eos_token_ids = int_or_list(json, "forced_eos_token_id", w);
+  if (auto it = json.find("exponential_decay_length_penalty"); it != json.end() && !it->is_null()) {
+    TCPP_CHECK(it->is_array() && it->size() == 2, ConfigError, w,
+               ": exponential_decay_length_penalty must be [start_index, decay_factor]");
+    g.exponential_decay_length_penalty = std::make_pair((*it)[0].get<int64_t>(), (*it)[1].get<double>());
+  }
+  g.remove_invalid_values = json_get_or<bool>(json, "remove_invalid_values", false, w);
+  g.renormalize_logits = json_get_or<bool>(json, "renormalize_logits", false, w);
   g.num_return_sequences = json_get_or<int64_t>(json, "num_return_sequences", 1, w);
+  g.output_scores = json_get_or<bool>(json, "output_scores", false, w);
+  g.output_logits = json_get_or<bool>(json, "output_logits", false, w);
+  g.output_hidden_states = json_get_or<bool>(json, "output_hidden_states", false, w);
+  g.output_attentions = json_get_or<bool>(json, "output_attentions", false, w);
+  g.return_dict_in_generate = json_get_or<bool>(json, "return_dict_in_generate", false, w);
   g.bos_token_id = json_get_optional<int64_t>(json, "bos_token_id", w);
   g.pad_token_id = json_get_optional<int64_t>(json, "pad_token_id", w);
+  g.eos_token_ids = int_or_list(json, "eos_token_id", w);
   g.cache_implementation = json_get_optional<std::string>(json, "cache_implementation", w);
+  g.max_cache_len = json_get_optional<int64_t>(json, "max_cache_len", w);
   g.use_cache = json_get_or<bool>(json, "use_cache", true, w);
-  if (json.contains("eos_token_id") && !json["eos_token_id"].is_null()) {
-    if (json["eos_token_id"].is_array()) g.eos_token_ids = json_get<std::vector<int64_t>>(json, "eos_token_id", w);
-    else g.eos_token_ids = {json_get<int64_t>(json, "eos_token_id", w)};
-  }
   return g;
 }
 
@@ -39,6 +90,55 @@ GenerationConfig GenerationConfig::from_pretrained(const std::filesystem::path& 
     if (g.eos_token_ids.empty()) g.eos_token_ids = mc->eos_token_ids;
   }
   return g;
+}
+
+int64_t GenerationConfig::new_tokens_for(int64_t input_length) const {
+  return max_new_tokens ? *max_new_tokens : std::max<int64_t>(0, max_length - input_length);
+}
+
+void GenerationConfig::validate() const {
+  auto fail = [](auto&&... parts) { throw ValueError(detail::concat("generation config: ", parts...)); };
+  if (max_new_tokens && *max_new_tokens <= 0) fail("max_new_tokens must be greater than 0, got ", *max_new_tokens);
+  if (max_length < 0) fail("max_length must be >= 0, got ", max_length);
+  if (min_new_tokens < 0 || min_length < 0) fail("min_length and min_new_tokens must be >= 0");
+  if (max_time && *max_time <= 0) fail("max_time must be a positive number of seconds, got ", *max_time);
+  if (num_beams < 1) fail("num_beams must be >= 1, got ", num_beams);
+  if (num_return_sequences < 1) fail("num_return_sequences must be >= 1, got ", num_return_sequences);
+  if (num_return_sequences != 1) {
+    if (num_beams == 1 && !do_sample)
+      fail("greedy methods without beam search do not support num_return_sequences different than 1 (got ",
+           num_return_sequences, "); set do_sample=true or num_beams >= num_return_sequences");
+    if (num_beams > 1 && num_return_sequences > num_beams)
+      fail("num_return_sequences (", num_return_sequences, ") has to be smaller or equal to num_beams (", num_beams, ")");
+  }
+  if (do_sample) {
+    if (!(temperature > 0)) fail("temperature has to be a strictly positive float when do_sample=true, got ", temperature);
+    if (top_k < 0) fail("top_k has to be a non-negative integer (0 disables it), got ", top_k);
+    if (!(top_p >= 0 && top_p <= 1)) fail("top_p has to be a float in [0, 1], got ", top_p);
+    if (!(min_p >= 0 && min_p <= 1)) fail("min_p has to be a float in [0, 1], got ", min_p);
+    if (!(typical_p > 0 && typical_p <= 1)) fail("typical_p has to be a float in (0, 1], got ", typical_p);
+    if (!(epsilon_cutoff >= 0 && epsilon_cutoff < 1)) fail("epsilon_cutoff has to be a float in [0, 1), got ", epsilon_cutoff);
+    if (!(eta_cutoff >= 0 && eta_cutoff < 1)) fail("eta_cutoff has to be a float in [0, 1), got ", eta_cutoff);
+  }
+  if (!(repetition_penalty > 0)) fail("repetition_penalty has to be a strictly positive float, got ", repetition_penalty);
+  if (no_repeat_ngram_size < 0) fail("no_repeat_ngram_size has to be >= 0, got ", no_repeat_ngram_size);
+  for (const auto& w : bad_words_ids) {
+    if (w.empty()) fail("bad_words_ids must not contain an empty list");
+    for (int64_t t : w)
+      if (t < 0) fail("bad_words_ids must contain non-negative token ids, got ", t);
+  }
+  for (const auto& [ids, bias] : sequence_bias)
+    if (ids.empty()) fail("sequence_bias must not contain an empty token sequence");
+  if (cache_implementation) {
+    static const char* kKnown[] = {"dynamic", "static", "offloaded", "offloaded_static", "sliding_window", "hybrid",
+                                   "hybrid_chunked", "offloaded_hybrid", "offloaded_hybrid_chunked", "quantized"};
+    bool known = false;
+    for (const char* k : kKnown) known = known || *cache_implementation == k;
+    if (!known)
+      fail("cache_implementation '", *cache_implementation,
+           "' is not one of dynamic, static, offloaded, offloaded_static, quantized (or the hybrid aliases)");
+  }
+  if (max_cache_len && *max_cache_len <= 0) fail("max_cache_len must be > 0, got ", *max_cache_len);
 }
 
 }  // namespace transformers

@@ -1,56 +1,183 @@
+// generate(): resolves the config and inputs as v5's GenerationMixin.generate does (defaults,
+// validation, max_length from max_new_tokens, attention mask, pad token, cache choice, expansion
+// for beams / return sequences), then runs greedy search or sampling here, beam search in
+// beam_search.cpp.
 #include "transformers/generation/generate.h"
 
 #include <algorithm>
 
-#include "transformers/ops/ops.h"
+#include "transformers/generation/decoding.h"
 
 namespace transformers {
+namespace generation_detail {
 
-GenerateOutput generate(const CausalLM& model, const Tensor& input_ids, const GenerationConfig& cfg,
-                        const GenerateOptions& options) {
-  TCPP_CHECK(input_ids.dim() == 2 && input_ids.dtype() == DType::I64, ShapeError,
-             "generate: input_ids must be int64 [batch, length], got ", input_ids.describe());
-  TCPP_CHECK(!cfg.do_sample && cfg.num_beams == 1, NotImplementedError,
-             "generate: only greedy search is implemented (do_sample=false, num_beams=1)");
-  const int64_t B = input_ids.size(0), L = input_ids.size(1);
-  const int64_t max_new = cfg.max_new_tokens ? *cfg.max_new_tokens : std::max<int64_t>(0, cfg.max_length - L);
-  TCPP_CHECK(max_new >= 0, ValueError, "generate: max_new_tokens must be >= 0");
+Tensor Decoding::step(const std::vector<std::vector<int64_t>>& rows, GenerateOutput& out) {
+  CausalLMOutput o = inputs.forward(model, cache.get(), rows, config.output_hidden_states);
+  Tensor logits = o.logits.select(1, 0).clone();  // [N, V]
+  if (config.output_logits) out.logits.push_back(logits.clone());
+  if (config.output_hidden_states) out.hidden_states.push_back(std::move(o.hidden_states));
+  return logits;
+}
 
+namespace {
+
+// v5's _sample (greedy when do_sample is false).
+GenerateOutput sample_loop(Decoding& d, std::vector<std::vector<int64_t>> rows) {
+  const GenerationConfig& g = d.config;
   GenerateOutput out;
-  out.sequences.resize(B);
-  Tensor ids = input_ids.contiguous();
-  for (int64_t b = 0; b < B; ++b) out.sequences[b].assign(ids.data<int64_t>() + b * L, ids.data<int64_t>() + (b + 1) * L);
-  const int64_t pad = cfg.pad_token_id ? *cfg.pad_token_id : (cfg.eos_token_ids.empty() ? 0 : cfg.eos_token_ids[0]);
-  std::vector<bool> finished(B, false);
-  auto is_eos = [&](int64_t t) { return std::find(cfg.eos_token_ids.begin(), cfg.eos_token_ids.end(), t) != cfg.eos_token_ids.end(); };
-
-  std::unique_ptr<Cache> cache = options.use_cache ? model.make_cache() : nullptr;
-  Tensor step_input = ids;
-  for (int64_t step = 0; step < max_new; ++step) {
-    ForwardOptions fo;
-    fo.cache = cache.get();
-    fo.logits_to_keep = 1;
-    if (!cache) {
-      const int64_t T = static_cast<int64_t>(out.sequences[0].size());
-      step_input = Tensor::empty({B, T}, DType::I64);
-      for (int64_t b = 0; b < B; ++b) std::copy(out.sequences[b].begin(), out.sequences[b].end(), step_input.data<int64_t>() + b * T);
+  const int64_t N = static_cast<int64_t>(rows.size());
+  const bool has_eos = !g.eos_token_ids.empty();
+  // v5 pads finished rows only when an eos criterion exists; pad falls back to the first eos.
+  const int64_t pad = g.pad_token_id ? *g.pad_token_id : (has_eos ? g.eos_token_ids[0] : 0);
+  std::vector<bool> unfinished(static_cast<size_t>(N), true);
+  if (d.options.streamer) d.options.streamer->put(rows[0]);
+  while (true) {
+    Tensor scores = d.step(rows, out);
+    d.processors.apply(rows, scores);
+    if (d.output_scores) out.scores.push_back(scores.clone());
+    const int64_t V = scores.size(1);
+    std::vector<int64_t> next(static_cast<size_t>(N));
+    for (int64_t r = 0; r < N; ++r) {
+      std::span<const float> row(scores.data<float>() + r * V, static_cast<size_t>(V));
+      int64_t t = g.do_sample ? sample_index(softmax(row), d.rng) : argmax(row);
+      if (has_eos && !unfinished[r]) t = pad;
+      next[r] = t;
+      rows[r].push_back(t);
     }
-    Tensor logits = model.forward(step_input, fo).logits;  // [B, 1, V]
-    Tensor last = logits.select(1, 0);
-    if (options.output_scores) out.scores.push_back(last.clone());
-    Tensor next = ops::argmax(last);
-    Tensor next_input = Tensor::empty({B, 1}, DType::I64);
-    std::vector<int64_t> chosen(B);
-    for (int64_t b = 0; b < B; ++b) {
-      int64_t t = finished[b] ? pad : next.data<int64_t>()[b];
-      out.sequences[b].push_back(t);
-      next_input.data<int64_t>()[b] = chosen[b] = t;
-      if (!finished[b] && is_eos(t)) finished[b] = true;
+    if (d.options.streamer) d.options.streamer->put({next[0]});
+    if (d.options.on_step) d.options.on_step(next);
+    bool any = false;
+    for (int64_t r = 0; r < N; ++r) {
+      if (unfinished[r] && d.criteria.is_done(rows[r])) unfinished[r] = false;
+      any = any || unfinished[r];
     }
-    if (options.on_step) options.on_step(chosen);
-    step_input = next_input;
-    if (std::all_of(finished.begin(), finished.end(), [](bool f) { return f; })) break;
+    if (!any) break;
   }
+  if (d.options.streamer) d.options.streamer->end();
+  out.sequences = std::move(rows);
+  return out;
+}
+
+std::vector<std::vector<int64_t>> to_rows(const Tensor& t, const char* what) {
+  Tensor c = t.contiguous();
+  const int64_t B = c.size(0), L = c.size(1);
+  std::vector<std::vector<int64_t>> rows(static_cast<size_t>(B));
+  for (int64_t b = 0; b < B; ++b)
+    for (int64_t l = 0; l < L; ++l) {
+      const size_t i = static_cast<size_t>(b * L + l);
+      const int64_t v = c.dtype() == DType::I64 ? c.data<int64_t>()[i]
+                        : c.dtype() == DType::I32 ? c.data<int32_t>()[i]
+                        : c.dtype() == DType::U8  ? static_cast<const uint8_t*>(c.raw_data())[i]
+                                                  : throw ShapeError(detail::concat(what, " must be an integer tensor"));
+      rows[b].push_back(v);
+    }
+  return rows;
+}
+
+// The mask v5 uses: the one given, else inferred from pad_token_id when the pad token occurs in
+// the input and differs from eos; empty when no row is padded (the unmasked fast path).
+std::vector<std::vector<int64_t>> prompt_mask(const std::vector<std::vector<int64_t>>& ids, const GenerationConfig& g,
+                                              const Tensor* given) {
+  std::vector<std::vector<int64_t>> mask;
+  if (given) {
+    TCPP_CHECK(given->dim() == 2 && given->size(0) == static_cast<int64_t>(ids.size()) &&
+                   given->size(1) == static_cast<int64_t>(ids[0].size()),
+               ShapeError, "generate: attention_mask ", given->describe(), " must have the shape of input_ids [",
+               ids.size(), ", ", ids[0].size(), "]");
+    mask = to_rows(*given, "attention_mask");
+    for (auto& row : mask)
+      for (auto& v : row) v = v != 0;
+  } else if (g.pad_token_id && std::find(g.eos_token_ids.begin(), g.eos_token_ids.end(), *g.pad_token_id) == g.eos_token_ids.end()) {
+    mask.resize(ids.size());
+    for (size_t r = 0; r < ids.size(); ++r)
+      for (int64_t t : ids[r]) mask[r].push_back(t != *g.pad_token_id);
+  }
+  bool padded = false;
+  for (const auto& row : mask) padded = padded || std::find(row.begin(), row.end(), 0) != row.end();
+  if (!padded) return {};
+  for (size_t r = 0; r < mask.size(); ++r) {
+    TCPP_CHECK(mask[r].back() != 0, ValueError, "generate: row ", r,
+               " is right-padded (attention_mask ends in 0); decoder-only models need LEFT padding");
+    TCPP_CHECK(std::find(mask[r].begin(), mask[r].end(), 1) != mask[r].end(), ValueError, "generate: row ", r,
+               " has no token (attention_mask is all 0)");
+  }
+  return mask;
+}
+
+bool has_rope_scaling(const PretrainedConfig& c) {
+  if (c.rope_parameters.rope_type != "default") return true;
+  for (const auto& [type, rope] : c.rope_parameters_by_layer_type)
+    if (rope.rope_type != "default") return true;
+  return false;
+}
+
+}  // namespace
+}  // namespace generation_detail
+
+GenerateOutput generate(const CausalLM& model, const Tensor& input_ids, const GenerationConfig& config,
+                        const GenerateOptions& options) {
+  using namespace generation_detail;
+  TCPP_CHECK(input_ids.dim() == 2 && input_ids.dtype() == DType::I64 && input_ids.size(0) > 0 && input_ids.size(1) > 0,
+             ShapeError, "generate: input_ids must be int64 [batch, length] with batch, length > 0, got ",
+             input_ids.describe());
+  config.validate();
+  TCPP_CHECK(!config.output_attentions, NotImplementedError,
+             "generate: output_attentions is not supported (the attention op does not expose its weights)");
+  TCPP_CHECK(!options.streamer || (input_ids.size(0) == 1 && config.num_beams == 1 && config.num_return_sequences == 1),
+             ValueError, "generate: a streamer needs batch size 1 and no beam search / num_return_sequences");
+  const int64_t B = input_ids.size(0), L = input_ids.size(1);
+  const PretrainedConfig& mc = model.config();
+  TCPP_CHECK(mc.max_position_embeddings <= 0 || L <= mc.max_position_embeddings || has_rope_scaling(mc), ValueError,
+             "generate: the prompt has ", L, " tokens but the model's max_position_embeddings is ",
+             mc.max_position_embeddings, " and its rope_parameters have no scaling (rope_type 'default')");
+
+  GenerationConfig g = config;
+  g.max_length = L + config.new_tokens_for(L);
+  g.output_scores = config.output_scores || options.output_scores;
+  std::vector<std::vector<int64_t>> ids = to_rows(input_ids, "input_ids");
+  if (g.max_length <= L) {  // nothing to generate
+    GenerateOutput out;
+    out.sequences = std::move(ids);
+    return out;
+  }
+  std::vector<std::vector<int64_t>> mask = prompt_mask(ids, g, options.attention_mask);
+
+  // Expand: each batch row repeated num_beams (beam search) or num_return_sequences times.
+  const int64_t expand = g.num_beams > 1 ? g.num_beams : g.num_return_sequences;
+  std::vector<std::vector<int64_t>> rows, row_mask;
+  for (int64_t b = 0; b < B; ++b)
+    for (int64_t e = 0; e < expand; ++e) {
+      rows.push_back(ids[b]);
+      if (!mask.empty()) row_mask.push_back(mask[b]);
+    }
+
+  std::shared_ptr<Cache> cache;
+  if (options.use_cache && g.use_cache) {
+    std::unique_ptr<Cache> layout = model.make_cache();
+    const std::string impl = g.cache_implementation.value_or("dynamic");
+    if (impl == "static" || impl == "offloaded_static" || impl == "sliding_window" || impl == "hybrid" ||
+        impl == "hybrid_chunked" || impl == "offloaded_hybrid" || impl == "offloaded_hybrid_chunked") {
+      cache = Cache::make_static(layout->layer_windows(), std::max(g.max_length, g.max_cache_len.value_or(0)));
+    } else if (impl == "dynamic" || impl == "offloaded") {
+      cache = std::move(layout);  // offloading has no meaning on one CPU memory
+    } else {
+      throw NotImplementedError(detail::concat("generate: cache_implementation '", impl, "' is not implemented"));
+    }
+  }
+
+  Decoding d{model, g, options, {}, {}, cache, StepInputs(std::move(row_mask)), SamplingRng(options.seed.value_or(random_seed()))};
+  d.batch_size = B;
+  d.prompt_length = L;
+  d.output_scores = g.output_scores;
+  d.processors = make_logits_processors(g, {.input_length = L, .max_length = g.max_length}, options.logits_processors);
+  d.criteria.add(std::make_shared<MaxLengthCriteria>(g.max_length));
+  if (g.max_time) d.criteria.add(std::make_shared<MaxTimeCriteria>(*g.max_time));
+  if (!g.stop_strings.empty()) d.criteria.add(std::make_shared<StopStringCriteria>(g.stop_strings, options.decode));
+  if (!g.eos_token_ids.empty()) d.criteria.add(std::make_shared<EosTokenCriteria>(g.eos_token_ids));
+  for (const auto& c : options.stopping_criteria) d.criteria.add(c);
+
+  GenerateOutput out = g.num_beams > 1 ? beam_search(d, std::move(rows)) : sample_loop(d, std::move(rows));
+  out.past_key_values = cache;
   return out;
 }
 

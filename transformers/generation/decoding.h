@@ -1,0 +1,34 @@
+// Internal: what the decoding loops (sample_loop in generate.cpp, beam_search.cpp) share once
+// generate() has resolved the config, the inputs and the cache.
+#pragma once
+
+#include <memory>
+#include <vector>
+
+#include "transformers/generation/generate.h"
+#include "transformers/generation/sampling.h"
+#include "transformers/generation/step_inputs.h"
+
+namespace transformers::generation_detail {
+
+struct Decoding {
+  const CausalLM& model;
+  const GenerationConfig& config;  // max_length resolved to prompt + new tokens
+  const GenerateOptions& options;
+  LogitsProcessorList processors;
+  StoppingCriteriaList criteria;
+  std::shared_ptr<Cache> cache;  // null without a cache
+  StepInputs inputs;
+  SamplingRng rng;
+  int64_t batch_size = 0;     // before expansion
+  int64_t prompt_length = 0;  // padded prompt length
+  bool output_scores = false;
+
+  // Runs the model on `rows` and returns the last-position logits [N, V] (a copy the caller may
+  // modify); records logits and hidden states into `out` when the config asks.
+  Tensor step(const std::vector<std::vector<int64_t>>& rows, GenerateOutput& out);
+};
+
+GenerateOutput beam_search(Decoding& d, std::vector<std::vector<int64_t>> rows);
+
+}  // namespace transformers::generation_detail

@@ -1,0 +1,46 @@
+#include "transformers/generation/step_inputs.h"
+
+namespace transformers::generation_detail {
+
+CausalLMOutput StepInputs::forward(const CausalLM& model, Cache* cache, const std::vector<std::vector<int64_t>>& rows,
+                                   bool output_hidden_states) {
+  const int64_t N = static_cast<int64_t>(rows.size()), T = static_cast<int64_t>(rows[0].size());
+  const int64_t start = cache ? cache->seq_length() : 0, L = T - start;
+  TCPP_CHECK(L > 0, ValueError, "generate: no new tokens to feed (cache holds ", start, " of ", T, ")");
+  Tensor ids = Tensor::empty({N, L}, DType::I64);
+  for (int64_t r = 0; r < N; ++r)
+    std::copy(rows[r].begin() + start, rows[r].end(), ids.data<int64_t>() + r * L);
+
+  ForwardOptions fo;
+  fo.cache = cache;
+  fo.logits_to_keep = 1;
+  fo.output_hidden_states = output_hidden_states;
+  Tensor mask, positions;
+  if (!mask_.empty()) {
+    mask = Tensor::empty({N, T}, DType::I64);
+    positions = Tensor::empty({N, L}, DType::I64);
+    for (int64_t r = 0; r < N; ++r) {
+      auto& m = mask_[r];
+      m.resize(static_cast<size_t>(T), 1);  // generated tokens are real tokens
+      int64_t count = 0;
+      for (int64_t t = 0; t < T; ++t) {
+        mask.data<int64_t>()[r * T + t] = m[t];
+        count += m[t] != 0;
+        if (t >= start) positions.data<int64_t>()[r * L + (t - start)] = m[t] ? count - 1 : 1;
+      }
+    }
+    fo.attention_mask = &mask;
+    fo.position_ids = &positions;
+  }
+  return model.forward(ids, fo);
+}
+
+void StepInputs::reorder(std::span<const int64_t> rows) {
+  if (mask_.empty()) return;
+  std::vector<std::vector<int64_t>> next;
+  next.reserve(rows.size());
+  for (int64_t r : rows) next.push_back(mask_.at(static_cast<size_t>(r)));
+  mask_ = std::move(next);
+}
+
+}  // namespace transformers::generation_detail
