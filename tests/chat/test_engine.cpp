@@ -210,11 +210,23 @@ TEST(ChatEngine, TemplateChoiceAndContinueFinalMessage) {
   named.chat_template = "default";
   named.tools = with_tools.tools;
   EXPECT_EQ(render_chat(t, msgs, named).text, "D<s>[hi][ Sure, ]");
+  // continue_final_message (v5): the sentinel is appended to the final content and the render cut
+  // there; a template that trims the message gets the cut right-stripped.
+  ChatTemplates with_content = ChatTemplates::from_string(
+      "{% for m in messages %}[{{ m.content }}]{% endfor %}{% for m in messages %}<{{ m['content'] | trim }}>{% endfor %}");
   ChatTemplateOptions cont;
   cont.continue_final_message = true;
-  EXPECT_EQ(render_chat(t, msgs, cont).text, "D<s>[hi][ Sure,");
+  // (expected strings from Python: the last sentinel wins, here the trimmed one.)
+  EXPECT_EQ(render_chat(with_content, msgs, cont).text, "[hi][ Sure, CONTINUE_FINAL_MESSAGE_TAG ]<hi><Sure,");
+  EXPECT_EQ(render_chat(ChatTemplates::from_string("{% for m in messages %}{{ m.content|trim }}|{% endfor %}"), msgs, cont).text,
+            "hi|Sure,");
+  OrderedJson blocks = OrderedJson::parse(R"([{"role": "assistant", "content": [{"type": "text", "text": "A "}, {"type": "image"}]}])");
+  EXPECT_EQ(render_chat(ChatTemplates::from_string("{% for b in messages[0].content %}{{ b.text }}{% endfor %}!"), blocks, cont).text,
+            "A ");
+  // A template that never mentions the field cannot be continued.
+  EXPECT_THROW(render_chat(ChatTemplates::from_string("{{ messages|length }}"), msgs, cont), ValueError);
   cont.add_generation_prompt = true;
-  EXPECT_THROW(render_chat(t, msgs, cont), ValueError);
+  EXPECT_THROW(render_chat(with_content, msgs, cont), ValueError);
   // chat_template.jinja wins over the config's string.
   fs::path dir = fs::temp_directory_path() / "tcpp_chat_template_choice";
   fs::create_directories(dir);

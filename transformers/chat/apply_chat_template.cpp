@@ -41,6 +41,7 @@ ChatTemplateOptions render_options(const ApplyChatTemplateOptions& o) {
   r.chat_template = o.chat_template;
   r.add_generation_prompt = o.add_generation_prompt;
   r.continue_final_message = o.continue_final_message;
+  r.continue_final_message_field = o.continue_final_message_field;
   r.extra = o.extra;
   r.now = o.now;
   r.limits = o.limits;
@@ -106,6 +107,8 @@ ChatEncoding apply_chat_template(const ChatTemplates& templates, const OrderedJs
 ChatEncoding apply_chat_template(const Tokenizer& tokenizer, const OrderedJson& conversation,
                                  const ApplyChatTemplateOptions& options) {
   ChatTemplates templates = chat_templates_of(tokenizer);
+  TCPP_CHECK(!(options.continue_final_message && options.return_assistant_tokens_mask), ValueError,
+             "continue_final_message is not compatible with return_assistant_tokens_mask.");
   ChatEncoding out;
   out.batched = is_batch(conversation);
   ChatTemplateOptions ro = render_options(options);

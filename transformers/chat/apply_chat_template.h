@@ -26,6 +26,7 @@ struct ApplyChatTemplateOptions {
   std::optional<std::string> chat_template;
   bool add_generation_prompt = false;
   bool continue_final_message = false;
+  std::string continue_final_message_field = "content";
   bool tokenize = true;
   Padding padding = Padding::kNone;
   Truncation truncation = Truncation::kNone;

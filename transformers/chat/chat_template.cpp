@@ -148,6 +148,12 @@ std::shared_ptr<const jinja::Template> ChatTemplates::compiled(const std::string
   return t;
 }
 
+namespace {
+// Transformers' sentinel for continue_final_message (chat_template_utils.render_jinja_template).
+constexpr std::string_view kContinueTag = "CONTINUE_FINAL_MESSAGE_TAG ";
+constexpr std::string_view kContinueTagStripped = "CONTINUE_FINAL_MESSAGE_TAG";
+}  // namespace
+
 RenderedChat render_chat(const ChatTemplates& templates, const OrderedJson& messages, const ChatTemplateOptions& options) {
   TCPP_CHECK(messages.is_array(), ValueError, "apply_chat_template: the conversation must be a list of messages");
   TCPP_CHECK(!(options.continue_final_message && options.add_generation_prompt), ValueError,
@@ -155,11 +161,49 @@ RenderedChat render_chat(const ChatTemplates& templates, const OrderedJson& mess
              "want the model to continue the final message, and add_generation_prompt when you want to add a header "
              "that will prompt it to start a new assistant message instead.");
   const bool has_tools = options.tools.has_value() && !options.tools->is_null();
-  auto tmpl = templates.compiled(templates.select(options.chat_template, has_tools));
+  const std::string source = templates.select(options.chat_template, has_tools);
+  auto tmpl = templates.compiled(source);
+  if (options.documents && options.documents->is_array())
+    for (const auto& d : *options.documents)
+      TCPP_CHECK(d.is_object(), ValueError, "Documents should be a list of dicts with 'title' and 'text' keys!");
+
+  // continue_final_message: tag the end of the final message's text, render, cut at the tag.
+  const OrderedJson* to_render = &messages;
+  OrderedJson tagged;
+  std::string final_text;
+  if (options.continue_final_message) {
+    const std::string& field = options.continue_final_message_field;
+    TCPP_CHECK(!messages.empty() && messages.back().is_object(), ValueError,
+               "continue_final_message is set but there is no final message to continue");
+    tagged = messages;
+    OrderedJson& final_msg = tagged.back();
+    auto it = final_msg.find(field);
+    TCPP_CHECK(it != final_msg.end() && !it->is_null(), ValueError,
+               "continue_final_message is set but the final message has no \"", field, "\" to continue!");
+    TCPP_CHECK(source.find(field) != std::string::npos, ValueError, "continue_final_message is set to \"", field,
+               "\" but this is not an accepted field in the chat_template");
+    if (it->is_array()) {
+      bool found = false;
+      for (auto block = it->rbegin(); block != it->rend(); ++block) {
+        if (block->is_object() && block->contains("text") && (*block)["text"].is_string()) {
+          final_text = (*block)["text"].get<std::string>();
+          (*block)["text"] = final_text + std::string(kContinueTag);
+          found = true;
+          break;
+        }
+      }
+      TCPP_CHECK(found, ValueError, "continue_final_message is set but we could not find any text to continue in the final message!");
+    } else {
+      TCPP_CHECK(it->is_string(), ValueError, "continue_final_message: the final message's \"", field, "\" must be text");
+      final_text = it->get<std::string>();
+      *it = final_text + std::string(kContinueTag);
+    }
+    to_render = &tagged;
+  }
 
   jinja::Variables vars;
   vars.reserve(8 + templates.special_tokens().size() + options.extra.size());
-  vars.emplace_back("messages", jinja::Value::from_json(messages));
+  vars.emplace_back("messages", jinja::Value::from_json(*to_render));
   vars.emplace_back("tools", has_tools ? jinja::Value::from_json(*options.tools) : jinja::Value(nullptr));
   vars.emplace_back("documents", options.documents && !options.documents->is_null() ? jinja::Value::from_json(*options.documents)
                                                                                     : jinja::Value(nullptr));
@@ -184,36 +228,20 @@ RenderedChat render_chat(const ChatTemplates& templates, const OrderedJson& mess
   RenderedChat out{std::move(r.text), std::move(r.generation_spans)};
 
   if (options.continue_final_message) {
-    TCPP_CHECK(!messages.empty(), ValueError, "continue_final_message is set but the conversation is empty");
-    const OrderedJson& final_msg = messages.back();
-    std::string final_text;
-    const OrderedJson* content = final_msg.is_object() && final_msg.contains("content") ? &final_msg["content"] : nullptr;
-    if (content && content->is_array()) {
-      bool found = false;
-      for (auto it = content->rbegin(); it != content->rend(); ++it) {
-        if (it->is_object() && it->contains("text") && (*it)["text"].is_string()) {
-          final_text = (*it)["text"].get<std::string>();
-          found = true;
-          break;
-        }
-      }
-      TCPP_CHECK(found, ValueError, "continue_final_message is set but we could not find any text to continue in the final message!");
-    } else if (content && content->is_string()) {
-      final_text = content->get<std::string>();
-    } else {
-      throw ValueError("continue_final_message is set but the final message has no text content");
-    }
-    // Python's str.strip() of the final message.
     std::string stripped = jinja::strings::strip(final_text, std::nullopt, true, true);
-    size_t pos = out.text.rfind(stripped);
-    TCPP_CHECK(pos != std::string::npos, ValueError,
+    size_t tag_loc = out.text.rfind(kContinueTagStripped);
+    TCPP_CHECK(out.text.find(stripped) != std::string::npos && tag_loc != std::string::npos, ValueError,
                "continue_final_message is set but the final message does not appear in the chat after applying the chat "
                "template! This can happen if the chat template deletes portions of the final message. Please verify the "
                "chat template and final message in your chat to ensure they are compatible.");
-    out.text.resize(pos + stripped.size());
-    for (auto& [s, t] : out.generation_spans) {
-      s = std::min(s, out.text.size());
-      t = std::min(t, out.text.size());
+    if (out.text.compare(tag_loc, kContinueTag.size(), kContinueTag) == 0) {
+      out.text.resize(tag_loc);  // the template kept the spacing
+    } else {
+      out.text = jinja::strings::strip(std::string_view(out.text).substr(0, tag_loc), std::nullopt, false, true);
+    }
+    for (auto& [b, e] : out.generation_spans) {
+      b = std::min(b, out.text.size());
+      e = std::min(e, out.text.size());
     }
   }
   return out;

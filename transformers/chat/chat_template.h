@@ -62,7 +62,10 @@ struct ChatTemplateOptions {
   std::optional<OrderedJson> documents;  // list of documents (passed as `documents`)
   std::optional<std::string> chat_template;  // a template name or a template string
   bool add_generation_prompt = false;
+  // Leave the final message open (v5: a sentinel is appended to its `continue_final_message_field`,
+  // "content" by default, and the render is cut there).
   bool continue_final_message = false;
+  std::string continue_final_message_field = "content";
   OrderedJson extra = OrderedJson::object();  // extra template variables (enable_thinking, ...)
   std::optional<std::tm> now;                 // what strftime_now() sees; unset = now
   jinja::RenderLimits limits;
