@@ -136,7 +136,12 @@ INSTANTIATE_TEST_SUITE_P(
         AttentionCase{"key padding mask i32, decode", 2, 4, 2, 1, 9, 16, 16, params(0.25f, 8), false, DType::I32, true},
         AttentionCase{"key padding mask u8, window, softcap", 2, 4, 4, 9, 9, 16, 16,
                       params(0.5f, 0, 0, true, 4, 3.0f), true, DType::U8, true},
-        AttentionCase{"long keys (several vector blocks)", 1, 2, 1, 3, 300, 64, 64, params(0.125f, 297)}),
+        AttentionCase{"long keys (several key blocks)", 1, 2, 1, 3, 300, 64, 64, params(0.125f, 297)},
+        AttentionCase{"prefill across key and query blocks, GQA 7", 1, 14, 2, 150, 150, 64, 64, params(0.125f)},
+        AttentionCase{"prefill across blocks, window 50, padding mask", 2, 14, 2, 130, 130, 32, 32,
+                      params(0.18f, 0, 0, true, 50), false, DType::I64, true},
+        AttentionCase{"non-causal across blocks, padding mask", 2, 2, 2, 70, 70, 24, 24, params(0.2f, 0, 0, false),
+                      false, DType::U8, true}),
     [](const ::testing::TestParamInfo<AttentionCase>& info) {
       std::string n = info.param.name;
       for (char& ch : n) ch = std::isalnum(static_cast<unsigned char>(ch)) ? ch : '_';

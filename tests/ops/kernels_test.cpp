@@ -8,6 +8,7 @@
 // bf16/f16 conversion (relative error >= 2^-11) is orders of magnitude above that.
 #include <immintrin.h>
 
+#include <algorithm>
 #include <bit>
 #include <cmath>
 #include <limits>
@@ -243,6 +244,62 @@ TEST(VectorKernels, ActivationsMatchReference) {
       f.fast_fn(x.data(), up.data(), got.data(), n);
       expect_close(got, want, {}, 1e-5f, 1e-6f, f.name + sz);
     }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// attention tiles
+
+TEST(AttentionTileKernels, DotTileMatchesReference) {
+  REQUIRE_AVX2();
+  std::mt19937 rng(8);
+  for (int64_t ra : {1, 2, 3, 7, 64})
+    for (int64_t rb : {1, 3, 4, 5, 64})
+      for (int64_t n : {1, 7, 8, 13, 64, 128}) {
+        const int64_t lda = n + 5, ldb = n + 3, ldo = rb + 2;
+        auto a = random_floats(ra * lda, rng), b = random_floats(rb * ldb, rng);
+        auto aa = abs_of(a), ab = abs_of(b);
+        std::vector<float> want(ra * ldo, -1.0f), got(ra * ldo, -1.0f), scale(ra * ldo, 0.0f);
+        ref().dot_tile(a.data(), lda, ra, b.data(), ldb, rb, n, want.data(), ldo);
+        ref().dot_tile(aa.data(), lda, ra, ab.data(), ldb, rb, n, scale.data(), ldo);
+        fast.dot_tile(a.data(), lda, ra, b.data(), ldb, rb, n, got.data(), ldo);
+        expect_close(got, want, scale, linear_rel_tolerance(n), 0,
+                     "dot_tile " + std::to_string(ra) + "x" + std::to_string(rb) + " n=" + std::to_string(n));
+      }
+}
+
+TEST(AttentionTileKernels, MatmulAccTileMatchesReference) {
+  REQUIRE_AVX2();
+  std::mt19937 rng(9);
+  for (int64_t rows : {1, 2, 3, 4, 5, 63})
+    for (int64_t cols : {1, 7, 64})
+      for (int64_t n : {1, 7, 8, 13, 16, 24, 64, 130}) {
+        const int64_t ldp = cols + 1, ldv = n + 3, ldy = n + 2;
+        auto p = random_floats(rows * ldp, rng), v = random_floats(cols * ldv, rng), y0 = random_floats(rows * ldy, rng);
+        auto want = y0, got = y0;
+        auto pa = abs_of(p), va = abs_of(v), scale = abs_of(y0);
+        ref().matmul_acc_tile(p.data(), ldp, rows, cols, v.data(), ldv, want.data(), ldy, n);
+        ref().matmul_acc_tile(pa.data(), ldp, rows, cols, va.data(), ldv, scale.data(), ldy, n);
+        fast.matmul_acc_tile(p.data(), ldp, rows, cols, v.data(), ldv, got.data(), ldy, n);
+        // Columns d >= n of each row (the stride padding) must stay as they were.
+        expect_close(got, want, scale, linear_rel_tolerance(cols), 0,
+                     "matmul_acc_tile " + std::to_string(rows) + "x" + std::to_string(cols) + " n=" + std::to_string(n));
+      }
+}
+
+TEST(AttentionTileKernels, ExpShiftSumMatchesReference) {
+  REQUIRE_AVX2();
+  std::mt19937 rng(10);
+  for (int64_t n : kSizes) {
+    auto x = random_floats(n, rng, 5.0f);
+    for (int64_t i = 1; i < n; i += 4) x[i] = -INFINITY;
+    float shift = *std::max_element(x.begin(), x.end());
+    auto want = x, got = x;
+    float want_sum = ref().exp_shift_sum(want.data(), shift, n), got_sum = fast.exp_shift_sum(got.data(), shift, n);
+    // exp8's range reduction loses a few ulp far below the maximum (relative ~2e-6 at e^-35).
+    expect_close(got, want, {}, 5e-6f, 1e-9f, "exp_shift_sum n=" + std::to_string(n));
+    expect_close({got_sum}, {want_sum}, {}, 2e-6f, 0, "exp_shift_sum total n=" + std::to_string(n));
+    for (int64_t i = 1; i < n; i += 4) EXPECT_EQ(got[i], 0.0f) << "exp(-inf) must be 0";
   }
 }
 

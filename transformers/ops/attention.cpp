@@ -1,6 +1,12 @@
-// Eager scaled dot-product attention, one (batch, query head, query) row per task: scores over
-// the visible keys, softmax in f32, weighted sum of values. Grouped-query attention indexes the
-// shared K/V head directly (h / group) instead of repeating it in memory.
+// Scaled dot-product attention, blocked (the flash-attention schedule on a CPU): one task takes
+// a KV head of one batch row and a block of query positions, with all the query heads that share
+// that KV head (GQA), so each K/V row is loaded once for the whole group instead of once per
+// query head. Keys are visited in blocks; per block, S = Q Kᵀ (dot_tile), masking, an online
+// softmax update (running max and sum per query row, exp_shift_sum) and O += P V
+// (matmul_acc_tile). Memory per task is O(rows x block), whatever the context length.
+//
+// Rounding differs from a two-pass softmax (the running max rescales partial sums), by a few
+// ulp of the output.
 #include <cmath>
 #include <vector>
 
@@ -9,67 +15,138 @@
 #include "transformers/ops/ops.h"
 
 namespace transformers::ops {
+namespace {
 
-Tensor attention(const Tensor& q, const Tensor& k, const Tensor& v, const AttentionParams& p) {
+constexpr int64_t kKeyBlock = 64;
+constexpr int64_t kRowsPerTask = 64;  // query rows (heads x positions) that share one K/V pass
+
+// 1 where key `col` (a cache position) may be attended by batch row b, from the padding mask.
+bool key_allowed(const Tensor& m, int64_t b, int64_t col) {
+  const int64_t idx = b * m.size(1) + col;
+  switch (m.dtype()) {
+    case DType::I64: return m.data<int64_t>()[idx] != 0;
+    case DType::I32: return m.data<int32_t>()[idx] != 0;
+    default: return static_cast<const uint8_t*>(m.raw_data())[idx] != 0;
+  }
+}
+
+void check_inputs(const Tensor& q, const Tensor& k, const Tensor& v, const AttentionParams& p) {
   for (const Tensor* t : {&q, &k, &v})
     TCPP_CHECK(t->dtype() == DType::F32 && t->dim() == 4 && t->stride(3) == 1, ShapeError,
                "attention: expected f32 [B, H, L, D] with contiguous D, got ", t->describe());
-  const int64_t B = q.size(0), Hq = q.size(1), L = q.size(2), D = q.size(3);
-  const int64_t Hkv = k.size(1), T = k.size(2), Dv = v.size(3);
+  const int64_t B = q.size(0), Hq = q.size(1), D = q.size(3), Hkv = k.size(1), T = k.size(2);
   TCPP_CHECK(k.size(0) == B && v.size(0) == B && k.size(3) == D && v.size(1) == Hkv && v.size(2) == T && Hkv > 0 &&
                  Hq % Hkv == 0,
              ShapeError, "attention: q ", q.describe(), ", k ", k.describe(), ", v ", v.describe(), " do not fit");
-  if (p.key_padding_mask)
-    TCPP_CHECK(p.key_padding_mask->dim() == 2 && p.key_padding_mask->size(0) == B &&
-                   p.key_padding_mask->size(1) >= p.key_position + T && p.key_padding_mask->is_contiguous(),
-               ShapeError, "attention: key padding mask ", p.key_padding_mask->describe(), " does not cover ",
-               p.key_position + T, " keys");
+  if (p.key_padding_mask) {
+    const Tensor& m = *p.key_padding_mask;
+    TCPP_CHECK(m.dim() == 2 && m.size(0) == B && m.size(1) >= p.key_position + T && m.is_contiguous() &&
+                   (m.dtype() == DType::I64 || m.dtype() == DType::I32 || m.dtype() == DType::U8 ||
+                    m.dtype() == DType::Bool),
+               ShapeError, "attention: key padding mask ", m.describe(), " does not cover ", p.key_position + T,
+               " keys");
+  }
+}
+
+// Per-thread scratch of one task.
+struct Scratch {
+  std::vector<float> q;       // [rows, D] query rows, pre-scaled
+  std::vector<float> s;       // [rows, kKeyBlock] scores, then probabilities
+  std::vector<float> o;       // [rows, Dv] unnormalised output
+  std::vector<float> m, l;    // running max and sum per row
+  std::vector<int64_t> lo, hi;  // visible key range [lo, hi) per row (indices into K)
+  std::vector<uint8_t> allowed;  // padding mask of this batch row over the keys of the block
+};
+
+}  // namespace
+
+Tensor attention(const Tensor& q, const Tensor& k, const Tensor& v, const AttentionParams& p) {
+  check_inputs(q, k, v, p);
+  const int64_t B = q.size(0), Hq = q.size(1), L = q.size(2), D = q.size(3);
+  const int64_t Hkv = k.size(1), T = k.size(2), Dv = v.size(3);
   const int64_t group = Hq / Hkv;
+  // Query positions per task: enough that heads x positions fill kRowsPerTask rows.
+  const int64_t positions = std::clamp<int64_t>(kRowsPerTask / group, 1, L);
+  const int64_t blocks_per_head = (L + positions - 1) / positions;
   Tensor out = Tensor::empty({B, L, Hq * Dv}, DType::F32);
   const auto& K = cpu::kernels();
+  const float* qd = q.data<float>();
+  const float* kd = k.data<float>();
+  const float* vd = v.data<float>();
+  float* od = out.data<float>();
 
-  ThreadPool::global().parallel_for(B * Hq * L, 4, [&](int64_t begin, int64_t end) {
-    std::vector<float> scores(T);
-    for (int64_t row = begin; row < end; ++row) {
-      const int64_t i = row % L, h = (row / L) % Hq, b = row / (L * Hq), hk = h / group;
-      const float* qrow = q.data<float>() + b * q.stride(0) + h * q.stride(1) + i * q.stride(2);
-      const float* kbase = k.data<float>() + b * k.stride(0) + hk * k.stride(1);
-      const float* vbase = v.data<float>() + b * v.stride(0) + hk * v.stride(1);
-      const int64_t qpos = p.query_position + i;
-      // Visible keys form one contiguous range [lo, hi) of cache positions, minus padding.
-      int64_t hi = p.causal ? std::min<int64_t>(T, qpos - p.key_position + 1) : T;
-      int64_t lo = 0;
-      if (p.sliding_window) lo = std::max<int64_t>(0, qpos - *p.sliding_window + 1 - p.key_position);
-      float* out_row = out.data<float>() + (b * L + i) * Hq * Dv + h * Dv;
-      std::fill(out_row, out_row + Dv, 0.0f);
-      if (hi <= lo) continue;
-      const int64_t* mask = nullptr;
-      std::vector<int64_t> mask_buf;
-      if (p.key_padding_mask) {
-        const Tensor& m = *p.key_padding_mask;
-        mask_buf.resize(T);
-        for (int64_t j = 0; j < T; ++j) {
-          int64_t col = p.key_position + j;
-          mask_buf[j] = m.dtype() == DType::I64 ? m.data<int64_t>()[b * m.size(1) + col]
-                        : m.dtype() == DType::I32 ? m.data<int32_t>()[b * m.size(1) + col]
-                                                   : static_cast<const uint8_t*>(m.raw_data())[b * m.size(1) + col];
+  auto task = [&](int64_t t) {
+    thread_local Scratch sc;
+    const int64_t blk = t % blocks_per_head, hk = (t / blocks_per_head) % Hkv, b = t / (blocks_per_head * Hkv);
+    const int64_t i0 = blk * positions, np = std::min(positions, L - i0), rows = np * group;
+    sc.q.resize(rows * D);
+    sc.s.resize(rows * kKeyBlock);
+    sc.o.assign(rows * Dv, 0.0f);
+    sc.m.assign(rows, -INFINITY);
+    sc.l.assign(rows, 0.0f);
+    sc.lo.resize(rows);
+    sc.hi.resize(rows);
+    // Row r = g * np + ii: query head hk * group + g at position i0 + ii.
+    int64_t lo_all = T, hi_all = 0;
+    for (int64_t g = 0; g < group; ++g)
+      for (int64_t ii = 0; ii < np; ++ii) {
+        const int64_t r = g * np + ii, h = hk * group + g, i = i0 + ii, qpos = p.query_position + i;
+        const float* src = qd + b * q.stride(0) + h * q.stride(1) + i * q.stride(2);
+        K.scale(src, p.scale, sc.q.data() + r * D, D);
+        int64_t hi = p.causal ? std::clamp<int64_t>(qpos - p.key_position + 1, 0, T) : T;
+        int64_t lo = p.sliding_window ? std::clamp<int64_t>(qpos - *p.sliding_window + 1 - p.key_position, 0, T) : 0;
+        sc.lo[r] = lo;
+        sc.hi[r] = hi;
+        if (lo < hi) {
+          lo_all = std::min(lo_all, lo);
+          hi_all = std::max(hi_all, hi);
         }
-        mask = mask_buf.data();
       }
-      for (int64_t j = lo; j < hi; ++j) {
-        if (mask && !mask[j]) {
-          scores[j] = -INFINITY;
+    const float* kbase = kd + b * k.stride(0) + hk * k.stride(1);
+    const float* vbase = vd + b * v.stride(0) + hk * v.stride(1);
+    for (int64_t j0 = lo_all; j0 < hi_all; j0 += kKeyBlock) {
+      const int64_t nj = std::min(kKeyBlock, hi_all - j0);
+      if (p.key_padding_mask) {
+        sc.allowed.resize(nj);
+        for (int64_t j = 0; j < nj; ++j) sc.allowed[j] = key_allowed(*p.key_padding_mask, b, p.key_position + j0 + j);
+      }
+      K.dot_tile(sc.q.data(), D, rows, kbase + j0 * k.stride(2), k.stride(2), nj, D, sc.s.data(), kKeyBlock);
+      for (int64_t r = 0; r < rows; ++r) {
+        float* s = sc.s.data() + r * kKeyBlock;
+        // Keys of the block this row may not see (outside [lo, hi) or padding) get -inf.
+        const int64_t vis_lo = std::clamp<int64_t>(sc.lo[r] - j0, 0, nj), vis_hi = std::clamp<int64_t>(sc.hi[r] - j0, 0, nj);
+        std::fill(s, s + vis_lo, -INFINITY);
+        std::fill(s + vis_hi, s + nj, -INFINITY);
+        if (p.softcap > 0.0f)
+          for (int64_t j = vis_lo; j < vis_hi; ++j) s[j] = p.softcap * std::tanh(s[j] / p.softcap);
+        if (p.key_padding_mask)
+          for (int64_t j = vis_lo; j < vis_hi; ++j)
+            if (!sc.allowed[j]) s[j] = -INFINITY;
+        float mx = -INFINITY;
+        for (int64_t j = vis_lo; j < vis_hi; ++j) mx = std::max(mx, s[j]);
+        if (mx == -INFINITY) {  // nothing visible in this block: contributes zeros
+          std::fill(s, s + nj, 0.0f);
           continue;
         }
-        float s = K.dot(qrow, kbase + j * k.stride(2), D) * p.scale;
-        if (p.softcap > 0.0f) s = p.softcap * std::tanh(s / p.softcap);
-        scores[j] = s;
+        const float m_new = std::max(sc.m[r], mx);
+        const float correction = std::exp(sc.m[r] - m_new);  // 0 on the first visible block
+        sc.l[r] = sc.l[r] * correction + K.exp_shift_sum(s, m_new, nj);
+        if (correction != 1.0f) K.scale(sc.o.data() + r * Dv, correction, sc.o.data() + r * Dv, Dv);
+        sc.m[r] = m_new;
       }
-      K.softmax_row(scores.data() + lo, hi - lo);
-      for (int64_t j = lo; j < hi; ++j)
-        if (scores[j] != 0.0f) K.axpy(scores[j], vbase + j * v.stride(2), out_row, Dv);
+      K.matmul_acc_tile(sc.s.data(), kKeyBlock, rows, nj, vbase + j0 * v.stride(2), v.stride(2), sc.o.data(), Dv, Dv);
     }
-  });
+    for (int64_t g = 0; g < group; ++g)
+      for (int64_t ii = 0; ii < np; ++ii) {
+        const int64_t r = g * np + ii, h = hk * group + g, i = i0 + ii;
+        float* dst = od + (b * L + i) * Hq * Dv + h * Dv;
+        // A row that saw no key at all (fully masked) gives zeros, as documented in ops.h.
+        const float inv = sc.l[r] > 0.0f ? 1.0f / sc.l[r] : 0.0f;
+        K.scale(sc.o.data() + r * Dv, inv, dst, Dv);
+      }
+  };
+  const int64_t tasks = B * Hkv * blocks_per_head;
+  ThreadPool::global().run(tasks, task);
   return out;
 }
 

@@ -43,6 +43,16 @@ struct Kernels {
   // Converts n elements of dtype src_dt (F32, BF16, F16) to f32, and back.
   void (*to_f32)(const void* src, DType src_dt, float* dst, int64_t n);
   void (*from_f32)(const float* src, void* dst, DType dst_dt, int64_t n);
+
+  // Tiles of blocked attention (small matrices in L1/L2, any row strides):
+  // out[i * ldo + j] = dot(a + i * lda, b + j * ldb, n) for i < rows_a, j < rows_b (S = Q Kᵀ).
+  void (*dot_tile)(const float* a, int64_t lda, int64_t rows_a, const float* b, int64_t ldb, int64_t rows_b,
+                   int64_t n, float* out, int64_t ldo);
+  // y[i * ldy + d] += sum_j p[i * ldp + j] * v[j * ldv + d] for i < rows, j < cols, d < n (O += P V).
+  void (*matmul_acc_tile)(const float* p, int64_t ldp, int64_t rows, int64_t cols, const float* v, int64_t ldv,
+                          float* y, int64_t ldy, int64_t n);
+  // x[i] = exp(x[i] - shift) for n floats (exp(-inf) = 0); returns the sum of the results.
+  float (*exp_shift_sum)(float* x, float shift, int64_t n);
 };
 
 const Kernels& reference_kernels();

@@ -117,11 +117,37 @@ void from_f32(const float* src, void* dst, DType dt, int64_t n) {
   }
 }
 
+void dot_tile(const float* a, int64_t lda, int64_t rows_a, const float* b, int64_t ldb, int64_t rows_b, int64_t n,
+              float* out, int64_t ldo) {
+  for (int64_t i = 0; i < rows_a; ++i)
+    for (int64_t j = 0; j < rows_b; ++j) out[i * ldo + j] = dot(a + i * lda, b + j * ldb, n);
+}
+
+void matmul_acc_tile(const float* p, int64_t ldp, int64_t rows, int64_t cols, const float* v, int64_t ldv, float* y,
+                     int64_t ldy, int64_t n) {
+  for (int64_t i = 0; i < rows; ++i)
+    for (int64_t d = 0; d < n; ++d) {
+      double acc = y[i * ldy + d];
+      for (int64_t j = 0; j < cols; ++j) acc += static_cast<double>(p[i * ldp + j]) * v[j * ldv + d];
+      y[i * ldy + d] = static_cast<float>(acc);
+    }
+}
+
+float exp_shift_sum(float* x, float shift, int64_t n) {
+  double sum = 0;
+  for (int64_t i = 0; i < n; ++i) {
+    x[i] = static_cast<float>(std::exp(static_cast<double>(x[i]) - shift));
+    sum += x[i];
+  }
+  return static_cast<float>(sum);
+}
+
 }  // namespace
 
 const Kernels& reference_kernels() {
   static const Kernels k{"scalar", linear, dot, axpy, add, mul, scale, rms_norm_row, layer_norm_row, softmax_row,
-                         silu, gelu, gelu_tanh, silu_mul, gelu_tanh_mul, to_f32, from_f32};
+                         silu, gelu, gelu_tanh, silu_mul, gelu_tanh_mul, to_f32, from_f32, dot_tile,
+                         matmul_acc_tile, exp_shift_sum};
   return k;
 }
 
