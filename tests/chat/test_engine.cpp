@@ -81,6 +81,12 @@ TEST(ChatEngine, RaiseExceptionCarriesTheTemplateMessage) {
     EXPECT_STREQ(e.what(), "exact message");
   }
   expect_failure("{{ undefined_var.attr }}", "UndefinedError", "'undefined_var' is undefined");
+  try {
+    render("line 1\n{% if true %}\n  {{ 1 + 'x' }}\n{% endif %}");
+    FAIL();
+  } catch (const TemplateError& e) {
+    EXPECT_EQ(e.line(), 3);
+  }
   expect_failure("{{ 'a' + 1 }}", "TypeError", "can only concatenate str (not \"int\") to str");
   expect_failure("{{ 1 / 0 }}", "ZeroDivisionError", "division by zero");
 }

@@ -88,6 +88,7 @@ class Context {
 
  private:
   Flow exec_stmt(const Stmt& s, const ScopePtr& scope);
+  Flow exec_stmt_impl(const Stmt& s, const ScopePtr& scope);
   Flow exec_for(const Stmt& s, const ScopePtr& scope);
   void exec_set(const Stmt& s, const ScopePtr& scope);
   Value make_macro(const Stmt& s, const ScopePtr& scope);

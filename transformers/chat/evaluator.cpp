@@ -93,6 +93,15 @@ void Context::exec_set(const Stmt& s, const ScopePtr& scope) {
 }
 
 Flow Context::exec_stmt(const Stmt& s, const ScopePtr& scope) {
+  try {
+    return exec_stmt_impl(s, scope);
+  } catch (TemplateError& e) {
+    if (e.line() == 0) e.set_line(s.line);  // the innermost statement names the place
+    throw;
+  }
+}
+
+Flow Context::exec_stmt_impl(const Stmt& s, const ScopePtr& scope) {
   DepthGuard guard(*this);
   switch (s.kind) {
     case StmtKind::Data: write(s.text); return Flow::Normal;

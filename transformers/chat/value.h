@@ -27,9 +27,14 @@ class TemplateError : public Error {
   TemplateError(std::string kind, const std::string& message)
       : Error(message), kind_(std::move(kind)) {}
   const std::string& kind() const { return kind_; }
+  // The template line of the statement that failed (0 if unknown); not part of what(), which
+  // stays exactly the message Python would show.
+  int line() const { return line_; }
+  void set_line(int line) { line_ = line; }
 
  private:
   std::string kind_;
+  int line_ = 0;
 };
 
 namespace jinja {
