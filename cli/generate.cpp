@@ -1,7 +1,13 @@
-// transformers generate MODEL (--input-ids "..." | --prompt "text") [--max-new-tokens N] [--json]
-// Greedy decoding with the KV cache. With --prompt the model folder's tokenizer encodes the text
-// and the new text is streamed as it is generated; --json prints {"sequences": [[...], ...]}
-// (and "text" when a tokenizer is present).
+// transformers generate MODEL (--input-ids "..." | --prompt "text") [sampling / beam flags] [--json]
+// v5's generate() from the command line. With --prompt the model folder's tokenizer encodes the
+// text and the new text is streamed as words complete (greedy or sampling, one sequence);
+// otherwise the rows are printed at the end. --json prints {"sequences": [[...], ...]} (plus
+// "text" when a tokenizer is present and "sequences_scores" for beam search).
+//
+// Padded batches: --input-ids rows of unequal length are LEFT-padded to the longest one (with
+// pad_token_id, else the first eos id, else 0; the value does not matter since the attention
+// mask hides it) and an attention mask is built; or give equal rows and --attention-mask in the
+// same syntax. The printed sequences keep the padding, as Transformers returns them.
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
@@ -9,6 +15,7 @@
 #include "cli/command.h"
 #include "cli/common.h"
 #include "transformers/generation/generate.h"
+#include "transformers/generation/tokenizer_adapters.h"
 #include "transformers/io/json.h"
 #include "transformers/models/auto.h"
 #include "transformers/tokenization/tokenizer.h"
@@ -17,53 +24,129 @@ namespace transformers::cli {
 namespace {
 
 struct GenerateArgs {
-  std::string model, input_ids, prompt, dtype = "auto";
+  std::string model, input_ids, attention_mask, prompt, dtype = "auto";
   int64_t max_new_tokens = -1;
   bool json = false, no_cache = false, skip_special = false;
+  // Generation config overrides (unset: the model's generation_config.json).
+  std::optional<bool> do_sample;
+  std::optional<double> temperature, top_p, min_p, repetition_penalty;
+  std::optional<int64_t> top_k, num_beams, num_return_sequences;
+  std::optional<uint64_t> seed;
+  std::vector<std::string> stop;
+  std::string cache_implementation;
 };
 
 bool has_tokenizer(const std::filesystem::path& dir) {
   return std::filesystem::exists(dir / "tokenizer.json") || std::filesystem::exists(dir / "tokenizer.model");
 }
 
+// "1,2,3;4,5" -> rows (lengths may differ).
+std::vector<std::vector<int64_t>> parse_rows(const std::string& text, const std::string& flag) {
+  std::vector<std::vector<int64_t>> rows;
+  size_t start = 0;
+  while (start <= text.size()) {
+    size_t end = text.find(';', start);
+    if (end == std::string::npos) end = text.size();
+    Tensor row = parse_id_matrix(text.substr(start, end - start), flag);
+    rows.emplace_back(row.data<int64_t>(), row.data<int64_t>() + row.numel());
+    start = end + 1;
+  }
+  return rows;
+}
+
+Tensor to_tensor(const std::vector<std::vector<int64_t>>& rows) {
+  const int64_t B = static_cast<int64_t>(rows.size()), L = static_cast<int64_t>(rows[0].size());
+  Tensor t = Tensor::empty({B, L}, DType::I64);
+  for (int64_t b = 0; b < B; ++b) std::copy(rows[b].begin(), rows[b].end(), t.data<int64_t>() + b * L);
+  return t;
+}
+
+void apply_overrides(const GenerateArgs& a, GenerationConfig& cfg) {
+  if (a.max_new_tokens >= 0) cfg.max_new_tokens = a.max_new_tokens;
+  if (a.do_sample) cfg.do_sample = *a.do_sample;
+  if (a.temperature) cfg.temperature = *a.temperature;
+  if (a.top_k) cfg.top_k = *a.top_k;
+  if (a.top_p) cfg.top_p = *a.top_p;
+  if (a.min_p) cfg.min_p = *a.min_p;
+  if (a.repetition_penalty) cfg.repetition_penalty = *a.repetition_penalty;
+  if (a.num_beams) cfg.num_beams = *a.num_beams;
+  if (a.num_return_sequences) cfg.num_return_sequences = *a.num_return_sequences;
+  if (!a.stop.empty()) cfg.stop_strings = a.stop;
+  if (!a.cache_implementation.empty()) cfg.cache_implementation = a.cache_implementation;
+}
+
 void run_generate(const GenerateArgs& a) {
   TCPP_CHECK(a.input_ids.empty() != a.prompt.empty(), ValueError, "give exactly one of --input-ids and --prompt");
+  TCPP_CHECK(a.attention_mask.empty() || !a.input_ids.empty(), ValueError, "--attention-mask goes with --input-ids");
+  auto model = AutoModelForCausalLM::from_pretrained(a.model, {.dtype = a.dtype});
+  GenerationConfig cfg = model->generation_config;
+  apply_overrides(a, cfg);
+
   std::optional<Tokenizer> tok;
-  if (!a.prompt.empty()) {
-    TCPP_CHECK(has_tokenizer(a.model), ValueError, a.model, ": --prompt needs a tokenizer.json or tokenizer.model in the model folder");
+  const bool need_tokenizer = !a.prompt.empty() || !cfg.stop_strings.empty();
+  if (need_tokenizer) {
+    TCPP_CHECK(has_tokenizer(a.model), ValueError, a.model, ": ", a.prompt.empty() ? "--stop" : "--prompt",
+               " needs a tokenizer.json or tokenizer.model in the model folder");
     tok = Tokenizer::from_pretrained(a.model);
   } else if (a.json && has_tokenizer(a.model)) {
     tok = Tokenizer::from_pretrained(a.model);
   }
-  Tensor ids;
+
+  Tensor ids, mask;
+  bool have_mask = false;
   if (!a.prompt.empty()) {
     std::vector<int64_t> v = tok->encode(a.prompt, /*add_special_tokens=*/true);
     TCPP_CHECK(!v.empty(), ValueError, "--prompt encodes to no tokens");
     ids = Tensor::from_values(v, {1, static_cast<int64_t>(v.size())});
   } else {
-    ids = parse_id_matrix(a.input_ids, "--input-ids");
+    auto rows = parse_rows(a.input_ids, "--input-ids");
+    size_t longest = 0;
+    for (const auto& r : rows) longest = std::max(longest, r.size());
+    bool ragged = false;
+    for (const auto& r : rows) ragged = ragged || r.size() != longest;
+    if (ragged) {
+      TCPP_CHECK(a.attention_mask.empty(), ValueError,
+                 "--input-ids: rows have different lengths; give equal (left-padded) rows with --attention-mask, or "
+                 "unequal rows without it to have them left-padded");
+      const int64_t pad = cfg.pad_token_id ? *cfg.pad_token_id : (!cfg.eos_token_ids.empty() ? cfg.eos_token_ids[0] : 0);
+      std::vector<std::vector<int64_t>> m;
+      for (auto& r : rows) {
+        const size_t n = longest - r.size();
+        std::vector<int64_t> mr(n, 0);
+        mr.resize(longest, 1);
+        r.insert(r.begin(), n, pad);
+        m.push_back(std::move(mr));
+      }
+      mask = to_tensor(m);
+      have_mask = true;
+    }
+    ids = to_tensor(rows);
+    if (!a.attention_mask.empty()) {
+      mask = parse_id_matrix(a.attention_mask, "--attention-mask");
+      TCPP_CHECK(mask.shape() == ids.shape(), ValueError, "--attention-mask: shape ", mask.describe(),
+                 " differs from --input-ids ", ids.describe());
+      have_mask = true;
+    }
   }
-  auto model = AutoModelForCausalLM::from_pretrained(a.model, {.dtype = a.dtype});
-  GenerationConfig cfg = model->generation_config;
-  if (a.max_new_tokens >= 0) cfg.max_new_tokens = a.max_new_tokens;
-  GenerateOptions options{.use_cache = !a.no_cache};
+
+  GenerateOptions options{.use_cache = !a.no_cache, .attention_mask = have_mask ? &mask : nullptr, .seed = a.seed};
   const DecodeOptions decode_options{.skip_special_tokens = a.skip_special};
-  std::optional<IncrementalDecoder> stream;
-  if (!a.json && tok) {
-    stream.emplace(tok->incremental_decoder(decode_options));
+  if (tok) options.decode = token_decoder(*tok, decode_options);
+  std::optional<TextStreamer> streamer;
+  const bool stream = !a.json && !a.prompt.empty() && cfg.num_beams == 1 && cfg.num_return_sequences == 1;
+  if (stream) {
+    streamer.emplace(options.decode, /*skip_prompt=*/true);
     std::cout << a.prompt << std::flush;
-    options.on_step = [&](const std::vector<int64_t>& next) { std::cout << stream->step(next[0]) << std::flush; };
+    options.streamer = &*streamer;
   }
   GenerateOutput out = generate(*model, ids, cfg, options);
-  if (stream) {
-    std::cout << stream->flush() << "\n";
-    return;
-  }
+  if (stream) return;
+  const size_t prompt_len = static_cast<size_t>(ids.size(1));
   if (a.json) {
     Json j;
     j["sequences"] = out.sequences;
+    if (out.is_beam_output()) j["sequences_scores"] = out.sequences_scores;
     if (tok) {
-      const size_t prompt_len = static_cast<size_t>(ids.size(1));
       j["text"] = Json::array();
       for (const auto& row : out.sequences)
         j["text"].push_back(tok->decode(std::span<const int64_t>(row).subspan(prompt_len), decode_options));
@@ -72,6 +155,10 @@ void run_generate(const GenerateArgs& a) {
     return;
   }
   for (const auto& row : out.sequences) {
+    if (tok) {
+      std::cout << a.prompt << tok->decode(std::span<const int64_t>(row).subspan(prompt_len), decode_options) << "\n";
+      continue;
+    }
     for (size_t i = 0; i < row.size(); ++i) std::cout << (i ? "," : "") << row[i];
     std::cout << "\n";
   }
@@ -79,11 +166,25 @@ void run_generate(const GenerateArgs& a) {
 
 const Command kCommand{[](CLI::App& app) {
   auto args = std::make_shared<GenerateArgs>();
-  CLI::App* sub = app.add_subcommand("generate", "Generate tokens (greedy) from token ids or a text prompt");
+  CLI::App* sub = app.add_subcommand("generate", "Generate tokens from token ids or a text prompt (greedy, sampling, beams)");
   sub->add_option("model", args->model, "Model folder (config.json + *.safetensors [+ tokenizer.json])")->required();
-  sub->add_option("--input-ids", args->input_ids, "Prompt ids: rows separated by ';', ids by ','");
+  sub->add_option("--input-ids", args->input_ids,
+                  "Prompt ids: rows separated by ';', ids by ','; unequal rows are left-padded");
+  sub->add_option("--attention-mask", args->attention_mask, "1/0 per --input-ids entry (0 = left padding), same syntax");
   sub->add_option("--prompt", args->prompt, "Prompt text (needs the model folder's tokenizer)");
   sub->add_option("--max-new-tokens", args->max_new_tokens, "Tokens to generate (default: generation_config)");
+  sub->add_flag("--do-sample,!--greedy", args->do_sample, "Sample instead of greedy/beam search");
+  sub->add_option("--temperature", args->temperature, "Sampling temperature");
+  sub->add_option("--top-k", args->top_k, "Keep the k most likely tokens when sampling (0: off)");
+  sub->add_option("--top-p", args->top_p, "Nucleus sampling mass");
+  sub->add_option("--min-p", args->min_p, "Drop tokens below min_p times the top probability");
+  sub->add_option("--repetition-penalty", args->repetition_penalty, "Penalty for tokens already in the sequence");
+  sub->add_option("--num-beams", args->num_beams, "Beam search with this many beams");
+  sub->add_option("--num-return-sequences", args->num_return_sequences, "Sequences per prompt (sampling or beams)");
+  sub->add_option("--seed", args->seed, "Sampling seed (mt19937_64; the same seed gives the same text)");
+  sub->add_option("--stop", args->stop, "Stop string (repeatable; needs the tokenizer)");
+  sub->add_option("--cache-implementation", args->cache_implementation, "dynamic (default) or static")
+      ->check(CLI::IsMember({"dynamic", "static"}));
   sub->add_option("--dtype", args->dtype, "Weights dtype: auto (the checkpoint's), f32, bf16, f16")
       ->check(CLI::IsMember({"auto", "f32", "float32", "bf16", "bfloat16", "f16", "float16"}));
   sub->add_flag("--json", args->json, "Print {\"sequences\": [[...], ...], \"text\": [...]}");

@@ -1,0 +1,66 @@
+// `transformers generate` with the sampling / beam / padding flags, as a user runs it.
+#include "common/process.h"
+#include "common/test_util.h"
+#include "transformers/io/json.h"
+
+namespace transformers {
+namespace {
+
+testing::ProcessResult run(const std::string& args) { return testing::run_transformers(args); }
+
+std::string golden(const std::string& arch) { return testing::shared_path("golden/" + arch).string(); }
+
+Json run_json(const std::string& args) {
+  auto r = run(args + " --json");
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  return parse_json(r.out, "generate --json output");
+}
+
+TEST(CliGenerate, UnequalRowsAreLeftPaddedAndMatchEachRowAlone) {
+  const std::string m = "generate " + golden("llama") + " --max-new-tokens 5";
+  Json batch = run_json(m + " --input-ids \"1,17,42,99,3;1,5,5\"");
+  Json a = run_json(m + " --input-ids \"1,17,42,99,3\"");
+  Json b = run_json(m + " --input-ids \"1,5,5\"");
+  ASSERT_EQ(batch["sequences"].size(), 2u);
+  EXPECT_EQ(batch["sequences"][0], a["sequences"][0]);
+  auto row = batch["sequences"][1].get<std::vector<int64_t>>();
+  EXPECT_EQ(std::vector<int64_t>(row.begin() + 2, row.end()), b["sequences"][0].get<std::vector<int64_t>>());
+  // The same batch given explicitly with --attention-mask.
+  Json masked = run_json(m + " --input-ids \"1,17,42,99,3;0,0,1,5,5\" --attention-mask \"1,1,1,1,1;0,0,1,1,1\"");
+  EXPECT_EQ(masked["sequences"][1], batch["sequences"][1]);
+}
+
+TEST(CliGenerate, SeededSamplingAndBeams) {
+  const std::string m = "generate " + golden("qwen2") + " --input-ids \"1,17,42\" --max-new-tokens 6";
+  const std::string sample = m + " --do-sample --temperature 1.5 --top-k 0 --top-p 0.95 --min-p 0.01";
+  EXPECT_EQ(run_json(sample + " --seed 1")["sequences"], run_json(sample + " --seed 1")["sequences"]);
+  bool differs = false;
+  for (int s = 2; s < 6 && !differs; ++s)
+    differs = run_json(sample + " --seed " + std::to_string(s))["sequences"] != run_json(sample + " --seed 1")["sequences"];
+  EXPECT_TRUE(differs);
+  Json beams = run_json(m + " --num-beams 3 --num-return-sequences 2");
+  ASSERT_EQ(beams["sequences"].size(), 2u);
+  ASSERT_EQ(beams["sequences_scores"].size(), 2u);
+  EXPECT_GE(beams["sequences_scores"][0].get<double>(), beams["sequences_scores"][1].get<double>());
+  // Static cache gives what the dynamic one gives.
+  EXPECT_EQ(run_json(m + " --cache-implementation static")["sequences"], run_json(m)["sequences"]);
+}
+
+TEST(CliGenerate, ContradictoryFlagsGiveOneLineErrors) {
+  const std::string m = "generate " + golden("llama") + " --input-ids \"1,17,42\"";
+  auto r = run(m + " --num-return-sequences 2");
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("num_return_sequences"), std::string::npos) << r.err;
+  r = run(m + " --do-sample --temperature 0");
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("temperature"), std::string::npos) << r.err;
+  r = run(m + " --stop x");  // the golden folders have no tokenizer
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("--stop"), std::string::npos) << r.err;
+  r = run("generate " + golden("llama") + " --input-ids \"1,17;1\" --attention-mask \"1,1;1\"");
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("--input-ids"), std::string::npos) << r.err;
+}
+
+}  // namespace
+}  // namespace transformers
