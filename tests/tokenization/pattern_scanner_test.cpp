@@ -93,3 +93,31 @@ TEST(UnicodeQuickCheck, NfcQuickNeverLies) {
 
 }  // namespace
 }  // namespace transformers::tokenization
+
+#include <cstdlib>
+
+#include "transformers/tokenization/tokenizer.h"
+
+namespace transformers::tokenization {
+namespace {
+
+// Sentencepiece-style BPE cuts its one long word before each U+2581 run when the vocabulary
+// makes that safe: the ids must equal the uncut run's, on the corpus and on random strings
+// (spaces, U+2581 runs, byte-fallback and unknown chars).
+TEST(BpeWordSplit, SameIdsAsWholeWord) {
+  auto texts = corpus();
+  for (const char* extra : {"a  b", "▁▁x▁", "  lead", "trail  ", "x▁▁▁▁y z", "\xF0\x9F\xA4\x97 \xF0\x9F\xA4\x97"})
+    texts.push_back(extra);
+  for (const char* family : {"llama2", "gemma", "mistral-v0.3"}) {
+    auto dir = std::filesystem::path(TCPP_SHARED_DIR) / "tokenizers/models" / family;
+    setenv("TCPP_TOKENIZER_NO_WORD_SPLIT", "1", 1);
+    auto whole = Tokenizer::from_pretrained(dir);
+    unsetenv("TCPP_TOKENIZER_NO_WORD_SPLIT");
+    auto cut = Tokenizer::from_pretrained(dir);
+    for (const auto& text : texts)
+      ASSERT_EQ(cut.encode(text), whole.encode(text)) << family << " " << Json(text).dump().substr(0, 200);
+  }
+}
+
+}  // namespace
+}  // namespace transformers::tokenization

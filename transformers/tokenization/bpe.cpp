@@ -1,6 +1,7 @@
 // Byte-pair encoding: split a word into chars (or byte-fallback tokens), then apply merges by
 // rank, lowest first and leftmost on ties, exactly as the Rust library's Word::merge_all.
 #include <cstdio>
+#include <cstdlib>
 #include <queue>
 
 #include "transformers/tokenization/json_access.h"
@@ -54,6 +55,8 @@ class BpeModel final : public Model {
       }
     }
     load_merges(bulk, where);
+    // TCPP_TOKENIZER_NO_WORD_SPLIT turns the optimisation off (tests compare both ways).
+    split_at_metaspace_ = !std::getenv("TCPP_TOKENIZER_NO_WORD_SPLIT") && metaspace_boundaries_are_safe();
   }
 
   void tokenize(std::string_view text, std::vector<Token>& out) const override {
@@ -64,6 +67,34 @@ class BpeModel final : public Model {
         return;
       }
     }
+    if (!split_at_metaspace_ || text.size() < 2 * kMetaspace.size()) {
+      tokenize_word(text, out);
+      return;
+    }
+    // Sentencepiece-style text is one long "word"; cut it before each run of U+2581 (see
+    // metaspace_boundaries_are_safe) so that merges run per word and hit the word cache.
+    size_t start = 0;
+    for (size_t p = text.find(kMetaspace, 1); p != std::string_view::npos;
+         p = text.find(kMetaspace, p + kMetaspace.size())) {
+      if (p >= kMetaspace.size() && text.compare(p - kMetaspace.size(), kMetaspace.size(), kMetaspace) == 0)
+        continue;  // inside a run of U+2581
+      tokenize_piece(text, start, p, out);
+      start = p;
+    }
+    tokenize_piece(text, start, text.size(), out);
+  }
+
+  void tokenize_piece(std::string_view text, size_t start, size_t end, std::vector<Token>& out) const {
+    if (start >= end) return;
+    size_t first = out.size();
+    tokenize_word(text.substr(start, end - start), out);
+    for (size_t i = first; i < out.size(); ++i) {
+      out[i].start += static_cast<uint32_t>(start);
+      out[i].end += static_cast<uint32_t>(start);
+    }
+  }
+
+  void tokenize_word(std::string_view text, std::vector<Token>& out) const {
     if (cache_.lookup(text, out)) return;
     size_t first = out.size();
     thread_local std::vector<Symbol> symbols;
@@ -89,6 +120,28 @@ class BpeModel final : public Model {
 
  private:
   static constexpr uint32_t kMissing = UINT32_MAX;
+
+  static constexpr std::string_view kMetaspace = "\xE2\x96\x81";  // U+2581
+
+  // Cutting a word just before a U+2581 that follows another char gives the same tokens when no
+  // merge can join across that point: no vocabulary entry holds U+2581 right after a char other
+  // than U+2581 (merges only build vocabulary entries), U+2581 itself is a known token (so no
+  // unknown-char fusing spans the cut), and no word prefix/suffix depends on where words end.
+  bool metaspace_boundaries_are_safe() const {
+    if (!continuing_subword_prefix_.empty() || !end_of_word_suffix_.empty()) return false;
+    if (!vocab_.find(kMetaspace)) return false;
+    for (uint32_t id = 0; id < vocab_.id_bound(); ++id) {
+      auto token = vocab_.token(id);
+      if (!token) continue;
+      for (size_t p = token->find(kMetaspace, 1); p != std::string_view::npos;
+           p = token->find(kMetaspace, p + 1)) {
+        bool after_metaspace = p >= kMetaspace.size() &&
+                               token->compare(p - kMetaspace.size(), kMetaspace.size(), kMetaspace) == 0;
+        if (!after_metaspace) return false;
+      }
+    }
+    return true;
+  }
 
   void load_merges(const ModelBulk& bulk, const std::string& where) {
     merges_.reserve(bulk.merges.size());
@@ -232,6 +285,7 @@ class BpeModel final : public Model {
   std::optional<std::string> unk_token_;
   std::string continuing_subword_prefix_, end_of_word_suffix_;
   bool fuse_unk_ = false, byte_fallback_ = false, ignore_merges_ = false;
+  bool split_at_metaspace_ = false;
   uint32_t byte_ids_[256];
 };
 

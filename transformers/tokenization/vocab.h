@@ -30,6 +30,8 @@ class Vocab {
     if (id >= by_id_.size() || !present_[id]) return std::nullopt;
     return std::string_view(by_id_[id]);
   }
+  // One past the largest id.
+  uint32_t id_bound() const { return static_cast<uint32_t>(by_id_.size()); }
   // Number of distinct token strings (the Rust vocab map's len()).
   size_t size() const { return count_; }
   void reserve(size_t n);
