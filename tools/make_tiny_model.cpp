@@ -13,6 +13,48 @@
 
 using namespace transformers;
 
+namespace {
+
+// Keys a family reads under its own names or needs to exercise its distinctive parts.
+void add_family_keys(const std::string& arch, Json& c, int64_t sliding_window) {
+  if (arch == "gpt2") {
+    c["n_embd"] = c["hidden_size"];
+    c["n_layer"] = c["num_hidden_layers"];
+    c["n_head"] = c["num_attention_heads"];
+    c["n_positions"] = 1024;
+    c["activation_function"] = "gelu_new";
+    for (const char* k : {"hidden_size", "num_hidden_layers", "num_attention_heads", "num_key_value_heads", "head_dim",
+                          "intermediate_size", "hidden_act", "rms_norm_eps", "max_position_embeddings"})
+      c.erase(k);
+  } else if (arch == "gemma" || arch == "gemma2" || arch == "gemma3_text") {
+    c["hidden_activation"] = "gelu_pytorch_tanh";
+    c.erase("hidden_act");
+    if (arch != "gemma") c["query_pre_attn_scalar"] = c["head_dim"];
+    if (arch != "gemma") c["sliding_window"] = sliding_window > 0 ? sliding_window : 4;
+    if (arch == "gemma2") {
+      c["attn_logit_softcapping"] = 50.0;
+      c["final_logit_softcapping"] = 30.0;
+    }
+    if (arch == "gemma3_text") {
+      c["sliding_window_pattern"] = 6;
+      c["rope_local_base_freq"] = 10000.0;
+    }
+  } else if (arch == "phi") {
+    c["hidden_act"] = "gelu_new";
+    c["partial_rotary_factor"] = 0.5;
+    c["layer_norm_eps"] = 1e-5;
+  } else if (arch == "starcoder2") {
+    c["hidden_act"] = "gelu_pytorch_tanh";
+    c["norm_epsilon"] = 1e-5;
+  } else if (arch == "cohere") {
+    c["use_qk_norm"] = true;
+    c["logit_scale"] = 0.25;
+    c["layer_norm_eps"] = 1e-5;
+  }
+}
+
+}  // namespace
+
 int main(int argc, char** argv) {
   CLI::App app{"Write a tiny random Hugging Face checkpoint"};
   std::string arch = "llama", out, dtype = "float32";
@@ -20,7 +62,9 @@ int main(int argc, char** argv) {
   int64_t sliding_window = 0, max_window_layers = -1, seed = 0;
   double std_dev = 0.15, rope_theta = 10000.0;
   bool tie = false, v5 = false;
-  app.add_option("--arch", arch, "model_type: llama, mistral, qwen2, qwen3");
+  app.add_option("--arch", arch,
+                 "model_type: llama, mistral, qwen2, qwen3, gemma, gemma2, gemma3_text, phi3, phi, gpt2, olmo2, "
+                 "starcoder2, cohere, ...");
   app.add_option("--out", out, "Output folder")->required();
   app.add_option("--dtype", dtype, "float32, bfloat16 or float16");
   app.add_option("--hidden", hidden);
@@ -64,6 +108,7 @@ int main(int argc, char** argv) {
         c["max_window_layers"] = max_window_layers >= 0 ? max_window_layers : 0;
       }
     }
+    add_family_keys(arch, c, sliding_window);
     if (v5) c["rope_parameters"] = {{"rope_type", "default"}, {"rope_theta", rope_theta}};
     else c["rope_theta"] = rope_theta;
     PretrainedConfig config = PretrainedConfig::from_json(c);

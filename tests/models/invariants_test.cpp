@@ -90,7 +90,11 @@ INSTANTIATE_TEST_SUITE_P(
                       CacheCase{"gemma2_window_softcaps", {{"model_type", "gemma2"}, {"sliding_window", 4}, {"query_pre_attn_scalar", 16}, {"attn_logit_softcapping", 5.0}, {"final_logit_softcapping", 3.0}}},
                       CacheCase{"gemma3_local_global", {{"model_type", "gemma3_text"}, {"sliding_window", 4}, {"sliding_window_pattern", 2}, {"rope_local_base_freq", 100.0}, {"rope_scaling", {{"rope_type", "linear"}, {"factor", 4.0}}}}},
                       CacheCase{"phi3_fused_window", {{"model_type", "phi3"}, {"sliding_window", 5}}},
-                      CacheCase{"gpt2", {{"model_type", "gpt2"}, {"n_embd", 48}, {"n_layer", 3}, {"n_head", 6}, {"n_positions", 64}}}),
+                      CacheCase{"gpt2", {{"model_type", "gpt2"}, {"n_embd", 48}, {"n_layer", 3}, {"n_head", 6}, {"n_positions", 64}}},
+                      CacheCase{"olmo2_post_norms", {{"model_type", "olmo2"}}},
+                      CacheCase{"starcoder2_window", {{"model_type", "starcoder2"}, {"sliding_window", 5}}},
+                      CacheCase{"cohere_qk_norm", {{"model_type", "cohere"}, {"use_qk_norm", true}}},
+                      CacheCase{"phi_partial_qk_layernorm", {{"model_type", "phi"}, {"partial_rotary_factor", 0.5}, {"qk_layernorm", true}}}),
     [](const auto& info) { return info.param.name; });
 
 // A sliding window larger than nothing but smaller than the prompt changes the result: the

@@ -17,6 +17,10 @@ std::unique_ptr<CausalLM> make_gemma2_for_causal_lm(const PretrainedConfig& conf
 std::unique_ptr<CausalLM> make_gemma3_for_causal_lm(const PretrainedConfig& config);
 std::unique_ptr<CausalLM> make_phi3_for_causal_lm(const PretrainedConfig& config);
 std::unique_ptr<CausalLM> make_gpt2_for_causal_lm(const PretrainedConfig& config);
+std::unique_ptr<CausalLM> make_olmo2_for_causal_lm(const PretrainedConfig& config);
+std::unique_ptr<CausalLM> make_starcoder2_for_causal_lm(const PretrainedConfig& config);
+std::unique_ptr<CausalLM> make_cohere_for_causal_lm(const PretrainedConfig& config);
+std::unique_ptr<CausalLM> make_phi_for_causal_lm(const PretrainedConfig& config);
 
 // Shared by the Gemma family (gemma.cpp, gemma2.cpp).
 nn::DecoderConfig gemma_decoder_config(const PretrainedConfig& config);

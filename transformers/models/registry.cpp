@@ -18,6 +18,10 @@ const std::vector<ModelEntry>& model_registry() {
       {"gemma3_text", {"Gemma3ForCausalLM"}, make_gemma3_for_causal_lm},
       {"phi3", {"Phi3ForCausalLM"}, make_phi3_for_causal_lm},
       {"gpt2", {"GPT2LMHeadModel"}, make_gpt2_for_causal_lm},
+      {"olmo2", {"Olmo2ForCausalLM"}, make_olmo2_for_causal_lm},
+      {"starcoder2", {"Starcoder2ForCausalLM"}, make_starcoder2_for_causal_lm},
+      {"cohere", {"CohereForCausalLM"}, make_cohere_for_causal_lm},
+      {"phi", {"PhiForCausalLM"}, make_phi_for_causal_lm},
   };
   return entries;
 }

@@ -36,9 +36,14 @@ Attention::Attention(const AttentionConfig& c)
   }
   register_module(c.names.o, &o_proj);
   if (c.qk_norm) {
-    NormConfig n{.kind = c.qk_norm_kind, .eps = c.qk_norm_eps, .unit_offset = c.qk_norm_unit_offset, .bias = false};
+    NormConfig n{.kind = c.qk_norm_kind, .eps = c.qk_norm_eps, .unit_offset = c.qk_norm_unit_offset, .bias = c.qk_norm_bias};
+    NormConfig nk = n;
+    if (c.qk_norm_head_weights) {
+      n.heads = c.num_heads;
+      nk.heads = c.num_kv_heads;
+    }
     q_norm = std::make_unique<Norm>(c.qk_norm_full ? q_out : c.head_dim, n);
-    k_norm = std::make_unique<Norm>(c.qk_norm_full ? kv_out : c.head_dim, n);
+    k_norm = std::make_unique<Norm>(c.qk_norm_full ? kv_out : c.head_dim, nk);
     register_module(c.names.q_norm, q_norm.get());
     register_module(c.names.k_norm, k_norm.get());
   }

@@ -25,6 +25,8 @@ struct AttentionConfig {
   double scaling = 0.0;  // 0: head_dim^-0.5
   bool qk_norm_full = false;  // OLMo2: the norm spans all heads (num_heads * head_dim), not one head
   NormConfig::Kind qk_norm_kind = NormConfig::Kind::RMS;  // Cohere: LayerNorm without bias, per head
+  bool qk_norm_bias = false;                                // Phi-2's q_layernorm / k_layernorm
+  bool qk_norm_head_weights = false;  // Cohere: a weight row per head, [heads, head_dim]
   // Cohere: rope rotates interleaved pairs (x0, x1), (x2, x3), ... instead of the two halves.
   bool rope_interleaved = false;
   std::optional<int64_t> sliding_window;

@@ -28,11 +28,27 @@ Tensor LayerNorm::forward(const Tensor& x) const {
 }
 
 Norm::Norm(int64_t dim, const NormConfig& config) : config_(config) {
+  TCPP_CHECK(config.heads == 0 || (config.kind == NormConfig::Kind::Layer && !config.bias), ConfigError,
+             "norm: per-head weights are supported for LayerNorm without bias only");
+  if (config.heads > 0) {
+    register_parameter("weight", &weight, {config.heads, dim}, ParamRole::Vector);
+    return;
+  }
   register_parameter("weight", &weight, {dim}, ParamRole::Vector);
   if (config.kind == NormConfig::Kind::Layer && config.bias) register_parameter("bias", &bias, {dim}, ParamRole::Vector);
 }
 
 Tensor Norm::forward(const Tensor& x) const {
+  if (config_.heads > 0) {
+    TCPP_CHECK(x.dim() >= 2 && x.size(-2) == config_.heads && x.size(-1) == weight.size(1), ShapeError,
+               "norm: per-head weight ", weight.describe(), " does not fit ", x.describe());
+    Tensor out = ops::layer_norm(x, nullptr, nullptr, static_cast<float>(config_.eps));
+    const int64_t row = weight.numel();
+    float* o = out.data<float>();
+    const float* w = weight.data<float>();
+    for (int64_t i = 0; i < out.numel(); ++i) o[i] *= w[i % row];
+    return out;
+  }
   if (config_.kind == NormConfig::Kind::RMS)
     return ops::rms_norm(x, weight, static_cast<float>(config_.eps), config_.unit_offset);
   return ops::layer_norm(x, &weight, bias.defined() ? &bias : nullptr, static_cast<float>(config_.eps));

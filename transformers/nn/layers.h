@@ -62,6 +62,9 @@ struct NormConfig {
   double eps = 1e-6;
   bool unit_offset = false;  // RMS only: x * (1 + weight)
   bool bias = true;          // Layer only
+  // > 0: one weight row per head, weight [heads, dim], normalising each head of x [..., heads,
+  // dim] over dim (Cohere's q/k LayerNorm). Layer kind without bias only.
+  int64_t heads = 0;
 };
 
 class Norm : public Module {

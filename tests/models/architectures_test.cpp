@@ -1,0 +1,147 @@
+// Hand-checked properties of the architectures without reference outputs (and of parts the
+// golden files cover only in combination): embedding scale, learned positions, logit scale and
+// softcap, interleaved rope computed by hand, and save -> load round trips (GPT-2's transposed
+// Conv1D weights among them).
+#include <cmath>
+
+#include "common/test_util.h"
+#include "transformers/models/auto.h"
+#include "transformers/models/save.h"
+#include "transformers/nn/attention.h"
+
+namespace transformers {
+namespace {
+
+using testing::max_abs_diff;
+
+Json tiny(const std::string& arch) {
+  Json c = {{"model_type", arch}, {"vocab_size", 97}, {"hidden_size", 48}, {"intermediate_size", 80},
+            {"num_hidden_layers", 2}, {"num_attention_heads", 6}, {"num_key_value_heads", 2}, {"head_dim", 8},
+            {"rms_norm_eps", 1e-5}, {"max_position_embeddings", 256}, {"rope_theta", 10000.0}};
+  if (arch == "gpt2") c.update(Json{{"n_embd", 48}, {"n_layer", 2}, {"n_head", 6}, {"n_positions", 64}});
+  return c;
+}
+
+const Tensor& param(const nn::Module& m, const std::string& name) {
+  for (const auto& p : m.named_parameters())
+    if (p.name == name) return *p.tensor;
+  throw ValueError("no parameter " + name);
+}
+
+Tensor ids(std::vector<int64_t> v) {
+  const int64_t n = static_cast<int64_t>(v.size());
+  return Tensor::from_values(v, {1, n});
+}
+
+TEST(Architectures, GemmaScalesEmbeddingsBySqrtHidden) {
+  auto model = make_random_model(PretrainedConfig::from_json(tiny("gemma")), 1, 0.15);
+  auto out = model->forward(ids({5, 9}), {.output_hidden_states = true});
+  const Tensor& E = param(*model, "model.embed_tokens.weight");
+  const float scale = std::sqrt(48.0f);
+  for (int64_t j = 0; j < 48; ++j) {
+    EXPECT_NEAR(out.hidden_states[0].data<float>()[j], E.data<float>()[5 * 48 + j] * scale, 1e-5);
+    EXPECT_NEAR(out.hidden_states[0].data<float>()[48 + j], E.data<float>()[9 * 48 + j] * scale, 1e-5);
+  }
+}
+
+TEST(Architectures, Gpt2AddsLearnedPositions) {
+  auto model = make_random_model(PretrainedConfig::from_json(tiny("gpt2")), 2, 0.15);
+  auto out = model->forward(ids({7, 7, 3}), {.output_hidden_states = true});
+  const Tensor& wte = param(*model, "transformer.wte.weight");
+  const Tensor& wpe = param(*model, "transformer.wpe.weight");
+  const int64_t tok[3] = {7, 7, 3};
+  for (int64_t l = 0; l < 3; ++l)
+    for (int64_t j = 0; j < 48; ++j)
+      EXPECT_NEAR(out.hidden_states[0].data<float>()[l * 48 + j], wte.data<float>()[tok[l] * 48 + j] + wpe.data<float>()[l * 48 + j],
+                  1e-6);
+  // Positions past n_positions have no embedding: a clear error, not a read out of bounds.
+  std::vector<int64_t> long_ids(65, 1);
+  EXPECT_THROW(model->forward(ids(long_ids)), Error);
+}
+
+TEST(Architectures, Gemma2SoftcapsFinalLogits) {
+  Json c = tiny("gemma2");
+  c["final_logit_softcapping"] = 0.5;
+  auto capped = make_random_model(PretrainedConfig::from_json(c), 3, 0.5);
+  c["final_logit_softcapping"] = nullptr;
+  auto raw = make_random_model(PretrainedConfig::from_json(c), 3, 0.5);
+  Tensor a = capped->forward(ids({1, 2, 3})).logits, b = raw->forward(ids({1, 2, 3})).logits;
+  ASSERT_GT(testing::max_abs(b), 0.5f) << "the test needs logits beyond the cap";
+  for (int64_t i = 0; i < a.numel(); ++i) EXPECT_NEAR(a.data<float>()[i], 0.5f * std::tanh(b.data<float>()[i] / 0.5f), 1e-5);
+}
+
+TEST(Architectures, CohereMultipliesLogitsByLogitScale) {
+  Json c = tiny("cohere");
+  c["logit_scale"] = 1.0;
+  auto one = make_random_model(PretrainedConfig::from_json(c), 4, 0.15);
+  c["logit_scale"] = 0.25;
+  auto quarter = make_random_model(PretrainedConfig::from_json(c), 4, 0.15);
+  Tensor a = one->forward(ids({4, 5})).logits, b = quarter->forward(ids({4, 5})).logits;
+  for (int64_t i = 0; i < a.numel(); ++i) EXPECT_NEAR(b.data<float>()[i], 0.25f * a.data<float>()[i], 1e-6);
+}
+
+// One head of size 4, identity projections: the score of query 1 against key 0 is
+// rot(x1, 1) · rot(x0, 0) with Cohere's rotation of the pairs (x0, x1) and (x2, x3).
+TEST(Architectures, InterleavedRopeRotatesAdjacentPairs) {
+  nn::AttentionConfig ac;
+  ac.hidden_size = ac.head_dim = 4;
+  ac.num_heads = ac.num_kv_heads = 1;
+  ac.rope_interleaved = true;
+  nn::Attention attn(ac);
+  Tensor I = Tensor::zeros({4, 4}, DType::F32);
+  for (int i = 0; i < 4; ++i) I.data<float>()[i * 5] = 1.0f;
+  attn.q_proj->weight = attn.k_proj->weight = attn.v_proj->weight = attn.o_proj.weight = I;
+  const float x0[4] = {0.3f, -1.2f, 0.8f, 0.5f}, x1[4] = {1.1f, 0.4f, -0.7f, 0.9f};
+  Tensor x = Tensor::from_values(std::vector<float>{x0[0], x0[1], x0[2], x0[3], x1[0], x1[1], x1[2], x1[3]}, {1, 2, 4});
+  const float f[2] = {1.0f, 0.01f};  // theta 10000, dim 4
+  // cos/sin in the half-split table layout the decoder passes: [c0, c1, c0, c1].
+  Tensor cos = Tensor::empty({1, 2, 4}, DType::F32), sin = Tensor::empty({1, 2, 4}, DType::F32);
+  for (int p = 0; p < 2; ++p)
+    for (int i = 0; i < 2; ++i) {
+      cos.data<float>()[p * 4 + i] = cos.data<float>()[p * 4 + i + 2] = std::cos(p * f[i]);
+      sin.data<float>()[p * 4 + i] = sin.data<float>()[p * 4 + i + 2] = std::sin(p * f[i]);
+    }
+  nn::AttentionInputs in;
+  in.cos = &cos;
+  in.sin = &sin;
+  Tensor out = attn.forward(x, in, nullptr);
+  auto rot = [&](const float* v, int p, float* r) {
+    for (int i = 0; i < 2; ++i) {
+      const float c = std::cos(p * f[i]), s = std::sin(p * f[i]);
+      r[2 * i] = v[2 * i] * c - v[2 * i + 1] * s;
+      r[2 * i + 1] = v[2 * i + 1] * c + v[2 * i] * s;
+    }
+  };
+  float q1[4], k0[4], k1[4];
+  rot(x1, 1, q1);
+  rot(x0, 0, k0);
+  rot(x1, 1, k1);
+  double s0 = 0, s1 = 0;
+  for (int i = 0; i < 4; ++i) {
+    s0 += q1[i] * k0[i] / 2.0;  // scale 4^-0.5
+    s1 += q1[i] * k1[i] / 2.0;
+  }
+  const double w0 = 1.0 / (1.0 + std::exp(s1 - s0)), w1 = 1.0 - w0;
+  for (int i = 0; i < 4; ++i) EXPECT_NEAR(out.data<float>()[4 + i], w0 * x0[i] + w1 * x1[i], 1e-5) << i;
+}
+
+class RoundTrip : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(RoundTrip, SaveThenLoadGivesTheSameLogits) {
+  Json c = tiny(GetParam());
+  if (GetParam() == "cohere") c["use_qk_norm"] = true;
+  if (GetParam() == "phi") c["qk_layernorm"] = true;
+  auto model = make_random_model(PretrainedConfig::from_json(c), 9, 0.15);
+  auto dir = testing::scratch_dir("roundtrip_" + GetParam());
+  save_pretrained(*model, dir);
+  auto loaded = AutoModelForCausalLM::from_pretrained(dir, {.strict = true});
+  Tensor x = ids({3, 1, 4, 1, 5});
+  EXPECT_EQ(max_abs_diff(model->forward(x).logits, loaded->forward(x).logits), 0.0f);
+}
+
+INSTANTIATE_TEST_SUITE_P(Architectures, RoundTrip,
+                         ::testing::Values("gemma", "gemma2", "gemma3_text", "phi3", "phi", "gpt2", "olmo2", "starcoder2",
+                                           "cohere"));
+
+}  // namespace
+}  // namespace transformers
