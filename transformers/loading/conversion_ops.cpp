@@ -1,5 +1,7 @@
 #include "transformers/loading/conversion_ops.h"
 
+#include <cstring>
+
 #include "transformers/config/pretrained_config.h"
 #include "transformers/ops/ops.h"
 
@@ -33,6 +35,35 @@ Tensor stack(const std::vector<Tensor>& xs, int64_t dim, const ConversionContext
                ctx.target_key, "': module ", i, " is ", xs[i].describe(), ", module 0 is ", first.describe());
     out.select(dim, static_cast<int64_t>(i)).copy_from(xs[i]);
   }
+  return out;
+}
+
+// Concatenation as block copies: for each index of the dimensions before `dim`, each input
+// contributes one contiguous run. (A strided element-wise copy would make fusing the experts of
+// a large MoE take seconds.)
+Tensor concat_rows(const std::vector<Tensor>& in, int64_t dim, const ConversionContext& ctx) {
+  std::vector<Tensor> xs;
+  for (const auto& x : in) xs.push_back(x.contiguous());
+  Shape shape = xs[0].shape();
+  shape[dim] = 0;
+  for (const auto& x : xs) {
+    bool same = x.dim() == xs[0].dim() && x.dtype() == xs[0].dtype();
+    for (int64_t d = 0; same && d < x.dim(); ++d) same = d == dim || x.size(d) == xs[0].size(d);
+    TCPP_CHECK(same, ShapeError, "Concatenate for '", ctx.target_key, "': ", x.describe(), " vs ", xs[0].describe());
+    shape[dim] += x.size(dim);
+  }
+  Tensor out = Tensor::empty(shape, xs[0].dtype());
+  int64_t outer = 1, inner = 1;
+  for (int64_t d = 0; d < dim; ++d) outer *= shape[d];
+  for (int64_t d = dim + 1; d < static_cast<int64_t>(shape.size()); ++d) inner *= shape[d];
+  const size_t es = out.element_size();
+  char* dst = static_cast<char*>(out.raw_data());
+  for (int64_t o = 0; o < outer; ++o)
+    for (const auto& x : xs) {
+      const size_t run = static_cast<size_t>(x.size(dim) * inner) * es;
+      std::memcpy(dst, static_cast<const char*>(x.raw_data()) + o * run, run);
+      dst += run;
+    }
   return out;
 }
 
@@ -76,7 +107,7 @@ class ConcatenateOp : public ConversionOp {
     for (const auto& g : in) xs.push_back(single(g, "Concatenate", ctx));
     TCPP_CHECK(!xs.empty(), ValueError, "Concatenate for '", ctx.target_key, "': no tensors");
     if (xs.size() == 1) return {{xs[0]}};
-    return {{ops::cat(xs, norm_dim(dim_, xs[0].dim(), "Concatenate"))}};
+    return {{concat_rows(xs, norm_dim(dim_, xs[0].dim(), "Concatenate"), ctx)}};
   }
   OpPtr reverse() const override { return Chunk(dim_); }
   std::string describe() const override { return detail::concat("Concatenate(dim=", dim_, ")"); }
