@@ -8,6 +8,7 @@
 #include "transformers/tokenization/models.h"
 #include "transformers/tokenization/unicode.h"
 #include "transformers/tokenization/vocab.h"
+#include "transformers/tokenization/word_cache.h"
 
 namespace transformers::tokenization {
 
@@ -83,6 +84,13 @@ class UnigramModel final : public Model {
 
   void tokenize(std::string_view text, std::vector<Token>& out) const override {
     if (text.empty()) return;
+    if (cache_.lookup(text, out)) return;
+    size_t first = out.size();
+    viterbi(text, out);
+    cache_.store(text, out.data() + first, out.data() + out.size());
+  }
+
+  void viterbi(std::string_view text, std::vector<Token>& out) const {
     struct Node {
       uint32_t id = 0;
       double score = 0;
@@ -170,6 +178,7 @@ class UnigramModel final : public Model {
   std::vector<double> scores_;
   Vocab vocab_;
   ByteTrie trie_;
+  WordCache cache_;
   std::optional<uint32_t> unk_id_;
   bool byte_fallback_ = false;
   double min_score_ = 0;

@@ -3,6 +3,7 @@
 #include "transformers/tokenization/models.h"
 #include "transformers/tokenization/unicode.h"
 #include "transformers/tokenization/vocab.h"
+#include "transformers/tokenization/word_cache.h"
 
 namespace transformers::tokenization {
 
@@ -18,6 +19,13 @@ class WordPieceModel final : public Model {
   }
 
   void tokenize(std::string_view text, std::vector<Token>& out) const override {
+    if (cache_.lookup(text, out)) return;
+    size_t first = out.size();
+    greedy_longest_match(text, out);
+    cache_.store(text, out.data() + first, out.data() + out.size());
+  }
+
+  void greedy_longest_match(std::string_view text, std::vector<Token>& out) const {
     if (count_code_points(text) > max_chars_) {
       out.push_back({unk_id(), 0, static_cast<uint32_t>(text.size())});
       return;
@@ -64,6 +72,7 @@ class WordPieceModel final : public Model {
   Vocab vocab_;
   std::string unk_token_, prefix_;
   size_t max_chars_;
+  WordCache cache_;
 };
 
 }  // namespace
