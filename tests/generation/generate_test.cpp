@@ -237,6 +237,9 @@ TEST(Generate, ContradictoryConfigsRaiseNamingTheField) {
   GenerationConfig c = base_config(3);
   c.cache_implementation = "paged_nonsense";
   expect_error(c, "cache_implementation");
+  GenerationConfig ml;  // no max_new_tokens and max_length (4) not above the prompt (4)
+  ml.max_length = 4;
+  expect_error(ml, "max_length");
   GenerationConfig s = base_config(3);
   s.stop_strings = {"."};  // no decoder given
   expect_error(s, "stop_strings");

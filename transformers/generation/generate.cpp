@@ -135,11 +135,8 @@ GenerateOutput generate(const CausalLM& model, const Tensor& input_ids, const Ge
   g.max_length = L + config.new_tokens_for(L);
   g.output_scores = config.output_scores || options.output_scores;
   std::vector<std::vector<int64_t>> ids = to_rows(input_ids, "input_ids");
-  if (g.max_length <= L) {  // nothing to generate
-    GenerateOutput out;
-    out.sequences = std::move(ids);
-    return out;
-  }
+  TCPP_CHECK(g.max_length > L, ValueError, "generate: the input has ", L, " tokens but max_length is ", g.max_length,
+             "; increase max_length or, better, set max_new_tokens");
   std::vector<std::vector<int64_t>> mask = prompt_mask(ids, g, options.attention_mask);
 
   // Expand: each batch row repeated num_beams (beam search) or num_return_sequences times.
