@@ -5,6 +5,7 @@
 #include "common/test_util.h"
 #include "transformers/io/npy.h"
 #include "transformers/models/encoder.h"
+#include "transformers/ops/ops.h"
 
 namespace transformers {
 namespace {
@@ -83,6 +84,77 @@ TEST(Encoder, DecoderModelTypeIsRefusedClearly) {
   } catch (const ConfigError& e) {
     EXPECT_NE(std::string(e.what()).find("not an encoder"), std::string::npos) << e.what();
   }
+}
+
+}  // namespace
+}  // namespace transformers
+
+namespace transformers {
+namespace {
+
+Json tiny_modernbert() {
+  return {{"model_type", "modernbert"}, {"vocab_size", 61}, {"hidden_size", 32}, {"intermediate_size", 48},
+          {"num_hidden_layers", 4}, {"num_attention_heads", 4}, {"local_attention", 4},
+          {"global_attn_every_n_layers", 2}, {"max_position_embeddings", 64}};
+}
+
+Tensor id_row(std::vector<int64_t> v) {
+  const int64_t n = static_cast<int64_t>(v.size());
+  return Tensor::from_values(v, {1, n});
+}
+
+// The local layers' window is symmetric: |query - key| <= local_attention / 2 (here 1, passed
+// as window 2). Worked against a softmax over the three neighbours computed here.
+TEST(ModernBert, SymmetricLocalWindowAttention) {
+  std::mt19937 rng(5);
+  Tensor q = testing::random_tensor({1, 1, 6, 4}, rng), k = testing::random_tensor({1, 1, 6, 4}, rng),
+         v = testing::random_tensor({1, 1, 6, 4}, rng);
+  ops::AttentionParams p;
+  p.scale = 0.5f;
+  p.causal = false;
+  p.sliding_window = 2;
+  Tensor out = ops::attention(q, k, v, p);  // [1, 6, 4]
+  for (int64_t i = 0; i < 6; ++i) {
+    double w[6] = {}, total = 0;
+    for (int64_t j = std::max<int64_t>(0, i - 1); j <= std::min<int64_t>(5, i + 1); ++j) {
+      double s = 0;
+      for (int d = 0; d < 4; ++d) s += q.data<float>()[i * 4 + d] * k.data<float>()[j * 4 + d];
+      w[j] = std::exp(0.5 * s);
+      total += w[j];
+    }
+    for (int d = 0; d < 4; ++d) {
+      double want = 0;
+      for (int64_t j = 0; j < 6; ++j) want += w[j] / total * v.data<float>()[j * 4 + d];
+      EXPECT_NEAR(out.data<float>()[i * 4 + d], want, 1e-5) << "query " << i;
+    }
+  }
+}
+
+TEST(ModernBert, PaddingIsMaskingAndHeadsRun) {
+  auto model = make_random_encoder(PretrainedConfig::from_json(tiny_modernbert()), EncoderHead::MaskedLM, 3, 0.2);
+  Tensor ids = Tensor::from_values(std::vector<int64_t>{5, 9, 14, 3, 8, 22, 7, 11, 2, 0, 0, 0}, {2, 6});
+  Tensor mask = Tensor::from_values(std::vector<int64_t>{1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0}, {2, 6});
+  EncoderOutput out = model->forward(ids, {.attention_mask = &mask, .output_hidden_states = true});
+  ASSERT_EQ(out.logits.shape(), (Shape{2, 6, 61}));
+  EXPECT_EQ(out.hidden_states.size(), 5u);
+  Tensor alone = model->forward(id_row({7, 11, 2})).logits;
+  EXPECT_LE(max_abs_diff(alone, out.logits.slice(0, 1, 2).slice(1, 0, 3)), 1e-4f);
+  // The first row alone equals itself in the batch (no mask needed: no padding).
+  EXPECT_LE(max_abs_diff(model->forward(id_row({5, 9, 14, 3, 8, 22})).logits, out.logits.slice(0, 0, 1)), 1e-4f);
+  // Local layers do limit attention: widening the window changes the result on 6 tokens.
+  Json wide = tiny_modernbert();
+  wide["local_attention"] = 64;
+  auto wide_model = make_random_encoder(PretrainedConfig::from_json(wide), EncoderHead::MaskedLM, 3, 0.2);
+  EXPECT_GT(max_abs_diff(wide_model->forward(id_row({5, 9, 14, 3, 8, 22})).logits, out.logits.slice(0, 0, 1)), 1e-3f);
+  // Sequence classification with mean pooling gives one row of label logits per sequence, and the
+  // padded row's equals the row alone.
+  Json cls = tiny_modernbert();
+  cls["classifier_pooling"] = "mean";
+  cls["num_labels"] = 3;
+  auto classifier = make_random_encoder(PretrainedConfig::from_json(cls), EncoderHead::SequenceClassification, 4, 0.2);
+  Tensor logits = classifier->forward(ids, {.attention_mask = &mask}).logits;
+  ASSERT_EQ(logits.shape(), (Shape{2, 3}));
+  EXPECT_LE(max_abs_diff(classifier->forward(id_row({7, 11, 2})).logits, logits.slice(0, 1, 2)), 1e-4f);
 }
 
 }  // namespace

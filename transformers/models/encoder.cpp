@@ -1,12 +1,15 @@
 #include "transformers/models/encoder.h"
 
 #include <cstdio>
+#include <map>
+#include <random>
 
 namespace transformers {
 
 const std::vector<EncoderEntry>& encoder_registry() {
   static const std::vector<EncoderEntry> entries = {
       {"bert", make_bert},
+      {"modernbert", make_modernbert},
   };
   return entries;
 }
@@ -24,6 +27,34 @@ EncoderHead encoder_head_from_architectures(const PretrainedConfig& c) {
     if (ends("ForSequenceClassification")) return EncoderHead::SequenceClassification;
   }
   return EncoderHead::None;
+}
+
+std::unique_ptr<EncoderModel> make_random_encoder(const PretrainedConfig& config, EncoderHead head, uint64_t seed,
+                                                  double std) {
+  const EncoderEntry* entry = find_encoder(config.model_type);
+  TCPP_CHECK(entry, ConfigError, config.where(), ": model_type '", config.model_type, "' is not an encoder model");
+  std::unique_ptr<EncoderModel> model = entry->make(config, head);
+  std::mt19937_64 rng(seed);
+  std::normal_distribution<float> normal(0.0f, static_cast<float>(std));
+  std::map<std::string, Tensor*> slots;
+  for (const auto& p : model->named_parameters()) slots[p.name] = p.tensor;
+  const auto tied = model->tied_weights();
+  for (const auto& p : model->named_parameters()) {
+    bool is_tied_target = false;
+    for (const auto& t : tied) is_tied_target |= t.first == p.name;
+    if (is_tied_target) continue;
+    Tensor t = Tensor::empty(p.shape, DType::F32);
+    const bool is_norm_weight = p.role == nn::ParamRole::Vector && p.name.size() >= 7 &&
+                                p.name.compare(p.name.size() - 7, 7, ".weight") == 0 &&
+                                (p.name.find("norm") != std::string::npos || p.name.find("LayerNorm") != std::string::npos);
+    for (int64_t i = 0; i < t.numel(); ++i) {
+      const float v = normal(rng);
+      t.data<float>()[i] = p.role == nn::ParamRole::Matrix ? v : is_norm_weight ? 1.0f + 0.1f * v : 0.1f * v;
+    }
+    *p.tensor = t;
+  }
+  for (const auto& [target, source] : tied) *slots.at(target) = *slots.at(source);
+  return model;
 }
 
 std::unique_ptr<EncoderModel> load_encoder(const std::filesystem::path& path, EncoderHead head, const LoadOptions& options) {

@@ -66,6 +66,11 @@ EncoderHead encoder_head_from_architectures(const PretrainedConfig& config);
 // with or without the base-model prefix, as Transformers accepts).
 std::unique_ptr<EncoderModel> load_encoder(const std::filesystem::path& path, EncoderHead head, const LoadOptions& options);
 
+// The encoder a config describes with random parameters (matrices ~ N(0, std), norm weights
+// 1 + N(0, std/10), other vectors N(0, std/10)), reproducibly from `seed`: for tests and tools.
+std::unique_ptr<EncoderModel> make_random_encoder(const PretrainedConfig& config, EncoderHead head, uint64_t seed,
+                                                  double std = 0.02);
+
 struct AutoModel {
   static std::unique_ptr<EncoderModel> from_pretrained(const std::filesystem::path& path, const LoadOptions& options = {}) {
     return load_encoder(path, EncoderHead::None, options);
@@ -84,5 +89,6 @@ struct AutoModelForSequenceClassification {
 
 // Factories (one model one file).
 std::unique_ptr<EncoderModel> make_bert(const PretrainedConfig& config, EncoderHead head);
+std::unique_ptr<EncoderModel> make_modernbert(const PretrainedConfig& config, EncoderHead head);
 
 }  // namespace transformers

@@ -93,7 +93,10 @@ Tensor attention(const Tensor& q, const Tensor& k, const Tensor& v, const Attent
         const int64_t r = g * np + ii, h = hk * group + g, i = i0 + ii, qpos = p.query_position + i;
         const float* src = qd + b * q.stride(0) + h * q.stride(1) + i * q.stride(2);
         K.scale(src, p.scale, sc.q.data() + r * D, D);
-        int64_t hi = p.causal ? std::clamp<int64_t>(qpos - p.key_position + 1, 0, T) : T;
+        // Not causal: a window is symmetric (ModernBERT's local layers), |query - key| < window.
+        int64_t hi = p.causal           ? std::clamp<int64_t>(qpos - p.key_position + 1, 0, T)
+                     : p.sliding_window ? std::clamp<int64_t>(qpos + *p.sliding_window - p.key_position, 0, T)
+                                        : T;
         int64_t lo = p.sliding_window ? std::clamp<int64_t>(qpos - *p.sliding_window + 1 - p.key_position, 0, T) : 0;
         sc.lo[r] = lo;
         sc.hi[r] = hi;

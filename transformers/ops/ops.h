@@ -52,6 +52,7 @@ struct AttentionParams {
   int64_t key_position = 0;    // cache position of the first key
   bool causal = true;
   std::optional<int64_t> sliding_window;  // key visible when query_pos - key_pos < window
+                                          // (not causal: also key_pos - query_pos < window)
   float softcap = 0.0f;                   // > 0: scores = softcap * tanh(scores / softcap)
   const Tensor* key_padding_mask = nullptr;  // [B, key_position + T], nonzero = attend
 };
