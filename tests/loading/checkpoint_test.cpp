@@ -231,5 +231,40 @@ TEST(LoadReport, StrictModeFailsOnUnexpectedKeysDefaultReportsThem) {
   EXPECT_NE(msg.find("model.layers.0.mlp.extra_bias"), std::string::npos) << msg;
 }
 
+// A copy of a golden model whose tensor names pass through `rename`.
+fs::path renamed_copy(const std::string& arch, const std::string& name,
+                      const std::function<std::string(const std::string&)>& rename) {
+  const fs::path src = golden(arch), dir = scratch_dir(name);
+  auto ck = SafetensorsCheckpoint::open(src);
+  std::vector<std::pair<std::string, Tensor>> tensors;
+  for (const auto& n : ck.names()) tensors.emplace_back(rename(n), ck.tensor(n));
+  save_safetensors(dir / "model.safetensors", tensors);
+  fs::copy_file(src / "config.json", dir / "config.json");
+  return dir;
+}
+
+TEST(KeyMatching, UserKeyMappingRenamesBeforeTheTables) {
+  // Keys under "decoder." instead of "model.", mapped back by the user's key_mapping.
+  const fs::path dir = renamed_copy("mixtral", "key-mapping", [](const std::string& n) {
+    return n.rfind("model.", 0) == 0 ? "decoder." + n.substr(6) : n;
+  });
+  EXPECT_NE(error_of([&] { AutoModelForCausalLM::from_pretrained(dir); }).find("missing weights"), std::string::npos);
+  auto model = AutoModelForCausalLM::from_pretrained(dir, {.key_mapping = {{"^decoder\\.", "model."}}});
+  Tensor ids = load_npy(golden("mixtral") / "input_ids.npy");
+  EXPECT_EQ(max_abs_diff(model->forward(ids).logits, logits_of(golden("mixtral"), golden("mixtral"))), 0.0f);
+}
+
+TEST(KeyMatching, BaseModelWeightsLoadIntoTheCausalLM) {
+  // An XModel checkpoint (no "model." prefix) loads into XForCausalLM; llama3 ties its head.
+  const fs::path dir = renamed_copy("llama3", "base-model-keys", [](const std::string& n) {
+    return n.rfind("model.", 0) == 0 ? n.substr(6) : n;
+  });
+  LoadReport report;
+  auto model = AutoModelForCausalLM::from_pretrained(dir, {.strict = true}, &report);
+  EXPECT_TRUE(report.unexpected.empty());
+  Tensor ids = load_npy(golden("llama3") / "input_ids.npy");
+  EXPECT_LE(max_abs_diff(model->forward(ids).logits, load_npy(golden("llama3") / "logits.npy")), 1e-4f);
+}
+
 }  // namespace
 }  // namespace transformers

@@ -87,6 +87,27 @@ TEST(ConversionPlan, BaseModelPrefixIsAddedOrStrippedWhenThatFindsTheParameter) 
   EXPECT_EQ(outputs, (std::vector<std::string>{"lm_head.weight", "model.embed_tokens.weight", "other.weight"}));
 }
 
+TEST(ConversionPlan, LegacyNamesAndRenamesThatLeadNowhere) {
+  std::set<std::string> model = {"bert.embeddings.LayerNorm.weight", "bert.embeddings.LayerNorm.bias", "cls.norm.weight"};
+  PlanOptions o;
+  o.known = [&](const std::string& k) { return model.count(k) != 0; };
+  o.base_model_prefix = "bert";
+  // A rule that would rename cls.norm -> cls.normalisation: the model has no such key but has
+  // the original, so the original is kept (v5's rule).
+  std::vector<R> rules = {R::renaming("cls.norm", "cls.normalisation")};
+  for (auto& r : legacy_renamings()) rules.push_back(r);
+  ConversionPlan plan = plan_conversion({"embeddings.LayerNorm.gamma", "embeddings.LayerNorm.beta", "cls.norm.weight"},
+                                        rules, o);
+  std::vector<std::string> outputs;
+  for (const auto& item : plan.items)
+    for (const auto& k : planned_output_keys(item, rules, o)) outputs.push_back(k);
+  std::sort(outputs.begin(), outputs.end());
+  EXPECT_EQ(outputs, (std::vector<std::string>{"bert.embeddings.LayerNorm.bias", "bert.embeddings.LayerNorm.weight",
+                                               "cls.norm.weight"}));
+  EXPECT_FALSE(plan.fired[0]);
+  EXPECT_TRUE(plan.fired[1] && plan.fired[2]);
+}
+
 TEST(ConversionPlan, TwoKeysOntoOneTargetIsAnErrorNamingBoth) {
   std::vector<R> rules = {R::renaming("old_norm", "norm")};
   try {
