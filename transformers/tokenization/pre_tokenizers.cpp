@@ -4,6 +4,9 @@
 
 #include <cctype>
 
+#include <unicode/uchar.h>
+#include <unicode/uscript.h>
+
 #include "transformers/tokenization/byte_level.h"
 #include "transformers/tokenization/regex.h"
 #include "transformers/tokenization/unicode.h"
@@ -223,6 +226,46 @@ class FixedLengthPreTokenizer final : public PreTokenizer {
   size_t length_;
 };
 
+// UnicodeScripts: cut where the script changes (ICU's script property, limited to the characters
+// of the Unicode version of the Rust library's table; Hiragana, Katakana and U+30FC count as Han,
+// the space belongs to any script). As in the Rust code, the text before the
+// first cut point is dropped when it is only spaces.
+class UnicodeScriptsPreTokenizer final : public PreTokenizer {
+ public:
+  void pre_tokenize(PreTokenizedString& pts) const override {
+    pts.split([](NormalizedString&& s, std::vector<Split>& out) {
+      const std::string& text = s.get();
+      std::vector<size_t> cuts;
+      int last = kNone;
+      for (size_t i = 0; i < text.size();) {
+        size_t at = i;
+        int script = fixed_script(next_code_point(text, i));
+        if (script != kAny && last != kAny && last != script) cuts.push_back(at);
+        if (script != kAny) last = script;
+      }
+      cuts.push_back(text.size());
+      for (size_t k = 0; k + 1 < cuts.size(); ++k) out.push_back({s.slice(cuts[k], cuts[k + 1])});
+    });
+  }
+
+ private:
+  static constexpr int kNone = -2, kAny = -1;
+  static constexpr int kTableUnicodeMajor = 10;
+  static int fixed_script(char32_t c) {
+    if (c == 0x30FC) return USCRIPT_HAN;
+    if (c == ' ') return kAny;
+    // The Rust table predates Unicode 10: later characters have no script there (Any).
+    UVersionInfo age;
+    u_charAge(static_cast<UChar32>(c), age);
+    if (age[0] >= kTableUnicodeMajor) return kAny;
+    UErrorCode err = U_ZERO_ERROR;
+    int script = uscript_getScript(static_cast<UChar32>(c), &err);
+    if (U_FAILURE(err) || script == USCRIPT_UNKNOWN) return kAny;
+    if (script == USCRIPT_HIRAGANA || script == USCRIPT_KATAKANA) return USCRIPT_HAN;
+    return script;
+  }
+};
+
 class SequencePreTokenizer final : public PreTokenizer {
  public:
   explicit SequencePreTokenizer(std::vector<std::unique_ptr<PreTokenizer>> items)
@@ -299,8 +342,7 @@ std::unique_ptr<PreTokenizer> make_pre_tokenizer(const Json& json, const std::st
     }
     return std::make_unique<SequencePreTokenizer>(std::move(items));
   }
-  if (type == "UnicodeScripts")
-    throw NotImplementedError(detail::concat(at, ": the UnicodeScripts pre-tokenizer is not supported"));
+  if (type == "UnicodeScripts") return std::make_unique<UnicodeScriptsPreTokenizer>();
   throw ConfigError(detail::concat(where, ": unknown pre-tokenizer type '", type, "'"));
 }
 

@@ -3,6 +3,7 @@
 #include <tuple>
 #include <unordered_map>
 
+#include "transformers/tokenization/json_access.h"
 #include "transformers/tokenization/unicode.h"
 
 namespace transformers::tokenization {
@@ -89,25 +90,19 @@ std::vector<AddedToken> parse_added_tokens(const Json& json, const Model& model,
   return out;
 }
 
-const Json& member_or_null(const Json& json, const char* key) {
-  static const Json null_json;
-  auto it = json.find(key);
-  return it == json.end() ? null_json : *it;
-}
-
 }  // namespace
 
 TokenizerJson::TokenizerJson(const Json& json, const ModelBulk& bulk, const std::string& where) {
   TCPP_CHECK(json.is_object(), FormatError, where, ": the top level must be a JSON object");
-  normalizer_ = make_normalizer(member_or_null(json, "normalizer"), where + ": normalizer");
+  normalizer_ = make_normalizer(json_member_or_null(json, "normalizer"), where + ": normalizer");
   pre_tokenizer_ =
-      make_pre_tokenizer(member_or_null(json, "pre_tokenizer"), where + ": pre_tokenizer");
+      make_pre_tokenizer(json_member_or_null(json, "pre_tokenizer"), where + ": pre_tokenizer");
   auto model = json.find("model");
   TCPP_CHECK(model != json.end(), ConfigError, where, ": missing key 'model'");
   model_ = make_model(*model, bulk, where + ": model");
   post_processor_ =
-      make_post_processor(member_or_null(json, "post_processor"), where + ": post_processor");
-  decoder_ = make_decoder(member_or_null(json, "decoder"), where + ": decoder");
+      make_post_processor(json_member_or_null(json, "post_processor"), where + ": post_processor");
+  decoder_ = make_decoder(json_member_or_null(json, "decoder"), where + ": decoder");
   added_.build(parse_added_tokens(json, *model_, where), normalizer_.get());
   fast_ = FastByteLevelPath::detect(json, *model_, added_);
 }
