@@ -5,6 +5,9 @@
 #include <mutex>
 #include <set>
 
+#include <sys/mman.h>
+#include <unistd.h>
+
 #include "transformers/core/thread_pool.h"
 #include "transformers/loading/conversion_plan.h"
 #include "transformers/ops/ops.h"
@@ -18,6 +21,18 @@ std::string list_some(const std::vector<std::string>& xs, const char* sep) {
   for (size_t i = 0; i < xs.size() && i < 5; ++i) s += (i ? sep : "") + xs[i];
   if (xs.size() > 5) s += detail::concat(sep, "and ", xs.size() - 5, " more");
   return s;
+}
+
+// Drops the pages of a mapped source tensor from this process once its contents have been
+// copied (converted, cast, fused), so that a load never holds a converted tensor and the file
+// pages it came from at once. The mapping is read-only and private, so this is only a hint: a
+// later read faults the pages in again from the file.
+void release_mapped_pages(const Tensor& t) {
+  if (!t.defined() || t.storage()->kind() != Storage::Kind::Mapped || t.nbytes() == 0) return;
+  const uintptr_t page = static_cast<uintptr_t>(::sysconf(_SC_PAGESIZE));
+  const uintptr_t begin = reinterpret_cast<uintptr_t>(t.raw_data());
+  const uintptr_t first = (begin + page - 1) / page * page, last = (begin + t.nbytes()) / page * page;
+  if (last > first) ::madvise(reinterpret_cast<void*>(first), last - first, MADV_DONTNEED);
 }
 
 }  // namespace
@@ -78,6 +93,7 @@ LoadReport load_weights(nn::Module& module, const SafetensorsCheckpoint& ck, con
   ThreadPool::global().run(static_cast<int64_t>(work.size()), [&](int64_t w) {
     const loading::PlanItem& item = plan.items[work[static_cast<size_t>(w)]];
     auto outputs = loading::materialize(item, o.rules, po, fetch, o.config);
+    bool sources_kept = false;  // a source tensor is used in place by the model
     for (auto& [key, tensor] : outputs) {
       if (tied_targets.count(key)) continue;
       auto it = slots.find(key);
@@ -104,10 +120,28 @@ LoadReport load_weights(nn::Module& module, const SafetensorsCheckpoint& ck, con
       const bool in_place = t.dtype() == want && item.converter < 0 && !transposed;
       if (t.dtype() != want) t = ops::cast(t, want);
       *p.tensor = t;
+      sources_kept = sources_kept || in_place;
       std::lock_guard<std::mutex> lock(mutex);
       filled.insert(key);
       ++(in_place ? report.mapped : report.converted);
       if (item.converter >= 0) ++report.conversion_counts[o.rules[static_cast<size_t>(item.converter)].describe()];
+    }
+    // A converter's outputs are always new tensors except when an op passes a source through
+    // (a one-tensor Concatenate, a contiguous Chunk); those pages must stay.
+    if (!sources_kept && item.converter < 0) {
+      release_mapped_pages(ck.tensor(item.sources[0][0].key));
+    } else if (item.converter >= 0) {
+      for (const auto& list : item.sources)
+        for (const auto& s : list) {
+          Tensor src = ck.tensor(s.key);
+          bool shared = false;
+          const char* b = static_cast<const char*>(src.raw_data());
+          for (const auto& [key, out] : outputs) {
+            const char* ob = static_cast<const char*>(out.raw_data());
+            shared = shared || (ob < b + src.nbytes() && b < ob + out.nbytes());
+          }
+          if (!shared) release_mapped_pages(src);
+        }
     }
   });
   for (size_t r = 0; r < o.rules.size(); ++r)
