@@ -74,6 +74,28 @@ TEST_P(CacheInvariant, GreedyWithCacheEqualsWithout) {
   EXPECT_EQ(generate(*model, ids, g, {.use_cache = true}).sequences, generate(*model, ids, g, {.use_cache = false}).sequences);
 }
 
+// A left-padded row with its attention mask and positions counted from the first real token
+// (as generate derives them: cumsum(mask) - 1) gives the logits of the sequence alone.
+TEST_P(CacheInvariant, LeftPaddedRowEqualsSequenceAlone) {
+  Json c = tiny_config(GetParam().overrides.value("model_type", "llama"));
+  c.update(GetParam().overrides);
+  auto model = make_random_model(PretrainedConfig::from_json(c), 13, 0.15);
+  const int64_t L = 9, pad = 3;
+  Tensor ids = prompt(2, L, 97, 6);
+  Tensor mask = Tensor::empty({2, L}, DType::I64), positions = Tensor::empty({2, L}, DType::I64);
+  for (int64_t b = 0; b < 2; ++b)
+    for (int64_t l = 0; l < L; ++l) {
+      const bool real = b == 0 || l >= pad;
+      mask.data<int64_t>()[b * L + l] = real;
+      positions.data<int64_t>()[b * L + l] = b == 0 ? l : std::max<int64_t>(l - pad, 0);
+      if (!real) ids.data<int64_t>()[b * L + l] = 0;
+    }
+  Tensor batch = model->forward(ids, {.attention_mask = &mask, .position_ids = &positions}).logits;
+  Tensor alone = model->forward(ids.slice(0, 1, 2).slice(1, pad, L).contiguous()).logits;
+  EXPECT_LE(max_abs_diff(alone, batch.slice(0, 1, 2).slice(1, pad, L)), 1e-4f);
+  EXPECT_LE(max_abs_diff(model->forward(ids.slice(0, 0, 1).contiguous()).logits, batch.slice(0, 0, 1)), 1e-4f);
+}
+
 INSTANTIATE_TEST_SUITE_P(
     Models, CacheInvariant,
     ::testing::Values(CacheCase{"llama_gqa3", {{"model_type", "llama"}}},

@@ -183,6 +183,7 @@ class Bert : public EncoderModel {
     check_like_ids(o.position_ids, "position_ids");
     const Tensor types = o.token_type_ids ? *o.token_type_ids : Tensor::zeros({B, L}, DType::I64);
     const Tensor positions = o.position_ids ? *o.position_ids : default_position_ids(B, L, 0);
+    check_learned_positions(positions, bert.embeddings.position_embeddings.weight.size(0), "bert (max_position_embeddings)");
     Tensor mask;
     if (o.attention_mask) mask = o.attention_mask->contiguous();
     EncoderOutput out;

@@ -45,6 +45,16 @@ Tensor default_position_ids(int64_t B, int64_t L, int64_t past) {
   return positions;
 }
 
+void check_learned_positions(const Tensor& position_ids, int64_t limit, const char* what) {
+  Tensor p = position_ids.contiguous();
+  TCPP_CHECK(p.dtype() == DType::I64, ShapeError, "position_ids must be int64, got ", p.describe());
+  for (int64_t i = 0; i < p.numel(); ++i) {
+    const int64_t v = p.data<int64_t>()[i];
+    TCPP_CHECK(v >= 0 && v < limit, ValueError, "position ", v, " is outside the ", limit, " learned positions of ", what,
+               ": the sequence is too long for this model");
+  }
+}
+
 nn::DecoderConfig llama_like_decoder_config(const PretrainedConfig& c) {
   const std::string w = c.where();
   TCPP_CHECK(c.vocab_size > 0, ConfigError, w, ": missing key 'vocab_size'");

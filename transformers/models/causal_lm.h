@@ -62,6 +62,9 @@ nn::DecoderConfig llama_like_decoder_config(const PretrainedConfig& config);
 
 // Position ids [B, L] = past, past + 1, ... on every row (no padding information).
 Tensor default_position_ids(int64_t batch, int64_t length, int64_t past);
+// Models with learned position embeddings (GPT-2, BERT) have none past `limit`: ValueError
+// naming the position and the limit instead of an out-of-range embedding lookup.
+void check_learned_positions(const Tensor& position_ids, int64_t limit, const char* what);
 
 // Sliding windows per layer from config.layer_types when present ("sliding_attention" layers get
 // config.sliding_window); returns false when the config has no layer_types.

@@ -122,8 +122,9 @@ class GPT2LMHeadModel : public CausalLM {
     const int64_t B = input_ids.size(0), L = input_ids.size(1);
     const int64_t past = o.cache ? o.cache->seq_length() : 0;
     Tensor positions = o.position_ids ? *o.position_ids : default_position_ids(B, L, past);
+    check_learned_positions(positions, transformer.wpe.weight.size(0), "gpt2 (n_positions)");
     Tensor x = transformer.wte.forward(input_ids);
-    ops::add_(x, transformer.wpe.forward(positions));  // ids past n_positions throw, naming the range
+    ops::add_(x, transformer.wpe.forward(positions));
     CausalLMOutput out;
     for (size_t i = 0; i < transformer.h.size(); ++i) {
       if (o.output_hidden_states) out.hidden_states.push_back(x);
