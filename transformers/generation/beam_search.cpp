@@ -30,11 +30,14 @@ struct Beam {
 };
 
 // Indices of the n largest values, descending; equal values keep their order (earlier first).
+// A partial sort: the candidates are num_beams * vocab per step, the answer a handful.
 std::vector<size_t> top_n(const std::vector<float>& v, size_t n) {
   std::vector<size_t> idx(v.size());
   std::iota(idx.begin(), idx.end(), 0);
-  std::stable_sort(idx.begin(), idx.end(), [&](size_t a, size_t b) { return v[a] > v[b]; });
-  idx.resize(std::min(n, idx.size()));
+  n = std::min(n, idx.size());
+  std::partial_sort(idx.begin(), idx.begin() + static_cast<std::ptrdiff_t>(n), idx.end(),
+                    [&](size_t a, size_t b) { return v[a] > v[b] || (v[a] == v[b] && a < b); });
+  idx.resize(n);
   return idx;
 }
 
