@@ -78,13 +78,25 @@ class WordCache {
     static std::atomic<uint64_t> counter{0};
     return ++counter;
   }
+  // The calling thread's table for this cache: a few per thread, so that alternating between
+  // tokenizers does not throw the tables away; the least recently used one is recycled.
   Table& table() const {
-    thread_local Table t;
-    if (t.owner != id_) {
-      t = Table();
-      t.owner = id_;
+    static constexpr size_t kTablesPerThread = 4;
+    thread_local Table tables[kTablesPerThread];
+    thread_local uint64_t last_use[kTablesPerThread] = {};
+    thread_local uint64_t clock = 0;
+    size_t victim = 0;
+    for (size_t k = 0; k < kTablesPerThread; ++k) {
+      if (tables[k].owner == id_) {
+        last_use[k] = ++clock;
+        return tables[k];
+      }
+      if (last_use[k] < last_use[victim]) victim = k;
     }
-    return t;
+    tables[victim] = Table();
+    tables[victim].owner = id_;
+    last_use[victim] = ++clock;
+    return tables[victim];
   }
   uint64_t id_;
 };
