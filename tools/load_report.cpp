@@ -1,7 +1,7 @@
 // load_report: the load time and peak memory of a ~1B-parameter random checkpoint in bf16,
 // against its size on disk. Two steps in two processes, so that writing does not count:
 //   load_report --write --arch llama-1b --out /tmp/llama-1b     # Llama-3.2-1B dimensions
-//   load_report --load /tmp/llama-1b                            # time, VmHWM, RssAnon, RssFile
+//   load_report --load /tmp/llama-1b [--dtype float32]          # time, VmHWM, RssAnon, RssFile
 // --arch qwen3-moe-1b writes per-expert keys (the Hub layout), so loading runs the converter
 // (MergeModulelist + Concatenate per layer) instead of mapping the file in place.
 #include <chrono>
@@ -85,13 +85,14 @@ uint64_t folder_bytes(const std::filesystem::path& dir) {
 
 int main(int argc, char** argv) {
   CLI::App app{"Load time and peak memory of a ~1B random bf16 checkpoint"};
-  std::string arch = "llama-1b", out, load, shard = "2GB";
+  std::string arch = "llama-1b", out, load, shard = "2GB", dtype = "auto";
   bool write = false;
   app.add_flag("--write", write, "Write the checkpoint to --out");
   app.add_option("--arch", arch, "llama-1b (loads in place) or qwen3-moe-1b (per-expert keys, converted)");
   app.add_option("--out", out, "Folder to write");
   app.add_option("--max-shard-size", shard, "Shard size of the written checkpoint");
   app.add_option("--load", load, "Folder to load and measure");
+  app.add_option("--dtype", dtype, "Load dtype: auto (the checkpoint's, bf16 here) or float32 (every tensor cast)");
   CLI11_PARSE(app, argc, argv);
   try {
     if (write) {
@@ -116,7 +117,7 @@ int main(int argc, char** argv) {
       const auto before = memory_mb();
       const auto t0 = std::chrono::steady_clock::now();
       LoadReport report;
-      auto model = AutoModelForCausalLM::from_pretrained(load, {}, &report);
+      auto model = AutoModelForCausalLM::from_pretrained(load, {.dtype = dtype}, &report);
       const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
       const auto after = memory_mb();
       std::printf("load %s (%s, %d threads): %.3f s; files %.2f GB; tensors in place %zu, converted %zu\n",
