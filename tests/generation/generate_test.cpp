@@ -255,6 +255,20 @@ TEST(Generate, ContradictoryConfigsRaiseNamingTheField) {
   EXPECT_NO_THROW(generate(*scaled, ids_tensor(random_rows(1, 70, 97, 4)), base_config(2)));
 }
 
+TEST(Generate, LearnedPositionsRunningOutGiveAClearError) {
+  // GPT-2 has n_positions learned positions: generating past them is an error, not a crash.
+  auto m = make_random_model(PretrainedConfig::from_json({{"model_type", "gpt2"}, {"vocab_size", 50}, {"n_embd", 16},
+                                                          {"n_layer", 1}, {"n_head", 2}, {"n_positions", 12}}),
+                             1, 0.3);
+  EXPECT_NO_THROW(generate(*m, ids_tensor(random_rows(1, 8, 50, 1)), base_config(4)));
+  try {
+    generate(*m, ids_tensor(random_rows(1, 8, 50, 1)), base_config(6));
+    ADD_FAILURE() << "generated past n_positions";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("position"), std::string::npos) << e.what();
+  }
+}
+
 TEST(Generate, RightPaddingIsRejected) {
   auto m = tiny_model();
   Tensor mask = ids_tensor({{1, 1, 0}});
