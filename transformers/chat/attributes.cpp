@@ -92,6 +92,7 @@ Value get_item(const Value& obj, const Value& key) {
   if (obj.is_undefined()) raise_undefined(obj);
   switch (obj.type()) {
     case Value::Type::List: {
+      if (obj.as_list().is_iterator()) break;  // not subscriptable
       const auto& items = obj.as_list().items;
       if (key.is_int() || key.is_bool()) {
         int64_t i = key.to_int();
@@ -148,6 +149,9 @@ Value slice_value(const Value& obj, const Value& start_v, const Value& stop_v, c
     if (!ascii) u = unicode::to_u32(obj.as_str());
     len = ascii ? static_cast<int64_t>(obj.as_str().size()) : static_cast<int64_t>(u.size());
   } else if (obj.is_list()) {
+    if (obj.as_list().is_iterator())
+      return Value::undefined(object_type_repr(obj) + " has no element slice(" + start_v.repr() + ", " + stop_v.repr() + ", " +
+                              step_v.repr() + ")");
     items = &obj.as_list().items;
     len = static_cast<int64_t>(items->size());
   } else {
@@ -186,7 +190,12 @@ Value slice_value(const Value& obj, const Value& start_v, const Value& stop_v, c
 std::vector<Value> iterate(const Value& v) {
   switch (v.type()) {
     case Value::Type::Undefined: return {};
-    case Value::Type::List: return v.as_list().items;
+    case Value::Type::List: {
+      ListObj& l = v.as_list();
+      if (l.deferred_error) throw TemplateError(*l.deferred_error);
+      if (l.is_iterator()) return std::move(l.items);  // consumed, as a Python generator
+      return l.items;
+    }
     case Value::Type::Dict: {
       if (v.is_namespace()) break;
       std::vector<Value> keys;

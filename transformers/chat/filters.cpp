@@ -92,7 +92,9 @@ Value f_escape(Context&, const Value& v, CallArgs&) {
 Value f_length(Context&, const Value& v, CallArgs&) {
   switch (v.type()) {
     case Value::Type::String: return Value(static_cast<int64_t>(unicode::length(v.as_str())));
-    case Value::Type::List: return Value(static_cast<int64_t>(v.as_list().items.size()));
+    case Value::Type::List:
+      if (v.as_list().is_iterator()) break;
+      return Value(static_cast<int64_t>(v.as_list().items.size()));
     case Value::Type::Dict:
       if (v.is_namespace()) break;
       return Value(static_cast<int64_t>(v.as_dict().items.size()));
@@ -159,7 +161,6 @@ Value f_float(Context&, const Value& v, CallArgs& a) {
 Value f_abs(Context&, const Value& v, CallArgs&) {
   if (v.is_float()) return Value(std::fabs(v.as_float()));
   if (v.is_int() || v.is_bool()) return Value(v.to_int() < 0 ? -v.to_int() : v.to_int());
-  if (v.is_undefined()) raise_undefined(v);
   raise("TypeError", "bad operand type for abs(): '" + v.type_name() + "'");
 }
 

@@ -64,7 +64,7 @@ Value select_or_reject(Context& ctx, const Value& v, CallArgs& a, bool select, b
     test_args.kwargs = a.kwargs;
   }
   std::vector<Value> out;
-  if (!v.truthy()) return Value::list();  // jinja2: `if value: for item in value: ...`
+  if (!v.truthy()) return Value::generator({});  // jinja2: `if value: for item in value: ...`
   for (auto& item : seq(v)) {
     Value x = getter ? (*getter)(item) : item;
     bool ok;
@@ -76,7 +76,7 @@ Value select_or_reject(Context& ctx, const Value& v, CallArgs& a, bool select, b
     }
     if (ok == select) out.push_back(std::move(item));
   }
-  return Value::list(std::move(out));
+  return Value::generator(std::move(out));
 }
 
 void sort_values(std::vector<Value>& items, const AttrGetter& key, bool reverse) {
@@ -112,6 +112,19 @@ Value min_max(const Value& v, CallArgs& a, bool is_max) {
   return items[best];
 }
 
+// jinja2 implements these filters as generator functions: nothing runs until the result is
+// iterated, so a failure surfaces at that point (or never).
+template <typename F>
+Value lazily(F&& body) {
+  try {
+    return body();
+  } catch (const TemplateError& e) {
+    Value g = Value::generator({});
+    g.as_list().deferred_error = std::make_shared<const TemplateError>(e);
+    return g;
+  }
+}
+
 }  // namespace
 
 Value f_list(Context&, const Value& v, CallArgs&) { return Value::list(seq(v)); }
@@ -133,20 +146,29 @@ Value f_join(Context& ctx, const Value& v, CallArgs& a) {
 }
 
 Value f_first(Context&, const Value& v, CallArgs&) {
+  if (v.is_list() && v.as_list().is_iterator()) {  // next(iter(generator)) takes one item
+    if (v.as_list().deferred_error) throw TemplateError(*v.as_list().deferred_error);
+    auto& items = v.as_list().items;
+    if (items.empty()) return Value::undefined("No first item, sequence was empty.");
+    Value first = items.front();
+    items.erase(items.begin());
+    return first;
+  }
   auto items = seq(v);
   if (items.empty()) return Value::undefined("No first item, sequence was empty.");
   return items.front();
 }
 
 Value f_last(Context&, const Value& v, CallArgs&) {
+  if (v.is_list() && v.as_list().is_iterator()) raise("TypeError", "'" + v.type_name() + "' object is not reversible");
   auto items = seq(v);
   if (items.empty()) return Value::undefined("No last item, sequence was empty.");
   return items.back();
 }
 
-Value f_map(Context& ctx, const Value& v, CallArgs& a) {
+Value f_map_eager(Context& ctx, const Value& v, CallArgs& a) {
   std::vector<Value> out;
-  if (!v.truthy()) return Value::list();  // jinja2: `if value: for item in value: ...`
+  if (!v.truthy()) return Value::generator({});  // jinja2: `if value: for item in value: ...`
   const Value* attribute = a.kwarg("attribute");
   if (a.args.empty() && attribute) {
     const Value* dflt = a.kwarg("default");
@@ -154,7 +176,7 @@ Value f_map(Context& ctx, const Value& v, CallArgs& a) {
       if (k != "attribute" && k != "default") raise("FilterArgumentError", "Unexpected keyword argument '" + k + "'");
     AttrGetter getter(*attribute, false, dflt ? *dflt : Value(nullptr));
     for (const auto& item : seq(v)) out.push_back(getter(item));
-    return Value::list(std::move(out));
+    return Value::generator(std::move(out));
   }
   if (a.args.empty()) raise("FilterArgumentError", "map requires a filter argument");
   std::string name = a.args[0].str();
@@ -165,20 +187,20 @@ Value f_map(Context& ctx, const Value& v, CallArgs& a) {
     CallArgs copy = rest;
     out.push_back(ctx.apply_filter(name, item, copy));
   }
-  return Value::list(std::move(out));
+  return Value::generator(std::move(out));
 }
 
-Value f_select(Context& ctx, const Value& v, CallArgs& a) { return select_or_reject(ctx, v, a, true, false); }
-Value f_reject(Context& ctx, const Value& v, CallArgs& a) { return select_or_reject(ctx, v, a, false, false); }
-Value f_selectattr(Context& ctx, const Value& v, CallArgs& a) { return select_or_reject(ctx, v, a, true, true); }
-Value f_rejectattr(Context& ctx, const Value& v, CallArgs& a) { return select_or_reject(ctx, v, a, false, true); }
+Value f_select_eager(Context& ctx, const Value& v, CallArgs& a) { return select_or_reject(ctx, v, a, true, false); }
+Value f_reject_eager(Context& ctx, const Value& v, CallArgs& a) { return select_or_reject(ctx, v, a, false, false); }
+Value f_selectattr_eager(Context& ctx, const Value& v, CallArgs& a) { return select_or_reject(ctx, v, a, true, true); }
+Value f_rejectattr_eager(Context& ctx, const Value& v, CallArgs& a) { return select_or_reject(ctx, v, a, false, true); }
 
-Value f_items(Context&, const Value& v, CallArgs&) {
-  if (v.is_undefined()) return Value::list();
+Value f_items_eager(Context&, const Value& v, CallArgs&) {
+  if (v.is_undefined()) return Value::generator({});
   if (!v.is_dict() || v.is_namespace()) raise("TypeError", "Can only get item pairs from a mapping.");
   std::vector<Value> out;
   for (const auto& [k, val] : v.as_dict().items) out.push_back(Value::tuple({k, val}));
-  return Value::list(std::move(out));
+  return Value::generator(std::move(out));
 }
 
 Value f_dictsort(Context&, const Value& v, CallArgs& a) {
@@ -189,6 +211,7 @@ Value f_dictsort(Context&, const Value& v, CallArgs& a) {
   if (by == "key") pos = 0;
   else if (by == "value") pos = 1;
   else raise("FilterArgumentError", "You can only sort by either \"key\" or \"value\"");
+  if (v.is_undefined()) raise_undefined(v);  // Undefined.items fails
   if (!v.is_dict() || v.is_namespace()) raise("AttributeError", "'" + v.type_name() + "' object has no attribute 'items'");
   std::vector<Value> items;
   for (const auto& [k, val] : v.as_dict().items) items.push_back(Value::tuple({k, val}));
@@ -196,7 +219,7 @@ Value f_dictsort(Context&, const Value& v, CallArgs& a) {
   return Value::list(std::move(items));
 }
 
-Value f_unique(Context&, const Value& v, CallArgs& a) {
+Value f_unique_eager(Context&, const Value& v, CallArgs& a) {
   AttrGetter key(arg_or(a, 1, "attribute", kNone), !case_sensitive_arg(a, 0));
   std::vector<Value> seen, out;
   for (auto& item : seq(v)) {
@@ -211,7 +234,7 @@ Value f_unique(Context&, const Value& v, CallArgs& a) {
     seen.push_back(std::move(k));
     out.push_back(std::move(item));
   }
-  return Value::list(std::move(out));
+  return Value::generator(std::move(out));
 }
 
 Value f_sort(Context&, const Value& v, CallArgs& a) {
@@ -247,9 +270,13 @@ Value f_reverse(Context&, const Value& v, CallArgs&) {
     return Value(unicode::to_utf8(u));
   }
   if (!v.is_list() && !v.is_dict() && !v.is_undefined()) raise("FilterArgumentError", "argument must be iterable");
+  bool was_iterator = v.is_list() && v.as_list().is_iterator();
   auto items = seq(v);
   std::reverse(items.begin(), items.end());
-  return Value::list(std::move(items));
+  Value out = Value::list(std::move(items));
+  // reversed(list) is an iterator; a generator is first turned into a (reversed) list.
+  if (!was_iterator) out.as_list().view = ListObj::View::ReverseIterator;
+  return out;
 }
 
 Value f_sum(Context& ctx, const Value& v, CallArgs& a) {
@@ -264,7 +291,7 @@ Value f_sum(Context& ctx, const Value& v, CallArgs& a) {
 Value f_min(Context&, const Value& v, CallArgs& a) { return min_max(v, a, false); }
 Value f_max(Context&, const Value& v, CallArgs& a) { return min_max(v, a, true); }
 
-Value f_batch(Context&, const Value& v, CallArgs& a) {
+Value f_batch_eager(Context&, const Value& v, CallArgs& a) {
   int64_t n = arg_or(a, 0, "linecount", Value(int64_t{1})).to_int();
   if (n <= 0) raise("ValueError", "batch size must be positive");
   const Value fill = arg_or(a, 1, "fill_with", kNone);
@@ -281,10 +308,10 @@ Value f_batch(Context&, const Value& v, CallArgs& a) {
       while (static_cast<int64_t>(cur.size()) < n) cur.push_back(fill);
     out.push_back(Value::list(std::move(cur)));
   }
-  return Value::list(std::move(out));
+  return Value::generator(std::move(out));
 }
 
-Value f_slice(Context&, const Value& v, CallArgs& a) {
+Value f_slice_eager(Context&, const Value& v, CallArgs& a) {
   int64_t slices = arg_or(a, 0, "slices", Value(int64_t{1})).to_int();
   if (slices <= 0) raise("ValueError", "slices must be positive");
   const Value fill = arg_or(a, 1, "fill_with", kNone);
@@ -300,7 +327,7 @@ Value f_slice(Context&, const Value& v, CallArgs& a) {
     if (!fill.is_none() && i >= extra) part.push_back(fill);
     out.push_back(Value::list(std::move(part)));
   }
-  return Value::list(std::move(out));
+  return Value::generator(std::move(out));
 }
 
 Value f_groupby(Context&, const Value& v, CallArgs& a) {
@@ -375,5 +402,15 @@ Value f_urlencode(Context&, const Value& v, CallArgs&) {
   }
   return Value(quote(v.str()));
 }
+
+Value f_map(Context& ctx, const Value& v, CallArgs& a) { return lazily([&] { return f_map_eager(ctx, v, a); }); }
+Value f_select(Context& ctx, const Value& v, CallArgs& a) { return lazily([&] { return f_select_eager(ctx, v, a); }); }
+Value f_reject(Context& ctx, const Value& v, CallArgs& a) { return lazily([&] { return f_reject_eager(ctx, v, a); }); }
+Value f_selectattr(Context& ctx, const Value& v, CallArgs& a) { return lazily([&] { return f_selectattr_eager(ctx, v, a); }); }
+Value f_rejectattr(Context& ctx, const Value& v, CallArgs& a) { return lazily([&] { return f_rejectattr_eager(ctx, v, a); }); }
+Value f_items(Context& ctx, const Value& v, CallArgs& a) { return lazily([&] { return f_items_eager(ctx, v, a); }); }
+Value f_unique(Context& ctx, const Value& v, CallArgs& a) { return lazily([&] { return f_unique_eager(ctx, v, a); }); }
+Value f_batch(Context& ctx, const Value& v, CallArgs& a) { return lazily([&] { return f_batch_eager(ctx, v, a); }); }
+Value f_slice(Context& ctx, const Value& v, CallArgs& a) { return lazily([&] { return f_slice_eager(ctx, v, a); }); }
 
 }  // namespace transformers::jinja::filters

@@ -76,6 +76,7 @@ std::string percent_format(Context& ctx, const std::string& fmt, const Value& ar
     if (fmt[i] == '(') {
       size_t close = fmt.find(')', i);
       if (close == std::string::npos) raise("ValueError", "incomplete format key");
+      if (!mapping && args.is_undefined()) raise_undefined(args);
       if (!mapping) raise("TypeError", "format requires a mapping");
       std::string key = fmt.substr(i + 1, close - i - 1);
       arg = mapping->find(std::string_view(key));

@@ -69,6 +69,8 @@ double py_fmod(double a, double b) {
 }  // namespace
 
 Value binary_op(Context& ctx, BinOp op, const Value& a, const Value& b) {
+  // str % Undefined is str's own formatting (Undefined acts as an empty mapping there).
+  if (op == BinOp::Mod && a.is_string() && b.is_undefined()) return Value(percent_format(ctx, a.as_str(), b));
   if (a.is_undefined()) raise_undefined(a);
   if (b.is_undefined()) raise_undefined(b);
   bool nums = a.is_number() && b.is_number();
@@ -86,8 +88,8 @@ Value binary_op(Context& ctx, BinOp op, const Value& a, const Value& b) {
         ctx.check_size(a.as_str().size() + b.as_str().size());
         return Value(a.as_str() + b.as_str());
       }
-      if (a.is_list()) {
-        if (!b.is_list() || a.is_tuple() != b.is_tuple())
+      if (a.is_list() && !a.as_list().is_iterator()) {
+        if (!b.is_list() || a.is_tuple() != b.is_tuple() || b.as_list().is_iterator())
           raise("TypeError", "can only concatenate " + a.type_name() + " (not \"" + b.type_name() + "\") to " + a.type_name());
         std::vector<Value> items = a.as_list().items;
         items.insert(items.end(), b.as_list().items.begin(), b.as_list().items.end());
@@ -109,8 +111,8 @@ Value binary_op(Context& ctx, BinOp op, const Value& a, const Value& b) {
         return Value(r);
       }
       if (nums) return Value(a.to_double() * b.to_double());
-      if ((a.is_string() || a.is_list()) && is_intlike(b)) return repeat(ctx, a, b.to_int());
-      if ((b.is_string() || b.is_list()) && is_intlike(a)) return repeat(ctx, b, a.to_int());
+      if ((a.is_string() || (a.is_list() && !a.as_list().is_iterator())) && is_intlike(b)) return repeat(ctx, a, b.to_int());
+      if ((b.is_string() || (b.is_list() && !b.as_list().is_iterator())) && is_intlike(a)) return repeat(ctx, b, a.to_int());
       if (a.is_string() || b.is_string() || a.is_list() || b.is_list())
         raise("TypeError", "can't multiply sequence by non-int of type '" +
                                ((a.is_string() || a.is_list()) ? b.type_name() : a.type_name()) + "'");
@@ -164,10 +166,17 @@ bool contains(const Value& container, const Value& item) {
       if (!item.is_string())
         raise("TypeError", "'in <string>' requires string as left operand, not " + item.type_name());
       return container.as_str().find(item.as_str()) != std::string::npos;
-    case Value::Type::List:
-      for (const auto& v : container.as_list().items)
-        if (v.equals(item)) return true;
+    case Value::Type::List: {
+      ListObj& l = container.as_list();
+      if (l.deferred_error) throw TemplateError(*l.deferred_error);
+      for (size_t i = 0; i < l.items.size(); ++i) {
+        if (!l.items[i].equals(item)) continue;
+        if (l.is_iterator()) l.items.erase(l.items.begin(), l.items.begin() + i + 1);  // consumed up to the match
+        return true;
+      }
+      if (l.is_iterator()) l.items.clear();
       return false;
+    }
     case Value::Type::Dict:
       if (container.is_namespace()) break;
       if ((item.is_list() && !item.is_tuple()) || item.is_dict())

@@ -83,6 +83,12 @@ Value Value::tuple(std::vector<Value> items) {
 
 Value Value::dict() { return Value(std::make_shared<DictObj>()); }
 
+Value Value::generator(std::vector<Value> items) {
+  Value v = list(std::move(items));
+  v.as_list().view = ListObj::View::Generator;
+  return v;
+}
+
 Value Value::function(std::string name, std::function<Value(Context&, CallArgs&)> fn) {
   auto f = std::make_shared<FunctionObj>();
   f->name = std::move(name);
@@ -151,7 +157,7 @@ bool Value::truthy() const {
     case Type::Int: return as_int() != 0;
     case Type::Float: return as_float() != 0.0;
     case Type::String: return !as_str().empty();
-    case Type::List: return !as_list().items.empty();
+    case Type::List: return as_list().is_iterator() || !as_list().items.empty();
     case Type::Dict: return is_namespace() || !as_dict().items.empty();
     default: return true;
   }
@@ -165,7 +171,10 @@ std::string Value::type_name() const {
     case Type::Int: return "int";
     case Type::Float: return "float";
     case Type::String: return "str";
-    case Type::List: return is_tuple() ? "tuple" : "list";
+    case Type::List:
+      if (as_list().view == ListObj::View::Generator) return "generator";
+      if (as_list().view == ListObj::View::ReverseIterator) return "list_reverseiterator";
+      return is_tuple() ? "tuple" : "list";
     case Type::Dict: return is_namespace() ? "Namespace" : "dict";
     case Type::Function: return as_function().is_macro ? "Macro" : "builtin_function_or_method";
     case Type::Object: return "object";
@@ -311,6 +320,10 @@ void Value::append_repr(std::string& out, int depth) const {
     case Type::String: append_string_repr(out, as_str()); return;
     case Type::List: {
       const auto& l = as_list();
+      if (l.is_iterator()) {  // Python shows an address here; no output can match it
+        out += "<" + type_name() + " object>";
+        return;
+      }
       static const char* const kViews[] = {"", "dict_items(", "dict_keys(", "dict_values("};
       out += kViews[static_cast<int>(l.view)];
       out.push_back(l.is_tuple ? '(' : '[');
@@ -364,6 +377,7 @@ bool Value::equals(const Value& other) const {
     case Type::String: return as_str() == other.as_str();
     case Type::List: {
       const auto &x = as_list(), &y = other.as_list();
+      if (x.is_iterator() || y.is_iterator()) return &x == &y;
       if (x.is_tuple != y.is_tuple || x.items.size() != y.items.size()) return false;
       for (size_t i = 0; i < x.items.size(); ++i)
         if (!x.items[i].equals(y.items[i])) return false;
@@ -490,6 +504,7 @@ void dump(std::string& out, const Value& v, const JsonDumpOptions& o, int level)
     case Value::Type::Float: out += json_float(v.as_float()); return;
     case Value::Type::String: json_string(out, v.as_str(), o.ensure_ascii); return;
     case Value::Type::List: {
+      if (v.as_list().is_iterator()) break;
       const auto& items = v.as_list().items;
       if (items.empty()) {
         out += "[]";

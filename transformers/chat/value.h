@@ -47,7 +47,12 @@ struct ListObj {
   bool is_tuple = false;
   bool is_group = false;  // groupby's (grouper, list) named tuple
   // dict.items()/keys()/values() return views; they print as dict_items([...]) etc.
-  enum class View : uint8_t { None, Items, Keys, Values } view = View::None;
+  enum class View : uint8_t { None, Items, Keys, Values, Generator, ReverseIterator } view = View::None;
+  // jinja2's select/map/unique/batch/... return generators and reverse an iterator: lazy, always
+  // true, without len(), consumed by the first iteration. We hold the items and mimic that.
+  bool is_iterator() const { return view == View::Generator || view == View::ReverseIterator; }
+  // A generator's body runs when it is first iterated: a failure is raised then, not before.
+  std::shared_ptr<const TemplateError> deferred_error;
 };
 
 // A Python dict (insertion ordered). Linear search: template dicts are small (messages, tool
@@ -112,6 +117,7 @@ class Value {
   static Value list(std::vector<Value> items = {});
   static Value tuple(std::vector<Value> items);
   static Value dict();
+  static Value generator(std::vector<Value> items);
   static Value function(std::string name, std::function<Value(Context&, CallArgs&)> fn);
   static Value from_json(const OrderedJson& j);
 
