@@ -300,5 +300,28 @@ TEST(GenerationConfigJson, ReadsV5Fields) {
   EXPECT_THROW(GenerationConfig::from_json({{"early_stopping", "sometimes"}}), ConfigError);
 }
 
+TEST(GenerationConfigJson, ToJsonKeepsTheFileAndWritesChanges) {
+  Json file = {{"bos_token_id", 1}, {"eos_token_id", 2}, {"transformers_version", "4.49.0"}, {"do_sample", true}};
+  GenerationConfig g = GenerationConfig::from_json(file);
+  EXPECT_EQ(g.to_json(), file);  // unchanged: the file as read, unknown keys included
+  g.eos_token_ids = {2, 7};
+  g.max_new_tokens = 12;
+  g.early_stopping = EarlyStopping::Never;
+  g.sequence_bias = {{{4, 5}, -1.0}};
+  g.do_sample = false;
+  Json out = g.to_json();
+  EXPECT_EQ(out["transformers_version"], "4.49.0");
+  EXPECT_EQ(out["eos_token_id"], Json::array({2, 7}));
+  EXPECT_EQ(out["max_new_tokens"], 12);
+  EXPECT_EQ(out["early_stopping"], "never");
+  EXPECT_EQ(out["do_sample"], false);
+  // Reading it back gives the same config.
+  GenerationConfig back = GenerationConfig::from_json(out);
+  EXPECT_EQ(back.eos_token_ids, g.eos_token_ids);
+  EXPECT_EQ(back.sequence_bias, g.sequence_bias);
+  EXPECT_EQ(back.early_stopping, EarlyStopping::Never);
+  EXPECT_EQ(back.to_json(), out);
+}
+
 }  // namespace
 }  // namespace transformers

@@ -92,6 +92,67 @@ GenerationConfig GenerationConfig::from_pretrained(const std::filesystem::path& 
   return g;
 }
 
+Json GenerationConfig::to_json() const {
+  Json out = raw.is_object() ? raw : Json::object();
+  const GenerationConfig as_read = from_json(out);
+  auto put = [&](const char* key, const auto& now, const auto& before, auto to_json_value) {
+    if (!(now == before)) out[key] = to_json_value(now);
+  };
+  auto same = [](const auto& v) { return Json(v); };
+  auto opt = [](const auto& v) { return v ? Json(*v) : Json(nullptr); };
+  auto int_or_list = [](const std::vector<int64_t>& v) {
+    return v.empty() ? Json(nullptr) : v.size() == 1 ? Json(v[0]) : Json(v);
+  };
+  put("max_new_tokens", max_new_tokens, as_read.max_new_tokens, opt);
+  put("max_length", max_length, as_read.max_length, same);
+  put("min_length", min_length, as_read.min_length, same);
+  put("min_new_tokens", min_new_tokens, as_read.min_new_tokens, same);
+  put("early_stopping", early_stopping, as_read.early_stopping, [](EarlyStopping e) {
+    return e == EarlyStopping::Never ? Json("never") : Json(e == EarlyStopping::True);
+  });
+  put("max_time", max_time, as_read.max_time, opt);
+  put("stop_strings", stop_strings, as_read.stop_strings, same);
+  put("do_sample", do_sample, as_read.do_sample, same);
+  put("num_beams", num_beams, as_read.num_beams, same);
+  put("temperature", temperature, as_read.temperature, same);
+  put("top_k", top_k, as_read.top_k, same);
+  put("top_p", top_p, as_read.top_p, same);
+  put("min_p", min_p, as_read.min_p, same);
+  put("typical_p", typical_p, as_read.typical_p, same);
+  put("epsilon_cutoff", epsilon_cutoff, as_read.epsilon_cutoff, same);
+  put("eta_cutoff", eta_cutoff, as_read.eta_cutoff, same);
+  put("repetition_penalty", repetition_penalty, as_read.repetition_penalty, same);
+  put("length_penalty", length_penalty, as_read.length_penalty, same);
+  put("no_repeat_ngram_size", no_repeat_ngram_size, as_read.no_repeat_ngram_size, same);
+  put("bad_words_ids", bad_words_ids, as_read.bad_words_ids, same);
+  put("sequence_bias", sequence_bias, as_read.sequence_bias, [](const auto& v) {
+    Json list = Json::array();
+    for (const auto& [ids, bias] : v) list.push_back(Json::array({ids, bias}));
+    return list;
+  });
+  put("suppress_tokens", suppress_tokens, as_read.suppress_tokens, same);
+  put("begin_suppress_tokens", begin_suppress_tokens, as_read.begin_suppress_tokens, same);
+  put("forced_bos_token_id", forced_bos_token_id, as_read.forced_bos_token_id, opt);
+  put("forced_eos_token_id", forced_eos_token_ids, as_read.forced_eos_token_ids, int_or_list);
+  put("exponential_decay_length_penalty", exponential_decay_length_penalty, as_read.exponential_decay_length_penalty,
+      [](const auto& v) { return v ? Json::array({v->first, v->second}) : Json(nullptr); });
+  put("remove_invalid_values", remove_invalid_values, as_read.remove_invalid_values, same);
+  put("renormalize_logits", renormalize_logits, as_read.renormalize_logits, same);
+  put("num_return_sequences", num_return_sequences, as_read.num_return_sequences, same);
+  put("output_scores", output_scores, as_read.output_scores, same);
+  put("output_logits", output_logits, as_read.output_logits, same);
+  put("output_hidden_states", output_hidden_states, as_read.output_hidden_states, same);
+  put("output_attentions", output_attentions, as_read.output_attentions, same);
+  put("return_dict_in_generate", return_dict_in_generate, as_read.return_dict_in_generate, same);
+  put("bos_token_id", bos_token_id, as_read.bos_token_id, opt);
+  put("pad_token_id", pad_token_id, as_read.pad_token_id, opt);
+  put("eos_token_id", eos_token_ids, as_read.eos_token_ids, int_or_list);
+  put("cache_implementation", cache_implementation, as_read.cache_implementation, opt);
+  put("max_cache_len", max_cache_len, as_read.max_cache_len, opt);
+  put("use_cache", use_cache, as_read.use_cache, same);
+  return out;
+}
+
 int64_t GenerationConfig::new_tokens_for(int64_t input_length) const {
   return max_new_tokens ? *max_new_tokens : std::max<int64_t>(0, max_length - input_length);
 }

@@ -67,6 +67,10 @@ struct GenerationConfig {
   // model config, as Transformers does.
   static GenerationConfig from_pretrained(const std::filesystem::path& folder, const PretrainedConfig* model_config = nullptr);
 
+  // generation_config.json for save_pretrained: `raw` (the file's keys as read, in their order),
+  // with every field changed since reading written over it in v5's JSON form.
+  Json to_json() const;
+
   // Raises ValueError naming the field for values out of their domain and for combinations v5
   // rejects (num_return_sequences > num_beams, num_return_sequences > 1 with greedy search, ...).
   void validate() const;

@@ -142,7 +142,8 @@ void save_pretrained(const CausalLM& model, const std::filesystem::path& dir, co
   else config["dtype"] = std::string(dtype_torch_name(want));
   write_json(dir / "config.json", config);
   const GenerationConfig& g = model.generation_config;
-  if (!g.raw.empty()) write_json(dir / "generation_config.json", g.raw);
+  // The file as read plus any field changed since (GenerationConfig::to_json).
+  if (Json generation = g.to_json(); !generation.empty()) write_json(dir / "generation_config.json", generation);
 }
 
 std::unique_ptr<CausalLM> make_random_model(const PretrainedConfig& config, uint64_t seed, double std, DType dtype) {
