@@ -269,6 +269,13 @@ TEST(Generate, LearnedPositionsRunningOutGiveAClearError) {
   }
 }
 
+TEST(Generate, MaxTimeStopsGeneration) {
+  auto m = tiny_model();
+  GenerationConfig g = base_config(50);
+  g.max_time = 1e-9;  // over after the first step
+  EXPECT_EQ(generate(*m, ids_tensor(random_rows(2, 4, 97, 4)), g).sequences[0].size(), 5u);
+}
+
 TEST(Generate, RightPaddingIsRejected) {
   auto m = tiny_model();
   Tensor mask = ids_tensor({{1, 1, 0}});
@@ -278,6 +285,10 @@ TEST(Generate, RightPaddingIsRejected) {
   } catch (const ValueError& e) {
     EXPECT_NE(std::string(e.what()).find("LEFT"), std::string::npos);
   }
+  // A mask inferred from pad_token_id is not refused: the prompt may simply end with that id.
+  GenerationConfig g = base_config(2);
+  g.pad_token_id = 0;
+  EXPECT_EQ(generate(*m, ids_tensor({{3, 4, 0}}), g).sequences[0].size(), 5u);
 }
 
 TEST(GenerationConfigJson, ReadsV5Fields) {

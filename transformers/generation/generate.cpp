@@ -96,7 +96,10 @@ std::vector<std::vector<int64_t>> prompt_mask(const std::vector<std::vector<int6
   for (const auto& row : mask) padded = padded || std::find(row.begin(), row.end(), 0) != row.end();
   if (!padded) return {};
   for (size_t r = 0; r < mask.size(); ++r) {
-    TCPP_CHECK(mask[r].back() != 0, ValueError, "generate: row ", r,
+    // A given mask that ends in 0 is right padding, which decoder-only generation cannot continue
+    // from (v5 warns and produces garbage). An inferred one may just mean a prompt that ends with
+    // the pad token's id, which v5 accepts: only a given mask is refused.
+    TCPP_CHECK(!given || mask[r].back() != 0, ValueError, "generate: row ", r,
                " is right-padded (attention_mask ends in 0); decoder-only models need LEFT padding");
     TCPP_CHECK(std::find(mask[r].begin(), mask[r].end(), 1) != mask[r].end(), ValueError, "generate: row ", r,
                " has no token (attention_mask is all 0)");
