@@ -85,13 +85,14 @@ uint64_t folder_bytes(const std::filesystem::path& dir) {
 
 int main(int argc, char** argv) {
   CLI::App app{"Load time and peak memory of a ~1B random bf16 checkpoint"};
-  std::string arch = "llama-1b", out, load, shard = "2GB", dtype = "auto";
+  std::string arch = "llama-1b", out, load, shard = "2GB", dtype = "auto", resave;
   bool write = false;
   app.add_flag("--write", write, "Write the checkpoint to --out");
   app.add_option("--arch", arch, "llama-1b (loads in place) or qwen3-moe-1b (per-expert keys, converted)");
   app.add_option("--out", out, "Folder to write");
   app.add_option("--max-shard-size", shard, "Shard size of the written checkpoint");
   app.add_option("--load", load, "Folder to load and measure");
+  app.add_option("--resave", resave, "After loading, save_pretrained to this folder (original layout) and measure");
   app.add_option("--dtype", dtype, "Load dtype: auto (the checkpoint's, bf16 here) or float32 (every tensor cast)");
   CLI11_PARSE(app, argc, argv);
   try {
@@ -126,6 +127,17 @@ int main(int argc, char** argv) {
       std::printf("memory MB: peak RSS %.0f (before load %.0f), RssAnon %.0f, RssFile %.0f (mapped file pages read)\n",
                   after.at("VmHWM"), before.at("VmRSS"), after.at("RssAnon"), after.at("RssFile"));
       for (const auto& r : report.conversions) std::printf("  fired: %s\n", r.describe().c_str());
+      if (!resave.empty()) {
+        const auto t2 = std::chrono::steady_clock::now();
+        SaveOptions so;
+        so.conversions = report.conversions;
+        so.max_shard_size = parse_shard_size(shard);
+        save_pretrained(*model, resave, so);
+        const auto m = memory_mb();
+        std::printf("save_pretrained %s (original layout): %.2f s; peak RSS %.0f MB, RssAnon %.0f\n", resave.c_str(),
+                    std::chrono::duration<double>(std::chrono::steady_clock::now() - t2).count(), m.at("VmHWM"),
+                    m.at("RssAnon"));
+      }
       // One token through the model, to show it runs.
       const auto t1 = std::chrono::steady_clock::now();
       model->forward(Tensor::from_values<int64_t>({1, 2, 3, 4}, {1, 4}));

@@ -10,6 +10,7 @@
 #include "transformers/io/safetensors.h"
 #include "transformers/loading/conversion_mapping.h"
 #include "transformers/loading/conversion_plan.h"
+#include "transformers/loading/shard_writer.h"
 #include "transformers/models/registry.h"
 #include "transformers/ops/ops.h"
 
@@ -21,59 +22,6 @@ void write_json(const std::filesystem::path& path, const Json& j) {
   TCPP_CHECK(out.good(), IoError, path.string(), ": cannot open for writing");
   out << j.dump(2) << "\n";
 }
-
-// Collects converted tensors and writes a shard whenever the next one would overflow it, so
-// converted copies never exceed one shard. Shards get temporary names until their count is known.
-class ShardWriter {
- public:
-  ShardWriter(std::filesystem::path dir, uint64_t max_bytes) : dir_(std::move(dir)), max_(max_bytes) {}
-
-  void add(const std::string& name, Tensor t) {
-    TCPP_CHECK(names_.insert(name).second, ValueError, "save_pretrained: two tensors named '", name, "'");
-    if (!pending_.empty() && pending_bytes_ + t.nbytes() > max_) flush();
-    pending_bytes_ += t.nbytes();
-    total_ += t.nbytes();
-    pending_.emplace_back(name, std::move(t));
-  }
-
-  void finish() {
-    if (!pending_.empty() || shards_.empty()) flush();
-    if (shards_.size() == 1) {
-      std::filesystem::rename(shards_[0].path, dir_ / "model.safetensors");
-      return;
-    }
-    Json index;
-    index["metadata"] = {{"total_size", total_}};
-    index["weight_map"] = Json::object();
-    for (size_t i = 0; i < shards_.size(); ++i) {
-      char name[64];
-      std::snprintf(name, sizeof name, "model-%05zu-of-%05zu.safetensors", i + 1, shards_.size());
-      std::filesystem::rename(shards_[i].path, dir_ / name);
-      for (const auto& t : shards_[i].tensors) index["weight_map"][t] = name;
-    }
-    write_json(dir_ / "model.safetensors.index.json", index);
-  }
-
- private:
-  struct Shard {
-    std::filesystem::path path;
-    std::vector<std::string> tensors;
-  };
-  void flush() {
-    Shard shard{dir_ / detail::concat(".shard-", shards_.size(), ".tmp"), {}};
-    save_safetensors(shard.path, pending_, {{"format", "pt"}});
-    for (const auto& [n, t] : pending_) shard.tensors.push_back(n);
-    shards_.push_back(std::move(shard));
-    pending_.clear();
-    pending_bytes_ = 0;
-  }
-  std::filesystem::path dir_;
-  uint64_t max_;
-  std::vector<std::pair<std::string, Tensor>> pending_;
-  uint64_t pending_bytes_ = 0, total_ = 0;
-  std::vector<Shard> shards_;
-  std::set<std::string> names_;
-};
 
 void remove_stale_weights(const std::filesystem::path& dir) {
   for (const auto& e : std::filesystem::directory_iterator(dir)) {
@@ -130,11 +78,18 @@ void save_pretrained(const CausalLM& model, const std::filesystem::path& dir, co
   const loading::ConversionPlan plan = loading::plan_conversion(names, rules, po);
   auto fetch = [&](const std::string& key) { return state.at(key); };
   const DType want = options.dtype ? *options.dtype : model.dtype;
-  ShardWriter writer(dir, options.max_shard_size);
-  for (const auto& item : plan.items) {
-    for (auto& [name, t] : loading::materialize(item, rules, po, fetch, &model.config()))
-      writer.add(name, is_floating(t.dtype()) && t.dtype() != want ? ops::cast(t, want) : t);
-  }
+  auto saved = [&](const Tensor& t) { return is_floating(t.dtype()) && t.dtype() != want ? ops::cast(t, want) : t; };
+  // Two passes over the plan: the first learns every output's name, dtype and shape (which fixes
+  // the shard headers and the index), the second converts again and streams the bytes out, so
+  // at most one item's tensors are in memory. Converter ops are copies; doing them twice is
+  // cheaper than holding a shard of converted tensors.
+  std::vector<loading::PlannedTensor> planned;
+  for (const auto& item : plan.items)
+    for (const auto& [name, t] : loading::materialize(item, rules, po, fetch, &model.config()))
+      planned.push_back({name, is_floating(t.dtype()) ? want : t.dtype(), t.shape()});
+  loading::ShardedSafetensorsWriter writer(dir, std::move(planned), options.max_shard_size);
+  for (const auto& item : plan.items)
+    for (const auto& [name, t] : loading::materialize(item, rules, po, fetch, &model.config())) writer.write(name, saved(t));
   writer.finish();
 
   Json config = options.v4_config ? model.config().raw : model.config().to_json();
