@@ -33,11 +33,10 @@ std::string c_format_int(const std::string& spec, long long v) {
   return big;
 }
 
-double to_real(const Value& v, char conv) {
+double to_real(const Value& v) {
   if (v.is_number()) return v.to_double();
   if (v.is_undefined()) raise_undefined(v);
   raise("TypeError", std::string("must be real number, not ") + v.type_name());
-  (void)conv;
 }
 
 int64_t to_integer(const Value& v, char conv) {
@@ -63,7 +62,6 @@ std::string percent_format(Context& ctx, const std::string& fmt, const Value& ar
     list.push_back(args);
   }
   size_t next = 0;
-  bool used_mapping = false;
   std::string out;
   for (size_t i = 0; i < fmt.size(); ++i) {
     char c = fmt[i];
@@ -81,7 +79,6 @@ std::string percent_format(Context& ctx, const std::string& fmt, const Value& ar
       std::string key = fmt.substr(i + 1, close - i - 1);
       arg = mapping->find(std::string_view(key));
       if (!arg) raise("KeyError", "'" + key + "'");
-      used_mapping = true;
       i = close + 1;
     }
     std::string flags;
@@ -163,13 +160,15 @@ std::string percent_format(Context& ctx, const std::string& fmt, const Value& ar
       case 'f':
       case 'F':
       case 'g':
-      case 'G': out += c_format(spec + conv, to_real(v, conv)); break;
+      case 'G': out += c_format(spec + conv, to_real(v)); break;
       case 'c': {
         if (v.is_string()) {
           if (unicode::length(v.as_str()) != 1) raise("TypeError", "%c requires int or char");
           out += v.as_str();
         } else {
-          unicode::append_utf8(out, static_cast<char32_t>(to_integer(v, 'c')));
+          int64_t c = to_integer(v, 'c');
+          if (c < 0 || c > 0x10FFFF) raise("OverflowError", "%c arg not in range(0x110000)");
+          unicode::append_utf8(out, static_cast<char32_t>(c));
         }
         break;
       }
@@ -184,7 +183,6 @@ std::string percent_format(Context& ctx, const std::string& fmt, const Value& ar
   // mapping: left-over arguments are then not an error.
   bool mapping_like = !args.is_tuple() && (args.is_list() || args.is_dict() || args.is_undefined());
   if (!mapping_like && next < list.size()) raise("TypeError", "not all arguments converted during string formatting");
-  (void)used_mapping;
   return out;
 }
 
@@ -270,6 +268,7 @@ std::string format_value(Context& ctx, const Value& v, const std::string& spec) 
       } while (a);
       if (alt) body.insert(0, type == 'o' ? "0o" : type == 'b' ? "0b" : type == 'X' ? "0X" : "0x");
     } else if (type == 'c') {
+      if (n < 0 || n > 0x10FFFF) raise("OverflowError", "%c arg not in range(0x110000)");
       std::string s;
       unicode::append_utf8(s, static_cast<char32_t>(n));
       return strings::pad(s, width, fill, align ? align : '<');

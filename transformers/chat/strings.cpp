@@ -146,10 +146,8 @@ std::string replace(std::string_view s, std::string_view old, std::string_view r
       unicode::decode(s, i);
       out.append(s.substr(start, i - start));
       if (count < 0 || n < count) {
-        if (i < s.size() || true) {
-          out += repl;
-          ++n;
-        }
+        out += repl;
+        ++n;
       }
     }
     return out;
