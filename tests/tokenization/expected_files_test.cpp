@@ -45,6 +45,9 @@ TEST_P(ExpectedFile, MatchesRustTokenizers) {
     std::vector<std::string> problems;
     if (encoding_json(with) != expected["with_special"]) problems.push_back("with_special");
     if (encoding_json(without) != expected["no_special"]) problems.push_back("no_special");
+    // The ids-only path (its own fast paths) must agree with the full encoding.
+    if (tok.encode(text, true) != with.ids) problems.push_back("encode(ids, special)");
+    if (tok.encode(text, false) != without.ids) problems.push_back("encode(ids)");
     // The reference is the Rust decode, which never applies clean_up_tokenization_spaces.
     DecodeOptions raw{.skip_special_tokens = false, .clean_up_tokenization_spaces = false};
     DecodeOptions skip{.skip_special_tokens = true, .clean_up_tokenization_spaces = false};

@@ -54,6 +54,14 @@ class AddedVocabulary {
   // The same two-pass split on a plain string, for pipelines whose normalizer leaves this text
   // unchanged: (token index or -1, byte range) covering `text`.
   std::vector<std::pair<int64_t, ByteRange>> split_plain(std::string_view text) const;
+  // The two passes separately: tokens with normalized=false on the raw text, and tokens with
+  // normalized=true on (already normalized) text.
+  std::vector<std::pair<int64_t, ByteRange>> split_raw(std::string_view text) const {
+    return split_one_pass(text, raw_trie_);
+  }
+  std::vector<std::pair<int64_t, ByteRange>> split_normalized(std::string_view text) const {
+    return split_one_pass(text, normalized_trie_);
+  }
   uint32_t id_at(size_t index) const { return tokens_[index].id; }
 
   std::optional<uint32_t> token_to_id(std::string_view content) const;
@@ -65,6 +73,14 @@ class AddedVocabulary {
   bool empty() const { return tokens_.empty(); }
 
  private:
+  std::vector<std::pair<int64_t, ByteRange>> split_one_pass(std::string_view text,
+                                                            const PatternTrie& trie) const {
+    if (trie.empty()) {
+      if (text.empty()) return {};
+      return {{-1, {0, text.size()}}};
+    }
+    return find_matches(text, trie);
+  }
   void split_with(PreTokenizedString& pts, const PatternTrie& trie, bool normalize_first,
                   const Normalizer* normalizer) const;
   // (token index or -1, byte range) covering `text`.

@@ -74,8 +74,59 @@ FastByteLevelPath::FastByteLevelPath(const Model& model, const AddedVocabulary& 
     : model_(model), added_(added), regex_(pattern, "pre_tokenizer"), nfc_(nfc),
       add_prefix_space_(add_prefix_space) {}
 
+void FastByteLevelPath::encode_ids_normalizing(std::string_view text, Encoding& out) const {
+  thread_local std::vector<Token> tokens;
+  thread_local std::string piece;
+  auto encode_piece = [&](std::string_view norm, size_t start, size_t end) {
+    piece.clear();
+    for (size_t b = start; b < end; ++b) piece.append(byte_to_utf8(static_cast<unsigned char>(norm[b])));
+    tokens.clear();
+    model_.tokenize(piece, tokens);
+    for (const Token& t : tokens) out.ids.push_back(t.id);
+  };
+  for (const auto& [index, r] : added_.split_raw(text)) {
+    if (index >= 0) {
+      out.ids.push_back(added_.id_at(static_cast<size_t>(index)));
+      continue;
+    }
+    std::string norm;
+    for (auto [c, change] : normalize_with_changes(text.substr(r.first, r.second - r.first),
+                                                   NormalizationForm::kNFC))
+      append_utf8(norm, c);
+    for (const auto& [index2, r2] : added_.split_normalized(norm)) {
+      if (index2 >= 0) {
+        out.ids.push_back(added_.id_at(static_cast<size_t>(index2)));
+        continue;
+      }
+      encode_segment(norm, r2.first, r2.second,
+                     [&](size_t s, size_t e) { encode_piece(norm, s, e); });
+    }
+  }
+}
+
+template <typename Emit>
+void FastByteLevelPath::encode_segment(std::string_view text, size_t begin, size_t end,
+                                       Emit&& emit_piece) const {
+  if (begin >= end) return;
+  thread_local std::vector<ByteRange> matches;
+  matches.clear();
+  std::string_view segment = text.substr(begin, end - begin);
+  regex_.find_all(segment, matches);
+  size_t prev = 0;
+  for (auto [s, e] : matches) {
+    if (prev < s) emit_piece(begin + prev, begin + s);
+    if (s < e) emit_piece(begin + s, begin + e);
+    prev = e;
+  }
+  if (prev < segment.size()) emit_piece(begin + prev, end);
+}
+
 bool FastByteLevelPath::encode(std::string_view text, bool full, Encoding& out) const {
-  if (nfc_ && !nfc_is_identity(text)) return false;
+  if (nfc_ && !nfc_is_identity(text)) {
+    if (full || add_prefix_space_) return false;  // offsets need the general pipeline
+    encode_ids_normalizing(text, out);
+    return true;
+  }
   auto segments = added_.split_plain(text);
   // With add_prefix_space the general pipeline prepends a space that takes the first char's
   // alignment; leave those texts to it.
@@ -84,7 +135,6 @@ bool FastByteLevelPath::encode(std::string_view text, bool full, Encoding& out) 
       if (index < 0 && text[r.first] != ' ') return false;
 
   // Start of the input char holding each byte (offsets cover whole chars).
-  thread_local std::vector<ByteRange> matches;
   thread_local std::vector<Token> tokens;
   thread_local std::string piece;
   thread_local std::vector<uint32_t> piece_byte;  // byte-level byte -> input byte in the piece
@@ -136,16 +186,7 @@ bool FastByteLevelPath::encode(std::string_view text, bool full, Encoding& out) 
       ++word;
       continue;
     }
-    matches.clear();
-    std::string_view segment = text.substr(r.first, r.second - r.first);
-    regex_.find_all(segment, matches);
-    size_t prev = 0;
-    for (auto [s, e] : matches) {
-      if (prev < s) encode_piece(r.first + prev, r.first + s);
-      if (s < e) encode_piece(r.first + s, r.first + e);
-      prev = e;
-    }
-    if (prev < segment.size()) encode_piece(r.first + prev, r.first + segment.size());
+    encode_segment(text, r.first, r.second, [&](size_t s, size_t e) { encode_piece(s, e); });
   }
   return true;
 }

@@ -33,6 +33,13 @@ class FastByteLevelPath {
   FastByteLevelPath(const Model& model, const AddedVocabulary& added, std::string pattern,
                     bool nfc, bool add_prefix_space);
 
+  // Ids only, for NFC pipelines on text that NFC changes: the same passes as the general
+  // pipeline (raw added tokens, NFC per remaining piece, normalized added tokens, split, model).
+  void encode_ids_normalizing(std::string_view text, Encoding& out) const;
+  // The regex split and the model on one piece of (normalized) text.
+  template <typename Emit>
+  void encode_segment(std::string_view text, size_t begin, size_t end, Emit&& emit_piece) const;
+
   const Model& model_;
   const AddedVocabulary& added_;
   Regex regex_;
