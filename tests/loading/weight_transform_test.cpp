@@ -108,6 +108,35 @@ TEST(ConversionPlan, LegacyNamesAndRenamesThatLeadNowhere) {
   EXPECT_TRUE(plan.fired[1] && plan.fired[2]);
 }
 
+TEST(ConversionPlan, FusedQkvSplitsAtLoadAndConcatenatesBackAtSave) {
+  // The README's example: a checkpoint with qkv_proj, a model with q/k/v_proj.
+  std::vector<R> rules = {R::converter({"self_attn.qkv_proj.weight"},
+                                       {"self_attn.q_proj.weight", "self_attn.k_proj.weight", "self_attn.v_proj.weight"},
+                                       {Chunk(0)})};
+  Tensor qkv = Tensor::empty({6, 2}, DType::F32);
+  for (int i = 0; i < 12; ++i) qkv.data<float>()[i] = static_cast<float>(i);
+  ConversionPlan plan = plan_conversion({"model.layers.4.self_attn.qkv_proj.weight"}, rules, {});
+  ASSERT_EQ(plan.items.size(), 1u);
+  auto outs = materialize(plan.items[0], rules, {}, [&](const std::string&) { return qkv; }, nullptr);
+  ASSERT_EQ(outs.size(), 3u);
+  EXPECT_EQ(outs[0].first, "model.layers.4.self_attn.q_proj.weight");
+  EXPECT_EQ(outs[2].first, "model.layers.4.self_attn.v_proj.weight");
+  EXPECT_EQ(outs[1].second.data<float>()[0], 4.0f);  // k starts at row 2
+  // Save: the reversed rule gathers q, k, v (in pattern order, whatever the key order) into qkv.
+  std::vector<R> back = {rules[0].reversed()};
+  PlanOptions save;
+  save.reverse = true;
+  std::map<std::string, Tensor> state(outs.begin(), outs.end());
+  std::vector<std::string> keys;
+  for (const auto& [k, t] : state) keys.push_back(k);
+  ConversionPlan again = plan_conversion(keys, back, save);
+  ASSERT_EQ(again.items.size(), 1u);
+  auto merged = materialize(again.items[0], back, save, [&](const std::string& k) { return state.at(k); }, nullptr);
+  ASSERT_EQ(merged.size(), 1u);
+  EXPECT_EQ(merged[0].first, "model.layers.4.self_attn.qkv_proj.weight");
+  EXPECT_EQ(testing::max_abs_diff(merged[0].second, qkv), 0.0f);
+}
+
 TEST(ConversionPlan, TwoKeysOntoOneTargetIsAnErrorNamingBoth) {
   std::vector<R> rules = {R::renaming("old_norm", "norm")};
   try {
