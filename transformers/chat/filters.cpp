@@ -203,7 +203,8 @@ Value f_indent(Context& ctx, const Value& v, CallArgs& a) {
     indention = std::string(static_cast<size_t>(std::max<int64_t>(w, 0)), ' ');
   }
   // jinja2 does `s += "\n"` then s.splitlines(): only strings get through.
-  if (v.is_list() && !v.is_tuple()) raise("AttributeError", "'list' object has no attribute 'splitlines'");
+  if (v.is_list() && !v.is_tuple() && v.as_list().view == ListObj::View::None)
+    raise("AttributeError", "'list' object has no attribute 'splitlines'");
   if (!v.is_string() && !v.is_undefined())
     raise("TypeError", "unsupported operand type(s) for +=: '" + v.type_name() + "' and 'str'");
   std::string s = s_of(v) + "\n";

@@ -35,7 +35,13 @@ Value range_fn(Context&, CallArgs& a) {
   std::vector<Value> out;
   out.reserve(n);
   for (int64_t i = 0; i < n; ++i) out.emplace_back(start + i * step);
-  return Value::list(std::move(out));
+  Value r = Value::list(std::move(out));
+  auto& l = r.as_list();
+  l.view = ListObj::View::Range;
+  l.range_start = start;
+  l.range_stop = stop;
+  l.range_step = step;
+  return r;
 }
 
 Value dict_fn(Context&, CallArgs& a) {

@@ -26,7 +26,8 @@ bool t_number(Context&, const Value& v, CallArgs&) { return v.is_number(); }
 bool t_string(Context&, const Value& v, CallArgs&) { return v.is_string(); }
 bool t_mapping(Context&, const Value& v, CallArgs&) { return v.is_dict() && !v.is_namespace(); }
 bool t_sequence(Context&, const Value& v, CallArgs&) {
-  if (v.is_list() && v.as_list().view != ListObj::View::None) return false;  // dict views
+  if (v.is_list() && v.as_list().view != ListObj::View::None && v.as_list().view != ListObj::View::Range)
+    return false;  // dict views and iterators
   return v.is_string() || v.is_list() || (v.is_dict() && !v.is_namespace());
 }
 bool t_iterable(Context&, const Value& v, CallArgs&) {

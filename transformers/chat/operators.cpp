@@ -88,8 +88,8 @@ Value binary_op(Context& ctx, BinOp op, const Value& a, const Value& b) {
         ctx.check_size(a.as_str().size() + b.as_str().size());
         return Value(a.as_str() + b.as_str());
       }
-      if (a.is_list() && !a.as_list().is_iterator()) {
-        if (!b.is_list() || a.is_tuple() != b.is_tuple() || b.as_list().is_iterator())
+      if (a.is_list() && !a.as_list().is_iterator() && a.as_list().view != ListObj::View::Range) {
+        if (!b.is_list() || a.is_tuple() != b.is_tuple() || b.as_list().is_iterator() || b.as_list().view == ListObj::View::Range)
           raise("TypeError", "can only concatenate " + a.type_name() + " (not \"" + b.type_name() + "\") to " + a.type_name());
         std::vector<Value> items = a.as_list().items;
         items.insert(items.end(), b.as_list().items.begin(), b.as_list().items.end());
@@ -111,8 +111,8 @@ Value binary_op(Context& ctx, BinOp op, const Value& a, const Value& b) {
         return Value(r);
       }
       if (nums) return Value(a.to_double() * b.to_double());
-      if ((a.is_string() || (a.is_list() && !a.as_list().is_iterator())) && is_intlike(b)) return repeat(ctx, a, b.to_int());
-      if ((b.is_string() || (b.is_list() && !b.as_list().is_iterator())) && is_intlike(a)) return repeat(ctx, b, a.to_int());
+      if ((a.is_string() || (a.is_list() && a.as_list().view == ListObj::View::None)) && is_intlike(b)) return repeat(ctx, a, b.to_int());
+      if ((b.is_string() || (b.is_list() && b.as_list().view == ListObj::View::None)) && is_intlike(a)) return repeat(ctx, b, a.to_int());
       if (a.is_string() || b.is_string() || a.is_list() || b.is_list())
         raise("TypeError", "can't multiply sequence by non-int of type '" +
                                ((a.is_string() || a.is_list()) ? b.type_name() : a.type_name()) + "'");

@@ -174,6 +174,7 @@ std::string Value::type_name() const {
     case Type::List:
       if (as_list().view == ListObj::View::Generator) return "generator";
       if (as_list().view == ListObj::View::ReverseIterator) return "list_reverseiterator";
+      if (as_list().view == ListObj::View::Range) return "range";
       return is_tuple() ? "tuple" : "list";
     case Type::Dict: return is_namespace() ? "Namespace" : "dict";
     case Type::Function: return as_function().is_macro ? "Macro" : "builtin_function_or_method";
@@ -324,6 +325,12 @@ void Value::append_repr(std::string& out, int depth) const {
         out += "<" + type_name() + " object>";
         return;
       }
+      if (l.view == ListObj::View::Range) {
+        out += "range(" + std::to_string(l.range_start) + ", " + std::to_string(l.range_stop);
+        if (l.range_step != 1) out += ", " + std::to_string(l.range_step);
+        out += ")";
+        return;
+      }
       static const char* const kViews[] = {"", "dict_items(", "dict_keys(", "dict_values("};
       out += kViews[static_cast<int>(l.view)];
       out.push_back(l.is_tuple ? '(' : '[');
@@ -378,6 +385,7 @@ bool Value::equals(const Value& other) const {
     case Type::List: {
       const auto &x = as_list(), &y = other.as_list();
       if (x.is_iterator() || y.is_iterator()) return &x == &y;
+      if ((x.view == ListObj::View::Range) != (y.view == ListObj::View::Range)) return false;
       if (x.is_tuple != y.is_tuple || x.items.size() != y.items.size()) return false;
       for (size_t i = 0; i < x.items.size(); ++i)
         if (!x.items[i].equals(y.items[i])) return false;
@@ -504,7 +512,7 @@ void dump(std::string& out, const Value& v, const JsonDumpOptions& o, int level)
     case Value::Type::Float: out += json_float(v.as_float()); return;
     case Value::Type::String: json_string(out, v.as_str(), o.ensure_ascii); return;
     case Value::Type::List: {
-      if (v.as_list().is_iterator()) break;
+      if (v.as_list().is_iterator() || v.as_list().view == ListObj::View::Range) break;
       const auto& items = v.as_list().items;
       if (items.empty()) {
         out += "[]";

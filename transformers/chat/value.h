@@ -47,7 +47,8 @@ struct ListObj {
   bool is_tuple = false;
   bool is_group = false;  // groupby's (grouper, list) named tuple
   // dict.items()/keys()/values() return views; they print as dict_items([...]) etc.
-  enum class View : uint8_t { None, Items, Keys, Values, Generator, ReverseIterator } view = View::None;
+  enum class View : uint8_t { None, Items, Keys, Values, Generator, ReverseIterator, Range } view = View::None;
+  int64_t range_start = 0, range_stop = 0, range_step = 1;  // View::Range: prints as range(a, b)
   // jinja2's select/map/unique/batch/... return generators and reverse an iterator: lazy, always
   // true, without len(), consumed by the first iteration. We hold the items and mimic that.
   bool is_iterator() const { return view == View::Generator || view == View::ReverseIterator; }
