@@ -115,6 +115,20 @@ TEST(Warpers, TemperatureDivides) {
   EXPECT_THROW(TemperatureLogitsWarper(0.0), ValueError);
 }
 
+TEST(Warpers, TopHBoundsTheCumulativeEntropy) {
+  // p = 0.5 0.3 0.15 0.05: -p ln p = 0.3466 0.3612 0.2846 0.1498, H = 1.1421; cumulative
+  // 0.3466 0.7078 0.9923 1.1421.
+  // top_h 0.6: tau = 0.6853 -> only the first (always kept); 0.7078 > tau.
+  EXPECT_EQ(kept(run(TopHLogitsWarper(0.6), {}, logs({0.5, 0.3, 0.15, 0.05}))), (std::vector<int>{0}));
+  // top_h 0.9: tau = 1.0279 -> the first three.
+  EXPECT_EQ(kept(run(TopHLogitsWarper(0.9), {}, logs({0.05, 0.5, 0.15, 0.3}))), (std::vector<int>{1, 2, 3}));
+  // Beyond the 100 highest scores nothing survives, whatever top_h.
+  std::vector<float> wide(150, 0.0f);
+  wide[120] = 5.0f;
+  EXPECT_EQ(kept(run(TopHLogitsWarper(1.0), {}, wide)).size(), 100u);
+  EXPECT_THROW(TopHLogitsWarper(0.0), ValueError);
+}
+
 TEST(Warpers, TopKKeepsTiesWithTheKth) {
   TopKLogitsWarper p(2);
   EXPECT_EQ(kept(run(p, {}, {1, 5, 3, 3, 0})), (std::vector<int>{1, 2, 3}));

@@ -39,6 +39,7 @@ GenerationConfig GenerationConfig::from_json(const Json& json, const std::string
   g.top_k = json_get_or<int64_t>(json, "top_k", 50, w);
   g.top_p = json_get_or<double>(json, "top_p", 1.0, w);
   g.min_p = json_get_or<double>(json, "min_p", 0.0, w);
+  g.top_h = json_get_optional<double>(json, "top_h", w);
   g.typical_p = json_get_or<double>(json, "typical_p", 1.0, w);
   g.epsilon_cutoff = json_get_or<double>(json, "epsilon_cutoff", 0.0, w);
   g.eta_cutoff = json_get_or<double>(json, "eta_cutoff", 0.0, w);
@@ -118,6 +119,7 @@ Json GenerationConfig::to_json() const {
   put("top_k", top_k, as_read.top_k, same);
   put("top_p", top_p, as_read.top_p, same);
   put("min_p", min_p, as_read.min_p, same);
+  put("top_h", top_h, as_read.top_h, opt);
   put("typical_p", typical_p, as_read.typical_p, same);
   put("epsilon_cutoff", epsilon_cutoff, as_read.epsilon_cutoff, same);
   put("eta_cutoff", eta_cutoff, as_read.eta_cutoff, same);
@@ -177,6 +179,7 @@ void GenerationConfig::validate() const {
     if (top_k < 0) fail("top_k has to be a non-negative integer (0 disables it), got ", top_k);
     if (!(top_p >= 0 && top_p <= 1)) fail("top_p has to be a float in [0, 1], got ", top_p);
     if (!(min_p >= 0 && min_p <= 1)) fail("min_p has to be a float in [0, 1], got ", min_p);
+    if (top_h && !(*top_h > 0 && *top_h <= 1)) fail("top_h has to be a float in (0, 1], got ", *top_h);
     if (!(typical_p > 0 && typical_p <= 1)) fail("typical_p has to be a float in (0, 1], got ", typical_p);
     if (!(epsilon_cutoff >= 0 && epsilon_cutoff < 1)) fail("epsilon_cutoff has to be a float in [0, 1), got ", epsilon_cutoff);
     if (!(eta_cutoff >= 0 && eta_cutoff < 1)) fail("eta_cutoff has to be a float in [0, 1), got ", eta_cutoff);

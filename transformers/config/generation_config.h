@@ -35,6 +35,7 @@ struct GenerationConfig {
   int64_t top_k = 50;
   double top_p = 1.0;
   double min_p = 0.0;  // 0: off (v5's None)
+  std::optional<double> top_h;  // entropy-bounded top-H sampling, in (0, 1]
   double typical_p = 1.0;
   double epsilon_cutoff = 0.0;
   double eta_cutoff = 0.0;

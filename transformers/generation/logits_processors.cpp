@@ -185,6 +185,7 @@ LogitsProcessorList make_logits_processors(const GenerationConfig& g, const Proc
     // Beam sampling keeps one token beyond the eos tokens so a beam can always continue.
     const int64_t keep = g.num_beams > 1 ? std::max<int64_t>(2, static_cast<int64_t>(eos.size()) + 1) : 1;
     if (g.temperature != 1.0) list.add(std::make_shared<TemperatureLogitsWarper>(g.temperature));
+    if (g.top_h) list.add(std::make_shared<TopHLogitsWarper>(*g.top_h));
     if (g.top_k != 0) list.add(std::make_shared<TopKLogitsWarper>(g.top_k, keep));
     if (g.top_p < 1.0) list.add(std::make_shared<TopPLogitsWarper>(g.top_p, keep));
     if (g.min_p > 0.0) list.add(std::make_shared<MinPLogitsWarper>(g.min_p, keep));

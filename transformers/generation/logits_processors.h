@@ -169,6 +169,18 @@ class TemperatureLogitsWarper : public LogitsProcessor {
   float temperature_;
 };
 
+// Top-H: among the 100 highest scores, keeps tokens in order of probability while their
+// cumulative entropy -sum p log p (p renormalised over those 100) stays within top_h times the
+// entropy of that distribution; the top token always stays.
+class TopHLogitsWarper : public LogitsProcessor {
+ public:
+  explicit TopHLogitsWarper(double top_h);
+  void apply(std::span<const int64_t> sequence, std::span<float> scores) const override;
+
+ private:
+  double top_h_;
+};
+
 // Keeps the max(top_k, min_tokens_to_keep) highest scores (ties with the k-th are kept).
 class TopKLogitsWarper : public LogitsProcessor {
  public:

@@ -52,6 +52,33 @@ void TemperatureLogitsWarper::apply(std::span<const int64_t>, std::span<float> s
   for (float& s : scores) s /= temperature_;
 }
 
+TopHLogitsWarper::TopHLogitsWarper(double top_h) : top_h_(top_h) {
+  TCPP_CHECK(top_h > 0 && top_h <= 1, ValueError, "top_h must be in the range (0, 1], got ", top_h);
+}
+
+void TopHLogitsWarper::apply(std::span<const int64_t>, std::span<float> scores) const {
+  const size_t n = std::min<size_t>(100, scores.size());  // v5's cap on the candidates
+  const std::vector<size_t> desc = order_by(as_double(scores), /*descending=*/true);
+  std::vector<float> top(n);
+  for (size_t r = 0; r < n; ++r) top[r] = scores[desc[r]];
+  const std::vector<double> p = softmax(top);
+  std::vector<double> term(n, 0.0);
+  double entropy = 0;
+  for (size_t r = 0; r < n; ++r)
+    if (p[r] > 0) entropy += (term[r] = -p[r] * std::log(p[r]));
+  // Keep while the cumulative entropy stays <= tau; a zero-probability entry (a -inf score) is
+  // NaN in v5's cumulative sum and so never kept, nor anything after it.
+  std::vector<bool> keep(scores.size(), false);
+  double cum = 0;
+  for (size_t r = 0; r < n; ++r) {
+    if (p[r] <= 0) break;
+    cum += term[r];
+    if (r == 0 || cum <= entropy * top_h_) keep[desc[r]] = true;
+  }
+  for (size_t i = 0; i < scores.size(); ++i)
+    if (!keep[i]) scores[i] = kNegInf;
+}
+
 TopKLogitsWarper::TopKLogitsWarper(int64_t top_k, int64_t min_keep) : top_k_(std::max(top_k, min_keep)) {
   TCPP_CHECK(top_k > 0, ValueError, "top_k has to be a strictly positive integer, got ", top_k);
 }
