@@ -32,6 +32,14 @@ TEST(WeightTransform, UnanchoredSearchWithModuleIndexAndBackreferences) {
   EXPECT_FALSE(anchored.match("x.transformer.h.0").has_value());
 }
 
+TEST(WeightTransform, HugeKeysMatchNothingInsteadOfOverflowingTheStack) {
+  R greedy = R::renaming("^(.*)$", "prefix.\\1");
+  const std::string normal = "model.norm.weight";
+  ASSERT_TRUE(greedy.match(normal).has_value());
+  EXPECT_EQ(greedy.rename(normal, *greedy.match(normal)), "prefix.model.norm.weight");
+  EXPECT_FALSE(greedy.match(std::string(8 << 20, 'a')).has_value());
+}
+
 TEST(WeightTransform, ReversedRuleSwapsPatternsAndReversesOps) {
   R merge = R::converter({"experts.*.w1.weight", "experts.*.w3.weight"}, {"experts.gate_up_proj"},
                          {MergeModulelist(0), Concatenate(1)});

@@ -119,6 +119,10 @@ WeightTransform WeightTransform::converter(std::vector<std::string> sources, std
 }
 
 std::optional<PatternMatch> WeightTransform::match(const std::string& key) const {
+  // libstdc++'s regex matcher recurses per character on patterns like (.*): a hostile file with
+  // a megabyte-long tensor name must not overflow the stack. No real parameter name is this long;
+  // such a key simply matches no rule (and is reported as unexpected).
+  if (key.size() > kMaxMatchedKeyLength) return std::nullopt;
   std::optional<PatternMatch> best;
   size_t best_pos = std::string::npos;
   for (size_t i = 0; i < compiled_.size(); ++i) {

@@ -17,6 +17,9 @@
 
 namespace transformers::loading {
 
+// Keys longer than this match no rule (see WeightTransform::match).
+constexpr size_t kMaxMatchedKeyLength = 4096;
+
 // Where a source pattern matched a key.
 struct PatternMatch {
   size_t pattern = 0;             // which source pattern
