@@ -240,6 +240,12 @@ std::string format_value(Context& ctx, const Value& v, const std::string& spec) 
   }
   char type = i < u.size() ? static_cast<char>(u[i++]) : 0;
   if (i < u.size()) raise("ValueError", "Invalid format specifier");
+  if (v.is_number() && type != 's') {
+    // Only Python's numeric presentation types reach printf.
+    std::string_view allowed = (v.is_int() || v.is_bool()) ? std::string_view("bcdoxXneEfFgG%") : std::string_view("neEfFgG%");
+    if (type != 0 && allowed.find(type) == std::string_view::npos)
+      raise("ValueError", std::string("Unknown format code '") + type + "' for object of type '" + v.type_name() + "'");
+  }
 
   std::string body;
   bool numeric = v.is_number() && type != 's';
