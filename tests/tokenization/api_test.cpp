@@ -241,3 +241,19 @@ TEST(TokenizerApi, ConcurrentEncodingMatchesSequential) {
 
 }  // namespace
 }  // namespace transformers
+
+namespace transformers {
+namespace {
+
+TEST(TokenizerApi, AbsurdVocabIdIsAnErrorNotAnAllocation) {
+  std::string json = R"({"model":{"type":"WordLevel","unk_token":"a","vocab":{"a":0,"b":4000000000}}})";
+  try {
+    Tokenizer::from_json_string(json, "huge.json");
+    ADD_FAILURE() << "accepted";
+  } catch (const ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find("far beyond"), std::string::npos) << e.what();
+  }
+}
+
+}  // namespace
+}  // namespace transformers

@@ -43,7 +43,14 @@ class WordLevelModel final : public Model {
 void fill_vocab(Vocab& vocab, const ModelBulk& bulk, const std::string& where) {
   TCPP_CHECK(bulk.has_vocab_object, ConfigError, where, ": 'vocab' must be an object {token: id}");
   vocab.reserve(bulk.vocab_ids.size());
-  for (auto [token, id] : bulk.vocab_ids) vocab.add(std::string(token), id);
+  // Ids index an array: refuse ids far beyond the vocabulary size (a corrupt file must not make
+  // us allocate gigabytes).
+  const uint64_t id_limit = 16 * static_cast<uint64_t>(bulk.vocab_ids.size()) + 65536;
+  for (auto [token, id] : bulk.vocab_ids) {
+    TCPP_CHECK(id < id_limit, ConfigError, where, ": vocab entry '", token, "' has id ", id,
+               ", far beyond the vocabulary size (", bulk.vocab_ids.size(), ")");
+    vocab.add(std::string(token), id);
+  }
 }
 
 std::unique_ptr<Model> make_wordlevel_model(const Json& json, const ModelBulk& bulk,
