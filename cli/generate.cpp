@@ -34,6 +34,7 @@ struct GenerateArgs {
   std::optional<uint64_t> seed;
   std::vector<std::string> stop;
   std::string cache_implementation;
+  std::string generation_config;  // JSON object merged over generation_config.json
 };
 
 bool has_tokenizer(const std::filesystem::path& dir) {
@@ -62,6 +63,18 @@ Tensor to_tensor(const std::vector<std::vector<int64_t>>& rows) {
 }
 
 void apply_overrides(const GenerateArgs& a, GenerationConfig& cfg) {
+  if (!a.generation_config.empty()) {
+    Json patch = parse_json(a.generation_config, "--generation-config");
+    TCPP_CHECK(patch.is_object(), ValueError, "--generation-config must be a JSON object, e.g. '{\"top_k\": 20}'");
+    Json merged = cfg.raw.is_object() ? cfg.raw : Json::object();
+    merged.update(patch);
+    GenerationConfig patched = GenerationConfig::from_json(merged, "--generation-config");
+    // Token ids the model config supplied (absent from the file) stay unless the patch sets them.
+    if (!patched.bos_token_id) patched.bos_token_id = cfg.bos_token_id;
+    if (!patched.pad_token_id) patched.pad_token_id = cfg.pad_token_id;
+    if (patched.eos_token_ids.empty() && !patch.contains("eos_token_id")) patched.eos_token_ids = cfg.eos_token_ids;
+    cfg = std::move(patched);
+  }
   if (a.max_new_tokens >= 0) cfg.max_new_tokens = a.max_new_tokens;
   if (a.do_sample) cfg.do_sample = *a.do_sample;
   if (a.temperature) cfg.temperature = *a.temperature;
@@ -183,6 +196,9 @@ const Command kCommand{[](CLI::App& app) {
   sub->add_option("--num-return-sequences", args->num_return_sequences, "Sequences per prompt (sampling or beams)");
   sub->add_option("--seed", args->seed, "Sampling seed (mt19937_64; the same seed gives the same text)");
   sub->add_option("--stop", args->stop, "Stop string (repeatable; needs the tokenizer)");
+  sub->add_option("--generation-config", args->generation_config,
+                  "JSON object of generation_config fields to override, e.g. '{\"no_repeat_ngram_size\": 3}' "
+                  "(the flags above win over it)");
   sub->add_option("--cache-implementation", args->cache_implementation, "dynamic (default) or static")
       ->check(CLI::IsMember({"dynamic", "static"}));
   sub->add_option("--dtype", args->dtype, "Weights dtype: auto (the checkpoint's), f32, bf16, f16")

@@ -1,4 +1,6 @@
 // `transformers generate` with the sampling / beam / padding flags, as a user runs it.
+#include <algorithm>
+
 #include "common/process.h"
 #include "common/test_util.h"
 #include "transformers/io/json.h"
@@ -44,6 +46,20 @@ TEST(CliGenerate, SeededSamplingAndBeams) {
   EXPECT_GE(beams["sequences_scores"][0].get<double>(), beams["sequences_scores"][1].get<double>());
   // Static cache gives what the dynamic one gives.
   EXPECT_EQ(run_json(m + " --cache-implementation static")["sequences"], run_json(m)["sequences"]);
+}
+
+TEST(CliGenerate, GenerationConfigJsonOverridesFields) {
+  const std::string m = "generate " + golden("llama") + " --input-ids \"1,17,42\" --max-new-tokens 8";
+  Json plain = run_json(m);
+  // Ban the first generated token: the result changes and never contains it.
+  const int64_t first = plain["sequences"][0][3].get<int64_t>();
+  Json banned = run_json(m + " --generation-config '{\"suppress_tokens\": [" + std::to_string(first) + "]}'");
+  auto row = banned["sequences"][0].get<std::vector<int64_t>>();
+  EXPECT_EQ(std::count(row.begin() + 3, row.end(), first), 0);
+  EXPECT_NE(banned["sequences"], plain["sequences"]);
+  auto r = run(m + " --generation-config '[1]'");
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("--generation-config"), std::string::npos) << r.err;
 }
 
 TEST(CliGenerate, ContradictoryFlagsGiveOneLineErrors) {
