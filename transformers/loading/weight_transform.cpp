@@ -137,6 +137,7 @@ std::optional<PatternMatch> WeightTransform::match(const std::string& key) const
     for (int g : compiled_[i].user_groups) pm.groups.push_back(m[g].matched ? m[g].str() : std::string());
     if (compiled_[i].index_group > 0) {
       const auto& g = m[compiled_[i].index_group];
+      TCPP_CHECK(g.length() <= 18, FormatError, "tensor '", key, "': module index ", g.str(), " is out of range");
       pm.index = std::stoll(g.str());
       pm.index_pos = static_cast<size_t>(m.position(compiled_[i].index_group));
       pm.index_len = static_cast<size_t>(g.length());
