@@ -5,6 +5,7 @@
 #include "cli/command.h"
 #include "transformers/core/thread_pool.h"
 #include "transformers/ops/cpu/kernels.h"
+#include "transformers/models/encoder.h"
 #include "transformers/models/registry.h"
 
 namespace transformers::cli {
@@ -29,6 +30,8 @@ const Command kEnv{[](CLI::App& app) {
     std::cout << "kernels: " << cpu::kernels().name << "\n";
     std::cout << "model types:";
     for (const auto& e : model_registry()) std::cout << " " << e.model_type;
+    std::cout << "\nencoder model types:";
+    for (const auto& e : encoder_registry()) std::cout << " " << e.model_type;
     std::cout << "\n";
   });
 }};

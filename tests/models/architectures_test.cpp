@@ -3,6 +3,7 @@
 // softcap, interleaved rope computed by hand, and save -> load round trips (GPT-2's transposed
 // Conv1D weights among them).
 #include <cmath>
+#include <fstream>
 
 #include "common/test_util.h"
 #include "transformers/models/auto.h"
@@ -128,6 +129,33 @@ TEST(Architectures, InterleavedRopeRotatesAdjacentPairs) {
   }
   const double w0 = 1.0 / (1.0 + std::exp(s1 - s0)), w1 = 1.0 - w0;
   for (int i = 0; i < 4; ++i) EXPECT_NEAR(out.data<float>()[4 + i], w0 * x0[i] + w1 * x1[i], 1e-5) << i;
+}
+
+// Gemma3 written the v5 way (layer_types, rope_parameters per layer type) is the model its v4
+// config describes (sliding_window_pattern, rope_local_base_freq, rope_scaling on global layers).
+TEST(Architectures, Gemma3V5ConfigEqualsV4Config) {
+  Json v4 = tiny("gemma3_text");
+  v4.update(Json{{"sliding_window", 3}, {"sliding_window_pattern", 2}, {"rope_theta", 50000.0},
+                 {"rope_local_base_freq", 100.0}, {"rope_scaling", {{"rope_type", "linear"}, {"factor", 4.0}}},
+                 {"query_pre_attn_scalar", 8}});
+  auto model = make_random_model(PretrainedConfig::from_json(v4), 21, 0.15);
+  auto dir = testing::scratch_dir("gemma3_v5");
+  save_pretrained(*model, dir / "v4", {.v4_config = true});
+  save_pretrained(*model, dir / "v5", {.v4_config = true});
+  Json v5 = v4;
+  for (const char* k : {"sliding_window_pattern", "rope_theta", "rope_local_base_freq", "rope_scaling"}) v5.erase(k);
+  v5["layer_types"] = {"sliding_attention", "full_attention"};
+  v5["rope_parameters"] = {{"full_attention", {{"rope_type", "linear"}, {"factor", 4.0}, {"rope_theta", 50000.0}}},
+                           {"sliding_attention", {{"rope_type", "default"}, {"rope_theta", 100.0}}}};
+  std::ofstream(dir / "v5" / "config.json") << v5.dump(2);
+  Tensor x = ids({3, 1, 4, 1, 5, 9, 2, 6});
+  Tensor a = AutoModelForCausalLM::from_pretrained(dir / "v4")->forward(x).logits;
+  Tensor b = AutoModelForCausalLM::from_pretrained(dir / "v5")->forward(x).logits;
+  EXPECT_EQ(max_abs_diff(a, b), 0.0f);
+  // The local theta is used: another one changes the logits.
+  v5["rope_parameters"]["sliding_attention"]["rope_theta"] = 10000.0;
+  std::ofstream(dir / "v5" / "config.json") << v5.dump(2);
+  EXPECT_GT(max_abs_diff(a, AutoModelForCausalLM::from_pretrained(dir / "v5")->forward(x).logits), 1e-4f);
 }
 
 class RoundTrip : public ::testing::TestWithParam<std::string> {};

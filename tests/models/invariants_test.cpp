@@ -113,6 +113,7 @@ INSTANTIATE_TEST_SUITE_P(
                       CacheCase{"gemma3_local_global", {{"model_type", "gemma3_text"}, {"sliding_window", 4}, {"sliding_window_pattern", 2}, {"rope_local_base_freq", 100.0}, {"rope_scaling", {{"rope_type", "linear"}, {"factor", 4.0}}}}},
                       CacheCase{"phi3_fused_window", {{"model_type", "phi3"}, {"sliding_window", 5}}},
                       CacheCase{"gpt2", {{"model_type", "gpt2"}, {"n_embd", 48}, {"n_layer", 3}, {"n_head", 6}, {"n_positions", 64}}},
+                      CacheCase{"phi3_longrope", {{"model_type", "phi3"}, {"original_max_position_embeddings", 64}, {"rope_scaling", {{"rope_type", "longrope"}, {"short_factor", {1.0, 1.5, 2.0, 3.0}}, {"long_factor", {2.0, 3.0, 4.0, 6.0}}}}}},
                       CacheCase{"olmo2_post_norms", {{"model_type", "olmo2"}}},
                       CacheCase{"starcoder2_window", {{"model_type", "starcoder2"}, {"sliding_window", 5}}},
                       CacheCase{"cohere_qk_norm", {{"model_type", "cohere"}, {"use_qk_norm", true}}},
