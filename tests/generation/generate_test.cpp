@@ -58,6 +58,25 @@ TEST(Generate, SamplingIsReproducibleWithASeed) {
   EXPECT_EQ(a, generate(*m, ids, g, {.use_cache = false, .seed = 42}).sequences);
 }
 
+TEST(Generate, SamplingWithOneCandidateIsGreedy) {
+  // top_k = 1 (or a min_p of 1) leaves one token: sampling must pick it whatever the seed.
+  auto m = tiny_model();
+  Tensor ids = ids_tensor(random_rows(2, 5, 97, 6));
+  auto greedy = generate(*m, ids, base_config(8)).sequences;
+  for (uint64_t seed : {1u, 2u, 3u}) {
+    GenerationConfig k1 = base_config(8);
+    k1.do_sample = true;
+    k1.top_k = 1;
+    k1.temperature = 2.0;
+    EXPECT_EQ(generate(*m, ids, k1, {.seed = seed}).sequences, greedy);
+    GenerationConfig p1 = base_config(8);
+    p1.do_sample = true;
+    p1.top_k = 0;
+    p1.min_p = 1.0;
+    EXPECT_EQ(generate(*m, ids, p1, {.seed = seed}).sequences, greedy);
+  }
+}
+
 TEST(Generate, SamplingFollowsTheModelDistribution) {
   // One step from a fixed prompt, many seeds: token frequencies approach softmax(logits).
   auto m = tiny_model(8, 3);
