@@ -6,6 +6,7 @@
 #include <fstream>
 
 #include "common/test_util.h"
+#include "transformers/io/safetensors.h"
 #include "transformers/models/auto.h"
 #include "transformers/models/save.h"
 #include "transformers/nn/attention.h"
@@ -156,6 +157,27 @@ TEST(Architectures, Gemma3V5ConfigEqualsV4Config) {
   v5["rope_parameters"]["sliding_attention"]["rope_theta"] = 10000.0;
   std::ofstream(dir / "v5" / "config.json") << v5.dump(2);
   EXPECT_GT(max_abs_diff(a, AutoModelForCausalLM::from_pretrained(dir / "v5")->forward(x).logits), 1e-4f);
+}
+
+// Hub GPT-2 checkpoints (openai-community/gpt2) are GPT2Model's: keys without "transformer.",
+// no lm_head, and the causal-mask buffers "h.N.attn.bias" older exports carry.
+TEST(Architectures, Gpt2LoadsBareBaseModelCheckpoints) {
+  auto model = make_random_model(PretrainedConfig::from_json(tiny("gpt2")), 23, 0.15);
+  auto dir = testing::scratch_dir("gpt2_bare");
+  save_pretrained(*model, dir / "full");
+  std::filesystem::create_directories(dir / "bare");
+  std::filesystem::copy_file(dir / "full" / "config.json", dir / "bare" / "config.json");
+  SafetensorsCheckpoint ck = SafetensorsCheckpoint::open(dir / "full");
+  std::vector<std::pair<std::string, Tensor>> bare;
+  for (const auto& name : ck.names()) {
+    ASSERT_EQ(name.rfind("transformer.", 0), 0u) << name;
+    bare.emplace_back(name.substr(12), ck.tensor(name));
+  }
+  bare.emplace_back("h.0.attn.bias", Tensor::zeros({1, 1, 4, 4}, DType::F32));
+  save_safetensors(dir / "bare" / "model.safetensors", bare, {{"format", "pt"}});
+  Tensor x = ids({3, 1, 4, 1, 5});
+  EXPECT_EQ(max_abs_diff(model->forward(x).logits, AutoModelForCausalLM::from_pretrained(dir / "bare")->forward(x).logits),
+            0.0f);
 }
 
 class RoundTrip : public ::testing::TestWithParam<std::string> {};

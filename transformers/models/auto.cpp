@@ -45,6 +45,7 @@ std::unique_ptr<CausalLM> AutoModelForCausalLM::from_pretrained(const std::files
   lw.rules = model_conversion_rules(config, options.key_mapping);
   lw.config = &model->config();
   lw.strict = options.strict;
+  lw.base_model_prefix = model->base_model_prefix();
   LoadReport report = load_weights(*model, ck, lw);
   if (options.verbose && !report.unexpected.empty()) {
     std::fprintf(stderr, "warning: %zu unexpected tensors in the checkpoint (first: %s)\n", report.unexpected.size(),

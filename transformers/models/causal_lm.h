@@ -36,6 +36,9 @@ class CausalLM : public nn::Module {
   virtual std::unique_ptr<Cache> make_cache() const = 0;
   // Parameters that share storage with another: (target, source), e.g. a tied LM head.
   virtual std::vector<std::pair<std::string, std::string>> tied_weights() const { return {}; }
+  // The prefix of the base model's parameters ("model"; GPT-2: "transformer"): checkpoints of
+  // the bare base model (keys without it) load too, as in Transformers.
+  virtual std::string base_model_prefix() const { return "model"; }
 
   const PretrainedConfig& config() const { return config_; }
   GenerationConfig generation_config;

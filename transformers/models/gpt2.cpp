@@ -144,6 +144,7 @@ class GPT2LMHeadModel : public CausalLM {
   std::unique_ptr<Cache> make_cache() const override {
     return std::make_unique<Cache>(std::vector<std::optional<int64_t>>(transformer.h.size()));
   }
+  std::string base_model_prefix() const override { return "transformer"; }
   std::vector<std::pair<std::string, std::string>> tied_weights() const override {
     if (config().get_or<bool>("tie_word_embeddings", true)) return {{"lm_head.weight", "transformer.wte.weight"}};
     return {};
