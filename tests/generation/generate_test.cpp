@@ -58,6 +58,39 @@ TEST(Generate, SamplingIsReproducibleWithASeed) {
   EXPECT_EQ(a, generate(*m, ids, g, {.use_cache = false, .seed = 42}).sequences);
 }
 
+TEST(Generate, PrefixAllowedTokensConstrainEachBatchItem) {
+  // Item 0 may only use even tokens, item 1 only tokens 10..12; with beams and with sampling the
+  // function gets the batch item, not the expanded row.
+  auto m = tiny_model();
+  Tensor ids = ids_tensor(random_rows(2, 4, 97, 6));
+  GenerateOptions o;
+  o.seed = 3;
+  o.prefix_allowed_tokens_fn = [](int64_t batch_id, std::span<const int64_t> seq) {
+    std::vector<int64_t> allowed;
+    if (batch_id == 0)
+      for (int64_t t = 0; t < 97; t += 2) allowed.push_back(t);
+    else
+      allowed = {10, 11, 12};
+    EXPECT_GE(seq.size(), 4u);
+    return allowed;
+  };
+  for (int mode = 0; mode < 3; ++mode) {
+    GenerationConfig g = base_config(6);
+    if (mode == 1) g.num_beams = 3, g.num_return_sequences = 2;
+    if (mode == 2) g.do_sample = true, g.num_return_sequences = 2;
+    auto out = generate(*m, ids, g, o).sequences;
+    const size_t per_item = mode == 0 ? 1 : 2;
+    for (size_t r = 0; r < out.size(); ++r)
+      for (size_t i = 4; i < out[r].size(); ++i) {
+        if (r / per_item == 0) {
+          EXPECT_EQ(out[r][i] % 2, 0) << "mode " << mode;
+        } else {
+          EXPECT_TRUE(out[r][i] >= 10 && out[r][i] <= 12) << "mode " << mode;
+        }
+      }
+  }
+}
+
 TEST(Generate, SamplingWithOneCandidateIsGreedy) {
   // top_k = 1 (or a min_p of 1) leaves one token: sampling must pick it whatever the seed.
   auto m = tiny_model();

@@ -169,7 +169,12 @@ GenerateOutput generate(const CausalLM& model, const Tensor& input_ids, const Ge
   d.batch_size = B;
   d.prompt_length = L;
   d.output_scores = g.output_scores;
-  d.processors = make_logits_processors(g, {.input_length = L, .max_length = g.max_length}, options.logits_processors);
+  d.processors = make_logits_processors(g,
+                                        {.input_length = L,
+                                         .max_length = g.max_length,
+                                         .prefix_allowed_tokens_fn = options.prefix_allowed_tokens_fn,
+                                         .rows_per_item = expand},
+                                        options.logits_processors);
   d.criteria.add(std::make_shared<MaxLengthCriteria>(g.max_length));
   if (g.max_time) d.criteria.add(std::make_shared<MaxTimeCriteria>(*g.max_time));
   if (!g.stop_strings.empty()) d.criteria.add(std::make_shared<StopStringCriteria>(g.stop_strings, options.decode));

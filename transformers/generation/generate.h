@@ -45,6 +45,8 @@ struct GenerateOptions {
   // config's, as v5's logits_processor= and stopping_criteria= arguments.
   std::vector<std::shared_ptr<const LogitsProcessor>> logits_processors = {};
   std::vector<std::shared_ptr<const StoppingCriterion>> stopping_criteria = {};
+  // v5's prefix_allowed_tokens_fn: (batch item, ids so far) -> the tokens allowed next.
+  PrefixAllowedTokensFn prefix_allowed_tokens_fn = {};
 };
 
 // input_ids: [B, L] I64. Returns prompt + generated ids per row (finished rows padded with

@@ -25,13 +25,17 @@ void LogitsProcessorList::apply(std::span<const int64_t> sequence, std::span<flo
   for (const auto& p : list_) p->apply(sequence, scores);
 }
 
+void LogitsProcessorList::apply_at(size_t row, std::span<const int64_t> sequence, std::span<float> scores) const {
+  for (const auto& p : list_) p->apply_at(row, sequence, scores);
+}
+
 void LogitsProcessorList::apply(const std::vector<std::vector<int64_t>>& sequences, Tensor& scores) const {
   TCPP_CHECK(scores.dim() == 2 && scores.dtype() == DType::F32 && scores.is_contiguous() &&
                  scores.size(0) == static_cast<int64_t>(sequences.size()),
              ShapeError, "logits processors: scores ", scores.describe(), " for ", sequences.size(), " sequences");
   const int64_t V = scores.size(1);
   for (size_t r = 0; r < sequences.size(); ++r)
-    apply(sequences[r], std::span<float>(scores.data<float>() + r * V, static_cast<size_t>(V)));
+    apply_at(r, sequences[r], std::span<float>(scores.data<float>() + r * V, static_cast<size_t>(V)));
 }
 
 SequenceBiasLogitsProcessor::SequenceBiasLogitsProcessor(std::vector<std::pair<std::vector<int64_t>, double>> bias)
@@ -112,6 +116,22 @@ void MinNewTokensLengthLogitsProcessor::apply(std::span<const int64_t> seq, std:
     for (int64_t e : eos_) set_if_in_vocab(scores, e, kNegInf);
 }
 
+PrefixConstrainedLogitsProcessor::PrefixConstrainedLogitsProcessor(PrefixAllowedTokensFn fn, int64_t rows_per_item)
+    : fn_(std::move(fn)), rows_per_item_(rows_per_item) {
+  TCPP_CHECK(fn_ && rows_per_item > 0, ValueError, "prefix_allowed_tokens_fn: a function and rows_per_item > 0");
+}
+
+void PrefixConstrainedLogitsProcessor::apply(std::span<const int64_t> seq, std::span<float> scores) const {
+  apply_at(0, seq, scores);
+}
+
+void PrefixConstrainedLogitsProcessor::apply_at(size_t row, std::span<const int64_t> seq, std::span<float> scores) const {
+  std::vector<float> kept(scores.size(), kNegInf);
+  for (int64_t t : fn_(static_cast<int64_t>(row) / rows_per_item_, seq))
+    if (t >= 0 && t < static_cast<int64_t>(scores.size())) kept[t] = scores[t];
+  std::copy(kept.begin(), kept.end(), scores.begin());
+}
+
 void ForcedBOSTokenLogitsProcessor::apply(std::span<const int64_t> seq, std::span<float> scores) const {
   if (seq.size() != 1) return;
   std::fill(scores.begin(), scores.end(), kNegInf);
@@ -167,6 +187,8 @@ LogitsProcessorList make_logits_processors(const GenerationConfig& g, const Proc
   if (g.min_length > 0 && !eos.empty()) list.add(std::make_shared<MinLengthLogitsProcessor>(g.min_length, eos));
   if (g.min_new_tokens > 0 && !eos.empty())
     list.add(std::make_shared<MinNewTokensLengthLogitsProcessor>(ctx.input_length, g.min_new_tokens, eos));
+  if (ctx.prefix_allowed_tokens_fn)
+    list.add(std::make_shared<PrefixConstrainedLogitsProcessor>(ctx.prefix_allowed_tokens_fn, ctx.rows_per_item));
   if (g.forced_bos_token_id) list.add(std::make_shared<ForcedBOSTokenLogitsProcessor>(*g.forced_bos_token_id));
   if (!g.forced_eos_token_ids.empty())
     list.add(std::make_shared<ForcedEOSTokenLogitsProcessor>(ctx.max_length, g.forced_eos_token_ids));

@@ -4,6 +4,7 @@
 // removed entries are set to -inf as Transformers' filter_value.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <span>
 #include <string>
@@ -21,7 +22,16 @@ class LogitsProcessor {
   // sequence: the row's ids so far (prompt, with its padding, + generated); scores: the row's
   // next-token scores [V], changed in place.
   virtual void apply(std::span<const int64_t> sequence, std::span<float> scores) const = 0;
+  // The same for row `row` of the expanded batch; processors that depend on the batch item
+  // (prefix_allowed_tokens_fn) override this one.
+  virtual void apply_at(size_t row, std::span<const int64_t> sequence, std::span<float> scores) const {
+    apply(sequence, scores);
+  }
 };
+
+// Called with (batch item, its ids so far) -> the token ids allowed next (v5's
+// prefix_allowed_tokens_fn).
+using PrefixAllowedTokensFn = std::function<std::vector<int64_t>(int64_t batch_id, std::span<const int64_t> ids)>;
 
 class LogitsProcessorList {
  public:
@@ -32,6 +42,7 @@ class LogitsProcessorList {
   // scores [N, V] f32 contiguous; sequences has N rows.
   void apply(const std::vector<std::vector<int64_t>>& sequences, Tensor& scores) const;
   void apply(std::span<const int64_t> sequence, std::span<float> scores) const;
+  void apply_at(size_t row, std::span<const int64_t> sequence, std::span<float> scores) const;
 
  private:
   std::vector<std::shared_ptr<const LogitsProcessor>> list_;
@@ -96,6 +107,19 @@ class MinNewTokensLengthLogitsProcessor : public LogitsProcessor {
  private:
   int64_t prompt_length_, min_new_tokens_;
   std::vector<int64_t> eos_;
+};
+
+// Only the tokens prefix_allowed_tokens_fn allows stay (constrained generation); rows of one batch
+// item (num_beams or num_return_sequences of them) share its batch id.
+class PrefixConstrainedLogitsProcessor : public LogitsProcessor {
+ public:
+  PrefixConstrainedLogitsProcessor(PrefixAllowedTokensFn fn, int64_t rows_per_item);
+  void apply(std::span<const int64_t> sequence, std::span<float> scores) const override;
+  void apply_at(size_t row, std::span<const int64_t> sequence, std::span<float> scores) const override;
+
+ private:
+  PrefixAllowedTokensFn fn_;
+  int64_t rows_per_item_;
 };
 
 // Forces bos as the first generated token of a row of length 1 (encoder-decoder decoders).
@@ -258,6 +282,8 @@ class LogitNormalization : public LogitsProcessor {
 struct ProcessorContext {
   int64_t input_length = 0;
   int64_t max_length = 0;
+  PrefixAllowedTokensFn prefix_allowed_tokens_fn = {};
+  int64_t rows_per_item = 1;  // num_beams (beam search) or num_return_sequences
 };
 
 // v5's _get_logits_processor: the always-on processors, then `extra` (user processors), then
