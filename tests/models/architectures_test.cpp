@@ -10,6 +10,7 @@
 #include "transformers/models/auto.h"
 #include "transformers/models/save.h"
 #include "transformers/nn/attention.h"
+#include "transformers/ops/ops.h"
 
 namespace transformers {
 namespace {
@@ -44,6 +45,15 @@ TEST(Architectures, GemmaScalesEmbeddingsBySqrtHidden) {
     EXPECT_NEAR(out.hidden_states[0].data<float>()[j], E.data<float>()[5 * 48 + j] * scale, 1e-5);
     EXPECT_NEAR(out.hidden_states[0].data<float>()[48 + j], E.data<float>()[9 * 48 + j] * scale, 1e-5);
   }
+}
+
+// In a bf16 model Transformers multiplies by sqrt(hidden) as a bf16 tensor: sqrt(48) = 6.928
+// becomes 6.9375 (the nearest bf16).
+TEST(Architectures, GemmaEmbeddingScaleIsRoundedToTheModelDtype) {
+  auto model = make_random_model(PretrainedConfig::from_json(tiny("gemma")), 1, 0.15, DType::BF16);
+  auto out = model->forward(ids({5}), {.output_hidden_states = true});
+  Tensor E = ops::cast(param(*model, "model.embed_tokens.weight"), DType::F32);
+  for (int64_t j = 0; j < 48; ++j) EXPECT_EQ(out.hidden_states[0].data<float>()[j], E.data<float>()[5 * 48 + j] * 6.9375f);
 }
 
 TEST(Architectures, Gpt2AddsLearnedPositions) {
