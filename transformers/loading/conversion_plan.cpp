@@ -92,7 +92,7 @@ TensorGroups gather_sources(const PlanItem& item, const WeightTransform& rule,
 
 ConversionPlan plan_conversion(std::vector<std::string> keys, const std::vector<WeightTransform>& rules,
                                const PlanOptions& o) {
-  std::sort(keys.begin(), keys.end(), natural_key_less);
+  sort_natural(keys);
   ConversionPlan plan;
   plan.fired.assign(rules.size(), false);
   std::map<std::string, size_t> item_of_key;  // bucket key -> item

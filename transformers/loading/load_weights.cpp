@@ -149,8 +149,8 @@ LoadReport load_weights(nn::Module& module, const SafetensorsCheckpoint& ck, con
 
   for (const auto& [name, p] : slots)
     if (!filled.count(name) && !tied_targets.count(name) && !p.optional) report.missing.push_back(name);
-  std::sort(report.unexpected.begin(), report.unexpected.end(), loading::natural_key_less);
-  std::sort(report.missing.begin(), report.missing.end(), loading::natural_key_less);
+  loading::sort_natural(report.unexpected);
+  loading::sort_natural(report.missing);
   std::sort(report.mismatched.begin(), report.mismatched.end());
   if (!report.mismatched.empty() || !report.missing.empty() || (o.strict && !report.unexpected.empty())) {
     std::string msg;

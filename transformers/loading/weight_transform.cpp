@@ -1,5 +1,6 @@
 #include "transformers/loading/weight_transform.h"
 
+#include <algorithm>
 #include <cctype>
 
 namespace transformers::loading {
@@ -47,6 +48,29 @@ Translated translate(const std::string& p) {
     ++i;
   }
   return t;
+}
+
+// The words a pattern requires when it is a plain chain of words, dots and `.*.` wildcards
+// (the common case); none when it uses other regex syntax, where a word may be optional.
+std::vector<std::string> required_words(const std::string& p) {
+  std::vector<std::string> words;
+  std::string word;
+  for (size_t i = 0; i < p.size(); ++i) {
+    const char c = p[i];
+    if (std::isalnum(static_cast<unsigned char>(c)) || c == '_') {
+      word += c;
+      continue;
+    }
+    if (p.compare(i, kIndexWildcard.size(), kIndexWildcard) == 0) {
+      i += kIndexWildcard.size() - 1;
+    } else if (c != '.' && c != '^' && c != '$') {
+      return {};
+    }
+    if (!word.empty()) words.push_back(std::move(word));
+    word.clear();
+  }
+  if (!word.empty()) words.push_back(std::move(word));
+  return words;
 }
 
 // A source regex as plain text, for use as a target after reversal.
@@ -99,7 +123,7 @@ WeightTransform::WeightTransform(std::vector<std::string> sources, std::vector<s
     Translated t = translate(s);
     try {
       compiled_.push_back({std::regex(t.regex, std::regex::ECMAScript | std::regex::optimize), t.index_group,
-                           t.user_groups});
+                           t.user_groups, required_words(s)});
     } catch (const std::regex_error& e) {
       throw ValueError(detail::concat("weight rule pattern '", s, "' is not a valid regex: ", e.what()));
     }
@@ -126,8 +150,10 @@ std::optional<PatternMatch> WeightTransform::match(const std::string& key) const
   std::optional<PatternMatch> best;
   size_t best_pos = std::string::npos;
   for (size_t i = 0; i < compiled_.size(); ++i) {
+    bool possible = true;
+    for (const auto& w : compiled_[i].required) possible = possible && key.find(w) != std::string::npos;
     std::smatch m;
-    if (!std::regex_search(key, m, compiled_[i].re)) continue;
+    if (!possible || !std::regex_search(key, m, compiled_[i].re)) continue;
     const size_t pos = static_cast<size_t>(m.position(0));
     if (best && pos >= best_pos) continue;
     PatternMatch pm;
@@ -200,16 +226,35 @@ std::string WeightTransform::describe() const {
   return s;
 }
 
-bool natural_key_less(const std::string& a, const std::string& b) {
-  const auto pa = split_dots(a), pb = split_dots(b);
-  for (size_t i = 0; i < pa.size() && i < pb.size(); ++i) {
-    if (pa[i] == pb[i]) continue;
-    const bool da = all_digits(pa[i]), db = all_digits(pb[i]);
-    if (da && db) return std::stoll(pa[i]) < std::stoll(pb[i]);
-    if (da != db) return da;  // numbers before names, as (0, int) < (1, str) in dot_natural_key
-    return pa[i] < pb[i];
+NaturalKey::NaturalKey(const std::string& key) {
+  for (auto& part : split_dots(key)) {
+    const bool number = all_digits(part);
+    parts.push_back({number, number ? std::stoll(part) : 0, std::move(part)});
   }
-  return pa.size() < pb.size();
+}
+
+bool NaturalKey::operator<(const NaturalKey& o) const {
+  for (size_t i = 0; i < parts.size() && i < o.parts.size(); ++i) {
+    const Part &a = parts[i], &b = o.parts[i];
+    if (a.number && b.number) {
+      if (a.value != b.value) return a.value < b.value;
+      if (a.text != b.text) return a.text < b.text;  // "01" vs "1": any fixed order
+      continue;
+    }
+    if (a.number != b.number) return a.number;  // numbers before names, as (0, int) < (1, str)
+    if (a.text != b.text) return a.text < b.text;
+  }
+  return parts.size() < o.parts.size();
+}
+
+bool natural_key_less(const std::string& a, const std::string& b) { return NaturalKey(a) < NaturalKey(b); }
+
+void sort_natural(std::vector<std::string>& keys) {
+  std::vector<std::pair<NaturalKey, std::string>> decorated;
+  decorated.reserve(keys.size());
+  for (auto& k : keys) decorated.emplace_back(NaturalKey(k), std::move(k));
+  std::sort(decorated.begin(), decorated.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+  for (size_t i = 0; i < keys.size(); ++i) keys[i] = std::move(decorated[i].second);
 }
 
 }  // namespace transformers::loading

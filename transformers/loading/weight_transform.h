@@ -60,6 +60,9 @@ class WeightTransform {
     std::regex re;
     int index_group = -1;           // the regex group of `.*.`, or -1
     std::vector<int> user_groups;   // regex group of the pattern's own group 1, 2, ...
+    // Plain words every match must contain (empty when the pattern is not simple enough to
+    // tell): a substring test rejects most keys before the much slower regex runs.
+    std::vector<std::string> required;
   };
   WeightTransform(std::vector<std::string> sources, std::vector<std::string> targets, std::vector<OpPtr> ops);
   std::vector<std::string> sources_, targets_;
@@ -70,5 +73,17 @@ class WeightTransform {
 // v5's dot_natural_key order: keys split on '.', numeric parts compared as numbers, so
 // layers.2 < layers.10 and experts come in index order.
 bool natural_key_less(const std::string& a, const std::string& b);
+// The same order, with each key split once (for sorting many keys).
+void sort_natural(std::vector<std::string>& keys);
+struct NaturalKey {
+  explicit NaturalKey(const std::string& key);
+  bool operator<(const NaturalKey& other) const;
+  struct Part {
+    bool number;
+    long long value;
+    std::string text;
+  };
+  std::vector<Part> parts;
+};
 
 }  // namespace transformers::loading
