@@ -30,7 +30,10 @@ Tensor naive_attention(const Tensor& q, const Tensor& k, const Tensor& v, const 
         double mx = -INFINITY;
         for (int64_t j = 0; j < T; ++j) {
           const int64_t kpos = p.key_position + j;
-          bool visible = (!p.causal || kpos <= qpos) && (!p.sliding_window || qpos - kpos < *p.sliding_window);
+          // A window limits keys behind the query; without causality also keys ahead of it.
+          bool visible = (!p.causal || kpos <= qpos) &&
+                         (!p.sliding_window ||
+                          (qpos - kpos < *p.sliding_window && (p.causal || kpos - qpos < *p.sliding_window)));
           if (p.key_padding_mask) {
             const Tensor& m = *p.key_padding_mask;
             int64_t idx = b * m.size(1) + kpos;
@@ -141,7 +144,13 @@ INSTANTIATE_TEST_SUITE_P(
         AttentionCase{"prefill across blocks, window 50, padding mask", 2, 14, 2, 130, 130, 32, 32,
                       params(0.18f, 0, 0, true, 50), false, DType::I64, true},
         AttentionCase{"non-causal across blocks, padding mask", 2, 2, 2, 70, 70, 24, 24, params(0.2f, 0, 0, false),
-                      false, DType::U8, true}),
+                      false, DType::U8, true},
+        AttentionCase{"non-causal symmetric window", 1, 2, 1, 150, 150, 16, 16, params(0.3f, 0, 0, false, 20)},
+        AttentionCase{"decode, long context split across tasks", 1, 4, 1, 1, 1100, 32, 32, params(0.2f, 1099)},
+        AttentionCase{"decode split, window leaves whole splits masked", 1, 4, 1, 1, 1100, 32, 32,
+                      params(0.2f, 1099, 0, true, 100)},
+        AttentionCase{"decode split, padding mask, batch 2", 2, 2, 1, 1, 700, 16, 16, params(0.25f, 699), false,
+                      DType::I64, true}),
     [](const ::testing::TestParamInfo<AttentionCase>& info) {
       std::string n = info.param.name;
       for (char& ch : n) ch = std::isalnum(static_cast<unsigned char>(ch)) ? ch : '_';
