@@ -2,6 +2,8 @@
 // padded second sequence and token type ids): MLM logits, hidden states and the bare encoder's
 // last hidden state within 1e-4; padding behaves as masking (a padded row equals the sequence
 // run alone).
+#include <map>
+
 #include "common/test_util.h"
 #include "transformers/io/npy.h"
 #include "transformers/models/encoder.h"
@@ -155,6 +157,63 @@ TEST(ModernBert, PaddingIsMaskingAndHeadsRun) {
   Tensor logits = classifier->forward(ids, {.attention_mask = &mask}).logits;
   ASSERT_EQ(logits.shape(), (Shape{2, 3}));
   EXPECT_LE(max_abs_diff(classifier->forward(id_row({7, 11, 2})).logits, logits.slice(0, 1, 2)), 1e-4f);
+}
+
+}  // namespace
+}  // namespace transformers
+
+namespace transformers {
+namespace {
+
+Json tiny_roberta() {
+  return {{"model_type", "roberta"}, {"vocab_size", 50}, {"hidden_size", 16}, {"intermediate_size", 32},
+          {"num_hidden_layers", 2}, {"num_attention_heads", 2}, {"max_position_embeddings", 20},
+          {"type_vocab_size", 1}, {"pad_token_id", 1}, {"layer_norm_eps", 1e-5}, {"num_labels", 3}};
+}
+
+bool has_param(const nn::Module& m, const std::string& name) {
+  for (const auto& p : m.named_parameters())
+    if (p.name == name) return true;
+  return false;
+}
+
+// Embeddings = LayerNorm(word + position + type) with positions pad_token_id + 1, + 2, ...
+TEST(Roberta, PositionsStartAfterThePaddingIndex) {
+  auto model = make_random_encoder(PretrainedConfig::from_json(tiny_roberta()), EncoderHead::MaskedLM, 8, 0.3);
+  const std::vector<int64_t> tokens = {0, 7, 9, 2};
+  auto out = model->forward(Tensor::from_values(tokens, {1, 4}), {.output_hidden_states = true});
+  std::map<std::string, const Tensor*> p;
+  for (const auto& s : model->named_parameters()) p[s.name] = s.tensor;
+  const float* word = p.at("roberta.embeddings.word_embeddings.weight")->data<float>();
+  const float* pos = p.at("roberta.embeddings.position_embeddings.weight")->data<float>();
+  const float* type = p.at("roberta.embeddings.token_type_embeddings.weight")->data<float>();
+  const float* g = p.at("roberta.embeddings.LayerNorm.weight")->data<float>();
+  const float* beta = p.at("roberta.embeddings.LayerNorm.bias")->data<float>();
+  for (int64_t i = 0; i < 4; ++i) {
+    double e[16], mean = 0, var = 0;
+    for (int j = 0; j < 16; ++j) {
+      e[j] = word[tokens[i] * 16 + j] + pos[(2 + i) * 16 + j] + type[j];  // padding_idx 1 -> first position 2
+      mean += e[j] / 16;
+    }
+    for (int j = 0; j < 16; ++j) var += (e[j] - mean) * (e[j] - mean) / 16;
+    for (int j = 0; j < 16; ++j)
+      EXPECT_NEAR(out.hidden_states[0].data<float>()[i * 16 + j], (e[j] - mean) / std::sqrt(var + 1e-5) * g[j] + beta[j], 1e-4);
+  }
+  EXPECT_TRUE(has_param(*model, "lm_head.layer_norm.weight"));
+  EXPECT_TRUE(has_param(*model, "lm_head.bias"));
+}
+
+TEST(Roberta, RightPaddingIsMaskedAndPositionsSkipPads) {
+  auto model = make_random_encoder(PretrainedConfig::from_json(tiny_roberta()), EncoderHead::SequenceClassification, 9, 0.3);
+  EXPECT_TRUE(has_param(*model, "classifier.dense.weight"));
+  EXPECT_TRUE(has_param(*model, "classifier.out_proj.weight"));
+  EXPECT_FALSE(has_param(*model, "roberta.pooler.dense.weight"));
+  Tensor ids = Tensor::from_values(std::vector<int64_t>{0, 5, 6, 7, 2, 0, 8, 2, 1, 1}, {2, 5});
+  Tensor mask = Tensor::from_values(std::vector<int64_t>{1, 1, 1, 1, 1, 1, 1, 1, 0, 0}, {2, 5});
+  Tensor batch = model->forward(ids, {.attention_mask = &mask}).logits;
+  ASSERT_EQ(batch.shape(), (Shape{2, 3}));
+  Tensor alone = model->forward(Tensor::from_values(std::vector<int64_t>{0, 8, 2}, {1, 3})).logits;
+  EXPECT_LE(max_abs_diff(alone, batch.slice(0, 1, 2)), 1e-4f);
 }
 
 }  // namespace

@@ -5,6 +5,9 @@
 // position_embedding_type other than "absolute" is refused. The MLM head is
 // dense -> act -> LayerNorm -> decoder tied to the word embeddings (+ cls.predictions.bias); the
 // pooler is tanh(dense(first token)); the classifier reads the pooled output.
+// RoBERTa / XLM-RoBERTa are the same encoder under "roberta." with positions counted from
+// pad_token_id + 1 over non-padding tokens, an lm_head (dense -> gelu -> layer_norm -> decoder)
+// and a classifier head of its own (dense -> tanh -> out_proj on the first token, no pooler).
 #include <cmath>
 
 #include "transformers/models/causal_lm.h"
@@ -16,6 +19,8 @@ namespace transformers {
 namespace {
 
 struct BertConfig {
+  bool roberta = false;
+  int64_t padding_idx = 0;  // RoBERTa positions start after it
   int64_t vocab_size, hidden, layers, heads, intermediate, max_positions, type_vocab_size, num_labels;
   double eps;
   ops::Activation act;
@@ -23,6 +28,8 @@ struct BertConfig {
 
 BertConfig read_bert_config(const PretrainedConfig& c) {
   BertConfig b;
+  b.roberta = c.model_type == "roberta" || c.model_type == "xlm-roberta";
+  b.padding_idx = c.pad_token_id.value_or(b.roberta ? 1 : 0);
   b.vocab_size = c.get<int64_t>("vocab_size");
   b.hidden = c.get<int64_t>("hidden_size");
   b.layers = c.get<int64_t>("num_hidden_layers");
@@ -122,11 +129,13 @@ class BertModule : public nn::Module {
 class BertLMHead : public nn::Module {
  public:
   explicit BertLMHead(const BertConfig& b)
-      : dense(b.hidden, b.hidden, true), norm(b.hidden, b.eps), decoder(b.hidden, b.vocab_size, false), act_(b.act) {
-    register_module("predictions.transform.dense", &dense);
-    register_module("predictions.transform.LayerNorm", &norm);
-    register_module("predictions.decoder", &decoder);
-    register_parameter("predictions.bias", &bias, {b.vocab_size}, nn::ParamRole::Vector);
+      : dense(b.hidden, b.hidden, true), norm(b.hidden, b.eps), decoder(b.hidden, b.vocab_size, false),
+        act_(b.roberta ? ops::Activation::GELU : b.act) {  // RobertaLMHead applies gelu whatever hidden_act
+    const std::string p = b.roberta ? "" : "predictions.";
+    register_module(p + (b.roberta ? "dense" : "transform.dense"), &dense);
+    register_module(p + (b.roberta ? "layer_norm" : "transform.LayerNorm"), &norm);
+    register_module(p + "decoder", &decoder);
+    register_parameter(p + "bias", &bias, {b.vocab_size}, nn::ParamRole::Vector);
   }
   Tensor forward(const Tensor& h) const {
     Tensor t = dense.forward(h);
@@ -145,11 +154,15 @@ class BertLMHead : public nn::Module {
 class Bert : public EncoderModel {
  public:
   Bert(const PretrainedConfig& c, const BertConfig& b, EncoderHead head)
-      : EncoderModel(c, head), bert(b), classifier(b.hidden, b.num_labels, true) {
+      : EncoderModel(c, head), b_(b), bert(b), classifier(b.hidden, b.num_labels, true),
+        classifier_dense(b.hidden, b.hidden, true) {
     // BertModel keeps its parameters at the top level; the heads put them under "bert.".
-    const std::string prefix = head == EncoderHead::None ? "" : "bert.";
+    const std::string prefix = head == EncoderHead::None ? "" : base_model_prefix() + ".";
     register_all(prefix);
-    if (head != EncoderHead::MaskedLM) {
+    if (b.roberta && head == EncoderHead::SequenceClassification) {
+      register_module("classifier.dense", &classifier_dense);
+      register_module("classifier.out_proj", &classifier);
+    } else if (head != EncoderHead::MaskedLM) {
       // A checkpoint saved from BertForMaskedLM has no pooler; Transformers would initialise it
       // at random, here pooler_output is left undefined instead.
       if (head == EncoderHead::None) bert.pooler.mark_optional();
@@ -157,16 +170,17 @@ class Bert : public EncoderModel {
     }
     if (head == EncoderHead::MaskedLM) {
       cls = std::make_unique<BertLMHead>(b);
-      register_module("cls", cls.get());
+      register_module(b.roberta ? "lm_head" : "cls", cls.get());
     }
-    if (head == EncoderHead::SequenceClassification) register_module("classifier", &classifier);
+    if (head == EncoderHead::SequenceClassification && !b.roberta) register_module("classifier", &classifier);
   }
 
-  std::string base_model_prefix() const override { return "bert"; }
+  std::string base_model_prefix() const override { return b_.roberta ? "roberta" : "bert"; }
 
   std::vector<std::pair<std::string, std::string>> tied_weights() const override {
     if (head() == EncoderHead::MaskedLM && config().get_or<bool>("tie_word_embeddings", true))
-      return {{"cls.predictions.decoder.weight", "bert.embeddings.word_embeddings.weight"}};
+      return {{b_.roberta ? "lm_head.decoder.weight" : "cls.predictions.decoder.weight",
+               base_model_prefix() + ".embeddings.word_embeddings.weight"}};
     return {};
   }
 
@@ -182,8 +196,9 @@ class Bert : public EncoderModel {
     check_like_ids(o.token_type_ids, "token_type_ids");
     check_like_ids(o.position_ids, "position_ids");
     const Tensor types = o.token_type_ids ? *o.token_type_ids : Tensor::zeros({B, L}, DType::I64);
-    const Tensor positions = o.position_ids ? *o.position_ids : default_position_ids(B, L, 0);
-    check_learned_positions(positions, bert.embeddings.position_embeddings.weight.size(0), "bert (max_position_embeddings)");
+    const Tensor positions = o.position_ids ? *o.position_ids : b_.roberta ? roberta_position_ids(ids) : default_position_ids(B, L, 0);
+    check_learned_positions(positions, bert.embeddings.position_embeddings.weight.size(0),
+                            b_.roberta ? "roberta (max_position_embeddings)" : "bert (max_position_embeddings)");
     Tensor mask;
     if (o.attention_mask) mask = o.attention_mask->contiguous();
     EncoderOutput out;
@@ -198,15 +213,46 @@ class Bert : public EncoderModel {
     out.last_hidden_state = x;
     if (head() != EncoderHead::MaskedLM && bert.pooler.weight.defined()) out.pooler_output = pool(x);
     if (head() == EncoderHead::MaskedLM) out.logits = cls->forward(x);
-    if (head() == EncoderHead::SequenceClassification) out.logits = classifier.forward(out.pooler_output);
+    if (head() == EncoderHead::SequenceClassification) {
+      if (b_.roberta) {
+        Tensor t = classifier_dense.forward(x.select(1, 0).contiguous());
+        tanh_(t);
+        out.logits = classifier.forward(t);
+      } else {
+        out.logits = classifier.forward(out.pooler_output);
+      }
+    }
     return out;
   }
 
+  BertConfig b_;
   BertModule bert;
   std::unique_ptr<BertLMHead> cls;
-  nn::Linear classifier;
+  nn::Linear classifier;        // BERT: classifier; RoBERTa: classifier.out_proj
+  nn::Linear classifier_dense;  // RoBERTa: classifier.dense
 
  private:
+  static void tanh_(Tensor& t) {
+    float* d = t.data<float>();
+    for (int64_t i = 0; i < t.numel(); ++i) d[i] = std::tanh(d[i]);
+  }
+  // padding_idx + 1, + 2, ... over real tokens; padding tokens get padding_idx (Transformers'
+  // create_position_ids_from_input_ids).
+  Tensor roberta_position_ids(const Tensor& ids) const {
+    Tensor c = ids.contiguous();
+    const int64_t B = c.size(0), L = c.size(1);
+    Tensor pos = Tensor::empty({B, L}, DType::I64);
+    for (int64_t b = 0; b < B; ++b) {
+      int64_t count = 0;
+      for (int64_t l = 0; l < L; ++l) {
+        const int64_t id = c.dtype() == DType::I64 ? c.data<int64_t>()[b * L + l] : c.data<int32_t>()[b * L + l];
+        const bool real = id != b_.padding_idx;
+        count += real;
+        pos.data<int64_t>()[b * L + l] = real ? count + b_.padding_idx : b_.padding_idx;
+      }
+    }
+    return pos;
+  }
   void register_all(const std::string& prefix) {
     register_module(prefix + "embeddings", &bert.embeddings);
     for (size_t i = 0; i < bert.layers.size(); ++i)
@@ -216,8 +262,7 @@ class Bert : public EncoderModel {
   Tensor pool(const Tensor& x) const {
     Tensor first = x.select(1, 0).contiguous();
     Tensor p = bert.pooler.forward(first);
-    float* d = p.data<float>();
-    for (int64_t i = 0; i < p.numel(); ++i) d[i] = std::tanh(d[i]);
+    tanh_(p);
     return p;
   }
 };

@@ -9,6 +9,8 @@ namespace transformers {
 const std::vector<EncoderEntry>& encoder_registry() {
   static const std::vector<EncoderEntry> entries = {
       {"bert", make_bert},
+      {"roberta", make_bert},
+      {"xlm-roberta", make_bert},
       {"modernbert", make_modernbert},
   };
   return entries;
