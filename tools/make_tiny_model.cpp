@@ -8,6 +8,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include "transformers/models/encoder.h"
 #include "transformers/models/registry.h"
 #include "transformers/models/save.h"
 
@@ -64,7 +65,7 @@ int main(int argc, char** argv) {
   bool tie = false, v5 = false;
   app.add_option("--arch", arch,
                  "model_type: llama, mistral, qwen2, qwen3, gemma, gemma2, gemma3_text, phi3, phi, gpt2, olmo2, "
-                 "starcoder2, cohere, ...");
+                 "starcoder2, cohere, bert, roberta, modernbert, ...");
   app.add_option("--out", out, "Output folder")->required();
   app.add_option("--dtype", dtype, "float32, bfloat16 or float16");
   app.add_option("--hidden", hidden);
@@ -113,6 +114,17 @@ int main(int argc, char** argv) {
     else c["rope_theta"] = rope_theta;
     PretrainedConfig config = PretrainedConfig::from_json(c);
     const DType dt = dtype_from_name(dtype, "--dtype");
+    if (find_encoder(arch)) {
+      // Encoders: f32, with the masked-LM head (the checkpoint also loads as the bare model).
+      c["architectures"] = {arch == "bert" ? "BertForMaskedLM" : arch == "modernbert" ? "ModernBertForMaskedLM"
+                                                                                       : "RobertaForMaskedLM"};
+      c["num_key_value_heads"] = c["num_attention_heads"];
+      c.erase("head_dim");
+      auto encoder = make_random_encoder(PretrainedConfig::from_json(c), EncoderHead::MaskedLM, static_cast<uint64_t>(seed), std_dev);
+      save_encoder(*encoder, out);
+      std::cout << "wrote " << arch << " (" << layers << " layers, hidden " << hidden << ", float32) to " << out << "\n";
+      return 0;
+    }
     auto model = make_random_model(config, static_cast<uint64_t>(seed), std_dev, dt);
     model->generation_config.raw = {{"bos_token_id", 1}, {"eos_token_id", 2}, {"pad_token_id", 0}};
     save_pretrained(*model, out, {.dtype = dt, .v4_config = !v5});

@@ -1,8 +1,11 @@
 #include "transformers/models/encoder.h"
 
 #include <cstdio>
+#include <fstream>
 #include <map>
 #include <random>
+
+#include "transformers/io/safetensors.h"
 
 namespace transformers {
 
@@ -57,6 +60,21 @@ std::unique_ptr<EncoderModel> make_random_encoder(const PretrainedConfig& config
   }
   for (const auto& [target, source] : tied) *slots.at(target) = *slots.at(source);
   return model;
+}
+
+void save_encoder(const EncoderModel& model, const std::filesystem::path& dir) {
+  std::filesystem::create_directories(dir);
+  std::map<std::string, bool> tied;
+  for (const auto& [target, source] : model.tied_weights()) tied[target] = true;
+  std::vector<std::pair<std::string, Tensor>> tensors;
+  for (const auto& p : model.named_parameters())
+    if (!tied.count(p.name) && p.tensor->defined()) tensors.emplace_back(p.name, *p.tensor);
+  save_safetensors(dir / "model.safetensors", tensors, {{"format", "pt"}});
+  Json config = model.config().raw;
+  config["torch_dtype"] = std::string(dtype_torch_name(model.dtype));
+  std::ofstream out(dir / "config.json");
+  TCPP_CHECK(out.good(), IoError, (dir / "config.json").string(), ": cannot open for writing");
+  out << config.dump(2) << "\n";
 }
 
 std::unique_ptr<EncoderModel> load_encoder(const std::filesystem::path& path, EncoderHead head, const LoadOptions& options) {

@@ -71,6 +71,10 @@ std::unique_ptr<EncoderModel> load_encoder(const std::filesystem::path& path, En
 std::unique_ptr<EncoderModel> make_random_encoder(const PretrainedConfig& config, EncoderHead head, uint64_t seed,
                                                   double std = 0.02);
 
+// Writes config.json (as loaded, with the model's architectures[]) and model.safetensors (every
+// parameter but tied targets), the layout Transformers' save_pretrained gives an encoder.
+void save_encoder(const EncoderModel& model, const std::filesystem::path& dir);
+
 struct AutoModel {
   static std::unique_ptr<EncoderModel> from_pretrained(const std::filesystem::path& path, const LoadOptions& options = {}) {
     return load_encoder(path, EncoderHead::None, options);
