@@ -206,7 +206,7 @@ void gemm_args(benchmark::internal::Benchmark* b) {
 }
 
 BENCHMARK(BM_GEMV)->Apply(gemv_args)->ArgNames({"N", "K", "dt", "T"})->UseRealTime()->MinTime(0.5);
-BENCHMARK(BM_GEMM)->Apply(gemm_args)->ArgNames({"M", "N", "K", "dt", "T"})->UseRealTime()->MinTime(0.5);
+BENCHMARK(BM_GEMM)->Apply(gemm_args)->ArgNames({"M", "N", "K", "dt", "T"})->UseRealTime()->MinTime(0.3);
 BENCHMARK(BM_Attention)
     ->Args({1, 512, 1})
     ->Args({1, 4096, 1})
@@ -224,7 +224,8 @@ int main(int argc, char** argv) {
       "Machine class (../shared/README.md, 2-core Zen3, 2 threads): memory bandwidth 17-20 GB/s, FP32 FMA peak\n"
       "182 GFLOP/s, OpenBLAS sgemm 93-127 GFLOP/s. Ratios: x_membw = GB/s / %.1f, x_sgemm = GFLOP/s / %.0f,\n"
       "x_peak = GFLOP/s / %.0f (the '/s' suffix of ratio columns is Google Benchmark's rate notation).\n"
-      "Kernel table: %s. dt: 0 f32, 1 bf16, 2 f16 weights; T: threads.\n\n",
+      "Kernel table: %s. dt: 0 f32, 1 bf16, 2 f16 weights; T: threads. Attention and the rms_norm op run on\n"
+      "the global pool (TRANSFORMERS_NUM_THREADS=1 for one thread). '@cpu' rates: see bench/quiet.h.\n\n",
       transformers::kMemBandwidthGBs, transformers::kSgemmGflops, transformers::kFmaPeakGflops,
       transformers::cpu::kernels().name);
   benchmark::Initialize(&argc, argv);

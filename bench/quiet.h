@@ -2,7 +2,7 @@
 // ../shared/tools/hwbench/quiet.h): before measuring, wait a bounded time for a moment in which
 // other processes use almost no CPU; after measuring, report how many cores they used meanwhile
 // as the counter "others" (a figure taken with others > ~0.1 is disturbed; rerun it).
-// TCPP_BENCH_QUIET_WAIT=seconds bounds the wait (default 5; 0 disables it).
+// TCPP_BENCH_QUIET_WAIT=seconds bounds the wait (default 2; 0 disables it).
 // When no quiet moment comes (others compiling, fuzzing), wall-clock rates mostly measure the
 // scheduler; finish() therefore also returns the CPU seconds this process used, from which a
 // benchmark reports "@cpu" rates: work / (process CPU time / threads). Uncontended, the two
@@ -52,7 +52,7 @@ struct CpuSnapshot {
 inline double quiet_wait_limit_s() {
   static const double limit = [] {
     const char* env = std::getenv("TCPP_BENCH_QUIET_WAIT");
-    return env ? std::atof(env) : 5.0;
+    return env ? std::atof(env) : 2.0;
   }();
   return limit;
 }
