@@ -74,6 +74,23 @@ TEST_P(CacheInvariant, GreedyWithCacheEqualsWithout) {
   EXPECT_EQ(generate(*model, ids, g, {.use_cache = true}).sequences, generate(*model, ids, g, {.use_cache = false}).sequences);
 }
 
+// A static cache (preallocated; sliding layers rolled in place) gives the full forward's logits
+// too, fed a prompt chunk and then single tokens past the sliding windows.
+TEST_P(CacheInvariant, StaticCacheEqualsFullForward) {
+  Json c = tiny_config(GetParam().overrides.value("model_type", "llama"));
+  c.update(GetParam().overrides);
+  auto model = make_random_model(PretrainedConfig::from_json(c), 17, 0.15);
+  Tensor ids = prompt(2, 14, 97, 8);
+  Tensor full = model->forward(ids).logits;
+  auto cache = Cache::make_static(model->make_cache()->layer_windows(), 32);
+  Tensor first = model->forward(ids.slice(1, 0, 6).contiguous(), {.cache = cache.get()}).logits;
+  EXPECT_LE(max_abs_diff(first, full.slice(1, 0, 6)), 1e-4f);
+  for (int64_t t = 6; t < 14; ++t) {
+    Tensor logits = model->forward(ids.slice(1, t, t + 1).contiguous(), {.cache = cache.get()}).logits;
+    EXPECT_LE(max_abs_diff(logits, full.slice(1, t, t + 1)), 1e-4f) << "position " << t;
+  }
+}
+
 // A left-padded row with its attention mask and positions counted from the first real token
 // (as generate derives them: cumsum(mask) - 1) gives the logits of the sequence alone.
 TEST_P(CacheInvariant, LeftPaddedRowEqualsSequenceAlone) {
