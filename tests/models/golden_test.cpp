@@ -60,3 +60,25 @@ INSTANTIATE_TEST_SUITE_P(MixtureOfExperts, GoldenModel, ::testing::Values("mixtr
 
 }  // namespace
 }  // namespace transformers
+
+namespace transformers {
+namespace {
+
+// The same checkpoints converted to bf16 on load (GPT-2's transposed Conv1D weights included)
+// stay within bf16 rounding of Transformers' f32 logits.
+class GoldenBf16 : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(GoldenBf16, Bf16LogitsStayCloseToTransformers) {
+  auto dir = testing::shared_path("golden/" + GetParam());
+  auto model = AutoModelForCausalLM::from_pretrained(dir, {.dtype = "bfloat16"});
+  Tensor logits = model->forward(load_npy(dir / "input_ids.npy")).logits;
+  Tensor ref = load_npy(dir / "logits.npy");
+  const float d = testing::max_abs_diff(logits, ref);
+  EXPECT_LE(d, 0.05f * testing::max_abs(ref));
+  EXPECT_GT(d, 0.0f);  // it really ran in bf16
+}
+
+INSTANTIATE_TEST_SUITE_P(MoreArchitectures, GoldenBf16, ::testing::Values("gemma2", "gemma3", "phi3", "gpt2"));
+
+}  // namespace
+}  // namespace transformers
