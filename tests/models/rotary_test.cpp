@@ -43,6 +43,19 @@ TEST(Rope, DynamicGrowsTheBasePastMaxPositions) {
                                     std::pow(0.06933612743506347, 3)});
 }
 
+// v5's dynamic_frequency_update: the grown table stays for shorter sequences that are still
+// past max_position_embeddings, and resets below it.
+TEST(Rope, DynamicKeepsTheLongestTableUntilASequenceFitsAgain) {
+  nn::RotaryEmbedding r(rope({{"rope_type", "dynamic"}, {"rope_theta", 10000.0}, {"factor", 2.0}}), 8, 16);
+  const std::vector<float> grown = r.inv_freq_for(32);
+  EXPECT_NEAR(grown[1], 0.06933612743506347, 1e-7);
+  EXPECT_EQ(r.inv_freq_for(24), grown);        // 24 < 32 cached: kept
+  EXPECT_EQ(r.inv_freq_for(16), grown);        // not below max_position_embeddings: kept
+  expect_freqs(r.inv_freq_for(8), {1, 0.1, 0.01, 0.001});  // reset
+  // seq 24 now grows from the original: base 10000 * (2 * 24 / 16 - 1)^(4 / 3) = 10000 * 2^(4/3).
+  EXPECT_NEAR(r.inv_freq_for(24)[1], std::pow(10000.0 * std::pow(2.0, 4.0 / 3.0), -0.25), 1e-7);
+}
+
 TEST(Rope, YarnRampBetweenInterpolationAndExtrapolation) {
   // original 64: correction dims -0.497 (beta_fast 32) and 1.008 (beta_slow 1), truncated to
   // [0, 2]: ramp 0, 0.5, 1, 1 -> pair 0 kept, pair 1 half/half, pairs 2-3 divided by factor 4.

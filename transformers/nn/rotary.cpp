@@ -152,16 +152,26 @@ RotaryEmbedding::RotaryEmbedding(const RopeParameters& rope, int64_t head_dim, i
 
 std::vector<float> RotaryEmbedding::inv_freq_for(int64_t seq_len) const {
   if (rope_.rope_type == "longrope" && seq_len > original_max_position_embeddings_) return long_inv_freq_;
-  if (rope_.rope_type == "dynamic" && seq_len > max_position_embeddings_) {
-    // NTK-aware: a larger base for sequences past max_position_embeddings. Transformers keeps
-    // the grown table until a sequence shorter than the original length comes; computing it
-    // from the current length gives the same frequencies for every growing sequence (generation).
+  if (rope_.rope_type != "dynamic") return inv_freq_;
+  // NTK-aware: a larger base once a sequence grows past max_position_embeddings; the grown
+  // table stays (as in Transformers) until a sequence shorter than max_position_embeddings comes.
+  std::lock_guard<std::mutex> lock(dynamic_mutex_);
+  if (dynamic_cached_len_ == 0) {
+    dynamic_cached_len_ = max_position_embeddings_;
+    dynamic_inv_freq_ = inv_freq_;
+  }
+  if (seq_len > dynamic_cached_len_) {
     const double factor = rope_.get("factor");
     const double d = static_cast<double>(rotary_dim_);
     const double ratio = factor * static_cast<double>(seq_len) / static_cast<double>(max_position_embeddings_) - (factor - 1);
-    return default_inv_freq(rope_.rope_theta * std::pow(ratio, d / (d - 2)), rotary_dim_);
+    dynamic_inv_freq_ = default_inv_freq(rope_.rope_theta * std::pow(ratio, d / (d - 2)), rotary_dim_);
+    dynamic_cached_len_ = seq_len;
   }
-  return inv_freq_;
+  if (seq_len < max_position_embeddings_ && dynamic_cached_len_ > max_position_embeddings_) {
+    dynamic_inv_freq_ = inv_freq_;
+    dynamic_cached_len_ = max_position_embeddings_;
+  }
+  return dynamic_inv_freq_;
 }
 
 std::pair<Tensor, Tensor> RotaryEmbedding::cos_sin(const Tensor& position_ids) const {

@@ -5,6 +5,7 @@
 // ConfigError naming the supported ones.
 #pragma once
 
+#include <mutex>
 #include <vector>
 
 #include "transformers/config/pretrained_config.h"
@@ -22,10 +23,12 @@ class RotaryEmbedding {
 
   // position_ids [B, L] (I64) -> cos, sin [B, L, rotary_dim] f32, already multiplied by the
   // attention scaling of the rope type. dynamic and longrope pick their frequencies from the
-  // sequence length max(position_ids) + 1, as v5's dynamic_rope_update does.
+  // sequence length max(position_ids) + 1, as v5's dynamic_rope_update does: longrope by that
+  // length alone; dynamic keeps the table of the longest sequence seen (grown past
+  // max_position_embeddings) until a sequence shorter than max_position_embeddings resets it.
   std::pair<Tensor, Tensor> cos_sin(const Tensor& position_ids) const;
 
-  // The frequencies used for a sequence of `seq_len` positions.
+  // The frequencies a call with `seq_len` positions uses, updating dynamic's state as cos_sin does.
   std::vector<float> inv_freq_for(int64_t seq_len) const;
 
   int64_t rotary_dim() const { return rotary_dim_; }
@@ -40,6 +43,10 @@ class RotaryEmbedding {
   std::vector<float> long_inv_freq_;     // longrope, beyond original_max_position_embeddings
   int64_t original_max_position_embeddings_ = 0;
   float attention_scaling_ = 1.0f;
+  // dynamic: the state of v5's dynamic_frequency_update (max_seq_len_cached and its table).
+  mutable std::mutex dynamic_mutex_;
+  mutable int64_t dynamic_cached_len_ = 0;
+  mutable std::vector<float> dynamic_inv_freq_;
 };
 
 }  // namespace transformers::nn
