@@ -100,7 +100,7 @@ int run(const ApplyArgs& a) {
   if (a.json) fields.emplace_back("ok", jinja::Value(true));
   fields.emplace_back("input_ids", int_rows(enc.encoding.input_ids, false));
   fields.emplace_back("attention_mask", int_rows(enc.encoding.attention_mask, false));
-  if (a.assistant_mask) fields.emplace_back("assistant_masks", int_rows(enc.assistant_masks, false));
+  if (a.assistant_mask) fields.emplace_back("assistant_masks", int_rows(enc.encoding.assistant_masks, false));
   if (a.json) fields.emplace_back("text", jinja::Value(enc.text[0]));
   std::cout << python_json(std::move(fields)) << '\n';
   return 0;

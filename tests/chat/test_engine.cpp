@@ -184,11 +184,11 @@ TEST(ChatEngine, GenerationSpansAndAssistantMasks) {
   OrderedJson batch = OrderedJson::array({conv, conv2});
   ChatEncoding enc = apply_chat_template(tok, batch, o);
   ASSERT_TRUE(enc.batched);
-  ASSERT_EQ(enc.assistant_masks.size(), 2u);
+  ASSERT_EQ(enc.encoding.assistant_masks.size(), 2u);
   // Tokens: user : hello there assistant : general ken ##ob ##i user : bye assistant : see you
-  EXPECT_EQ(enc.assistant_masks[0], (std::vector<int64_t>{0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 0, 0, 0, 0, 0, 1, 1}));
+  EXPECT_EQ(enc.encoding.assistant_masks[0], (std::vector<int64_t>{0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 0, 0, 0, 0, 0, 1, 1}));
   // Tokens: user : hello world assistant : general ken ##ob ##i [PAD] x 7
-  EXPECT_EQ(enc.assistant_masks[1], (std::vector<int64_t>{0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0}));
+  EXPECT_EQ(enc.encoding.assistant_masks[1], (std::vector<int64_t>{0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0}));
   EXPECT_EQ(enc.encoding.attention_mask[1], (std::vector<int64_t>{1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0}));
   EXPECT_EQ(enc.encoding.input_ids[0], tok.encode(enc.text[0], false));
 

@@ -134,7 +134,7 @@ ChatEncoding apply_chat_template(const Tokenizer& tokenizer, const OrderedJson& 
   if (options.return_assistant_tokens_mask) {
     for (size_t i = 0; i < out.text.size(); ++i) {
       const Encoding& enc = out.encoding.encodings.at(i);
-      out.assistant_masks.push_back(assistant_mask(enc, to_char_spans(out.text[i], spans[i])));
+      out.encoding.assistant_masks.push_back(assistant_mask(enc, to_char_spans(out.text[i], spans[i])));
     }
   }
   return out;

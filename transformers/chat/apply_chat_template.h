@@ -40,9 +40,8 @@ struct ApplyChatTemplateOptions {
 struct ChatEncoding {
   bool batched = false;            // the conversation argument was a batch
   std::vector<std::string> text;   // the rendered prompt of each row
-  BatchEncoding encoding;          // tokenize=true: input_ids, attention_mask, offsets, ...
-  // return_assistant_tokens_mask: 1 for tokens inside {% generation %} spans, per row.
-  std::vector<std::vector<int64_t>> assistant_masks;
+  // tokenize=true: input_ids, attention_mask, offsets, ..., and assistant_masks when asked.
+  BatchEncoding encoding;
 };
 
 // The chat templates and special tokens a tokenizer carries, ready to render.

@@ -84,6 +84,9 @@ struct BatchEncoding {
   std::vector<std::vector<Offsets>> offset_mapping;
   std::vector<std::vector<std::string>> tokens;
   std::vector<int64_t> overflow_to_sample_mapping;  // filled when return_overflowing_tokens
+  // apply_chat_template(return_assistant_tokens_mask): 1 for tokens inside {% generation %}
+  // spans, per row (v5 returns it as the BatchEncoding's "assistant_masks").
+  std::vector<std::vector<int64_t>> assistant_masks;
   std::vector<Encoding> encodings;                  // the full per-row encodings
   size_t size() const { return input_ids.size(); }
 };
