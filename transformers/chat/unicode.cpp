@@ -3,6 +3,8 @@
 // that only needs str.upper() and str.isspace().
 #include "transformers/chat/unicode.h"
 
+#include "transformers/tokenization/unicode.h"
+
 namespace transformers::jinja::unicode {
 
 char32_t decode(std::string_view s, size_t& i) {
@@ -29,23 +31,8 @@ char32_t decode(std::string_view s, size_t& i) {
   return cp;
 }
 
-void append_utf8(std::string& out, char32_t c) {
-  if (c < 0x80) {
-    out.push_back(static_cast<char>(c));
-  } else if (c < 0x800) {
-    out.push_back(static_cast<char>(0xC0 | (c >> 6)));
-    out.push_back(static_cast<char>(0x80 | (c & 0x3F)));
-  } else if (c < 0x10000) {
-    out.push_back(static_cast<char>(0xE0 | (c >> 12)));
-    out.push_back(static_cast<char>(0x80 | ((c >> 6) & 0x3F)));
-    out.push_back(static_cast<char>(0x80 | (c & 0x3F)));
-  } else {
-    out.push_back(static_cast<char>(0xF0 | (c >> 18)));
-    out.push_back(static_cast<char>(0x80 | ((c >> 12) & 0x3F)));
-    out.push_back(static_cast<char>(0x80 | ((c >> 6) & 0x3F)));
-    out.push_back(static_cast<char>(0x80 | (c & 0x3F)));
-  }
-}
+// One UTF-8 encoder for the project: the tokenizer's.
+void append_utf8(std::string& out, char32_t c) { tokenization::append_utf8(out, c); }
 
 std::u32string to_u32(std::string_view s) {
   std::u32string out;

@@ -29,6 +29,7 @@ nn::DecoderConfig gemma2_family_decoder_config(const PretrainedConfig& config, s
                                                std::optional<double> final_softcap_default);
 
 void apply_qwen_sliding_window(const PretrainedConfig& config, nn::DecoderConfig& decoder);
+nn::DecoderConfig qwen3_decoder_config(const PretrainedConfig& config);
 
 // Mixture-of-experts families (nn/moe.h); qwen2_moe.cpp holds what Qwen3-MoE shares with it.
 std::unique_ptr<CausalLM> make_mixtral_for_causal_lm(const PretrainedConfig& config);

@@ -4,7 +4,8 @@
 
 namespace transformers {
 
-std::unique_ptr<CausalLM> make_qwen3_for_causal_lm(const PretrainedConfig& c) {
+// Shared with Qwen3-MoE, whose attention is the same.
+nn::DecoderConfig qwen3_decoder_config(const PretrainedConfig& c) {
   nn::DecoderConfig d = llama_like_decoder_config(c);
   const bool attention_bias = c.get_or<bool>("attention_bias", false);
   for (auto& a : d.attention) {
@@ -13,7 +14,11 @@ std::unique_ptr<CausalLM> make_qwen3_for_causal_lm(const PretrainedConfig& c) {
     a.qk_norm = true;
   }
   apply_qwen_sliding_window(c, d);
-  return std::make_unique<DecoderForCausalLM>(c, d);
+  return d;
+}
+
+std::unique_ptr<CausalLM> make_qwen3_for_causal_lm(const PretrainedConfig& c) {
+  return std::make_unique<DecoderForCausalLM>(c, qwen3_decoder_config(c));
 }
 
 }  // namespace transformers

@@ -7,14 +7,7 @@
 namespace transformers {
 
 std::unique_ptr<CausalLM> make_qwen3_moe_for_causal_lm(const PretrainedConfig& c) {
-  nn::DecoderConfig d = llama_like_decoder_config(c);
-  const bool attention_bias = c.get_or<bool>("attention_bias", false);
-  for (auto& a : d.attention) {
-    a.qkv_bias = attention_bias;
-    a.o_bias = attention_bias;
-    a.qk_norm = true;
-  }
-  apply_qwen_sliding_window(c, d);
+  nn::DecoderConfig d = qwen3_decoder_config(c);
   d.make_mlp = qwen_moe_layers(c, qwen_moe_config(c, d));
   return std::make_unique<DecoderForCausalLM>(c, d);
 }
