@@ -255,7 +255,13 @@ TEST(Generate, OutputsHaveOneEntryPerStep) {
   EXPECT_EQ(out.hidden_states[1][0].size(1), 1);            // one token after
   EXPECT_GT(testing::max_abs_diff(out.scores[1], out.logits[1]), 0.0f);  // the penalty changed them
   g.output_attentions = true;
-  EXPECT_THROW(generate(*m, ids_tensor(random_rows(1, 4, 97, 4)), g), NotImplementedError);
+  auto with_attn = generate(*m, ids_tensor(random_rows(2, 4, 97, 4)), g);
+  ASSERT_EQ(with_attn.attentions.size(), 3u);                // one entry per step
+  ASSERT_EQ(with_attn.attentions[0].size(), 2u);             // one per layer
+  EXPECT_EQ(with_attn.attentions[0][0].size(2), 4);          // the prompt's queries at step 1
+  EXPECT_EQ(with_attn.attentions[1][0].size(2), 1);          // one query after
+  EXPECT_EQ(with_attn.attentions[2][0].size(3), 6);          // over every cached key
+  EXPECT_EQ(with_attn.sequences, out.sequences);             // asking for them changes nothing
 }
 
 TEST(Generate, ContradictoryConfigsRaiseNamingTheField) {

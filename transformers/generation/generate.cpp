@@ -12,10 +12,11 @@ namespace transformers {
 namespace generation_detail {
 
 Tensor Decoding::step(const std::vector<std::vector<int64_t>>& rows, GenerateOutput& out) {
-  CausalLMOutput o = inputs.forward(model, cache.get(), rows, config.output_hidden_states);
+  CausalLMOutput o = inputs.forward(model, cache.get(), rows, config.output_hidden_states, config.output_attentions);
   Tensor logits = o.logits.select(1, 0).clone();  // [N, V]
   if (config.output_logits) out.logits.push_back(logits.clone());
   if (config.output_hidden_states) out.hidden_states.push_back(std::move(o.hidden_states));
+  if (config.output_attentions) out.attentions.push_back(std::move(o.attentions));
   return logits;
 }
 
@@ -124,8 +125,6 @@ GenerateOutput generate(const CausalLM& model, const Tensor& input_ids, const Ge
              ShapeError, "generate: input_ids must be int64 [batch, length] with batch, length > 0, got ",
              input_ids.describe());
   config.validate();
-  TCPP_CHECK(!config.output_attentions, NotImplementedError,
-             "generate: output_attentions is not supported (the attention op does not expose its weights)");
   TCPP_CHECK(!options.streamer || (input_ids.size(0) == 1 && config.num_beams == 1 && config.num_return_sequences == 1),
              ValueError, "generate: a streamer needs batch size 1 and no beam search / num_return_sequences");
   const int64_t B = input_ids.size(0), L = input_ids.size(1);

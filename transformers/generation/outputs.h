@@ -17,8 +17,7 @@ struct GenerateDecoderOnlyOutput {
   std::vector<Tensor> logits;  // output_logits: per step [N, V], the model's raw last-position logits
   // output_hidden_states: per step, per layer (embeddings first, final norm last) [N, L_step, H].
   std::vector<std::vector<Tensor>> hidden_states;
-  // output_attentions: not produced (the attention op does not expose its weights); asking for
-  // them raises NotImplementedError.
+  // output_attentions: per step, per layer [N, H, L_step, T] attention probabilities.
   std::vector<std::vector<Tensor>> attentions;
   std::shared_ptr<Cache> past_key_values;  // the cache after the last step (when one was used)
 };

@@ -3,7 +3,7 @@
 namespace transformers::generation_detail {
 
 CausalLMOutput StepInputs::forward(const CausalLM& model, Cache* cache, const std::vector<std::vector<int64_t>>& rows,
-                                   bool output_hidden_states) {
+                                   bool output_hidden_states, bool output_attentions) {
   const int64_t N = static_cast<int64_t>(rows.size()), T = static_cast<int64_t>(rows[0].size());
   const int64_t start = cache ? cache->seq_length() : 0, L = T - start;
   TCPP_CHECK(L > 0, ValueError, "generate: no new tokens to feed (cache holds ", start, " of ", T, ")");
@@ -15,6 +15,7 @@ CausalLMOutput StepInputs::forward(const CausalLM& model, Cache* cache, const st
   fo.cache = cache;
   fo.logits_to_keep = 1;
   fo.output_hidden_states = output_hidden_states;
+  fo.output_attentions = output_attentions;
   Tensor mask, positions;
   if (!mask_.empty()) {
     mask = Tensor::empty({N, T}, DType::I64);

@@ -20,7 +20,7 @@ class StepInputs {
 
   // Last-position logits [N, 1, V] (and hidden states when asked) for rows of equal length.
   CausalLMOutput forward(const CausalLM& model, Cache* cache, const std::vector<std::vector<int64_t>>& rows,
-                         bool output_hidden_states);
+                         bool output_hidden_states, bool output_attentions = false);
   // Beam search: row i of the next step continues old row rows[i].
   void reorder(std::span<const int64_t> rows);
 

@@ -21,6 +21,7 @@ CausalLMOutput DecoderForCausalLM::forward(const Tensor& input_ids, const Forwar
   nn::DecoderForwardOptions d;
   d.cache = o.cache;
   d.output_hidden_states = o.output_hidden_states;
+  d.output_attentions = o.output_attentions;
   d.position_ids = o.position_ids;
   d.attention_mask = o.attention_mask;
   nn::DecoderOutput h = model.forward(input_ids, d);
@@ -35,7 +36,7 @@ CausalLMOutput DecoderForCausalLM::forward(const Tensor& input_ids, const Forwar
     float* p = logits.data<float>();
     for (int64_t i = 0; i < logits.numel(); ++i) p[i] = cap * std::tanh(p[i] / cap);
   }
-  return {logits, std::move(h.hidden_states)};
+  return {logits, std::move(h.hidden_states), std::move(h.attentions)};
 }
 
 Tensor default_position_ids(int64_t B, int64_t L, int64_t past) {

@@ -18,6 +18,7 @@ namespace transformers {
 struct ForwardOptions {
   Cache* cache = nullptr;
   bool output_hidden_states = false;
+  bool output_attentions = false;          // per layer [B, H, L, T] attention probabilities
   int64_t logits_to_keep = 0;              // 0: logits for every position; n: the last n
   const Tensor* attention_mask = nullptr;  // [B, past + L], nonzero = real token
   const Tensor* position_ids = nullptr;    // [B, L] I64
@@ -26,6 +27,7 @@ struct ForwardOptions {
 struct CausalLMOutput {
   Tensor logits;                      // [B, L or logits_to_keep, V] f32
   std::vector<Tensor> hidden_states;  // [layers + 1] x [B, L, H] when asked
+  std::vector<Tensor> attentions;     // [layers] x [B, H, L, T] when asked
 };
 
 class CausalLM : public nn::Module {

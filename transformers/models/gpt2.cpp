@@ -131,6 +131,7 @@ class GPT2LMHeadModel : public CausalLM {
       nn::AttentionInputs in;
       in.query_position = past;
       in.key_padding_mask = o.attention_mask;
+      if (o.output_attentions) in.attentions = &out.attentions;
       x = transformer.h[i]->forward(x, in, o.cache ? &o.cache->layer(i) : nullptr);
     }
     x = transformer.ln_f.forward(x);

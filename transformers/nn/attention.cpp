@@ -94,6 +94,7 @@ Tensor Attention::forward(const Tensor& x, const AttentionInputs& in, CacheLayer
   p.sliding_window = config_.sliding_window;
   p.softcap = static_cast<float>(config_.softcap);
   p.key_padding_mask = in.key_padding_mask;
+  if (in.attentions) in.attentions->push_back(ops::attention_weights(qh, kv.keys, p));
   Tensor attn = ops::attention(qh, kv.keys, kv.values, p);
   return o_proj.forward(attn);
 }

@@ -45,6 +45,8 @@ struct AttentionInputs {
   const Tensor* sin = nullptr;
   int64_t query_position = 0;  // cache position of the first token of this forward
   const Tensor* key_padding_mask = nullptr;
+  // output_attentions: each layer appends its probabilities [B, H, L, T] here.
+  std::vector<Tensor>* attentions = nullptr;
 };
 
 class Attention : public Module {

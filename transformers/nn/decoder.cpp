@@ -135,6 +135,7 @@ DecoderOutput DecoderModel::forward(const Tensor& input_ids, const DecoderForwar
     in.sin = &tables[rotary_of_layer_[i]].second;
     in.query_position = past;
     in.key_padding_mask = o.attention_mask;
+    if (o.output_attentions) in.attentions = &out.attentions;
     h = layers[i]->forward(h, in, o.cache ? &o.cache->layer(i) : nullptr);
   }
   out.last_hidden_state = norm.forward(h);

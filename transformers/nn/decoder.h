@@ -79,6 +79,7 @@ class DecoderLayer : public Module {
 struct DecoderForwardOptions {
   Cache* cache = nullptr;
   bool output_hidden_states = false;
+  bool output_attentions = false;
   const Tensor* position_ids = nullptr;   // [B, L] I64; default: cache position onwards
   const Tensor* attention_mask = nullptr;  // [B, past + L] nonzero = real token
 };
@@ -88,6 +89,7 @@ NormConfig decoder_norm_config(const DecoderConfig& config);
 struct DecoderOutput {
   Tensor last_hidden_state;            // [B, L, H] after the final norm
   std::vector<Tensor> hidden_states;   // when asked: embeddings, layer outputs, final normed
+  std::vector<Tensor> attentions;      // when asked: per layer [B, H, L, T]
 };
 
 // The "model." part of a ForCausalLM checkpoint.

@@ -103,11 +103,7 @@ struct Problem {
         const int64_t r = g * un.np + ii, h = un.hk * group + g, i = un.i0 + ii, qpos = p.query_position + i;
         const float* src = q.data<float>() + un.b * q.stride(0) + h * q.stride(1) + i * q.stride(2);
         K.scale(src, p.scale, sc.q.data() + r * D, D);
-        // Not causal: a window is symmetric (ModernBERT's local layers), |query - key| < window.
-        int64_t hi = p.causal           ? std::clamp<int64_t>(qpos - p.key_position + 1, 0, T)
-                     : p.sliding_window ? std::clamp<int64_t>(qpos + *p.sliding_window - p.key_position, 0, T)
-                                        : T;
-        int64_t lo = p.sliding_window ? std::clamp<int64_t>(qpos - *p.sliding_window + 1 - p.key_position, 0, T) : 0;
+        auto [lo, hi] = visible_keys(p, qpos, T);
         sc.lo[r] = lo;
         sc.hi[r] = hi;
         lo = std::max(lo, key_begin);

@@ -61,6 +61,16 @@ struct AttentionParams {
 // group, never repeated in memory. Returns [B, L, Hq * D] f32 contiguous.
 Tensor attention(const Tensor& q, const Tensor& k, const Tensor& v, const AttentionParams& params);
 
+// The attention probabilities the op above uses, [B, Hq, L, T] (zero for keys a query cannot
+// see): what Transformers returns as `attentions` with output_attentions=True. Computed apart
+// from the fused op, only when asked for.
+Tensor attention_weights(const Tensor& q, const Tensor& k, const AttentionParams& params);
+
+// The keys [lo, hi) that the query at cache position `query_position` may see among T keys
+// starting at params.key_position (before padding): causal, sliding window (symmetric when not
+// causal).
+std::pair<int64_t, int64_t> visible_keys(const AttentionParams& params, int64_t query_position, int64_t T);
+
 // Index of the maximum over the last dimension (first one on ties, as torch.argmax).
 Tensor argmax(const Tensor& x);
 // k largest values over the last dimension, sorted descending, with their indices (I64).
