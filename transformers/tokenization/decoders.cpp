@@ -1,3 +1,4 @@
+#include "transformers/tokenization/replace_pattern.h"
 #include "transformers/tokenization/decoders.h"
 
 #include "transformers/tokenization/json_access.h"
@@ -121,32 +122,22 @@ class CtcDecoder final : public Decoder {
 
 class ReplaceDecoder final : public Decoder {
  public:
-  ReplaceDecoder(const Json& json, const std::string& where)
-      : content_(json_get<std::string>(json, "content", where)) {
-    const Json& pattern = json_member(json, "pattern", where);
-    if (pattern.contains("String")) {
-      literal_ = json_get<std::string>(pattern, "String", where + ".pattern");
-    } else {
-      regex_ = std::make_unique<Regex>(json_get<std::string>(pattern, "Regex", where + ".pattern"),
-                                       where + ".pattern");
-    }
-  }
+  ReplaceDecoder(const Json& json, const std::string& where) : pattern_(json, where) {}
   void decode_chain(std::vector<std::string>& tokens) const override {
     for (auto& t : tokens) {
-      if (!regex_) {
-        replace_all(t, literal_, content_);
+      if (!pattern_.regex) {
+        replace_all(t, pattern_.literal, pattern_.content);
         continue;
       }
       std::string out;
-      for (const auto& m : regex_->find_matches(t))
-        out += m.is_match ? content_ : t.substr(m.start, m.end - m.start);
+      for (const auto& m : pattern_.regex->find_matches(t))
+        out += m.is_match ? pattern_.content : t.substr(m.start, m.end - m.start);
       t = std::move(out);
     }
   }
 
  private:
-  std::string content_, literal_;
-  std::unique_ptr<Regex> regex_;
+  ReplacePattern pattern_;
 };
 
 class FuseDecoder final : public Decoder {

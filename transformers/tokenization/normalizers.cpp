@@ -1,3 +1,4 @@
+#include "transformers/tokenization/replace_pattern.h"
 #include "transformers/tokenization/normalizers.h"
 
 #include "transformers/tokenization/json_access.h"
@@ -135,27 +136,17 @@ class PrecompiledNormalizer final : public Normalizer {
 
 class ReplaceNormalizer final : public Normalizer {
  public:
-  ReplaceNormalizer(const Json& json, const std::string& where)
-      : content_(json_get<std::string>(json, "content", where)) {
-    const Json& pattern = json_member(json, "pattern", where);
-    if (pattern.contains("String")) {
-      literal_ = json_get<std::string>(pattern, "String", where + ".pattern");
-    } else {
-      regex_ = std::make_unique<Regex>(json_get<std::string>(pattern, "Regex", where + ".pattern"),
-                                       where + ".pattern");
-    }
-  }
+  ReplaceNormalizer(const Json& json, const std::string& where) : pattern_(json, where) {}
   void normalize(NormalizedString& s) const override {
-    if (regex_) {
-      s.replace(regex_->find_matches(s.get()), content_);
-    } else if (s.get().find(literal_) != std::string::npos) {
-      s.replace(find_literal_matches(s.get(), literal_), content_);
+    if (pattern_.regex) {
+      s.replace(pattern_.regex->find_matches(s.get()), pattern_.content);
+    } else if (s.get().find(pattern_.literal) != std::string::npos) {
+      s.replace(find_literal_matches(s.get(), pattern_.literal), pattern_.content);
     }
   }
 
  private:
-  std::string content_, literal_;
-  std::unique_ptr<Regex> regex_;
+  ReplacePattern pattern_;
 };
 
 class PrependNormalizer final : public Normalizer {
