@@ -1,37 +1,18 @@
 // `transformers apply-chat-template` as a user runs it: every shared chat-template fixture through
 // the real binary, compared byte for byte with what Python jinja2 printed (render_chat.py --json).
-#include <sys/wait.h>
-
 #include <array>
 #include <cstdio>
 #include <fstream>
 
+#include "common/process.h"
 #include "common/test_util.h"
 #include "transformers/io/json.h"
 
 namespace transformers {
 namespace {
 
-struct CliRun {
-  int exit_code = -1;
-  std::string out, err;
-};
-
-CliRun run_cli(const std::string& args) {
-  auto dir = std::filesystem::path(TCPP_BINARY_DIR) / "test-scratch" / "apply_chat_template_cli";
-  std::filesystem::create_directories(dir);
-  const std::string err_file = (dir / ("stderr_" + std::to_string(::getpid()))).string();
-  const std::string cmd = std::string(TCPP_BINARY_DIR) + "/cli/transformers " + args + " 2>" + err_file;
-  CliRun r;
-  FILE* p = ::popen(cmd.c_str(), "r");
-  std::array<char, 4096> buf{};
-  size_t n;
-  while ((n = std::fread(buf.data(), 1, buf.size(), p)) > 0) r.out.append(buf.data(), n);
-  int status = ::pclose(p);
-  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  r.err = read_text_file(err_file);
-  return r;
-}
+using CliRun = testing::ProcessResult;
+CliRun run_cli(const std::string& args) { return testing::run_transformers(args); }
 
 std::string q(const std::filesystem::path& p) { return "'" + p.string() + "'"; }
 

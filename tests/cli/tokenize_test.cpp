@@ -1,14 +1,11 @@
 // `transformers tokenize` as a user runs it: the shared sample texts through the real binary,
 // byte for byte equal to what the Rust tokenizers printed through hf_encode.mjs.
-#include <sys/wait.h>
-#include <unistd.h>
-
-#include <array>
-#include <cstdio>
 #include <filesystem>
 #include <fstream>
 
 #include <gtest/gtest.h>
+
+#include "common/process.h"
 
 #include "transformers/io/json.h"
 
@@ -22,17 +19,10 @@ struct TokenizeRun {
   std::string out;
 };
 
+// stdout followed by stderr (the error exits are read from `out`).
 TokenizeRun run_tokenize(const std::string& args) {
-  std::string cmd = std::string(TCPP_BINARY_DIR) + "/cli/transformers tokenize " + args + " 2>&1";
-  TokenizeRun r;
-  FILE* p = ::popen(cmd.c_str(), "r");
-  if (!p) return r;
-  std::array<char, 65536> buf{};
-  size_t n;
-  while ((n = std::fread(buf.data(), 1, buf.size(), p)) > 0) r.out.append(buf.data(), n);
-  int status = ::pclose(p);
-  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return r;
+  testing::ProcessResult r = testing::run_transformers("tokenize " + args);
+  return {r.exit_code, r.out + r.err};
 }
 
 std::string q(const fs::path& p) { return "'" + p.string() + "'"; }
