@@ -58,11 +58,12 @@ void check_learned_positions(const Tensor& position_ids, int64_t limit, const ch
 
 nn::DecoderConfig llama_like_decoder_config(const PretrainedConfig& c) {
   const std::string w = c.where();
-  TCPP_CHECK(c.vocab_size > 0, ConfigError, w, ": missing key 'vocab_size'");
-  TCPP_CHECK(c.hidden_size > 0, ConfigError, w, ": missing key 'hidden_size'");
-  TCPP_CHECK(c.intermediate_size > 0, ConfigError, w, ": missing key 'intermediate_size'");
-  TCPP_CHECK(c.num_hidden_layers > 0, ConfigError, w, ": missing key 'num_hidden_layers'");
-  TCPP_CHECK(c.num_attention_heads > 0, ConfigError, w, ": missing key 'num_attention_heads'");
+  const std::pair<const char*, int64_t> required[] = {{"vocab_size", c.vocab_size},
+                                                       {"hidden_size", c.hidden_size},
+                                                       {"intermediate_size", c.intermediate_size},
+                                                       {"num_hidden_layers", c.num_hidden_layers},
+                                                       {"num_attention_heads", c.num_attention_heads}};
+  for (const auto& [key, value] : required) TCPP_CHECK(value > 0, ConfigError, w, ": missing key '", key, "'");
   nn::DecoderConfig d;
   d.vocab_size = c.vocab_size;
   d.hidden_size = c.hidden_size;
