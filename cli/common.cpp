@@ -1,7 +1,10 @@
 #include "cli/common.h"
 
 #include <charconv>
+#include <filesystem>
 #include <vector>
+
+#include "transformers/io/files.h"
 
 namespace transformers::cli {
 
@@ -29,6 +32,29 @@ Tensor parse_id_matrix(const std::string& text, const std::string& flag) {
   Tensor t = Tensor::empty({B, L}, DType::I64);
   for (int64_t b = 0; b < B; ++b) std::copy(rows[b].begin(), rows[b].end(), t.data<int64_t>() + b * L);
   return t;
+}
+
+void check_outputs(const std::string& model_dir, const std::vector<OutputFile>& outputs) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  const fs::path folder = fs::weakly_canonical(model_dir, ec);
+  std::vector<fs::path> inputs;
+  if (fs::is_directory(model_dir, ec))
+    for (const auto& e : fs::directory_iterator(model_dir, ec)) inputs.push_back(e.path());
+  for (size_t i = 0; i < outputs.size(); ++i) {
+    const OutputFile& out = outputs[i];
+    if (out.path.empty()) continue;
+    const fs::path resolved = fs::weakly_canonical(out.path, ec);
+    const auto rel = resolved.lexically_relative(folder);
+    TCPP_CHECK(rel.empty() || *rel.begin() == "..", ValueError, out.flag, ": '", out.path,
+               "' is inside the model folder ", model_dir, "; refusing to write over the model's files");
+    for (const fs::path& input : inputs)
+      TCPP_CHECK(!same_file(out.path, input), ValueError, out.flag, ": '", out.path, "' is the model's file ",
+                 input.string(), "; refusing to overwrite it");
+    for (size_t j = 0; j < i; ++j)
+      TCPP_CHECK(outputs[j].path.empty() || !same_file(out.path, outputs[j].path), ValueError, out.flag, " and ",
+                 outputs[j].flag, " name the same file '", out.path, "'");
+  }
 }
 
 }  // namespace transformers::cli

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include "transformers/core/tensor.h"
 
@@ -10,5 +11,15 @@ namespace transformers::cli {
 // "1,17,42;1,5,5" -> int64 [2, 3]. Rows are separated by ';', ids by ',' (spaces allowed).
 // Throws ValueError naming `flag` for empty rows, non-integers or rows of unequal length.
 Tensor parse_id_matrix(const std::string& text, const std::string& flag);
+
+// An output file given on the command line, with the flag that named it.
+struct OutputFile {
+  std::string flag, path;
+};
+
+// Refuses (ValueError naming the flag) outputs that would destroy an input or each other: two
+// outputs that are the same file, or an output that is the model folder's own file (through a
+// link or a hard link too) or lies inside the model folder. Empty paths are unused flags.
+void check_outputs(const std::string& model_dir, const std::vector<OutputFile>& outputs);
 
 }  // namespace transformers::cli

@@ -7,8 +7,10 @@
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
+#include <optional>
 
 #include "cli/command.h"
+#include "transformers/io/files.h"
 #include "transformers/models/auto.h"
 #include "transformers/models/save.h"
 
@@ -25,11 +27,44 @@ const char* const kCopied[] = {"tokenizer.json",         "tokenizer_config.json"
                                "tokenizer.model",        "chat_template.jinja",   "chat_template.json",
                                "added_tokens.json",      "vocab.json",            "merges.txt"};
 
+bool is_within(const std::filesystem::path& path, const std::filesystem::path& folder) {
+  auto rel = path.lexically_relative(folder);
+  return !rel.empty() && *rel.begin() != "..";
+}
+
+// Reads a tokenizer or template file of the source folder to copy it, refusing one that is a link
+// leading outside it: a secret linked into a model folder must not be published with the model. A Hub
+// cache snapshot is the exception the layout needs: its files are links to ../../blobs/<hash>
+// of the same repository folder. The copy is read with the size limit of text files (a FIFO or a
+// device is refused). Every such file is read before anything is written, so a refusal leaves the
+// destination untouched.
+std::optional<std::string> read_model_file(const std::filesystem::path& src_dir, const std::string& name) {
+  namespace fs = std::filesystem;
+  const fs::path src = src_dir / name;
+  std::error_code ec;
+  const fs::file_status link_status = fs::symlink_status(src, ec);
+  if (ec || !fs::exists(link_status)) return std::nullopt;
+  if (fs::is_symlink(link_status)) {
+    const fs::path folder = fs::canonical(src_dir);
+    const fs::path target = fs::weakly_canonical(src);
+    const bool hub_snapshot = folder.parent_path().filename() == "snapshots" &&
+                              folder.parent_path().parent_path().filename().string().rfind("models--", 0) == 0;
+    const bool allowed = is_within(target, folder) ||
+                         (hub_snapshot && is_within(target, folder.parent_path().parent_path() / "blobs"));
+    TCPP_CHECK(allowed, IoError, src.string(), ": is a link to '", target.string(),
+               "' outside the model folder; refusing to copy it");
+  }
+  return read_text_file(src);
+}
+
 void run_convert(const ConvertArgs& a) {
   namespace fs = std::filesystem;
   TCPP_CHECK(fs::weakly_canonical(a.src) != fs::weakly_canonical(a.dst), ValueError,
              "convert: SRC and DST must be different folders (the source's weights are mapped while writing)");
   const uint64_t shard = parse_shard_size(a.max_shard_size);
+  std::vector<std::pair<std::string, std::string>> copies;
+  for (const char* name : kCopied)
+    if (auto bytes = read_model_file(a.src, name)) copies.emplace_back(name, std::move(*bytes));
   LoadReport report;
   auto model = AutoModelForCausalLM::from_pretrained(a.src, {.dtype = a.dtype, .strict = a.strict}, &report);
   if (a.report) std::cerr << report.to_string();
@@ -43,9 +78,8 @@ void run_convert(const ConvertArgs& a) {
   // Keep the config's key style: a v4 config (torch_dtype, rope_theta) stays v4.
   options.v4_config = model->config().raw.contains("torch_dtype") && !model->config().raw.contains("dtype");
   save_pretrained(*model, a.dst, options);
-  for (const char* name : kCopied)
-    if (fs::exists(fs::path(a.src) / name))
-      fs::copy_file(fs::path(a.src) / name, fs::path(a.dst) / name, fs::copy_options::overwrite_existing);
+  // Written atomically: a link already at the destination is replaced, never written through.
+  for (const auto& [name, bytes] : copies) write_file_atomically(fs::path(a.dst) / name, bytes);
 }
 
 const Command kCommand{[](CLI::App& app) {

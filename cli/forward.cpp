@@ -47,6 +47,8 @@ void run_encoder_forward(const ForwardArgs& a, const Tensor& ids, const Pretrain
 }
 
 void run_forward(const ForwardArgs& a) {
+  check_outputs(a.model, {{"--out", a.out}, {"--hidden-states", a.hidden_states},
+                          {"--last-hidden-state", a.last_hidden_state}});
   Tensor ids = parse_id_matrix(a.input_ids, "--input-ids");
   PretrainedConfig config = PretrainedConfig::from_pretrained(a.model);
   if (find_encoder(config.model_type)) return run_encoder_forward(a, ids, config);

@@ -1,6 +1,7 @@
 // The `transformers` command: one subcommand per file in cli/.
 #include <cstdio>
 #include <exception>
+#include <string>
 
 #include "cli/command.h"
 #include "transformers/core/error.h"
@@ -12,19 +13,46 @@ std::vector<CommandSetup>& command_setups() {
 }
 }  // namespace transformers::cli
 
+namespace {
+// Every failure is one line on stderr: a message with line breaks (a template error quoting its
+// source) is folded onto it.
+void print_error(std::string message) {
+  for (char& c : message)
+    if (c == '\n' || c == '\r') c = ' ';
+  std::fprintf(stderr, "error: %s\n", message.c_str());
+}
+}  // namespace
+
 int main(int argc, char** argv) {
   CLI::App app{"transformers: Hugging Face Transformers v5, native (C++)"};
   app.require_subcommand(1);
   for (auto& setup : transformers::cli::command_setups()) setup(app);
+  // The command named first, when it is one: argument errors point at its --help.
+  const CLI::App* command = nullptr;
+  if (argc > 1 && argv[1][0] != '-') {
+    for (const CLI::App* sub : app.get_subcommands([](const CLI::App*) { return true; }))
+      if (sub->get_name() == argv[1]) command = sub;
+    if (!command) {
+      std::string names;
+      for (const CLI::App* sub : app.get_subcommands([](const CLI::App*) { return true; }))
+        names += (names.empty() ? "" : ", ") + sub->get_name();
+      std::fprintf(stderr, "error: unknown command '%s' (commands: %s)\n", argv[1], names.c_str());
+      return 1;
+    }
+  }
   try {
     app.parse(argc, argv);
+  } catch (const CLI::RuntimeError& e) {
+    return e.get_exit_code();  // a command that printed its own error and chose its status
   } catch (const CLI::ParseError& e) {
-    return app.exit(e);
-  } catch (const transformers::Error& e) {
-    std::fprintf(stderr, "error: %s\n", e.what());
+    // --help and --version are "errors" with exit code 0: CLI11 prints them.
+    if (e.get_exit_code() == 0) return app.exit(e);
+    // Anything else is one line and status 1, like every other error of this command.
+    const std::string help = command ? "transformers " + command->get_name() + " --help" : "transformers --help";
+    print_error(std::string(e.what()) + " (see '" + help + "')");
     return 1;
   } catch (const std::exception& e) {
-    std::fprintf(stderr, "error: %s\n", e.what());
+    print_error(e.what());
     return 1;
   }
   return 0;

@@ -27,13 +27,7 @@ std::filesystem::path edited_copy(const std::string& name, const std::string& ar
   return dir;
 }
 
-void expect_one_line_error(const RunResult& r, const std::string& needle) {
-  EXPECT_FALSE(r.signaled) << "crashed: " << r.err;
-  EXPECT_EQ(r.exit_code, 1) << r.err;
-  EXPECT_EQ(r.err.rfind("error: ", 0), 0u) << r.err;
-  EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << "expected one line: " << r.err;
-  EXPECT_NE(r.err.find(needle), std::string::npos) << "expected '" << needle << "' in: " << r.err;
-}
+using testing::expect_one_line_error;
 
 TEST(Cli, ForwardWritesTransformersLogitsAndHiddenStates) {
   auto dir = testing::scratch_dir("cli_forward");

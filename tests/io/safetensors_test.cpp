@@ -112,6 +112,17 @@ TEST(Safetensors, MalformedHeadersAreRejectedWithClearErrors) {
   expect_rejected(bytes_of(R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"b":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}})", data),
                   "overlap");
   expect_rejected(bytes_of(R"({"__metadata__":{"k":1}})", ""), "__metadata__");
+  // A tensor named twice: nlohmann would keep the last silently; Hugging Face's reader refuses.
+  expect_rejected(bytes_of(R"({"w":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},"w":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}})", data),
+                  "'w' is named twice");
+  // An empty tensor between two aliasing weights used to hide the overlap from a neighbours-only check.
+  expect_rejected(bytes_of(R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"e":{"dtype":"F32","shape":[0],"data_offsets":[0,0]},"b":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}})", data),
+                  "overlap");
+  expect_rejected(bytes_of(R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"e":{"dtype":"F32","shape":[0],"data_offsets":[4,4]},"b":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}})", data),
+                  "overlap");
+  // A header nested a million levels deep (within the 100 MB header limit): refused before parsing.
+  const std::string nested = R"({"deep":)" + std::string(1'000'000, '[') + std::string(1'000'000, ']') + "}";
+  expect_rejected(bytes_of(nested, ""), "deeper than 128");
   // Truncated: a real checkpoint cut in half.
   std::string golden = read_text_file(testing::shared_path("golden/llama/model.safetensors"));
   expect_rejected(golden.substr(0, golden.size() / 2), "past the end");

@@ -1,7 +1,6 @@
 #include "transformers/io/npy.h"
 
 #include <cstring>
-#include <fstream>
 #include <regex>
 
 #include "transformers/io/json.h"
@@ -96,16 +95,15 @@ void save_npy(const std::filesystem::path& path, const Tensor& tensor) {
   std::string header = "{'descr': '" + descr + "', 'fortran_order': False, 'shape': " + shape + ", }";
   while ((10 + header.size() + 1) % 64 != 0) header.push_back(' ');
   header.push_back('\n');
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  TCPP_CHECK(out.good(), IoError, path.string(), ": cannot open for writing");
+  AtomicFileWriter out(path);
   out.write("\x93NUMPY\x01\x00", 8);
   const uint16_t len = static_cast<uint16_t>(header.size());
   const char lenb[2] = {static_cast<char>(len & 0xff), static_cast<char>(len >> 8)};
   out.write(lenb, 2);
-  out.write(header.data(), static_cast<std::streamsize>(header.size()));
+  out.write(header);
   Tensor c = tensor.contiguous();
-  out.write(static_cast<const char*>(c.raw_data()), static_cast<std::streamsize>(c.nbytes()));
-  TCPP_CHECK(out.good(), IoError, path.string(), ": write failed");
+  out.write(c.raw_data(), c.nbytes());
+  out.commit();
 }
 
 }  // namespace transformers

@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <cstring>
-#include <fstream>
 #include <limits>
 #include <set>
 
@@ -27,12 +26,24 @@ SafetensorsHeader parse_safetensors_header(const unsigned char* data, size_t siz
              " bytes)");
   TCPP_CHECK(n >= 2, FormatError, what, ": header of ", n, " bytes is too short");
   std::string_view text(reinterpret_cast<const char*>(data + 8), n);
+  check_json_depth(text, what + ": header", kMaxJsonDepth);
+  // nlohmann keeps the last of two equal keys; a tensor named twice is refused instead, as
+  // Hugging Face's reader refuses it.
+  std::set<std::string, std::less<>> names;
+  std::string duplicate;
+  auto note_duplicates = [&](int depth, Json::parse_event_t event, Json& parsed) {
+    if (event == Json::parse_event_t::key && depth == 1 && duplicate.empty() &&
+        !names.insert(parsed.get<std::string>()).second)
+      duplicate = parsed.get<std::string>();
+    return true;
+  };
   Json header;
   try {
-    header = Json::parse(text.begin(), text.end());
+    header = Json::parse(text.begin(), text.end(), note_duplicates);
   } catch (const nlohmann::json::exception& e) {
     throw FormatError(detail::concat(what, ": header is not valid JSON: ", e.what()));
   }
+  TCPP_CHECK(duplicate.empty(), FormatError, what, ": tensor '", duplicate, "' is named twice in the header");
   TCPP_CHECK(header.is_object(), FormatError, what, ": header is not a JSON object");
 
   SafetensorsHeader out;
@@ -81,12 +92,15 @@ SafetensorsHeader parse_safetensors_header(const unsigned char* data, size_t siz
                numel * dtype_size(e.dtype));
     out.entries.push_back(std::move(e));
   }
+  // Non-empty byte ranges, sorted by start, must each begin at or after the end of the one
+  // before: then no two tensors share a byte (empty tensors occupy none and may sit anywhere).
   std::vector<const SafetensorsEntry*> sorted;
-  for (const auto& e : out.entries) sorted.push_back(&e);
+  for (const auto& e : out.entries)
+    if (e.end > e.begin) sorted.push_back(&e);
   std::sort(sorted.begin(), sorted.end(), [](auto* a, auto* b) { return a->begin < b->begin; });
   for (size_t i = 1; i < sorted.size(); ++i)
-    TCPP_CHECK(sorted[i]->begin >= sorted[i - 1]->end || sorted[i]->begin == sorted[i]->end, FormatError, what,
-               ": tensors '", sorted[i - 1]->name, "' and '", sorted[i]->name, "' overlap");
+    TCPP_CHECK(sorted[i]->begin >= sorted[i - 1]->end, FormatError, what, ": tensors '", sorted[i - 1]->name, "' and '",
+               sorted[i]->name, "' overlap");
   return out;
 }
 
@@ -209,18 +223,17 @@ void save_safetensors(const std::filesystem::path& path, const std::vector<std::
   }
   std::string text = header.dump();
   while ((text.size() + 8) % 8 != 0) text.push_back(' ');
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  TCPP_CHECK(out.good(), IoError, path.string(), ": cannot open for writing");
+  AtomicFileWriter out(path);
   unsigned char len[8];
   uint64_t n = text.size();
   for (int i = 0; i < 8; ++i) len[i] = static_cast<unsigned char>(n >> (8 * i));
-  out.write(reinterpret_cast<const char*>(len), 8);
-  out.write(text.data(), static_cast<std::streamsize>(text.size()));
+  out.write(len, 8);
+  out.write(text);
   for (const auto& [name, t] : tensors) {
     Tensor c = t.contiguous();
-    out.write(static_cast<const char*>(c.raw_data()), static_cast<std::streamsize>(c.nbytes()));
+    out.write(c.raw_data(), c.nbytes());
   }
-  TCPP_CHECK(out.good(), IoError, path.string(), ": write failed");
+  out.commit();
 }
 
 }  // namespace transformers

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "transformers/core/tensor.h"
+#include "transformers/io/files.h"
 #include "transformers/io/mapped_file.h"
 
 namespace transformers {

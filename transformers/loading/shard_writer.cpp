@@ -13,10 +13,6 @@ uint64_t planned_bytes(const PlannedTensor& t) {
   return static_cast<uint64_t>(shape_numel(t.shape)) * dtype_size(t.dtype);
 }
 
-void write_all(std::FILE* f, const void* data, size_t n, const std::string& path) {
-  TCPP_CHECK(n == 0 || std::fwrite(data, 1, n, f) == n, IoError, path, ": write failed");
-}
-
 }  // namespace
 
 ShardedSafetensorsWriter::ShardedSafetensorsWriter(std::filesystem::path dir, std::vector<PlannedTensor> plan,
@@ -41,31 +37,15 @@ ShardedSafetensorsWriter::ShardedSafetensorsWriter(std::filesystem::path dir, st
     std::snprintf(name, sizeof name, "model-%05zu-of-%05zu.safetensors", s + 1, count);
     shard_files_.push_back(count == 1 ? "model.safetensors" : name);
   }
-  if (count > 1) {
-    Json index;
-    index["metadata"] = {{"total_size", total}};
-    index["weight_map"] = Json::object();
-    for (size_t i = 0; i < plan_.size(); ++i) index["weight_map"][plan_[i].name] = shard_files_[shard_of_[i]];
-    const auto path = dir_ / "model.safetensors.index.json";
-    std::FILE* f = std::fopen(path.c_str(), "wb");
-    TCPP_CHECK(f != nullptr, IoError, path.string(), ": cannot open for writing");
-    const std::string text = index.dump(2) + "\n";
-    const size_t written = std::fwrite(text.data(), 1, text.size(), f);
-    TCPP_CHECK(std::fclose(f) == 0 && written == text.size(), IoError, path.string(), ": write failed");
-  }
+  total_size_ = total;
 }
 
-ShardedSafetensorsWriter::~ShardedSafetensorsWriter() {
-  if (file_) std::fclose(file_);
-}
+ShardedSafetensorsWriter::~ShardedSafetensorsWriter() = default;
 
 // The same header layout as io's save_safetensors (dtype, shape, data_offsets; __metadata__
 // first; padded with spaces to 8 bytes), written before the shard's data is known.
 void ShardedSafetensorsWriter::open_shard(size_t shard) {
-  if (file_) {
-    TCPP_CHECK(std::fclose(file_) == 0, IoError, (dir_ / shard_files_[open_]).string(), ": write failed");
-    file_ = nullptr;
-  }
+  if (file_) file_->commit();
   OrderedJson header = OrderedJson::object();
   header["__metadata__"] = {{"format", "pt"}};
   uint64_t offset = 0;
@@ -80,14 +60,12 @@ void ShardedSafetensorsWriter::open_shard(size_t shard) {
   }
   std::string text = header.dump();
   while (text.size() % 8 != 0) text.push_back(' ');
-  const std::string path = (dir_ / shard_files_[shard]).string();
-  file_ = std::fopen(path.c_str(), "wb");
-  TCPP_CHECK(file_ != nullptr, IoError, path, ": cannot open for writing");
+  file_ = std::make_unique<AtomicFileWriter>(dir_ / shard_files_[shard]);
   open_ = shard;
   unsigned char len[8];
   for (int i = 0; i < 8; ++i) len[i] = static_cast<unsigned char>(static_cast<uint64_t>(text.size()) >> (8 * i));
-  write_all(file_, len, 8, path);
-  write_all(file_, text.data(), text.size(), path);
+  file_->write(len, 8);
+  file_->write(text);
 }
 
 void ShardedSafetensorsWriter::write(const std::string& name, const Tensor& t) {
@@ -98,18 +76,29 @@ void ShardedSafetensorsWriter::write(const std::string& name, const Tensor& t) {
              shape_to_string(p.shape), ")");
   if (open_ != shard_of_[next_]) open_shard(shard_of_[next_]);
   Tensor c = t.contiguous();
-  write_all(file_, c.raw_data(), c.nbytes(), (dir_ / shard_files_[open_]).string());
+  file_->write(c.raw_data(), c.nbytes());
   ++next_;
 }
 
 void ShardedSafetensorsWriter::finish() {
   TCPP_CHECK(next_ == plan_.size(), ValueError, "save: ", plan_.size() - next_, " planned tensors were not written");
   if (plan_.empty()) open_shard(0);
-  if (file_) {
-    const int rc = std::fclose(file_);
-    file_ = nullptr;
-    TCPP_CHECK(rc == 0, IoError, (dir_ / shard_files_[open_]).string(), ": write failed");
+  if (file_) file_->commit();
+  file_.reset();
+  // The index last: it names only shards that are complete on disk.
+  if (shard_files_.size() > 1) {
+    Json index;
+    index["metadata"] = {{"total_size", total_size_}};
+    index["weight_map"] = Json::object();
+    for (size_t i = 0; i < plan_.size(); ++i) index["weight_map"][plan_[i].name] = shard_files_[shard_of_[i]];
+    write_file_atomically(dir_ / "model.safetensors.index.json", index.dump(2) + "\n");
   }
+}
+
+std::set<std::string> ShardedSafetensorsWriter::written_files() const {
+  std::set<std::string> files(shard_files_.begin(), shard_files_.end());
+  if (shard_files_.size() > 1) files.insert("model.safetensors.index.json");
+  return files;
 }
 
 }  // namespace transformers::loading

@@ -4,14 +4,17 @@
 // Shards follow Transformers' naming (model-00001-of-00003.safetensors) and index
 // (model.safetensors.index.json with metadata.total_size); a checkpoint that fits in one shard
 // is a single model.safetensors. A tensor bigger than the limit gets a shard of its own.
+// Each file is written under a temporary name and renamed when complete (AtomicFileWriter).
 #pragma once
 
-#include <cstdio>
 #include <filesystem>
+#include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
 #include "transformers/core/tensor.h"
+#include "transformers/io/files.h"
 
 namespace transformers::loading {
 
@@ -33,6 +36,8 @@ class ShardedSafetensorsWriter {
   // Checks every planned tensor was written; closes the last shard.
   void finish();
   size_t num_shards() const { return shard_files_.size(); }
+  // The file names finish() wrote: the shards and, when there are several, the index.
+  std::set<std::string> written_files() const;
 
  private:
   void open_shard(size_t shard);
@@ -42,7 +47,8 @@ class ShardedSafetensorsWriter {
   std::vector<std::string> shard_files_;
   size_t next_ = 0;
   size_t open_ = SIZE_MAX;
-  std::FILE* file_ = nullptr;
+  uint64_t total_size_ = 0;
+  std::unique_ptr<AtomicFileWriter> file_;
 };
 
 }  // namespace transformers::loading

@@ -1,7 +1,6 @@
 #include "transformers/models/encoder.h"
 
 #include <cstdio>
-#include <fstream>
 #include <map>
 #include <random>
 
@@ -72,9 +71,7 @@ void save_encoder(const EncoderModel& model, const std::filesystem::path& dir) {
   save_safetensors(dir / "model.safetensors", tensors, {{"format", "pt"}});
   Json config = model.config().raw;
   config["torch_dtype"] = std::string(dtype_torch_name(model.dtype));
-  std::ofstream out(dir / "config.json");
-  TCPP_CHECK(out.good(), IoError, (dir / "config.json").string(), ": cannot open for writing");
-  out << config.dump(2) << "\n";
+  write_file_atomically(dir / "config.json", config.dump(2) + "\n");
 }
 
 std::unique_ptr<EncoderModel> load_encoder(const std::filesystem::path& path, EncoderHead head, const LoadOptions& options) {

@@ -2,7 +2,6 @@
 
 #include <cctype>
 #include <cstdio>
-#include <fstream>
 #include <map>
 #include <random>
 #include <set>
@@ -17,19 +16,20 @@
 namespace transformers {
 
 namespace {
-void write_json(const std::filesystem::path& path, const Json& j) {
-  std::ofstream out(path);
-  TCPP_CHECK(out.good(), IoError, path.string(), ": cannot open for writing");
-  out << j.dump(2) << "\n";
-}
+void write_json(const std::filesystem::path& path, const Json& j) { write_file_atomically(path, j.dump(2) + "\n"); }
 
-void remove_stale_weights(const std::filesystem::path& dir) {
+// Removes the weight files of an earlier save that the new one did not write (a checkpoint
+// re-sharded into fewer files). Runs after the new files are complete, so a failed save loses
+// nothing; removing a link removes the link, never what it points to.
+void remove_stale_weights(const std::filesystem::path& dir, const std::set<std::string>& written) {
+  std::vector<std::filesystem::path> stale;
   for (const auto& e : std::filesystem::directory_iterator(dir)) {
     const std::string n = e.path().filename().string();
     const bool weights = n == "model.safetensors" || n == "model.safetensors.index.json" ||
                          (n.rfind("model-", 0) == 0 && n.size() > 12 && n.substr(n.size() - 12) == ".safetensors");
-    if (weights) std::filesystem::remove(e.path());
+    if (weights && !written.count(n)) stale.push_back(e.path());
   }
+  for (const auto& p : stale) std::filesystem::remove(p);
 }
 
 }  // namespace
@@ -54,7 +54,6 @@ uint64_t parse_shard_size(const std::string& text) {
 
 void save_pretrained(const CausalLM& model, const std::filesystem::path& dir, const SaveOptions& options) {
   std::filesystem::create_directories(dir);
-  remove_stale_weights(dir);
   std::set<std::string> tied_targets;
   for (const auto& [target, source] : model.tied_weights()) tied_targets.insert(target);
   std::map<std::string, Tensor> state;
@@ -91,6 +90,7 @@ void save_pretrained(const CausalLM& model, const std::filesystem::path& dir, co
   for (const auto& item : plan.items)
     for (const auto& [name, t] : loading::materialize(item, rules, po, fetch, &model.config())) writer.write(name, saved(t));
   writer.finish();
+  remove_stale_weights(dir, writer.written_files());
 
   Json config = options.v4_config ? model.config().raw : model.config().to_json();
   if (options.v4_config) config["torch_dtype"] = std::string(dtype_torch_name(want));
