@@ -141,6 +141,13 @@ TEST(CliErrors, SpecialFilesInTheModelFolderFailFast) {
   r = testing::run_command("timeout 60 " + std::string(TCPP_BINARY_DIR) + "/cli/transformers generate " + dir.string() +
                            " --prompt hi --max-new-tokens 1");
   expect_one_line_error(r, "device");
+  // The sentencepiece fallback (tokenizer.model alone) reads through the same checks.
+  fs::remove(dir / "tokenizer.json");
+  ASSERT_EQ(::mkfifo((dir / "tokenizer.model").c_str(), 0644), 0);
+  r = testing::run_command("timeout 60 " + std::string(TCPP_BINARY_DIR) + "/cli/transformers generate " + dir.string() +
+                           " --prompt hi --max-new-tokens 1");
+  expect_one_line_error(r, "tokenizer.model");
+  EXPECT_NE(r.err.find("FIFO"), std::string::npos) << r.err;
 }
 
 }  // namespace

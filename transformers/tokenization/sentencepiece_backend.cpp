@@ -3,17 +3,23 @@
 #include <sentencepiece_processor.h>
 
 #include "transformers/core/error.h"
+#include "transformers/io/files.h"
 #include "transformers/tokenization/unicode.h"
 
 namespace transformers::tokenization {
 
 namespace {
 
+// Real tokenizer.model files are under 5 MB (Gemma's 256k vocabulary: 4.2 MB).
+constexpr uint64_t kMaxSentencePieceModelBytes = uint64_t{64} << 20;
+
 class SentencePieceBackend final : public TokenizerBackend {
  public:
   SentencePieceBackend(const std::filesystem::path& path, bool add_bos, bool add_eos)
       : add_bos_(add_bos), add_eos_(add_eos) {
-    auto status = processor_.Load(path.string());
+    // Read through io (regular file, size limit) rather than sentencepiece's own open, which would
+    // block forever on a FIFO and read a device without end.
+    auto status = processor_.LoadFromSerializedProto(read_text_file(path, kMaxSentencePieceModelBytes));
     TCPP_CHECK(status.ok(), FormatError, path.string(), ": not a sentencepiece model (",
                status.ToString(), ")");
   }
