@@ -1,10 +1,11 @@
 // libFuzzer target: the Jinja lexer and parser on arbitrary template text, then rendering what
-// parses against a fixed chat context under tight limits. Input: the template source, optionally
+// parses against a fixed chat context under tight limits and work/memory budgets. Input: the template source, optionally
 // followed by "\n#CONTEXT#\n" and a JSON object of variables to render with instead.
 #include <cstddef>
 #include <cstdint>
 #include <string_view>
 
+#include "chat_fuzz_options.h"
 #include "transformers/chat/template.h"
 #include "transformers/core/error.h"
 #include "transformers/io/json.h"
@@ -46,17 +47,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   }
   try {
     transformers::jinja::Template t(source);
-    transformers::jinja::RenderOptions o;
-    o.limits.max_output_bytes = 1 << 20;
-    o.limits.max_loop_iterations = 20000;
-    o.limits.max_call_depth = 40;
-    o.limits.max_eval_depth = 400;
-    std::tm now{};
-    now.tm_year = 124;
-    now.tm_mon = 8;
-    now.tm_mday = 3;
-    o.now = now;
-    (void)t.render(*vars, o);
+    (void)t.render(*vars, fuzz_render_options());
   } catch (const transformers::Error&) {
   }
   return 0;

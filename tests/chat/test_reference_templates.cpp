@@ -1,6 +1,7 @@
 // Every real chat template x conversation in ../shared/chat_templates must render exactly as
 // Python jinja2 with HF's environment did (text), or fail with the template's own message.
 // Also the project's own language fixtures in tests/chat/data (rendered by Python jinja2).
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -20,6 +21,10 @@ struct Case {
   fs::path expected;
 };
 
+// The most work and memory any case used (printed with the pass count).
+int64_t max_work_seen = 0;
+size_t max_memory_seen = 0;
+
 // Runs one case; returns an empty string on success or a description of the mismatch.
 std::string run_case(const Case& c) {
   OrderedJson expected = read_ordered_json_file(c.expected);
@@ -30,6 +35,13 @@ std::string run_case(const Case& c) {
   try {
     RenderedChat r = render_chat(templates, conv.messages, conv.options);
     if (!ok) return "expected failure '" + expected["error"].get<std::string>() + "' but rendered:\n" + r.text;
+    // The default budgets must leave real templates far from their end: at most 1% used.
+    const jinja::RenderLimits defaults;
+    max_work_seen = std::max(max_work_seen, r.work);
+    max_memory_seen = std::max(max_memory_seen, r.peak_memory_bytes);
+    if (r.work > defaults.max_work / 100 || r.peak_memory_bytes > defaults.max_memory_bytes / 100)
+      return "used " + std::to_string(r.work) + " work units and " + std::to_string(r.peak_memory_bytes) +
+             " bytes: more than 1% of the default budgets";
     std::string want = expected["text"].get<std::string>();
     if (r.text == want) return "";
     size_t i = 0;
@@ -78,7 +90,8 @@ void run_all(const fs::path& root, size_t min_cases) {
     if (failure.empty()) ++passed;
     else ADD_FAILURE() << c.expected.filename().string() << ": " << failure;
   }
-  std::printf("[chat] %zu/%zu fixtures of %s pass\n", passed, cases.size(), root.string().c_str());
+  std::printf("[chat] %zu/%zu fixtures of %s pass (most work %lld units, most memory %zu bytes)\n", passed,
+              cases.size(), root.string().c_str(), static_cast<long long>(max_work_seen), max_memory_seen);
   EXPECT_EQ(passed, cases.size());
 }
 

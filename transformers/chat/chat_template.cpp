@@ -42,6 +42,15 @@ void add_config_templates(std::map<std::string, std::string>& sources, const Ord
   }
 }
 
+// A conversation nested deeper than templates can follow is refused before anything copies or
+// converts it recursively (nlohmann's copy and our Value conversion both recurse).
+void check_json_depth(const OrderedJson& j, const std::string& what, int depth = 0) {
+  if (!j.is_structured()) return;
+  TCPP_CHECK(depth < jinja::kMaxValueDepth, FormatError, what, ": JSON nested deeper than ", jinja::kMaxValueDepth,
+             " levels");
+  for (const auto& child : j) check_json_depth(child, what, depth + 1);
+}
+
 }  // namespace
 
 ChatTemplates ChatTemplates::from_config(const OrderedJson& config, const std::optional<std::string>& jinja_file) {
@@ -156,6 +165,10 @@ constexpr std::string_view kContinueTagStripped = "CONTINUE_FINAL_MESSAGE_TAG";
 
 RenderedChat render_chat(const ChatTemplates& templates, const OrderedJson& messages, const ChatTemplateOptions& options) {
   TCPP_CHECK(messages.is_array(), ValueError, "apply_chat_template: the conversation must be a list of messages");
+  check_json_depth(messages, "conversation 'messages'");
+  if (options.tools) check_json_depth(*options.tools, "conversation 'tools'");
+  if (options.documents) check_json_depth(*options.documents, "conversation 'documents'");
+  check_json_depth(options.extra, "conversation keyword arguments");
   TCPP_CHECK(!(options.continue_final_message && options.add_generation_prompt), ValueError,
              "continue_final_message and add_generation_prompt are not compatible. Use continue_final_message when you "
              "want the model to continue the final message, and add_generation_prompt when you want to add a header "
@@ -203,10 +216,11 @@ RenderedChat render_chat(const ChatTemplates& templates, const OrderedJson& mess
 
   jinja::Variables vars;
   vars.reserve(8 + templates.special_tokens().size() + options.extra.size());
-  vars.emplace_back("messages", jinja::Value::from_json(*to_render));
-  vars.emplace_back("tools", has_tools ? jinja::Value::from_json(*options.tools) : jinja::Value(nullptr));
-  vars.emplace_back("documents", options.documents && !options.documents->is_null() ? jinja::Value::from_json(*options.documents)
-                                                                                    : jinja::Value(nullptr));
+  vars.emplace_back("messages", jinja::Value::from_json(*to_render, "conversation 'messages'"));
+  vars.emplace_back("tools", has_tools ? jinja::Value::from_json(*options.tools, "conversation 'tools'") : jinja::Value(nullptr));
+  vars.emplace_back("documents", options.documents && !options.documents->is_null()
+                                     ? jinja::Value::from_json(*options.documents, "conversation 'documents'")
+                                     : jinja::Value(nullptr));
   vars.emplace_back("add_generation_prompt", jinja::Value(options.add_generation_prompt));
   for (const auto& [k, v] : templates.special_tokens()) vars.emplace_back(k, jinja::Value(v));
   if (!templates.additional_special_tokens().empty()) {
@@ -217,15 +231,16 @@ RenderedChat render_chat(const ChatTemplates& templates, const OrderedJson& mess
   if (options.extra.is_object())
     for (auto it = options.extra.begin(); it != options.extra.end(); ++it) {
       auto existing = std::find_if(vars.begin(), vars.end(), [&](const auto& p) { return p.first == it.key(); });
-      if (existing != vars.end()) existing->second = jinja::Value::from_json(it.value());
-      else vars.emplace_back(it.key(), jinja::Value::from_json(it.value()));
+      jinja::Value v = jinja::Value::from_json(it.value(), "conversation '" + it.key() + "'");
+      if (existing != vars.end()) existing->second = std::move(v);
+      else vars.emplace_back(it.key(), std::move(v));
     }
 
   jinja::RenderOptions ro;
   ro.now = options.now;
   ro.limits = options.limits;
   jinja::RenderResult r = tmpl->render(vars, ro);
-  RenderedChat out{std::move(r.text), std::move(r.generation_spans)};
+  RenderedChat out{std::move(r.text), std::move(r.generation_spans), r.work, r.peak_memory_bytes};
 
   if (options.continue_final_message) {
     std::string stripped = jinja::strings::strip(final_text, std::nullopt, true, true);
@@ -251,6 +266,7 @@ ConversationFile parse_conversation(const OrderedJson& conversation) {
   ConversationFile f;
   TCPP_CHECK(conversation.is_object() || conversation.is_array(), FormatError,
              "conversation: expected an object {messages, ...} or a list of messages");
+  check_json_depth(conversation, "conversation");
   if (conversation.is_array()) {
     f.messages = conversation;
     return f;

@@ -75,6 +75,9 @@ struct RenderedChat {
   std::string text;
   // Byte ranges of `text` inside {% generation %} blocks (assistant turns).
   std::vector<std::pair<size_t, size_t>> generation_spans;
+  // What the render used of its work and memory budgets (jinja::RenderLimits).
+  int64_t work = 0;
+  size_t peak_memory_bytes = 0;
 };
 
 // Renders one conversation (a JSON list of messages). Throws TemplateError when the template

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "transformers/chat/ast.h"
+#include "transformers/chat/budget.h"
 #include "transformers/chat/template.h"
 #include "transformers/chat/value.h"
 
@@ -59,6 +60,7 @@ class Context {
   bool apply_test(std::string_view name, const Value& input, CallArgs& args);
 
   // Limits.
+  Budget budget;
   void check_size(size_t bytes) const;
   void tick_loop();
   void write(std::string_view s) {
@@ -98,11 +100,13 @@ class Context {
   Flow run_loop(const Stmt& s, const ScopePtr& scope, const Value& iterable, int depth0);
 
   void eval_call_args(const CallSpec& spec, const ScopePtr& scope, CallArgs& out);
+  Value eval_node(const Expr& e, const ScopePtr& scope);
   Value eval_binary(const Expr& e, const ScopePtr& scope);
   Value eval_compare(const Expr& e, const ScopePtr& scope);
   Value eval_call(const Expr& e, const ScopePtr& scope);
 
   int64_t loop_iterations_ = 0;
+  const void* last_built_ = nullptr;
   std::vector<std::shared_ptr<FunctionObj>> functions_;
   std::vector<std::shared_ptr<DictObj>> namespaces_;
 };

@@ -1,5 +1,6 @@
 // Statement execution: output, if/for/set/macro/call/filter/with, loop controls, generation
 // spans, and Template (compile once, render many).
+#include <algorithm>
 #include <cstdio>
 #include <cstring>
 
@@ -8,7 +9,8 @@
 
 namespace transformers::jinja {
 
-Context::Context(const RenderOptions& opts, std::string* output) : options(opts), out(output), root_out(output) {}
+Context::Context(const RenderOptions& opts, std::string* output)
+    : options(opts), out(output), root_out(output), budget(opts.limits) {}
 
 Context::~Context() {
   for (auto& f : functions_) f->fn = nullptr;
@@ -22,6 +24,7 @@ void Context::check_size(size_t bytes) const {
 }
 
 void Context::tick_loop() {
+  budget.work(1);
   if (++loop_iterations_ > options.limits.max_loop_iterations)
     raise("SecurityError", "loop iteration limit exceeded: more than " +
                                std::to_string(options.limits.max_loop_iterations) + " iterations");
@@ -103,6 +106,7 @@ Flow Context::exec_stmt(const Stmt& s, const ScopePtr& scope) {
 
 Flow Context::exec_stmt_impl(const Stmt& s, const ScopePtr& scope) {
   DepthGuard guard(*this);
+  budget.work(1);
   switch (s.kind) {
     case StmtKind::Data: write(s.text); return Flow::Normal;
     case StmtKind::Output:
@@ -251,6 +255,15 @@ Flow Context::exec_for(const Stmt& s, const ScopePtr& scope) { return run_loop(s
 Flow Context::run_loop(const Stmt& s, const ScopePtr& scope, const Value& iterable, int depth0) {
   if (iterable.is_none() || iterable.is_number() || iterable.is_function())
     raise("TypeError", "'" + iterable.type_name() + "' object is not iterable");
+  // The loop holds a copy of its items (a string's characters as separate strings): counted as
+  // memory before it is made, given back when the loop ends.
+  size_t item_bytes = iteration_bytes(iterable);
+  budget.reserve(item_bytes);
+  struct ItemsReservation {
+    Budget& budget;
+    size_t bytes;
+    ~ItemsReservation() { budget.release(bytes); }
+  } reservation{budget, item_bytes};
   auto items = std::make_shared<std::vector<Value>>(iterate(iterable));
   if (s.exprs[1]) {
     // `for x in xs if cond`: filter first, so loop.index/length count the kept items.
@@ -351,18 +364,27 @@ Value Context::invoke_macro(const Stmt& s, const ScopePtr& closure, CallArgs& ar
     scope->set("varargs", Value::tuple({}));
   }
   Value kwargs = Value::dict();
+  bool caller_given = false;
   for (size_t k = 0; k < args.kwargs.size(); ++k) {
     if (used_kw[k]) continue;
     const auto& [key, value] = args.kwargs[k];
-    if (key == "caller") {
+    if (key == "caller" && s.uses_caller) {
       scope->set("caller", value);
+      caller_given = true;
       continue;
     }
-    if (!s.uses_kwargs) raise("TypeError", "macro '" + s.name + "' takes no keyword argument '" + key + "'");
+    if (!s.uses_kwargs) {
+      if (key == "caller")
+        raise("TypeError", "macro '" + s.name +
+                               "' was invoked with two values for the special caller argument. This is most likely a bug.");
+      raise("TypeError", "macro '" + s.name + "' takes no keyword argument '" + key + "'");
+    }
     kwargs.as_dict().items.emplace_back(Value(key), value);
   }
   if (s.uses_kwargs) scope->set("kwargs", kwargs);
-  if (s.uses_caller && !scope->lookup("caller")) scope->set("caller", Value::undefined("No caller defined"));
+  // A macro's own caller shadows the caller of an enclosing macro's call block.
+  bool caller_param = std::find(s.params.begin(), s.params.end(), "caller") != s.params.end();
+  if (s.uses_caller && !caller_given && !caller_param) scope->set("caller", Value::undefined("No caller defined"));
   return Value(capture(s.body, scope));
 }
 
@@ -373,11 +395,14 @@ Template::Template(std::string_view source) : program_(std::make_shared<Program>
 RenderResult Template::render(const Variables& variables, const RenderOptions& options) const {
   RenderResult result;
   Context ctx(options, &result.text);
+  Budget::Activation active(ctx.budget);
   auto root = std::make_shared<Scope>();
   root->vars.reserve(variables.size() + 8);
   for (const auto& [k, v] : variables) root->set(k, v);
   ctx.exec(program_->body, root);
   result.generation_spans = std::move(ctx.generation_spans);
+  result.work = ctx.budget.work_used();
+  result.peak_memory_bytes = ctx.budget.peak_memory();
   return result;
 }
 

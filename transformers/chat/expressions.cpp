@@ -23,6 +23,7 @@ void Context::eval_call_args(const CallSpec& spec, const ScopePtr& scope, CallAr
 }
 
 Value Context::call(const Value& callee, CallArgs& args) {
+  budget.work(kCallWork);
   switch (callee.type()) {
     case Value::Type::Function: {
       auto& f = callee.as_function();
@@ -54,6 +55,7 @@ Value Context::eval_call(const Expr& e, const ScopePtr& scope) {
     // obj.method(...): call str/dict/list methods without materialising a bound method.
     Value obj = eval(*callee_expr.items[0], scope);
     eval_call_args(e.call, scope, args);
+    budget.work(kCallWork + visit_work(obj));  // str/dict/list methods scan their object
     Value result;
     if (call_method(*this, obj, callee_expr.name, args, result)) return result;
     return call(get_attr(obj, callee_expr.name), args);
@@ -75,8 +77,11 @@ Value Context::eval_compare(const Expr& e, const ScopePtr& scope) {
       case CmpOp::Le: ok = compare_values(left, right, "<=") <= 0; break;
       case CmpOp::Gt: ok = compare_values(left, right, ">") > 0; break;
       case CmpOp::Ge: ok = compare_values(left, right, ">=") >= 0; break;
-      case CmpOp::In: ok = contains(right, left); break;
-      case CmpOp::NotIn: ok = !contains(right, left); break;
+      case CmpOp::In:
+      case CmpOp::NotIn:
+        budget.work(visit_work(right));
+        ok = contains(right, left) == (e.cmp_ops[i] == CmpOp::In);
+        break;
       default: ok = false;
     }
     if (!ok) return Value(false);
@@ -85,8 +90,29 @@ Value Context::eval_compare(const Expr& e, const ScopePtr& scope) {
   return Value(true);
 }
 
+namespace {
+// Filters that take constant time whatever the size of their input.
+bool is_constant_time_filter(std::string_view name) {
+  for (std::string_view f : {"length", "count", "first", "last", "default", "d"})
+    if (name == f) return true;
+  return false;
+}
+}  // namespace
+
 Value Context::eval(const Expr& e, const ScopePtr& scope) {
   DepthGuard guard(*this);
+  budget.work(1);
+  Value v = eval_node(e, scope);
+  // A value nobody else holds was just built by this expression: its bytes are work and memory.
+  // (Once: `a if c else b`, `x|default(y)` hand the value they got up unchanged.)
+  if (v.use_count() == 1 && v.identity() != last_built_) {
+    budget.built(v);
+    last_built_ = v.identity();
+  }
+  return v;
+}
+
+Value Context::eval_node(const Expr& e, const ScopePtr& scope) {
   switch (e.kind) {
     case ExprKind::Const: return e.value;
     case ExprKind::Name: {
@@ -132,6 +158,7 @@ Value Context::eval(const Expr& e, const ScopePtr& scope) {
       CallArgs args;
       eval_call_args(e.call, scope, args);
       if (!e.filter) raise("TemplateAssertionError", "No filter named '" + e.name + "'.");
+      if (!is_constant_time_filter(e.name)) budget.work(visit_work(input));
       return e.filter(*this, input, args);
     }
     case ExprKind::Test: {

@@ -360,6 +360,10 @@ Value f_xmlattr(Context&, const Value& v, CallArgs& a) {
   std::string out;
   for (const auto& [k, val] : v.as_dict().items) {
     if (val.is_none() || val.is_undefined()) continue;
+    // jinja2 >= 3.1.4 (CVE-2024-22195, CVE-2024-34064): a key must not break out of the attribute.
+    if (!k.is_string()) raise("TypeError", "expected string or bytes-like object, got '" + k.type_name() + "'");
+    if (k.as_str().find_first_of(" \t\n\r\f\v/>=") != std::string::npos)
+      raise("ValueError", "Invalid character in attribute name: " + k.repr());
     std::string s = val.str(), esc;
     for (char c : s) {
       switch (c) {

@@ -119,6 +119,9 @@ std::string percent_format(Context& ctx, const std::string& fmt, const Value& ar
     if (!width.empty() && width.size() > 9) raise("ValueError", "width too big");
     if (!width.empty()) ctx.check_size(std::stoull(width));
     if (!precision.empty() && precision.size() > 9) raise("ValueError", "precision too big");
+    // A number formatted with precision p is at least p digits long: refuse a size beyond the
+    // limit before formatting it, not after (a string's precision only truncates).
+    if (has_precision && conv != 's' && conv != 'r' && conv != 'a') ctx.check_size(std::stoull(precision));
     const Value& v = arg ? *arg : take_arg();
     std::string spec = "%" + flags + width + (has_precision ? "." + precision : "");
     switch (conv) {

@@ -102,7 +102,7 @@ Body Parser::subparse(const std::vector<std::string>& end_tokens) {
 Body Parser::parse_statements(const std::vector<std::string>& end_tokens, bool drop_needle) {
   skip_op(":");
   expect_block_end();
-  DepthGuard guard(*this);
+  DepthGuard guard(*this, kStatementNesting);
   Body body = subparse(end_tokens);
   if (drop_needle) next();
   return body;
@@ -200,6 +200,8 @@ StmtPtr Parser::parse_for() {
   auto s = make_stmt(StmtKind::For, cur());
   next();
   s->target = parse_assign_target(false, {"in"});
+  if (std::find(s->target.names.begin(), s->target.names.end(), "loop") != s->target.names.end())
+    fail("Can't assign to special loop variable in for-loop target");  // jinja2's compile-time check
   if (!skip_name("in")) fail("expected token 'in', got '" + describe(cur()) + "'");
   s->exprs.push_back(parse_tuple(false, {"recursive"}, false));
   if (skip_name("if")) s->exprs.push_back(parse_expression(true));
@@ -248,10 +250,19 @@ void Parser::parse_macro_body(Stmt& s, const char* end_tag) {
   s.body = parse_statements({end_tag}, true);
   loop_depth_ = saved_loops;
   const auto& used = macro_uses_.back();
+  auto param = [&](const char* name) { return std::find(s.params.begin(), s.params.end(), name) - s.params.begin(); };
   s.uses_caller = used.count("caller") > 0;
-  s.uses_varargs = used.count("varargs") > 0;
-  s.uses_kwargs = used.count("kwargs") > 0;
+  // jinja2: a parameter named varargs or kwargs replaces the implicit one; one named caller must
+  // have a default when the body calls caller (the call block passes it by keyword).
+  s.uses_varargs = used.count("varargs") > 0 && param("varargs") == static_cast<ptrdiff_t>(s.params.size());
+  s.uses_kwargs = used.count("kwargs") > 0 && param("kwargs") == static_cast<ptrdiff_t>(s.params.size());
+  size_t first_default = s.params.size() - s.defaults.size();
+  if (s.uses_caller && static_cast<size_t>(param("caller")) < first_default)
+    fail("When defining macros or call blocks the special \"caller\" argument must be omitted or be given a default.");
+  // jinja2 looks for caller/varargs/kwargs in nested macros and call blocks too.
+  std::set<std::string> inner = std::move(macro_uses_.back());
   macro_uses_.pop_back();
+  if (!macro_uses_.empty()) macro_uses_.back().insert(inner.begin(), inner.end());
 }
 
 StmtPtr Parser::parse_macro() {

@@ -5,7 +5,7 @@
 namespace transformers::jinja {
 
 ExprPtr Parser::parse_expression(bool with_condexpr) {
-  DepthGuard guard(*this);
+  DepthGuard guard(*this, kExpressionNesting);
   return with_condexpr ? parse_condexpr() : parse_or();
 }
 
@@ -15,7 +15,11 @@ ExprPtr Parser::parse_condexpr() {
     const Token at = cur();
     next();
     ExprPtr expr2 = parse_or();
-    ExprPtr expr3 = skip_name("else") ? parse_condexpr() : nullptr;
+    ExprPtr expr3;
+    if (skip_name("else")) {
+      DepthGuard guard(*this, kOperatorNesting);  // `a if x else b if y else ...` recurses here
+      expr3 = parse_condexpr();
+    }
     auto c = make(ExprKind::Cond, at);
     c->items.push_back(std::move(expr2));
     c->items.push_back(std::move(expr1));
@@ -56,7 +60,7 @@ ExprPtr Parser::parse_not() {
   if (is_name("not")) {
     const Token at = cur();
     next();
-    DepthGuard guard(*this);
+    DepthGuard guard(*this, kOperatorNesting);
     auto e = make(ExprKind::Not, at);
     e->items.push_back(parse_not());
     return e;
@@ -143,7 +147,7 @@ ExprPtr Parser::parse_pow() {
 }
 
 ExprPtr Parser::parse_unary(bool with_filter) {
-  DepthGuard guard(*this);
+  DepthGuard guard(*this, kOperatorNesting);
   const Token at = cur();
   ExprPtr node;
   if (is_op("-") || is_op("+")) {
@@ -400,7 +404,7 @@ ExprPtr Parser::parse_test(ExprPtr node) {
               c.type == TokenType::Float || is_op("[") || is_op("{")) &&
              !(is_name("else") || is_name("or") || is_name("and"))) {
     if (is_name("is")) fail("You cannot chain multiple tests with is");
-    DepthGuard guard(*this);
+    DepthGuard guard(*this, kOperatorNesting);
     e->call.args.push_back(parse_postfix(parse_primary()));
   }
   if (!negated) return e;

@@ -52,10 +52,15 @@ class Parser {
 
   struct DepthGuard {
     Parser& p;
-    explicit DepthGuard(Parser& parser) : p(parser) {
-      if (++p.depth_ > p.limits_.max_nesting) p.fail("template nesting too deep");
+    int cost;
+    DepthGuard(Parser& parser, int nesting_cost) : p(parser), cost(nesting_cost) {
+      p.depth_ += cost;
+      if (p.depth_ > p.limits_.max_nesting) {
+        p.depth_ -= cost;
+        p.fail("template nesting too deep");
+      }
     }
-    ~DepthGuard() { --p.depth_; }
+    ~DepthGuard() { p.depth_ -= cost; }
   };
 
   ExprPtr make(ExprKind kind, const Token& at);

@@ -8,7 +8,8 @@
 //
 // Sandbox: no file or OS access exists in the language we implement (no include/import/
 // extends, no attribute access to Python internals, no mutating methods); recursion depth,
-// loop iterations and output size are bounded by RenderLimits and fail with a clear error.
+// loop iterations, output size, total work and memory are bounded by RenderLimits and fail with a
+// clear error (SecurityError naming the limit) after a bounded amount of counted work.
 #pragma once
 
 #include <ctime>
@@ -30,6 +31,13 @@ struct RenderLimits {
   int64_t max_loop_iterations = 2'000'000;      // total over the render
   int max_call_depth = 200;                     // nested macro / recursive-loop calls
   int max_eval_depth = 1000;                    // nested evaluation frames (bounds the C++ stack)
+  // Total work of the render, in counted operations: statements, expressions, loop iterations,
+  // calls (8 each), list items visited, and 32-byte units of strings built or scanned. The real
+  // templates in the tests use at most ~TODO; this stops exponential and quadratic templates.
+  int64_t max_work = 50'000'000;
+  // Bytes of strings, lists and dicts built by the render and still alive (approximated: small
+  // values count from being built to the end of the render).
+  size_t max_memory_bytes = size_t{512} << 20;
 };
 
 struct RenderOptions {
@@ -42,6 +50,9 @@ struct RenderResult {
   std::string text;
   // Byte ranges [begin, end) of `text` produced inside {% generation %} blocks.
   std::vector<std::pair<size_t, size_t>> generation_spans;
+  // What the render used of RenderLimits::max_work and max_memory_bytes.
+  int64_t work = 0;
+  size_t peak_memory_bytes = 0;
 };
 
 using Variables = std::vector<std::pair<std::string, Value>>;

@@ -5,12 +5,51 @@
 #include <cmath>
 #include <cstdio>
 
+#include "transformers/chat/budget.h"
 #include "transformers/chat/unicode.h"
 
 namespace transformers::jinja {
 
 namespace {
-constexpr int kMaxReprDepth = 200;  // a namespace holding itself must not recurse forever
+
+// ~ListObj and ~DictObj hand the containers they were the last owner of to this list instead
+// of destroying them in place, and the outermost destructor drains it: a list nested a million
+// levels deep is freed in a loop, not a million nested destructor calls.
+struct PendingRelease {
+  std::vector<Value> values;
+  bool draining = false;
+};
+thread_local PendingRelease pending_release;
+
+void defer_if_last(Value& v) {
+  if ((v.is_list() || v.is_dict()) && v.use_count() == 1) pending_release.values.push_back(std::move(v));
+}
+
+void drain_pending_release() {
+  if (pending_release.draining) return;
+  pending_release.draining = true;
+  while (!pending_release.values.empty()) {
+    Value v = std::move(pending_release.values.back());
+    pending_release.values.pop_back();
+  }  // ~Value here may run ~ListObj/~DictObj, which only append to the list
+  pending_release.draining = false;
+}
+
+}  // namespace
+
+ListObj::~ListObj() {
+  for (auto& v : items) defer_if_last(v);
+  items.clear();
+  drain_pending_release();
+}
+
+DictObj::~DictObj() {
+  for (auto& [k, v] : items) {
+    defer_if_last(k);
+    defer_if_last(v);
+  }
+  items.clear();
+  drain_pending_release();
 }
 
 void raise(const std::string& kind, const std::string& message) { throw TemplateError(kind, message); }
@@ -96,7 +135,10 @@ Value Value::function(std::string name, std::function<Value(Context&, CallArgs&)
   return Value(std::move(f));
 }
 
-Value Value::from_json(const OrderedJson& j) {
+namespace {
+Value value_from_json(const OrderedJson& j, std::string_view what, int depth) {
+  if (depth > kMaxValueDepth)
+    throw FormatError(std::string(what) + ": JSON nested deeper than " + std::to_string(kMaxValueDepth) + " levels");
   switch (j.type()) {
     case OrderedJson::value_t::null: return Value(nullptr);
     case OrderedJson::value_t::boolean: return Value(j.get<bool>());
@@ -111,16 +153,38 @@ Value Value::from_json(const OrderedJson& j) {
     case OrderedJson::value_t::array: {
       std::vector<Value> items;
       items.reserve(j.size());
-      for (const auto& e : j) items.push_back(from_json(e));
+      for (const auto& e : j) items.push_back(value_from_json(e, what, depth + 1));
       return Value::list(std::move(items));
     }
     case OrderedJson::value_t::object: {
       auto d = std::make_shared<DictObj>();
       d->items.reserve(j.size());
-      for (auto it = j.begin(); it != j.end(); ++it) d->items.emplace_back(Value(it.key()), from_json(it.value()));
+      for (auto it = j.begin(); it != j.end(); ++it)
+        d->items.emplace_back(Value(it.key()), value_from_json(it.value(), what, depth + 1));
       return Value(std::move(d));
     }
     default: return Value(nullptr);
+  }
+}
+}  // namespace
+
+Value Value::from_json(const OrderedJson& j, std::string_view what) { return value_from_json(j, what, 0); }
+
+long Value::use_count() const {
+  switch (type()) {
+    case Type::String: return std::get<std::shared_ptr<const std::string>>(v_).use_count();
+    case Type::List: return list_ptr().use_count();
+    case Type::Dict: return dict_ptr().use_count();
+    default: return 0;
+  }
+}
+
+std::weak_ptr<const void> Value::weak_ref() const {
+  switch (type()) {
+    case Type::String: return std::get<std::shared_ptr<const std::string>>(v_);
+    case Type::List: return list_ptr();
+    case Type::Dict: return dict_ptr();
+    default: return {};
   }
 }
 
@@ -311,7 +375,8 @@ std::string Value::repr() const {
 }
 
 void Value::append_repr(std::string& out, int depth) const {
-  if (depth > kMaxReprDepth) raise("RecursionError", "maximum recursion depth exceeded while getting the repr of an object");
+  if (depth > kMaxValueDepth) raise("RecursionError", "maximum recursion depth exceeded while getting the repr of an object");
+  charge_work(1);
   switch (type()) {
     case Type::Undefined: out += "Undefined"; return;  // repr(Undefined); str() is ""
     case Type::None: out += "None"; return;
@@ -337,6 +402,7 @@ void Value::append_repr(std::string& out, int depth) const {
       for (size_t i = 0; i < l.items.size(); ++i) {
         if (i) out += ", ";
         l.items[i].append_repr(out, depth + 1);
+        check_built_string(out.size());  // a list shared at every level prints exponentially
       }
       if (l.is_tuple && l.items.size() == 1) out.push_back(',');
       out.push_back(l.is_tuple ? ')' : ']');
@@ -354,6 +420,7 @@ void Value::append_repr(std::string& out, int depth) const {
         k.append_repr(out, depth + 1);
         out += ": ";
         v.append_repr(out, depth + 1);
+        check_built_string(out.size());
       }
       out.push_back('}');
       if (d.is_namespace) out.push_back('>');
@@ -371,7 +438,23 @@ void Value::append_repr(std::string& out, int depth) const {
 
 // ---- comparison --------------------------------------------------------------------------
 
+namespace {
+// Comparing nested lists and dicts recurses: bounded like Python's RecursionError.
+thread_local int comparison_depth = 0;
+struct ComparisonDepth {
+  ComparisonDepth() {
+    if (++comparison_depth > kMaxValueDepth) {
+      --comparison_depth;
+      raise("RecursionError", "maximum recursion depth exceeded in comparison");
+    }
+  }
+  ~ComparisonDepth() { --comparison_depth; }
+};
+}  // namespace
+
 bool Value::equals(const Value& other) const {
+  // Python's containers compare an item with itself as equal without looking inside it.
+  if (identity() != nullptr && identity() == other.identity()) return true;
   Type a = type(), b = other.type();
   if (is_number() && other.is_number()) {
     if ((a == Type::Int || a == Type::Bool) && (b == Type::Int || b == Type::Bool)) return to_int() == other.to_int();
@@ -381,10 +464,14 @@ bool Value::equals(const Value& other) const {
   switch (a) {
     case Type::Undefined:
     case Type::None: return true;
-    case Type::String: return as_str() == other.as_str();
+    case Type::String:
+      charge_scan(as_str().size());
+      return as_str() == other.as_str();
     case Type::List: {
       const auto &x = as_list(), &y = other.as_list();
       if (x.is_iterator() || y.is_iterator()) return &x == &y;
+      ComparisonDepth guard;
+      charge_work(static_cast<int64_t>(x.items.size()));
       if ((x.view == ListObj::View::Range) != (y.view == ListObj::View::Range)) return false;
       if (x.is_tuple != y.is_tuple || x.items.size() != y.items.size()) return false;
       for (size_t i = 0; i < x.items.size(); ++i)
@@ -395,6 +482,8 @@ bool Value::equals(const Value& other) const {
       const auto &x = as_dict(), &y = other.as_dict();
       if (x.is_namespace || y.is_namespace) return &x == &y;
       if (x.items.size() != y.items.size()) return false;
+      ComparisonDepth guard;
+      charge_work(static_cast<int64_t>(x.items.size() * x.items.size()));  // each key found by a scan
       for (const auto& [k, v] : x.items) {
         const Value* w = y.find(k);
         if (!w || !v.equals(*w)) return false;
@@ -417,11 +506,14 @@ int compare_values(const Value& a, const Value& b, const char* op) {
     return x < y ? -1 : x > y ? 1 : 0;
   }
   if (a.is_string() && b.is_string()) {
+    charge_scan(std::min(a.as_str().size(), b.as_str().size()));
     int c = a.as_str().compare(b.as_str());
     return c < 0 ? -1 : c > 0 ? 1 : 0;
   }
   if (a.is_list() && b.is_list() && a.is_tuple() == b.is_tuple()) {
     const auto &x = a.as_list().items, &y = b.as_list().items;
+    ComparisonDepth guard;
+    charge_work(static_cast<int64_t>(std::min(x.size(), y.size())));
     for (size_t i = 0; i < x.size() && i < y.size(); ++i) {
       if (x[i].equals(y[i])) continue;
       return compare_values(x[i], y[i], op);
@@ -504,7 +596,9 @@ void newline_indent(std::string& out, const JsonDumpOptions& o, int level) {
 }
 
 void dump(std::string& out, const Value& v, const JsonDumpOptions& o, int level) {
-  if (level > kMaxReprDepth) raise("RecursionError", "maximum recursion depth exceeded while encoding a JSON object");
+  if (level > kMaxValueDepth) raise("RecursionError", "maximum recursion depth exceeded while encoding a JSON object");
+  charge_work(1);
+  check_built_string(out.size());
   switch (v.type()) {
     case Value::Type::None: out += "null"; return;
     case Value::Type::Bool: out += v.as_bool() ? "true" : "false"; return;

@@ -54,6 +54,11 @@ struct ListObj {
   bool is_iterator() const { return view == View::Generator || view == View::ReverseIterator; }
   // A generator's body runs when it is first iterated: a failure is raised then, not before.
   std::shared_ptr<const TemplateError> deferred_error;
+
+  ListObj() = default;
+  ListObj(const ListObj&) = default;
+  ListObj& operator=(const ListObj&) = default;
+  ~ListObj();  // releases nested values without recursion (any depth)
 };
 
 // A Python dict (insertion ordered). Linear search: template dicts are small (messages, tool
@@ -65,7 +70,16 @@ struct DictObj {
   const Value* find(const Value& key) const;
   const Value* find(std::string_view key) const;
   void set(Value key, Value value);
+
+  DictObj() = default;
+  DictObj(const DictObj&) = default;
+  DictObj& operator=(const DictObj&) = default;
+  ~DictObj();  // releases nested values without recursion (any depth)
 };
+
+// Deepest nesting of lists and dicts that from_json accepts and that repr, tojson and comparisons
+// follow (Python's own limit is its recursion limit of 1000 frames).
+constexpr int kMaxValueDepth = 512;
 
 struct CallArgs {
   std::vector<Value> args;
@@ -120,7 +134,8 @@ class Value {
   static Value dict();
   static Value generator(std::vector<Value> items);
   static Value function(std::string name, std::function<Value(Context&, CallArgs&)> fn);
-  static Value from_json(const OrderedJson& j);
+  // FormatError naming `what` (e.g. "conversation 'messages'") past kMaxValueDepth levels.
+  static Value from_json(const OrderedJson& j, std::string_view what = "JSON value");
 
   Type type() const { return static_cast<Type>(v_.index()); }
   bool is_undefined() const { return type() == Type::Undefined; }
@@ -151,6 +166,10 @@ class Value {
   const std::shared_ptr<DictObj>& dict_ptr() const { return std::get<std::shared_ptr<DictObj>>(v_); }
   const std::shared_ptr<ListObj>& list_ptr() const { return std::get<std::shared_ptr<ListObj>>(v_); }
   const std::string& undefined_hint() const;
+  // For strings, lists and dicts: how many Values share the object (1: just built), and a weak
+  // reference to it (the render's memory budget watches big values with these). 0 / empty else.
+  long use_count() const;
+  std::weak_ptr<const void> weak_ref() const;
 
   // Python truthiness.
   bool truthy() const;
