@@ -205,6 +205,16 @@ TEST(HostileInput, DeeplyNestedTokenizerJsonIsRefused) {
   EXPECT_NE(message.find("tokenizer.json"), std::string::npos) << message;
 }
 
+TEST(HostileInput, DeeplyNestedTokenizerConfigIsRefused) {
+  // tokenizer_config.json goes through io/json.cpp (nlohmann: iterative parse and destruction).
+  fs::path dir = scratch_dir("hostile_deep_config");
+  std::ofstream(dir / "tokenizer.json") << word_level_json(nullptr, nullptr).dump();
+  std::ofstream(dir / "tokenizer_config.json") << std::string(1'000'000, '[') << std::string(1'000'000, ']');
+  std::string message = error_message([&] { Tokenizer::from_pretrained(dir); });
+  EXPECT_NE(message.find("tokenizer_config.json: the top level must be a JSON object"), std::string::npos)
+      << message;
+}
+
 TEST(HostileInput, TokenizerJsonThatIsNotAFileIsRefused) {
   fs::path dir = scratch_dir("hostile_dir");
   fs::create_directories(dir / "tokenizer.json");
