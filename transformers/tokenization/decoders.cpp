@@ -18,13 +18,23 @@ std::string Decoder::decode(std::vector<std::string> tokens) const {
 
 namespace {
 
+// Replaces every non-overlapping `from` (left to right) by `to`, in one pass: replacing in place
+// would move the tail at every match, quadratic on a long text (clean_up_tokenization runs on
+// the whole decoded output).
 void replace_all(std::string& s, std::string_view from, std::string_view to) {
   if (from.empty()) return;
-  size_t pos = 0;
-  while ((pos = s.find(from, pos)) != std::string::npos) {
-    s.replace(pos, from.size(), to);
-    pos += to.size();
+  size_t pos = s.find(from);
+  if (pos == std::string::npos) return;
+  std::string out;
+  out.reserve(s.size());
+  size_t last = 0;
+  for (; pos != std::string::npos; pos = s.find(from, last)) {
+    out.append(s, last, pos - last);
+    out.append(to);
+    last = pos + from.size();
   }
+  out.append(s, last, std::string::npos);
+  s = std::move(out);
 }
 
 class ByteLevelDecoder final : public Decoder {
@@ -122,22 +132,29 @@ class CtcDecoder final : public Decoder {
 
 class ReplaceDecoder final : public Decoder {
  public:
-  ReplaceDecoder(const Json& json, const std::string& where) : pattern_(json, where) {}
+  ReplaceDecoder(const Json& json, const std::string& where) : pattern_(json, where), where_(where) {}
   void decode_chain(std::vector<std::string>& tokens) const override {
+    // The decoded text is bounded like normalized text, over all the tokens together.
+    size_t input_size = 0, output_size = 0;
+    for (const auto& t : tokens) input_size += t.size();
     for (auto& t : tokens) {
-      if (!pattern_.regex) {
-        replace_all(t, pattern_.literal, pattern_.content);
-        continue;
-      }
+      auto matches = pattern_.regex ? pattern_.regex->find_matches(t)
+                                    : find_literal_matches(t, pattern_.literal);
+      size_t size = replaced_size(t.size(), matches, pattern_.content.size());
+      output_size = size > SIZE_MAX - output_size ? SIZE_MAX : output_size + size;
+      check_growth(output_size, input_size, where_);
       std::string out;
-      for (const auto& m : pattern_.regex->find_matches(t))
-        out += m.is_match ? pattern_.content : t.substr(m.start, m.end - m.start);
+      out.reserve(size);
+      for (const auto& m : matches)
+        out.append(m.is_match ? std::string_view(pattern_.content)
+                              : std::string_view(t).substr(m.start, m.end - m.start));
       t = std::move(out);
     }
   }
 
  private:
   ReplacePattern pattern_;
+  std::string where_;
 };
 
 class FuseDecoder final : public Decoder {

@@ -15,6 +15,29 @@
 
 namespace transformers::tokenization {
 
+// The work a model may spend on one word: kWorkPerByte steps (trie nodes walked, candidate bytes
+// hashed) per byte of the word plus kWorkAllowance. With a real vocabulary a step per byte costs
+// at most the longest piece's length (tens of bytes); a vocabulary with a piece of megabytes
+// would make one long word cost its length times that piece's, so such a word is refused with a
+// ValueError naming the model instead.
+class WorkBudget {
+ public:
+  static constexpr size_t kWorkPerByte = 1024;
+  static constexpr size_t kWorkAllowance = size_t{1} << 20;
+  WorkBudget(size_t word_size, const std::string& model)
+      : word_size_(word_size), limit_(word_size * kWorkPerByte + kWorkAllowance), model_(model) {}
+  void spend(size_t steps) {
+    used_ += steps;
+    TCPP_CHECK(used_ <= limit_, ValueError, model_, ": a ", word_size_,
+               "-byte word needs more than ", limit_, " steps (the limit is ", kWorkPerByte,
+               " per byte + ", kWorkAllowance, "; the vocabulary has very long pieces)");
+  }
+
+ private:
+  size_t word_size_, limit_, used_ = 0;
+  const std::string& model_;
+};
+
 class Model {
  public:
   virtual ~Model() = default;

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "transformers/core/error.h"
+
 namespace transformers::tokenization {
 
 NormalizedString::NormalizedString(std::string original)
@@ -41,15 +43,39 @@ std::optional<ByteRange> NormalizedString::full_original_as_normalized() const {
   return ByteRange{*start, alignments_.size()};
 }
 
-void NormalizedString::transform(const std::vector<CharChange>& dest, size_t initial_offset) {
+void check_growth(size_t new_size, size_t original_size, std::string_view what) {
+  TCPP_CHECK(new_size <= max_grown_size(original_size), ValueError, what,
+             ": the text would grow to ", new_size, " bytes from an input of ", original_size,
+             " bytes, over the limit of ", kMaxGrowthFactor, " x the input + ", kGrowthAllowance,
+             " bytes");
+}
+
+size_t replaced_size(size_t text_size, const std::vector<PatternSplit>& matches,
+                     size_t content_size) {
+  size_t count = 0, removed = 0;
+  for (const auto& m : matches) {
+    if (!m.is_match) continue;
+    ++count;
+    removed += m.end - m.start;
+  }
+  size_t inserted = 0;
+  if (__builtin_mul_overflow(count, content_size, &inserted)) return SIZE_MAX;
+  size_t kept = text_size - removed;  // matches lie inside the text
+  return inserted > SIZE_MAX - kept ? SIZE_MAX : kept + inserted;
+}
+
+void NormalizedString::transform(const std::vector<CharChange>& dest, size_t initial_offset,
+                                 std::string_view what) {
   auto range = full_original_as_normalized();
   if (!range) return;
-  transform_range(range->first, range->second, dest, initial_offset);
+  transform_range(range->first, range->second, dest, initial_offset, what);
 }
 
 void NormalizedString::transform_range(size_t n_start, size_t n_end,
                                        const std::vector<CharChange>& dest,
-                                       size_t initial_offset) {
+                                       size_t initial_offset, std::string_view what) {
+  // Each char of `dest` is at least one byte.
+  check_growth(normalized_.size() - (n_end - n_start) + dest.size(), what);
   // Byte sizes of the chars being replaced, consumed as the changes say.
   std::string_view replaced(normalized_.data() + n_start, n_end - n_start);
   size_t cursor = 0;
@@ -93,7 +119,7 @@ void NormalizedString::transform_range(size_t n_start, size_t n_end,
                      new_alignments.begin(), new_alignments.end());
 }
 
-void NormalizedString::prepend(std::string_view s) {
+void NormalizedString::prepend(std::string_view s, std::string_view what) {
   if (normalized_.empty() || s.empty()) return;
   size_t i = 0;
   char32_t first = next_code_point(normalized_, i);
@@ -104,10 +130,10 @@ void NormalizedString::prepend(std::string_view s) {
     is_first = false;
   }
   dest.emplace_back(first, 1);
-  transform_range(0, i, dest, 0);
+  transform_range(0, i, dest, 0, what);
 }
 
-void NormalizedString::append(std::string_view s) {
+void NormalizedString::append(std::string_view s, std::string_view what) {
   if (s.empty()) return;
   std::vector<CharChange> dest;
   size_t start = normalized_.size();
@@ -119,7 +145,7 @@ void NormalizedString::append(std::string_view s) {
     dest.emplace_back(next_code_point(normalized_, i), 0);
   }
   for (size_t k = 0; k < s.size();) dest.emplace_back(next_code_point(s, k), 1);
-  transform_range(start, normalized_.size(), dest, 0);
+  transform_range(start, normalized_.size(), dest, 0, what);
 }
 
 void NormalizedString::lowercase() {
@@ -151,14 +177,17 @@ void NormalizedString::uppercase() {
   if (changed) transform(dest, 0);
 }
 
-void NormalizedString::replace(const std::vector<PatternSplit>& matches, std::string_view content) {
+void NormalizedString::replace(const std::vector<PatternSplit>& matches, std::string_view content,
+                               std::string_view what) {
   bool any = false;
   for (const auto& m : matches) any |= m.is_match;
   if (!any) return;
+  size_t new_size = replaced_size(normalized_.size(), matches, content.size());
+  check_growth(new_size, what);
   std::string text;
   std::vector<std::pair<uint32_t, uint32_t>> aligns;
-  text.reserve(normalized_.size() + content.size() * 4);
-  aligns.reserve(normalized_.size() + content.size() * 4);
+  text.reserve(new_size);
+  aligns.reserve(new_size);
   size_t last_end = 0;
   for (const auto& m : matches) {
     if (!m.is_match) continue;

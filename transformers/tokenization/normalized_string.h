@@ -28,8 +28,33 @@ struct PatternSplit {
   bool is_match;
 };
 
+// A text being normalized (or decoded) may grow to at most kMaxGrowthFactor times its original
+// bytes plus kGrowthAllowance: without a bound a Replace (or a charsmap entry, or a Sequence of
+// them) that inserts a long text for every match turns a small input into gigabytes. The
+// legitimate worst case is about 22x (NFKC of U+FDFA, 3 -> 33 bytes, then byte-level 2x); the
+// allowance covers one-off insertions such as Prepend on a short input.
+inline constexpr size_t kMaxGrowthFactor = 32;
+inline constexpr size_t kGrowthAllowance = 64 * 1024;
+inline size_t max_grown_size(size_t original_size) {
+  return kMaxGrowthFactor * original_size + kGrowthAllowance;
+}
+// Throws ValueError naming `what` (the normalizer, pre-tokenizer or decoder) when a step would
+// make a text of `original_size` input bytes `new_size` bytes long, above max_grown_size().
+// Called before the step allocates.
+void check_growth(size_t new_size, size_t original_size, std::string_view what);
+
+// The size of a `text_size`-byte text once the `matches` flagged is_match are replaced by a
+// `content_size`-byte content (saturating instead of wrapping around).
+size_t replaced_size(size_t text_size, const std::vector<PatternSplit>& matches,
+                     size_t content_size);
+
 class NormalizedString {
  public:
+  size_t max_size() const { return max_grown_size(original_size_); }
+  void check_growth(size_t new_size, std::string_view what) const {
+    tokenization::check_growth(new_size, original_size_, what);
+  }
+
   NormalizedString() = default;
   explicit NormalizedString(std::string original);
 
@@ -46,16 +71,19 @@ class NormalizedString {
 
   // Replaces the whole normalized string by `dest` (see CharChange); `initial_offset` is the
   // number of chars removed at the very beginning.
-  void transform(const std::vector<CharChange>& dest, size_t initial_offset);
+  // `what` names the step for the growth check's error.
+  void transform(const std::vector<CharChange>& dest, size_t initial_offset,
+                 std::string_view what = "normalization");
   void transform_range(size_t n_start, size_t n_end, const std::vector<CharChange>& dest,
-                       size_t initial_offset);
+                       size_t initial_offset, std::string_view what = "normalization");
 
-  void prepend(std::string_view s);
-  void append(std::string_view s);
+  void prepend(std::string_view s, std::string_view what = "prepend");
+  void append(std::string_view s, std::string_view what = "append");
   void lowercase();
   void uppercase();
   // Replaces every `matches` range flagged is_match by `content`.
-  void replace(const std::vector<PatternSplit>& matches, std::string_view content);
+  void replace(const std::vector<PatternSplit>& matches, std::string_view content,
+               std::string_view what = "replace");
   template <typename Keep>
   void filter(Keep keep);
   template <typename Map>

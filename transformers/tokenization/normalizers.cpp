@@ -136,26 +136,29 @@ class PrecompiledNormalizer final : public Normalizer {
 
 class ReplaceNormalizer final : public Normalizer {
  public:
-  ReplaceNormalizer(const Json& json, const std::string& where) : pattern_(json, where) {}
+  ReplaceNormalizer(const Json& json, const std::string& where)
+      : pattern_(json, where), where_(where) {}
   void normalize(NormalizedString& s) const override {
     if (pattern_.regex) {
-      s.replace(pattern_.regex->find_matches(s.get()), pattern_.content);
+      s.replace(pattern_.regex->find_matches(s.get()), pattern_.content, where_);
     } else if (s.get().find(pattern_.literal) != std::string::npos) {
-      s.replace(find_literal_matches(s.get(), pattern_.literal), pattern_.content);
+      s.replace(find_literal_matches(s.get(), pattern_.literal), pattern_.content, where_);
     }
   }
 
  private:
   ReplacePattern pattern_;
+  std::string where_;
 };
 
 class PrependNormalizer final : public Normalizer {
  public:
-  explicit PrependNormalizer(std::string prefix) : prefix_(std::move(prefix)) {}
-  void normalize(NormalizedString& s) const override { s.prepend(prefix_); }
+  PrependNormalizer(std::string prefix, std::string where)
+      : prefix_(std::move(prefix)), where_(std::move(where)) {}
+  void normalize(NormalizedString& s) const override { s.prepend(prefix_, where_); }
 
  private:
-  std::string prefix_;
+  std::string prefix_, where_;
 };
 
 class ByteLevelNormalizer final : public Normalizer {
@@ -207,7 +210,7 @@ std::unique_ptr<Normalizer> make_normalizer(const Json& json, const std::string&
   }
   if (type == "Replace") return std::make_unique<ReplaceNormalizer>(json, at);
   if (type == "Prepend")
-    return std::make_unique<PrependNormalizer>(json_get<std::string>(json, "prepend", at));
+    return std::make_unique<PrependNormalizer>(json_get<std::string>(json, "prepend", at), at);
   if (type == "Sequence") {
     const Json& list = json_member(json, "normalizers", at);
     TCPP_CHECK(list.is_array(), ConfigError, at, ": 'normalizers' must be an array");

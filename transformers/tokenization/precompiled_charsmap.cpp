@@ -44,7 +44,8 @@ std::string base64_decode(std::string_view text, const std::string& where) {
   return out;
 }
 
-PrecompiledCharsmap::PrecompiledCharsmap(std::string_view blob, const std::string& where) {
+PrecompiledCharsmap::PrecompiledCharsmap(std::string_view blob, const std::string& where)
+    : where_(where) {
   TCPP_CHECK(blob.size() >= 4, FormatError, where, ": precompiled_charsmap is too short");
   uint32_t trie_size;
   std::memcpy(&trie_size, blob.data(), 4);
@@ -126,6 +127,9 @@ void PrecompiledCharsmap::normalize(NormalizedString& s) const {
   changes.reserve(text.size());
   bool modified = false;
   for (auto [start, end] : grapheme_ranges(text)) {
+    // A charsmap entry may map one char to a long text: bound the changes as they grow (each
+    // is at least one byte of the result).
+    s.check_growth(changes.size(), where_);
     std::string_view grapheme(text.data() + start, end - start);
     if (grapheme.size() < 6) {
       if (auto norm = transform(grapheme)) {
@@ -146,7 +150,7 @@ void PrecompiledCharsmap::normalize(NormalizedString& s) const {
       }
     }
   }
-  if (modified) s.transform(changes, 0);
+  if (modified) s.transform(changes, 0, where_);
 }
 
 }  // namespace transformers::tokenization

@@ -28,6 +28,7 @@ class PrecompiledCharsmap {
   std::optional<std::string_view> replacement_at(size_t index) const;
   std::vector<uint32_t> units_;
   std::string replacements_;
+  std::string where_;  // names the normalizer in growth errors
 };
 
 std::string base64_decode(std::string_view text, const std::string& where);

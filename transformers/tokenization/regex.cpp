@@ -18,14 +18,25 @@ void initialize_oniguruma() {
   });
 }
 
-// One match region per thread: searches on a shared Regex are then thread safe.
-OnigRegion* thread_region() {
-  struct Holder {
-    OnigRegion* region = onig_region_new();
-    ~Holder() { onig_region_free(region, 1); }
-  };
-  thread_local Holder holder;
-  return holder.region;
+// One match region and match parameter set per thread: searches on a shared Regex are then
+// thread safe.
+struct SearchState {
+  OnigRegion* region = onig_region_new();
+  OnigMatchParam* param = onig_new_match_param();
+  SearchState() {
+    onig_initialize_match_param(param);
+    onig_set_retry_limit_in_match_of_match_param(param, Regex::kRetryLimitInMatch);
+    onig_set_retry_limit_in_search_of_match_param(param, Regex::kRetryLimitInSearch);
+  }
+  ~SearchState() {
+    onig_free_match_param(param);
+    onig_region_free(region, 1);
+  }
+};
+
+SearchState& thread_search_state() {
+  thread_local SearchState state;
+  return state;
 }
 
 std::vector<PatternSplit> covering_splits(std::string_view text,
@@ -48,7 +59,7 @@ std::vector<PatternSplit> covering_splits(std::string_view text,
 
 }  // namespace
 
-Regex::Regex(std::string_view pattern, const std::string& where) : pattern_(pattern) {
+Regex::Regex(std::string_view pattern, const std::string& where) : pattern_(pattern), where_(where) {
   initialize_oniguruma();
   OnigRegex regex = nullptr;
   OnigErrorInfo info;
@@ -79,15 +90,27 @@ void Regex::find_all(std::string_view text, std::vector<ByteRange>& out) const {
 
 void Regex::find_all_oniguruma(std::string_view text, std::vector<ByteRange>& out) const {
   auto regex = static_cast<OnigRegex>(regex_);
-  OnigRegion* region = thread_region();
+  SearchState& state = thread_search_state();
+  OnigRegion* region = state.region;
   auto str = reinterpret_cast<const OnigUChar*>(text.data());
   auto end = str + text.size();
   size_t last_end = 0;
   bool have_last_match = false;
   size_t last_match_end = 0;
   while (last_end <= text.size()) {
-    int r = onig_search(regex, str, end, str + last_end, end, region, ONIG_OPTION_NONE);
-    if (r < 0) break;  // ONIG_MISMATCH (or an engine error: stop matching)
+    int r = onig_search_with_param(regex, str, end, str + last_end, end, region,
+                                   ONIG_OPTION_NONE, state.param);
+    if (r == ONIG_MISMATCH) break;
+    if (r < 0) {
+      // Stopping here would silently leave the rest of the text unsplit.
+      OnigUChar message[ONIG_MAX_ERROR_MESSAGE_LEN];
+      onig_error_code_to_str(message, r);
+      throw ValueError(detail::concat(where_, ": regex '", pattern_, "' failed on a ",
+                                      text.size(), "-byte text at byte ", last_end, ": ",
+                                      reinterpret_cast<const char*>(message),
+                                      " (Oniguruma retry limits: ", kRetryLimitInMatch,
+                                      " per match, ", kRetryLimitInSearch, " per search)"));
+    }
     size_t s = static_cast<size_t>(region->beg[0]), e = static_cast<size_t>(region->end[0]);
     if (s == e && have_last_match && last_match_end == e) {
       // An empty match right after the previous one: step over one char and search again.

@@ -16,12 +16,20 @@ class Regex {
  public:
   // Throws FormatError naming `where` when the pattern does not compile.
   Regex(std::string_view pattern, const std::string& where);
+
+  // Oniguruma's backtracking budget per match attempt (its default, as in the Rust library) and
+  // per search call (unbounded by default; bounded here so that a pattern that fails slowly at
+  // every position cannot make one search quadratic without limit). A search that exceeds either
+  // throws ValueError naming the pattern instead of silently ending the match list.
+  static constexpr unsigned long kRetryLimitInMatch = 10'000'000;
+  static constexpr unsigned long kRetryLimitInSearch = 100'000'000;
   ~Regex();
   Regex(const Regex&) = delete;
   Regex& operator=(const Regex&) = delete;
 
   // All non-overlapping matches, as the Rust onig crate's find_iter yields them (an empty match
-  // right after the previous match is skipped).
+  // right after the previous match is skipped). Throws ValueError when Oniguruma gives up (its
+  // retry limits above); the Rust library panics there.
   void find_all(std::string_view text, std::vector<ByteRange>& out) const;
   // find_all through Oniguruma even when a hand-written scanner exists (tests compare the two).
   void find_all_oniguruma(std::string_view text, std::vector<ByteRange>& out) const;
@@ -32,6 +40,7 @@ class Regex {
 
  private:
   std::string pattern_;
+  std::string where_;
   void* regex_ = nullptr;  // OnigRegex
   std::unique_ptr<PatternScanner> scanner_;  // a faster equivalent for known patterns
 };

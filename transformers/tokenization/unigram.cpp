@@ -29,16 +29,18 @@ class ByteTrie {
     }
     ends_[node] = id;
   }
-  // Calls fn(length, id) for every key that prefixes text, shortest first.
+  // Calls fn(length, id) for every key that prefixes text, shortest first; returns the number of
+  // trie nodes walked.
   template <typename Fn>
-  void for_each_prefix(std::string_view text, Fn fn) const {
+  size_t for_each_prefix(std::string_view text, Fn fn) const {
     uint32_t node = 0;
     for (size_t i = 0; i < text.size(); ++i) {
       auto it = children_.find(edge(node, static_cast<unsigned char>(text[i])));
-      if (it == children_.end()) return;
+      if (it == children_.end()) return i + 1;
       node = it->second;
       if (ends_[node] >= 0) fn(i + 1, static_cast<uint32_t>(ends_[node]));
     }
+    return text.size();
   }
 
  private:
@@ -49,7 +51,7 @@ class ByteTrie {
 
 class UnigramModel final : public Model {
  public:
-  UnigramModel(const Json& json, const ModelBulk& bulk, const std::string& where) {
+  UnigramModel(const Json& json, const ModelBulk& bulk, const std::string& where) : where_(where) {
     TCPP_CHECK(bulk.has_vocab_list, ConfigError, where,
                ": 'vocab' must be an array of [piece, score]");
     const auto& vocab = bulk.vocab_scores;
@@ -91,34 +93,36 @@ class UnigramModel final : public Model {
   }
 
   void viterbi(std::string_view text, std::vector<Token>& out) const {
+    // 16 bytes per byte of the word (a word is < 4 GiB: offsets are 32-bit).
     struct Node {
-      uint32_t id = 0;
       double score = 0;
-      int64_t starts_at = -1;
+      uint32_t id = 0;
+      uint32_t starts_at = kNone;
     };
     const size_t size = text.size();
     thread_local std::vector<Node> best;
     best.assign(size + 1, Node{});
+    WorkBudget budget(size, where_);
     const double unk_score = min_score_ - kUnkPenalty;
     for (size_t start = 0; start < size;) {
       double base = best[start].score;
       size_t char_len = utf8_sequence_length(static_cast<unsigned char>(text[start]));
       char_len = std::min(char_len, size - start);
       bool has_single = false;
-      trie_.for_each_prefix(text.substr(start), [&](size_t len, uint32_t id) {
+      budget.spend(trie_.for_each_prefix(text.substr(start), [&](size_t len, uint32_t id) {
         Node& target = best[start + len];
         double candidate = scores_[id] + base;
-        if (target.starts_at < 0 || candidate > target.score) {
-          target = {id, candidate, static_cast<int64_t>(start)};
+        if (target.starts_at == kNone || candidate > target.score) {
+          target = {candidate, id, static_cast<uint32_t>(start)};
         }
         if (len == char_len) has_single = true;
-      });
+      }));
       if (!has_single) {
         TCPP_CHECK(unk_id_, ValueError, "Unigram: the text needs an unknown piece but the model has no unk_id");
         Node& target = best[start + char_len];
         double candidate = unk_score + base;
-        if (target.starts_at < 0 || candidate > target.score)
-          target = {*unk_id_, candidate, static_cast<int64_t>(start)};
+        if (target.starts_at == kNone || candidate > target.score)
+          target = {candidate, *unk_id_, static_cast<uint32_t>(start)};
       }
       start += char_len;
     }
@@ -143,6 +147,14 @@ class UnigramModel final : public Model {
     }
     if (in_unk) pieces.emplace_back(0, unk_end);
     for (auto it = pieces.rbegin(); it != pieces.rend(); ++it) emit(text, it->first, it->second, out);
+    // The per-thread buffers are reused across words; do not keep a huge word's alive.
+    release_if_large(best);
+    release_if_large(pieces);
+  }
+
+  template <typename T>
+  static void release_if_large(std::vector<T>& v) {
+    if (v.capacity() * sizeof(T) > kKeptBufferBytes) std::vector<T>().swap(v);
   }
 
   std::optional<uint32_t> token_to_id(std::string_view token) const override {
@@ -173,6 +185,10 @@ class UnigramModel final : public Model {
     TCPP_CHECK(unk_id_, ValueError, "Unigram: unknown piece and no unk_id");
     out.push_back({*unk_id_, s, e, /*value_from_text=*/true});
   }
+
+  static constexpr uint32_t kNone = UINT32_MAX;
+  static constexpr size_t kKeptBufferBytes = size_t{16} << 20;
+  std::string where_;
 
   std::vector<std::string> pieces_;
   std::vector<double> scores_;

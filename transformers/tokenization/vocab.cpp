@@ -1,5 +1,7 @@
 #include "transformers/tokenization/vocab.h"
 
+#include <algorithm>
+
 namespace transformers::tokenization {
 
 void Vocab::reserve(size_t n) {
@@ -27,6 +29,7 @@ void Vocab::add(std::string token, uint32_t id) {
     present_.resize(id + 1, false);
   }
   uint64_t h = hash(token);
+  max_token_size_ = std::max(max_token_size_, token.size());
   by_id_[id] = std::move(token);
   present_[id] = true;
   std::string_view key = by_id_[id];

@@ -34,6 +34,8 @@ class Vocab {
   uint32_t id_bound() const { return static_cast<uint32_t>(by_id_.size()); }
   // Number of distinct token strings (the Rust vocab map's len()).
   size_t size() const { return count_; }
+  // The byte length of the longest token: no longer text can match.
+  size_t max_token_size() const { return max_token_size_; }
   void reserve(size_t n);
 
  private:
@@ -48,6 +50,7 @@ class Vocab {
   std::vector<Slot> slots_;
   size_t mask_ = 0;
   size_t count_ = 0;
+  size_t max_token_size_ = 0;
   std::vector<std::string> by_id_;
   std::vector<bool> present_;
 };

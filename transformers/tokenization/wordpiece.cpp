@@ -14,7 +14,8 @@ class WordPieceModel final : public Model {
   WordPieceModel(const Json& json, const ModelBulk& bulk, const std::string& where)
       : unk_token_(json_get_or<std::string>(json, "unk_token", "[UNK]", where)),
         prefix_(json_get_or<std::string>(json, "continuing_subword_prefix", "##", where)),
-        max_chars_(json_get_or<size_t>(json, "max_input_chars_per_word", 100, where)) {
+        max_chars_(json_get_or<size_t>(json, "max_input_chars_per_word", 100, where)),
+        where_(where) {
     fill_vocab(vocab_, bulk, where);
   }
 
@@ -32,14 +33,22 @@ class WordPieceModel final : public Model {
     }
     size_t first = out.size();
     std::string candidate;
+    // A large max_input_chars_per_word lets long words through: start each search at the longest
+    // vocabulary entry (no longer candidate can match; same result) and bound the rest.
+    WorkBudget budget(text.size(), where_);
     for (size_t start = 0; start < text.size();) {
       // Longest piece from `start`, shrinking one char at a time.
       size_t end = text.size();
+      if (end - start > vocab_.max_token_size()) {
+        end = start + vocab_.max_token_size();
+        while (end > start && (static_cast<unsigned char>(text[end]) & 0xC0) == 0x80) --end;
+      }
       std::optional<uint32_t> found;
       while (start < end) {
         candidate.clear();
         if (start > 0) candidate += prefix_;
         candidate.append(text.substr(start, end - start));
+        budget.spend(candidate.size());
         if ((found = vocab_.find(candidate))) break;
         do {
           --end;
@@ -72,6 +81,7 @@ class WordPieceModel final : public Model {
   Vocab vocab_;
   std::string unk_token_, prefix_;
   size_t max_chars_;
+  std::string where_;
   WordCache cache_;
 };
 
