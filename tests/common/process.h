@@ -2,9 +2,11 @@
 // stderr and the exit status. Shared by the CLI test files.
 #pragma once
 
+#include <gtest/gtest.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <atomic>
 #include <cstdio>
@@ -43,6 +45,15 @@ inline ProcessResult run_command(const std::string& command) {
 // `transformers ARGS` with the binary of this build tree.
 inline ProcessResult run_transformers(const std::string& args) {
   return run_command(std::string(TCPP_BINARY_DIR) + "/cli/transformers " + args);
+}
+
+// The CLI's answer to bad input: exit status 1 and one line "error: ..." containing `needle`.
+inline void expect_one_line_error(const ProcessResult& r, const std::string& needle) {
+  EXPECT_FALSE(r.signaled) << "crashed: " << r.err;
+  EXPECT_EQ(r.exit_code, 1) << r.err;
+  EXPECT_EQ(r.err.rfind("error: ", 0), 0u) << r.err;
+  EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << "expected one line: " << r.err;
+  EXPECT_NE(r.err.find(needle), std::string::npos) << "expected '" << needle << "' in: " << r.err;
 }
 
 }  // namespace transformers::testing
