@@ -81,8 +81,8 @@ void check_flags(const GenerateArgs& a) {
     TCPP_CHECK(*a.num_beams >= 1 && *a.num_beams <= kMaxBeams, ValueError, "--num-beams must be from 1 to ", kMaxBeams,
                ", got ", *a.num_beams);
   if (a.num_return_sequences)
-    TCPP_CHECK(*a.num_return_sequences >= 1 && *a.num_return_sequences <= kMaxBeams, ValueError,
-               "--num-return-sequences must be from 1 to ", kMaxBeams, ", got ", *a.num_return_sequences);
+    TCPP_CHECK(*a.num_return_sequences >= 1 && *a.num_return_sequences <= kMaxReturnSequences, ValueError,
+               "--num-return-sequences must be from 1 to ", kMaxReturnSequences, ", got ", *a.num_return_sequences);
   if (a.top_k) TCPP_CHECK(*a.top_k >= 0, ValueError, "--top-k must be >= 0 (0: off), got ", *a.top_k);
 }
 

@@ -76,7 +76,7 @@ TEST(CliHardening, GenerationFlagsOutOfRangeNameTheFlag) {
   expect_one_line_error(run(m + " --max-new-tokens 9223372036854775807"), "--max-new-tokens");
   expect_one_line_error(run(m + " --seed -5 --do-sample"), "--seed must be an integer from 0 to 2^64-1, got '-5'");
   expect_one_line_error(run(m + " --num-beams 1000000"), "--num-beams must be from 1 to 1024, got 1000000");
-  expect_one_line_error(run(m + " --num-return-sequences 99999 --do-sample"), "--num-return-sequences must be from 1 to 1024");
+  expect_one_line_error(run(m + " --num-return-sequences 99999 --do-sample"), "--num-return-sequences must be from 1 to 65536");
   expect_one_line_error(run(m + " --max-new-tokens 1000000 --cache-implementation static --num-beams 1000"),
                         "static cache of");
   // Valid extremes still run.

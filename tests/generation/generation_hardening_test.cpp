@@ -54,7 +54,7 @@ void expect_invalid(const Json& j, const std::vector<std::string>& needles) {
 
 TEST(GenerationHardening, SizesPastTheLimitsAreRefusedNamingTheKeyAndLimit) {
   expect_invalid({{"num_beams", 1000000000}}, {"num_beams is 1000000000", "limit of 1024"});
-  expect_invalid({{"num_return_sequences", 5000}, {"num_beams", 5000}}, {"limit of 1024"});
+  expect_invalid({{"num_return_sequences", 100000}, {"do_sample", true}}, {"num_return_sequences is 100000", "limit of 65536"});
   expect_invalid({{"max_new_tokens", 1000000000}}, {"max_new_tokens is 1000000000", "limit of 16777216"});
   expect_invalid({{"max_cache_len", 1000000000000}}, {"max_cache_len is 1000000000000", "limit of 16777216"});
   expect_invalid({{"max_length", INT64_MAX}}, {"max_length is 9223372036854775807", "limit of 16777216"});
@@ -81,6 +81,10 @@ TEST(GenerationHardening, TokenIdsOutsideTheVocabularyAreRefusedByGenerate) {
                            {"forced_eos_token_id contains token id 97"});
   expect_error<ValueError>([&] { run({{"max_new_tokens", 2}, {"begin_suppress_tokens", {1000}}}); },
                            {"begin_suppress_tokens contains token id 1000"});
+  // eos ids only stop rows: one past the vocabulary never matches (v5), unless it is the pad.
+  EXPECT_NO_THROW(run({{"max_new_tokens", 2}, {"eos_token_id", {1000}}, {"pad_token_id", 0}}));
+  expect_error<ValueError>([&] { run({{"max_new_tokens", 2}, {"eos_token_id", {1000}}}); },
+                           {"eos_token_id (the pad token: pad_token_id is unset) contains token id 1000"});
   // The largest id is fine.
   EXPECT_NO_THROW(run({{"max_new_tokens", 2}, {"bad_words_ids", {{96}}}}));
 }

@@ -173,8 +173,8 @@ void GenerationConfig::validate() const {
   if (max_cache_len && *max_cache_len > kMaxGenerationLength)
     fail("max_cache_len is ", *max_cache_len, ", above the limit of ", kMaxGenerationLength, " tokens");
   if (num_beams > kMaxBeams) fail("num_beams is ", num_beams, ", above the limit of ", kMaxBeams);
-  if (num_return_sequences > kMaxBeams)
-    fail("num_return_sequences is ", num_return_sequences, ", above the limit of ", kMaxBeams);
+  if (num_return_sequences > kMaxReturnSequences)
+    fail("num_return_sequences is ", num_return_sequences, ", above the limit of ", kMaxReturnSequences);
   if (min_new_tokens < 0 || min_length < 0) fail("min_length and min_new_tokens must be >= 0");
   if (max_time && *max_time <= 0) fail("max_time must be a positive number of seconds, got ", *max_time);
   if (num_beams < 1) fail("num_beams must be >= 1, got ", num_beams);
@@ -216,18 +216,19 @@ void GenerationConfig::validate() const {
 }
 
 void GenerationConfig::check_token_ids(int64_t vocab_size) const {
-  auto check = [&](const char* field, int64_t id) {
-    if (id < 0 || (vocab_size > 0 && id >= vocab_size))
+  auto check = [&](const char* field, int64_t id, int64_t limit) {
+    if (id < 0 || (limit > 0 && id >= limit))
       throw ValueError(detail::concat("generation config: ", field, " contains token id ", id, ", outside the vocabulary",
-                                      vocab_size > 0 ? detail::concat(" [0, ", vocab_size, ")") : std::string(" (< 0)")));
+                                      limit > 0 ? detail::concat(" [0, ", limit, ")") : std::string(" (< 0)")));
   };
   auto check_all = [&](const char* field, const std::vector<int64_t>& ids) {
-    for (int64_t id : ids) check(field, id);
+    for (int64_t id : ids) check(field, id, vocab_size);
   };
-  if (bos_token_id) check("bos_token_id", *bos_token_id);
-  if (pad_token_id) check("pad_token_id", *pad_token_id);
-  if (forced_bos_token_id) check("forced_bos_token_id", *forced_bos_token_id);
-  check_all("eos_token_id", eos_token_ids);
+  if (bos_token_id) check("bos_token_id", *bos_token_id, vocab_size);
+  if (pad_token_id) check("pad_token_id", *pad_token_id, vocab_size);
+  else if (!eos_token_ids.empty()) check("eos_token_id (the pad token: pad_token_id is unset)", eos_token_ids[0], vocab_size);
+  if (forced_bos_token_id) check("forced_bos_token_id", *forced_bos_token_id, vocab_size);
+  for (int64_t id : eos_token_ids) check("eos_token_id", id, 0);
   check_all("forced_eos_token_id", forced_eos_token_ids);
   check_all("suppress_tokens", suppress_tokens);
   check_all("begin_suppress_tokens", begin_suppress_tokens);
