@@ -108,6 +108,18 @@ TEST(GenerationHardening, ForwardRefusesSequencesLongerThanMaxPositionEmbeddings
   EXPECT_EQ(m->forward(ids_tensor({row})).logits.size(1), 64);
 }
 
+TEST(GenerationHardening, SlidingWindowCacheLayersNeedAWindowOfAtLeastOne) {
+  // A window of 0 used to keep -1 tokens and read the shape of an empty cache.
+  for (int64_t w : {int64_t{0}, int64_t{-4}}) {
+    expect_error<ValueError>([&] { SlidingWindowLayer layer(w); }, {"sliding_window must be >= 1, got " + std::to_string(w)});
+    expect_error<ValueError>([&] { Cache::make_static(std::vector<std::optional<int64_t>>{w}, 8); }, {"sliding_window must be >= 1"});
+  }
+  SlidingWindowLayer one(1);
+  Tensor kv = Tensor::zeros({1, 1, 3, 2}, DType::F32);
+  EXPECT_EQ(one.update(kv, kv).keys.size(2), 3);  // the current step sees what it was given
+  EXPECT_EQ(one.update(kv, kv).keys.size(2), 3);  // and nothing earlier
+}
+
 // lm_head rows set to NaN (or inf) make those tokens' logits invalid at every step.
 std::unique_ptr<CausalLM> poisoned_model(float value, int64_t rows) {
   auto m = tiny_model();
