@@ -100,12 +100,16 @@ TEST(GenerationHardening, StaticCacheLargerThanMemoryIsRefusedBeforeAllocating) 
                            {"static cache of 16777211 tokens", "1024 rows", "GiB"});
 }
 
-TEST(GenerationHardening, ForwardRefusesSequencesLongerThanMaxPositionEmbeddings) {
+TEST(GenerationHardening, PromptsLongerThanMaxPositionEmbeddingsAreRefused) {
   auto m = tiny_model();  // max_position_embeddings 64, default rope
   std::vector<int64_t> row(65, 3);
-  expect_error<ValueError>([&] { m->forward(ids_tensor({row})); }, {"forward: the input has 65 tokens", "is 64"});
-  row.resize(64);
-  EXPECT_EQ(m->forward(ids_tensor({row})).logits.size(1), 64);
+  expect_error<ValueError>([&] { generate(*m, ids_tensor({row}), GenerationConfig::from_json({{"max_new_tokens", 1}})); },
+                           {"generate: the input has 65 tokens", "max_position_embeddings is 64"});
+  EXPECT_NO_THROW(check_sequence_length(m->config(), 64, "forward"));
+  expect_error<ValueError>([&] { check_sequence_length(m->config(), 65536, "forward"); }, {"forward: the input has 65536 tokens"});
+  // A rope with scaling extends past it.
+  auto scaled = tiny_model(97, 11, {{"rope_scaling", {{"rope_type", "linear"}, {"factor", 2.0}}}});
+  EXPECT_NO_THROW(check_sequence_length(scaled->config(), 65, "forward"));
 }
 
 TEST(GenerationHardening, SlidingWindowCacheLayersNeedAWindowOfAtLeastOne) {

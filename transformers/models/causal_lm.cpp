@@ -18,8 +18,6 @@ std::vector<std::pair<std::string, std::string>> DecoderForCausalLM::tied_weight
 std::unique_ptr<Cache> DecoderForCausalLM::make_cache() const { return std::make_unique<Cache>(model.layer_windows()); }
 
 CausalLMOutput DecoderForCausalLM::forward(const Tensor& input_ids, const ForwardOptions& o) const {
-  TCPP_CHECK(input_ids.dim() == 2, ShapeError, "forward: input_ids must be [batch, length], got ", input_ids.describe());
-  check_sequence_length(config(), input_ids.size(1), "forward");
   nn::DecoderForwardOptions d;
   d.cache = o.cache;
   d.output_hidden_states = o.output_hidden_states;
