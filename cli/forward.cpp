@@ -54,6 +54,9 @@ void run_forward(const ForwardArgs& a) {
   if (find_encoder(config.model_type)) return run_encoder_forward(a, ids, config);
   TCPP_CHECK(a.token_type_ids.empty(), ValueError, "--token-type-ids: ", config.model_type, " is a decoder model");
   TCPP_CHECK(a.last_hidden_state.empty(), ValueError, "--last-hidden-state: only for encoder models");
+  // The prompt rule of generate (the library's forward stays usable past it for re-forwarding
+  // a generated sequence without a cache, as in Transformers).
+  check_sequence_length(config, ids.size(1), "forward");
   auto model = AutoModelForCausalLM::from_pretrained(a.model, {.dtype = a.dtype});
   ForwardOptions fo;
   fo.output_hidden_states = !a.hidden_states.empty();

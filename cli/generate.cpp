@@ -8,6 +8,7 @@
 // pad_token_id, else the first eos id, else 0; the value does not matter since the attention
 // mask hides it) and an attention mask is built; or give equal rows and --attention-mask in the
 // same syntax. The printed sequences keep the padding, as Transformers returns them.
+#include <charconv>
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
@@ -25,13 +26,13 @@ namespace {
 
 struct GenerateArgs {
   std::string model, input_ids, attention_mask, prompt, dtype = "auto";
-  int64_t max_new_tokens = -1;
+  std::optional<int64_t> max_new_tokens;
   bool json = false, no_cache = false, skip_special = false;
   // Generation config overrides (unset: the model's generation_config.json).
   std::optional<bool> do_sample;
   std::optional<double> temperature, top_p, min_p, repetition_penalty;
   std::optional<int64_t> top_k, num_beams, num_return_sequences;
-  std::optional<uint64_t> seed;
+  std::string seed;  // parsed by parse_seed: CLI11 would wrap "-5" into a huge unsigned
   std::vector<std::string> stop;
   std::string cache_implementation;
   std::string generation_config;  // JSON object merged over generation_config.json
@@ -62,6 +63,29 @@ Tensor to_tensor(const std::vector<std::vector<int64_t>>& rows) {
   return t;
 }
 
+std::optional<uint64_t> parse_seed(const std::string& text) {
+  if (text.empty()) return std::nullopt;
+  uint64_t seed = 0;
+  const char* end = text.data() + text.size();
+  auto [ptr, ec] = std::from_chars(text.data(), end, seed);
+  TCPP_CHECK(ec == std::errc() && ptr == end, ValueError, "--seed must be an integer from 0 to 2^64-1, got '", text, "'");
+  return seed;
+}
+
+// Flags checked here name the flag; the same limits on generation_config.json name the key.
+void check_flags(const GenerateArgs& a) {
+  if (a.max_new_tokens)
+    TCPP_CHECK(*a.max_new_tokens > 0 && *a.max_new_tokens <= kMaxGenerationLength, ValueError,
+               "--max-new-tokens must be from 1 to ", kMaxGenerationLength, ", got ", *a.max_new_tokens);
+  if (a.num_beams)
+    TCPP_CHECK(*a.num_beams >= 1 && *a.num_beams <= kMaxBeams, ValueError, "--num-beams must be from 1 to ", kMaxBeams,
+               ", got ", *a.num_beams);
+  if (a.num_return_sequences)
+    TCPP_CHECK(*a.num_return_sequences >= 1 && *a.num_return_sequences <= kMaxReturnSequences, ValueError,
+               "--num-return-sequences must be from 1 to ", kMaxReturnSequences, ", got ", *a.num_return_sequences);
+  if (a.top_k) TCPP_CHECK(*a.top_k >= 0, ValueError, "--top-k must be >= 0 (0: off), got ", *a.top_k);
+}
+
 void apply_overrides(const GenerateArgs& a, GenerationConfig& cfg) {
   if (!a.generation_config.empty()) {
     Json patch = parse_json(a.generation_config, "--generation-config");
@@ -75,7 +99,7 @@ void apply_overrides(const GenerateArgs& a, GenerationConfig& cfg) {
     if (patched.eos_token_ids.empty() && !patch.contains("eos_token_id")) patched.eos_token_ids = cfg.eos_token_ids;
     cfg = std::move(patched);
   }
-  if (a.max_new_tokens >= 0) cfg.max_new_tokens = a.max_new_tokens;
+  if (a.max_new_tokens) cfg.max_new_tokens = *a.max_new_tokens;
   if (a.do_sample) cfg.do_sample = *a.do_sample;
   if (a.temperature) cfg.temperature = *a.temperature;
   if (a.top_k) cfg.top_k = *a.top_k;
@@ -91,6 +115,8 @@ void apply_overrides(const GenerateArgs& a, GenerationConfig& cfg) {
 void run_generate(const GenerateArgs& a) {
   TCPP_CHECK(a.input_ids.empty() != a.prompt.empty(), ValueError, "give exactly one of --input-ids and --prompt");
   TCPP_CHECK(a.attention_mask.empty() || !a.input_ids.empty(), ValueError, "--attention-mask goes with --input-ids");
+  check_flags(a);
+  const std::optional<uint64_t> seed = parse_seed(a.seed);
   auto model = AutoModelForCausalLM::from_pretrained(a.model, {.dtype = a.dtype});
   GenerationConfig cfg = model->generation_config;
   apply_overrides(a, cfg);
@@ -142,7 +168,7 @@ void run_generate(const GenerateArgs& a) {
     }
   }
 
-  GenerateOptions options{.use_cache = !a.no_cache, .attention_mask = have_mask ? &mask : nullptr, .seed = a.seed};
+  GenerateOptions options{.use_cache = !a.no_cache, .attention_mask = have_mask ? &mask : nullptr, .seed = seed};
   const DecodeOptions decode_options{.skip_special_tokens = a.skip_special};
   if (tok) options.decode = token_decoder(*tok, decode_options);
   std::optional<TextStreamer> streamer;

@@ -3,6 +3,7 @@
 #include <fstream>
 #include <functional>
 
+#include "common/golden_copy.h"
 #include "common/process.h"
 #include "common/test_util.h"
 #include "transformers/io/json.h"
@@ -16,17 +17,7 @@ RunResult run(const std::string& args) { return testing::run_transformers(args);
 
 std::string golden(const std::string& arch) { return testing::shared_path("golden/" + arch).string(); }
 
-// Copies a golden model folder, editing config.json with `edit`.
-std::filesystem::path edited_copy(const std::string& name, const std::string& arch, const std::function<void(Json&)>& edit) {
-  auto dir = testing::scratch_dir(name);
-  for (const auto& f : std::filesystem::directory_iterator(golden(arch)))
-    std::filesystem::copy_file(f.path(), dir / f.path().filename());
-  Json config = read_json_file(dir / "config.json");
-  edit(config);
-  std::ofstream(dir / "config.json") << config.dump(2);
-  return dir;
-}
-
+using testing::edited_golden_copy;
 using testing::expect_one_line_error;
 
 TEST(Cli, ForwardWritesTransformersLogitsAndHiddenStates) {
@@ -70,19 +61,19 @@ TEST(Cli, MalformedInputsGiveOneLineErrors) {
   expect_one_line_error(run("forward " + golden("llama") + " --input-ids \"1,x,3\" --out /dev/null"), "--input-ids");
   expect_one_line_error(run("forward " + golden("llama") + " --input-ids \"1,2;3\" --out /dev/null"), "different lengths");
   expect_one_line_error(run("forward " + golden("llama") + " --input-ids \"1,999\" --out /dev/null"), "out of range");
-  auto unknown = edited_copy("cli_unknown", "llama", [](Json& c) { c["model_type"] = "not_a_model"; });
+  auto unknown = edited_golden_copy("cli_unknown", "llama", [](Json& c) { c["model_type"] = "not_a_model"; });
   expect_one_line_error(run("forward " + unknown.string() + ids), "unknown model_type 'not_a_model'");
-  auto missing = edited_copy("cli_missing", "llama", [](Json& c) { c.erase("hidden_size"); });
+  auto missing = edited_golden_copy("cli_missing", "llama", [](Json& c) { c.erase("hidden_size"); });
   expect_one_line_error(run("forward " + missing.string() + ids), "hidden_size");
-  auto mismatch = edited_copy("cli_mismatch", "llama", [](Json& c) { c["intermediate_size"] = 96; });
+  auto mismatch = edited_golden_copy("cli_mismatch", "llama", [](Json& c) { c["intermediate_size"] = 96; });
   expect_one_line_error(run("forward " + mismatch.string() + ids), "shape mismatch");
-  auto rope = edited_copy("cli_rope", "llama", [](Json& c) { c["rope_scaling"] = {{"rope_type", "warp_drive"}}; });
+  auto rope = edited_golden_copy("cli_rope", "llama", [](Json& c) { c["rope_scaling"] = {{"rope_type", "warp_drive"}}; });
   expect_one_line_error(run("forward " + rope.string() + ids), "warp_drive");
-  auto truncated = edited_copy("cli_truncated", "llama", [](Json&) {});
+  auto truncated = edited_golden_copy("cli_truncated", "llama", [](Json&) {});
   std::string weights = read_text_file(truncated / "model.safetensors");
   std::ofstream(truncated / "model.safetensors", std::ios::binary | std::ios::trunc) << weights.substr(0, weights.size() - 100);
   expect_one_line_error(run("forward " + truncated.string() + ids), "model.safetensors");
-  auto badjson = edited_copy("cli_badjson", "llama", [](Json&) {});
+  auto badjson = edited_golden_copy("cli_badjson", "llama", [](Json&) {});
   std::ofstream(badjson / "config.json", std::ios::trunc) << "{\"model_type\": ";
   expect_one_line_error(run("forward " + badjson.string() + ids), "config.json");
 }

@@ -2,10 +2,9 @@
 // stderr and the exit status. Shared by the CLI test files.
 #pragma once
 
+#include <gtest/gtest.h>
 #include <sys/wait.h>
 #include <unistd.h>
-
-#include <gtest/gtest.h>
 
 #include <algorithm>
 #include <array>
@@ -48,7 +47,7 @@ inline ProcessResult run_transformers(const std::string& args) {
   return run_command(std::string(TCPP_BINARY_DIR) + "/cli/transformers " + args);
 }
 
-// The CLI's promise for bad input: exit status 1 and one line `error: ...` containing `needle`.
+// The CLI's answer to bad input: exit status 1 and one line "error: ..." containing `needle`.
 inline void expect_one_line_error(const ProcessResult& r, const std::string& needle) {
   EXPECT_FALSE(r.signaled) << "crashed: " << r.err;
   EXPECT_EQ(r.exit_code, 1) << r.err;

@@ -53,6 +53,11 @@ void DynamicLayer::reorder(std::span<const int64_t> rows) {
   }
 }
 
+int64_t SlidingWindowLayer::checked_window(int64_t window) {
+  TCPP_CHECK(window >= 1, ValueError, "cache: sliding_window must be >= 1, got ", window);
+  return window;
+}
+
 KVView SlidingWindowLayer::update(const Tensor& k_new, const Tensor& v_new) {
   // Drop what no future query can see before appending: the next query (and every later one)
   // sees at most window-1 earlier tokens. The current step still attends over all it was given.

@@ -60,12 +60,15 @@ class DynamicLayer : public CacheLayer {
 
 class SlidingWindowLayer : public DynamicLayer {
  public:
-  explicit SlidingWindowLayer(int64_t window) : window_(window) {}
+  // window >= 1 (ValueError otherwise: a window of 0 would keep -1 tokens).
+  explicit SlidingWindowLayer(int64_t window) : window_(checked_window(window)) {}
   KVView update(const Tensor& k_new, const Tensor& v_new) override;
   std::optional<int64_t> window() const override { return window_; }
 
  protected:
-  SlidingWindowLayer(int64_t window, int64_t preallocate) : DynamicLayer(preallocate, false), window_(window) {}
+  SlidingWindowLayer(int64_t window, int64_t preallocate)
+      : DynamicLayer(preallocate, false), window_(checked_window(window)) {}
+  static int64_t checked_window(int64_t window);
 
  private:
   int64_t window_;

@@ -1,5 +1,6 @@
 #include "transformers/config/generation_config.h"
 
+#include "transformers/config/config_values.h"
 #include "transformers/config/pretrained_config.h"
 
 namespace transformers {
@@ -8,9 +9,8 @@ namespace {
 // A field that v5 accepts as an int or a list of ints (eos_token_id, forced_eos_token_id).
 std::vector<int64_t> int_or_list(const Json& json, const std::string& key, const std::string& w) {
   auto it = json.find(key);
-  if (it == json.end() || it->is_null()) return {};
-  if (it->is_array()) return json_get<std::vector<int64_t>>(json, key, w);
-  return {json_get<int64_t>(json, key, w)};
+  if (it == json.end()) return {};
+  return config_int_or_list_value(*it, config_detail::key_name(w, key));
 }
 
 }  // namespace
@@ -19,66 +19,69 @@ GenerationConfig GenerationConfig::from_json(const Json& json, const std::string
   TCPP_CHECK(json.is_object(), ConfigError, w, ": must be a JSON object");
   GenerationConfig g;
   g.raw = json;
-  g.max_new_tokens = json_get_optional<int64_t>(json, "max_new_tokens", w);
-  g.max_length = json_get_or<int64_t>(json, "max_length", 20, w);
-  g.min_length = json_get_or<int64_t>(json, "min_length", 0, w);
-  g.min_new_tokens = json_get_or<int64_t>(json, "min_new_tokens", 0, w);
+  g.max_new_tokens = config_get_optional<int64_t>(json, "max_new_tokens", w);
+  g.max_length = config_get_or<int64_t>(json, "max_length", 20, w);
+  g.min_length = config_get_or<int64_t>(json, "min_length", 0, w);
+  g.min_new_tokens = config_get_or<int64_t>(json, "min_new_tokens", 0, w);
   if (auto it = json.find("early_stopping"); it != json.end() && !it->is_null()) {
     if (it->is_boolean()) g.early_stopping = it->get<bool>() ? EarlyStopping::True : EarlyStopping::False;
     else if (it->is_string() && it->get<std::string>() == "never") g.early_stopping = EarlyStopping::Never;
-    else throw ConfigError(detail::concat(w, ": early_stopping must be true, false or \"never\", got ", it->dump()));
+    else throw ConfigError(detail::concat(w, ": early_stopping must be true, false or \"never\", got ", short_dump(*it)));
   }
-  g.max_time = json_get_optional<double>(json, "max_time", w);
+  g.max_time = config_get_optional<double>(json, "max_time", w);
   if (auto it = json.find("stop_strings"); it != json.end() && !it->is_null()) {
     if (it->is_string()) g.stop_strings = {it->get<std::string>()};
-    else g.stop_strings = json_get<std::vector<std::string>>(json, "stop_strings", w);
+    else g.stop_strings = config_get<std::vector<std::string>>(json, "stop_strings", w);
   }
-  g.do_sample = json_get_or<bool>(json, "do_sample", false, w);
-  g.num_beams = json_get_or<int64_t>(json, "num_beams", 1, w);
-  g.temperature = json_get_or<double>(json, "temperature", 1.0, w);
-  g.top_k = json_get_or<int64_t>(json, "top_k", 50, w);
-  g.top_p = json_get_or<double>(json, "top_p", 1.0, w);
-  g.min_p = json_get_or<double>(json, "min_p", 0.0, w);
-  g.top_h = json_get_optional<double>(json, "top_h", w);
-  g.typical_p = json_get_or<double>(json, "typical_p", 1.0, w);
-  g.epsilon_cutoff = json_get_or<double>(json, "epsilon_cutoff", 0.0, w);
-  g.eta_cutoff = json_get_or<double>(json, "eta_cutoff", 0.0, w);
-  g.repetition_penalty = json_get_or<double>(json, "repetition_penalty", 1.0, w);
-  g.length_penalty = json_get_or<double>(json, "length_penalty", 1.0, w);
-  g.no_repeat_ngram_size = json_get_or<int64_t>(json, "no_repeat_ngram_size", 0, w);
-  g.bad_words_ids = json_get_or<std::vector<std::vector<int64_t>>>(json, "bad_words_ids", {}, w);
+  g.do_sample = config_get_or<bool>(json, "do_sample", false, w);
+  g.num_beams = config_get_or<int64_t>(json, "num_beams", 1, w);
+  g.temperature = config_get_or<double>(json, "temperature", 1.0, w);
+  g.top_k = config_get_or<int64_t>(json, "top_k", 50, w);
+  g.top_p = config_get_or<double>(json, "top_p", 1.0, w);
+  g.min_p = config_get_or<double>(json, "min_p", 0.0, w);
+  g.top_h = config_get_optional<double>(json, "top_h", w);
+  g.typical_p = config_get_or<double>(json, "typical_p", 1.0, w);
+  g.epsilon_cutoff = config_get_or<double>(json, "epsilon_cutoff", 0.0, w);
+  g.eta_cutoff = config_get_or<double>(json, "eta_cutoff", 0.0, w);
+  g.repetition_penalty = config_get_or<double>(json, "repetition_penalty", 1.0, w);
+  g.length_penalty = config_get_or<double>(json, "length_penalty", 1.0, w);
+  g.no_repeat_ngram_size = config_get_or<int64_t>(json, "no_repeat_ngram_size", 0, w);
+  g.bad_words_ids = config_get_or<std::vector<std::vector<int64_t>>>(json, "bad_words_ids", {}, w);
   if (auto it = json.find("sequence_bias"); it != json.end() && !it->is_null()) {
     // save_pretrained writes the {tuple: bias} dict as a list of [[ids...], bias] pairs.
     TCPP_CHECK(it->is_array(), ConfigError, w, ": sequence_bias must be a list of [[token ids], bias] pairs");
     for (const Json& pair : *it) {
       TCPP_CHECK(pair.is_array() && pair.size() == 2 && pair[0].is_array() && pair[1].is_number(), ConfigError, w,
-                 ": sequence_bias entries must be [[token ids], bias], got ", pair.dump());
-      g.sequence_bias.emplace_back(pair[0].get<std::vector<int64_t>>(), pair[1].get<double>());
+                 ": sequence_bias entries must be [[token ids], bias], got ", short_dump(pair));
+      g.sequence_bias.emplace_back(config_int_list_value(pair[0], config_detail::key_name(w, "sequence_bias")),
+                                   pair[1].get<double>());
     }
   }
-  g.suppress_tokens = json_get_or<std::vector<int64_t>>(json, "suppress_tokens", {}, w);
-  g.begin_suppress_tokens = json_get_or<std::vector<int64_t>>(json, "begin_suppress_tokens", {}, w);
-  g.forced_bos_token_id = json_get_optional<int64_t>(json, "forced_bos_token_id", w);
+  g.suppress_tokens = config_get_or<std::vector<int64_t>>(json, "suppress_tokens", {}, w);
+  g.begin_suppress_tokens = config_get_or<std::vector<int64_t>>(json, "begin_suppress_tokens", {}, w);
+  g.forced_bos_token_id = config_get_optional<int64_t>(json, "forced_bos_token_id", w);
   g.forced_eos_token_ids = int_or_list(json, "forced_eos_token_id", w);
   if (auto it = json.find("exponential_decay_length_penalty"); it != json.end() && !it->is_null()) {
-    TCPP_CHECK(it->is_array() && it->size() == 2, ConfigError, w,
-               ": exponential_decay_length_penalty must be [start_index, decay_factor]");
-    g.exponential_decay_length_penalty = std::make_pair((*it)[0].get<int64_t>(), (*it)[1].get<double>());
+    const std::string what = config_detail::key_name(w, "exponential_decay_length_penalty");
+    TCPP_CHECK(it->is_array() && it->size() == 2, ConfigError, what, " must be [start_index, decay_factor], got ",
+               short_dump(*it));
+    g.exponential_decay_length_penalty =
+        std::make_pair(config_int_value((*it)[0], what + " start_index"), config_number_value((*it)[1], what + " decay_factor"));
   }
-  g.remove_invalid_values = json_get_or<bool>(json, "remove_invalid_values", false, w);
-  g.renormalize_logits = json_get_or<bool>(json, "renormalize_logits", false, w);
-  g.num_return_sequences = json_get_or<int64_t>(json, "num_return_sequences", 1, w);
-  g.output_scores = json_get_or<bool>(json, "output_scores", false, w);
-  g.output_logits = json_get_or<bool>(json, "output_logits", false, w);
-  g.output_hidden_states = json_get_or<bool>(json, "output_hidden_states", false, w);
-  g.output_attentions = json_get_or<bool>(json, "output_attentions", false, w);
-  g.return_dict_in_generate = json_get_or<bool>(json, "return_dict_in_generate", false, w);
-  g.bos_token_id = json_get_optional<int64_t>(json, "bos_token_id", w);
-  g.pad_token_id = json_get_optional<int64_t>(json, "pad_token_id", w);
+  g.remove_invalid_values = config_get_or<bool>(json, "remove_invalid_values", false, w);
+  g.renormalize_logits = config_get_or<bool>(json, "renormalize_logits", false, w);
+  g.num_return_sequences = config_get_or<int64_t>(json, "num_return_sequences", 1, w);
+  g.output_scores = config_get_or<bool>(json, "output_scores", false, w);
+  g.output_logits = config_get_or<bool>(json, "output_logits", false, w);
+  g.output_hidden_states = config_get_or<bool>(json, "output_hidden_states", false, w);
+  g.output_attentions = config_get_or<bool>(json, "output_attentions", false, w);
+  g.return_dict_in_generate = config_get_or<bool>(json, "return_dict_in_generate", false, w);
+  g.bos_token_id = config_get_optional<int64_t>(json, "bos_token_id", w);
+  g.pad_token_id = config_get_optional<int64_t>(json, "pad_token_id", w);
   g.eos_token_ids = int_or_list(json, "eos_token_id", w);
-  g.cache_implementation = json_get_optional<std::string>(json, "cache_implementation", w);
-  g.max_cache_len = json_get_optional<int64_t>(json, "max_cache_len", w);
-  g.use_cache = json_get_or<bool>(json, "use_cache", true, w);
+  g.cache_implementation = config_get_optional<std::string>(json, "cache_implementation", w);
+  g.max_cache_len = config_get_optional<int64_t>(json, "max_cache_len", w);
+  g.use_cache = config_get_or<bool>(json, "use_cache", true, w);
   return g;
 }
 
@@ -162,7 +165,16 @@ int64_t GenerationConfig::new_tokens_for(int64_t input_length) const {
 void GenerationConfig::validate() const {
   auto fail = [](auto&&... parts) { throw ValueError(detail::concat("generation config: ", parts...)); };
   if (max_new_tokens && *max_new_tokens <= 0) fail("max_new_tokens must be greater than 0, got ", *max_new_tokens);
+  if (max_new_tokens && *max_new_tokens > kMaxGenerationLength)
+    fail("max_new_tokens is ", *max_new_tokens, ", above the limit of ", kMaxGenerationLength, " tokens");
   if (max_length < 0) fail("max_length must be >= 0, got ", max_length);
+  if (max_length > kMaxGenerationLength)
+    fail("max_length is ", max_length, ", above the limit of ", kMaxGenerationLength, " tokens");
+  if (max_cache_len && *max_cache_len > kMaxGenerationLength)
+    fail("max_cache_len is ", *max_cache_len, ", above the limit of ", kMaxGenerationLength, " tokens");
+  if (num_beams > kMaxBeams) fail("num_beams is ", num_beams, ", above the limit of ", kMaxBeams);
+  if (num_return_sequences > kMaxReturnSequences)
+    fail("num_return_sequences is ", num_return_sequences, ", above the limit of ", kMaxReturnSequences);
   if (min_new_tokens < 0 || min_length < 0) fail("min_length and min_new_tokens must be >= 0");
   if (max_time && *max_time <= 0) fail("max_time must be a positive number of seconds, got ", *max_time);
   if (num_beams < 1) fail("num_beams must be >= 1, got ", num_beams);
@@ -186,11 +198,8 @@ void GenerationConfig::validate() const {
   }
   if (!(repetition_penalty > 0)) fail("repetition_penalty has to be a strictly positive float, got ", repetition_penalty);
   if (no_repeat_ngram_size < 0) fail("no_repeat_ngram_size has to be >= 0, got ", no_repeat_ngram_size);
-  for (const auto& w : bad_words_ids) {
+  for (const auto& w : bad_words_ids)
     if (w.empty()) fail("bad_words_ids must not contain an empty list");
-    for (int64_t t : w)
-      if (t < 0) fail("bad_words_ids must contain non-negative token ids, got ", t);
-  }
   for (const auto& [ids, bias] : sequence_bias)
     if (ids.empty()) fail("sequence_bias must not contain an empty token sequence");
   if (cache_implementation) {
@@ -203,6 +212,28 @@ void GenerationConfig::validate() const {
            "' is not one of dynamic, static, offloaded, offloaded_static, quantized (or the hybrid aliases)");
   }
   if (max_cache_len && *max_cache_len <= 0) fail("max_cache_len must be > 0, got ", *max_cache_len);
+  check_token_ids(0);
+}
+
+void GenerationConfig::check_token_ids(int64_t vocab_size) const {
+  auto check = [&](const char* field, int64_t id, int64_t limit) {
+    if (id < 0 || (limit > 0 && id >= limit))
+      throw ValueError(detail::concat("generation config: ", field, " contains token id ", id, ", outside the vocabulary",
+                                      limit > 0 ? detail::concat(" [0, ", limit, ")") : std::string(" (< 0)")));
+  };
+  auto check_all = [&](const char* field, const std::vector<int64_t>& ids) {
+    for (int64_t id : ids) check(field, id, vocab_size);
+  };
+  if (bos_token_id) check("bos_token_id", *bos_token_id, vocab_size);
+  if (pad_token_id) check("pad_token_id", *pad_token_id, vocab_size);
+  else if (!eos_token_ids.empty()) check("eos_token_id (the pad token: pad_token_id is unset)", eos_token_ids[0], vocab_size);
+  if (forced_bos_token_id) check("forced_bos_token_id", *forced_bos_token_id, vocab_size);
+  for (int64_t id : eos_token_ids) check("eos_token_id", id, 0);
+  check_all("forced_eos_token_id", forced_eos_token_ids);
+  check_all("suppress_tokens", suppress_tokens);
+  check_all("begin_suppress_tokens", begin_suppress_tokens);
+  for (const auto& word : bad_words_ids) check_all("bad_words_ids", word);
+  for (const auto& [ids, bias] : sequence_bias) check_all("sequence_bias", ids);
 }
 
 }  // namespace transformers

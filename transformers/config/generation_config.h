@@ -18,6 +18,14 @@ struct PretrainedConfig;
 // early_stopping: true, false or "never" (v5 keeps all three; see beam_search.h for what each does).
 enum class EarlyStopping { False, True, Never };
 
+// Limits generate() enforces before allocating anything (v5 has none; past them a request only
+// exhausts memory): tokens in a sequence (max_length, max_new_tokens, max_cache_len) and rows
+// per prompt (num_beams, whose candidates are num_beams x vocab per step; num_return_sequences,
+// which sampling tests of a distribution set to thousands).
+inline constexpr int64_t kMaxGenerationLength = int64_t{1} << 24;
+inline constexpr int64_t kMaxBeams = 1024;
+inline constexpr int64_t kMaxReturnSequences = int64_t{1} << 16;
+
 struct GenerationConfig {
   // Length.
   std::optional<int64_t> max_new_tokens;  // wins over max_length when set
@@ -75,6 +83,11 @@ struct GenerationConfig {
   // Raises ValueError naming the field for values out of their domain and for combinations v5
   // rejects (num_return_sequences > num_beams, num_return_sequences > 1 with greedy search, ...).
   void validate() const;
+  // Every token id the config uses (bos, pad, forced_*, bad_words_ids, suppress_tokens,
+  // sequence_bias, ...) must be in [0, vocab_size): ValueError naming the field and the id.
+  // eos ids only stop a row, so one past the vocabulary is accepted (it never matches, as in v5)
+  // unless the first stands in for an unset pad_token_id. vocab_size 0 checks only for negatives.
+  void check_token_ids(int64_t vocab_size) const;
   // The number of new tokens for a prompt of `input_length`: max_new_tokens, else
   // max_length - input_length.
   int64_t new_tokens_for(int64_t input_length) const;

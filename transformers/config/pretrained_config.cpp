@@ -9,25 +9,42 @@ double RopeParameters::get(const std::string& key, std::optional<double> fallbac
                "'");
     return *fallback;
   }
-  TCPP_CHECK(it->is_number(), ConfigError, "rope_parameters: key '", key, "' must be a number");
-  return it->get<double>();
+  return config_number_value(*it, "rope_parameters: key '" + key + "'");
 }
 
 namespace {
+
+// What v5's rope validation refuses and what would divide by zero or index out of bounds here:
+// a non-positive theta, factor or original length, llama3 with equal low and high freq factors.
+void validate_rope(const RopeParameters& r, const std::string& where) {
+  auto positive = [&](const char* key) {
+    if (r.has(key)) check_config_positive(where, key, r.get(key));
+  };
+  check_config_positive(where, "rope_theta", r.rope_theta);
+  for (const char* key : {"factor", "original_max_position_embeddings", "low_freq_factor", "high_freq_factor",
+                          "attention_factor", "beta_fast", "beta_slow"})
+    positive(key);
+  if (r.partial_rotary_factor)
+    TCPP_CHECK(*r.partial_rotary_factor > 0 && *r.partial_rotary_factor <= 1, ConfigError, where,
+               ": partial_rotary_factor is ", *r.partial_rotary_factor, ", out of range (0, 1]");
+  if (r.rope_type == "llama3" && r.has("low_freq_factor") && r.has("high_freq_factor"))
+    TCPP_CHECK(r.get("low_freq_factor") != r.get("high_freq_factor"), ConfigError, where,
+               ": llama3 low_freq_factor and high_freq_factor must differ (both ", r.get("low_freq_factor"), ")");
+}
 
 RopeParameters parse_rope(const Json& obj, std::optional<double> theta_fallback, const std::string& where) {
   TCPP_CHECK(obj.is_object(), ConfigError, where, ": rope parameters must be an object");
   RopeParameters r;
   r.raw = obj;
   // v4 used "type" in some configs; v5 uses "rope_type".
-  if (obj.contains("rope_type") && obj["rope_type"].is_string()) r.rope_type = obj["rope_type"].get<std::string>();
-  else if (obj.contains("type") && obj["type"].is_string()) r.rope_type = obj["type"].get<std::string>();
-  if (obj.contains("rope_theta") && obj["rope_theta"].is_number()) r.rope_theta = obj["rope_theta"].get<double>();
+  if (auto t = config_get_optional<std::string>(obj, "rope_type", where)) r.rope_type = *t;
+  else if (auto t4 = config_get_optional<std::string>(obj, "type", where)) r.rope_type = *t4;
+  if (auto theta = config_get_optional<double>(obj, "rope_theta", where)) r.rope_theta = *theta;
   else if (theta_fallback) r.rope_theta = *theta_fallback;
-  if (obj.contains("partial_rotary_factor") && obj["partial_rotary_factor"].is_number())
-    r.partial_rotary_factor = obj["partial_rotary_factor"].get<double>();
+  r.partial_rotary_factor = config_get_optional<double>(obj, "partial_rotary_factor", where);
   r.raw["rope_type"] = r.rope_type;
   r.raw["rope_theta"] = r.rope_theta;
+  validate_rope(r, where);
   return r;
 }
 
@@ -48,15 +65,36 @@ const RopeParameters& PretrainedConfig::rope_for_layer_type(const std::string& l
   return it->second;
 }
 
+const std::vector<std::pair<const char*, int64_t>>& config_size_limits() {
+  constexpr int64_t kWidth = int64_t{1} << 20, kFeedForward = int64_t{1} << 22, kCount = int64_t{1} << 14;
+  static const std::vector<std::pair<const char*, int64_t>> limits = {
+      {"vocab_size", int64_t{1} << 24},   {"hidden_size", kWidth},
+      {"n_embd", kWidth},                 {"intermediate_size", kFeedForward},
+      {"n_inner", kFeedForward},          {"moe_intermediate_size", kFeedForward},
+      {"shared_expert_intermediate_size", kFeedForward},
+      {"num_hidden_layers", kCount},      {"n_layer", kCount},
+      {"num_attention_heads", kCount},    {"n_head", kCount},
+      {"num_key_value_heads", kCount},    {"head_dim", int64_t{1} << 16},
+      {"num_experts", kCount},            {"num_local_experts", kCount},
+      {"num_experts_per_tok", kCount},    {"type_vocab_size", int64_t{1} << 16},
+      {"max_position_embeddings", int64_t{1} << 32}, {"n_positions", int64_t{1} << 32},
+      {"sliding_window", INT64_MAX},      {"local_attention", INT64_MAX},
+      {"sliding_window_pattern", kCount}, {"global_attn_every_n_layers", kCount},
+      {"decoder_sparse_step", kCount},    {"num_labels", int64_t{1} << 24}};
+  return limits;
+}
+
 PretrainedConfig PretrainedConfig::from_json(const Json& json, const std::filesystem::path& origin) {
   PretrainedConfig c;
   c.path = origin;
   const std::string w = c.where();
   TCPP_CHECK(json.is_object(), ConfigError, w, ": config must be a JSON object");
   c.raw = json;
-  c.model_type = json_get<std::string>(json, "model_type", w);
-  c.architectures = json_get_or<std::vector<std::string>>(json, "architectures", {}, w);
-  auto int_or = [&](const char* k, int64_t fb) { return json_get_or<int64_t>(json, k, fb, w); };
+  for (const auto& [key, limit] : config_size_limits())
+    if (auto v = config_get_optional<int64_t>(json, key, w)) check_config_range(w, key, *v, limit);
+  c.model_type = config_get<std::string>(json, "model_type", w);
+  c.architectures = config_get_or<std::vector<std::string>>(json, "architectures", {}, w);
+  auto int_or = [&](const char* k, int64_t fb) { return config_get_or<int64_t>(json, k, fb, w); };
   c.vocab_size = int_or("vocab_size", 0);
   c.hidden_size = int_or("hidden_size", 0);
   c.intermediate_size = int_or("intermediate_size", 0);
@@ -65,29 +103,27 @@ PretrainedConfig PretrainedConfig::from_json(const Json& json, const std::filesy
   c.num_key_value_heads = int_or("num_key_value_heads", c.num_attention_heads);
   c.max_position_embeddings = int_or("max_position_embeddings", 0);
   c.head_dim = int_or("head_dim", c.num_attention_heads > 0 ? c.hidden_size / c.num_attention_heads : 0);
-  c.hidden_act = json_get_or<std::string>(json, "hidden_act", "silu", w);
-  c.rms_norm_eps = json_get_or<double>(json, "rms_norm_eps", 1e-6, w);
-  c.tie_word_embeddings = json_get_or<bool>(json, "tie_word_embeddings", false, w);
-  c.sliding_window = json_get_optional<int64_t>(json, "sliding_window", w);
-  c.layer_types = json_get_or<std::vector<std::string>>(json, "layer_types", {}, w);
-  c.bos_token_id = json_get_optional<int64_t>(json, "bos_token_id", w);
-  c.pad_token_id = json_get_optional<int64_t>(json, "pad_token_id", w);
-  if (json.contains("eos_token_id") && !json["eos_token_id"].is_null()) {
-    const Json& e = json["eos_token_id"];
-    if (e.is_array()) c.eos_token_ids = e.get<std::vector<int64_t>>();
-    else c.eos_token_ids = {json_get<int64_t>(json, "eos_token_id", w)};
-  }
+  c.hidden_act = config_get_or<std::string>(json, "hidden_act", "silu", w);
+  c.rms_norm_eps = config_get_or<double>(json, "rms_norm_eps", 1e-6, w);
+  c.tie_word_embeddings = config_get_or<bool>(json, "tie_word_embeddings", false, w);
+  c.sliding_window = config_get_optional<int64_t>(json, "sliding_window", w);
+  c.layer_types = config_get_or<std::vector<std::string>>(json, "layer_types", {}, w);
+  c.bos_token_id = config_get_optional<int64_t>(json, "bos_token_id", w);
+  c.pad_token_id = config_get_optional<int64_t>(json, "pad_token_id", w);
+  if (json.contains("eos_token_id"))
+    c.eos_token_ids = config_int_or_list_value(json["eos_token_id"], config_detail::key_name(w, "eos_token_id"));
   // v5 writes "dtype"; v4 wrote "torch_dtype". "auto" and absent mean: the checkpoint's dtype.
   for (const char* key : {"dtype", "torch_dtype"}) {
-    if (json.contains(key) && json[key].is_string() && json[key].get<std::string>() != "auto") {
-      c.dtype = dtype_from_name(json[key].get<std::string>(), w + ": " + key);
+    auto name = config_get_optional<std::string>(json, key, w);
+    if (name && *name != "auto") {
+      c.dtype = dtype_from_name(*name, w + ": " + key);
       break;
     }
   }
 
   // Rotary parameters: v5 rope_parameters wins; else v4 rope_scaling + rope_theta.
-  std::optional<double> theta = json_get_optional<double>(json, "rope_theta", w);
-  auto partial = json_get_optional<double>(json, "partial_rotary_factor", w);
+  std::optional<double> theta = config_get_optional<double>(json, "rope_theta", w);
+  auto partial = config_get_optional<double>(json, "partial_rotary_factor", w);
   if (json.contains("rope_parameters") && !json["rope_parameters"].is_null()) {
     const Json& rp = json["rope_parameters"];
     if (looks_per_layer_type(rp)) {
@@ -98,12 +134,13 @@ PretrainedConfig PretrainedConfig::from_json(const Json& json, const std::filesy
       c.rope_parameters = parse_rope(rp, theta, w + ": rope_parameters");
     }
   } else {
-    Json scaling = json.contains("rope_scaling") && json["rope_scaling"].is_object() ? json["rope_scaling"] : Json::object();
+    const Json scaling = config_get_or<Json>(json, "rope_scaling", Json::object(), w);
     c.rope_parameters = parse_rope(scaling, theta ? theta : std::optional<double>(10000.0), w + ": rope_scaling");
   }
   if (partial && !c.rope_parameters.partial_rotary_factor) {
     c.rope_parameters.partial_rotary_factor = partial;
     c.rope_parameters.raw["partial_rotary_factor"] = *partial;
+    validate_rope(c.rope_parameters, w + ": partial_rotary_factor");
   }
   return c;
 }

@@ -7,8 +7,10 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
+#include "transformers/config/config_values.h"
 #include "transformers/core/dtype.h"
 #include "transformers/io/json.h"
 
@@ -54,26 +56,35 @@ struct PretrainedConfig {
   std::map<std::string, RopeParameters> rope_parameters_by_layer_type;
   const RopeParameters& rope_for_layer_type(const std::string& layer_type) const;
 
-  // Typed access to other keys, with errors naming config.json and the key.
+  // Typed access to other keys, with errors naming config.json and the key (integers strictly:
+  // see config_values.h).
   template <typename T>
   T get(const std::string& key) const {
-    return json_get<T>(raw, key, where());
+    return config_get<T>(raw, key, where());
   }
   template <typename T>
   T get_or(const std::string& key, T fallback) const {
-    return json_get_or<T>(raw, key, fallback, where());
+    return config_get_or<T>(raw, key, fallback, where());
   }
   template <typename T>
   std::optional<T> get_optional(const std::string& key) const {
-    return json_get_optional<T>(raw, key, where());
+    return config_get_optional<T>(raw, key, where());
   }
   std::string where() const { return path.empty() ? std::string("config.json") : path.string(); }
 
+  // Refuses (ConfigError naming the key) sizes outside [1, limit] (config_size_limits()), a
+  // non-positive sliding_window, rope_theta or rope factor, and other values that would index or
+  // allocate out of bounds later.
   static PretrainedConfig from_json(const Json& json, const std::filesystem::path& origin = {});
   // `path` is a model folder (reads config.json) or a config.json file.
   static PretrainedConfig from_pretrained(const std::filesystem::path& path);
   // The v5 form of the config (rope_parameters, dtype), as save_pretrained writes it.
   Json to_json() const;
 };
+
+// The size keys (hidden_size, num_hidden_layers, n_embd, ...) checked when present, each with its
+// upper limit: far above any released model, far below what would exhaust memory when a model
+// is built from the config before its weights are checked.
+const std::vector<std::pair<const char*, int64_t>>& config_size_limits();
 
 }  // namespace transformers

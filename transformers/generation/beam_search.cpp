@@ -78,6 +78,7 @@ GenerateOutput beam_search(Decoding& d, std::vector<std::vector<int64_t>> rows) 
     Tensor logp = d.step(rows, out);
     log_softmax_rows(logp);
     d.processors.apply(rows, logp);
+    check_step_scores(logp, cur_len - prompt_len, /*allow_positive_inf=*/false);
     if (d.output_scores) out.scores.push_back(logp.clone());
     const int64_t V = logp.size(1);
 

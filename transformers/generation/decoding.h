@@ -31,4 +31,9 @@ struct Decoding {
 
 GenerateOutput beam_search(Decoding& d, std::vector<std::vector<int64_t>> rows);
 
+// The processed scores [N, V] of generation step `step` (0 = the first new token) must hold no
+// NaN, and, when they become probabilities (sampling, beams), no +inf: v5 raises on such
+// probabilities; a NaN row would otherwise turn silently into token 0 or an empty beam result.
+void check_step_scores(const Tensor& scores, int64_t step, bool allow_positive_inf);
+
 }  // namespace transformers::generation_detail

@@ -5,6 +5,9 @@
 #include "transformers/generation/generate.h"
 
 #include <algorithm>
+#include <cmath>
+
+#include <unistd.h>
 
 #include "transformers/generation/decoding.h"
 
@@ -18,6 +21,18 @@ Tensor Decoding::step(const std::vector<std::vector<int64_t>>& rows, GenerateOut
   if (config.output_hidden_states) out.hidden_states.push_back(std::move(o.hidden_states));
   if (config.output_attentions) out.attentions.push_back(std::move(o.attentions));
   return logits;
+}
+
+void check_step_scores(const Tensor& scores, int64_t step, bool allow_positive_inf) {
+  const int64_t N = scores.size(0), V = scores.size(1);
+  const float* p = scores.data<float>();
+  for (int64_t r = 0; r < N; ++r)
+    for (int64_t v = 0; v < V; ++v) {
+      const float x = p[r * V + v];
+      TCPP_CHECK(!std::isnan(x) && (allow_positive_inf || x != INFINITY), ValueError, "generate: step ", step,
+                 ": the scores of row ", r, " hold ", std::isnan(x) ? "NaN" : "inf", " (token ", v,
+                 "); the model's weights or inputs produce invalid logits (remove_invalid_values=true replaces them)");
+    }
 }
 
 namespace {
@@ -35,6 +50,7 @@ GenerateOutput sample_loop(Decoding& d, std::vector<std::vector<int64_t>> rows) 
   while (true) {
     Tensor scores = d.step(rows, out);
     d.processors.apply(rows, scores);
+    check_step_scores(scores, static_cast<int64_t>(rows[0].size()) - d.prompt_length, !g.do_sample);
     if (d.output_scores) out.scores.push_back(scores.clone());
     const int64_t V = scores.size(1);
     std::vector<int64_t> next(static_cast<size_t>(N));
@@ -108,12 +124,21 @@ std::vector<std::vector<int64_t>> prompt_mask(const std::vector<std::vector<int6
   return mask;
 }
 
-bool has_rope_scaling(const PretrainedConfig& c) {
-  if (c.rope_parameters.rope_type != "default") return true;
-  for (const auto& [type, rope] : c.rope_parameters_by_layer_type)
-    if (rope.rope_type != "default") return true;
-  return false;
+// A static cache preallocates layers x 2 x rows x length x (kv heads x head_dim) floats at the
+// first step: refused before anything runs when that exceeds the machine's memory.
+void check_static_cache_size(const CausalLM& model, size_t layers, int64_t rows, int64_t length) {
+  const PretrainedConfig& c = model.config();
+  const double width = c.num_key_value_heads > 0 && c.head_dim > 0
+                           ? static_cast<double>(c.num_key_value_heads * c.head_dim)
+                           : static_cast<double>(std::max<int64_t>(c.hidden_size, c.get_or<int64_t>("n_embd", 1)));
+  const double bytes = static_cast<double>(layers) * 2.0 * static_cast<double>(rows) * static_cast<double>(length) *
+                       width * sizeof(float);
+  const double memory = static_cast<double>(::sysconf(_SC_PHYS_PAGES)) * static_cast<double>(::sysconf(_SC_PAGESIZE));
+  TCPP_CHECK(bytes <= memory, ValueError, "generate: a static cache of ", length, " tokens (max_length / max_cache_len) for ",
+             rows, " rows needs ", bytes / (1 << 30), " GiB, more than this machine's ", memory / (1 << 30),
+             " GiB; lower max_new_tokens, max_cache_len or num_beams");
 }
+
 
 }  // namespace
 }  // namespace generation_detail
@@ -125,13 +150,12 @@ GenerateOutput generate(const CausalLM& model, const Tensor& input_ids, const Ge
              ShapeError, "generate: input_ids must be int64 [batch, length] with batch, length > 0, got ",
              input_ids.describe());
   config.validate();
+  config.check_token_ids(model.config().vocab_size);
   TCPP_CHECK(!options.streamer || (input_ids.size(0) == 1 && config.num_beams == 1 && config.num_return_sequences == 1),
              ValueError, "generate: a streamer needs batch size 1 and no beam search / num_return_sequences");
   const int64_t B = input_ids.size(0), L = input_ids.size(1);
   const PretrainedConfig& mc = model.config();
-  TCPP_CHECK(mc.max_position_embeddings <= 0 || L <= mc.max_position_embeddings || has_rope_scaling(mc), ValueError,
-             "generate: the prompt has ", L, " tokens but the model's max_position_embeddings is ",
-             mc.max_position_embeddings, " and its rope_parameters have no scaling (rope_type 'default')");
+  check_sequence_length(mc, L, "generate");
 
   GenerationConfig g = config;
   g.max_length = L + config.new_tokens_for(L);
@@ -156,7 +180,9 @@ GenerateOutput generate(const CausalLM& model, const Tensor& input_ids, const Ge
     const std::string impl = g.cache_implementation.value_or("dynamic");
     if (impl == "static" || impl == "offloaded_static" || impl == "sliding_window" || impl == "hybrid" ||
         impl == "hybrid_chunked" || impl == "offloaded_hybrid" || impl == "offloaded_hybrid_chunked") {
-      cache = Cache::make_static(layout->layer_windows(), std::max(g.max_length, g.max_cache_len.value_or(0)));
+      const int64_t length = std::max(g.max_length, g.max_cache_len.value_or(0));
+      check_static_cache_size(model, layout->num_layers(), static_cast<int64_t>(rows.size()), length);
+      cache = Cache::make_static(layout->layer_windows(), length);
     } else if (impl == "dynamic" || impl == "offloaded") {
       cache = std::move(layout);  // offloading has no meaning on one CPU memory
     } else {

@@ -3,6 +3,7 @@
 #include <cstdio>
 
 #include "transformers/loading/conversion_mapping.h"
+#include "transformers/models/checkpoint_checks.h"
 #include "transformers/models/registry.h"
 
 namespace transformers {
@@ -15,6 +16,11 @@ DType resolve_dtype(const std::string& requested, const PretrainedConfig& config
     if (is_floating(dt)) return dt;
   }
   return DType::F32;
+}
+
+void report_load(const LoadReport& report, const LoadOptions& options) {
+  if (options.verbose) std::fputs(report.to_string().c_str(), stderr);
+  else warn_unused_weights(report);
 }
 
 std::vector<loading::WeightTransform> model_conversion_rules(
@@ -36,6 +42,7 @@ std::unique_ptr<CausalLM> AutoModelForCausalLM::from_pretrained(const std::files
   PretrainedConfig config = PretrainedConfig::from_pretrained(path);
   const ModelEntry& entry = find_model(config);
   SafetensorsCheckpoint ck = SafetensorsCheckpoint::open(path);
+  check_config_against_checkpoint(config, ck);
   const DType dtype = resolve_dtype(options.dtype, config, ck);
   std::unique_ptr<CausalLM> model = entry.causal_lm(config);
   model->dtype = dtype;
@@ -47,10 +54,7 @@ std::unique_ptr<CausalLM> AutoModelForCausalLM::from_pretrained(const std::files
   lw.strict = options.strict;
   lw.base_model_prefix = model->base_model_prefix();
   LoadReport report = load_weights(*model, ck, lw);
-  if (options.verbose && !report.unexpected.empty()) {
-    std::fprintf(stderr, "warning: %zu unexpected tensors in the checkpoint (first: %s)\n", report.unexpected.size(),
-                 report.unexpected.front().c_str());
-  }
+  report_load(report, options);
   model->generation_config = GenerationConfig::from_pretrained(path, &model->config());
   if (report_out) *report_out = std::move(report);
   return model;

@@ -17,7 +17,8 @@ struct LoadOptions {
   // "auto": the checkpoint's dtype (config.json's dtype/torch_dtype, else the stored weights');
   // or "float32", "bfloat16", "float16".
   std::string dtype = "auto";
-  // Print the load report (unexpected keys) to stderr.
+  // Print the whole load report to stderr (otherwise: one warning line when checkpoint tensors
+  // are left unused).
   bool verbose = false;
   // Unexpected checkpoint keys are an error, not a warning.
   bool strict = false;
@@ -36,6 +37,9 @@ struct AutoModelForCausalLM {
 // (loading/conversion_mapping.h), then v5's legacy renames.
 std::vector<loading::WeightTransform> model_conversion_rules(
     const PretrainedConfig& config, const std::vector<std::pair<std::string, std::string>>& key_mapping = {});
+
+// What from_pretrained prints after loading weights (see LoadOptions::verbose).
+void report_load(const LoadReport& report, const LoadOptions& options);
 
 // The dtype "auto" resolves to for this config and checkpoint.
 DType resolve_dtype(const std::string& requested, const PretrainedConfig& config, const SafetensorsCheckpoint& checkpoint);

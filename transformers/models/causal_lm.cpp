@@ -56,6 +56,23 @@ void check_learned_positions(const Tensor& position_ids, int64_t limit, const ch
   }
 }
 
+namespace {
+
+bool has_rope_scaling(const PretrainedConfig& c) {
+  if (c.rope_parameters.rope_type != "default") return true;
+  for (const auto& [type, rope] : c.rope_parameters_by_layer_type)
+    if (rope.rope_type != "default") return true;
+  return false;
+}
+
+}  // namespace
+
+void check_sequence_length(const PretrainedConfig& c, int64_t length, const char* what) {
+  TCPP_CHECK(c.max_position_embeddings <= 0 || length <= c.max_position_embeddings || has_rope_scaling(c), ValueError,
+             what, ": the input has ", length, " tokens but the model's max_position_embeddings is ",
+             c.max_position_embeddings, " and its rope_parameters have no scaling (rope_type 'default')");
+}
+
 nn::DecoderConfig llama_like_decoder_config(const PretrainedConfig& c) {
   const std::string w = c.where();
   const std::pair<const char*, int64_t> required[] = {{"vocab_size", c.vocab_size},
@@ -63,7 +80,10 @@ nn::DecoderConfig llama_like_decoder_config(const PretrainedConfig& c) {
                                                        {"intermediate_size", c.intermediate_size},
                                                        {"num_hidden_layers", c.num_hidden_layers},
                                                        {"num_attention_heads", c.num_attention_heads}};
+  // from_json refused present values out of range, so 0 here means absent.
   for (const auto& [key, value] : required) TCPP_CHECK(value > 0, ConfigError, w, ": missing key '", key, "'");
+  TCPP_CHECK(c.head_dim > 0, ConfigError, w, ": head_dim is ", c.head_dim, " (hidden_size ", c.hidden_size,
+             " / num_attention_heads ", c.num_attention_heads, "), out of range");
   nn::DecoderConfig d;
   d.vocab_size = c.vocab_size;
   d.hidden_size = c.hidden_size;

@@ -71,6 +71,11 @@ Tensor default_position_ids(int64_t batch, int64_t length, int64_t past);
 // naming the position and the limit instead of an out-of-range embedding lookup.
 void check_learned_positions(const Tensor& position_ids, int64_t limit, const char* what);
 
+// A sequence of `length` tokens given at once must fit max_position_embeddings unless the rotary
+// parameters scale past it (v5 leaves this to an index error or garbage): ValueError naming
+// `what`, the length and the limit. A config without max_position_embeddings passes.
+void check_sequence_length(const PretrainedConfig& config, int64_t length, const char* what);
+
 // Sliding windows per layer from config.layer_types when present ("sliding_attention" layers get
 // config.sliding_window); returns false when the config has no layer_types.
 bool apply_layer_types(const PretrainedConfig& config, nn::DecoderConfig& decoder);

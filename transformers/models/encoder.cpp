@@ -5,6 +5,7 @@
 #include <random>
 
 #include "transformers/io/safetensors.h"
+#include "transformers/models/checkpoint_checks.h"
 
 namespace transformers {
 
@@ -85,6 +86,7 @@ std::unique_ptr<EncoderModel> load_encoder(const std::filesystem::path& path, En
                                      "' is not an encoder model (encoders: ", known, ")"));
   }
   SafetensorsCheckpoint ck = SafetensorsCheckpoint::open(path);
+  check_config_against_checkpoint(config, ck);
   const DType dtype = resolve_dtype(options.dtype, config, ck);
   std::unique_ptr<EncoderModel> model = entry->make(config, head);
   model->dtype = dtype;
@@ -96,9 +98,7 @@ std::unique_ptr<EncoderModel> load_encoder(const std::filesystem::path& path, En
   lw.base_model_prefix = model->base_model_prefix();
   lw.strict = options.strict;
   LoadReport report = load_weights(*model, ck, lw);
-  if (options.verbose && !report.unexpected.empty())
-    std::fprintf(stderr, "warning: %zu unexpected tensors in the checkpoint (first: %s)\n", report.unexpected.size(),
-                 report.unexpected.front().c_str());
+  report_load(report, options);
   return model;
 }
 

@@ -15,6 +15,7 @@ nn::DecoderConfig gemma2_family_decoder_config(const PretrainedConfig& c, std::o
   nn::DecoderConfig d = gemma_decoder_config(c);
   d.norm_placement = nn::NormPlacement::Sandwich;
   const double scalar = c.get_or<double>("query_pre_attn_scalar", 256.0);
+  check_config_positive(c.where(), "query_pre_attn_scalar", scalar);
   const auto attn_cap = c.raw.contains("attn_logit_softcapping") ? c.get_optional<double>("attn_logit_softcapping")
                                                                  : attn_softcap_default;
   const auto final_cap = c.raw.contains("final_logit_softcapping") ? c.get_optional<double>("final_logit_softcapping")

@@ -19,6 +19,7 @@ std::unique_ptr<CausalLM> make_gemma3_for_causal_lm(const PretrainedConfig& conf
     // v4 config: rope_theta + rope_scaling are the global layers'; rope_local_base_freq the local.
     RopeParameters local;
     local.rope_theta = c.get_or<double>("rope_local_base_freq", 10000.0);
+    check_config_positive(c.where(), "rope_local_base_freq", local.rope_theta);
     local.raw = {{"rope_type", "default"}, {"rope_theta", local.rope_theta}};
     RopeParameters global = c.rope_parameters;
     if (!c.raw.contains("rope_theta")) {
