@@ -9,6 +9,10 @@
 // Sandbox: no file or OS access exists in the language we implement (no include/import/
 // extends, no attribute access to Python internals, no mutating methods); recursion depth,
 // loop iterations and output size are bounded by RenderLimits and fail with a clear error.
+// {% block %} renders in place (and again through self.name()), as in a stand-alone jinja2
+// template. Ints are Python's (arbitrary precision, 4300 printable digits). |random is the one
+// deliberate difference: it draws from a SplitMix64 stream seeded with 0 at each render, so a
+// template renders the same every time (Python's random.choice differs from run to run).
 #pragma once
 
 #include <ctime>

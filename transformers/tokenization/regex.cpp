@@ -8,8 +8,6 @@
 
 namespace transformers::tokenization {
 
-namespace {
-
 void initialize_oniguruma() {
   static std::once_flag once;
   std::call_once(once, [] {
@@ -19,7 +17,7 @@ void initialize_oniguruma() {
 }
 
 // One match region per thread: searches on a shared Regex are then thread safe.
-OnigRegion* thread_region() {
+void* oniguruma_thread_region() {
   struct Holder {
     OnigRegion* region = onig_region_new();
     ~Holder() { onig_region_free(region, 1); }
@@ -27,6 +25,10 @@ OnigRegion* thread_region() {
   thread_local Holder holder;
   return holder.region;
 }
+
+namespace {
+
+OnigRegion* thread_region() { return static_cast<OnigRegion*>(oniguruma_thread_region()); }
 
 std::vector<PatternSplit> covering_splits(std::string_view text,
                                           const std::vector<ByteRange>& matches) {
