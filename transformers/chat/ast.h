@@ -83,7 +83,9 @@ enum class StmtKind : uint8_t {
   With,         // targets = exprs, body
   Break,
   Continue,
-  Generation,   // {% generation %} body {% endgeneration %}: the assistant span
+  Generation,  // {% generation %} body {% endgeneration %}: the assistant span
+  Block,       // {% block name [scoped] [required] %} body: rendered in place, and by self.name()
+  AutoEscape,  // {% autoescape exprs[0] %} body: output escapes non-Markup values while it is true
 };
 
 // An assignment target: a name, a flat tuple of names, or namespace.attr.
@@ -112,11 +114,15 @@ struct Stmt {
   bool uses_caller = false;
   bool uses_varargs = false;
   bool uses_kwargs = false;
+  // Block: sees the enclosing scope (else only the template's top level); required blocks fail.
+  bool scoped = false;
+  bool required = false;
 };
 
 // A parsed template.
 struct Program {
   Body body;
+  std::vector<const Stmt*> blocks;  // every {% block %}, for self.name()
 };
 
 }  // namespace transformers::jinja

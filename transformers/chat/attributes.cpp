@@ -8,7 +8,8 @@
 
 namespace transformers::jinja {
 
-bool call_str_method(Context& ctx, const std::string& s, std::string_view name, CallArgs& args, Value& result);
+bool call_str_method(Context& ctx, const Value& self, std::string_view name, CallArgs& args,
+                     Value& result);
 bool is_str_method(std::string_view name);
 
 namespace {
@@ -220,7 +221,8 @@ std::vector<Value> iterate(const Value& v) {
 
 bool call_method(Context& ctx, const Value& obj, std::string_view name, CallArgs& args, Value& result) {
   switch (obj.type()) {
-    case Value::Type::String: return call_str_method(ctx, obj.as_str(), name, args, result);
+    case Value::Type::String:
+      return call_str_method(ctx, obj, name, args, result);
     case Value::Type::Dict: {
       if (obj.is_namespace()) return false;
       const auto& d = obj.as_dict();

@@ -75,6 +75,13 @@ class Context {
 
   int call_depth = 0;
   int eval_depth = 0;
+  uint64_t random_draws = 0;  // |random's position in its per-render stream
+  bool autoescape = false;    // inside {% autoescape true %} (HF's environment starts without)
+
+  // Blocks (blocks.cpp): the template's top-level scope, which unscoped blocks render in.
+  ScopePtr root_scope;
+  Flow exec_block(const Stmt& s, const ScopePtr& scope);
+  std::string render_block(const Stmt& s, const ScopePtr& scope);
 
   // Counts nested evaluation; fails like Python's RecursionError instead of overflowing the stack.
   struct DepthGuard {
@@ -124,12 +131,18 @@ std::vector<Value> iterate(const Value& v);
 Value binary_op(Context& ctx, BinOp op, const Value& a, const Value& b);
 bool contains(const Value& container, const Value& item);
 // printf-style `fmt % args` and str.format (format.cpp).
-std::string percent_format(Context& ctx, const std::string& fmt, const Value& args);
-std::string str_format(Context& ctx, const std::string& fmt, CallArgs& args);
+// With `escape` (a Markup format string), every argument that is not Markup is HTML-escaped as
+// markupsafe does.
+std::string percent_format(Context& ctx, const std::string& fmt, const Value& args,
+                           bool escape = false);
+std::string str_format(Context& ctx, const std::string& fmt, CallArgs& args, bool escape = false);
 
 // The environment's globals: range, dict, namespace, cycler, joiner, raise_exception,
 // strftime_now (globals.cpp).
 const Value* find_global(std::string_view name);
+
+// jinja2's `self`: self.name() renders the block `name` again (blocks.cpp).
+Value template_reference(const std::vector<const Stmt*>& blocks);
 
 // Parameter helpers for builtins.
 Value arg_or(const CallArgs& args, size_t index, std::string_view name, const Value& fallback);

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <cstring>
+#include <utility>
 
 #include "transformers/chat/context.h"
 #include "transformers/chat/parser.h"
@@ -81,7 +82,7 @@ void Context::exec_set(const Stmt& s, const ScopePtr& scope) {
     assign(s.target, eval(*s.exprs[0], scope), scope);
     return;
   }
-  Value v(capture(s.body, scope));
+  Value v = make_str(capture(s.body, scope), autoescape);
   if (s.exprs[0]) {
     // The filter chain was parsed with a null innermost input; apply it from the inside out.
     std::vector<const Expr*> chain;
@@ -112,7 +113,9 @@ Flow Context::exec_stmt_impl(const Stmt& s, const ScopePtr& scope) {
     case StmtKind::Output:
       for (const auto& e : s.exprs) {
         Value v = eval(*e, scope);
-        if (v.is_string()) {
+        if (autoescape && !v.is_safe()) {
+          write(html_escape(v.str()));
+        } else if (v.is_string()) {
           write(v.as_str());
         } else {
           v.append_str(*out);
@@ -167,6 +170,23 @@ Flow Context::exec_stmt_impl(const Stmt& s, const ScopePtr& scope) {
       inner->parent = scope;
       for (size_t i = 0; i < s.targets.size(); ++i) assign(s.targets[i], eval(*s.exprs[i], scope), inner);
       return exec(s.body, inner);
+    }
+    case StmtKind::Block:
+      return exec_block(s, scope);
+    case StmtKind::AutoEscape: {
+      // A scope of its own (like with); the setting holds for the body and what it calls.
+      bool enable = eval(*s.exprs[0], scope).truthy();
+      auto inner = std::make_shared<Scope>();
+      inner->parent = scope;
+      bool outer = std::exchange(autoescape, enable);
+      try {
+        Flow f = exec(s.body, inner);
+        autoescape = outer;
+        return f;
+      } catch (...) {
+        autoescape = outer;
+        throw;
+      }
     }
     case StmtKind::Break: return Flow::Break;
     case StmtKind::Continue: return Flow::Continue;
@@ -385,7 +405,8 @@ Value Context::invoke_macro(const Stmt& s, const ScopePtr& closure, CallArgs& ar
   // A macro's own caller shadows the caller of an enclosing macro's call block.
   bool caller_param = std::find(s.params.begin(), s.params.end(), "caller") != s.params.end();
   if (s.uses_caller && !caller_given && !caller_param) scope->set("caller", Value::undefined("No caller defined"));
-  return Value(capture(s.body, scope));
+  return make_str(capture(s.body, scope),
+                  autoescape);  // Markup under autoescape, as jinja2's macros
 }
 
 // ---- Template ----------------------------------------------------------------------------
@@ -399,6 +420,9 @@ RenderResult Template::render(const Variables& variables, const RenderOptions& o
   auto root = std::make_shared<Scope>();
   root->vars.reserve(variables.size() + 8);
   for (const auto& [k, v] : variables) root->set(k, v);
+  if (!program_->blocks.empty())
+    root->set("self", template_reference(program_->blocks));  // jinja2's wins too
+  ctx.root_scope = root;
   ctx.exec(program_->body, root);
   result.generation_spans = std::move(ctx.generation_spans);
   result.work = ctx.budget.work_used();

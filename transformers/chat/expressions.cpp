@@ -1,4 +1,5 @@
 // Expression evaluation with jinja2's runtime semantics.
+#include "transformers/chat/bigint.h"
 #include "transformers/chat/context.h"
 #include "transformers/chat/parser.h"
 
@@ -157,7 +158,9 @@ Value Context::eval_node(const Expr& e, const ScopePtr& scope) {
       Value input = e.items[0] ? eval(*e.items[0], scope) : Value();
       CallArgs args;
       eval_call_args(e.call, scope, args);
-      if (!e.filter) raise("TemplateAssertionError", "No filter named '" + e.name + "'.");
+      if (!e.filter)
+        raise("TemplateRuntimeError",
+              "No filter named '" + e.name + "' found.");  // in a soft frame
       if (!is_constant_time_filter(e.name)) budget.work(visit_work(input));
       return e.filter(*this, input, args);
     }
@@ -173,10 +176,11 @@ Value Context::eval_node(const Expr& e, const ScopePtr& scope) {
       Value v = eval(*e.items[0], scope);
       if (v.is_undefined()) raise_undefined(v);
       if (v.is_float()) return Value(e.kind == ExprKind::Neg ? -v.as_float() : v.as_float());
+      if (v.is_bigint()) return e.kind == ExprKind::Neg ? big_negate(v) : v;
       if (v.is_int() || v.is_bool()) {
         int64_t i = v.to_int();
         if (e.kind == ExprKind::Pos) return Value(i);
-        if (i == INT64_MIN) raise("OverflowError", "integer overflow");
+        if (i == INT64_MIN) return big_negate(v);
         return Value(-i);
       }
       raise("TypeError", std::string("bad operand type for unary ") + (e.kind == ExprKind::Neg ? "-" : "+") + ": '" +

@@ -3,6 +3,7 @@
 #include <cmath>
 #include <unordered_map>
 
+#include "transformers/chat/bigint.h"
 #include "transformers/chat/context.h"
 #include "transformers/chat/filters_internal.h"
 #include "transformers/chat/parser.h"
@@ -72,21 +73,11 @@ Value f_replace(Context& ctx, const Value& v, CallArgs& a) {
 }
 
 Value f_string(Context&, const Value& v, CallArgs&) { return v.is_string() ? v : Value(s_of(v)); }
-Value f_safe(Context&, const Value& v, CallArgs&) { return v.is_string() ? v : Value(s_of(v)); }
-
-Value f_escape(Context&, const Value& v, CallArgs&) {
-  std::string s = s_of(v), out;
-  for (char c : s) {
-    switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&#34;"; break;
-      case '\'': out += "&#39;"; break;
-      default: out.push_back(c);
-    }
-  }
-  return Value(std::move(out));
+Value f_safe(Context&, const Value& v, CallArgs&) { return v.is_safe() ? v : Value::safe(s_of(v)); }
+// |escape leaves a Markup string alone; |forceescape escapes its text again.
+Value f_escape(Context&, const Value& v, CallArgs&) { return escape_value(v); }
+Value f_forceescape(Context&, const Value& v, CallArgs&) {
+  return Value::safe(html_escape(s_of(v)));
 }
 
 Value f_length(Context&, const Value& v, CallArgs&) {
@@ -116,11 +107,11 @@ Value f_int(Context&, const Value& v, CallArgs& a) {
   const Value dflt = arg_or(a, 0, "default", Value(int64_t{0}));
   int64_t base = arg_or(a, 1, "base", Value(int64_t{10})).to_int();
   if (v.is_undefined()) raise_undefined(v);  // int(Undefined) fails, it is not a TypeError
-  if (v.is_int()) return v;
+  if (v.is_int() || v.is_bigint()) return v;
   if (v.is_bool()) return Value(v.to_int());
   if (v.is_float()) {
     if (!std::isfinite(v.as_float())) return dflt;
-    return Value(truncate_to_int(v.as_float()));
+    return int_from_double(v.as_float());
   }
   if (v.is_string()) {
     std::string s = strings::strip(v.as_str(), std::nullopt, true, true);
@@ -131,11 +122,18 @@ Value f_int(Context&, const Value& v, CallArgs& a) {
       errno = 0;
       char* end = nullptr;
       long long r = std::strtoll(digits.c_str(), &end, static_cast<int>(base));
-      if (*end == 0 && errno == 0 && digits.find_first_of(" \t") == std::string::npos) return Value(static_cast<int64_t>(r));
+      bool clean = *end == 0 && digits.find_first_of(" \t") == std::string::npos;
+      if (clean && errno == 0) return Value(static_cast<int64_t>(r));
+      if (clean && errno == ERANGE) {  // beyond 64 bits: Python's int has no limit
+        bool negative = digits[0] == '-';
+        size_t sign = digits[0] == '-' || digits[0] == '+' ? 1 : 0;
+        if (auto big = parse_big_int(std::string_view(digits).substr(sign), static_cast<int>(base)))
+          return negative ? big_negate(*big) : *big;
+      }
       // int(float(value)).
       errno = 0;
       double d = std::strtod(s.c_str(), &end);
-      if (*end == 0 && std::isfinite(d)) return Value(truncate_to_int(d));
+      if (*end == 0 && std::isfinite(d)) return int_from_double(d);
     }
   }
   return dflt;
@@ -160,6 +158,8 @@ Value f_float(Context&, const Value& v, CallArgs& a) {
 
 Value f_abs(Context&, const Value& v, CallArgs&) {
   if (v.is_float()) return Value(std::fabs(v.as_float()));
+  if (v.is_bigint() || (v.is_int() && v.as_int() == INT64_MIN))
+    return compare_values(v, Value(int64_t{0})) < 0 ? big_negate(v) : v;
   if (v.is_int() || v.is_bool()) return Value(v.to_int() < 0 ? -v.to_int() : v.to_int());
   raise("TypeError", "bad operand type for abs(): '" + v.type_name() + "'");
 }
@@ -172,6 +172,7 @@ Value f_round(Context&, const Value& v, CallArgs& a) {
   if (v.is_undefined()) raise_undefined(v);
   if (!v.is_number()) raise("TypeError", "type " + v.type_name() + " doesn't define __round__ method");
   if (method == "common") {
+    if (v.is_bigint()) return v;
     if (v.is_int() || v.is_bool()) return Value(v.to_int());
     double d = v.as_float();
     if (!std::isfinite(d)) return Value(d);
@@ -280,9 +281,9 @@ Value f_format(Context& ctx, const Value& v, CallArgs& a) {
   if (!a.kwargs.empty()) {
     Value d = Value::dict();
     for (const auto& [k, val] : a.kwargs) d.as_dict().items.emplace_back(Value(k), val);
-    return Value(percent_format(ctx, fmt, d));
+    return make_str(percent_format(ctx, fmt, d, v.is_safe()), v.is_safe());
   }
-  return Value(percent_format(ctx, fmt, Value::tuple(a.args)));
+  return make_str(percent_format(ctx, fmt, Value::tuple(a.args), v.is_safe()), v.is_safe());
 }
 
 Value f_tojson(Context&, const Value& v, CallArgs& a) {
@@ -308,22 +309,6 @@ Value f_tojson(Context&, const Value& v, CallArgs& a) {
     o.key_separator = parts[1].str();
   }
   return Value(json_dumps(v, o));
-}
-
-Value f_pprint(Context&, const Value& v, CallArgs&) { return Value(v.repr()); }
-
-Value f_striptags(Context&, const Value& v, CallArgs&) {
-  std::string s = s_of(v), out;
-  bool in_tag = false;
-  for (char c : s) {
-    if (c == '<') in_tag = true;
-    else if (c == '>' && in_tag) in_tag = false;
-    else if (!in_tag) out.push_back(c);
-  }
-  auto words = strings::split(out, std::nullopt, -1);
-  std::string joined;
-  for (size_t i = 0; i < words.size(); ++i) joined += (i ? " " : "") + words[i];
-  return Value(joined);
 }
 
 Value f_attr(Context&, const Value& v, CallArgs& a) {
@@ -360,19 +345,60 @@ Value f_filesizeformat(Context&, const Value& v, CallArgs& a) {
 FilterFn find_filter(std::string_view name) {
   using namespace filters;
   static const std::unordered_map<std::string_view, FilterFn> table = {
-      {"trim", f_trim}, {"upper", f_upper}, {"lower", f_lower}, {"capitalize", f_capitalize}, {"title", f_title},
-      {"replace", f_replace}, {"string", f_string}, {"safe", f_safe}, {"escape", f_escape}, {"e", f_escape},
-      {"forceescape", f_escape}, {"length", f_length}, {"count", f_length}, {"default", f_default},
-      {"d", f_default}, {"int", f_int}, {"float", f_float}, {"abs", f_abs}, {"round", f_round},
-      {"indent", f_indent}, {"wordcount", f_wordcount}, {"center", f_center}, {"truncate", f_truncate},
-      {"format", f_format}, {"tojson", f_tojson}, {"pprint", f_pprint}, {"striptags", f_striptags},
-      {"attr", f_attr}, {"filesizeformat", f_filesizeformat},
-      {"list", f_list}, {"join", f_join}, {"first", f_first}, {"last", f_last}, {"map", f_map},
-      {"select", f_select}, {"reject", f_reject}, {"selectattr", f_selectattr}, {"rejectattr", f_rejectattr},
-      {"items", f_items}, {"dictsort", f_dictsort}, {"unique", f_unique}, {"sort", f_sort},
-      {"reverse", f_reverse}, {"sum", f_sum}, {"min", f_min}, {"max", f_max}, {"batch", f_batch},
-      {"slice", f_slice}, {"groupby", f_groupby}, {"xmlattr", f_xmlattr},
+      {"trim", f_trim},
+      {"upper", f_upper},
+      {"lower", f_lower},
+      {"capitalize", f_capitalize},
+      {"title", f_title},
+      {"replace", f_replace},
+      {"string", f_string},
+      {"safe", f_safe},
+      {"escape", f_escape},
+      {"e", f_escape},
+      {"forceescape", f_forceescape},
+      {"length", f_length},
+      {"count", f_length},
+      {"default", f_default},
+      {"d", f_default},
+      {"int", f_int},
+      {"float", f_float},
+      {"abs", f_abs},
+      {"round", f_round},
+      {"indent", f_indent},
+      {"wordcount", f_wordcount},
+      {"center", f_center},
+      {"truncate", f_truncate},
+      {"format", f_format},
+      {"tojson", f_tojson},
+      {"pprint", f_pprint},
+      {"striptags", f_striptags},
+      {"attr", f_attr},
+      {"filesizeformat", f_filesizeformat},
+      {"list", f_list},
+      {"join", f_join},
+      {"first", f_first},
+      {"last", f_last},
+      {"map", f_map},
+      {"select", f_select},
+      {"reject", f_reject},
+      {"selectattr", f_selectattr},
+      {"rejectattr", f_rejectattr},
+      {"items", f_items},
+      {"dictsort", f_dictsort},
+      {"unique", f_unique},
+      {"sort", f_sort},
+      {"reverse", f_reverse},
+      {"sum", f_sum},
+      {"min", f_min},
+      {"max", f_max},
+      {"batch", f_batch},
+      {"slice", f_slice},
+      {"groupby", f_groupby},
+      {"xmlattr", f_xmlattr},
       {"urlencode", f_urlencode},
+      {"wordwrap", f_wordwrap},
+      {"urlize", f_urlize},
+      {"random", f_random},
   };
   auto it = table.find(name);
   return it == table.end() ? nullptr : it->second;

@@ -1,4 +1,5 @@
-// Sequence filters (filters_seq.cpp), registered in filters.cpp.
+// Sequence filters (filters_seq.cpp) and text filters (filters_text.cpp), registered in
+// filters.cpp.
 #pragma once
 
 #include "transformers/chat/context.h"
@@ -28,6 +29,12 @@ TCPP_JINJA_FILTER(f_slice);
 TCPP_JINJA_FILTER(f_groupby);
 TCPP_JINJA_FILTER(f_xmlattr);
 TCPP_JINJA_FILTER(f_urlencode);
+// filters_text.cpp
+TCPP_JINJA_FILTER(f_wordwrap);
+TCPP_JINJA_FILTER(f_urlize);
+TCPP_JINJA_FILTER(f_pprint);
+TCPP_JINJA_FILTER(f_striptags);
+TCPP_JINJA_FILTER(f_random);
 #undef TCPP_JINJA_FILTER
 
 }  // namespace transformers::jinja::filters

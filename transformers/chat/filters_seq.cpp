@@ -354,7 +354,7 @@ Value f_groupby(Context&, const Value& v, CallArgs& a) {
   return Value::list(std::move(out));
 }
 
-Value f_xmlattr(Context&, const Value& v, CallArgs& a) {
+Value f_xmlattr(Context& ctx, const Value& v, CallArgs& a) {
   bool autospace = arg_or(a, 0, "autospace", Value(true)).truthy();
   if (!v.is_dict()) raise("TypeError", "xmlattr requires a mapping");
   std::string out;
@@ -364,30 +364,25 @@ Value f_xmlattr(Context&, const Value& v, CallArgs& a) {
     if (!k.is_string()) raise("TypeError", "expected string or bytes-like object, got '" + k.type_name() + "'");
     if (k.as_str().find_first_of(" \t\n\r\f\v/>=") != std::string::npos)
       raise("ValueError", "Invalid character in attribute name: " + k.repr());
-    std::string s = val.str(), esc;
-    for (char c : s) {
-      switch (c) {
-        case '&': esc += "&amp;"; break;
-        case '<': esc += "&lt;"; break;
-        case '>': esc += "&gt;"; break;
-        case '"': esc += "&#34;"; break;
-        case '\'': esc += "&#39;"; break;
-        default: esc.push_back(c);
-      }
-    }
+    std::string esc = escape_value(val).as_str();
     if (!out.empty()) out += " ";
     out += k.str() + "=\"" + esc + "\"";
   }
   if (autospace && !out.empty()) out = " " + out;
-  return Value(out);
+  return make_str(std::move(out), ctx.autoescape);  // Markup under autoescape
 }
 
+// jinja2's url_quote: '/' stays in a plain value; query pairs (for_qs) quote it and write ' ' as
+// '+'.
 Value f_urlencode(Context&, const Value& v, CallArgs&) {
-  auto quote = [](const std::string& s) {
+  auto quote = [](const std::string& s, bool for_qs = false) {
     std::string out;
     for (unsigned char c : s) {
-      if (std::isalnum(c) || c == '_' || c == '.' || c == '-' || c == '~' || c == '/') {
+      if (std::isalnum(c) || c == '_' || c == '.' || c == '-' || c == '~' ||
+          (c == '/' && !for_qs)) {
         out.push_back(static_cast<char>(c));
+      } else if (c == ' ' && for_qs) {
+        out.push_back('+');
       } else {
         char buf[4];
         std::snprintf(buf, sizeof buf, "%%%02X", c);
@@ -396,15 +391,25 @@ Value f_urlencode(Context&, const Value& v, CallArgs&) {
     }
     return out;
   };
+  if (v.is_string() || !(v.is_list() || v.is_dict())) return Value(quote(v.str()));
+  std::string out;
+  auto pair = [&](const Value& k, const Value& val) {
+    if (!out.empty()) out += "&";
+    out += quote(k.str(), true) + "=" + quote(val.str(), true);
+  };
   if (v.is_dict()) {
-    std::string out;
-    for (const auto& [k, val] : v.as_dict().items) {
-      if (!out.empty()) out += "&";
-      out += quote(k.str()) + "=" + quote(val.str());
-    }
+    for (const auto& [k, val] : v.as_dict().items) pair(k, val);
     return Value(out);
   }
-  return Value(quote(v.str()));
+  for (const Value& item : iterate(v)) {  // (key, value) pairs
+    std::vector<Value> kv = iterate(item);
+    if (kv.size() != 2)
+      raise("ValueError", kv.size() > 2 ? "too many values to unpack (expected 2)"
+                                        : "not enough values to unpack (expected 2, got " +
+                                              std::to_string(kv.size()) + ")");
+    pair(kv[0], kv[1]);
+  }
+  return Value(out);
 }
 
 Value f_map(Context& ctx, const Value& v, CallArgs& a) { return lazily([&] { return f_map_eager(ctx, v, a); }); }

@@ -53,7 +53,7 @@ int64_t to_integer(const Value& v, char conv) {
 
 }  // namespace
 
-std::string percent_format(Context& ctx, const std::string& fmt, const Value& args) {
+std::string percent_format(Context& ctx, const std::string& fmt, const Value& args, bool escape) {
   std::vector<Value> list;
   const DictObj* mapping = nullptr;
   if (args.is_tuple()) list = args.as_list().items;
@@ -129,6 +129,7 @@ std::string percent_format(Context& ctx, const std::string& fmt, const Value& ar
       case 'r':
       case 'a': {
         std::string s = conv == 's' ? v.str() : v.repr();
+        if (escape && !(conv == 's' && v.is_safe())) s = html_escape(s);
         if (has_precision) {
           std::u32string u = unicode::to_u32(s);
           size_t p = std::stoull(precision);
@@ -140,7 +141,14 @@ std::string percent_format(Context& ctx, const std::string& fmt, const Value& ar
       }
       case 'd':
       case 'i':
-      case 'u': out += c_format_int(spec + "lld", to_integer(v, conv)); break;
+      case 'u':
+        if (v.is_bigint()) {  // beyond 64 bits: the digits, padded (flags other than '-' ignored)
+          out += strings::pad(v.str(), width.empty() ? 0 : std::stoll(width), ' ',
+                              flags.find('-') != std::string::npos ? '<' : '>');
+          break;
+        }
+        out += c_format_int(spec + "lld", to_integer(v, conv));
+        break;
       case 'x':
       case 'X':
       case 'o': {
@@ -356,7 +364,7 @@ Value resolve_field(const std::string& field, CallArgs& args, size_t& auto_index
 
 }  // namespace
 
-std::string str_format(Context& ctx, const std::string& fmt, CallArgs& args) {
+std::string str_format(Context& ctx, const std::string& fmt, CallArgs& args, bool escape) {
   std::string out;
   size_t auto_index = 0;
   for (size_t i = 0; i < fmt.size(); ++i) {
@@ -401,12 +409,13 @@ std::string str_format(Context& ctx, const std::string& fmt, CallArgs& args) {
       field = inner.substr(0, colon);
       spec = inner.substr(colon + 1);
     }
-    if (spec.find('{') != std::string::npos) spec = str_format(ctx, spec, args);
+    if (spec.find('{') != std::string::npos) spec = str_format(ctx, spec, args, escape);
     Value v = resolve_field(field, args, auto_index);
     if (conv == 'r' || conv == 'a') v = Value(v.repr());
     else if (conv == 's') v = Value(v.str());
     else if (conv) raise("ValueError", std::string("Unknown conversion specifier ") + conv);
-    out += format_value(ctx, v, spec);
+    out += escape && !v.is_safe() ? html_escape(format_value(ctx, v, spec))
+                                  : format_value(ctx, v, spec);
     ctx.check_size(out.size());
     i = j;
   }

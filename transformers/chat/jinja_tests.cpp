@@ -20,7 +20,7 @@ bool t_none(Context&, const Value& v, CallArgs&) { return v.is_none(); }
 bool t_boolean(Context&, const Value& v, CallArgs&) { return v.is_bool(); }
 bool t_true(Context&, const Value& v, CallArgs&) { return v.is_bool() && v.as_bool(); }
 bool t_false(Context&, const Value& v, CallArgs&) { return v.is_bool() && !v.as_bool(); }
-bool t_integer(Context&, const Value& v, CallArgs&) { return v.is_int(); }
+bool t_integer(Context&, const Value& v, CallArgs&) { return v.is_int() || v.is_bigint(); }
 bool t_float(Context&, const Value& v, CallArgs&) { return v.is_float(); }
 bool t_number(Context&, const Value& v, CallArgs&) { return v.is_number(); }
 bool t_string(Context&, const Value& v, CallArgs&) { return v.is_string(); }

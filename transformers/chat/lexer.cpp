@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <stdexcept>
 
 #include "transformers/chat/unicode.h"
 #include "transformers/core/error.h"
@@ -336,8 +337,9 @@ class Lexer {
         t.type = TokenType::Integer;
         try {
           t.int_value = std::stoll(clean(i + 2, j), nullptr, base);
-        } catch (...) {
-          fail(start, "integer literal too large");
+        } catch (const std::out_of_range&) {
+          t.value = clean(i + 2, j);
+          t.big_base = base;
         }
         set_pos(t, start);
         tokens_.push_back(std::move(t));
@@ -388,7 +390,10 @@ class Lexer {
       errno = 0;
       char* endp = nullptr;
       long long v = std::strtoll(digits.c_str(), &endp, 10);
-      if (errno == ERANGE) fail(start, "integer literal too large");
+      if (errno == ERANGE) {
+        t.value = digits;
+        t.big_base = 10;
+      }
       t.int_value = v;
     }
     tokens_.push_back(std::move(t));

@@ -28,6 +28,7 @@ struct Token {
   TokenType type;
   std::string value;  // data text, name, unescaped string, operator spelling
   int64_t int_value = 0;
+  int big_base = 0;  // an integer literal beyond int64: `value` holds its digits in this base
   double float_value = 0;
   int line = 1;
   int column = 1;

@@ -1,6 +1,7 @@
 // Python's arithmetic operators on template values, with its error messages.
 #include <cmath>
 
+#include "transformers/chat/bigint.h"
 #include "transformers/chat/context.h"
 
 namespace transformers::jinja {
@@ -25,8 +26,6 @@ const char* op_symbol(BinOp op) {
                          b.type_name() + "'");
 }
 
-[[noreturn]] void overflow() { raise("OverflowError", "integer result too large for this engine (64-bit)"); }
-
 bool is_intlike(const Value& v) { return v.is_int() || v.is_bool(); }
 
 Value repeat(Context& ctx, const Value& seq, int64_t n) {
@@ -37,7 +36,7 @@ Value repeat(Context& ctx, const Value& seq, int64_t n) {
     std::string out;
     out.reserve(s.size() * n);
     for (int64_t i = 0; i < n; ++i) out += s;
-    return Value(std::move(out));
+    return make_str(std::move(out), seq.is_safe());
   }
   const auto& items = seq.as_list().items;
   if (n > 0 && !items.empty() && static_cast<uint64_t>(n) > ctx.options.limits.max_output_bytes / (16 * items.size())) ctx.check_size(SIZE_MAX);
@@ -70,22 +69,27 @@ double py_fmod(double a, double b) {
 
 Value binary_op(Context& ctx, BinOp op, const Value& a, const Value& b) {
   // str % Undefined is str's own formatting (Undefined acts as an empty mapping there).
-  if (op == BinOp::Mod && a.is_string() && b.is_undefined()) return Value(percent_format(ctx, a.as_str(), b));
+  if (op == BinOp::Mod && a.is_string() && b.is_undefined())
+    return make_str(percent_format(ctx, a.as_str(), b, a.is_safe()), a.is_safe());
   if (a.is_undefined()) raise_undefined(a);
   if (b.is_undefined()) raise_undefined(b);
+  if (a.is_bigint() || b.is_bigint()) return big_arith(ctx, op, a, b);  // ints beyond 64 bits
   bool nums = a.is_number() && b.is_number();
   bool ints = nums && is_intlike(a) && is_intlike(b);
   switch (op) {
     case BinOp::Add:
       if (ints) {
         int64_t r;
-        if (__builtin_add_overflow(a.to_int(), b.to_int(), &r)) overflow();
+        if (__builtin_add_overflow(a.to_int(), b.to_int(), &r)) return big_arith(ctx, op, a, b);
         return Value(r);
       }
       if (nums) return Value(a.to_double() + b.to_double());
       if (a.is_string()) {
         if (!b.is_string()) raise("TypeError", "can only concatenate str (not \"" + b.type_name() + "\") to str");
         ctx.check_size(a.as_str().size() + b.as_str().size());
+        // Markup + str and str + Markup (Markup.__radd__) escape the plain operand.
+        if (a.is_safe() || b.is_safe())
+          return Value::safe(escape_value(a).as_str() + escape_value(b).as_str());
         return Value(a.as_str() + b.as_str());
       }
       if (a.is_list() && !a.as_list().is_iterator() && a.as_list().view != ListObj::View::Range) {
@@ -99,7 +103,7 @@ Value binary_op(Context& ctx, BinOp op, const Value& a, const Value& b) {
     case BinOp::Sub:
       if (ints) {
         int64_t r;
-        if (__builtin_sub_overflow(a.to_int(), b.to_int(), &r)) overflow();
+        if (__builtin_sub_overflow(a.to_int(), b.to_int(), &r)) return big_arith(ctx, op, a, b);
         return Value(r);
       }
       if (nums) return Value(a.to_double() - b.to_double());
@@ -107,7 +111,7 @@ Value binary_op(Context& ctx, BinOp op, const Value& a, const Value& b) {
     case BinOp::Mul:
       if (ints) {
         int64_t r;
-        if (__builtin_mul_overflow(a.to_int(), b.to_int(), &r)) overflow();
+        if (__builtin_mul_overflow(a.to_int(), b.to_int(), &r)) return big_arith(ctx, op, a, b);
         return Value(r);
       }
       if (nums) return Value(a.to_double() * b.to_double());
@@ -125,13 +129,14 @@ Value binary_op(Context& ctx, BinOp op, const Value& a, const Value& b) {
       if (!nums) unsupported(op, a, b);
       if (ints) {
         if (b.to_int() == 0) raise("ZeroDivisionError", "integer division or modulo by zero");
-        if (a.to_int() == INT64_MIN && b.to_int() == -1) overflow();
+        if (a.to_int() == INT64_MIN && b.to_int() == -1) return big_arith(ctx, op, a, b);
         return Value(floor_div(a.to_int(), b.to_int()));
       }
       if (b.to_double() == 0.0) raise("ZeroDivisionError", "float floor division by zero");
       return Value(std::floor(a.to_double() / b.to_double()));
     case BinOp::Mod:
-      if (a.is_string()) return Value(percent_format(ctx, a.as_str(), b));
+      if (a.is_string())
+        return make_str(percent_format(ctx, a.as_str(), b, a.is_safe()), a.is_safe());
       if (!nums) unsupported(op, a, b);
       if (ints) {
         if (b.to_int() == 0) raise("ZeroDivisionError", "integer modulo by zero");
@@ -146,9 +151,9 @@ Value binary_op(Context& ctx, BinOp op, const Value& a, const Value& b) {
         int64_t base = a.to_int(), e = b.to_int(), r = 1;
         while (e > 0) {
           if (e & 1)
-            if (__builtin_mul_overflow(r, base, &r)) overflow();
+            if (__builtin_mul_overflow(r, base, &r)) return big_arith(ctx, op, a, b);
           e >>= 1;
-          if (e > 0 && __builtin_mul_overflow(base, base, &base)) overflow();
+          if (e > 0 && __builtin_mul_overflow(base, base, &base)) return big_arith(ctx, op, a, b);
         }
         return Value(r);
       }

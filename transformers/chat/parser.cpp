@@ -2,6 +2,7 @@
 #include "transformers/chat/parser.h"
 
 #include <algorithm>
+#include <utility>
 
 #include "transformers/chat/parser_impl.h"
 
@@ -103,7 +104,12 @@ Body Parser::parse_statements(const std::vector<std::string>& end_tokens, bool d
   skip_op(":");
   expect_block_end();
   DepthGuard guard(*this, kStatementNesting);
+  // Bodies are frames of their own in jinja2 (not soft), except the branches of an if.
+  int outer_soft = soft_depth_;
+  if (!soft_body_) soft_depth_ = 0;
+  soft_body_ = false;
   Body body = subparse(end_tokens);
+  soft_depth_ = outer_soft;
   if (drop_needle) next();
   return body;
 }
@@ -121,7 +127,14 @@ StmtPtr Parser::parse_statement() {
   else if (tag == "call") s = parse_call_block();
   else if (tag == "filter") s = parse_filter_block();
   else if (tag == "with") s = parse_with();
-  else if (tag == "generation") {
+  else if (tag == "block")
+    s = parse_block();
+  else if (tag == "autoescape") {
+    s = make_stmt(StmtKind::AutoEscape, t);
+    next();
+    s->exprs.push_back(parse_expression(true));
+    s->body = parse_statements({"endautoescape"}, true);
+  } else if (tag == "generation") {
     s = make_stmt(StmtKind::Generation, t);
     next();
     s->body = parse_statements({"endgeneration"}, true);
@@ -138,9 +151,9 @@ StmtPtr Parser::parse_statement() {
     }
   } else if (tag == "raw") {
     fail("raw block malformed");
-  } else if (tag == "extends" || tag == "include" || tag == "import" || tag == "from" || tag == "block") {
+  } else if (tag == "extends" || tag == "include" || tag == "import" || tag == "from") {
     fail("'" + tag + "' is not available: chat templates are rendered without a loader");
-  } else if (tag == "autoescape" || tag == "do") {
+  } else if (tag == "do") {
     fail("Encountered unknown tag '" + tag + "'.");
   } else {
     std::string msg = "Encountered unknown tag '" + tag + "'.";
@@ -151,18 +164,48 @@ StmtPtr Parser::parse_statement() {
   return s;
 }
 
+// jinja2 allows blocks in a template rendered on its own: the body renders where it stands and
+// self.name() renders it again.
+StmtPtr Parser::parse_block() {
+  auto s = make_stmt(StmtKind::Block, cur());
+  next();
+  s->name = expect_name();
+  if (is_op("-"))
+    fail(
+        "Block names in Jinja have to be valid Python identifiers and may not contain hyphens, use "
+        "an underscore instead.");
+  for (const Stmt* b : blocks_)
+    if (b->name == s->name) fail("block '" + s->name + "' defined twice");
+  while (cur().type == TokenType::Name && (cur().value == "scoped" || cur().value == "required")) {
+    (cur().value == "scoped" ? s->scoped : s->required) = true;
+    next();
+  }
+  int loops = std::exchange(loop_depth_, 0);  // a block body is its own function in jinja2
+  s->body = parse_statements({"endblock"}, true);
+  loop_depth_ = loops;
+  if (cur().type == TokenType::Name && cur().value == s->name) next();
+  blocks_.push_back(s.get());
+  return s;
+}
+
 StmtPtr Parser::parse_if() {
   auto s = make_stmt(StmtKind::If, cur());
   next();
+  ++soft_depth_;  // the whole statement is a soft frame (see unknown_names_)
   while (true) {
     s->exprs.push_back(parse_tuple(false, {}, false));
+    soft_body_ = true;
     s->branches.push_back(parse_statements({"elif", "else", "endif"}, false));
     std::string which = cur().value;
     next();
     if (which == "elif") continue;
-    if (which == "else") s->else_body = parse_statements({"endif"}, true);
+    if (which == "else") {
+      soft_body_ = true;
+      s->else_body = parse_statements({"endif"}, true);
+    }
     break;
   }
+  --soft_depth_;
   return s;
 }
 

@@ -1,5 +1,6 @@
 // Expression parsing: jinja2's precedence climbing (parse_condexpr ... parse_primary), postfix
 // subscripts and calls, filters and tests.
+#include "transformers/chat/bigint.h"
 #include "transformers/chat/parser_impl.h"
 
 namespace transformers::jinja {
@@ -10,6 +11,7 @@ ExprPtr Parser::parse_expression(bool with_condexpr) {
 }
 
 ExprPtr Parser::parse_condexpr() {
+  size_t first_unknown = unknown_names_.size();
   ExprPtr expr1 = parse_or();
   while (is_name("if")) {
     const Token at = cur();
@@ -25,6 +27,8 @@ ExprPtr Parser::parse_condexpr() {
     c->items.push_back(std::move(expr1));
     c->items.push_back(std::move(expr3));
     expr1 = std::move(c);
+    // jinja2 compiles a conditional expression in a "soft" frame: unknown names fail when run.
+    for (size_t i = first_unknown; i < unknown_names_.size(); ++i) unknown_names_[i].soft = true;
   }
   return expr1;
 }
@@ -186,7 +190,10 @@ ExprPtr Parser::parse_primary() {
     node->value = Value(std::move(s));
   } else if (at.type == TokenType::Integer || at.type == TokenType::Float) {
     node = make(ExprKind::Const, at);
-    node->value = at.type == TokenType::Integer ? Value(at.int_value) : Value(at.float_value);
+    if (at.type == TokenType::Float)
+      node->value = Value(at.float_value);
+    else
+      node->value = at.big_base ? *parse_big_int(at.value, at.big_base) : Value(at.int_value);
     next();
   } else if (is_op("(")) {
     next();
@@ -380,6 +387,7 @@ ExprPtr Parser::parse_filter(ExprPtr node, bool start_inline) {
     auto e = make(ExprKind::Filter, at);
     e->name = name;
     e->filter = find_filter(name);
+    if (!e->filter) unknown_names_.push_back({e.get(), soft_depth_ > 0});
     e->items.push_back(std::move(node));
     if (is_op("(")) parse_call_args(e->call);
     node = std::move(e);
@@ -396,6 +404,7 @@ ExprPtr Parser::parse_test(ExprPtr node) {
   auto e = make(ExprKind::Test, at);
   e->name = name;
   e->test = find_test(name);
+  if (!e->test) unknown_names_.push_back({e.get(), soft_depth_ > 0});
   e->items.push_back(std::move(node));
   const Token& c = cur();
   if (is_op("(")) {

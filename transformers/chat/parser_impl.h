@@ -19,6 +19,8 @@ class Parser {
     Program p;
     p.body = subparse({});
     if (cur().type != TokenType::Eof) fail("unexpected token");
+    check_unknown_names();
+    p.blocks = std::move(blocks_);
     return p;
   }
 
@@ -95,6 +97,8 @@ class Parser {
 
   StmtPtr parse_with();
 
+  StmtPtr parse_block();
+
   // ---- expressions -----------------------------------------------------------------------
   ExprPtr parse_expression(bool with_condexpr);
 
@@ -148,6 +152,24 @@ class Parser {
   int depth_ = 0;
   int loop_depth_ = 0;
   std::vector<std::string> tag_stack_;
+  std::vector<const Stmt*> blocks_;
+  // Filters and tests that do not exist. jinja2 rejects them when it compiles the template
+  // (TemplateAssertionError), except inside an if statement or a conditional expression, its
+  // "soft" frames, where only running them fails (TemplateRuntimeError).
+  struct UnknownName {
+    const Expr* expr;
+    bool soft;
+  };
+  std::vector<UnknownName> unknown_names_;
+  int soft_depth_ = 0;
+  bool soft_body_ = false;  // the next parse_statements is an if branch
+  void check_unknown_names() const {
+    for (const auto& u : unknown_names_)
+      if (!u.soft)
+        syntax_error(u.expr->line, u.expr->column,
+                     std::string("No ") + (u.expr->kind == ExprKind::Filter ? "filter" : "test") +
+                         " named '" + u.expr->name + "'.");
+  }
   std::vector<std::set<std::string>> macro_uses_;
 };
 

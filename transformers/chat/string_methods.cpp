@@ -93,7 +93,8 @@ bool is_str_method(std::string_view name) {
   return std::find(std::begin(kStrMethods), std::end(kStrMethods), name) != std::end(kStrMethods);
 }
 
-bool call_str_method(Context& ctx, const std::string& s, std::string_view m, CallArgs& a, Value& r) {
+bool call_str_method(Context& ctx, const Value& self, std::string_view m, CallArgs& a, Value& r) {
+  const std::string& s = self.as_str();
   if (m == "strip" || m == "lstrip" || m == "rstrip") {
     r = Value(strings::strip(s, opt_str(a, 0, "chars"), m != "rstrip", m != "lstrip"));
   } else if (m == "split" || m == "rsplit") {
@@ -161,13 +162,13 @@ bool call_str_method(Context& ctx, const std::string& s, std::string_view m, Cal
     }
     r = Value(std::move(out));
   } else if (m == "format") {
-    r = Value(str_format(ctx, s, a));
+    r = make_str(str_format(ctx, s, a, self.is_safe()), self.is_safe());
   } else if (m == "format_map") {
     CallArgs kw;
     if (!a.args.empty() && a.args[0].is_dict())
       for (const auto& [k, v] : a.args[0].as_dict().items)
         if (k.is_string()) kw.kwargs.emplace_back(k.as_str(), v);
-    r = Value(str_format(ctx, s, kw));
+    r = make_str(str_format(ctx, s, kw, self.is_safe()), self.is_safe());
   } else if (m == "isdigit" || m == "isnumeric" || m == "isdecimal") {
     r = Value(all_chars(s, unicode::is_digit));
   } else if (m == "isalpha") {

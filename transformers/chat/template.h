@@ -10,6 +10,10 @@
 // extends, no attribute access to Python internals, no mutating methods); recursion depth,
 // loop iterations, output size, total work and memory are bounded by RenderLimits and fail with a
 // clear error (SecurityError naming the limit) after a bounded amount of counted work.
+// {% block %} renders in place (and again through self.name()), as in a stand-alone jinja2
+// template. Ints are Python's (arbitrary precision, 4300 printable digits). |random is the one
+// deliberate difference: it draws from a SplitMix64 stream seeded with 0 at each render, so a
+// template renders the same every time (Python's random.choice differs from run to run).
 #pragma once
 
 #include <ctime>

@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstdio>
 
+#include "transformers/chat/bigint.h"
 #include "transformers/chat/budget.h"
 #include "transformers/chat/unicode.h"
 
@@ -107,6 +108,41 @@ Value Value::undefined(std::string hint) {
   return v;
 }
 
+Value Value::safe(std::string text) {
+  Value v;
+  v.v_ = SafeStringV{std::make_shared<const std::string>(std::move(text))};
+  return v;
+}
+
+std::string html_escape(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  for (char c : text) {
+    switch (c) {
+      case '&':
+        out += "&amp;";
+        break;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '"':
+        out += "&#34;";
+        break;
+      case '\'':
+        out += "&#39;";
+        break;
+      default:
+        out.push_back(c);
+    }
+  }
+  return out;
+}
+
+Value escape_value(const Value& v) { return v.is_safe() ? v : Value::safe(html_escape(v.str())); }
+
 Value Value::list(std::vector<Value> items) {
   auto l = std::make_shared<ListObj>();
   l->items = std::move(items);
@@ -195,6 +231,8 @@ double Value::to_double() const {
     case Type::Bool: return as_bool() ? 1.0 : 0.0;
     case Type::Int: return static_cast<double>(as_int());
     case Type::Float: return as_float();
+    case Type::BigInt:
+      return big_to_double(as_bigint());
     case Type::Undefined: raise_undefined(*this);
     default: raise("TypeError", "must be real number, not " + type_name());
   }
@@ -203,6 +241,7 @@ double Value::to_double() const {
 int64_t Value::to_int() const {
   if (is_bool()) return as_bool() ? 1 : 0;
   if (is_int()) return as_int();
+  if (is_bigint()) raise("OverflowError", "Python int too large to convert to C ssize_t");
   if (is_undefined()) raise_undefined(*this);
   raise("TypeError", "'" + type_name() + "' object cannot be interpreted as an integer");
 }
@@ -232,9 +271,12 @@ std::string Value::type_name() const {
     case Type::Undefined: return "Undefined";
     case Type::None: return "NoneType";
     case Type::Bool: return "bool";
-    case Type::Int: return "int";
+    case Type::Int:
+    case Type::BigInt:
+      return "int";
     case Type::Float: return "float";
-    case Type::String: return "str";
+    case Type::String:
+      return is_safe() ? "Markup" : "str";
     case Type::List:
       if (as_list().view == ListObj::View::Generator) return "generator";
       if (as_list().view == ListObj::View::ReverseIterator) return "list_reverseiterator";
@@ -382,8 +424,15 @@ void Value::append_repr(std::string& out, int depth) const {
     case Type::None: out += "None"; return;
     case Type::Bool: out += as_bool() ? "True" : "False"; return;
     case Type::Int: out += std::to_string(as_int()); return;
+    case Type::BigInt:
+      out += big_str(as_bigint());
+      return;
     case Type::Float: out += float_repr(as_float()); return;
-    case Type::String: append_string_repr(out, as_str()); return;
+    case Type::String:
+      if (is_safe()) out += "Markup(";
+      append_string_repr(out, as_str());
+      if (is_safe()) out += ")";
+      return;
     case Type::List: {
       const auto& l = as_list();
       if (l.is_iterator()) {  // Python shows an address here; no output can match it
@@ -457,6 +506,7 @@ bool Value::equals(const Value& other) const {
   if (identity() != nullptr && identity() == other.identity()) return true;
   Type a = type(), b = other.type();
   if (is_number() && other.is_number()) {
+    if (a == Type::BigInt || b == Type::BigInt) return big_compare(*this, other) == 0;
     if ((a == Type::Int || a == Type::Bool) && (b == Type::Int || b == Type::Bool)) return to_int() == other.to_int();
     return to_double() == other.to_double();
   }
@@ -498,6 +548,7 @@ int compare_values(const Value& a, const Value& b, const char* op) {
   if (a.is_undefined()) raise_undefined(a);
   if (b.is_undefined()) raise_undefined(b);
   if (a.is_number() && b.is_number()) {
+    if (a.is_bigint() || b.is_bigint()) return big_compare(a, b);
     if (!a.is_float() && !b.is_float()) {
       int64_t x = a.to_int(), y = b.to_int();
       return x < y ? -1 : x > y ? 1 : 0;
@@ -584,6 +635,8 @@ std::string json_key(const Value& k) {
     case Value::Type::Bool: return k.as_bool() ? "true" : "false";
     case Value::Type::None: return "null";
     case Value::Type::Int: return std::to_string(k.as_int());
+    case Value::Type::BigInt:
+      return big_str(k.as_bigint());
     case Value::Type::Float: return json_float(k.as_float());
     default:
       raise("TypeError", "keys must be str, int, float, bool or None, not " + k.type_name());
@@ -603,6 +656,9 @@ void dump(std::string& out, const Value& v, const JsonDumpOptions& o, int level)
     case Value::Type::None: out += "null"; return;
     case Value::Type::Bool: out += v.as_bool() ? "true" : "false"; return;
     case Value::Type::Int: out += std::to_string(v.as_int()); return;
+    case Value::Type::BigInt:
+      out += big_str(v.as_bigint());
+      return;
     case Value::Type::Float: out += json_float(v.as_float()); return;
     case Value::Type::String: json_string(out, v.as_str(), o.ensure_ascii); return;
     case Value::Type::List: {

@@ -41,6 +41,7 @@ namespace jinja {
 
 class Value;
 class Context;
+struct BigInt;  // an int beyond int64 (bigint.h)
 
 struct ListObj {
   std::vector<Value> items;
@@ -104,6 +105,12 @@ struct ObjectObj {
   virtual Value call(Context& ctx, CallArgs& args) const;
 };
 
+// markupsafe's Markup: a str already safe for HTML, which |safe and |escape return. Even with
+// autoescape off (HF's environment) it escapes the plain-str operands of +, % and .format.
+struct SafeStringV {
+  std::shared_ptr<const std::string> text;
+};
+
 struct UndefinedV {
   std::shared_ptr<const std::string> hint;  // the message UndefinedError would carry
 };
@@ -111,7 +118,21 @@ struct NoneV {};
 
 class Value {
  public:
-  enum class Type : uint8_t { Undefined, None, Bool, Int, Float, String, List, Dict, Function, Object };
+  // The variant's index, except that a Markup string (index 10) is a String. BigInt is an int
+  // beyond 64 bits: is_number() but not is_int(); as_int() never sees it.
+  enum class Type : uint8_t {
+    Undefined,
+    None,
+    Bool,
+    Int,
+    Float,
+    String,
+    List,
+    Dict,
+    Function,
+    Object,
+    BigInt = 11
+  };
 
   Value() : v_(UndefinedV{}) {}
   Value(std::nullptr_t) : v_(NoneV{}) {}
@@ -127,8 +148,10 @@ class Value {
   Value(std::shared_ptr<DictObj> d) : v_(std::move(d)) {}
   Value(std::shared_ptr<FunctionObj> f) : v_(std::move(f)) {}
   Value(std::shared_ptr<ObjectObj> o) : v_(std::move(o)) {}
+  Value(std::shared_ptr<const BigInt> b) : v_(std::move(b)) {}
 
   static Value undefined(std::string hint = {});
+  static Value safe(std::string text);  // a Markup string
   static Value list(std::vector<Value> items = {});
   static Value tuple(std::vector<Value> items);
   static Value dict();
@@ -137,13 +160,18 @@ class Value {
   // FormatError naming `what` (e.g. "conversation 'messages'") past kMaxValueDepth levels.
   static Value from_json(const OrderedJson& j, std::string_view what = "JSON value");
 
-  Type type() const { return static_cast<Type>(v_.index()); }
+  // A Markup string is a str (Python: a str subclass); is_safe() tells it apart.
+  Type type() const {
+    return v_.index() == kSafeIndex ? Type::String : static_cast<Type>(v_.index());
+  }
+  bool is_safe() const { return v_.index() == kSafeIndex; }
   bool is_undefined() const { return type() == Type::Undefined; }
   bool is_none() const { return type() == Type::None; }
   bool is_bool() const { return type() == Type::Bool; }
   bool is_int() const { return type() == Type::Int; }
   bool is_float() const { return type() == Type::Float; }
-  bool is_number() const { return is_int() || is_float() || is_bool(); }
+  bool is_bigint() const { return type() == Type::BigInt; }
+  bool is_number() const { return is_int() || is_float() || is_bool() || is_bigint(); }
   bool is_string() const { return type() == Type::String; }
   bool is_list() const { return type() == Type::List; }
   bool is_tuple() const { return is_list() && std::get<std::shared_ptr<ListObj>>(v_)->is_tuple; }
@@ -157,12 +185,16 @@ class Value {
   double as_float() const { return std::get<double>(v_); }
   // Numeric value of a bool/int/float (Python: bool is an int).
   double to_double() const;
-  int64_t to_int() const;  // bool or int
-  const std::string& as_str() const { return *std::get<std::shared_ptr<const std::string>>(v_); }
+  int64_t to_int() const;  // bool or int (OverflowError for a BigInt, as Python's index-sized ints)
+  const std::string& as_str() const {
+    if (is_safe()) return *std::get<SafeStringV>(v_).text;
+    return *std::get<std::shared_ptr<const std::string>>(v_);
+  }
   ListObj& as_list() const { return *std::get<std::shared_ptr<ListObj>>(v_); }
   DictObj& as_dict() const { return *std::get<std::shared_ptr<DictObj>>(v_); }
   FunctionObj& as_function() const { return *std::get<std::shared_ptr<FunctionObj>>(v_); }
   const ObjectObj& as_object() const { return *std::get<std::shared_ptr<ObjectObj>>(v_); }
+  const BigInt& as_bigint() const { return *std::get<std::shared_ptr<const BigInt>>(v_); }
   const std::shared_ptr<DictObj>& dict_ptr() const { return std::get<std::shared_ptr<DictObj>>(v_); }
   const std::shared_ptr<ListObj>& list_ptr() const { return std::get<std::shared_ptr<ListObj>>(v_); }
   const std::string& undefined_hint() const;
@@ -190,9 +222,18 @@ class Value {
  private:
   std::variant<UndefinedV, NoneV, bool, int64_t, double, std::shared_ptr<const std::string>,
                std::shared_ptr<ListObj>, std::shared_ptr<DictObj>, std::shared_ptr<FunctionObj>,
-               std::shared_ptr<ObjectObj>>
+               std::shared_ptr<ObjectObj>, SafeStringV, std::shared_ptr<const BigInt>>
       v_;
+  static constexpr size_t kSafeIndex = 10;
 };
+
+// markupsafe.escape: & < > " ' as HTML entities (a Markup string is returned unchanged).
+std::string html_escape(std::string_view text);
+Value escape_value(const Value& v);
+// A str, or a Markup string when `safe` (what a Markup operand's methods return).
+inline Value make_str(std::string text, bool safe) {
+  return safe ? Value::safe(std::move(text)) : Value(std::move(text));
+}
 
 // Throws TemplateError(kind, message).
 [[noreturn]] void raise(const std::string& kind, const std::string& message);

@@ -8,8 +8,6 @@
 
 namespace transformers::tokenization {
 
-namespace {
-
 void initialize_oniguruma() {
   static std::once_flag once;
   std::call_once(once, [] {
@@ -17,6 +15,8 @@ void initialize_oniguruma() {
     onig_initialize(encodings, 1);
   });
 }
+
+namespace {
 
 // One match region and match parameter set per thread: searches on a shared Regex are then
 // thread safe.
@@ -38,6 +38,13 @@ SearchState& thread_search_state() {
   thread_local SearchState state;
   return state;
 }
+
+}  // namespace
+
+// The calling thread's match region, shared with the chat filters' patterns.
+void* oniguruma_thread_region() { return thread_search_state().region; }
+
+namespace {
 
 std::vector<PatternSplit> covering_splits(std::string_view text,
                                           const std::vector<ByteRange>& matches) {

@@ -45,6 +45,11 @@ class Regex {
   std::unique_ptr<PatternScanner> scanner_;  // a faster equivalent for known patterns
 };
 
+// Oniguruma plumbing shared with the chat filters' patterns: the one-time UTF-8 set-up, and a
+// match region (OnigRegion*) per thread.
+void initialize_oniguruma();
+void* oniguruma_thread_region();
+
 // Escapes a literal string so that it matches itself as a pattern.
 std::string regex_escape(std::string_view literal);
 
