@@ -38,7 +38,7 @@ TEST(ChatLimits, QuadraticGrowthExhaustsTheWorkBudget) {
   small.max_work = 1000;
   expect_failure("{% for i in range(2000) %}{% endfor %}", "SecurityError", "work budget exceeded", small);
   small.max_work = 10000;
-  EXPECT_EQ(render_result("{% for i in range(2000) %}{% endfor %}ok", small).text, "ok");
+  EXPECT_EQ(render_result("{% for i in range(2000) %}{% endfor %}ok", {}, small).text, "ok");
 }
 
 TEST(ChatLimits, ExponentialMacroRecursionExhaustsTheWorkBudget) {
@@ -53,13 +53,14 @@ TEST(ChatLimits, ExponentialMacroRecursionExhaustsTheWorkBudget) {
 }
 
 TEST(ChatLimits, HeldStringsExhaustTheMemoryBudget) {
-  // 300 strings of 60 MB held at once (each under the 64 MB per-string limit): 18 GB.
+  // 300 strings of 60 MB held at once (each under the 64 MB per-string limit): 18 GB; the 256 MB
+  // budget stops the fifth.
   expect_failure(
       "{% set ns = namespace(l=[]) %}{% for i in range(300) %}{% set ns.l = ns.l + ['x' * 60000000] %}{% endfor %}"
       "{{ ns.l|length }}",
       "SecurityError", "memory budget exceeded");
-  // Strings built and dropped give their memory back: 10 x 60 MB one at a time renders (Python: 'ok').
-  RenderResult r = render_result("{% for i in range(10) %}{% set s = 'x' * 60000000 %}{% endfor %}ok");
+  // Strings built and dropped give their memory back: 8 x 60 MB one at a time renders (Python: 'ok').
+  RenderResult r = render_result("{% for i in range(8) %}{% set s = 'x' * 60000000 %}{% endfor %}ok");
   EXPECT_EQ(r.text, "ok");
   EXPECT_LT(r.peak_memory_bytes, size_t{200} << 20);
   // A for loop over a 60 MB string would hold 60M one-character strings: refused before copying.
@@ -67,7 +68,7 @@ TEST(ChatLimits, HeldStringsExhaustTheMemoryBudget) {
   RenderLimits small;
   small.max_memory_bytes = 1 << 20;
   expect_failure("{% set a = 'x' * 600000 %}{% set b = 'y' * 600000 %}", "SecurityError", "memory budget exceeded", small);
-  EXPECT_EQ(render_result("{% set a = 'x' * 600000 %}{{ a|length }}", small).text, "600000");
+  EXPECT_EQ(render_result("{% set a = 'x' * 600000 %}{{ a|length }}", {}, small).text, "600000");
 }
 
 TEST(ChatLimits, FormatPrecisionIsCheckedBeforeFormatting) {
@@ -97,10 +98,14 @@ TEST(ChatLimits, DeepAndSharedValuesAreBounded) {
                         "{% set ns.b = [ns.b] %}{% endfor %}{{ ns.a == ns.b }} {{ ns.a|tojson|length }}")
                 .text,
             "True 602");
-  // A list holding itself twice at every level prints 2^60 items: stopped at the output limit.
+  // A list holding one list twice at every level prints 2^60 items: the work budget (one unit an
+  // item) ends it before the 64 MB output limit.
   const std::string shared = "{% set ns = namespace(x=[1]) %}{% for i in range(60) %}{% set ns.x = [ns.x, ns.x] %}{% endfor %}";
-  expect_failure(shared + "{{ ns.x }}", "SecurityError", "output limit");
-  expect_failure(shared + "{{ ns.x|tojson }}", "SecurityError", "output limit");
+  expect_failure(shared + "{{ ns.x }}", "SecurityError", "work budget exceeded");
+  expect_failure(shared + "{{ ns.x|tojson }}", "SecurityError", "work budget exceeded");
+  RenderLimits small_output;
+  small_output.max_output_bytes = 1 << 20;
+  expect_failure(shared + "{{ ns.x }}", "SecurityError", "output limit", small_output);
 }
 
 TEST(ChatLimits, DeepConversationFilesFailWithAClearError) {

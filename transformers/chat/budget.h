@@ -18,7 +18,7 @@ namespace transformers::jinja {
 
 // Work units: one per statement, expression, loop iteration or list item visited, kCallWork per
 // call, and one per kBytesPerWork bytes that an operation builds or scans.
-constexpr int64_t kCallWork = 8;
+constexpr int64_t kCallWork = 32;  // a call allocates a scope and captures its output
 constexpr size_t kBytesPerWork = 32;
 
 class Budget {

@@ -36,12 +36,13 @@ struct RenderLimits {
   int max_call_depth = 200;                     // nested macro / recursive-loop calls
   int max_eval_depth = 1000;                    // nested evaluation frames (bounds the C++ stack)
   // Total work of the render, in counted operations: statements, expressions, loop iterations,
-  // calls (8 each), list items visited, and 32-byte units of strings built or scanned. The real
-  // templates in the tests use at most ~TODO; this stops exponential and quadratic templates.
-  int64_t max_work = 50'000'000;
+  // calls (32 each), list items visited, and 32-byte units of strings built or scanned. The real
+  // templates in the tests use at most ~2,000 (tests/chat/test_reference_templates.cpp checks
+  // they stay under 1%); exponential and quadratic templates end here.
+  int64_t max_work = 20'000'000;
   // Bytes of strings, lists and dicts built by the render and still alive (approximated: small
-  // values count from being built to the end of the render).
-  size_t max_memory_bytes = size_t{512} << 20;
+  // values count from being built to the end of the render). Real templates: ~10 KB.
+  size_t max_memory_bytes = size_t{256} << 20;
 };
 
 struct RenderOptions {
