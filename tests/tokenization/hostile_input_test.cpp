@@ -2,12 +2,12 @@
 // Oniguruma's backtracking budget, invalid UTF-8, malformed tokenizer.json files. Each test
 // builds the hostile input itself and expects either the result HF `tokenizers` gives or a
 // transformers::Error naming the file / field / limit.
+#include <gtest/gtest.h>
+
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <string>
-
-#include <gtest/gtest.h>
 
 #include "common/test_util.h"
 #include "transformers/io/json.h"
@@ -59,7 +59,8 @@ std::string error_message(Fn fn) {
 
 TEST(HostileInput, ReplaceNormalizerThatAmplifiesIsRefused) {
   // Every space becomes 1 MiB of text: 64 spaces would be 64 MiB of normalized text.
-  Json json = word_level_json(replace_json(" ", std::string(1 << 20, 'x')), {{"type", "WhitespaceSplit"}});
+  Json json =
+      word_level_json(replace_json(" ", std::string(1 << 20, 'x')), {{"type", "WhitespaceSplit"}});
   Tokenizer tok = load_written("replace", json.dump());
   std::string text;
   for (int i = 0; i < 64; ++i) text += "a ";
@@ -78,13 +79,16 @@ TEST(HostileInput, SequenceOfDoublingReplacesIsRefused) {
   // step, against the original input, so the compound growth stops at the limit.
   Json steps = Json::array();
   for (int i = 0; i < 40; ++i) steps.push_back(replace_json(" ", "  "));
-  Json json = word_level_json({{"type", "Sequence"}, {"normalizers", steps}}, {{"type", "WhitespaceSplit"}});
+  Json json = word_level_json({{"type", "Sequence"}, {"normalizers", steps}},
+                              {{"type", "WhitespaceSplit"}});
   Tokenizer tok = Tokenizer::from_json_string(json.dump(), "doubling.json");
   std::string message = error_message([&] { tok.encode(std::string(100, ' ') + "a", false); });
-  EXPECT_NE(message.find("doubling.json: normalizer (Sequence).normalizers["), std::string::npos) << message;
+  EXPECT_NE(message.find("doubling.json: normalizer (Sequence).normalizers["), std::string::npos)
+      << message;
   // Five doublings of one space stay far below the limit (32 spaces, removed by the split).
-  Json five = word_level_json({{"type", "Sequence"}, {"normalizers", Json(steps.begin(), steps.begin() + 5)}},
-                              {{"type", "WhitespaceSplit"}});
+  Json five = word_level_json(
+      {{"type", "Sequence"}, {"normalizers", Json(steps.begin(), steps.begin() + 5)}},
+      {{"type", "WhitespaceSplit"}});
   EXPECT_EQ(Tokenizer::from_json_string(five.dump(), "five.json").encode("a b", false),
             (std::vector<int64_t>{1, 2}));
 }
@@ -114,11 +118,15 @@ TEST(HostileInput, UnigramWithAHugePieceRefusesALongWord) {
   // steps for a 20000-byte word, over the budget of 1024 per byte + 1 MiB.
   Json vocab = Json::array({Json::array({"<unk>", 0.0}), Json::array({"a", -1.0}),
                             Json::array({std::string(1500, 'a'), -2.0})});
-  Tokenizer tok = load_written("unigram_huge_piece",
-                               model_json({{"type", "Unigram"}, {"unk_id", 0}, {"vocab", vocab}}).dump());
+  Tokenizer tok =
+      load_written("unigram_huge_piece",
+                   model_json({{"type", "Unigram"}, {"unk_id", 0}, {"vocab", vocab}}).dump());
   std::string message = error_message([&] { tok.encode(std::string(20'000, 'a'), false); });
-  EXPECT_NE(message.find("tokenizer.json: model (Unigram): a 20000-byte word needs more than 21528576 steps"),
-            std::string::npos) << message;
+  EXPECT_NE(
+      message.find(
+          "tokenizer.json: model (Unigram): a 20000-byte word needs more than 21528576 steps"),
+      std::string::npos)
+      << message;
   // Words within the budget get the Viterbi result: 1500 a's are the one piece (score -2 beats
   // 1500 x -1); for 1501 a's "a" + piece and piece + "a" tie at -3 and the path found first
   // (the piece ending last) is kept, as in HF's encode_optimized.
@@ -127,15 +135,18 @@ TEST(HostileInput, UnigramWithAHugePieceRefusesALongWord) {
 }
 
 Json wordpiece_json(Json vocab) {
-  return model_json({{"type", "WordPiece"}, {"unk_token", "[UNK]"},
+  return model_json({{"type", "WordPiece"},
+                     {"unk_token", "[UNK]"},
                      {"continuing_subword_prefix", "##"},
-                     {"max_input_chars_per_word", 1'000'000'000}, {"vocab", std::move(vocab)}});
+                     {"max_input_chars_per_word", 1'000'000'000},
+                     {"vocab", std::move(vocab)}});
 }
 
 TEST(HostileInput, WordPieceWithALargeMaxInputCharsPerWord) {
   // 100k a's: greedy longest match as HF ("a" then "##a" each), each search starting at the
   // longest vocabulary entry instead of the whole rest of the word (which was quadratic).
-  Tokenizer tok = load_written("wordpiece_long", wordpiece_json({{"[UNK]", 0}, {"a", 1}, {"##a", 2}}).dump());
+  Tokenizer tok =
+      load_written("wordpiece_long", wordpiece_json({{"[UNK]", 0}, {"a", 1}, {"##a", 2}}).dump());
   std::vector<int64_t> ids = tok.encode(std::string(100'000, 'a'), false);
   ASSERT_EQ(ids.size(), 100'000u);
   EXPECT_EQ(ids.front(), 1);
@@ -144,20 +155,26 @@ TEST(HostileInput, WordPieceWithALargeMaxInputCharsPerWord) {
   Json vocab = {{"[UNK]", 0}, {"a", 1}, {"##c", 2}, {"##" + std::string(5000, 'b'), 3}};
   Tokenizer huge = load_written("wordpiece_huge_entry", wordpiece_json(vocab).dump());
   std::string message = error_message([&] { huge.encode("a" + std::string(20'000, 'c'), false); });
-  EXPECT_NE(message.find("tokenizer.json: model (WordPiece): a 20001-byte word needs more than 21529600 steps"),
-            std::string::npos) << message;
+  EXPECT_NE(
+      message.find(
+          "tokenizer.json: model (WordPiece): a 20001-byte word needs more than 21529600 steps"),
+      std::string::npos)
+      << message;
   EXPECT_EQ(huge.encode("acc", false), (std::vector<int64_t>{1, 2, 2}));
 }
 
 TEST(HostileInput, RegexBacktrackingLimitIsAnErrorNotATruncatedSplit) {
   // (a|aa)+$ on "aaaa...b" backtracks through every way to split the a's (Fibonacci-many).
   const std::string pattern = "(a|aa)+$";
-  Json split = {{"type", "Split"}, {"pattern", {{"Regex", pattern}}}, {"behavior", "Isolated"},
+  Json split = {{"type", "Split"},
+                {"pattern", {{"Regex", pattern}}},
+                {"behavior", "Isolated"},
                 {"invert", false}};
   Tokenizer tok = load_written("backtracking", word_level_json(nullptr, split).dump());
   std::string text = std::string(60, 'a') + "b";
   std::string message = error_message([&] { tok.encode(text, false); });
-  EXPECT_NE(message.find("pre_tokenizer (Split).pattern: regex '" + pattern + "'"), std::string::npos)
+  EXPECT_NE(message.find("pre_tokenizer (Split).pattern: regex '" + pattern + "'"),
+            std::string::npos)
       << message;
   EXPECT_NE(message.find("retry-limit-in-match over"), std::string::npos) << message;
   // A text the pattern handles is split as HF does: "b " (unknown) and the isolated match "aa".
@@ -168,16 +185,25 @@ TEST(HostileInput, RegexBacktrackingLimitIsAnErrorNotATruncatedSplit) {
 TEST(HostileInput, InvalidUtf8BecomesReplacementCharsAsPythonDecodes) {
   using tokenization::to_valid_utf8;
   // Expected strings from python3: b'...'.decode('utf-8', 'replace').
-  EXPECT_EQ(to_valid_utf8("a\xff" "b c"), "a\xEF\xBF\xBD" "b c");
+  EXPECT_EQ(to_valid_utf8("a\xff"
+                          "b c"),
+            "a\xEF\xBF\xBD"
+            "b c");
   EXPECT_EQ(to_valid_utf8("\xe2\x82 x\xf0\x80"), "\xEF\xBF\xBD x\xEF\xBF\xBD\xEF\xBF\xBD");
   EXPECT_EQ(to_valid_utf8("caf\xc3 \xed\xa0\x80z"),
             "caf\xEF\xBF\xBD \xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBDz");
 }
 
 TEST(HostileInput, InvalidUtf8EncodesLikeTheReplacedText) {
-  const std::string raw = "a\xff" "b c", replaced = "a\xEF\xBF\xBD" "b c";
+  const std::string raw =
+                        "a\xff"
+                        "b c",
+                    replaced =
+                        "a\xEF\xBF\xBD"
+                        "b c";
   for (const char* family : {"bert", "t5", "gpt2", "llama2"}) {
-    Tokenizer tok = Tokenizer::from_pretrained(shared_path(std::string("tokenizers/models/") + family));
+    Tokenizer tok =
+        Tokenizer::from_pretrained(shared_path(std::string("tokenizers/models/") + family));
     Encoding got = tok.encode_full(raw, true), want = tok.encode_full(replaced, true);
     EXPECT_EQ(got.ids, want.ids) << family;
     EXPECT_EQ(got.tokens, want.tokens) << family;
@@ -199,7 +225,8 @@ TEST(HostileInput, DeeplyNestedTokenizerJsonIsRefused) {
   EXPECT_NE(message.find("tokenizer.json: invalid JSON"), std::string::npos) << message;
   // The same nesting inside a valid object (a Sequence normalizer 600 levels deep).
   Json inner = nullptr;
-  for (int i = 0; i < 600; ++i) inner = {{"type", "Sequence"}, {"normalizers", Json::array({inner})}};
+  for (int i = 0; i < 600; ++i)
+    inner = {{"type", "Sequence"}, {"normalizers", Json::array({inner})}};
   std::string nested = word_level_json(inner, nullptr).dump();
   message = error_message([&] { load_written("deep_sequence", nested); });
   EXPECT_NE(message.find("tokenizer.json"), std::string::npos) << message;
@@ -209,9 +236,11 @@ TEST(HostileInput, DeeplyNestedTokenizerConfigIsRefused) {
   // tokenizer_config.json goes through io/json.cpp (nlohmann: iterative parse and destruction).
   fs::path dir = scratch_dir("hostile_deep_config");
   std::ofstream(dir / "tokenizer.json") << word_level_json(nullptr, nullptr).dump();
-  std::ofstream(dir / "tokenizer_config.json") << std::string(1'000'000, '[') << std::string(1'000'000, ']');
+  std::ofstream(dir / "tokenizer_config.json")
+      << std::string(1'000'000, '[') << std::string(1'000'000, ']');
   std::string message = error_message([&] { Tokenizer::from_pretrained(dir); });
-  EXPECT_NE(message.find("tokenizer_config.json: the top level must be a JSON object"), std::string::npos)
+  EXPECT_NE(message.find("tokenizer_config.json: the top level must be a JSON object"),
+            std::string::npos)
       << message;
 }
 
