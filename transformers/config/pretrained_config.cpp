@@ -21,9 +21,12 @@ void validate_rope(const RopeParameters& r, const std::string& where) {
     if (r.has(key)) check_config_positive(where, key, r.get(key));
   };
   check_config_positive(where, "rope_theta", r.rope_theta);
-  for (const char* key : {"factor", "original_max_position_embeddings", "low_freq_factor", "high_freq_factor",
-                          "attention_factor", "beta_fast", "beta_slow"})
-    positive(key);
+  // (beta_fast / beta_slow of 0 mean the default in v5, so they are not checked here.)
+  for (const char* key : {"factor", "low_freq_factor", "high_freq_factor", "attention_factor"}) positive(key);
+  if (r.has("original_max_position_embeddings")) {
+    const char* key = "original_max_position_embeddings";
+    check_config_range(where, key, config_int_value(r.raw[key], where + ": key '" + key + "'"), INT64_MAX);
+  }
   if (r.partial_rotary_factor)
     TCPP_CHECK(*r.partial_rotary_factor > 0 && *r.partial_rotary_factor <= 1, ConfigError, where,
                ": partial_rotary_factor is ", *r.partial_rotary_factor, ", out of range (0, 1]");

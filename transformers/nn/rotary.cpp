@@ -111,6 +111,11 @@ RotaryEmbedding::RotaryEmbedding(const RopeParameters& rope, int64_t head_dim, i
   // v5 fills original_max_position_embeddings from max_position_embeddings when absent.
   original_max_position_embeddings_ = static_cast<int64_t>(
       rope.get("original_max_position_embeddings", static_cast<double>(max_position_embeddings)));
+  // Scaled ropes divide by the original length (config.json checks a given one; this is the
+  // max_position_embeddings fallback).
+  TCPP_CHECK(type == "default" || type == "linear" || type == "proportional" || original_max_position_embeddings_ >= 1,
+             ConfigError, "rope_parameters (rope_type '", type,
+             "'): needs original_max_position_embeddings or max_position_embeddings >= 1");
   if (type == "default") {
     inv_freq_ = default_inv_freq(rope.rope_theta, rotary_dim_);
   } else if (type == "linear") {
