@@ -23,7 +23,6 @@ const std::map<std::string, std::string>& known_failures() {
       "the reference, Debian's jinja2 3.1.2, lets the immutable sandbox call list.pop(); jinja2 "
       "3.1.3+ raises "
       "SecurityError as we do (pop modifies the list)";
-  static const std::string kOtherBranch = "compile-time check handled on the jinja-limits branch";
   static const std::string kPythonSyntax =
       "jinja2 leaves break/continue outside a loop to Python's compiler (SyntaxError); we reject "
       "it as a template "
@@ -33,12 +32,6 @@ const std::map<std::string, std::string>& known_failures() {
        "Python's getattr finds the internal attribute _undefined_name on jinja2's Undefined object "
        "(then an "
        "unsafe undefined); ours has no attributes and fails as using an undefined value"},
-      {"jinja2/test_core_tags.py::TestForLoop::test_loop_unassignable#0",
-       "'loop' as a for target: " + kOtherBranch},
-      {"jinja2/test_core_tags.py::TestMacros::test_caller_undefined#0",
-       "a set 'caller' shadowed in macros: " + kOtherBranch},
-      {"jinja2/test_regression.py::TestBug::test_double_caller_no_default#0",
-       "caller argument checks: " + kOtherBranch},
       {"jinja2/test_regression.py::TestBug::test_macro_scoping#0", kPop},
       {"minja/test-syntax.cpp:379#0", kPop},
       {"minja/test-syntax.cpp:613#0", kPythonSyntax},

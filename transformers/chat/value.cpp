@@ -208,7 +208,7 @@ Value Value::from_json(const OrderedJson& j, std::string_view what) { return val
 
 long Value::use_count() const {
   switch (type()) {
-    case Type::String: return std::get<std::shared_ptr<const std::string>>(v_).use_count();
+    case Type::String: return string_ptr().use_count();
     case Type::List: return list_ptr().use_count();
     case Type::Dict: return dict_ptr().use_count();
     default: return 0;
@@ -217,7 +217,7 @@ long Value::use_count() const {
 
 std::weak_ptr<const void> Value::weak_ref() const {
   switch (type()) {
-    case Type::String: return std::get<std::shared_ptr<const std::string>>(v_);
+    case Type::String: return string_ptr();
     case Type::List: return list_ptr();
     case Type::Dict: return dict_ptr();
     default: return {};

@@ -186,15 +186,16 @@ class Value {
   // Numeric value of a bool/int/float (Python: bool is an int).
   double to_double() const;
   int64_t to_int() const;  // bool or int (OverflowError for a BigInt, as Python's index-sized ints)
-  const std::string& as_str() const {
-    if (is_safe()) return *std::get<SafeStringV>(v_).text;
-    return *std::get<std::shared_ptr<const std::string>>(v_);
-  }
+  const std::string& as_str() const { return *string_ptr(); }
   ListObj& as_list() const { return *std::get<std::shared_ptr<ListObj>>(v_); }
   DictObj& as_dict() const { return *std::get<std::shared_ptr<DictObj>>(v_); }
   FunctionObj& as_function() const { return *std::get<std::shared_ptr<FunctionObj>>(v_); }
   const ObjectObj& as_object() const { return *std::get<std::shared_ptr<ObjectObj>>(v_); }
   const BigInt& as_bigint() const { return *std::get<std::shared_ptr<const BigInt>>(v_); }
+  // The shared text of a str or Markup string.
+  const std::shared_ptr<const std::string>& string_ptr() const {
+    return is_safe() ? std::get<SafeStringV>(v_).text : std::get<std::shared_ptr<const std::string>>(v_);
+  }
   const std::shared_ptr<DictObj>& dict_ptr() const { return std::get<std::shared_ptr<DictObj>>(v_); }
   const std::shared_ptr<ListObj>& list_ptr() const { return std::get<std::shared_ptr<ListObj>>(v_); }
   const std::string& undefined_hint() const;
