@@ -70,5 +70,14 @@ TEST(CliApplyChatTemplate, PlainTextTokenIdsAndErrors) {
   EXPECT_NE(malformed.err.find("bad.json"), std::string::npos) << malformed.err;
 }
 
+TEST(CliApplyChatTemplate, AFolderWithoutATemplateIsNamedInTheError) {
+  // The golden llama folder has weights and configs but no chat template anywhere.
+  const std::string folder = testing::shared_path("golden/llama").string();
+  auto ctx = testing::shared_path("chat_templates/contexts/simple.json");
+  CliRun r = run_cli("apply-chat-template " + q(folder) + " " + q(ctx) + " --no-tokenize");
+  testing::expect_one_line_error(r, folder);
+  EXPECT_NE(r.err.find("does not have a chat template"), std::string::npos) << r.err;
+}
+
 }  // namespace
 }  // namespace transformers

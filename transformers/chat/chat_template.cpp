@@ -87,6 +87,7 @@ ChatTemplates ChatTemplates::from_directory(const std::filesystem::path& dir) {
     if (j.is_object() && j.contains("chat_template"))
       add_config_templates(t.sources_, j["chat_template"], (dir / "chat_template.json").string());
   }
+  t.folder_ = dir.string();
   fs::path extra = dir / "additional_chat_templates";
   if (fs::is_directory(extra)) {
     for (const auto& entry : fs::directory_iterator(extra)) {
@@ -133,7 +134,10 @@ std::string ChatTemplates::select(const std::optional<std::string>& name, bool h
   auto it = sources_.find("default");
   if (it != sources_.end()) return it->second;
   if (sources_.empty())
-    throw ValueError("Cannot use apply_chat_template because this tokenizer does not have a chat template.");
+    throw ValueError(
+        (folder_.empty() ? std::string() : folder_ + ": ") +
+        "Cannot use apply_chat_template because this tokenizer does not have a chat template (no chat_template in "
+        "tokenizer_config.json, no chat_template.jinja or chat_template.json).");
   std::string list;
   for (const auto& [k, v] : sources_) list += (list.empty() ? "" : ", ") + k;
   throw ValueError("This tokenizer has several chat templates (" + list +

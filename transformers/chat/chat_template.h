@@ -53,6 +53,7 @@ class ChatTemplates {
 
  private:
   std::map<std::string, std::string> sources_;  // name -> source ("default" for the single one)
+  std::string folder_;                           // where the templates were looked for (errors name it)
   std::vector<std::pair<std::string, std::string>> special_tokens_;
   std::vector<std::string> additional_special_tokens_;
 };
