@@ -34,6 +34,11 @@ Tensor parse_id_matrix(const std::string& text, const std::string& flag) {
   return t;
 }
 
+bool is_within(const std::filesystem::path& path, const std::filesystem::path& folder) {
+  const auto rel = path.lexically_relative(folder);
+  return !rel.empty() && *rel.begin() != "..";
+}
+
 void check_outputs(const std::string& model_dir, const std::vector<OutputFile>& outputs) {
   namespace fs = std::filesystem;
   std::error_code ec;
@@ -45,8 +50,7 @@ void check_outputs(const std::string& model_dir, const std::vector<OutputFile>& 
     const OutputFile& out = outputs[i];
     if (out.path.empty()) continue;
     const fs::path resolved = fs::weakly_canonical(out.path, ec);
-    const auto rel = resolved.lexically_relative(folder);
-    TCPP_CHECK(rel.empty() || *rel.begin() == "..", ValueError, out.flag, ": '", out.path,
+    TCPP_CHECK(!is_within(resolved, folder), ValueError, out.flag, ": '", out.path,
                "' is inside the model folder ", model_dir, "; refusing to write over the model's files");
     for (const fs::path& input : inputs)
       TCPP_CHECK(!same_file(out.path, input), ValueError, out.flag, ": '", out.path, "' is the model's file ",

@@ -1,6 +1,7 @@
 // Helpers shared by the subcommands.
 #pragma once
 
+#include <filesystem>
 #include <string>
 #include <vector>
 
@@ -11,6 +12,10 @@ namespace transformers::cli {
 // "1,17,42;1,5,5" -> int64 [2, 3]. Rows are separated by ';', ids by ',' (spaces allowed).
 // Throws ValueError naming `flag` for empty rows, non-integers or rows of unequal length.
 Tensor parse_id_matrix(const std::string& text, const std::string& flag);
+
+// Whether `path` is `folder` or lies below it, comparing the paths as written (resolve links
+// first with canonical / weakly_canonical).
+bool is_within(const std::filesystem::path& path, const std::filesystem::path& folder);
 
 // An output file given on the command line, with the flag that named it.
 struct OutputFile {

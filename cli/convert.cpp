@@ -10,6 +10,7 @@
 #include <optional>
 
 #include "cli/command.h"
+#include "cli/common.h"
 #include "transformers/io/files.h"
 #include "transformers/models/auto.h"
 #include "transformers/models/save.h"
@@ -26,11 +27,6 @@ struct ConvertArgs {
 const char* const kCopied[] = {"tokenizer.json",         "tokenizer_config.json", "special_tokens_map.json",
                                "tokenizer.model",        "chat_template.jinja",   "chat_template.json",
                                "added_tokens.json",      "vocab.json",            "merges.txt"};
-
-bool is_within(const std::filesystem::path& path, const std::filesystem::path& folder) {
-  auto rel = path.lexically_relative(folder);
-  return !rel.empty() && *rel.begin() != "..";
-}
 
 // Reads a tokenizer or template file of the source folder to copy it, refusing one that is a link
 // leading outside it: a secret linked into a model folder must not be published with the model. A Hub
