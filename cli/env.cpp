@@ -23,11 +23,12 @@ const Command kEnv{[](CLI::App& app) {
     std::cout << "compiler: " << __VERSION__ << "\n";
     std::cout << "hardware threads: " << std::thread::hardware_concurrency() << "\n";
     std::cout << "thread pool: " << ThreadPool::global().size() << " threads (TRANSFORMERS_NUM_THREADS)\n";
-    auto yes = [](bool b) { return b ? "yes" : "no"; };
-    std::cout << "cpu: avx2 " << yes(__builtin_cpu_supports("avx2")) << ", fma " << yes(__builtin_cpu_supports("fma"))
-              << ", f16c " << yes(__builtin_cpu_supports("f16c")) << ", avx512f "
-              << yes(__builtin_cpu_supports("avx512f")) << "\n";
-    std::cout << "kernels: " << cpu::kernels().name << "\n";
+    std::cout << "kernel tiers this cpu runs:";
+    for (cpu::Isa isa : cpu::supported_isas()) std::cout << " " << cpu::isa_name(isa);
+    std::cout << " (avx512_bf16 " << (cpu::cpu_has_avx512_bf16() ? "yes" : "no") << ", avx512_vnni "
+              << (cpu::cpu_has_avx512_vnni() ? "yes" : "no") << ")\n";
+    const char* chosen = cpu::kernels().name;  // may throw for a bad TRANSFORMERS_ISA: before printing the line
+    std::cout << "kernels: " << chosen << " (TRANSFORMERS_ISA=scalar|avx2|avx512 forces a tier)\n";
     std::cout << "model types:";
     for (const auto& e : model_registry()) std::cout << " " << e.model_type;
     std::cout << "\nencoder model types:";

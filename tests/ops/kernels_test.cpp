@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <bit>
 #include <cmath>
+#include <cstring>
 #include <limits>
 #include <random>
 
@@ -29,10 +30,28 @@ using testing::random_weights;
 
 const cpu::Kernels& ref() { return cpu::reference_kernels(); }
 
-#define REQUIRE_AVX2()                                                                     \
-  const cpu::Kernels* fast_ptr = cpu::avx2_kernels();                                      \
-  ASSERT_NE(fast_ptr, nullptr) << "this CPU lacks AVX2/FMA/F16C: the vector kernels cannot be checked"; \
-  const cpu::Kernels& fast = *fast_ptr
+// Every vector tier this CPU runs (AVX2, AVX-512), each checked against the scalar reference.
+std::vector<cpu::Isa> vector_tiers() {
+  std::vector<cpu::Isa> tiers;
+  for (cpu::Isa isa : cpu::supported_isas())
+    if (isa != cpu::Isa::Scalar) tiers.push_back(isa);
+  return tiers;
+}
+
+class TierTest : public ::testing::TestWithParam<cpu::Isa> {
+ protected:
+  const cpu::Kernels& tier() const { return *cpu::kernels_for(GetParam()); }
+};
+std::string tier_label(const ::testing::TestParamInfo<cpu::Isa>& info) { return cpu::isa_name(info.param); }
+
+#define TIER_SUITE(name)   \
+  class name : public TierTest {}; \
+  INSTANTIATE_TEST_SUITE_P(Tiers, name, ::testing::ValuesIn(vector_tiers()), tier_label)
+TIER_SUITE(LinearKernel);
+TIER_SUITE(WeightKernelTable);
+TIER_SUITE(VectorKernels);
+TIER_SUITE(AttentionTileKernels);
+TIER_SUITE(ConversionKernels);
 
 const int64_t kSizes[] = {1, 7, 8, 9, 15, 16, 17, 33, 63, 65, 4097};
 
@@ -53,13 +72,16 @@ std::vector<LinearCase> linear_cases() {
   // Long rows (a K that is not a multiple of 8) with many row tasks, for a few M only (the
   // scalar reference is slow).
   for (int64_t m : {1, 3, 9}) cases.push_back({m, 517, 4097});
+  // The GEMM's blocks: rows of x past one 128-row block, K past one 512-float block (with a tail
+  // that is not a multiple of the vector width), tiles cut at every edge.
+  cases.push_back({133, 29, 1031});
   return cases;
 }
 
 float linear_rel_tolerance(int64_t K) { return 1e-6f * (4.0f + std::sqrt(static_cast<float>(K))); }
 
-TEST(LinearKernel, MatchesReferenceForEveryDtypeShapeBiasAndPool) {
-  REQUIRE_AVX2();
+TEST_P(LinearKernel, MatchesReferenceForEveryDtypeShapeBiasAndPool) {
+  const cpu::Kernels& fast = tier();
   std::mt19937 rng(1234);
   ThreadPool pool1(1), pool3(3);
   ThreadPool* pools[] = {nullptr, &pool1, &pool3};
@@ -96,10 +118,61 @@ TEST(LinearKernel, MatchesReferenceForEveryDtypeShapeBiasAndPool) {
   }
 }
 
+// Each weight format's table entry on its own (gemv and gemm over a row range [n0, n1) that does
+// not start at 0, dequant_rows of a middle block) against the reference table's entry.
+TEST_P(WeightKernelTable, EveryFormatEntryMatchesTheReference) {
+  const cpu::Kernels& fast = tier();
+  std::mt19937 rng(77);
+  const int64_t N = 41, K = 531, n0 = 5, n1 = 38;
+  for (DType dt : {DType::F32, DType::BF16, DType::F16}) {
+    const cpu::WeightKernels &r = ref().weight(dt), &f = fast.weight(dt);
+    auto w = random_weights(dt, N * K, rng);
+    auto w_abs = w.abs();
+    for (int64_t M : {1, 3, 8, 13}) {
+      const int64_t ldx = K + 1, ldy = N + 3;
+      std::vector<float> x = random_floats(M * ldx, rng), x_abs = abs_of(x);
+      std::vector<float> want(M * ldy, 0.0f), scale(M * ldy, 0.0f);
+      r.gemv(x.data(), M, K, ldx, w.data(), n0, n1, want.data(), ldy);
+      r.gemv(x_abs.data(), M, K, ldx, w_abs.data(), n0, n1, scale.data(), ldy);
+      const std::string what = std::string(cpu::weight_format(dt).name) + " M=" + std::to_string(M);
+      std::vector<float> got(M * ldy, 0.0f);
+      f.gemv(x.data(), M, K, ldx, w.data(), n0, n1, got.data(), ldy);
+      expect_close(got, want, scale, linear_rel_tolerance(K), 1e-30f, "gemv " + what);
+      if (f.gemm) {
+        std::fill(got.begin(), got.end(), 0.0f);
+        f.gemm(x.data(), M, K, ldx, w.data(), n0, n1, got.data(), ldy);
+        expect_close(got, want, scale, linear_rel_tolerance(K), 1e-30f, "gemm " + what);
+      }
+    }
+    std::vector<float> want(3 * K), got(3 * K, -1.0f);
+    r.dequant_rows(w.data(), K, 7, 3, want.data());
+    f.dequant_rows(w.data(), K, 7, 3, got.data());
+    EXPECT_EQ(0, std::memcmp(got.data(), want.data(), want.size() * sizeof(float))) << "dequant_rows " << dtype_label(dt);
+  }
+}
+
+// A dtype that is not a weight format is an error naming it, never a product of zeros.
+TEST_P(WeightKernelTable, NonWeightDtypesAreRefused) {
+  const cpu::Kernels& fast = tier();
+  float x[4] = {1, 2, 3, 4}, y[4] = {};
+  const int32_t w[4] = {1, 1, 1, 1};
+  for (const cpu::Kernels* table : {&ref(), &fast}) {
+    EXPECT_THROW(table->linear(x, 1, 4, 4, w, DType::I32, 1, nullptr, y, 1, nullptr), ValueError) << table->name;
+    EXPECT_THROW(table->to_f32(w, DType::I64, y, 1), ValueError) << table->name;
+    EXPECT_THROW(table->from_f32(x, y, DType::U8, 1), ValueError) << table->name;
+  }
+  try {
+    cpu::weight_format(DType::Bool);
+    ADD_FAILURE() << "weight_format(Bool) did not throw";
+  } catch (const ValueError& e) {
+    EXPECT_NE(std::string(e.what()).find("BOOL"), std::string::npos) << e.what();
+  }
+}
+
 // A weight matrix whose f16 elements are subnormal, infinite or NaN must flow through exactly
 // as the scalar conversion reads them.
-TEST(LinearKernel, F16SpecialWeightsConvertLikeTheReference) {
-  REQUIRE_AVX2();
+TEST_P(LinearKernel, F16SpecialWeightsConvertLikeTheReference) {
+  const cpu::Kernels& fast = tier();
   const int64_t N = 5, K = 19;
   std::vector<uint16_t> w(N * K);
   for (int64_t i = 0; i < N * K; ++i) w[i] = static_cast<uint16_t>((i * 37) % 0x3ff + 1);  // subnormals
@@ -120,8 +193,8 @@ TEST(LinearKernel, F16SpecialWeightsConvertLikeTheReference) {
 // ---------------------------------------------------------------------------------------------
 // reductions and elementwise maps
 
-TEST(VectorKernels, DotMatchesReference) {
-  REQUIRE_AVX2();
+TEST_P(VectorKernels, DotMatchesReference) {
+  const cpu::Kernels& fast = tier();
   std::mt19937 rng(1);
   for (int64_t n : kSizes) {
     auto a = random_floats(n, rng), b = random_floats(n, rng);
@@ -131,8 +204,8 @@ TEST(VectorKernels, DotMatchesReference) {
   }
 }
 
-TEST(VectorKernels, AxpyAddMulScaleMatchReference) {
-  REQUIRE_AVX2();
+TEST_P(VectorKernels, AxpyAddMulScaleMatchReference) {
+  const cpu::Kernels& fast = tier();
   std::mt19937 rng(2);
   for (int64_t n : kSizes) {
     auto a = random_floats(n, rng), b = random_floats(n, rng);
@@ -163,8 +236,8 @@ TEST(VectorKernels, AxpyAddMulScaleMatchReference) {
   }
 }
 
-TEST(VectorKernels, NormsMatchReference) {
-  REQUIRE_AVX2();
+TEST_P(VectorKernels, NormsMatchReference) {
+  const cpu::Kernels& fast = tier();
   std::mt19937 rng(3);
   for (int64_t n : kSizes) {
     auto x = random_floats(n, rng, 3.0f), w = random_floats(n, rng), b = random_floats(n, rng);
@@ -194,8 +267,8 @@ TEST(VectorKernels, NormsMatchReference) {
   EXPECT_EQ(out, 0.5f);
 }
 
-TEST(VectorKernels, SoftmaxMatchesReferenceWithMaskedEntries) {
-  REQUIRE_AVX2();
+TEST_P(VectorKernels, SoftmaxMatchesReferenceWithMaskedEntries) {
+  const cpu::Kernels& fast = tier();
   std::mt19937 rng(4);
   for (int64_t n : kSizes) {
     auto x = random_floats(n, rng, 10.0f);
@@ -215,8 +288,8 @@ TEST(VectorKernels, SoftmaxMatchesReferenceWithMaskedEntries) {
 }
 
 // Activations over a range that includes the saturated tails (|x| up to 100).
-TEST(VectorKernels, ActivationsMatchReference) {
-  REQUIRE_AVX2();
+TEST_P(VectorKernels, ActivationsMatchReference) {
+  const cpu::Kernels& fast = tier();
   std::mt19937 rng(5);
   using Unary = void (*)(float*, int64_t);
   using Gated = void (*)(const float*, const float*, float*, int64_t);
@@ -250,8 +323,8 @@ TEST(VectorKernels, ActivationsMatchReference) {
 // ---------------------------------------------------------------------------------------------
 // attention tiles
 
-TEST(AttentionTileKernels, DotTileMatchesReference) {
-  REQUIRE_AVX2();
+TEST_P(AttentionTileKernels, DotTileMatchesReference) {
+  const cpu::Kernels& fast = tier();
   std::mt19937 rng(8);
   for (int64_t ra : {1, 2, 3, 7, 64})
     for (int64_t rb : {1, 3, 4, 5, 64})
@@ -268,8 +341,8 @@ TEST(AttentionTileKernels, DotTileMatchesReference) {
       }
 }
 
-TEST(AttentionTileKernels, MatmulAccTileMatchesReference) {
-  REQUIRE_AVX2();
+TEST_P(AttentionTileKernels, MatmulAccTileMatchesReference) {
+  const cpu::Kernels& fast = tier();
   std::mt19937 rng(9);
   for (int64_t rows : {1, 2, 3, 4, 5, 63})
     for (int64_t cols : {1, 7, 64})
@@ -287,8 +360,8 @@ TEST(AttentionTileKernels, MatmulAccTileMatchesReference) {
       }
 }
 
-TEST(AttentionTileKernels, ExpShiftSumMatchesReference) {
-  REQUIRE_AVX2();
+TEST_P(AttentionTileKernels, ExpShiftSumMatchesReference) {
+  const cpu::Kernels& fast = tier();
   std::mt19937 rng(10);
   for (int64_t n : kSizes) {
     auto x = random_floats(n, rng, 5.0f);
@@ -336,8 +409,8 @@ std::vector<float> conversion_inputs() {
   return v;
 }
 
-TEST(ConversionKernels, ToF32IsExactForEveryHalfBitPattern) {
-  REQUIRE_AVX2();
+TEST_P(ConversionKernels, ToF32IsExactForEveryHalfBitPattern) {
+  const cpu::Kernels& fast = tier();
   std::vector<uint16_t> all(65536 + 5);
   for (size_t i = 0; i < all.size(); ++i) all[i] = static_cast<uint16_t>(i);
   for (DType dt : {DType::BF16, DType::F16}) {
@@ -358,8 +431,8 @@ TEST(ConversionKernels, ToF32IsExactForEveryHalfBitPattern) {
   EXPECT_EQ(got, f);
 }
 
-TEST(ConversionKernels, FromF32IsExactIncludingSubnormalsInfAndNaN) {
-  REQUIRE_AVX2();
+TEST_P(ConversionKernels, FromF32IsExactIncludingSubnormalsInfAndNaN) {
+  const cpu::Kernels& fast = tier();
   const auto in = conversion_inputs();
   const int64_t n = static_cast<int64_t>(in.size());
   for (DType dt : {DType::BF16, DType::F16}) {
@@ -381,7 +454,7 @@ TEST(ConversionKernels, FromF32IsExactIncludingSubnormalsInfAndNaN) {
 __attribute__((target("f16c"))) uint16_t f16c_from_f32(float f) { return _cvtss_sh(f, _MM_FROUND_TO_NEAREST_INT); }
 __attribute__((target("f16c"))) float f16c_to_f32(uint16_t h) { return _cvtsh_ss(h); }
 
-TEST(ConversionKernels, PortableHalfMatchesF16C) {
+TEST(HalfConversions, PortableHalfMatchesF16C) {
   ASSERT_TRUE(__builtin_cpu_supports("f16c")) << "no F16C on this CPU: the portable conversion cannot be checked";
   int bad = 0;
   for (float f : conversion_inputs()) {

@@ -1,21 +1,61 @@
-// The CPU kernel table: raw-pointer kernels below the ops/ boundary. Each kernel has a scalar
-// reference (reference.cpp) and a vector path (*_avx2.cpp) chosen at run time from cpuid; tests
-// compare the two on random data. Set TRANSFORMERS_FORCE_SCALAR=1 to run on the references.
+// The CPU kernel tables: raw-pointer kernels below the ops/ boundary, one table per instruction
+// set tier (isa.h): the scalar reference (reference.cpp), AVX2 and AVX-512 (one shared source,
+// kernels_simd.inl, compiled once per tier). The table ops/ uses is picked once at run time
+// (TRANSFORMERS_ISA forces one); tests run every tier the CPU has against the reference.
 #pragma once
 
 #include <cstdint>
 
 #include "transformers/core/dtype.h"
 #include "transformers/core/thread_pool.h"
+#include "transformers/ops/cpu/isa.h"
 
 namespace transformers::cpu {
 
+// What a weight format is, whatever the tier: its element type, how elements are grouped into
+// blocks (1 for plain floats; quantized formats store a block of elements with its scales), and
+// the format the kernels want the activations in.
+struct WeightFormat {
+  enum class ActivationFormat : uint8_t { F32 };
+  DType dtype;
+  const char* name;
+  int64_t block_elements;
+  int64_t block_bytes;
+  ActivationFormat activation;
+};
+
+// The kernels that read a [N, K] row-major weight matrix stored in one format (one entry per
+// format and tier, as ggml's type traits). x and y are f32 with leading dimensions ldx and ldy.
+struct WeightKernels {
+  // y[m * ldy + n] = sum_k x[m * ldx + k] * W[n, k] for m < M, n in [n0, n1), each row of W
+  // streamed once: the memory-bound product of token generation (few rows of x).
+  void (*gemv)(const float* x, int64_t M, int64_t K, int64_t ldx, const void* w, int64_t n0, int64_t n1, float* y,
+               int64_t ldy);
+  // The same contract for many rows of x (prompt processing, compute-bound). nullptr: the linear
+  // driver converts blocks of W with dequant_rows and calls BLAS sgemm on them.
+  void (*gemm)(const float* x, int64_t M, int64_t K, int64_t ldx, const void* w, int64_t n0, int64_t n1, float* y,
+               int64_t ldy);
+  // Rows [row0, row0 + rows) of W as f32, contiguous in out (rows * K floats).
+  void (*dequant_rows)(const void* w, int64_t K, int64_t row0, int64_t rows, float* out);
+};
+
+constexpr int kWeightFormatCount = 3;
+// The table slot of a weight dtype (F32, BF16, F16). Any other dtype throws ValueError naming it:
+// a format without kernels is an error, never zeros.
+int weight_format_index(DType dt);
+const WeightFormat& weight_format(DType dt);
+
 struct Kernels {
   const char* name;
+  Isa isa;
+
+  // Per weight format, indexed by weight_format_index.
+  WeightKernels weights[kWeightFormatCount];
+  const WeightKernels& weight(DType dt) const { return weights[weight_format_index(dt)]; }
 
   // y[m, n] = sum_k x[m, k] * w[n, k] (+ bias[n]); x, y f32 with leading dimensions ldx, ldy;
-  // w is a row-major [N, K] matrix of dtype wdt (F32, BF16 or F16) with leading dimension K.
-  // Runs on `pool` (nullptr: the calling thread only).
+  // w is a row-major [N, K] matrix of a weight format (F32, BF16 or F16) with leading dimension
+  // K. Runs on `pool` (nullptr: the calling thread only).
   void (*linear)(const float* x, int64_t M, int64_t K, int64_t ldx, const void* w, DType wdt, int64_t N,
                  const float* bias, float* y, int64_t ldy, ThreadPool* pool);
 
@@ -40,7 +80,8 @@ struct Kernels {
   void (*silu_mul)(const float* gate, const float* up, float* out, int64_t n);
   void (*gelu_tanh_mul)(const float* gate, const float* up, float* out, int64_t n);
 
-  // Converts n elements of dtype src_dt (F32, BF16, F16) to f32, and back.
+  // n floats of a float dtype (F32, BF16, F16) to f32 and back (round to nearest even); any
+  // other dtype throws ValueError.
   void (*to_f32)(const void* src, DType src_dt, float* dst, int64_t n);
   void (*from_f32)(const float* src, void* dst, DType dst_dt, int64_t n);
 
@@ -56,9 +97,15 @@ struct Kernels {
 };
 
 const Kernels& reference_kernels();
-// nullptr when the CPU lacks AVX2, FMA or F16C.
-const Kernels* avx2_kernels();
-// The table ops/ uses: AVX2 when available and not disabled by TRANSFORMERS_FORCE_SCALAR.
+// The table of a tier; nullptr when this CPU lacks its instructions.
+const Kernels* kernels_for(Isa isa);
+// The table ops/ uses: selected_isa()'s, chosen once.
 const Kernels& kernels();
+
+// The linear driver of the vector tiers (linear_driver.cpp): splits W's rows over the pool and
+// calls the tier's WeightKernels (gemv for few rows of x, gemm or BLAS for many).
+template <Isa I>
+void linear_on(const float* x, int64_t M, int64_t K, int64_t ldx, const void* w, DType wdt, int64_t N,
+               const float* bias, float* y, int64_t ldy, ThreadPool* pool);
 
 }  // namespace transformers::cpu

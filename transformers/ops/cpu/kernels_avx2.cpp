@@ -1,13 +1,12 @@
-#include "transformers/ops/cpu/elementwise_avx2.h"
+// The AVX2 + FMA + F16C tier: the shared kernel source in 256-bit vectors. Compiled with
+// -mavx2 -mfma -mf16c (transformers/CMakeLists.txt); used only where cpuid says the CPU has them.
+#include "transformers/ops/cpu/simd_avx2.h"
 
-namespace transformers::cpu {
-
-const Kernels* avx2_kernels_unchecked() {
-  using namespace avx2;
-  static const Kernels k{"avx2", linear, dot, axpy, add, mul, scale, rms_norm_row, layer_norm_row, softmax_row,
-                         silu, gelu, gelu_tanh, silu_mul, gelu_tanh_mul, to_f32, from_f32, dot_tile,
-                         matmul_acc_tile, exp_shift_sum};
-  return &k;
-}
-
-}  // namespace transformers::cpu
+// GEMM tile of 2 x 4 (8 accumulators, 4 weight vectors, 1 x vector: 13 of the 16 registers).
+// Prefill uses BLAS sgemm on this tier: OpenBLAS's Haswell kernel measured faster than this tile.
+#define TCPP_GEMM_MR 2
+#define TCPP_GEMM_NR 4
+#define TCPP_TIER avx2
+#define TCPP_TIER_ISA Isa::AVX2
+#define TCPP_TIER_OWN_GEMM false
+#include "transformers/ops/cpu/kernels_simd.inl"

@@ -8,23 +8,60 @@
 namespace transformers::cpu {
 namespace {
 
-float load_weight(const void* w, DType dt, int64_t i) {
+template <DType DT>
+float load_weight(const void* w, int64_t i) {
+  if constexpr (DT == DType::F32) return static_cast<const float*>(w)[i];
+  if constexpr (DT == DType::BF16) return bf16_to_f32(static_cast<const uint16_t*>(w)[i]);
+  if constexpr (DT == DType::F16) return f16_to_f32_portable(static_cast<const uint16_t*>(w)[i]);
+}
+
+// Calls fn.template operator()<DT>() for a weight dtype; any other dtype throws (naming it).
+template <typename F>
+auto with_weight_dtype(DType dt, F&& fn) {
   switch (dt) {
-    case DType::F32: return static_cast<const float*>(w)[i];
-    case DType::BF16: return bf16_to_f32(static_cast<const uint16_t*>(w)[i]);
-    case DType::F16: return f16_to_f32_portable(static_cast<const uint16_t*>(w)[i]);
-    default: return 0.f;
+    case DType::F32: return fn.template operator()<DType::F32>();
+    case DType::BF16: return fn.template operator()<DType::BF16>();
+    case DType::F16: return fn.template operator()<DType::F16>();
+    case DType::I32:
+    case DType::I64:
+    case DType::U8:
+    case DType::Bool: break;
   }
+  weight_format_index(dt);  // throws
+  return fn.template operator()<DType::F32>();
+}
+
+// y = x · W[n0, n1)ᵀ (+ bias), the bias added in double before the one rounding.
+template <DType DT>
+void product(const float* x, int64_t M, int64_t K, int64_t ldx, const void* w, int64_t n0, int64_t n1,
+             const float* bias, float* y, int64_t ldy) {
+  for (int64_t m = 0; m < M; ++m)
+    for (int64_t n = n0; n < n1; ++n) {
+      double acc = bias ? bias[n] : 0.0;
+      for (int64_t k = 0; k < K; ++k) acc += static_cast<double>(x[m * ldx + k]) * load_weight<DT>(w, n * K + k);
+      y[m * ldy + n] = static_cast<float>(acc);
+    }
+}
+
+template <DType DT>
+void gemv(const float* x, int64_t M, int64_t K, int64_t ldx, const void* w, int64_t n0, int64_t n1, float* y,
+          int64_t ldy) {
+  product<DT>(x, M, K, ldx, w, n0, n1, nullptr, y, ldy);
+}
+
+template <DType DT>
+void dequant_rows(const void* w, int64_t K, int64_t row0, int64_t rows, float* out) {
+  for (int64_t i = 0; i < rows * K; ++i) out[i] = load_weight<DT>(w, row0 * K + i);
+}
+
+template <DType DT>
+constexpr WeightKernels weight_kernels() {
+  return {gemv<DT>, gemv<DT>, dequant_rows<DT>};
 }
 
 void linear(const float* x, int64_t M, int64_t K, int64_t ldx, const void* w, DType wdt, int64_t N, const float* bias,
             float* y, int64_t ldy, ThreadPool*) {
-  for (int64_t m = 0; m < M; ++m)
-    for (int64_t n = 0; n < N; ++n) {
-      double acc = bias ? bias[n] : 0.0;
-      for (int64_t k = 0; k < K; ++k) acc += static_cast<double>(x[m * ldx + k]) * load_weight(w, wdt, n * K + k);
-      y[m * ldy + n] = static_cast<float>(acc);
-    }
+  with_weight_dtype(wdt, [&]<DType DT>() { product<DT>(x, M, K, ldx, w, 0, N, bias, y, ldy); });
 }
 
 float dot(const float* a, const float* b, int64_t n) {
@@ -104,17 +141,16 @@ void gelu_tanh_mul(const float* g, const float* u, float* out, int64_t n) {
 }
 
 void to_f32(const void* src, DType dt, float* dst, int64_t n) {
-  for (int64_t i = 0; i < n; ++i) dst[i] = load_weight(src, dt, i);
+  with_weight_dtype(dt, [&]<DType DT>() { dequant_rows<DT>(src, n, 0, 1, dst); });
 }
 void from_f32(const float* src, void* dst, DType dt, int64_t n) {
-  for (int64_t i = 0; i < n; ++i) {
-    switch (dt) {
-      case DType::F32: static_cast<float*>(dst)[i] = src[i]; break;
-      case DType::BF16: static_cast<uint16_t*>(dst)[i] = f32_to_bf16(src[i]); break;
-      case DType::F16: static_cast<uint16_t*>(dst)[i] = f32_to_f16_portable(src[i]); break;
-      default: break;
+  with_weight_dtype(dt, [&]<DType DT>() {
+    for (int64_t i = 0; i < n; ++i) {
+      if constexpr (DT == DType::F32) static_cast<float*>(dst)[i] = src[i];
+      if constexpr (DT == DType::BF16) static_cast<uint16_t*>(dst)[i] = f32_to_bf16(src[i]);
+      if constexpr (DT == DType::F16) static_cast<uint16_t*>(dst)[i] = f32_to_f16_portable(src[i]);
     }
-  }
+  });
 }
 
 void dot_tile(const float* a, int64_t lda, int64_t rows_a, const float* b, int64_t ldb, int64_t rows_b, int64_t n,
@@ -145,7 +181,10 @@ float exp_shift_sum(float* x, float shift, int64_t n) {
 }  // namespace
 
 const Kernels& reference_kernels() {
-  static const Kernels k{"scalar", linear, dot, axpy, add, mul, scale, rms_norm_row, layer_norm_row, softmax_row,
+  static const Kernels k{"scalar",
+                         Isa::Scalar,
+                         {weight_kernels<DType::F32>(), weight_kernels<DType::BF16>(), weight_kernels<DType::F16>()},
+                         linear, dot, axpy, add, mul, scale, rms_norm_row, layer_norm_row, softmax_row,
                          silu, gelu, gelu_tanh, silu_mul, gelu_tanh_mul, to_f32, from_f32, dot_tile,
                          matmul_acc_tile, exp_shift_sum};
   return k;

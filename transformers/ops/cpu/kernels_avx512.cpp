@@ -1,0 +1,16 @@
+// The AVX-512 tier (F/BW/VL/DQ + F16C): the shared kernel source in 512-bit vectors. Compiled
+// with -mavx512f -mavx512bw -mavx512vl -mavx512dq -mavx2 -mfma -mf16c (transformers/CMakeLists.txt);
+// used only where cpuid says the CPU and the OS support them.
+// GCC 12's avx512fintrin.h builds some results from an undefined vector and then warns about it
+// (-Wuninitialized inside the header's own _mm512_extractf64x4_pd); the warning is spurious.
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#include "transformers/ops/cpu/simd_avx512.h"
+
+// GEMM tile of 4 x 6 (24 accumulators, 6 weight vectors, 1 x vector: 31 of the 32 registers).
+#define TCPP_GEMM_MR 4
+#define TCPP_GEMM_NR 6
+#define TCPP_TIER avx512
+#define TCPP_TIER_ISA Isa::AVX512
+#define TCPP_TIER_OWN_GEMM true
+#include "transformers/ops/cpu/kernels_simd.inl"

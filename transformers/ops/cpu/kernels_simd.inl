@@ -1,0 +1,533 @@
+// The vector kernels, written once in the SIMD vocabulary of simd_<tier>.h and compiled once per
+// tier: kernels_avx2.cpp and kernels_avx512.cpp define TCPP_TIER (the namespace) and
+// TCPP_TIER_ISA, include their simd header, then this file. Everything here lives in the tier's
+// namespace and uses no inline function from outside it (std::exp and friends are library calls),
+// so the linker can never pick an AVX-512 copy of a function for code running on another tier.
+//
+// Sums accumulate in f32 vectors; tests (tests/ops/kernels_test.cpp) compare every kernel of
+// every tier with the scalar reference, which accumulates in double.
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <utility>
+
+#include "transformers/ops/cpu/kernels.h"
+
+#ifndef TCPP_TIER
+#error "define TCPP_TIER and TCPP_TIER_ISA, include the tier's simd header, then this file"
+#endif
+
+namespace transformers::cpu::TCPP_TIER {
+namespace {
+
+// ---------------------------------------------------------------------------------------------
+// Scalars and the vector math the kernels share.
+
+inline float bf16_scalar(uint16_t h) {
+  const uint32_t u = static_cast<uint32_t>(h) << 16;
+  float f;
+  std::memcpy(&f, &u, sizeof f);
+  return f;
+}
+inline float f16_scalar(uint16_t h) { return _cvtsh_ss(h); }
+
+template <DType DT>
+inline float load1(const void* w, int64_t i) {
+  if constexpr (DT == DType::F32) return static_cast<const float*>(w)[i];
+  if constexpr (DT == DType::BF16) return bf16_scalar(static_cast<const uint16_t*>(w)[i]);
+  if constexpr (DT == DType::F16) return f16_scalar(static_cast<const uint16_t*>(w)[i]);
+}
+
+template <DType DT>
+inline vf loadw(const void* w, int64_t i) {
+  if constexpr (DT == DType::F32) return vload(static_cast<const float*>(w) + i);
+  if constexpr (DT == DType::BF16) return vload_bf16(static_cast<const uint16_t*>(w) + i);
+  if constexpr (DT == DType::F16) return vload_f16(static_cast<const uint16_t*>(w) + i);
+}
+
+template <DType DT>
+constexpr int64_t kElemBytes = DT == DType::F32 ? 4 : 2;
+
+// exp(x), Cephes-style: range reduction by ln2 and a degree-5 polynomial; relative error about
+// 2 ulp over the float range, inputs below -87.3 give 0.
+inline vf vexp(vf x) {
+  const vf lo = vset1(-87.3365447504019f);
+  vf r = vmax(vmin(x, vset1(88.3762626647949f)), lo);
+  const vf fx = vround(vmul(r, vset1(1.44269504088896341f)));
+  r = vfnmadd(fx, vset1(0.693359375f), r);
+  r = vfnmadd(fx, vset1(-2.12194440e-4f), r);
+  const vf z = vmul(r, r);
+  vf y = vset1(1.9875691500E-4f);
+  y = vfmadd(y, r, vset1(1.3981999507E-3f));
+  y = vfmadd(y, r, vset1(8.3334519073E-3f));
+  y = vfmadd(y, r, vset1(4.1665795894E-2f));
+  y = vfmadd(y, r, vset1(1.6666665459E-1f));
+  y = vfmadd(y, r, vset1(5.0000001201E-1f));
+  y = vadd(vfmadd(y, z, r), vset1(1.0f));
+  return vzero_below(vmul(y, vexp2_int(fx)), x, lo);
+}
+
+inline vf vsigmoid(vf x) { return vdiv(vset1(1.0f), vadd(vset1(1.0f), vexp(vsub(vzero(), x)))); }
+
+// gelu_tanh(x) = x * sigmoid(2 * sqrt(2/pi) * (x + 0.044715 x^3)).
+inline vf vgelu_tanh(vf v) {
+  const vf inner = vfmadd(vmul(vset1(0.044715f), vmul(v, v)), v, v);
+  return vmul(v, vsigmoid(vmul(vset1(2.0f * 0.7978845608028654f), inner)));
+}
+
+float silu1(float v) { return v / (1.0f + std::exp(-v)); }
+float gelu_tanh1(float v) {
+  const float c = 0.7978845608028654f;
+  return 0.5f * v * (1.0f + std::tanh(c * (v + 0.044715f * v * v * v)));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Maps and row reductions.
+
+float dot(const float* a, const float* b, int64_t n) {
+  vf acc0 = vzero(), acc1 = vzero();
+  int64_t i = 0;
+  for (; i + 2 * kLanes <= n; i += 2 * kLanes) {
+    acc0 = vfmadd(vload(a + i), vload(b + i), acc0);
+    acc1 = vfmadd(vload(a + i + kLanes), vload(b + i + kLanes), acc1);
+  }
+  for (; i + kLanes <= n; i += kLanes) acc0 = vfmadd(vload(a + i), vload(b + i), acc0);
+  float s = vhsum(vadd(acc0, acc1));
+  for (; i < n; ++i) s += a[i] * b[i];
+  return s;
+}
+
+// out[i] = f(a[i], b[i]) with a vector and a scalar form of f.
+template <typename VF, typename SF>
+inline void map2(const float* a, const float* b, float* out, int64_t n, VF vfn, SF sfn) {
+  int64_t i = 0;
+  for (; i + kLanes <= n; i += kLanes) vstore(out + i, vfn(vload(a + i), vload(b + i)));
+  for (; i < n; ++i) out[i] = sfn(a[i], b[i]);
+}
+
+void axpy(float alpha, const float* x, float* y, int64_t n) {
+  const vf va = vset1(alpha);
+  map2(x, y, y, n, [&](vf xv, vf yv) { return vfmadd(va, xv, yv); }, [&](float xs, float ys) { return ys + alpha * xs; });
+}
+void add(const float* a, const float* b, float* out, int64_t n) {
+  map2(a, b, out, n, [](vf x, vf y) { return vadd(x, y); }, [](float x, float y) { return x + y; });
+}
+void mul(const float* a, const float* b, float* out, int64_t n) {
+  map2(a, b, out, n, [](vf x, vf y) { return vmul(x, y); }, [](float x, float y) { return x * y; });
+}
+void scale(const float* a, float s, float* out, int64_t n) {
+  const vf vs = vset1(s);
+  int64_t i = 0;
+  for (; i + kLanes <= n; i += kLanes) vstore(out + i, vmul(vload(a + i), vs));
+  for (; i < n; ++i) out[i] = a[i] * s;
+}
+
+void rms_norm_row(const float* x, const float* w, float eps, bool unit_offset, float* out, int64_t n) {
+  const float inv = 1.0f / std::sqrt(dot(x, x, n) / static_cast<float>(n) + eps);
+  const vf vinv = vset1(inv), one = vset1(unit_offset ? 1.0f : 0.0f);
+  int64_t i = 0;
+  for (; i + kLanes <= n; i += kLanes) vstore(out + i, vmul(vmul(vload(x + i), vinv), vadd(vload(w + i), one)));
+  for (; i < n; ++i) out[i] = x[i] * inv * (unit_offset ? 1.0f + w[i] : w[i]);
+}
+
+void layer_norm_row(const float* x, const float* w, const float* b, float eps, float* out, int64_t n) {
+  vf acc = vzero();
+  int64_t i = 0;
+  for (; i + kLanes <= n; i += kLanes) acc = vadd(acc, vload(x + i));
+  float sum = vhsum(acc);
+  for (; i < n; ++i) sum += x[i];
+  const float mean = sum / static_cast<float>(n);
+  const vf vmean = vset1(mean);
+  acc = vzero();
+  for (i = 0; i + kLanes <= n; i += kLanes) {
+    const vf d = vsub(vload(x + i), vmean);
+    acc = vfmadd(d, d, acc);
+  }
+  float var = vhsum(acc);
+  for (; i < n; ++i) var += (x[i] - mean) * (x[i] - mean);
+  const float inv = 1.0f / std::sqrt(var / static_cast<float>(n) + eps);
+  for (i = 0; i < n; ++i) {
+    float v = (x[i] - mean) * inv;
+    if (w) v *= w[i];
+    if (b) v += b[i];
+    out[i] = v;
+  }
+}
+
+float exp_shift_sum(float* x, float shift, int64_t n) {
+  const vf vs = vset1(shift);
+  vf vsum = vzero();
+  int64_t i = 0;
+  for (; i + kLanes <= n; i += kLanes) {
+    const vf e = vexp(vsub(vload(x + i), vs));
+    vstore(x + i, e);
+    vsum = vadd(vsum, e);
+  }
+  float sum = vhsum(vsum);
+  for (; i < n; ++i) sum += (x[i] = std::exp(x[i] - shift));
+  return sum;
+}
+
+void softmax_row(float* x, int64_t n) {
+  vf vm = vset1(-INFINITY);
+  int64_t i = 0;
+  for (; i + kLanes <= n; i += kLanes) vm = vmax(vm, vload(x + i));
+  float mx = vhmax(vm);
+  for (; i < n; ++i) mx = std::max(mx, x[i]);
+  if (mx == -INFINITY) {  // fully masked row (never used): zeros, as the reference
+    for (i = 0; i < n; ++i) x[i] = 0.f;
+    return;
+  }
+  scale(x, 1.0f / exp_shift_sum(x, mx, n), x, n);
+}
+
+void silu(float* x, int64_t n) {
+  int64_t i = 0;
+  for (; i + kLanes <= n; i += kLanes) {
+    const vf v = vload(x + i);
+    vstore(x + i, vmul(v, vsigmoid(v)));
+  }
+  for (; i < n; ++i) x[i] = silu1(x[i]);
+}
+
+void gelu(float* x, int64_t n) {
+  // erf has no cheap vector form here; exact GELU is used by encoders only (BERT), off the hot path.
+  for (int64_t i = 0; i < n; ++i) x[i] = 0.5f * x[i] * (1.0f + std::erf(x[i] * 0.70710678118654752f));
+}
+
+void gelu_tanh(float* x, int64_t n) {
+  int64_t i = 0;
+  for (; i + kLanes <= n; i += kLanes) vstore(x + i, vgelu_tanh(vload(x + i)));
+  for (; i < n; ++i) x[i] = gelu_tanh1(x[i]);
+}
+
+void silu_mul(const float* g, const float* u, float* out, int64_t n) {
+  map2(g, u, out, n, [](vf gv, vf uv) { return vmul(vmul(gv, vsigmoid(gv)), uv); },
+       [](float gs, float us) { return silu1(gs) * us; });
+}
+
+void gelu_tanh_mul(const float* g, const float* u, float* out, int64_t n) {
+  map2(g, u, out, n, [](vf gv, vf uv) { return vmul(vgelu_tanh(gv), uv); },
+       [](float gs, float us) { return gelu_tanh1(gs) * us; });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Conversions.
+
+template <DType DT>
+void dequant_rows(const void* w, int64_t K, int64_t row0, int64_t rows, float* out) {
+  const int64_t n = rows * K;
+  const char* src = static_cast<const char*>(w) + row0 * K * kElemBytes<DT>;
+  int64_t i = 0;
+  for (; i + kLanes <= n; i += kLanes) vstore(out + i, loadw<DT>(src, i));
+  for (; i < n; ++i) out[i] = load1<DT>(src, i);
+}
+
+void to_f32(const void* src, DType dt, float* dst, int64_t n) {
+  switch (dt) {
+    case DType::F32: dequant_rows<DType::F32>(src, n, 0, 1, dst); return;
+    case DType::BF16: dequant_rows<DType::BF16>(src, n, 0, 1, dst); return;
+    case DType::F16: dequant_rows<DType::F16>(src, n, 0, 1, dst); return;
+    case DType::I32:
+    case DType::I64:
+    case DType::U8:
+    case DType::Bool: break;
+  }
+  weight_format_index(dt);  // throws, naming the dtype
+}
+
+void from_f32(const float* src, void* dst, DType dt, int64_t n) {
+  switch (dt) {
+    case DType::F32: std::memcpy(dst, src, static_cast<size_t>(n) * sizeof(float)); return;
+    case DType::BF16: {
+      // Round to nearest even with quiet NaNs, as PyTorch (the scalar form is exact; this runs
+      // once per weight at load, not per token).
+      auto* d = static_cast<uint16_t*>(dst);
+      for (int64_t i = 0; i < n; ++i) {
+        uint32_t u;
+        std::memcpy(&u, src + i, sizeof u);
+        d[i] = (u & 0x7fffffffu) > 0x7f800000u ? static_cast<uint16_t>((u >> 16) | 0x40)
+                                               : static_cast<uint16_t>((u + 0x7fffu + ((u >> 16) & 1u)) >> 16);
+      }
+      return;
+    }
+    case DType::F16: {
+      auto* d = static_cast<uint16_t*>(dst);
+      int64_t i = 0;
+      for (; i + kLanes <= n; i += kLanes) vstore_f16(d + i, vload(src + i));
+      for (; i < n; ++i) d[i] = _cvtss_sh(src[i], _MM_FROUND_TO_NEAREST_INT);
+      return;
+    }
+    case DType::I32:
+    case DType::I64:
+    case DType::U8:
+    case DType::Bool: break;
+  }
+  weight_format_index(dt);
+}
+
+// ---------------------------------------------------------------------------------------------
+// GEMV: few rows of x, each row of W streamed once (token generation's memory-bound product).
+
+// How far ahead of the loads W is prefetched, with the non-temporal hint. Without it, a weight
+// stream evicts x from L1 once x passes ~16 KiB (K > 4096): bf16 GEMV at K = 8192 fell from
+// ~30 to ~13 GB/s. NTA lines displace little, and a long distance covers DRAM latency
+// (measured on Zen: 4 KiB best for f32, 8 KiB for 16-bit weights; past a row's end it fetches
+// the next row, which is the next one read).
+template <DType DT>
+constexpr int64_t kPrefetchBytes = DT == DType::F32 ? 4096 : 8192;
+
+// y[m0..m0+MB, n] = x[m0..m0+MB] · W[n] for one row of W: every weight vector loaded (and
+// converted) once feeds MB rows of x. With MB == 1 (decode) four accumulators hide the FMA
+// latency; with more rows of x, MB x 2 accumulators do.
+template <DType DT, int MB>
+void gemv_row(const float* x, int64_t K, int64_t ldx, const void* wr, float* out, int64_t ldy) {
+  constexpr int U = MB == 1 ? 4 : 2;
+  constexpr int64_t step = kLanes * U;
+  constexpr int64_t step_bytes = step * kElemBytes<DT>;
+  vf acc[MB][U];
+  for (int m = 0; m < MB; ++m)
+    for (int u = 0; u < U; ++u) acc[m][u] = vzero();
+  const char* wbytes = static_cast<const char*>(wr);
+  int64_t k = 0;
+  for (; k + step <= K; k += step) {
+    const char* ahead = wbytes + k * kElemBytes<DT> + kPrefetchBytes<DT>;
+    for (int64_t off = 0; off < step_bytes; off += 64) prefetch_nta(ahead + off);
+    for (int u = 0; u < U; ++u) {
+      const vf wv = loadw<DT>(wr, k + kLanes * u);
+      for (int m = 0; m < MB; ++m) acc[m][u] = vfmadd(vload(x + m * ldx + k + kLanes * u), wv, acc[m][u]);
+    }
+  }
+  for (; k + kLanes <= K; k += kLanes) {
+    const vf wv = loadw<DT>(wr, k);
+    for (int m = 0; m < MB; ++m) acc[m][0] = vfmadd(vload(x + m * ldx + k), wv, acc[m][0]);
+  }
+  for (int m = 0; m < MB; ++m) {
+    vf a = acc[m][0];
+    for (int u = 1; u < U; ++u) a = vadd(a, acc[m][u]);
+    float s = vhsum(a);
+    for (int64_t kk = k; kk < K; ++kk) s += x[m * ldx + kk] * load1<DT>(wr, kk);
+    out[m * ldy] = s;
+  }
+}
+
+// One W row at a time: a single sequential stream per thread is what the hardware prefetcher
+// follows best (interleaving 2-4 rows measured 1.5-2x slower for bf16 weights on Zen).
+template <DType DT>
+void gemv(const float* x, int64_t M, int64_t K, int64_t ldx, const void* w, int64_t n0, int64_t n1, float* y,
+          int64_t ldy) {
+  for (int64_t n = n0; n < n1; ++n) {
+    const void* wr = static_cast<const char*>(w) + n * K * kElemBytes<DT>;
+    int64_t m = 0;
+    for (; m + 4 <= M; m += 4) gemv_row<DT, 4>(x + m * ldx, K, ldx, wr, y + m * ldy + n, ldy);
+    switch (M - m) {
+      case 3: gemv_row<DT, 3>(x + m * ldx, K, ldx, wr, y + m * ldy + n, ldy); break;
+      case 2: gemv_row<DT, 2>(x + m * ldx, K, ldx, wr, y + m * ldy + n, ldy); break;
+      case 1: gemv_row<DT, 1>(x + m * ldx, K, ldx, wr, y + m * ldy + n, ldy); break;
+      default: break;
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// GEMM: many rows of x. A tile of MR rows of x by NR rows of W accumulates MR x NR vectors
+// along K (every x vector feeds NR products, every W vector MR), then reduces each to a sum.
+// W is read in its stored format and converted in registers, so no packed copy of the weights is
+// made; x is read in place. K is cut into blocks so that the x rows of a block stay in L2 and the
+// W rows of a tile in L1 while the tile walks down M.
+
+#ifndef TCPP_GEMM_MR
+#error "the tier's simd header defines the GEMM tile (TCPP_GEMM_MR x TCPP_GEMM_NR)"
+#endif
+constexpr int kMR = TCPP_GEMM_MR, kNR = TCPP_GEMM_NR;
+constexpr int64_t kGemmKBlock = 512;  // floats of K per block
+constexpr int64_t kGemmMBlock = 128;  // rows of x per block: 128 x 512 x 4 B = 256 KiB in L2
+
+template <DType DT, int MR, int NR>
+void gemm_tile(const float* x, int64_t ldx, const void* w, int64_t K, int64_t k0, int64_t kb, float* y, int64_t ldy,
+               bool accumulate) {
+  vf acc[MR][NR];
+  for (int i = 0; i < MR; ++i)
+    for (int j = 0; j < NR; ++j) acc[i][j] = vzero();
+  const int64_t kv = kb / kLanes * kLanes;
+  for (int64_t k = k0; k < k0 + kv; k += kLanes) {
+    vf wv[NR];
+    for (int j = 0; j < NR; ++j) wv[j] = loadw<DT>(w, j * K + k);
+    for (int i = 0; i < MR; ++i) {
+      const vf xv = vload(x + i * ldx + k);
+      for (int j = 0; j < NR; ++j) acc[i][j] = vfmadd(xv, wv[j], acc[i][j]);
+    }
+  }
+  for (int i = 0; i < MR; ++i) {
+    float s[NR];
+    int j = 0;
+    for (; j + 4 <= NR; j += 4) vhsum4(acc[i][j], acc[i][j + 1], acc[i][j + 2], acc[i][j + 3], s + j);
+    for (; j < NR; ++j) s[j] = vhsum(acc[i][j]);
+    for (j = 0; j < NR; ++j) {
+      for (int64_t k = k0 + kv; k < k0 + kb; ++k) s[j] += x[i * ldx + k] * load1<DT>(w, j * K + k);
+      float* out = y + i * ldy + j;
+      *out = accumulate ? *out + s[j] : s[j];
+    }
+  }
+}
+
+template <DType DT>
+using TileFn = void (*)(const float*, int64_t, const void*, int64_t, int64_t, int64_t, float*, int64_t, bool);
+
+// tiles[mr - 1][nr - 1] is the (mr, nr) tile: full tiles in the bulk, smaller ones at the edges.
+template <DType DT, int MR, int... NRs>
+constexpr void fill_tile_row(TileFn<DT> (&row)[kNR], std::integer_sequence<int, NRs...>) {
+  ((row[NRs] = &gemm_tile<DT, MR, NRs + 1>), ...);
+}
+template <DType DT, int... MRs>
+constexpr auto make_tiles(std::integer_sequence<int, MRs...>) {
+  struct Table {
+    TileFn<DT> fn[kMR][kNR];
+  } t{};
+  (fill_tile_row<DT, MRs + 1>(t.fn[MRs], std::make_integer_sequence<int, kNR>{}), ...);
+  return t;
+}
+template <DType DT>
+constexpr auto kTiles = make_tiles<DT>(std::make_integer_sequence<int, kMR>{});
+
+template <DType DT>
+void gemm(const float* x, int64_t M, int64_t K, int64_t ldx, const void* w, int64_t n0, int64_t n1, float* y,
+          int64_t ldy) {
+  // Equal K blocks (a multiple of the vector width) of at most kGemmKBlock.
+  const int64_t k_blocks = (K + kGemmKBlock - 1) / kGemmKBlock;
+  const int64_t kc = ((K + k_blocks - 1) / k_blocks + kLanes - 1) / kLanes * kLanes;
+  for (int64_t m0 = 0; m0 < M; m0 += kGemmMBlock) {
+    const int64_t m1 = std::min(M, m0 + kGemmMBlock);
+    for (int64_t k0 = 0; k0 < K; k0 += kc) {
+      const int64_t kb = std::min(kc, K - k0);
+      for (int64_t n = n0; n < n1; n += kNR) {
+        const int nr = static_cast<int>(std::min<int64_t>(kNR, n1 - n));
+        const void* wn = static_cast<const char*>(w) + n * K * kElemBytes<DT>;
+        for (int64_t m = m0; m < m1; m += kMR) {
+          const int mr = static_cast<int>(std::min<int64_t>(kMR, m1 - m));
+          kTiles<DT>.fn[mr - 1][nr - 1](x + m * ldx, ldx, wn, K, k0, kb, y + m * ldy + n, ldy, k0 > 0);
+        }
+      }
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Attention tiles (ops/attention.cpp): S = Q Kᵀ as register-blocked dot products (2 query rows x
+// 4 keys share every load), O += P V as 4 rows x 2 vectors of value columns, read in place with
+// any row stride, so K and V are used straight from the cache tensors without packing.
+
+template <int RI, int RJ>
+void dot_block(const float* a, int64_t lda, const float* b, int64_t ldb, int64_t n, float* out, int64_t ldo) {
+  vf acc[RI][RJ];
+  for (int i = 0; i < RI; ++i)
+    for (int j = 0; j < RJ; ++j) acc[i][j] = vzero();
+  const int64_t nv = n / kLanes * kLanes;
+  for (int64_t d = 0; d < nv; d += kLanes) {
+    vf bv[RJ];
+    for (int j = 0; j < RJ; ++j) bv[j] = vload(b + j * ldb + d);
+    for (int i = 0; i < RI; ++i) {
+      const vf av = vload(a + i * lda + d);
+      for (int j = 0; j < RJ; ++j) acc[i][j] = vfmadd(av, bv[j], acc[i][j]);
+    }
+  }
+  for (int i = 0; i < RI; ++i) {
+    float s[RJ];
+    if constexpr (RJ == 4) {
+      vhsum4(acc[i][0], acc[i][1], acc[i][2], acc[i][3], s);
+    } else {
+      for (int j = 0; j < RJ; ++j) s[j] = vhsum(acc[i][j]);
+    }
+    for (int j = 0; j < RJ; ++j) {
+      for (int64_t d = nv; d < n; ++d) s[j] += a[i * lda + d] * b[j * ldb + d];
+      out[i * ldo + j] = s[j];
+    }
+  }
+}
+
+template <int RI>
+void dot_rows(const float* a, int64_t lda, const float* b, int64_t ldb, int64_t rows_b, int64_t n, float* out,
+              int64_t ldo) {
+  int64_t j = 0;
+  for (; j + 4 <= rows_b; j += 4) dot_block<RI, 4>(a, lda, b + j * ldb, ldb, n, out + j, ldo);
+  switch (rows_b - j) {
+    case 3: dot_block<RI, 3>(a, lda, b + j * ldb, ldb, n, out + j, ldo); break;
+    case 2: dot_block<RI, 2>(a, lda, b + j * ldb, ldb, n, out + j, ldo); break;
+    case 1: dot_block<RI, 1>(a, lda, b + j * ldb, ldb, n, out + j, ldo); break;
+    default: break;
+  }
+}
+
+void dot_tile(const float* a, int64_t lda, int64_t rows_a, const float* b, int64_t ldb, int64_t rows_b, int64_t n,
+              float* out, int64_t ldo) {
+  int64_t i = 0;
+  for (; i + 2 <= rows_a; i += 2) dot_rows<2>(a + i * lda, lda, b, ldb, rows_b, n, out + i * ldo, ldo);
+  if (i < rows_a) dot_rows<1>(a + i * lda, lda, b, ldb, rows_b, n, out + i * ldo, ldo);
+}
+
+// y[RI rows][V vectors of columns] += p[RI rows][0 .. cols) · v[0 .. cols)[columns].
+template <int RI, int V>
+void acc_block(const float* p, int64_t ldp, int64_t cols, const float* v, int64_t ldv, float* y, int64_t ldy) {
+  vf acc[RI][V];
+  for (int i = 0; i < RI; ++i)
+    for (int u = 0; u < V; ++u) acc[i][u] = vload(y + i * ldy + kLanes * u);
+  for (int64_t j = 0; j < cols; ++j) {
+    vf vv[V];
+    for (int u = 0; u < V; ++u) vv[u] = vload(v + j * ldv + kLanes * u);
+    for (int i = 0; i < RI; ++i) {
+      const vf pb = vset1(p[i * ldp + j]);
+      for (int u = 0; u < V; ++u) acc[i][u] = vfmadd(pb, vv[u], acc[i][u]);
+    }
+  }
+  for (int i = 0; i < RI; ++i)
+    for (int u = 0; u < V; ++u) vstore(y + i * ldy + kLanes * u, acc[i][u]);
+}
+
+template <int RI>
+void acc_rows(const float* p, int64_t ldp, int64_t cols, const float* v, int64_t ldv, float* y, int64_t ldy,
+              int64_t n) {
+  int64_t d = 0;
+  for (; d + 2 * kLanes <= n; d += 2 * kLanes) acc_block<RI, 2>(p, ldp, cols, v + d, ldv, y + d, ldy);
+  for (; d + kLanes <= n; d += kLanes) acc_block<RI, 1>(p, ldp, cols, v + d, ldv, y + d, ldy);
+  for (; d < n; ++d)
+    for (int i = 0; i < RI; ++i) {
+      float s = y[i * ldy + d];
+      for (int64_t j = 0; j < cols; ++j) s += p[i * ldp + j] * v[j * ldv + d];
+      y[i * ldy + d] = s;
+    }
+}
+
+void matmul_acc_tile(const float* p, int64_t ldp, int64_t rows, int64_t cols, const float* v, int64_t ldv, float* y,
+                     int64_t ldy, int64_t n) {
+  int64_t i = 0;
+  for (; i + 4 <= rows; i += 4) acc_rows<4>(p + i * ldp, ldp, cols, v, ldv, y + i * ldy, ldy, n);
+  switch (rows - i) {
+    case 3: acc_rows<3>(p + i * ldp, ldp, cols, v, ldv, y + i * ldy, ldy, n); break;
+    case 2: acc_rows<2>(p + i * ldp, ldp, cols, v, ldv, y + i * ldy, ldy, n); break;
+    case 1: acc_rows<1>(p + i * ldp, ldp, cols, v, ldv, y + i * ldy, ldy, n); break;
+    default: break;
+  }
+}
+
+template <DType DT>
+constexpr WeightKernels weight_kernels(bool own_gemm) {
+  return {gemv<DT>, own_gemm ? gemm<DT> : nullptr, dequant_rows<DT>};
+}
+
+}  // namespace
+
+// The tier's table. TCPP_TIER_OWN_GEMM: whether prefill uses the GEMM above or BLAS sgemm on
+// converted blocks (whichever measured faster on the tier, bench/kernels.cpp).
+const Kernels& tier_kernels() {
+  static const Kernels k{
+      isa_name(TCPP_TIER_ISA),
+      TCPP_TIER_ISA,
+      {weight_kernels<DType::F32>(TCPP_TIER_OWN_GEMM), weight_kernels<DType::BF16>(TCPP_TIER_OWN_GEMM),
+       weight_kernels<DType::F16>(TCPP_TIER_OWN_GEMM)},
+      linear_on<TCPP_TIER_ISA>,
+      dot, axpy, add, mul, scale, rms_norm_row, layer_norm_row, softmax_row, silu, gelu, gelu_tanh, silu_mul,
+      gelu_tanh_mul, to_f32, from_f32, dot_tile, matmul_acc_tile, exp_shift_sum};
+  return k;
+}
+
+}  // namespace transformers::cpu::TCPP_TIER
