@@ -78,6 +78,14 @@ std::vector<LinearCase> linear_cases() {
   return cases;
 }
 
+// x as a product of `path` sees it: rounded to bf16 where the tier's gemm multiplies bf16
+// activations (VDPBF16PS), unchanged otherwise.
+std::vector<float> as_seen_by(const cpu::WeightKernels& wk, bool gemm_path, std::vector<float> x) {
+  if (gemm_path && wk.gemm_activation == cpu::WeightFormat::ActivationFormat::BF16)
+    for (auto& v : x) v = bf16_to_f32(f32_to_bf16(v));
+  return x;
+}
+
 float linear_rel_tolerance(int64_t K) { return 1e-6f * (4.0f + std::sqrt(static_cast<float>(K))); }
 
 TEST_P(LinearKernel, MatchesReferenceForEveryDtypeShapeBiasAndPool) {
@@ -95,10 +103,11 @@ TEST_P(LinearKernel, MatchesReferenceForEveryDtypeShapeBiasAndPool) {
     for (DType dt : {DType::F32, DType::BF16, DType::F16}) {
       auto w = random_weights(dt, c.N * c.K, rng);
       auto w_abs = w.abs();
-      std::vector<float> x_abs = abs_of(x), bias_abs = abs_of(bias);
+      const std::vector<float> x_seen = as_seen_by(fast.weight(dt), c.M >= cpu::kLinearGemmMinRows, x);
+      std::vector<float> x_abs = abs_of(x_seen), bias_abs = abs_of(bias);
       for (bool with_bias : {false, true}) {
         std::vector<float> want(c.M * ldy, kSentinel), scale(c.M * ldy, 0.0f);
-        ref().linear(x.data(), c.M, c.K, ldx, w.data(), dt, c.N, with_bias ? bias.data() : nullptr, want.data(), ldy,
+        ref().linear(x_seen.data(), c.M, c.K, ldx, w.data(), dt, c.N, with_bias ? bias.data() : nullptr, want.data(), ldy,
                      nullptr);
         ref().linear(x_abs.data(), c.M, c.K, ldx, w_abs.data(), dt, c.N, with_bias ? bias_abs.data() : nullptr,
                      scale.data(), ldy, nullptr);
@@ -130,18 +139,16 @@ TEST_P(WeightKernelTable, EveryFormatEntryMatchesTheReference) {
     auto w_abs = w.abs();
     for (int64_t M : {1, 3, 8, 13}) {
       const int64_t ldx = K + 1, ldy = N + 3;
-      std::vector<float> x = random_floats(M * ldx, rng), x_abs = abs_of(x);
-      std::vector<float> want(M * ldy, 0.0f), scale(M * ldy, 0.0f);
-      r.gemv(x.data(), M, K, ldx, w.data(), n0, n1, want.data(), ldy);
-      r.gemv(x_abs.data(), M, K, ldx, w_abs.data(), n0, n1, scale.data(), ldy);
+      const std::vector<float> x = random_floats(M * ldx, rng);
       const std::string what = std::string(cpu::weight_format(dt).name) + " M=" + std::to_string(M);
-      std::vector<float> got(M * ldy, 0.0f);
-      f.gemv(x.data(), M, K, ldx, w.data(), n0, n1, got.data(), ldy);
-      expect_close(got, want, scale, linear_rel_tolerance(K), 1e-30f, "gemv " + what);
-      if (f.gemm) {
-        std::fill(got.begin(), got.end(), 0.0f);
-        f.gemm(x.data(), M, K, ldx, w.data(), n0, n1, got.data(), ldy);
-        expect_close(got, want, scale, linear_rel_tolerance(K), 1e-30f, "gemm " + what);
+      for (bool gemm_path : {false, true}) {
+        if (gemm_path && !f.gemm) continue;
+        const std::vector<float> x_seen = as_seen_by(f, gemm_path, x), x_abs = abs_of(x_seen);
+        std::vector<float> want(M * ldy, 0.0f), scale(M * ldy, 0.0f), got(M * ldy, 0.0f);
+        r.gemv(x_seen.data(), M, K, ldx, w.data(), n0, n1, want.data(), ldy);
+        r.gemv(x_abs.data(), M, K, ldx, w_abs.data(), n0, n1, scale.data(), ldy);
+        (gemm_path ? f.gemm : f.gemv)(x.data(), M, K, ldx, w.data(), n0, n1, got.data(), ldy);
+        expect_close(got, want, scale, linear_rel_tolerance(K), 1e-30f, (gemm_path ? "gemm " : "gemv ") + what);
       }
     }
     std::vector<float> want(3 * K), got(3 * K, -1.0f);

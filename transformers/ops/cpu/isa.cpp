@@ -79,6 +79,11 @@ bool cpu_supports(Isa isa) {
 bool cpu_has_avx512_bf16() { return features().avx512_bf16; }
 bool cpu_has_avx512_vnni() { return features().avx512_vnni; }
 
+bool bf16_dot_products_enabled() {
+  const char* env = std::getenv("TRANSFORMERS_BF16_DOT");
+  return cpu_has_avx512_bf16() && !(env && std::string_view(env) == "0");
+}
+
 std::vector<Isa> supported_isas() {
   std::vector<Isa> out;
   for (Isa isa : {Isa::Scalar, Isa::AVX2, Isa::AVX512})

@@ -25,6 +25,10 @@ bool cpu_supports(Isa isa);
 bool cpu_has_avx512_bf16();
 bool cpu_has_avx512_vnni();
 
+// Whether bf16 weights multiply bf16-rounded activations with VDPBF16PS on prompt-sized products:
+// the CPU has AVX512_BF16 and TRANSFORMERS_BF16_DOT is not 0 (0 keeps f32 activations, slower).
+bool bf16_dot_products_enabled();
+
 // Every tier this CPU runs, scalar first.
 std::vector<Isa> supported_isas();
 // The widest supported tier, or the one TRANSFORMERS_ISA names (TRANSFORMERS_FORCE_SCALAR=1 is

@@ -16,7 +16,7 @@ namespace transformers::cpu {
 // blocks (1 for plain floats; quantized formats store a block of elements with its scales), and
 // the format the kernels want the activations in.
 struct WeightFormat {
-  enum class ActivationFormat : uint8_t { F32 };
+  enum class ActivationFormat : uint8_t { F32, BF16 };
   DType dtype;
   const char* name;
   int64_t block_elements;
@@ -37,7 +37,17 @@ struct WeightKernels {
                int64_t ldy);
   // Rows [row0, row0 + rows) of W as f32, contiguous in out (rows * K floats).
   void (*dequant_rows)(const void* w, int64_t K, int64_t row0, int64_t rows, float* out);
+  // What gemm rounds x to before multiplying: F32 (x used as is) or BF16 (bf16 dot products,
+  // VDPBF16PS; sums stay f32). gemv always uses x as is.
+  WeightFormat::ActivationFormat gemm_activation;
 };
+
+// linear() uses gemm from this many rows of x on, gemv below.
+constexpr int64_t kLinearGemmMinRows = 8;
+
+// A buffer of at least `bytes` owned by the calling thread, valid until its next call (scratch
+// for kernels, which allocate nothing themselves).
+void* thread_scratch(size_t bytes);
 
 constexpr int kWeightFormatCount = 3;
 // The table slot of a weight dtype (F32, BF16, F16). Any other dtype throws ValueError naming it:

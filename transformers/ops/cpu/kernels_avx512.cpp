@@ -12,5 +12,6 @@
 #define TCPP_GEMM_NR 6
 #define TCPP_TIER avx512
 #define TCPP_TIER_ISA Isa::AVX512
+#define TCPP_TIER_BF16_DOT 1
 #define TCPP_TIER_OWN_GEMM true
 #include "transformers/ops/cpu/kernels_simd.inl"

@@ -343,74 +343,158 @@ constexpr int kMR = TCPP_GEMM_MR, kNR = TCPP_GEMM_NR;
 constexpr int64_t kGemmKBlock = 512;  // floats of K per block
 constexpr int64_t kGemmMBlock = 128;  // rows of x per block: 128 x 512 x 4 B = 256 KiB in L2
 
-template <DType DT, int MR, int NR>
-void gemm_tile(const float* x, int64_t ldx, const void* w, int64_t K, int64_t k0, int64_t kb, float* y, int64_t ldy,
-               bool accumulate) {
-  vf acc[MR][NR];
-  for (int i = 0; i < MR; ++i)
-    for (int j = 0; j < NR; ++j) acc[i][j] = vzero();
-  const int64_t kv = kb / kLanes * kLanes;
-  for (int64_t k = k0; k < k0 + kv; k += kLanes) {
-    vf wv[NR];
-    for (int j = 0; j < NR; ++j) wv[j] = loadw<DT>(w, j * K + k);
-    for (int i = 0; i < MR; ++i) {
-      const vf xv = vload(x + i * ldx + k);
-      for (int j = 0; j < NR; ++j) acc[i][j] = vfmadd(xv, wv[j], acc[i][j]);
-    }
-  }
+// The MR x NR sums of a finished tile added to (or stored in) y.
+template <int MR, int NR>
+inline void store_tile(vf (&acc)[MR][NR], float* y, int64_t ldy, bool accumulate) {
+  // Unrolled, so that the accumulators never need a place in memory: a rolled loop here made GCC
+  // keep the BF16 tile's accumulators on the stack and store them on every step of K.
+#pragma GCC unroll 16
   for (int i = 0; i < MR; ++i) {
     float s[NR];
     int j = 0;
     for (; j + 4 <= NR; j += 4) vhsum4(acc[i][j], acc[i][j + 1], acc[i][j + 2], acc[i][j + 3], s + j);
     for (; j < NR; ++j) s[j] = vhsum(acc[i][j]);
-    for (j = 0; j < NR; ++j) {
-      for (int64_t k = k0 + kv; k < k0 + kb; ++k) s[j] += x[i * ldx + k] * load1<DT>(w, j * K + k);
-      float* out = y + i * ldy + j;
-      *out = accumulate ? *out + s[j] : s[j];
-    }
+    for (j = 0; j < NR; ++j) y[i * ldy + j] = accumulate ? y[i * ldy + j] + s[j] : s[j];
   }
 }
 
+// One tile over K [k0, k0 + kb): x f32, W in its stored format converted in registers.
 template <DType DT>
-using TileFn = void (*)(const float*, int64_t, const void*, int64_t, int64_t, int64_t, float*, int64_t, bool);
+struct FloatTile {
+  using X = float;
+  static constexpr int64_t kKAlign = kLanes;
+  template <int MR, int NR>
+  static void run(const float* x, int64_t ldx, const void* w, int64_t K, int64_t k0, int64_t kb, float* y, int64_t ldy,
+                  bool accumulate) {
+    vf acc[MR][NR];
+    for (int i = 0; i < MR; ++i)
+      for (int j = 0; j < NR; ++j) acc[i][j] = vzero();
+    const int64_t kv = kb / kLanes * kLanes;
+    for (int64_t k = k0; k < k0 + kv; k += kLanes) {
+      vf wv[NR];
+      for (int j = 0; j < NR; ++j) wv[j] = loadw<DT>(w, j * K + k);
+      for (int i = 0; i < MR; ++i) {
+        const vf xv = vload(x + i * ldx + k);
+        for (int j = 0; j < NR; ++j) acc[i][j] = vfmadd(xv, wv[j], acc[i][j]);
+      }
+    }
+    if (kv < kb) {  // the K tail: scalar products folded into lane 0 of each accumulator
+      for (int i = 0; i < MR; ++i)
+        for (int j = 0; j < NR; ++j) {
+          float t = 0.0f;
+          for (int64_t k = k0 + kv; k < k0 + kb; ++k) t += x[i * ldx + k] * load1<DT>(w, j * K + k);
+          acc[i][j] = vadd(acc[i][j], vscalar_lane0(t));
+        }
+    }
+    store_tile(acc, y, ldy, accumulate);
+  }
+};
 
 // tiles[mr - 1][nr - 1] is the (mr, nr) tile: full tiles in the bulk, smaller ones at the edges.
-template <DType DT, int MR, int... NRs>
-constexpr void fill_tile_row(TileFn<DT> (&row)[kNR], std::integer_sequence<int, NRs...>) {
-  ((row[NRs] = &gemm_tile<DT, MR, NRs + 1>), ...);
+template <typename Tile>
+using TileFn = void (*)(const typename Tile::X*, int64_t, const void*, int64_t, int64_t, int64_t, float*, int64_t, bool);
+template <typename Tile>
+struct TileTable {
+  TileFn<Tile> fn[kMR][kNR];
+};
+template <typename Tile, int MR, int... NRs>
+constexpr void fill_tile_row(TileFn<Tile> (&row)[kNR], std::integer_sequence<int, NRs...>) {
+  ((row[NRs] = &Tile::template run<MR, NRs + 1>), ...);
 }
-template <DType DT, int... MRs>
-constexpr auto make_tiles(std::integer_sequence<int, MRs...>) {
-  struct Table {
-    TileFn<DT> fn[kMR][kNR];
-  } t{};
-  (fill_tile_row<DT, MRs + 1>(t.fn[MRs], std::make_integer_sequence<int, kNR>{}), ...);
+template <typename Tile, int... MRs>
+constexpr TileTable<Tile> make_tiles(std::integer_sequence<int, MRs...>) {
+  TileTable<Tile> t{};
+  (fill_tile_row<Tile, MRs + 1>(t.fn[MRs], std::make_integer_sequence<int, kNR>{}), ...);
   return t;
 }
-template <DType DT>
-constexpr auto kTiles = make_tiles<DT>(std::make_integer_sequence<int, kMR>{});
+template <typename Tile>
+constexpr TileTable<Tile> kTiles = make_tiles<Tile>(std::make_integer_sequence<int, kMR>{});
 
-template <DType DT>
-void gemm(const float* x, int64_t M, int64_t K, int64_t ldx, const void* w, int64_t n0, int64_t n1, float* y,
-          int64_t ldy) {
-  // Equal K blocks (a multiple of the vector width) of at most kGemmKBlock.
+// The blocking loop around the tiles: rows of x in blocks of kGemmMBlock, K in equal blocks of
+// at most kGemmKBlock (a multiple of the tile's K step), W rows [n0, n1) in groups of kNR.
+template <typename Tile>
+void gemm_blocked(const typename Tile::X* x, int64_t M, int64_t K, int64_t ldx, const void* w, int64_t w_elem_bytes,
+                  int64_t n0, int64_t n1, float* y, int64_t ldy) {
+  constexpr int64_t align = Tile::kKAlign;
   const int64_t k_blocks = (K + kGemmKBlock - 1) / kGemmKBlock;
-  const int64_t kc = ((K + k_blocks - 1) / k_blocks + kLanes - 1) / kLanes * kLanes;
+  const int64_t kc = ((K + k_blocks - 1) / k_blocks + align - 1) / align * align;
   for (int64_t m0 = 0; m0 < M; m0 += kGemmMBlock) {
     const int64_t m1 = std::min(M, m0 + kGemmMBlock);
     for (int64_t k0 = 0; k0 < K; k0 += kc) {
       const int64_t kb = std::min(kc, K - k0);
       for (int64_t n = n0; n < n1; n += kNR) {
         const int nr = static_cast<int>(std::min<int64_t>(kNR, n1 - n));
-        const void* wn = static_cast<const char*>(w) + n * K * kElemBytes<DT>;
+        const void* wn = static_cast<const char*>(w) + n * K * w_elem_bytes;
         for (int64_t m = m0; m < m1; m += kMR) {
           const int mr = static_cast<int>(std::min<int64_t>(kMR, m1 - m));
-          kTiles<DT>.fn[mr - 1][nr - 1](x + m * ldx, ldx, wn, K, k0, kb, y + m * ldy + n, ldy, k0 > 0);
+          kTiles<Tile>.fn[mr - 1][nr - 1](x + m * ldx, ldx, wn, K, k0, kb, y + m * ldy + n, ldy, k0 > 0);
         }
       }
     }
   }
 }
+
+template <DType DT>
+void gemm(const float* x, int64_t M, int64_t K, int64_t ldx, const void* w, int64_t n0, int64_t n1, float* y,
+          int64_t ldy) {
+  gemm_blocked<FloatTile<DT>>(x, M, K, ldx, w, kElemBytes<DT>, n0, n1, y, ldy);
+}
+
+#if TCPP_TIER_BF16_DOT
+// bf16 weights on a CPU with AVX512_BF16 (the tier file is compiled with -mavx512bf16; these
+// instructions come only from the intrinsics below, which run only where bf16_dot_products_enabled()
+// said the CPU has them): x is rounded to bf16 (as llama.cpp does for its BF16
+// type, and as PyTorch's bf16 Linear sees bf16 activations), and VDPBF16PS multiplies 32 pairs
+// per instruction into 16 f32 sums: twice the products of an f32 FMA. Sums stay f32.
+struct Bf16DotTile {
+  using X = uint16_t;
+  static constexpr int64_t kKAlign = 32;
+  template <int MR, int NR>
+  static void run(const uint16_t* x, int64_t ldx, const void* wv, int64_t K, int64_t k0, int64_t kb,
+                                   float* y, int64_t ldy, bool accumulate) {
+    const auto* w = static_cast<const uint16_t*>(wv);
+    vf acc[MR][NR];
+    for (int i = 0; i < MR; ++i)
+      for (int j = 0; j < NR; ++j) acc[i][j] = vzero();
+    // The K tail is read through a mask: the missing pairs are zeros and add nothing.
+    for (int64_t k = k0; k < k0 + kb; k += 32) {
+      const __mmask32 mask = _cvtu32_mask32(k + 32 <= k0 + kb ? ~0u : (1u << (k0 + kb - k)) - 1);
+      __m512i wr[NR];
+      for (int j = 0; j < NR; ++j) wr[j] = _mm512_maskz_loadu_epi16(mask, w + j * K + k);
+      for (int i = 0; i < MR; ++i) {
+        const __m512i xr = _mm512_maskz_loadu_epi16(mask, x + i * ldx + k);
+        for (int j = 0; j < NR; ++j) acc[i][j] = _mm512_dpbf16_ps(acc[i][j], (__m512bh)xr, (__m512bh)wr[j]);
+      }
+    }
+    store_tile(acc, y, ldy, accumulate);
+  }
+};
+
+// x [M, K] f32 -> bf16 (round to nearest even), into scratch.
+void round_to_bf16(const float* x, int64_t M, int64_t K, int64_t ldx, uint16_t* out) {
+  for (int64_t m = 0; m < M; ++m) {
+    const float* row = x + m * ldx;
+    uint16_t* o = out + m * K;
+    int64_t k = 0;
+    for (; k + 32 <= K; k += 32)
+      _mm512_storeu_si512(o + k, reinterpret_cast<__m512i>(_mm512_cvtne2ps_pbh(vload(row + k + 16), vload(row + k))));
+    for (; k + 16 <= K; k += 16)
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(o + k), reinterpret_cast<__m256i>(_mm512_cvtneps_pbh(vload(row + k))));
+    for (; k < K; ++k) {
+      uint32_t u;
+      std::memcpy(&u, row + k, sizeof u);
+      o[k] = static_cast<uint16_t>((u + 0x7fffu + ((u >> 16) & 1u)) >> 16);  // finite activations
+    }
+  }
+}
+
+void gemm_bf16_dot(const float* x, int64_t M, int64_t K, int64_t ldx, const void* w, int64_t n0, int64_t n1, float* y,
+                   int64_t ldy) {
+  auto* xb = static_cast<uint16_t*>(thread_scratch(static_cast<size_t>(M * K) * sizeof(uint16_t)));
+  round_to_bf16(x, M, K, ldx, xb);
+  gemm_blocked<Bf16DotTile>(xb, M, K, K, w, 2, n0, n1, y, ldy);
+}
+#endif
 
 // ---------------------------------------------------------------------------------------------
 // Attention tiles (ops/attention.cpp): S = Q Kᵀ as register-blocked dot products (2 query rows x
@@ -510,8 +594,16 @@ void matmul_acc_tile(const float* p, int64_t ldp, int64_t rows, int64_t cols, co
 }
 
 template <DType DT>
-constexpr WeightKernels weight_kernels(bool own_gemm) {
-  return {gemv<DT>, own_gemm ? gemm<DT> : nullptr, dequant_rows<DT>};
+WeightKernels weight_kernels(bool own_gemm) {
+  using Act = WeightFormat::ActivationFormat;
+  WeightKernels k{gemv<DT>, own_gemm ? gemm<DT> : nullptr, dequant_rows<DT>, Act::F32};
+#if TCPP_TIER_BF16_DOT
+  if (DT == DType::BF16 && bf16_dot_products_enabled()) {
+    k.gemm = gemm_bf16_dot;
+    k.gemm_activation = Act::BF16;
+  }
+#endif
+  return k;
 }
 
 }  // namespace

@@ -1,6 +1,6 @@
 // y = x · Wᵀ (+ bias) on a vector tier: splits W's rows into tasks on the thread pool and calls
 // the tier's kernels for the weight format (kernels.h, WeightKernels). Two paths:
-//  - few rows of x (decode, M < kGemmMinRows): gemv streams each row of W once, converting
+//  - few rows of x (decode, M < kLinearGemmMinRows): gemv streams each row of W once, converting
 //    bf16/f16 to f32 in registers; its speed is GB/s of weights read.
 //  - many rows (prompt processing): the tier's gemm when it has one, else each task converts
 //    blocks of its W rows to f32 (dequant_rows) into a thread-local buffer and calls
@@ -17,7 +17,6 @@
 namespace transformers::cpu {
 namespace {
 
-constexpr int64_t kGemmMinRows = 8;
 // Rows of W converted to f32 at once on the BLAS path: sgemm re-packs x for every call, and
 // with blocks of 64 rows that cost bf16 GEMMs 5-7% against f32; from 256 rows on it is ~1%.
 constexpr int64_t kBlockRows = 256;
@@ -60,12 +59,18 @@ void blas_gemm_rows(const WeightKernels& wk, const float* x, int64_t M, int64_t 
 
 }  // namespace
 
+void* thread_scratch(size_t bytes) {
+  thread_local std::vector<char> buffer;
+  if (buffer.size() < bytes) buffer.resize(bytes);
+  return buffer.data();
+}
+
 template <Isa I>
 void linear_on(const float* x, int64_t M, int64_t K, int64_t ldx, const void* w, DType wdt, int64_t N,
                const float* bias, float* y, int64_t ldy, ThreadPool* pool) {
   const Kernels& tier = *kernels_for(I);
   const WeightKernels& wk = tier.weight(wdt);
-  const bool gemm = M >= kGemmMinRows;
+  const bool gemm = M >= kLinearGemmMinRows;
   const bool blas = gemm && !wk.gemm;
   if (blas) ensure_blas_single_threaded();
   // Contiguous slices of W rows per task; a GEMV task streams at least ~64 KiB of f32 weights.

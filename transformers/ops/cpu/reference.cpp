@@ -56,7 +56,7 @@ void dequant_rows(const void* w, int64_t K, int64_t row0, int64_t rows, float* o
 
 template <DType DT>
 constexpr WeightKernels weight_kernels() {
-  return {gemv<DT>, gemv<DT>, dequant_rows<DT>};
+  return {gemv<DT>, gemv<DT>, dequant_rows<DT>, WeightFormat::ActivationFormat::F32};
 }
 
 void linear(const float* x, int64_t M, int64_t K, int64_t ldx, const void* w, DType wdt, int64_t N, const float* bias,

@@ -25,6 +25,8 @@ inline vf vmax(vf a, vf b) { return _mm256_max_ps(a, b); }
 inline vf vmin(vf a, vf b) { return _mm256_min_ps(a, b); }
 inline vf vfmadd(vf a, vf b, vf c) { return _mm256_fmadd_ps(a, b, c); }    // a * b + c
 inline vf vfnmadd(vf a, vf b, vf c) { return _mm256_fnmadd_ps(a, b, c); }  // c - a * b
+// t in lane 0, zeros elsewhere.
+inline vf vscalar_lane0(float t) { return _mm256_setr_ps(t, 0, 0, 0, 0, 0, 0, 0); }
 inline vf vround(vf a) { return _mm256_round_ps(a, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC); }
 // 2^n for integral n in [-127, 128] (the exponent field built directly).
 inline vf vexp2_int(vf n) {
