@@ -76,18 +76,12 @@ GenerateOutput sample_loop(Decoding& d, std::vector<std::vector<int64_t>> rows) 
 }
 
 std::vector<std::vector<int64_t>> to_rows(const Tensor& t, const char* what) {
-  Tensor c = t.contiguous();
-  const int64_t B = c.size(0), L = c.size(1);
+  TCPP_CHECK(t.dtype() == DType::I64 || t.dtype() == DType::I32 || t.dtype() == DType::U8, ShapeError, what,
+             " must be an integer tensor");
+  const int64_t B = t.size(0), L = t.size(1);
+  const std::vector<int64_t> values = ops::to_int64_vector(t);
   std::vector<std::vector<int64_t>> rows(static_cast<size_t>(B));
-  for (int64_t b = 0; b < B; ++b)
-    for (int64_t l = 0; l < L; ++l) {
-      const size_t i = static_cast<size_t>(b * L + l);
-      const int64_t v = c.dtype() == DType::I64 ? c.data<int64_t>()[i]
-                        : c.dtype() == DType::I32 ? c.data<int32_t>()[i]
-                        : c.dtype() == DType::U8  ? static_cast<const uint8_t*>(c.raw_data())[i]
-                                                  : throw ShapeError(detail::concat(what, " must be an integer tensor"));
-      rows[b].push_back(v);
-    }
+  for (int64_t b = 0; b < B; ++b) rows[b].assign(values.begin() + b * L, values.begin() + (b + 1) * L);
   return rows;
 }
 
