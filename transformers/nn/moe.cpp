@@ -61,8 +61,8 @@ Tensor SparseMoeBlock::forward(const Tensor& x) const {
     ops::index_add_(out, ids, y, &row_weights);
   }
   if (shared_expert) {
-    Tensor s = shared_expert->forward(tokens);                           // [T, H]
-    ops::mul_(s, ops::sigmoid(shared_expert_gate->forward(tokens)));     // [T, 1] gate per token
+    Tensor s = shared_expert->forward(tokens);                        // [T, H]
+    ops::mul_(s, ops::sigmoid(shared_expert_gate->forward(tokens)));  // a [T, 1] gate per token
     ops::add_(out, s);
   }
   return out.view(x.shape());
