@@ -36,6 +36,27 @@ Tensor ids(std::vector<int64_t> v) {
   return Tensor::from_values(v, {1, n});
 }
 
+// model.to(device) walks the named parameters: to the CPU nothing moves (the same storage, so
+// mmapped weights stay mapped); another device is refused by name before any parameter changes.
+TEST(Architectures, ModuleToDeviceWalksTheParameters) {
+  auto model = make_random_model(PretrainedConfig::from_json(tiny("llama")), 1, 0.15);
+  std::vector<const void*> before;
+  for (const auto& p : model->named_parameters()) before.push_back(p.tensor->raw_data());
+  model->to(Device::CPU);
+  size_t i = 0;
+  for (const auto& p : model->named_parameters()) {
+    EXPECT_EQ(p.tensor->device(), Device::CPU) << p.name;
+    EXPECT_EQ(p.tensor->raw_data(), before[i++]) << p.name;
+  }
+  try {
+    model->to(Device::CUDA);
+    ADD_FAILURE() << "to(cuda) should fail";
+  } catch (const NotImplementedError& e) {
+    EXPECT_NE(std::string(e.what()).find("model.to: device 'cuda'"), std::string::npos) << e.what();
+  }
+  EXPECT_EQ(param(*model, "lm_head.weight").raw_data(), before.back());
+}
+
 TEST(Architectures, GemmaScalesEmbeddingsBySqrtHidden) {
   auto model = make_random_model(PretrainedConfig::from_json(tiny("gemma")), 1, 0.15);
   auto out = model->forward(ids({5, 9}), {.output_hidden_states = true});

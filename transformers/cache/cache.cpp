@@ -1,8 +1,15 @@
 #include "transformers/cache/cache.h"
 
-#include <cstring>
+#include "transformers/ops/ops.h"
 
 namespace transformers {
+
+namespace {
+// Slots [begin, end) of a [B, Hkv, capacity, D] block: a view to copy into.
+Tensor slots(const Tensor& block, int64_t begin, int64_t end) { return block.slice(2, begin, end); }
+
+void copy_into(Tensor dst, const Tensor& src) { ops::copy_(dst, src); }
+}  // namespace
 
 void DynamicLayer::append(const Tensor& k_new, const Tensor& v_new) {
   TCPP_CHECK(k_new.dim() == 4 && k_new.shape() == v_new.shape() && k_new.dtype() == DType::F32, ShapeError,
@@ -21,14 +28,14 @@ void DynamicLayer::append(const Tensor& k_new, const Tensor& v_new) {
     if (!fixed_) cap = std::max<int64_t>(cap, 16);
     Tensor nk = Tensor::empty({B, H, cap, D}, DType::F32), nv = Tensor::empty({B, H, cap, D}, DType::F32);
     if (length_ > 0) {
-      nk.slice(2, 0, length_).copy_from(keys_.slice(2, 0, length_));
-      nv.slice(2, 0, length_).copy_from(values_.slice(2, 0, length_));
+      copy_into(slots(nk, 0, length_), slots(keys_, 0, length_));
+      copy_into(slots(nv, 0, length_), slots(values_, 0, length_));
     }
     keys_ = nk;
     values_ = nv;
   }
-  keys_.slice(2, length_, need).copy_from(k_new);
-  values_.slice(2, length_, need).copy_from(v_new);
+  copy_into(slots(keys_, length_, need), k_new);
+  copy_into(slots(values_, length_, need), v_new);
   length_ = need;
 }
 
@@ -48,7 +55,7 @@ void DynamicLayer::reorder(std::span<const int64_t> rows) {
   for (Tensor* t : {&keys_, &values_}) {
     Tensor fresh = Tensor::empty(t->shape(), DType::F32);
     for (int64_t b = 0; b < B; ++b)
-      if (length_ > 0) fresh.select(0, b).slice(1, 0, length_).copy_from(t->select(0, rows[b]).slice(1, 0, length_));
+      if (length_ > 0) copy_into(slots(fresh, 0, length_).select(0, b), slots(*t, 0, length_).select(0, rows[b]));
     *t = fresh;
   }
 }
@@ -64,13 +71,8 @@ KVView SlidingWindowLayer::update(const Tensor& k_new, const Tensor& v_new) {
   const int64_t keep = window_ - 1;
   if (length_ > keep) {
     const int64_t drop = length_ - keep;
-    const int64_t B = keys_.size(0), H = keys_.size(1), D = keys_.size(3);
-    for (Tensor* t : {&keys_, &values_})
-      for (int64_t b = 0; b < B; ++b)
-        for (int64_t h = 0; h < H; ++h) {
-          float* base = t->data<float>() + b * t->stride(0) + h * t->stride(1);
-          std::memmove(base, base + drop * D, static_cast<size_t>(keep * D) * sizeof(float));
-        }
+    // The kept slots shift down in place; ops::copy_ handles the overlap as memmove would.
+    for (Tensor* t : {&keys_, &values_}) copy_into(slots(*t, 0, keep), slots(*t, drop, length_));
     length_ = keep;
     first_position_ += drop;
   }

@@ -31,15 +31,16 @@ Shape contiguous_strides(const Shape& shape) {
   return strides;
 }
 
-Tensor Tensor::empty(const Shape& shape, DType dtype) {
+namespace {
+Tensor allocated(const Shape& shape, DType dtype, Device device, bool zero) {
   for (int64_t s : shape) TCPP_CHECK(s >= 0, ShapeError, "negative dimension in shape ", shape_to_string(shape));
-  return from_storage(Storage::allocate(static_cast<size_t>(shape_numel(shape)) * dtype_size(dtype)), 0, shape, dtype);
+  return Tensor::from_storage(Storage::allocate(static_cast<size_t>(shape_numel(shape)) * dtype_size(dtype), zero, device),
+                              0, shape, dtype);
 }
+}  // namespace
 
-Tensor Tensor::zeros(const Shape& shape, DType dtype) {
-  return from_storage(Storage::allocate(static_cast<size_t>(shape_numel(shape)) * dtype_size(dtype), true), 0, shape,
-                      dtype);
-}
+Tensor Tensor::empty(const Shape& shape, DType dtype, Device device) { return allocated(shape, dtype, device, false); }
+Tensor Tensor::zeros(const Shape& shape, DType dtype, Device device) { return allocated(shape, dtype, device, true); }
 
 Tensor Tensor::from_storage(std::shared_ptr<Storage> storage, size_t byte_offset, const Shape& shape, DType dtype) {
   Tensor t;
@@ -156,6 +157,21 @@ Tensor Tensor::unsqueeze(int64_t d) const {
   return t;
 }
 
+Tensor Tensor::expand(const Shape& shape) const {
+  const int64_t lead = static_cast<int64_t>(shape.size()) - dim();
+  TCPP_CHECK(lead >= 0, ShapeError, "expand(): cannot expand ", describe(), " to ", shape_to_string(shape));
+  Tensor t = *this;
+  t.shape_ = shape;
+  t.strides_.assign(shape.size(), 0);
+  for (int64_t d = 0; d < dim(); ++d) {
+    const int64_t to = shape[lead + d];
+    TCPP_CHECK(shape_[d] == to || shape_[d] == 1, ShapeError, "expand(): cannot expand ", describe(), " to ",
+               shape_to_string(shape));
+    t.strides_[lead + d] = shape_[d] == to ? strides_[d] : 0;
+  }
+  return t;
+}
+
 namespace {
 // Copies a strided source into a contiguous destination, element size `es`, innermost dimension
 // copied with memcpy when it is contiguous.
@@ -193,7 +209,7 @@ Tensor Tensor::contiguous() const {
 }
 
 Tensor Tensor::clone() const {
-  Tensor out = empty(shape_, dtype_);
+  Tensor out = empty(shape_, dtype_, device());
   if (numel() == 0) return out;
   if (is_contiguous()) {
     std::memcpy(out.raw_data(), raw_data(), nbytes());

@@ -32,8 +32,10 @@ class Tensor {
  public:
   Tensor() = default;
 
-  static Tensor empty(const Shape& shape, DType dtype);
-  static Tensor zeros(const Shape& shape, DType dtype);
+  // Uninitialised / zero-filled tensors on `device` (NotImplementedError naming any device but
+  // the CPU).
+  static Tensor empty(const Shape& shape, DType dtype, Device device = Device::CPU);
+  static Tensor zeros(const Shape& shape, DType dtype, Device device = Device::CPU);
   // A contiguous tensor over `storage` starting at `byte_offset`.
   static Tensor from_storage(std::shared_ptr<Storage> storage, size_t byte_offset, const Shape& shape, DType dtype);
   // Copies `values` into a new tensor of `shape` (its numel must equal values.size()).
@@ -52,7 +54,7 @@ class Tensor {
 
   bool defined() const { return storage_ != nullptr; }
   DType dtype() const { return dtype_; }
-  Device device() const { return Device::CPU; }
+  Device device() const { return storage_ ? storage_->device() : Device::CPU; }
   const Shape& shape() const { return shape_; }
   const Shape& strides() const { return strides_; }
   int64_t dim() const { return static_cast<int64_t>(shape_.size()); }
@@ -87,6 +89,9 @@ class Tensor {
   Tensor slice(int64_t dim, int64_t start, int64_t end) const;
   Tensor select(int64_t dim, int64_t index) const;  // drops `dim`
   Tensor unsqueeze(int64_t dim) const;
+  // Broadcast view to `shape` (torch's expand): dimensions of size 1 (and new leading ones) repeat
+  // with stride 0; the others must match. Not contiguous; contiguous() materialises it.
+  Tensor expand(const Shape& shape) const;
 
   // Copies.
   Tensor contiguous() const;  // itself when already contiguous

@@ -41,10 +41,10 @@ std::vector<size_t> top_n(const std::vector<float>& v, size_t n) {
   return idx;
 }
 
-void log_softmax_rows(Tensor& x) {
-  const int64_t N = x.size(0), V = x.size(1);
-  for (int64_t r = 0; r < N; ++r) {
-    float* row = x.data<float>() + r * V;
+void log_softmax_rows(StepScores& x) {
+  const int64_t V = x.vocab;
+  for (int64_t r = 0; r < x.rows; ++r) {
+    float* row = x.row(r).data();
     double mx = -INFINITY;
     for (int64_t v = 0; v < V; ++v) mx = std::max<double>(mx, row[v]);
     double sum = 0;
@@ -75,12 +75,12 @@ GenerateOutput beam_search(Decoding& d, std::vector<std::vector<int64_t>> rows) 
 
   int64_t cur_len = prompt_len;
   while (true) {
-    Tensor logp = d.step(rows, out);
+    StepScores logp = d.step(rows, out);
     log_softmax_rows(logp);
-    d.processors.apply(rows, logp);
+    d.processors.apply(rows, logp.values);
     check_step_scores(logp, cur_len - prompt_len, /*allow_positive_inf=*/false);
-    if (d.output_scores) out.scores.push_back(logp.clone());
-    const int64_t V = logp.size(1);
+    if (d.output_scores) out.scores.push_back(logp.tensor());
+    const int64_t V = logp.vocab;
 
     bool all_hit = true;
     std::vector<int64_t> reorder(static_cast<size_t>(B * nb));
@@ -89,7 +89,7 @@ GenerateOutput beam_search(Decoding& d, std::vector<std::vector<int64_t>> rows) 
       std::vector<float> acc(static_cast<size_t>(nb * V));
       for (int64_t j = 0; j < nb; ++j)
         for (int64_t v = 0; v < V; ++v)
-          acc[j * V + v] = logp.data<float>()[(b * nb + j) * V + v] + running[b][j].score;
+          acc[j * V + v] = logp.values[static_cast<size_t>((b * nb + j) * V + v)] + running[b][j].score;
       std::vector<size_t> picked;
       if (g.do_sample) {
         for (int64_t i : sample_without_replacement(softmax(acc), K, d.rng)) picked.push_back(static_cast<size_t>(i));

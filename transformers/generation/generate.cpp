@@ -6,29 +6,30 @@
 
 #include <algorithm>
 #include <cmath>
+#include <utility>
 
 #include <unistd.h>
 
 #include "transformers/generation/decoding.h"
+#include "transformers/ops/ops.h"
 
 namespace transformers {
 namespace generation_detail {
 
-Tensor Decoding::step(const std::vector<std::vector<int64_t>>& rows, GenerateOutput& out) {
+StepScores Decoding::step(const std::vector<std::vector<int64_t>>& rows, GenerateOutput& out) {
   CausalLMOutput o = inputs.forward(model, cache.get(), rows, config.output_hidden_states, config.output_attentions);
-  Tensor logits = o.logits.select(1, 0).clone();  // [N, V]
-  if (config.output_logits) out.logits.push_back(logits.clone());
+  const Tensor last = o.logits.select(1, 0);  // [N, V]
+  StepScores logits{last.size(0), last.size(1), ops::to_float_vector(last)};
+  if (config.output_logits) out.logits.push_back(logits.tensor());
   if (config.output_hidden_states) out.hidden_states.push_back(std::move(o.hidden_states));
   if (config.output_attentions) out.attentions.push_back(std::move(o.attentions));
   return logits;
 }
 
-void check_step_scores(const Tensor& scores, int64_t step, bool allow_positive_inf) {
-  const int64_t N = scores.size(0), V = scores.size(1);
-  const float* p = scores.data<float>();
-  for (int64_t r = 0; r < N; ++r)
-    for (int64_t v = 0; v < V; ++v) {
-      const float x = p[r * V + v];
+void check_step_scores(const StepScores& scores, int64_t step, bool allow_positive_inf) {
+  for (int64_t r = 0; r < scores.rows; ++r)
+    for (int64_t v = 0; v < scores.vocab; ++v) {
+      const float x = scores.row(r)[static_cast<size_t>(v)];
       TCPP_CHECK(!std::isnan(x) && (allow_positive_inf || x != INFINITY), ValueError, "generate: step ", step,
                  ": the scores of row ", r, " hold ", std::isnan(x) ? "NaN" : "inf", " (token ", v,
                  "); the model's weights or inputs produce invalid logits (remove_invalid_values=true replaces them)");
@@ -48,14 +49,13 @@ GenerateOutput sample_loop(Decoding& d, std::vector<std::vector<int64_t>> rows) 
   std::vector<bool> unfinished(static_cast<size_t>(N), true);
   if (d.options.streamer) d.options.streamer->put(rows[0]);
   while (true) {
-    Tensor scores = d.step(rows, out);
-    d.processors.apply(rows, scores);
+    StepScores scores = d.step(rows, out);
+    d.processors.apply(rows, scores.values);
     check_step_scores(scores, static_cast<int64_t>(rows[0].size()) - d.prompt_length, !g.do_sample);
-    if (d.output_scores) out.scores.push_back(scores.clone());
-    const int64_t V = scores.size(1);
+    if (d.output_scores) out.scores.push_back(scores.tensor());
     std::vector<int64_t> next(static_cast<size_t>(N));
     for (int64_t r = 0; r < N; ++r) {
-      std::span<const float> row(scores.data<float>() + r * V, static_cast<size_t>(V));
+      const std::span<const float> row = std::as_const(scores).row(r);
       int64_t t = g.do_sample ? sample_index(softmax(row), d.rng) : argmax(row);
       if (has_eos && !unfinished[r]) t = pad;
       next[r] = t;
@@ -76,18 +76,12 @@ GenerateOutput sample_loop(Decoding& d, std::vector<std::vector<int64_t>> rows) 
 }
 
 std::vector<std::vector<int64_t>> to_rows(const Tensor& t, const char* what) {
-  Tensor c = t.contiguous();
-  const int64_t B = c.size(0), L = c.size(1);
+  TCPP_CHECK(t.dtype() == DType::I64 || t.dtype() == DType::I32 || t.dtype() == DType::U8, ShapeError, what,
+             " must be an integer tensor");
+  const int64_t B = t.size(0), L = t.size(1);
+  const std::vector<int64_t> values = ops::to_int64_vector(t);
   std::vector<std::vector<int64_t>> rows(static_cast<size_t>(B));
-  for (int64_t b = 0; b < B; ++b)
-    for (int64_t l = 0; l < L; ++l) {
-      const size_t i = static_cast<size_t>(b * L + l);
-      const int64_t v = c.dtype() == DType::I64 ? c.data<int64_t>()[i]
-                        : c.dtype() == DType::I32 ? c.data<int32_t>()[i]
-                        : c.dtype() == DType::U8  ? static_cast<const uint8_t*>(c.raw_data())[i]
-                                                  : throw ShapeError(detail::concat(what, " must be an integer tensor"));
-      rows[b].push_back(v);
-    }
+  for (int64_t b = 0; b < B; ++b) rows[b].assign(values.begin() + b * L, values.begin() + (b + 1) * L);
   return rows;
 }
 

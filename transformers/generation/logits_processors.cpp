@@ -29,13 +29,12 @@ void LogitsProcessorList::apply_at(size_t row, std::span<const int64_t> sequence
   for (const auto& p : list_) p->apply_at(row, sequence, scores);
 }
 
-void LogitsProcessorList::apply(const std::vector<std::vector<int64_t>>& sequences, Tensor& scores) const {
-  TCPP_CHECK(scores.dim() == 2 && scores.dtype() == DType::F32 && scores.is_contiguous() &&
-                 scores.size(0) == static_cast<int64_t>(sequences.size()),
-             ShapeError, "logits processors: scores ", scores.describe(), " for ", sequences.size(), " sequences");
-  const int64_t V = scores.size(1);
-  for (size_t r = 0; r < sequences.size(); ++r)
-    apply_at(r, sequences[r], std::span<float>(scores.data<float>() + r * V, static_cast<size_t>(V)));
+void LogitsProcessorList::apply(const std::vector<std::vector<int64_t>>& sequences, std::span<float> scores) const {
+  const size_t N = sequences.size();
+  TCPP_CHECK(N == 0 ? scores.empty() : scores.size() % N == 0, ShapeError, "logits processors: ", scores.size(),
+             " scores for ", N, " sequences");
+  const size_t V = N == 0 ? 0 : scores.size() / N;
+  for (size_t r = 0; r < sequences.size(); ++r) apply_at(r, sequences[r], scores.subspan(r * V, V));
 }
 
 SequenceBiasLogitsProcessor::SequenceBiasLogitsProcessor(std::vector<std::pair<std::vector<int64_t>, double>> bias)

@@ -39,8 +39,8 @@ class LogitsProcessorList {
   bool empty() const { return list_.empty(); }
   size_t size() const { return list_.size(); }
   const LogitsProcessor& operator[](size_t i) const { return *list_[i]; }
-  // scores [N, V] f32 contiguous; sequences has N rows.
-  void apply(const std::vector<std::vector<int64_t>>& sequences, Tensor& scores) const;
+  // scores: N rows of V (row-major, on the host); sequences has N rows.
+  void apply(const std::vector<std::vector<int64_t>>& sequences, std::span<float> scores) const;
   void apply(std::span<const int64_t> sequence, std::span<float> scores) const;
   void apply_at(size_t row, std::span<const int64_t> sequence, std::span<float> scores) const;
 

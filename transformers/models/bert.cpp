@@ -216,7 +216,7 @@ class Bert : public EncoderModel {
     if (head() == EncoderHead::SequenceClassification) {
       if (b_.roberta) {
         Tensor t = classifier_dense.forward(x.select(1, 0).contiguous());
-        tanh_(t);
+        ops::tanh_(t);
         out.logits = classifier.forward(t);
       } else {
         out.logits = classifier.forward(out.pooler_output);
@@ -232,26 +232,21 @@ class Bert : public EncoderModel {
   nn::Linear classifier_dense;  // RoBERTa: classifier.dense
 
  private:
-  static void tanh_(Tensor& t) {
-    float* d = t.data<float>();
-    for (int64_t i = 0; i < t.numel(); ++i) d[i] = std::tanh(d[i]);
-  }
   // padding_idx + 1, + 2, ... over real tokens; padding tokens get padding_idx (Transformers'
   // create_position_ids_from_input_ids).
   Tensor roberta_position_ids(const Tensor& ids) const {
-    Tensor c = ids.contiguous();
-    const int64_t B = c.size(0), L = c.size(1);
-    Tensor pos = Tensor::empty({B, L}, DType::I64);
+    const int64_t B = ids.size(0), L = ids.size(1);
+    std::vector<int64_t> pos = ops::to_int64_vector(ids);  // the ids, overwritten by their positions
     for (int64_t b = 0; b < B; ++b) {
       int64_t count = 0;
       for (int64_t l = 0; l < L; ++l) {
-        const int64_t id = c.dtype() == DType::I64 ? c.data<int64_t>()[b * L + l] : c.data<int32_t>()[b * L + l];
-        const bool real = id != b_.padding_idx;
+        int64_t& p = pos[static_cast<size_t>(b * L + l)];
+        const bool real = p != b_.padding_idx;
         count += real;
-        pos.data<int64_t>()[b * L + l] = real ? count + b_.padding_idx : b_.padding_idx;
+        p = real ? count + b_.padding_idx : b_.padding_idx;
       }
     }
-    return pos;
+    return Tensor::from_values(pos, {B, L});
   }
   void register_all(const std::string& prefix) {
     register_module(prefix + "embeddings", &bert.embeddings);
@@ -262,7 +257,7 @@ class Bert : public EncoderModel {
   Tensor pool(const Tensor& x) const {
     Tensor first = x.select(1, 0).contiguous();
     Tensor p = bert.pooler.forward(first);
-    tanh_(p);
+    ops::tanh_(p);
     return p;
   }
 };

@@ -1,7 +1,5 @@
 #include "transformers/models/causal_lm.h"
 
-#include <cmath>
-
 namespace transformers {
 
 DecoderForCausalLM::DecoderForCausalLM(PretrainedConfig config, const nn::DecoderConfig& decoder)
@@ -31,29 +29,19 @@ CausalLMOutput DecoderForCausalLM::forward(const Tensor& input_ids, const Forwar
   Tensor logits = lm_head.forward(last);
   const nn::DecoderConfig& dc = model.config();
   if (dc.logit_scale > 0) ops::scale_(logits, static_cast<float>(dc.logit_scale));
-  if (dc.final_logit_softcap > 0) {
-    const float cap = static_cast<float>(dc.final_logit_softcap);
-    float* p = logits.data<float>();
-    for (int64_t i = 0; i < logits.numel(); ++i) p[i] = cap * std::tanh(p[i] / cap);
-  }
+  if (dc.final_logit_softcap > 0) ops::softcap_(logits, static_cast<float>(dc.final_logit_softcap));
   return {logits, std::move(h.hidden_states), std::move(h.attentions)};
 }
 
-Tensor default_position_ids(int64_t B, int64_t L, int64_t past) {
-  Tensor positions = Tensor::empty({B, L}, DType::I64);
-  for (int64_t b = 0; b < B; ++b)
-    for (int64_t l = 0; l < L; ++l) positions.data<int64_t>()[b * L + l] = past + l;
-  return positions;
-}
+Tensor default_position_ids(int64_t B, int64_t L, int64_t past) { return ops::position_ids(B, L, past); }
 
 void check_learned_positions(const Tensor& position_ids, int64_t limit, const char* what) {
-  Tensor p = position_ids.contiguous();
-  TCPP_CHECK(p.dtype() == DType::I64, ShapeError, "position_ids must be int64, got ", p.describe());
-  for (int64_t i = 0; i < p.numel(); ++i) {
-    const int64_t v = p.data<int64_t>()[i];
-    TCPP_CHECK(v >= 0 && v < limit, ValueError, "position ", v, " is outside the ", limit, " learned positions of ", what,
-               ": the sequence is too long for this model");
-  }
+  TCPP_CHECK(position_ids.dtype() == DType::I64, ShapeError, "position_ids must be int64, got ", position_ids.describe());
+  if (position_ids.numel() == 0) return;
+  const auto [lo, hi] = ops::min_max(position_ids);
+  const int64_t v = lo < 0 ? lo : hi;
+  TCPP_CHECK(v >= 0 && v < limit, ValueError, "position ", v, " is outside the ", limit, " learned positions of ", what,
+             ": the sequence is too long for this model");
 }
 
 namespace {

@@ -48,15 +48,15 @@ std::unique_ptr<EncoderModel> make_random_encoder(const PretrainedConfig& config
     bool is_tied_target = false;
     for (const auto& t : tied) is_tied_target |= t.first == p.name;
     if (is_tied_target) continue;
-    Tensor t = Tensor::empty(p.shape, DType::F32);
     const bool is_norm_weight = p.role == nn::ParamRole::Vector && p.name.size() >= 7 &&
                                 p.name.compare(p.name.size() - 7, 7, ".weight") == 0 &&
                                 (p.name.find("norm") != std::string::npos || p.name.find("LayerNorm") != std::string::npos);
-    for (int64_t i = 0; i < t.numel(); ++i) {
+    std::vector<float> values(static_cast<size_t>(shape_numel(p.shape)));
+    for (float& value : values) {
       const float v = normal(rng);
-      t.data<float>()[i] = p.role == nn::ParamRole::Matrix ? v : is_norm_weight ? 1.0f + 0.1f * v : 0.1f * v;
+      value = p.role == nn::ParamRole::Matrix ? v : is_norm_weight ? 1.0f + 0.1f * v : 0.1f * v;
     }
-    *p.tensor = t;
+    *p.tensor = Tensor::from_values(values, p.shape);
   }
   for (const auto& [target, source] : tied) *slots.at(target) = *slots.at(source);
   return model;

@@ -192,24 +192,26 @@ class ModernBert : public EncoderModel {
   Tensor pool(const Tensor& h, const Tensor& mask) const {
     const int64_t B = h.size(0), L = h.size(1), H = h.size(2);
     if (!m_.mean_pooling) return h.select(1, 0).contiguous();
-    Tensor hc = h.contiguous();
-    Tensor out = Tensor::zeros({B, H}, DType::F32);
-    for (int64_t b = 0; b < B; ++b) {
-      double count = 0;
-      for (int64_t l = 0; l < L; ++l) {
-        const bool real = !mask.defined() || mask_value(mask, b * L + l) != 0;
-        if (!real) continue;
-        count += 1;
-        for (int64_t j = 0; j < H; ++j) out.data<float>()[b * H + j] += hc.data<float>()[(b * L + l) * H + j];
+    const std::vector<int64_t> real = mask.defined() ? ops::to_int64_vector(mask) : std::vector<int64_t>(B * L, 1);
+    TCPP_CHECK(static_cast<int64_t>(real.size()) == B * L, ShapeError, "modernbert: attention_mask ",
+               mask.describe(), " for hidden states ", h.describe());
+    // Sum the real tokens of each row (in order), then divide by their count.
+    std::vector<int64_t> tokens, row_of_token;
+    std::vector<float> count(static_cast<size_t>(B), 0.0f);
+    for (int64_t t = 0; t < B * L; ++t)
+      if (real[static_cast<size_t>(t)] != 0) {
+        tokens.push_back(t);
+        row_of_token.push_back(t / L);
+        count[static_cast<size_t>(t / L)] += 1;
       }
-      for (int64_t j = 0; j < H; ++j) out.data<float>()[b * H + j] /= static_cast<float>(count);
+    Tensor out = Tensor::zeros({B, H}, DType::F32);
+    if (!tokens.empty()) {
+      const int64_t n = static_cast<int64_t>(tokens.size());
+      ops::index_add_(out, Tensor::from_values(row_of_token, {n}),
+                      ops::index_select(h.contiguous().view({B * L, H}), Tensor::from_values(tokens, {n})));
     }
+    ops::div_(out, Tensor::from_values(count, {B, 1}));
     return out;
-  }
-  static int64_t mask_value(const Tensor& m, int64_t i) {
-    if (m.dtype() == DType::I64) return m.data<int64_t>()[i];
-    if (m.dtype() == DType::I32) return m.data<int32_t>()[i];
-    return static_cast<const uint8_t*>(m.raw_data())[i];
   }
 
   ModernBertConfig m_;

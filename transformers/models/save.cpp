@@ -110,12 +110,13 @@ std::unique_ptr<CausalLM> make_random_model(const PretrainedConfig& config, uint
   for (const auto& [target, source] : model->tied_weights()) tied_targets[target] = true;
   for (const auto& p : model->named_parameters()) {
     if (tied_targets.count(p.name)) continue;
-    Tensor t = Tensor::empty(p.shape, DType::F32);
     const bool is_norm = p.role == nn::ParamRole::Vector && p.name.find("norm") != std::string::npos;
-    for (int64_t i = 0; i < t.numel(); ++i) {
+    std::vector<float> values(static_cast<size_t>(shape_numel(p.shape)));
+    for (float& value : values) {
       float v = normal(rng);
-      t.data<float>()[i] = p.role == nn::ParamRole::Matrix ? v : (is_norm ? 1.0f + v * 0.1f : v * 0.1f);
+      value = p.role == nn::ParamRole::Matrix ? v : (is_norm ? 1.0f + v * 0.1f : v * 0.1f);
     }
+    const Tensor t = Tensor::from_values(values, p.shape);
     *p.tensor = (p.role == nn::ParamRole::Matrix && dtype != DType::F32) ? ops::cast(t, dtype) : t;
   }
   for (const auto& [target, source] : model->tied_weights()) {

@@ -108,14 +108,7 @@ DecoderOutput DecoderModel::forward(const Tensor& input_ids, const DecoderForwar
   if (o.cache)
     TCPP_CHECK(o.cache->num_layers() == layers.size(), ValueError, "forward: cache has ", o.cache->num_layers(),
                " layers, the model ", layers.size());
-  Tensor positions;
-  if (o.position_ids) {
-    positions = *o.position_ids;
-  } else {
-    positions = Tensor::empty({B, L}, DType::I64);
-    for (int64_t b = 0; b < B; ++b)
-      for (int64_t l = 0; l < L; ++l) positions.data<int64_t>()[b * L + l] = past + l;
-  }
+  const Tensor positions = o.position_ids ? *o.position_ids : ops::position_ids(B, L, past);
   std::vector<std::pair<Tensor, Tensor>> tables;
   for (const auto& r : rotary_) tables.push_back(r->cos_sin(positions));
 
@@ -126,7 +119,7 @@ DecoderOutput DecoderModel::forward(const Tensor& input_ids, const DecoderForwar
     // model): sqrt(3072) becomes 55.5 there, not 55.43.
     Tensor s = Tensor::from_values(std::vector<float>{static_cast<float>(config_.embedding_scale)}, {1});
     if (embed_tokens.weight.dtype() != DType::F32) s = ops::cast(ops::cast(s, embed_tokens.weight.dtype()), DType::F32);
-    ops::scale_(h, s.data<float>()[0]);
+    ops::scale_(h, ops::to_float_vector(s)[0]);
   }
   for (size_t i = 0; i < layers.size(); ++i) {
     if (o.output_hidden_states) out.hidden_states.push_back(h);

@@ -43,10 +43,7 @@ Tensor Norm::forward(const Tensor& x) const {
     TCPP_CHECK(x.dim() >= 2 && x.size(-2) == config_.heads && x.size(-1) == weight.size(1), ShapeError,
                "norm: per-head weight ", weight.describe(), " does not fit ", x.describe());
     Tensor out = ops::layer_norm(x, nullptr, nullptr, static_cast<float>(config_.eps));
-    const int64_t row = weight.numel();
-    float* o = out.data<float>();
-    const float* w = weight.data<float>();
-    for (int64_t i = 0; i < out.numel(); ++i) o[i] *= w[i % row];
+    ops::mul_(out, weight);  // [heads, dim] broadcast over the leading dimensions
     return out;
   }
   if (config_.kind == NormConfig::Kind::RMS)

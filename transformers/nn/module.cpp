@@ -1,5 +1,7 @@
 #include "transformers/nn/module.h"
 
+#include "transformers/ops/ops.h"
+
 namespace transformers::nn {
 
 std::vector<ParameterSlot> Module::named_parameters(const std::string& prefix) const {
@@ -14,6 +16,12 @@ std::vector<ParameterSlot> Module::named_parameters(const std::string& prefix) c
     out.insert(out.end(), sub.begin(), sub.end());
   }
   return out;
+}
+
+void Module::to(Device device) {
+  require_available(device, "model.to");
+  for (const auto& p : named_parameters())
+    if (p.tensor->defined()) *p.tensor = ops::to(*p.tensor, device);
 }
 
 void Module::register_parameter(std::string name, Tensor* slot, Shape shape, ParamRole role, bool optional,

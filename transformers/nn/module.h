@@ -36,6 +36,10 @@ class Module {
   // Every parameter of this module and its children, with full dotted names.
   std::vector<ParameterSlot> named_parameters(const std::string& prefix = "") const;
 
+  // Moves every (defined) parameter to `device`, as torch's model.to(device). On the CPU, CPU
+  // is a no-op; any other device is a NotImplementedError naming it, raised before anything moves.
+  void to(Device device);
+
  protected:
   void register_parameter(std::string name, Tensor* slot, Shape shape, ParamRole role, bool optional = false,
                           bool stored_transposed = false);

@@ -1,7 +1,5 @@
 #include "transformers/nn/moe.h"
 
-#include <cmath>
-
 namespace transformers::nn {
 
 FusedExperts::FusedExperts(const MoEConfig& c) {
@@ -27,15 +25,7 @@ std::pair<Tensor, Tensor> SparseMoeBlock::route(const Tensor& tokens) const {
   Tensor probs = gate.forward(tokens);  // [T, E] f32
   ops::softmax_(probs);
   auto [weights, experts_of_token] = ops::topk(probs, config_.top_k);
-  if (config_.norm_topk_prob) {
-    const int64_t T = weights.size(0), k = weights.size(1);
-    float* w = weights.data<float>();
-    for (int64_t t = 0; t < T; ++t) {
-      float sum = 0;
-      for (int64_t j = 0; j < k; ++j) sum += w[t * k + j];
-      for (int64_t j = 0; j < k; ++j) w[t * k + j] /= sum;
-    }
-  }
+  if (config_.norm_topk_prob) ops::normalize_sum_(weights);
   return {experts_of_token, weights};
 }
 
@@ -44,39 +34,36 @@ Tensor SparseMoeBlock::forward(const Tensor& x) const {
   Tensor tokens = x.contiguous().view({-1, H});
   const int64_t T = tokens.size(0), k = config_.top_k;
   auto [chosen, weights] = route(tokens);
-  // Tokens per expert, so each expert multiplies only the rows routed to it.
-  std::vector<std::vector<std::pair<int64_t, float>>> rows_of(static_cast<size_t>(E));
+  // Tokens per expert (read back to the host, the routing bookkeeping), so each expert multiplies
+  // only the rows routed to it.
+  const std::vector<int64_t> expert_of = ops::to_int64_vector(chosen);
+  const std::vector<float> weight_of = ops::to_float_vector(weights);
+  std::vector<std::vector<int64_t>> rows_of(static_cast<size_t>(E));
+  std::vector<std::vector<float>> weights_of(static_cast<size_t>(E));
   for (int64_t t = 0; t < T; ++t)
-    for (int64_t j = 0; j < k; ++j)
-      rows_of[static_cast<size_t>(chosen.data<int64_t>()[t * k + j])].push_back({t, weights.data<float>()[t * k + j]});
+    for (int64_t j = 0; j < k; ++j) {
+      const auto e = static_cast<size_t>(expert_of[static_cast<size_t>(t * k + j)]);
+      rows_of[e].push_back(t);
+      weights_of[e].push_back(weight_of[static_cast<size_t>(t * k + j)]);
+    }
   Tensor out = Tensor::zeros({T, H}, DType::F32);
-  float* o = out.data<float>();
-  const float* in = tokens.data<float>();
   for (int64_t e = 0; e < E; ++e) {
     const auto& rows = rows_of[static_cast<size_t>(e)];
     if (rows.empty()) continue;
     const int64_t n = static_cast<int64_t>(rows.size());
-    Tensor xe = Tensor::empty({n, H}, DType::F32);
-    for (int64_t r = 0; r < n; ++r)
-      std::copy(in + rows[r].first * H, in + (rows[r].first + 1) * H, xe.data<float>() + r * H);
+    const Tensor ids = Tensor::from_values(rows, {n});
+    const Tensor row_weights = Tensor::from_values(weights_of[static_cast<size_t>(e)], {n});
+    Tensor xe = ops::index_select(tokens, ids);  // [n, H]
     Tensor gate_up = ops::linear(xe, experts.gate_up_proj.select(0, e));  // [n, 2I]
     Tensor h = ops::gated_activation(gate_up.slice(1, 0, I).contiguous(), gate_up.slice(1, I, 2 * I).contiguous(),
                                      config_.activation);
     Tensor y = ops::linear(h, experts.down_proj.select(0, e));  // [n, H]
-    const float* py = y.data<float>();
-    for (int64_t r = 0; r < n; ++r) {
-      float* dst = o + rows[r].first * H;
-      const float w = rows[r].second;
-      for (int64_t d = 0; d < H; ++d) dst[d] += w * py[r * H + d];
-    }
+    ops::index_add_(out, ids, y, &row_weights);
   }
   if (shared_expert) {
-    Tensor s = shared_expert->forward(tokens);            // [T, H]
-    Tensor g = shared_expert_gate->forward(tokens);       // [T, 1]
-    for (int64_t t = 0; t < T; ++t) {
-      const float w = 1.0f / (1.0f + std::exp(-g.data<float>()[t]));
-      for (int64_t d = 0; d < H; ++d) o[t * H + d] += w * s.data<float>()[t * H + d];
-    }
+    Tensor s = shared_expert->forward(tokens);                        // [T, H]
+    ops::mul_(s, ops::sigmoid(shared_expert_gate->forward(tokens)));  // a [T, 1] gate per token
+    ops::add_(out, s);
   }
   return out.view(x.shape());
 }

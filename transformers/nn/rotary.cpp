@@ -1,5 +1,7 @@
 #include "transformers/nn/rotary.h"
 
+#include "transformers/ops/ops.h"
+
 #include <algorithm>
 #include <cmath>
 #include <numbers>
@@ -182,25 +184,11 @@ std::vector<float> RotaryEmbedding::inv_freq_for(int64_t seq_len) const {
 std::pair<Tensor, Tensor> RotaryEmbedding::cos_sin(const Tensor& position_ids) const {
   TCPP_CHECK(position_ids.dtype() == DType::I64 && position_ids.dim() == 2, ShapeError,
              "rotary: position_ids must be int64 [B, L], got ", position_ids.describe());
-  Tensor pos = position_ids.contiguous();
-  const int64_t B = pos.size(0), L = pos.size(1), half = rotary_dim_ / 2;
-  int64_t max_pos = 0;
-  for (int64_t t = 0; t < B * L; ++t) max_pos = std::max(max_pos, pos.data<int64_t>()[t]);
+  const int64_t max_pos = position_ids.numel() > 0 ? std::max<int64_t>(0, ops::min_max(position_ids).second) : 0;
   const std::vector<float> inv = inv_freq_for(max_pos + 1);
-  Tensor cos = Tensor::empty({B, L, rotary_dim_}, DType::F32), sin = Tensor::empty({B, L, rotary_dim_}, DType::F32);
-  for (int64_t t = 0; t < B * L; ++t) {
-    const float p = static_cast<float>(pos.data<int64_t>()[t]);
-    float* c = cos.data<float>() + t * rotary_dim_;
-    float* s = sin.data<float>() + t * rotary_dim_;
-    for (int64_t i = 0; i < half; ++i) {
-      const float angle = p * inv[i];  // a float32 product, as torch's matmul gives
-      const float cv = static_cast<float>(std::cos(static_cast<double>(angle))) * attention_scaling_;
-      const float sv = static_cast<float>(std::sin(static_cast<double>(angle))) * attention_scaling_;
-      c[i] = c[i + half] = cv;
-      s[i] = s[i + half] = sv;
-    }
-  }
-  return {cos, sin};
+  TCPP_CHECK(static_cast<int64_t>(inv.size()) * 2 == rotary_dim_, ValueError, "rotary: ", inv.size(),
+             " frequencies for rotary_dim ", rotary_dim_);
+  return ops::rotary_tables(position_ids, inv, attention_scaling_);
 }
 
 }  // namespace transformers::nn

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "transformers/core/thread_pool.h"
+#include "transformers/ops/checks.h"
 #include "transformers/ops/cpu/kernels.h"
 #include "transformers/ops/ops.h"
 
@@ -33,6 +34,7 @@ bool key_allowed(const Tensor& m, int64_t b, int64_t col) {
 }
 
 void check_inputs(const Tensor& q, const Tensor& k, const Tensor& v, const AttentionParams& p) {
+  checks::require_one_device("attention", {&q, &k, &v, p.key_padding_mask});
   for (const Tensor* t : {&q, &k, &v})
     TCPP_CHECK(t->dtype() == DType::F32 && t->dim() == 4 && t->stride(3) == 1, ShapeError,
                "attention: expected f32 [B, H, L, D] with contiguous D, got ", t->describe());

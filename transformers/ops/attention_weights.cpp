@@ -5,6 +5,7 @@
 
 #include "transformers/core/thread_pool.h"
 #include "transformers/ops/cpu/kernels.h"
+#include "transformers/ops/checks.h"
 #include "transformers/ops/ops.h"
 
 namespace transformers::ops {
@@ -31,6 +32,7 @@ bool key_is_real(const Tensor* mask, int64_t b, int64_t col) {
 }  // namespace
 
 Tensor attention_weights(const Tensor& q, const Tensor& k, const AttentionParams& p) {
+  checks::require_one_device("attention_weights", {&q, &k, p.key_padding_mask});
   for (const Tensor* t : {&q, &k})
     TCPP_CHECK(t->dtype() == DType::F32 && t->dim() == 4 && t->stride(3) == 1, ShapeError,
                "attention_weights: expected f32 [B, H, L, D] with contiguous D, got ", t->describe());

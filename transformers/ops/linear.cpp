@@ -1,4 +1,5 @@
 #include "transformers/core/thread_pool.h"
+#include "transformers/ops/checks.h"
 #include "transformers/ops/cpu/kernels.h"
 #include "transformers/ops/ops.h"
 
@@ -13,6 +14,7 @@ Tensor linear(const Tensor& x, const Tensor& weight, const Tensor* bias) {
   if (bias)
     TCPP_CHECK(bias->dtype() == DType::F32 && bias->numel() == N, ShapeError, "linear: bias ", bias->describe(),
                " for weight ", weight.describe());
+  checks::require_one_device("linear", {&x, &weight, bias});
   Tensor xc = x.contiguous();
   const int64_t M = x.numel() / K;
   Shape out_shape = x.shape();

@@ -1,6 +1,8 @@
-// The op API: what models call. Every op checks its inputs (ShapeError naming the op and the
-// shapes) and dispatches on the device; today that is ops/cpu. Activations are f32; weights may
-// be f32, bf16 or f16 (converted inside the kernels, never materialised as f32 copies).
+// The op API: what models call, and the only code above core/ that reads or writes tensor memory
+// (nn/, models/, cache/ and generation/ go through these functions; see docs/DESIGN_NOTES.md).
+// Every op checks its inputs (ShapeError naming the op and the shapes), checks that they share
+// one device, and dispatches on it; today that is the CPU (ops/*.cpp and the kernels in
+// ops/cpu). Activations are f32; weights may be f32, bf16 or f16 (converted inside the kernels, never materialised as f32 copies).
 // Ops are pure functions of tensors, so an autograd tape can later record them with their
 // backward without changing their signatures.
 #pragma once
@@ -20,6 +22,9 @@ Activation activation_from_name(const std::string& name, const std::string& wher
 
 // Dtype conversion of float tensors (any strides in, contiguous out).
 Tensor cast(const Tensor& x, DType dtype);
+// x on `device`: x itself when it is there already; NotImplementedError naming the devices when
+// a copy between them would be needed (only the CPU exists today).
+Tensor to(const Tensor& x, Device device);
 
 // Rows of `weight` ([V, H], any float dtype) picked by integer `ids` (I64 or I32, any shape);
 // returns f32 [..., H]. Ids outside [0, V) throw ValueError.
@@ -31,7 +36,18 @@ Tensor linear(const Tensor& x, const Tensor& weight, const Tensor* bias = nullpt
 Tensor add(const Tensor& a, const Tensor& b);
 void add_(Tensor& a, const Tensor& b);  // a += b
 Tensor mul(const Tensor& a, const Tensor& b);
+// a *= b with b broadcast to a's shape as torch broadcasts (b has at most a's dimensions; each of
+// its trailing dimensions equals a's or is 1): per-head norm weights [H, D] over [B, L, H, D],
+// a per-token gate [T, 1] over [T, H].
+void mul_(Tensor& a, const Tensor& b);
+void div_(Tensor& a, const Tensor& b);  // a /= b, b broadcast as in mul_
 void scale_(Tensor& a, float s);
+// x = cap * tanh(x / cap), elementwise (Gemma-2's final_logit_softcapping); cap > 0.
+void softcap_(Tensor& x, float cap);
+void tanh_(Tensor& x);
+Tensor sigmoid(const Tensor& x);  // 1 / (1 + exp(-x))
+// Divides every row of the last dimension by its sum (the renormalised top-k router weights).
+void normalize_sum_(Tensor& x);
 
 // Normalisations over the last dimension; weight and bias are f32 [H].
 Tensor rms_norm(const Tensor& x, const Tensor& weight, float eps, bool unit_offset = false);
@@ -77,5 +93,33 @@ Tensor argmax(const Tensor& x);
 std::pair<Tensor, Tensor> topk(const Tensor& x, int64_t k);
 
 Tensor cat(const std::vector<Tensor>& xs, int64_t dim);
+
+// Copies src into dst (same shape and dtype, any strides; dst writable). dst and src may overlap
+// in one storage (a cache shifting its own rows down): the result is as if src were read first.
+void copy_(Tensor& dst, const Tensor& src);
+
+// The rows x[ids[i]] along the first dimension of x: [n, ...] for n ids (I64). Ids outside
+// [0, x.size(0)) throw ValueError.
+Tensor index_select(const Tensor& x, const Tensor& ids);
+// out[ids[i]] += weights[i] * src[i] along the first dimension (torch's index_add_ of src scaled
+// per row): the mixture-of-experts scatter. out and src f32, ids I64 [n], weights f32 [n] or null
+// (weight 1). Repeated ids accumulate in order.
+void index_add_(Tensor& out, const Tensor& ids, const Tensor& src, const Tensor* weights = nullptr);
+
+// [start, start + 1, ..., end - 1] as I64 [end - start].
+Tensor arange(int64_t start, int64_t end);
+// The position ids of a batch without padding: every row start, start + 1, ..., as I64 [B, L].
+Tensor position_ids(int64_t batch, int64_t length, int64_t start);
+// Rotary cos/sin tables [B, L, 2 * F] f32 for I64 positions [B, L] and F inverse frequencies:
+// angle = position * inv_freq[i] (a float product, as torch's matmul gives), cos and sin taken in
+// double, times `scaling`, the halves duplicated (rotate_half layout).
+std::pair<Tensor, Tensor> rotary_tables(const Tensor& positions, const std::vector<float>& inv_freq, float scaling);
+
+// Reading tensors into host values (a device-to-host copy once tensors live elsewhere).
+// The smallest and largest value of a non-empty integer tensor (I64, I32 or U8).
+std::pair<int64_t, int64_t> min_max(const Tensor& x);
+// The elements in row-major order, converted to int64 (integer tensors) or float (F32).
+std::vector<int64_t> to_int64_vector(const Tensor& x);
+std::vector<float> to_float_vector(const Tensor& x);
 
 }  // namespace transformers::ops

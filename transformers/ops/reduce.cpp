@@ -3,12 +3,14 @@
 #include <cstring>
 #include <numeric>
 
+#include "transformers/ops/checks.h"
 #include "transformers/ops/ops.h"
 
 namespace transformers::ops {
 
 Tensor argmax(const Tensor& x) {
   TCPP_CHECK(x.dtype() == DType::F32 && x.dim() >= 1, ShapeError, "argmax: expected f32, got ", x.describe());
+  checks::require_one_device("argmax", {&x});
   Tensor xc = x.contiguous();
   const int64_t n = x.size(-1), rows = x.numel() / n;
   Shape out_shape(x.shape().begin(), x.shape().end() - 1);
@@ -25,6 +27,7 @@ Tensor argmax(const Tensor& x) {
 
 std::pair<Tensor, Tensor> topk(const Tensor& x, int64_t k) {
   TCPP_CHECK(x.dtype() == DType::F32 && x.dim() >= 1, ShapeError, "topk: expected f32, got ", x.describe());
+  checks::require_one_device("topk", {&x});
   const int64_t n = x.size(-1), rows = x.numel() / n;
   TCPP_CHECK(k >= 1 && k <= n, ValueError, "topk: k=", k, " out of range for ", n, " values");
   Tensor xc = x.contiguous();
@@ -54,17 +57,18 @@ Tensor cat(const std::vector<Tensor>& xs, int64_t dim) {
   Shape out_shape = first.shape();
   out_shape[dim] = 0;
   for (const Tensor& t : xs) {
+    checks::require_one_device("cat", {&first, &t});
     TCPP_CHECK(t.dtype() == first.dtype() && t.dim() == first.dim(), ShapeError, "cat: ", t.describe(), " vs ",
                first.describe());
     for (int64_t d = 0; d < t.dim(); ++d)
       TCPP_CHECK(d == dim || t.size(d) == first.size(d), ShapeError, "cat: ", t.describe(), " vs ", first.describe());
     out_shape[dim] += t.size(dim);
   }
-  Tensor out = Tensor::empty(out_shape, first.dtype());
+  Tensor out = Tensor::empty(out_shape, first.dtype(), first.device());
   int64_t offset = 0;
   for (const Tensor& t : xs) {
     Tensor dst = out.slice(dim, offset, offset + t.size(dim));
-    dst.copy_from(t);
+    copy_(dst, t);
     offset += t.size(dim);
   }
   return out;

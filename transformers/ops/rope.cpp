@@ -1,3 +1,6 @@
+#include <cmath>
+
+#include "transformers/ops/checks.h"
 #include "transformers/ops/ops.h"
 
 namespace transformers::ops {
@@ -12,6 +15,7 @@ void apply_rotary_(Tensor& x, const Tensor& cos, const Tensor& sin) {
   TCPP_CHECK(cos.dtype() == DType::F32 && cos.is_contiguous() && cos.dim() == 3 && cos.size(0) == B && cos.size(1) == L &&
                  cos.shape() == sin.shape() && sin.is_contiguous() && cos.size(2) <= D && cos.size(2) % 2 == 0,
              ShapeError, "apply_rotary_: cos/sin ", cos.describe(), " do not fit ", x.describe());
+  checks::require_one_device("apply_rotary_", {&x, &cos, &sin});
   const int64_t R = cos.size(2), half = R / 2;
   float* base = x.data<float>();
   for (int64_t b = 0; b < B; ++b)
@@ -27,6 +31,28 @@ void apply_rotary_(Tensor& x, const Tensor& cos, const Tensor& sin) {
         }
       }
     }
+}
+
+std::pair<Tensor, Tensor> rotary_tables(const Tensor& positions, const std::vector<float>& inv_freq, float scaling) {
+  TCPP_CHECK(positions.dtype() == DType::I64 && positions.dim() == 2, ShapeError,
+             "rotary_tables: positions must be int64 [B, L], got ", positions.describe());
+  checks::require_one_device("rotary_tables", {&positions});
+  Tensor pos = positions.contiguous();
+  const int64_t B = pos.size(0), L = pos.size(1), half = static_cast<int64_t>(inv_freq.size()), R = 2 * half;
+  Tensor cos = Tensor::empty({B, L, R}, DType::F32), sin = Tensor::empty({B, L, R}, DType::F32);
+  for (int64_t t = 0; t < B * L; ++t) {
+    const float p = static_cast<float>(pos.data<int64_t>()[t]);
+    float* c = cos.data<float>() + t * R;
+    float* s = sin.data<float>() + t * R;
+    for (int64_t i = 0; i < half; ++i) {
+      const float angle = p * inv_freq[static_cast<size_t>(i)];  // a float32 product, as torch's matmul gives
+      const float cv = static_cast<float>(std::cos(static_cast<double>(angle))) * scaling;
+      const float sv = static_cast<float>(std::sin(static_cast<double>(angle))) * scaling;
+      c[i] = c[i + half] = cv;
+      s[i] = s[i + half] = sv;
+    }
+  }
+  return {cos, sin};
 }
 
 }  // namespace transformers::ops
