@@ -16,6 +16,7 @@
 #include <map>
 #include <memory>
 #include <random>
+#include <tuple>
 #include <vector>
 
 #include "bench/quiet.h"
@@ -203,6 +204,12 @@ void gemm_args(benchmark::internal::Benchmark* b) {
     for (auto [n, k] : {std::pair<int64_t, int64_t>{4864, 896}, {2048, 2048}})
       for (int64_t dt : {0, 1, 2})
         for (int64_t t : {1, 2}) b->Args({m, n, k, dt, t});
+  // The other projections of a Qwen2.5-0.5B prompt of 128 tokens: q/o (896 x 896), k/v (128 x 896),
+  // down (896 x 4864), and batched decode (8 rows) through gate/up.
+  for (auto [m, n, k] : {std::tuple<int64_t, int64_t, int64_t>{128, 896, 896}, {128, 128, 896}, {128, 896, 4864},
+                         {8, 4864, 896}})
+    for (int64_t dt : {0, 1})
+      for (int64_t t : {1, 2}) b->Args({m, n, k, dt, t});
 }
 
 BENCHMARK(BM_GEMV)->Apply(gemv_args)->ArgNames({"N", "K", "dt", "T"})->UseRealTime()->MinTime(0.5);
