@@ -12,6 +12,17 @@
 
 namespace transformers::testing {
 
+// Expects f() to throw E (or a subclass) whose message contains `text`.
+template <typename E, typename F>
+void expect_error_naming(F f, const std::string& text) {
+  try {
+    f();
+    ADD_FAILURE() << "expected an error containing '" << text << "'";
+  } catch (const E& e) {
+    EXPECT_NE(std::string(e.what()).find(text), std::string::npos) << e.what();
+  }
+}
+
 // ../shared beside the checkout (TRANSFORMERS_SHARED_DIR overrides). A missing fixture fails the
 // test with a message; it never skips.
 inline std::filesystem::path shared_dir() {

@@ -8,15 +8,7 @@
 namespace transformers {
 namespace {
 
-template <typename E, typename F>
-void expect_error_naming(F f, const std::string& text) {
-  try {
-    f();
-    ADD_FAILURE() << "expected an error containing '" << text << "'";
-  } catch (const E& e) {
-    EXPECT_NE(std::string(e.what()).find(text), std::string::npos) << e.what();
-  }
-}
+using testing::expect_error_naming;
 
 TEST(Device, TensorsAndStorageAreOnTheCpuAndAligned) {
   for (size_t n : {size_t{0}, size_t{1}, size_t{63}, size_t{65}, size_t{1000}}) {

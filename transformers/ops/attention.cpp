@@ -1,229 +1,42 @@
-// Scaled dot-product attention, blocked (the flash-attention schedule on a CPU): one task takes
-// a KV head of one batch row and a block of query positions, with all the query heads that share
-// that KV head (GQA), so each K/V row is loaded once for the whole group instead of once per
-// query head. Keys are visited in blocks; per block, S = Q Kᵀ (dot_tile), masking, an online
-// softmax update (running max and sum per query row, exp_shift_sum) and O += P V
-// (matmul_acc_tile). Memory per task is O(rows x block), whatever the context length. Decode
-// with few KV heads also splits the keys across tasks (see key_splits).
-//
-// Rounding differs from a two-pass softmax (the running max rescales partial sums), by a few
-// ulp of the output.
+// The op API of attention: checks, output allocation and the device switch. The blocked CPU
+// implementation is ops/cpu/attention_op.cpp. visible_keys, the masking rule, is shared by every
+// backend and by attention_weights.
 #include <algorithm>
-#include <cmath>
-#include <vector>
 
-#include "transformers/core/thread_pool.h"
 #include "transformers/ops/checks.h"
-#include "transformers/ops/cpu/kernels.h"
+#include "transformers/ops/cpu/cpu_ops.h"
+#include "transformers/ops/on_device.h"
 #include "transformers/ops/ops.h"
 
 namespace transformers::ops {
-namespace {
 
-constexpr int64_t kKeyBlock = 64;
-constexpr int64_t kRowsPerTask = 64;  // query rows (heads x positions) that share one K/V pass
-
-// 1 where key `col` (a cache position) may be attended by batch row b, from the padding mask.
-bool key_allowed(const Tensor& m, int64_t b, int64_t col) {
-  const int64_t idx = b * m.size(1) + col;
-  switch (m.dtype()) {
-    case DType::I64: return m.data<int64_t>()[idx] != 0;
-    case DType::I32: return m.data<int32_t>()[idx] != 0;
-    default: return static_cast<const uint8_t*>(m.raw_data())[idx] != 0;
-  }
+std::pair<int64_t, int64_t> visible_keys(const AttentionParams& p, int64_t qpos, int64_t T) {
+  // Not causal: a window is symmetric (ModernBERT's local layers), |query - key| < window.
+  const int64_t hi = p.causal ? std::clamp<int64_t>(qpos - p.key_position + 1, 0, T)
+                     : p.sliding_window
+                         ? std::clamp<int64_t>(qpos + *p.sliding_window - p.key_position, 0, T)
+                         : T;
+  const int64_t lo = p.sliding_window
+                         ? std::clamp<int64_t>(qpos - *p.sliding_window + 1 - p.key_position, 0, T)
+                         : 0;
+  return {lo, hi};
 }
 
-void check_inputs(const Tensor& q, const Tensor& k, const Tensor& v, const AttentionParams& p) {
+Tensor attention(const Tensor& q, const Tensor& k, const Tensor& v, const AttentionParams& p) {
   checks::require_one_device("attention", {&q, &k, &v, p.key_padding_mask});
   for (const Tensor* t : {&q, &k, &v})
     TCPP_CHECK(t->dtype() == DType::F32 && t->dim() == 4 && t->stride(3) == 1, ShapeError,
                "attention: expected f32 [B, H, L, D] with contiguous D, got ", t->describe());
-  const int64_t B = q.size(0), Hq = q.size(1), D = q.size(3), Hkv = k.size(1), T = k.size(2);
-  TCPP_CHECK(k.size(0) == B && v.size(0) == B && k.size(3) == D && v.size(1) == Hkv && v.size(2) == T && Hkv > 0 &&
-                 Hq % Hkv == 0,
-             ShapeError, "attention: q ", q.describe(), ", k ", k.describe(), ", v ", v.describe(), " do not fit");
-  if (p.key_padding_mask) {
-    const Tensor& m = *p.key_padding_mask;
-    TCPP_CHECK(m.dim() == 2 && m.size(0) == B && m.size(1) >= p.key_position + T && m.is_contiguous() &&
-                   (m.dtype() == DType::I64 || m.dtype() == DType::I32 || m.dtype() == DType::U8 ||
-                    m.dtype() == DType::Bool),
-               ShapeError, "attention: key padding mask ", m.describe(), " does not cover ", p.key_position + T,
-               " keys");
-  }
-}
-
-// Per-thread scratch of one task.
-struct Scratch {
-  std::vector<float> q;       // [rows, D] query rows, pre-scaled
-  std::vector<float> s;       // [rows, kKeyBlock] scores, then probabilities
-  std::vector<float> o;       // [rows, Dv] unnormalised output
-  std::vector<float> m, l;    // running max and sum per row
-  std::vector<int64_t> lo, hi;  // visible key range [lo, hi) per row (indices into K)
-  std::vector<uint8_t> allowed;  // padding mask of this batch row over the keys of the block
-};
-
-// One attention problem, split into units: (batch row, KV head, block of query positions).
-// A unit's rows are r = g * np + ii: query head hk * group + g at position i0 + ii.
-struct Problem {
-  const Tensor &q, &k, &v;
-  const AttentionParams& p;
-  int64_t B, Hq, L, D, Hkv, T, Dv, group, positions, blocks_per_head;
-
-  Problem(const Tensor& q_, const Tensor& k_, const Tensor& v_, const AttentionParams& p_)
-      : q(q_), k(k_), v(v_), p(p_), B(q.size(0)), Hq(q.size(1)), L(q.size(2)), D(q.size(3)), Hkv(k.size(1)),
-        T(k.size(2)), Dv(v.size(3)), group(Hq / Hkv),
-        // Query positions per unit: enough that heads x positions fill kRowsPerTask rows.
-        positions(std::clamp<int64_t>(kRowsPerTask / group, 1, L)), blocks_per_head((L + positions - 1) / positions) {}
-
-  int64_t units() const { return B * Hkv * blocks_per_head; }
-  int64_t max_rows() const { return positions * group; }
-
-  struct Unit {
-    int64_t b, hk, i0, np;
-    int64_t rows(int64_t group) const { return np * group; }
-  };
-  Unit unit(int64_t u) const {
-    const int64_t blk = u % blocks_per_head, hk = (u / blocks_per_head) % Hkv, b = u / (blocks_per_head * Hkv);
-    return {b, hk, blk * positions, std::min(positions, L - blk * positions)};
-  }
-
-  // Runs the online softmax of unit `un` over keys [key_begin, key_end): leaves the running max,
-  // sum and unnormalised output of every row in sc.m, sc.l, sc.o.
-  void attend(const Unit& un, int64_t key_begin, int64_t key_end, Scratch& sc) const {
-    const auto& K = cpu::kernels();
-    const int64_t rows = un.rows(group);
-    sc.q.resize(rows * D);
-    sc.s.resize(rows * kKeyBlock);
-    sc.o.assign(rows * Dv, 0.0f);
-    sc.m.assign(rows, -INFINITY);
-    sc.l.assign(rows, 0.0f);
-    sc.lo.resize(rows);
-    sc.hi.resize(rows);
-    int64_t lo_all = key_end, hi_all = key_begin;
-    for (int64_t g = 0; g < group; ++g)
-      for (int64_t ii = 0; ii < un.np; ++ii) {
-        const int64_t r = g * un.np + ii, h = un.hk * group + g, i = un.i0 + ii, qpos = p.query_position + i;
-        const float* src = q.data<float>() + un.b * q.stride(0) + h * q.stride(1) + i * q.stride(2);
-        K.scale(src, p.scale, sc.q.data() + r * D, D);
-        auto [lo, hi] = visible_keys(p, qpos, T);
-        sc.lo[r] = lo;
-        sc.hi[r] = hi;
-        lo = std::max(lo, key_begin);
-        hi = std::min(hi, key_end);
-        if (lo < hi) {
-          lo_all = std::min(lo_all, lo);
-          hi_all = std::max(hi_all, hi);
-        }
-      }
-    const float* kbase = k.data<float>() + un.b * k.stride(0) + un.hk * k.stride(1);
-    const float* vbase = v.data<float>() + un.b * v.stride(0) + un.hk * v.stride(1);
-    for (int64_t j0 = lo_all; j0 < hi_all; j0 += kKeyBlock) {
-      const int64_t nj = std::min(kKeyBlock, hi_all - j0);
-      if (p.key_padding_mask) {
-        sc.allowed.resize(nj);
-        for (int64_t j = 0; j < nj; ++j) sc.allowed[j] = key_allowed(*p.key_padding_mask, un.b, p.key_position + j0 + j);
-      }
-      K.dot_tile(sc.q.data(), D, rows, kbase + j0 * k.stride(2), k.stride(2), nj, D, sc.s.data(), kKeyBlock);
-      for (int64_t r = 0; r < rows; ++r) {
-        float* s = sc.s.data() + r * kKeyBlock;
-        // Keys of the block this row may not see (outside [lo, hi) or padding) get -inf.
-        const int64_t vis_lo = std::clamp<int64_t>(sc.lo[r] - j0, 0, nj), vis_hi = std::clamp<int64_t>(sc.hi[r] - j0, 0, nj);
-        std::fill(s, s + vis_lo, -INFINITY);
-        std::fill(s + std::max(vis_lo, vis_hi), s + nj, -INFINITY);
-        if (p.softcap > 0.0f)
-          for (int64_t j = vis_lo; j < vis_hi; ++j) s[j] = p.softcap * std::tanh(s[j] / p.softcap);
-        if (p.key_padding_mask)
-          for (int64_t j = vis_lo; j < vis_hi; ++j)
-            if (!sc.allowed[j]) s[j] = -INFINITY;
-        float mx = -INFINITY;
-        for (int64_t j = vis_lo; j < vis_hi; ++j) mx = std::max(mx, s[j]);
-        if (mx == -INFINITY) {  // nothing visible in this block: contributes zeros
-          std::fill(s, s + nj, 0.0f);
-          continue;
-        }
-        const float m_new = std::max(sc.m[r], mx);
-        const float correction = std::exp(sc.m[r] - m_new);  // 0 on the first visible block
-        sc.l[r] = sc.l[r] * correction + K.exp_shift_sum(s, m_new, nj);
-        if (correction != 1.0f) K.scale(sc.o.data() + r * Dv, correction, sc.o.data() + r * Dv, Dv);
-        sc.m[r] = m_new;
-      }
-      K.matmul_acc_tile(sc.s.data(), kKeyBlock, rows, nj, vbase + j0 * v.stride(2), v.stride(2), sc.o.data(), Dv, Dv);
-    }
-  }
-
-  // Where row r of unit `un` goes in the [B, L, Hq * Dv] output.
-  float* out_row(float* out, const Unit& un, int64_t r) const {
-    const int64_t g = r / un.np, ii = r % un.np;
-    return out + (un.b * L + un.i0 + ii) * Hq * Dv + (un.hk * group + g) * Dv;
-  }
-};
-
-// Decode (one query, few KV heads) gives fewer units than threads, and a long context makes each
-// unit long: then the keys of a unit are split too (flash-decoding), each split keeping its own
-// running max/sum/output, merged afterwards. Splits are whole key blocks, at least 4 of them.
-int64_t key_splits(int64_t units, int64_t T, int threads) {
-  const int64_t wanted = (2 * static_cast<int64_t>(threads) + units - 1) / units;
-  return std::clamp<int64_t>(std::min(wanted, T / (4 * kKeyBlock)), 1, 64);
-}
-
-}  // namespace
-
-Tensor attention(const Tensor& q, const Tensor& k, const Tensor& v, const AttentionParams& p) {
-  check_inputs(q, k, v, p);
-  const Problem pr(q, k, v, p);
-  Tensor out = Tensor::empty({pr.B, pr.L, pr.Hq * pr.Dv}, DType::F32);
-  float* od = out.data<float>();
-  const auto& K = cpu::kernels();
-  ThreadPool& pool = ThreadPool::global();
-  const int64_t units = pr.units(), splits = key_splits(units, pr.T, pool.size());
-
-  if (splits == 1) {
-    pool.run(units, [&](int64_t u) {
-      thread_local Scratch sc;
-      const auto un = pr.unit(u);
-      pr.attend(un, 0, pr.T, sc);
-      for (int64_t r = 0; r < un.rows(pr.group); ++r) {
-        // A row that saw no key at all (fully masked) gives zeros, as documented in ops.h.
-        const float inv = sc.l[r] > 0.0f ? 1.0f / sc.l[r] : 0.0f;
-        K.scale(sc.o.data() + r * pr.Dv, inv, pr.out_row(od, un, r), pr.Dv);
-      }
-    });
-    return out;
-  }
-
-  // Split keys: partial (max, sum, output) per (unit, split, row), then one merge per unit.
-  const int64_t chunk = (pr.T + splits * kKeyBlock - 1) / (splits * kKeyBlock) * kKeyBlock;
-  const int64_t R = pr.max_rows(), parts = units * splits;
-  std::vector<float> part_o(parts * R * pr.Dv), part_m(parts * R), part_l(parts * R);
-  pool.run(parts, [&](int64_t t) {
-    thread_local Scratch sc;
-    const auto un = pr.unit(t / splits);
-    const int64_t key_begin = (t % splits) * chunk;
-    pr.attend(un, key_begin, std::min(pr.T, key_begin + chunk), sc);
-    const int64_t rows = un.rows(pr.group);
-    std::copy(sc.o.begin(), sc.o.begin() + rows * pr.Dv, part_o.begin() + t * R * pr.Dv);
-    std::copy(sc.m.begin(), sc.m.begin() + rows, part_m.begin() + t * R);
-    std::copy(sc.l.begin(), sc.l.begin() + rows, part_l.begin() + t * R);
-  });
-  pool.run(units, [&](int64_t u) {
-    const auto un = pr.unit(u);
-    for (int64_t r = 0; r < un.rows(pr.group); ++r) {
-      float m = -INFINITY;
-      for (int64_t sp = 0; sp < splits; ++sp) m = std::max(m, part_m[(u * splits + sp) * R + r]);
-      float* dst = pr.out_row(od, un, r);
-      std::fill(dst, dst + pr.Dv, 0.0f);
-      if (m == -INFINITY) continue;  // fully masked row: zeros
-      float l = 0.0f;
-      for (int64_t sp = 0; sp < splits; ++sp) {
-        const int64_t idx = (u * splits + sp) * R + r;
-        if (part_m[idx] == -INFINITY) continue;
-        const float w = std::exp(part_m[idx] - m);
-        l += part_l[idx] * w;
-        K.axpy(w, part_o.data() + idx * pr.Dv, dst, pr.Dv);
-      }
-      K.scale(dst, 1.0f / l, dst, pr.Dv);
-    }
-  });
+  const int64_t B = q.size(0), Hq = q.size(1), L = q.size(2), D = q.size(3), Hkv = k.size(1),
+                T = k.size(2);
+  TCPP_CHECK(k.size(0) == B && v.size(0) == B && k.size(3) == D && v.size(1) == Hkv &&
+                 v.size(2) == T && Hkv > 0 && Hq % Hkv == 0,
+             ShapeError, "attention: q ", q.describe(), ", k ", k.describe(), ", v ", v.describe(),
+             " do not fit");
+  if (p.key_padding_mask)
+    checks::require_key_padding_mask(*p.key_padding_mask, B, p.key_position + T, "attention");
+  Tensor out = Tensor::empty({B, L, Hq * v.size(3)}, DType::F32, q.device());
+  on_device("attention", q.device(), [&] { cpu_impl::attention(q, k, v, p, out); });
   return out;
 }
 

@@ -1,8 +1,8 @@
 // The op API: what models call, and the only code above core/ that reads or writes tensor memory
 // (nn/, models/, cache/ and generation/ go through these functions; see docs/DESIGN_NOTES.md).
 // Every op checks its inputs (ShapeError naming the op and the shapes), checks that they share
-// one device, and dispatches on it; today that is the CPU (ops/*.cpp and the kernels in
-// ops/cpu). Activations are f32; weights may be f32, bf16 or f16 (converted inside the kernels, never materialised as f32 copies).
+// one device, and dispatches on it (ops/on_device.h); today that is the CPU (ops/cpu/*_op.cpp,
+// declared in ops/cpu/cpu_ops.h, calling the kernel tables of ops/cpu/kernels.h). Activations are f32; weights may be f32, bf16 or f16 (converted inside the kernels, never materialised as f32 copies).
 // Ops are pure functions of tensors, so an autograd tape can later record them with their
 // backward without changing their signatures.
 #pragma once

@@ -1,51 +1,36 @@
-#include <algorithm>
-#include <cmath>
-#include <cstring>
-#include <numeric>
-
+// The op API of argmax, top-k and cat: checks, output allocation and the device switch
+// (ops/cpu/reduce_op.cpp). cat is copy_ into slices of its output, so it needs no backend of its
+// own.
 #include "transformers/ops/checks.h"
+#include "transformers/ops/cpu/cpu_ops.h"
+#include "transformers/ops/on_device.h"
 #include "transformers/ops/ops.h"
 
 namespace transformers::ops {
 
 Tensor argmax(const Tensor& x) {
-  TCPP_CHECK(x.dtype() == DType::F32 && x.dim() >= 1, ShapeError, "argmax: expected f32, got ", x.describe());
+  TCPP_CHECK(x.dtype() == DType::F32 && x.dim() >= 1, ShapeError, "argmax: expected f32, got ",
+             x.describe());
   checks::require_one_device("argmax", {&x});
   Tensor xc = x.contiguous();
-  const int64_t n = x.size(-1), rows = x.numel() / n;
   Shape out_shape(x.shape().begin(), x.shape().end() - 1);
-  Tensor out = Tensor::empty(out_shape, DType::I64);
-  for (int64_t r = 0; r < rows; ++r) {
-    const float* p = xc.data<float>() + r * n;
-    int64_t best = 0;
-    for (int64_t i = 1; i < n; ++i)
-      if (p[i] > p[best] || (std::isnan(p[i]) && !std::isnan(p[best]))) best = i;
-    out.data<int64_t>()[r] = best;
-  }
+  Tensor out = Tensor::empty(out_shape, DType::I64, x.device());
+  on_device("argmax", x.device(), [&] { cpu_impl::argmax(xc, out); });
   return out;
 }
 
 std::pair<Tensor, Tensor> topk(const Tensor& x, int64_t k) {
-  TCPP_CHECK(x.dtype() == DType::F32 && x.dim() >= 1, ShapeError, "topk: expected f32, got ", x.describe());
+  TCPP_CHECK(x.dtype() == DType::F32 && x.dim() >= 1, ShapeError, "topk: expected f32, got ",
+             x.describe());
   checks::require_one_device("topk", {&x});
-  const int64_t n = x.size(-1), rows = x.numel() / n;
+  const int64_t n = x.size(-1);
   TCPP_CHECK(k >= 1 && k <= n, ValueError, "topk: k=", k, " out of range for ", n, " values");
   Tensor xc = x.contiguous();
   Shape out_shape = x.shape();
   out_shape.back() = k;
-  Tensor values = Tensor::empty(out_shape, DType::F32), indices = Tensor::empty(out_shape, DType::I64);
-  std::vector<int64_t> idx(n);
-  for (int64_t r = 0; r < rows; ++r) {
-    const float* p = xc.data<float>() + r * n;
-    std::iota(idx.begin(), idx.end(), 0);
-    // Larger value first; equal values keep the lower index first (stable, like torch on CPU).
-    std::partial_sort(idx.begin(), idx.begin() + k, idx.end(),
-                      [p](int64_t a, int64_t b) { return p[a] > p[b] || (p[a] == p[b] && a < b); });
-    for (int64_t j = 0; j < k; ++j) {
-      values.data<float>()[r * k + j] = p[idx[j]];
-      indices.data<int64_t>()[r * k + j] = idx[j];
-    }
-  }
+  Tensor values = Tensor::empty(out_shape, DType::F32, x.device()),
+         indices = Tensor::empty(out_shape, DType::I64, x.device());
+  on_device("topk", x.device(), [&] { cpu_impl::topk(xc, k, values, indices); });
   return {values, indices};
 }
 
@@ -53,15 +38,17 @@ Tensor cat(const std::vector<Tensor>& xs, int64_t dim) {
   TCPP_CHECK(!xs.empty(), ValueError, "cat: no tensors");
   const Tensor& first = xs[0];
   if (dim < 0) dim += first.dim();
-  TCPP_CHECK(dim >= 0 && dim < first.dim(), ShapeError, "cat: dimension ", dim, " out of range for ", first.describe());
+  TCPP_CHECK(dim >= 0 && dim < first.dim(), ShapeError, "cat: dimension ", dim,
+             " out of range for ", first.describe());
   Shape out_shape = first.shape();
   out_shape[dim] = 0;
   for (const Tensor& t : xs) {
     checks::require_one_device("cat", {&first, &t});
-    TCPP_CHECK(t.dtype() == first.dtype() && t.dim() == first.dim(), ShapeError, "cat: ", t.describe(), " vs ",
-               first.describe());
+    TCPP_CHECK(t.dtype() == first.dtype() && t.dim() == first.dim(), ShapeError,
+               "cat: ", t.describe(), " vs ", first.describe());
     for (int64_t d = 0; d < t.dim(); ++d)
-      TCPP_CHECK(d == dim || t.size(d) == first.size(d), ShapeError, "cat: ", t.describe(), " vs ", first.describe());
+      TCPP_CHECK(d == dim || t.size(d) == first.size(d), ShapeError, "cat: ", t.describe(), " vs ",
+                 first.describe());
     out_shape[dim] += t.size(dim);
   }
   Tensor out = Tensor::empty(out_shape, first.dtype(), first.device());

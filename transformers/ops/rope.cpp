@@ -1,57 +1,36 @@
-#include <cmath>
-
+// The op API of rotary embeddings: checks, output allocation and the device switch
+// (ops/cpu/rope_op.cpp).
 #include "transformers/ops/checks.h"
+#include "transformers/ops/cpu/cpu_ops.h"
+#include "transformers/ops/on_device.h"
 #include "transformers/ops/ops.h"
 
 namespace transformers::ops {
 
-// out[:R/2]  = x1 * cos[:R/2] - x2 * sin[:R/2]
-// out[R/2:R] = x2 * cos[R/2:] + x1 * sin[R/2:]   (x1 = x[:R/2], x2 = x[R/2:R]; rotate_half layout)
 void apply_rotary_(Tensor& x, const Tensor& cos, const Tensor& sin) {
   TCPP_CHECK(x.dtype() == DType::F32 && x.dim() == 4 && x.stride(3) == 1, ShapeError,
              "apply_rotary_: expected f32 [B, L, H, D] with contiguous D, got ", x.describe());
   TCPP_CHECK(x.storage()->writable(), ValueError, "apply_rotary_: tensor is read-only");
-  const int64_t B = x.size(0), L = x.size(1), H = x.size(2), D = x.size(3);
-  TCPP_CHECK(cos.dtype() == DType::F32 && cos.is_contiguous() && cos.dim() == 3 && cos.size(0) == B && cos.size(1) == L &&
-                 cos.shape() == sin.shape() && sin.is_contiguous() && cos.size(2) <= D && cos.size(2) % 2 == 0,
+  const int64_t B = x.size(0), L = x.size(1), D = x.size(3);
+  TCPP_CHECK(cos.dtype() == DType::F32 && cos.is_contiguous() && cos.dim() == 3 &&
+                 cos.size(0) == B && cos.size(1) == L && cos.shape() == sin.shape() &&
+                 sin.is_contiguous() && cos.size(2) <= D && cos.size(2) % 2 == 0,
              ShapeError, "apply_rotary_: cos/sin ", cos.describe(), " do not fit ", x.describe());
   checks::require_one_device("apply_rotary_", {&x, &cos, &sin});
-  const int64_t R = cos.size(2), half = R / 2;
-  float* base = x.data<float>();
-  for (int64_t b = 0; b < B; ++b)
-    for (int64_t l = 0; l < L; ++l) {
-      const float* c = cos.data<float>() + (b * L + l) * R;
-      const float* s = sin.data<float>() + (b * L + l) * R;
-      for (int64_t h = 0; h < H; ++h) {
-        float* p = base + b * x.stride(0) + l * x.stride(1) + h * x.stride(2);
-        for (int64_t i = 0; i < half; ++i) {
-          float x1 = p[i], x2 = p[i + half];
-          p[i] = x1 * c[i] - x2 * s[i];
-          p[i + half] = x2 * c[i + half] + x1 * s[i + half];
-        }
-      }
-    }
+  on_device("apply_rotary_", x.device(), [&] { cpu_impl::apply_rotary_(x, cos, sin); });
 }
 
-std::pair<Tensor, Tensor> rotary_tables(const Tensor& positions, const std::vector<float>& inv_freq, float scaling) {
+std::pair<Tensor, Tensor> rotary_tables(const Tensor& positions, const std::vector<float>& inv_freq,
+                                        float scaling) {
   TCPP_CHECK(positions.dtype() == DType::I64 && positions.dim() == 2, ShapeError,
              "rotary_tables: positions must be int64 [B, L], got ", positions.describe());
   checks::require_one_device("rotary_tables", {&positions});
   Tensor pos = positions.contiguous();
-  const int64_t B = pos.size(0), L = pos.size(1), half = static_cast<int64_t>(inv_freq.size()), R = 2 * half;
-  Tensor cos = Tensor::empty({B, L, R}, DType::F32), sin = Tensor::empty({B, L, R}, DType::F32);
-  for (int64_t t = 0; t < B * L; ++t) {
-    const float p = static_cast<float>(pos.data<int64_t>()[t]);
-    float* c = cos.data<float>() + t * R;
-    float* s = sin.data<float>() + t * R;
-    for (int64_t i = 0; i < half; ++i) {
-      const float angle = p * inv_freq[static_cast<size_t>(i)];  // a float32 product, as torch's matmul gives
-      const float cv = static_cast<float>(std::cos(static_cast<double>(angle))) * scaling;
-      const float sv = static_cast<float>(std::sin(static_cast<double>(angle))) * scaling;
-      c[i] = c[i + half] = cv;
-      s[i] = s[i + half] = sv;
-    }
-  }
+  const Shape shape{pos.size(0), pos.size(1), 2 * static_cast<int64_t>(inv_freq.size())};
+  Tensor cos = Tensor::empty(shape, DType::F32, pos.device()),
+         sin = Tensor::empty(shape, DType::F32, pos.device());
+  on_device("rotary_tables", pos.device(),
+            [&] { cpu_impl::rotary_tables(pos, inv_freq, scaling, cos, sin); });
   return {cos, sin};
 }
 

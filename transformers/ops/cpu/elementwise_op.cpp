@@ -1,0 +1,170 @@
+// CPU elementwise ops, norms, activations, casts and the embedding gather (see cpu_ops.h).
+#include <cmath>
+#include <vector>
+
+#include "transformers/core/thread_pool.h"
+#include "transformers/ops/cpu/cpu_ops.h"
+#include "transformers/ops/cpu/kernels.h"
+
+namespace transformers::ops::cpu_impl {
+
+namespace {
+const cpu::Kernels& K() { return cpu::kernels(); }
+
+// Runs fn(row_begin, row_end) over the rows of a [rows, n] problem on the pool when it is big
+// enough to pay for the wake-up.
+template <typename F>
+void for_rows(int64_t rows, int64_t n, F&& fn) {
+  if (rows * n < (1 << 15) || rows == 1) {
+    fn(0, rows);
+    return;
+  }
+  ThreadPool::global().parallel_for(rows, std::max<int64_t>(1, (1 << 14) / std::max<int64_t>(n, 1)),
+                                    fn);
+}
+
+using BinaryKernel = void (*)(const float*, const float*, float*, int64_t);
+
+void binary(const Tensor& a, const Tensor& b, Tensor& out, BinaryKernel kernel) {
+  for_rows(a.numel(), 1, [&](int64_t s, int64_t e) {
+    kernel(a.data<float>() + s, b.data<float>() + s, out.data<float>() + s, e - s);
+  });
+}
+
+// a = f(a, b) elementwise.
+template <typename F>
+void zip_(Tensor& a, const Tensor& b, F f) {
+  for_rows(a.numel(), 1, [&](int64_t s, int64_t e) {
+    float* pa = a.data<float>();
+    const float* pb = b.data<float>();
+    for (int64_t i = s; i < e; ++i) pa[i] = f(pa[i], pb[i]);
+  });
+}
+
+// x = f(x) elementwise.
+template <typename F>
+void map_(Tensor& x, F f) {
+  for_rows(x.numel(), 1, [&](int64_t s, int64_t e) {
+    float* p = x.data<float>();
+    for (int64_t i = s; i < e; ++i) p[i] = f(p[i]);
+  });
+}
+}  // namespace
+
+void cast(const Tensor& src, Tensor& out) {
+  const DType dtype = out.dtype();
+  const int64_t n = src.numel();
+  const size_t in_es = src.element_size(), out_es = out.element_size();
+  ThreadPool::global().parallel_for(n, 1 << 16, [&](int64_t b, int64_t e) {
+    const char* s = static_cast<const char*>(src.raw_data()) + b * in_es;
+    char* d = static_cast<char*>(out.raw_data()) + b * out_es;
+    if (dtype == DType::F32) {
+      K().to_f32(s, src.dtype(), reinterpret_cast<float*>(d), e - b);
+    } else if (src.dtype() == DType::F32) {
+      K().from_f32(reinterpret_cast<const float*>(s), d, dtype, e - b);
+    } else {
+      std::vector<float> tmp(e - b);
+      K().to_f32(s, src.dtype(), tmp.data(), e - b);
+      K().from_f32(tmp.data(), d, dtype, e - b);
+    }
+  });
+}
+
+void embedding(const Tensor& weight, const Tensor& ids, Tensor& out) {
+  const int64_t V = weight.size(0), H = weight.size(1), n = ids.numel();
+  const size_t row_bytes = static_cast<size_t>(H) * weight.element_size();
+  for (int64_t i = 0; i < n; ++i) {
+    int64_t id = ids.dtype() == DType::I64 ? ids.data<int64_t>()[i] : ids.data<int32_t>()[i];
+    TCPP_CHECK(id >= 0 && id < V, ValueError, "token id ", id,
+               " is out of range for a vocabulary of ", V);
+    K().to_f32(static_cast<const char*>(weight.raw_data()) + id * row_bytes, weight.dtype(),
+               out.data<float>() + i * H, H);
+  }
+}
+
+void add(const Tensor& a, const Tensor& b, Tensor& out) { binary(a, b, out, K().add); }
+void mul(const Tensor& a, const Tensor& b, Tensor& out) { binary(a, b, out, K().mul); }
+void silu_mul(const Tensor& gate, const Tensor& up, Tensor& out) {
+  binary(gate, up, out, K().silu_mul);
+}
+void gelu_tanh_mul(const Tensor& gate, const Tensor& up, Tensor& out) {
+  binary(gate, up, out, K().gelu_tanh_mul);
+}
+
+void mul_same_shape_(Tensor& a, const Tensor& b) {
+  zip_(a, b, [](float x, float y) { return x * y; });
+}
+void div_same_shape_(Tensor& a, const Tensor& b) {
+  zip_(a, b, [](float x, float y) { return x / y; });
+}
+
+void scale_(Tensor& a, float s) { K().scale(a.data<float>(), s, a.data<float>(), a.numel()); }
+
+void softcap_(Tensor& x, float cap) {
+  map_(x, [cap](float v) { return cap * std::tanh(v / cap); });
+}
+
+void tanh_(Tensor& x) {
+  map_(x, [](float v) { return std::tanh(v); });
+}
+
+void sigmoid_(Tensor& x) {
+  map_(x, [](float v) { return 1.0f / (1.0f + std::exp(-v)); });
+}
+
+void normalize_sum_(Tensor& x) {
+  const int64_t n = x.size(-1), rows = n > 0 ? x.numel() / n : 0;
+  float* p = x.data<float>();
+  for (int64_t r = 0; r < rows; ++r) {
+    float sum = 0;  // summed in order, as the routers' renormalisation did before it was an op
+    for (int64_t j = 0; j < n; ++j) sum += p[r * n + j];
+    for (int64_t j = 0; j < n; ++j) p[r * n + j] /= sum;
+  }
+}
+
+void rms_norm(const Tensor& x, const Tensor& weight, float eps, bool unit_offset, Tensor& out) {
+  const int64_t H = x.size(-1), rows = x.numel() / H;
+  for_rows(rows, H, [&](int64_t s, int64_t e) {
+    for (int64_t r = s; r < e; ++r)
+      K().rms_norm_row(x.data<float>() + r * H, weight.data<float>(), eps, unit_offset,
+                       out.data<float>() + r * H, H);
+  });
+}
+
+void layer_norm(const Tensor& x, const Tensor* weight, const Tensor* bias, float eps, Tensor& out) {
+  const int64_t H = x.size(-1), rows = x.numel() / H;
+  for_rows(rows, H, [&](int64_t s, int64_t e) {
+    for (int64_t r = s; r < e; ++r)
+      K().layer_norm_row(x.data<float>() + r * H, weight ? weight->data<float>() : nullptr,
+                         bias ? bias->data<float>() : nullptr, eps, out.data<float>() + r * H, H);
+  });
+}
+
+void softmax_(Tensor& x) {
+  const int64_t n = x.size(-1), rows = x.numel() / std::max<int64_t>(n, 1);
+  for_rows(rows, n, [&](int64_t s, int64_t e) {
+    for (int64_t r = s; r < e; ++r) K().softmax_row(x.data<float>() + r * n, n);
+  });
+}
+
+void activation_(Tensor& x, Activation act) {
+  for_rows(x.numel(), 1, [&](int64_t s, int64_t e) {
+    float* p = x.data<float>() + s;
+    switch (act) {
+      case Activation::SiLU:
+        K().silu(p, e - s);
+        break;
+      case Activation::GELU:
+        K().gelu(p, e - s);
+        break;
+      case Activation::GELUTanh:
+        K().gelu_tanh(p, e - s);
+        break;
+      case Activation::ReLU:
+        for (int64_t i = 0; i < e - s; ++i) p[i] = p[i] > 0.f ? p[i] : 0.f;
+        break;
+    }
+  });
+}
+
+}  // namespace transformers::ops::cpu_impl
