@@ -13,6 +13,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <string>
 #include <vector>
 
@@ -30,6 +31,8 @@
 
 namespace transformers::cli {
 namespace {
+
+constexpr int64_t kMaxBenchTokens = int64_t{1} << 18;
 
 struct BenchArgs {
   std::string model, random, dtype = "auto", json;
@@ -70,7 +73,16 @@ std::unique_ptr<CausalLM> load(const BenchArgs& a) {
 void run_bench(BenchArgs a) {
   TCPP_CHECK(a.model.empty() != a.random.empty(), ValueError,
              "give exactly one of MODEL and --random");
-  if (!a.json.empty()) check_outputs(a.model, {{"--json", a.json}});
+  if (!a.json.empty()) {
+    if (!a.model.empty()) check_outputs(a.model, {{"--json", a.json}});
+    // Found out now, not after minutes of measuring.
+    const auto folder = std::filesystem::absolute(a.json).parent_path();
+    TCPP_CHECK(std::filesystem::is_directory(folder), ValueError, "--json: folder ", folder.string(), " does not exist");
+  }
+  // Bounds what the caches and activations may take, whatever the flags say.
+  TCPP_CHECK(a.plan.batch * (a.plan.n_prompt + a.plan.n_gen) <= kMaxBenchTokens, ValueError,
+             "--batch x (--n-prompt + --n-gen) must be at most ", kMaxBenchTokens, ", got ",
+             a.plan.batch * (a.plan.n_prompt + a.plan.n_gen));
   use_threads(a.threads);
 
   auto t0 = std::chrono::steady_clock::now();

@@ -95,6 +95,10 @@ TEST(CliBench, BadInputGivesOneLineErrors) {
   testing::expect_one_line_error(testing::run_transformers("bench " + model.string() + " --json " +
                                                            (model / "config.json").string()),
                                  "--json");
+  testing::expect_one_line_error(
+      testing::run_transformers("bench " + model.string() + " --batch 1000 --n-prompt 1000"), "--batch");
+  testing::expect_one_line_error(
+      testing::run_transformers("bench " + model.string() + " --json " + (model / "no" / "f.json").string()), "--json");
   // No missing folder is benchmarked.
   testing::expect_one_line_error(testing::run_transformers("bench " + (model / "absent").string()),
                                  "absent");
