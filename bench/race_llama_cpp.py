@@ -65,6 +65,16 @@ def gguf_file(work, model_dir, preset, outtype):
     return out
 
 
+def quiet_median(values, others, max_others):
+    """Median over the reps during which other processes stayed under max_others cores (all reps,
+    marked, when none did): a median over a mix of quiet and disturbed reps measures the scheduler."""
+    quiet = [v for v, o in zip(values, others) if o <= max_others]
+    picked = quiet or values
+    s = sorted(picked)
+    m = len(s) // 2
+    return (s[m] if len(s) % 2 else (s[m - 1] + s[m]) / 2), len(quiet)
+
+
 def cpu_name():
     with open("/proc/cpuinfo") as f:
         for line in f:
@@ -86,27 +96,30 @@ def main():
     ap.add_argument("--quiet-wait", type=float, default=20)
     ap.add_argument("--work", default=os.path.join(ROOT, "build", "race"))
     ap.add_argument("--cache", default=os.path.expanduser("~/.cache/transformers-cpp"))
+    ap.add_argument("--table-only", action="store_true", help="print the table from the JSON files of an earlier run")
     ap.add_argument("--transformers", default=os.path.join(ROOT, "build", "release", "cli", "transformers"))
     a = ap.parse_args()
     for d in a.dtypes.split(","):
         if d not in GGUF_TYPE:
             sys.exit(f"--dtypes: unknown dtype {d} (f32, bf16, f16)")
-    if not os.access(a.transformers, os.X_OK):
+    if not a.table_only and not os.access(a.transformers, os.X_OK):
         sys.exit(f"{a.transformers} missing: scripts/build release transformers_cli")
     os.makedirs(a.work, exist_ok=True)
-    llama_bench = peer_runner(a.cache)
+    llama_bench = None if a.table_only else peer_runner(a.cache)
     common = ["--n-prompt", str(a.n_prompt), "--n-gen", str(a.n_gen), "--threads", str(a.threads), "--reps",
               str(a.reps), "--max-others", str(a.max_others), "--max-tries", str(a.max_tries), "--quiet-wait",
               str(a.quiet_wait)]
     rows = []
     for preset in a.models.split(","):
-        model_dir = checkpoint(a.work, preset)
         for dtype in a.dtypes.split(","):
             outtype = GGUF_TYPE[dtype]
-            gguf = gguf_file(a.work, model_dir, preset, outtype)
-            peer_json, ours_json = os.path.join(a.work, "llama.json"), os.path.join(a.work, "ours.json")
-            run(["node", llama_bench, "--model", gguf, "--json", peer_json] + common)
-            run([a.transformers, "bench", model_dir, "--dtype", dtype, "--json", ours_json] + common)
+            peer_json = os.path.join(a.work, f"{preset}-{dtype}-llama.json")
+            ours_json = os.path.join(a.work, f"{preset}-{dtype}-ours.json")
+            if not a.table_only:
+                model_dir = checkpoint(a.work, preset)
+                gguf = gguf_file(a.work, model_dir, preset, outtype)
+                run(["node", llama_bench, "--model", gguf, "--json", peer_json] + common)
+                run([a.transformers, "bench", model_dir, "--dtype", dtype, "--json", ours_json] + common)
             with open(peer_json) as f:
                 peer = json.load(f)
             with open(ours_json) as f:
@@ -118,22 +131,26 @@ def main():
     if rows:
         m = rows[-1][4]["machine"]
         print(f"machine limits (transformers bench, {m['isa']}): read {m['read_gb_s']:.1f} GB/s, "
-              f"FP32 FMA {m['fma_gflop_s']:.0f} GFLOP/s; llama.cpp {rows[-1][3].get('llama_cpp')} "
+              f"FP32 FMA {m['fma_gflop_s']:.0f} GFLOP/s; llama.cpp {(rows[-1][3].get('llama_cpp') or {}).get('release')} "
               f"(node-llama-cpp {rows[-1][3].get('node_llama_cpp')})")
     head = ("model", "ours", "llama.cpp", "prompt ours", "prompt llama", "ratio", "gen ours", "gen llama", "ratio",
-            "gen/roofline", "prefill/FMA peak", "others (ours | llama)")
+            "ours gen/roofline", "ours prefill/FMA peak", "quiet reps ours, llama")
     print("| " + " | ".join(head) + " |")
     print("|" + "---|" * len(head))
     for preset, dtype, outtype, peer, ours in rows:
-        pp, tg = ours["prompt_tok_s"], ours["gen_tok_s"]
-        quiet = (f"{max(ours['others_cores_reps']):.2f}{' DISTURBED' if ours['disturbed_reps'] else ''} | "
-                 f"{max(peer['others_cores']):.2f}{' DISTURBED' if peer['contaminated'] else ''}")
-        cells = (preset, dtype, outtype, f"{pp:.1f}", f"{peer['pp_tok_s_median']:.1f}",
-                 f"{pp / peer['pp_tok_s_median']:.2f}", f"{tg:.2f}", f"{peer['tg_tok_s_median']:.2f}",
-                 f"{tg / peer['tg_tok_s_median']:.2f}",
-                 f"{100 * ours['decode_roofline_fraction']:.0f}% of {ours['decode_roofline_tok_s']:.1f}",
-                 f"{100 * ours['prefill_peak_fraction']:.0f}%", quiet)
+        o_oth, p_oth = ours["others_cores_reps"], peer["others_cores"]
+        pp, o_quiet = quiet_median(ours["prompt_tok_s_reps"], o_oth, a.max_others)
+        tg, _ = quiet_median(ours["gen_tok_s_reps"], o_oth, a.max_others)
+        p_pp, p_quiet = quiet_median(peer["pp_tok_s"], p_oth, a.max_others)
+        p_tg, _ = quiet_median(peer["tg_tok_s"], p_oth, a.max_others)
+        roof = ours["decode_roofline_tok_s"]
+        prefill_frac = ours["prefill_peak_fraction"] * pp / ours["prompt_tok_s"]
+        cells = (preset, dtype, outtype, f"{pp:.1f}", f"{p_pp:.1f}", f"{pp / p_pp:.2f}", f"{tg:.2f}", f"{p_tg:.2f}",
+                 f"{tg / p_tg:.2f}", f"{100 * tg / roof:.0f}% of {roof:.1f}", f"{100 * prefill_frac:.0f}%",
+                 f"{o_quiet}/{len(o_oth)}, {p_quiet}/{len(p_oth)}")
         print("| " + " | ".join(cells) + " |")
+    print(f"(medians over the reps during which other processes used <= {a.max_others} cores; over all reps "
+          "where none were that quiet, so 0/N marks a figure taken on a busy machine)")
 
 
 if __name__ == "__main__":

@@ -31,8 +31,8 @@ ModelCost model_cost(const CausalLM& model);
 
 struct RepPlan {
   int64_t n_prompt = 128, n_gen = 32, batch = 1;
-  double max_others = 0.1;    // cores other processes may use during a rep before it is redone
-  int max_tries = 3;          // tries per rep; the last one is kept (marked) if all were disturbed
+  double max_others = 0.1;  // cores other processes may use during a rep before it is redone
+  int max_tries = 3;        // tries per rep; the least disturbed is kept (marked) if none was quiet
   double quiet_wait_s = 5.0;  // before each try, wait up to this long for a quiet moment
 };
 
@@ -45,10 +45,11 @@ struct RepFigures {
   bool disturbed = false;  // kept although others used more than max_others
 };
 
-// One prompt + decode pass (untimed policy: no retries); `seed` picks the prompt ids.
+// One timed prompt + decode pass, whatever else runs meanwhile; `seed` picks the prompt ids.
 RepFigures time_once(const CausalLM& model, const RepPlan& plan, uint64_t seed);
 
-// time_once, redone up to plan.max_tries times while other processes were busy.
+// time_once, redone up to plan.max_tries times while other processes were busy; when no try was
+// quiet, the least disturbed one is kept and marked.
 RepFigures time_rep(const CausalLM& model, const RepPlan& plan, uint64_t seed);
 
 }  // namespace transformers::cli

@@ -72,6 +72,7 @@ TEST(CliBench, JsonHasEveryFigureWithTheRequestedCounts) {
   EXPECT_GE(j["redone_reps"].get<int>(), 0);
   EXPECT_LE(j["redone_reps"].get<int>(), 2);
   EXPECT_LE(j["disturbed_reps"].get<int>(), 1);
+  EXPECT_EQ(j["median_reps"], 1);  // the one rep, quiet or (marked) not
 }
 
 TEST(CliBench, BatchedDecodeAndBf16) {
@@ -96,9 +97,11 @@ TEST(CliBench, BadInputGivesOneLineErrors) {
                                                            (model / "config.json").string()),
                                  "--json");
   testing::expect_one_line_error(
-      testing::run_transformers("bench " + model.string() + " --batch 1000 --n-prompt 1000"), "--batch");
-  testing::expect_one_line_error(
-      testing::run_transformers("bench " + model.string() + " --json " + (model / "no" / "f.json").string()), "--json");
+      testing::run_transformers("bench " + model.string() + " --batch 1000 --n-prompt 1000"),
+      "--batch");
+  testing::expect_one_line_error(testing::run_transformers("bench " + model.string() + " --json " +
+                                                           (model / "no" / "f.json").string()),
+                                 "--json");
   // No missing folder is benchmarked.
   testing::expect_one_line_error(testing::run_transformers("bench " + (model / "absent").string()),
                                  "absent");
