@@ -1,7 +1,8 @@
-// Micro-benchmarks of the CPU kernels, printed beside the limits of the machine class they are
-// tuned for (../shared/README.md, "Figures measured on this kind of machine"):
-//   GEMV (decode):   GB/s of weights streamed, and the ratio to memory bandwidth;
-//   GEMM (prefill):  GFLOP/s, and the ratios to OpenBLAS sgemm and to the FMA peak;
+// Micro-benchmarks of the CPU kernels (the tier TRANSFORMERS_ISA picks, default the widest),
+// printed beside this machine's limits measured at start by the loops of `transformers bench`:
+//   GEMV (decode):   GB/s of weights streamed, and the ratio to memory read bandwidth;
+//   GEMM (prefill):  GFLOP/s, and the ratio to the FP32 FMA peak (compare TRANSFORMERS_ISA=avx2,
+//                    which uses OpenBLAS sgemm, for the BLAS figure);
 //   attention, rms_norm: GB/s or GFLOP/s of the op.
 // GEMV weights are rotated through enough copies to exceed the last-level cache, so the figure
 // is DRAM streaming as in real decode, not a cache-resident loop.
@@ -20,6 +21,7 @@
 #include <vector>
 
 #include "bench/quiet.h"
+#include "cli/machine_limits.h"
 #include "transformers/core/half.h"
 #include "transformers/core/tensor.h"
 #include "transformers/core/thread_pool.h"
@@ -29,10 +31,14 @@
 namespace transformers {
 namespace {
 
-// The machine class's figures (2 threads): README gives ranges; the ratios use their middles.
-constexpr double kMemBandwidthGBs = 18.5;  // 17-20 GB/s
-constexpr double kFmaPeakGflops = 182.0;
-constexpr double kSgemmGflops = 110.0;  // OpenBLAS sgemm 93-127 GFLOP/s
+// This machine's memory read bandwidth and FP32 FMA peak for a thread count, measured once (the
+// loops of `transformers bench`), the denominators of the x_membw and x_peak ratios.
+const cli::MachineLimits& limits(int threads) {
+  static std::map<int, cli::MachineLimits> measured;
+  auto it = measured.find(threads);
+  if (it == measured.end()) it = measured.emplace(threads, cli::measure_machine_limits(threads)).first;
+  return it->second;
+}
 constexpr size_t kStreamBytes = size_t{256} << 20;  // > 8x a 32 MiB L3
 
 // Counters as rates: each is (amount per iteration) * iterations / wall seconds.
@@ -108,7 +114,7 @@ void BM_GEMV(benchmark::State& state) {
   const double cpu_s = quiet.finish();
   set_rate(state, "GB/s", matrix_bytes * 1e-9);
   set_cpu_rate(state, "GB/s@cpu", matrix_bytes * 1e-9, cpu_s, static_cast<int>(threads));
-  set_rate(state, "x_membw", matrix_bytes * 1e-9 / kMemBandwidthGBs);
+  set_rate(state, "x_membw", matrix_bytes * 1e-9 / limits(static_cast<int>(threads)).read_gb_per_s);
   state.SetLabel(std::string(dtype_torch_name(dt)) + " " + std::to_string(threads) + "T");
 }
 
@@ -130,8 +136,7 @@ void BM_GEMM(benchmark::State& state) {
   const double gflop = 2.0 * M * N * K * 1e-9;
   set_rate(state, "GFLOP/s", gflop);
   set_cpu_rate(state, "GFLOP/s@cpu", gflop, cpu_s, static_cast<int>(threads));
-  set_rate(state, "x_sgemm", gflop / kSgemmGflops);
-  set_rate(state, "x_peak", gflop / kFmaPeakGflops);
+  set_rate(state, "x_peak", gflop / limits(static_cast<int>(threads)).fma_gflop_per_s);
   state.SetLabel(std::string(dtype_torch_name(dt)) + " " + std::to_string(threads) + "T");
 }
 
@@ -227,14 +232,16 @@ BENCHMARK(BM_RmsNormOp)->Args({512, 896})->Args({512, 4096})->ArgNames({"rows", 
 }  // namespace transformers
 
 int main(int argc, char** argv) {
-  std::printf(
-      "Machine class (../shared/README.md, 2-core Zen3, 2 threads): memory bandwidth 17-20 GB/s, FP32 FMA peak\n"
-      "182 GFLOP/s, OpenBLAS sgemm 93-127 GFLOP/s. Ratios: x_membw = GB/s / %.1f, x_sgemm = GFLOP/s / %.0f,\n"
-      "x_peak = GFLOP/s / %.0f (the '/s' suffix of ratio columns is Google Benchmark's rate notation).\n"
-      "Kernel table: %s. dt: 0 f32, 1 bf16, 2 f16 weights; T: threads. Attention and the rms_norm op run on\n"
-      "the global pool (TRANSFORMERS_NUM_THREADS=1 for one thread). '@cpu' rates: see bench/quiet.h.\n\n",
-      transformers::kMemBandwidthGBs, transformers::kSgemmGflops, transformers::kFmaPeakGflops,
-      transformers::cpu::kernels().name);
+  std::printf("Kernel table: %s. dt: 0 f32, 1 bf16, 2 f16 weights; T: threads. Attention and the rms_norm op run on\n"
+              "the global pool (TRANSFORMERS_NUM_THREADS=1 for one thread). '@cpu' rates: see bench/quiet.h.\n",
+              transformers::cpu::kernels().name);
+  for (int threads : {1, 2}) {
+    const auto& lim = transformers::limits(threads);
+    std::printf("This machine, %d thread(s), %s loops: memory read %.1f GB/s, FP32 FMA peak %.0f GFLOP/s\n", threads,
+                lim.isa.c_str(), lim.read_gb_per_s, lim.fma_gflop_per_s);
+  }
+  std::printf("Ratios: x_membw = GB/s / read, x_peak = GFLOP/s / FMA peak, for the same thread count (the '/s'\n"
+              "suffix of ratio columns is Google Benchmark's rate notation).\n\n");
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
   benchmark::RunSpecifiedBenchmarks();
