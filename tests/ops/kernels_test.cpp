@@ -147,7 +147,15 @@ TEST_P(WeightKernelTable, EveryFormatEntryMatchesTheReference) {
         std::vector<float> want(M * ldy, 0.0f), scale(M * ldy, 0.0f), got(M * ldy, 0.0f);
         r.gemv(x_seen.data(), M, K, ldx, w.data(), n0, n1, want.data(), ldy);
         r.gemv(x_abs.data(), M, K, ldx, w_abs.data(), n0, n1, scale.data(), ldy);
-        (gemm_path ? f.gemm : f.gemv)(x.data(), M, K, ldx, w.data(), n0, n1, got.data(), ldy);
+        if (!gemm_path) {
+          f.gemv(x.data(), M, K, ldx, w.data(), n0, n1, got.data(), ldy);
+        } else if (f.convert_x) {  // gemm takes x in its activation format, made by convert_x
+          std::vector<float> converted(M * K);  // room for M * K elements of any format up to 4 bytes
+          f.convert_x(x.data(), M, K, ldx, converted.data());
+          f.gemm(converted.data(), M, K, K, w.data(), n0, n1, got.data(), ldy);
+        } else {
+          f.gemm(x.data(), M, K, ldx, w.data(), n0, n1, got.data(), ldy);
+        }
         expect_close(got, want, scale, linear_rel_tolerance(K), 1e-30f, (gemm_path ? "gemm " : "gemv ") + what);
       }
     }
@@ -155,6 +163,42 @@ TEST_P(WeightKernelTable, EveryFormatEntryMatchesTheReference) {
     r.dequant_rows(w.data(), K, 7, 3, want.data());
     f.dequant_rows(w.data(), K, 7, 3, got.data());
     EXPECT_EQ(0, std::memcmp(got.data(), want.data(), want.size() * sizeof(float))) << "dequant_rows " << dtype_label(dt);
+  }
+}
+
+// convert_x rounds exactly as the scalar f32 -> bf16 conversion (nearest even, quiet NaN), in the
+// vector body and the tail, for ordinary, tie, infinite and NaN values; a subnormal may become a
+// zero of its sign (VCVTNE2PS2BF16 treats denormal inputs as zero; far below any activation that
+// matters to an f32 sum).
+TEST_P(WeightKernelTable, ConvertXRoundsLikeTheScalarConversion) {
+  const cpu::Kernels& fast = tier();
+  for (DType dt : {DType::F32, DType::BF16, DType::F16}) {
+    const cpu::WeightKernels& f = fast.weight(dt);
+    if (!f.convert_x) continue;
+    ASSERT_EQ(f.gemm_activation, cpu::WeightFormat::ActivationFormat::BF16);
+    std::mt19937 rng(5);
+    const int64_t M = 3, K = 45, ldx = 47;
+    std::vector<float> x = random_floats(M * ldx, rng);
+    const float specials[] = {std::bit_cast<float>(0x3f808000u), std::bit_cast<float>(0x3f818000u), 1e-40f,
+                              std::numeric_limits<float>::infinity(), -std::numeric_limits<float>::infinity(),
+                              std::numeric_limits<float>::quiet_NaN(), std::bit_cast<float>(0x7f800001u)};
+    for (size_t i = 0; i < std::size(specials); ++i) {
+      x[i] = specials[i];                      // the vector body of row 0
+      x[2 * ldx + 40 + i % 5] = specials[i];  // the tail of row 2
+    }
+    std::vector<uint16_t> got(M * K);
+    f.convert_x(x.data(), M, K, ldx, got.data());
+    for (int64_t m = 0; m < M; ++m)
+      for (int64_t k = 0; k < K; ++k) {
+        const float v = x[m * ldx + k];
+        const uint16_t want = f32_to_bf16(v), have = got[m * K + k];
+        if (std::isnan(v))
+          EXPECT_TRUE(std::isnan(bf16_to_f32(have))) << "row " << m << " col " << k;
+        else if (std::fpclassify(v) == FP_SUBNORMAL && (have & 0x7fffu) == 0)
+          EXPECT_EQ(have >> 15, want >> 15) << "sign of a flushed subnormal, row " << m << " col " << k;
+        else
+          EXPECT_EQ(have, want) << "row " << m << " col " << k << " value " << v;
+      }
   }
 }
 

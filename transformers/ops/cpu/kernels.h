@@ -31,23 +31,26 @@ struct WeightKernels {
   // streamed once: the memory-bound product of token generation (few rows of x).
   void (*gemv)(const float* x, int64_t M, int64_t K, int64_t ldx, const void* w, int64_t n0, int64_t n1, float* y,
                int64_t ldy);
-  // The same contract for many rows of x (prompt processing, compute-bound). nullptr: the linear
-  // driver converts blocks of W with dequant_rows and calls BLAS sgemm on them.
-  void (*gemm)(const float* x, int64_t M, int64_t K, int64_t ldx, const void* w, int64_t n0, int64_t n1, float* y,
+  // The same contract for many rows of x (prompt processing, compute-bound), with x in the
+  // format gemm_activation names: f32 rows as given, or rows made by convert_x (ldx counts
+  // elements of that format). nullptr: the linear driver converts blocks of W with dequant_rows
+  // and calls BLAS sgemm on them.
+  void (*gemm)(const void* x, int64_t M, int64_t K, int64_t ldx, const void* w, int64_t n0, int64_t n1, float* y,
                int64_t ldy);
   // Rows [row0, row0 + rows) of W as f32, contiguous in out (rows * K floats).
   void (*dequant_rows)(const void* w, int64_t K, int64_t row0, int64_t rows, float* out);
-  // What gemm rounds x to before multiplying: F32 (x used as is) or BF16 (bf16 dot products,
-  // VDPBF16PS; sums stay f32). gemv always uses x as is.
+  // What gemm wants x in: F32 (x used as is) or BF16 (rounded to nearest even, for bf16 dot
+  // products, VDPBF16PS; sums stay f32). gemv always takes f32 x.
   WeightFormat::ActivationFormat gemm_activation;
+  // f32 rows x[M, K] (leading dimension ldx) to gemm_activation, contiguous in out (M * K
+  // elements); nullptr when gemm_activation is F32. The driver converts once per call, shared by
+  // every task of the call.
+  void (*convert_x)(const float* x, int64_t M, int64_t K, int64_t ldx, void* out);
 };
 
 // linear() uses gemm from this many rows of x on, gemv below.
 constexpr int64_t kLinearGemmMinRows = 8;
 
-// A buffer of at least `bytes` owned by the calling thread, valid until its next call (scratch
-// for kernels, which allocate nothing themselves).
-void* thread_scratch(size_t bytes);
 
 constexpr int kWeightFormatCount = 3;
 // The table slot of a weight dtype (F32, BF16, F16). Any other dtype throws ValueError naming it:

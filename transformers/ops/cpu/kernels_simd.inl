@@ -438,9 +438,9 @@ void gemm_blocked(const typename Tile::X* x, int64_t M, int64_t K, int64_t ldx, 
 }
 
 template <DType DT>
-void gemm(const float* x, int64_t M, int64_t K, int64_t ldx, const void* w, int64_t n0, int64_t n1, float* y,
+void gemm(const void* x, int64_t M, int64_t K, int64_t ldx, const void* w, int64_t n0, int64_t n1, float* y,
           int64_t ldy) {
-  gemm_blocked<FloatTile<DT>>(x, M, K, ldx, w, kElemBytes<DT>, n0, n1, y, ldy);
+  gemm_blocked<FloatTile<DT>>(static_cast<const float*>(x), M, K, ldx, w, kElemBytes<DT>, n0, n1, y, ldy);
 }
 
 #if TCPP_TIER_BF16_DOT
@@ -473,29 +473,28 @@ struct Bf16DotTile {
   }
 };
 
-// x [M, K] f32 -> bf16 (round to nearest even), into scratch.
-void round_to_bf16(const float* x, int64_t M, int64_t K, int64_t ldx, uint16_t* out) {
+// x [M, K] f32 -> bf16 (round to nearest even, NaN kept quiet; the instruction reads subnormal
+// inputs as zero), contiguous in out.
+void round_to_bf16(const float* x, int64_t M, int64_t K, int64_t ldx, void* out_v) {
+  auto* out = static_cast<uint16_t*>(out_v);
   for (int64_t m = 0; m < M; ++m) {
     const float* row = x + m * ldx;
     uint16_t* o = out + m * K;
     int64_t k = 0;
     for (; k + 32 <= K; k += 32)
       _mm512_storeu_si512(o + k, reinterpret_cast<__m512i>(_mm512_cvtne2ps_pbh(vload(row + k + 16), vload(row + k))));
-    for (; k + 16 <= K; k += 16)
-      _mm256_storeu_si256(reinterpret_cast<__m256i*>(o + k), reinterpret_cast<__m256i>(_mm512_cvtneps_pbh(vload(row + k))));
     for (; k < K; ++k) {
       uint32_t u;
       std::memcpy(&u, row + k, sizeof u);
-      o[k] = static_cast<uint16_t>((u + 0x7fffu + ((u >> 16) & 1u)) >> 16);  // finite activations
+      o[k] = (u & 0x7fffffffu) > 0x7f800000u ? static_cast<uint16_t>((u >> 16) | 0x40)
+                                             : static_cast<uint16_t>((u + 0x7fffu + ((u >> 16) & 1u)) >> 16);
     }
   }
 }
 
-void gemm_bf16_dot(const float* x, int64_t M, int64_t K, int64_t ldx, const void* w, int64_t n0, int64_t n1, float* y,
+void gemm_bf16_dot(const void* x, int64_t M, int64_t K, int64_t ldx, const void* w, int64_t n0, int64_t n1, float* y,
                    int64_t ldy) {
-  auto* xb = static_cast<uint16_t*>(thread_scratch(static_cast<size_t>(M * K) * sizeof(uint16_t)));
-  round_to_bf16(x, M, K, ldx, xb);
-  gemm_blocked<Bf16DotTile>(xb, M, K, K, w, 2, n0, n1, y, ldy);
+  gemm_blocked<Bf16DotTile>(static_cast<const uint16_t*>(x), M, K, ldx, w, 2, n0, n1, y, ldy);
 }
 #endif
 
@@ -599,11 +598,12 @@ void matmul_acc_tile(const float* p, int64_t ldp, int64_t rows, int64_t cols, co
 template <DType DT>
 WeightKernels weight_kernels(bool own_gemm) {
   using Act = WeightFormat::ActivationFormat;
-  WeightKernels k{gemv<DT>, own_gemm ? gemm<DT> : nullptr, dequant_rows<DT>, Act::F32};
+  WeightKernels k{gemv<DT>, own_gemm ? gemm<DT> : nullptr, dequant_rows<DT>, Act::F32, nullptr};
 #if TCPP_TIER_BF16_DOT
   if (DT == DType::BF16 && bf16_dot_products_enabled()) {
     k.gemm = gemm_bf16_dot;
     k.gemm_activation = Act::BF16;
+    k.convert_x = round_to_bf16;
   }
 #endif
   return k;

@@ -57,13 +57,25 @@ void blas_gemm_rows(const WeightKernels& wk, const float* x, int64_t M, int64_t 
   }
 }
 
-}  // namespace
-
-void* thread_scratch(size_t bytes) {
+// x converted by wk.convert_x into a buffer of the calling thread (reused across calls), rows
+// split over the pool.
+const void* converted_activations(const WeightKernels& wk, const float* x, int64_t M, int64_t K, int64_t ldx,
+                                  ThreadPool* pool) {
+  const size_t elem_bytes = wk.gemm_activation == WeightFormat::ActivationFormat::BF16 ? 2 : 4;
   thread_local std::vector<char> buffer;
-  if (buffer.size() < bytes) buffer.resize(bytes);
-  return buffer.data();
+  buffer.resize(static_cast<size_t>(M * K) * elem_bytes);
+  char* out = buffer.data();
+  auto rows = [&](int64_t m0, int64_t m1) {
+    wk.convert_x(x + m0 * ldx, m1 - m0, K, ldx, out + static_cast<size_t>(m0 * K) * elem_bytes);
+  };
+  if (pool && M >= 64)
+    pool->parallel_for(M, 16, rows);
+  else
+    rows(0, M);
+  return out;
 }
+
+}  // namespace
 
 template <Isa I>
 void linear_on(const float* x, int64_t M, int64_t K, int64_t ldx, const void* w, DType wdt, int64_t N,
@@ -79,13 +91,22 @@ void linear_on(const float* x, int64_t M, int64_t K, int64_t ldx, const void* w,
   const int64_t per =
       round_up(std::max(min_rows, (N + threads * kTasksPerThread - 1) / (threads * kTasksPerThread)), kRowAlign);
   const int64_t tasks = (N + per - 1) / per;
+  // x in the format gemm wants, converted once for every task of the call.
+  const void* gx = x;
+  int64_t gldx = ldx;
+  if (gemm && wk.convert_x) {
+    gx = converted_activations(wk, x, M, K, ldx, pool);
+    gldx = K;
+  }
   auto work = [&](int64_t t) {
     const int64_t n0 = t * per, n1 = std::min(N, n0 + per);
     if (n0 >= n1) return;
     if (blas)
       blas_gemm_rows(wk, x, M, K, ldx, w, wdt, n0, n1, y, ldy);
+    else if (gemm)
+      wk.gemm(gx, M, K, gldx, w, n0, n1, y, ldy);
     else
-      (gemm ? wk.gemm : wk.gemv)(x, M, K, ldx, w, n0, n1, y, ldy);
+      wk.gemv(x, M, K, ldx, w, n0, n1, y, ldy);
     if (bias)
       for (int64_t m = 0; m < M; ++m) tier.add(y + m * ldy + n0, bias + n0, y + m * ldy + n0, n1 - n0);
   };

@@ -50,13 +50,19 @@ void gemv(const float* x, int64_t M, int64_t K, int64_t ldx, const void* w, int6
 }
 
 template <DType DT>
+void gemm(const void* x, int64_t M, int64_t K, int64_t ldx, const void* w, int64_t n0, int64_t n1, float* y,
+          int64_t ldy) {
+  product<DT>(static_cast<const float*>(x), M, K, ldx, w, n0, n1, nullptr, y, ldy);
+}
+
+template <DType DT>
 void dequant_rows(const void* w, int64_t K, int64_t row0, int64_t rows, float* out) {
   for (int64_t i = 0; i < rows * K; ++i) out[i] = load_weight<DT>(w, row0 * K + i);
 }
 
 template <DType DT>
 constexpr WeightKernels weight_kernels() {
-  return {gemv<DT>, gemv<DT>, dequant_rows<DT>, WeightFormat::ActivationFormat::F32};
+  return {gemv<DT>, gemm<DT>, dequant_rows<DT>, WeightFormat::ActivationFormat::F32, nullptr};
 }
 
 void linear(const float* x, int64_t M, int64_t K, int64_t ldx, const void* w, DType wdt, int64_t N, const float* bias,
