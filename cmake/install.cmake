@@ -19,6 +19,8 @@ install(DIRECTORY ${PROJECT_SOURCE_DIR}/transformers DESTINATION ${CMAKE_INSTALL
         FILES_MATCHING PATTERN "*.h")
 install(EXPORT transformersTargets NAMESPACE transformers:: DESTINATION ${TCPP_CMAKE_DIR})
 if(TARGET transformers_cli)
+  # With shared libraries the installed command finds them beside it, wherever the prefix is.
+  set_target_properties(transformers_cli PROPERTIES INSTALL_RPATH "$ORIGIN/../${CMAKE_INSTALL_LIBDIR}")
   install(TARGETS transformers_cli RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
 endif()
 

@@ -15,6 +15,8 @@ for f in include/transformers/transformers.h include/transformers/chat/apply_cha
          include/transformers/tokenization/tokenizer.h lib/cmake/transformers/transformersConfig.cmake; do
   [ -f "$prefix/$f" ] || fail "the install has no $f"
 done
+# The installed command runs from the prefix (shared builds: its rpath is $ORIGIN/../lib).
+"$prefix/bin/transformers" version | grep -q "^transformers-cpp " || fail "the installed command does not run"
 pc=$(find "$prefix" -name transformers.pc)
 [ -n "$pc" ] || fail "the install has no transformers.pc"
 
@@ -30,7 +32,9 @@ with_build_lock c++ -std=c++20 -O1 "$src/examples/generate/generate.cpp" -o "$sc
 expected=$(greedy_ids "$cli" "$model" "$prompt" $new_tokens)
 [ -n "$expected" ] || fail "the transformers command generated nothing"
 for exe in "$scratch/find-package/generate_example" "$scratch/pkg-config-example"; do
-  out=$("$exe" "$model" "$prompt" $new_tokens) || fail "$exe exited with $?"
+  # A shared build's libraries are found as an installed system's would be (the pkg-config link
+  # has no rpath).
+  out=$(LD_LIBRARY_PATH=$(dirname "$(dirname "$pc")") "$exe" "$model" "$prompt" $new_tokens) || fail "$exe exited with $?"
   ids=$(sed -n 's/^ids: //p' <<<"$out")
   [ "$ids" = "$expected" ] || fail "$exe generated [$ids], the transformers command [$expected]"
   grep -q "^text: $prompt" <<<"$out" || fail "$exe printed no text line: $out"
