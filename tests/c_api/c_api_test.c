@@ -164,6 +164,25 @@ int main(int argc, char** argv) {
   CHECK(stopped.text[0] == '\0', "text without a tokenizer: '%s'", stopped.text);
   transformers_free_ids(out);
 
+  /* "seed" seeds sampling: the same seed, the same ids; a bad one is refused by name. */
+  const char* sampled =
+      "{\"max_new_tokens\": 8, \"do_sample\": true, \"temperature\": 2.0, \"seed\": 7}";
+  int64_t *first = NULL, *second = NULL;
+  size_t first_count = 0, second_count = 0;
+  CHECK_OK(
+      transformers_generate(model, NULL, ids, count, sampled, NULL, NULL, &first, &first_count));
+  CHECK_OK(
+      transformers_generate(model, NULL, ids, count, sampled, NULL, NULL, &second, &second_count));
+  CHECK(first_count > count && same_ids(first, first_count, second, second_count),
+        "seeded runs differ");
+  transformers_free_ids(first);
+  transformers_free_ids(second);
+  CHECK(transformers_generate(model, NULL, ids, count, "{\"seed\": -1}", NULL, NULL, &out,
+                              &out_count) == TRANSFORMERS_ERROR_INVALID_ARGUMENT,
+        "a negative seed accepted");
+  CHECK(strstr(transformers_last_error(), "seed") != NULL, "message: %s",
+        transformers_last_error());
+
   /* Beam search returns several rows: refused, naming the keys. */
   CHECK(transformers_generate(model, tok, ids, count, "{\"num_beams\": 2}", NULL, NULL, &out,
                               &out_count) == TRANSFORMERS_ERROR_INVALID_ARGUMENT,

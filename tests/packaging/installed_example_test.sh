@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The library as another project uses it: `cmake --install` into a temporary prefix, then
 # examples/generate built against that prefix twice, with find_package (CMAKE_PREFIX_PATH) and with
-# pkg-config (PKG_CONFIG_PATH), and both run on a tiny model. Reference: the `transformers` command
+# pkg-config (PKG_CONFIG_PATH), and both run on a tiny model; tests/c_api/c_api_test.c too, compiled
+# as C and linked through pkg-config. Reference: the `transformers` command
 # generating greedily from the same prompt (--json ids).
 # usage: installed_example_test.sh SOURCE_DIR BUILD_DIR MAKE_TINY_MODEL TRANSFORMERS_CLI TOKENIZER_DIR
 source "$(dirname "$0")/../common/script_util.sh"
@@ -29,6 +30,10 @@ with_build_lock cmake --build "$scratch/find-package" >/dev/null
 flags=$(PKG_CONFIG_PATH=$(dirname "$pc") pkg-config --cflags --libs transformers)
 with_build_lock c++ -std=c++20 -O1 "$src/examples/generate/generate.cpp" -o "$scratch/pkg-config-example" $flags
 
+# The C API from C, compiled by the C compiler and linked through pkg-config alone (the static
+# archives need the C++ runtime: -lstdc++).
+with_build_lock cc -std=c99 "$src/tests/c_api/c_api_test.c" -o "$scratch/c-api-test" $flags -lstdc++ -lm
+
 expected=$(greedy_ids "$cli" "$model" "$prompt" $new_tokens)
 [ -n "$expected" ] || fail "the transformers command generated nothing"
 for exe in "$scratch/find-package/generate_example" "$scratch/pkg-config-example"; do
@@ -40,3 +45,5 @@ for exe in "$scratch/find-package/generate_example" "$scratch/pkg-config-example
   grep -q "^text: $prompt" <<<"$out" || fail "$exe printed no text line: $out"
   echo "$exe: ids $ids"
 done
+LD_LIBRARY_PATH=$(dirname "$(dirname "$pc")") "$scratch/c-api-test" "$model" "$prompt" $new_tokens "$expected" >/dev/null ||
+  fail "the C API test linked through pkg-config failed"
