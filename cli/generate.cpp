@@ -15,6 +15,7 @@
 
 #include "cli/command.h"
 #include "cli/common.h"
+#include "transformers/config/generation_config_overrides.h"
 #include "transformers/generation/generate.h"
 #include "transformers/generation/tokenizer_adapters.h"
 #include "transformers/io/json.h"
@@ -87,18 +88,8 @@ void check_flags(const GenerateArgs& a) {
 }
 
 void apply_overrides(const GenerateArgs& a, GenerationConfig& cfg) {
-  if (!a.generation_config.empty()) {
-    Json patch = parse_json(a.generation_config, "--generation-config");
-    TCPP_CHECK(patch.is_object(), ValueError, "--generation-config must be a JSON object, e.g. '{\"top_k\": 20}'");
-    Json merged = cfg.raw.is_object() ? cfg.raw : Json::object();
-    merged.update(patch);
-    GenerationConfig patched = GenerationConfig::from_json(merged, "--generation-config");
-    // Token ids the model config supplied (absent from the file) stay unless the patch sets them.
-    if (!patched.bos_token_id) patched.bos_token_id = cfg.bos_token_id;
-    if (!patched.pad_token_id) patched.pad_token_id = cfg.pad_token_id;
-    if (patched.eos_token_ids.empty() && !patch.contains("eos_token_id")) patched.eos_token_ids = cfg.eos_token_ids;
-    cfg = std::move(patched);
-  }
+  if (!a.generation_config.empty())
+    cfg = with_overrides(cfg, parse_json(a.generation_config, "--generation-config"), "--generation-config");
   if (a.max_new_tokens) cfg.max_new_tokens = *a.max_new_tokens;
   if (a.do_sample) cfg.do_sample = *a.do_sample;
   if (a.temperature) cfg.temperature = *a.temperature;
