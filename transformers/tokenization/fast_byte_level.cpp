@@ -61,6 +61,11 @@ void append_byte_level(std::string& out, std::string_view bytes) {
   out.resize(static_cast<size_t>(p - out.data()));
 }
 
+}  // namespace
+
+// Types that the class's private members name (see fast_byte_level.h).
+namespace fast_byte_level_detail {
+
 // Code point indices of byte positions in UTF-8 text, for positions visited mostly in increasing
 // order (a token's bytes, then the next token's): a running count instead of a per-byte table.
 class CharCursor {
@@ -94,41 +99,51 @@ class CharCursor {
 // moved every token string several times per call).
 class CollectedEncoding {
  public:
-  void clear() { tokens_.clear(); }
+  void clear() {
+    ids_.clear();
+    offsets_.clear();
+    word_ids_.clear();
+    strings_.clear();
+  }
   // A token whose string is `value` (storage that outlives move_into).
   void add(uint32_t id, std::string_view value, Offsets offsets, uint32_t word) {
-    tokens_.push_back({id, word, offsets, value.data(), 0, value.size()});
+    push(id, offsets, word);
+    strings_.push_back({value.data(), 0, value.size()});
   }
   // A token whose string is arena[pos, pos + size) (the arena grows meanwhile).
   void add_arena(uint32_t id, size_t pos, size_t size, Offsets offsets, uint32_t word) {
-    tokens_.push_back({id, word, offsets, nullptr, pos, size});
+    push(id, offsets, word);
+    strings_.push_back({nullptr, pos, size});
   }
   void move_into(Encoding& out, std::string_view arena) const {
-    size_t n = tokens_.size();
-    out.ids.resize(n);
-    out.offsets.resize(n);
-    out.word_ids.resize(n);
-    out.tokens.reserve(n);
-    for (size_t i = 0; i < n; ++i) {
-      const Record& r = tokens_[i];
-      out.ids[i] = r.id;
-      out.offsets[i] = r.offsets;
-      out.word_ids[i] = r.word;
-      out.tokens.emplace_back(r.data ? std::string_view(r.data, r.size) : arena.substr(r.pos, r.size));
-    }
+    out.ids.assign(ids_.begin(), ids_.end());
+    out.offsets.assign(offsets_.begin(), offsets_.end());
+    out.word_ids.assign(word_ids_.begin(), word_ids_.end());
+    out.tokens.reserve(strings_.size());
+    for (const auto& s : strings_)
+      out.tokens.emplace_back(s.data ? std::string_view(s.data, s.size) : arena.substr(s.pos, s.size));
   }
 
  private:
-  struct Record {
-    uint32_t id, word;
-    Offsets offsets;
+  void push(uint32_t id, Offsets offsets, uint32_t word) {
+    ids_.push_back(id);
+    offsets_.push_back(offsets);
+    word_ids_.push_back(word);
+  }
+  struct StringRef {
     const char* data;  // the string, or null for arena[pos, pos + size)
     size_t pos, size;
   };
-  std::vector<Record> tokens_;
+  std::vector<int64_t> ids_;
+  std::vector<Offsets> offsets_;
+  std::vector<std::optional<uint32_t>> word_ids_;
+  std::vector<StringRef> strings_;
 };
 
-}  // namespace
+}  // namespace fast_byte_level_detail
+
+using fast_byte_level_detail::CharCursor;
+using fast_byte_level_detail::CollectedEncoding;
 
 std::unique_ptr<FastByteLevelPath> FastByteLevelPath::detect(const Json& config, const Model& model,
                                                              const AddedVocabulary& added) {
@@ -169,32 +184,110 @@ FastByteLevelPath::FastByteLevelPath(const Model& model, const AddedVocabulary& 
     : model_(model), added_(added), regex_(pattern, "pre_tokenizer"), nfc_(nfc),
       add_prefix_space_(add_prefix_space) {}
 
-void FastByteLevelPath::encode_ids_normalizing(std::string_view text, Encoding& out) const {
-  thread_local std::vector<Token> tokens;
-  thread_local std::string piece;
-  auto encode_piece = [&](std::string_view norm, size_t start, size_t end) {
-    piece.clear();
-    append_byte_level(piece, norm.substr(start, end - start));
-    tokens.clear();
-    model_.tokenize(piece, tokens);
-    for (const Token& t : tokens) out.ids.push_back(t.id);
-  };
+// What one encode call builds up: the byte-level text of its pieces one after the other (token
+// strings are views into it until `collected` copies them out), the tokens of a full encoding,
+// and the word index. Thread-local buffers, reused from call to call.
+struct FastByteLevelPath::EncodeRun {
+  std::string byte_level;
+  CollectedEncoding collected;
+  std::vector<Token> tokens;
+  uint32_t word = 0;
+  void clear() {
+    byte_level.clear();
+    collected.clear();
+    word = 0;
+  }
+};
+
+namespace {
+
+// Offsets for text that is its own normalized form: a byte-level char stands for one input
+// byte, and a token covers the input chars holding its first and last byte.
+struct IdentityOffsets {
+  CharCursor& text_chars;
+  Offsets chars(size_t first, size_t last) const {
+    return {text_chars.index_of(first), text_chars.index_of(last) + 1};
+  }
+  Offsets empty_at(size_t pos) const { return text_chars.convert(pos, pos); }
+};
+
+// Offsets through the alignments of a normalized segment that starts at byte `shift` of the
+// input, as the general pipeline reads them (NormalizedString::normalized_to_original).
+struct AlignedOffsets {
+  CharCursor& text_chars;
+  const NormalizedString& normalized;
+  size_t shift;
+  Offsets chars(size_t first, size_t last) const {
+    auto r = normalized.normalized_to_original(first, last + 1);
+    return text_chars.convert(shift + r->first, shift + r->second);
+  }
+  Offsets empty_at(size_t pos) const { return text_chars.convert(shift + pos, shift + pos); }
+};
+
+}  // namespace
+
+template <typename OffsetMap>
+void FastByteLevelPath::encode_text(std::string_view norm, size_t begin, size_t end, bool full,
+                                    const OffsetMap& offsets, EncodeRun& run, Encoding& out) const {
+  encode_segment(norm, begin, end, [&](size_t start, size_t stop) {
+    size_t piece_begin = run.byte_level.size();
+    append_byte_level(run.byte_level, norm.substr(start, stop - start));
+    std::string_view piece = std::string_view(run.byte_level).substr(piece_begin);
+    run.tokens.clear();
+    model_.tokenize(piece, run.tokens);
+    if (!full) {
+      for (const Token& t : run.tokens) out.ids.push_back(t.id);
+      return;
+    }
+    CharCursor piece_chars(piece);  // a char of the piece per byte of norm
+    for (const Token& t : run.tokens) {
+      Offsets o = t.end <= t.start || t.end > piece.size()
+                      ? offsets.empty_at(start)
+                      : offsets.chars(start + piece_chars.index_of(t.start),
+                                      start + piece_chars.index_of(t.end - 1));
+      if (t.value_from_text)
+        run.collected.add_arena(t.id, piece_begin + t.start, t.end - t.start, o, run.word);
+      else
+        run.collected.add(t.id, model_.id_to_token(t.id).value_or(std::string_view()), o, run.word);
+    }
+    ++run.word;
+  });
+}
+
+void FastByteLevelPath::add_token(size_t index, std::string_view value, Offsets offsets, bool full,
+                                  EncodeRun& run, Encoding& out) const {
+  uint32_t id = added_.id_at(index);
+  if (!full) {
+    out.ids.push_back(id);
+    return;
+  }
+  // The value may be a temporary: keep it in the run's text.
+  size_t pos = run.byte_level.size();
+  run.byte_level.append(value);
+  run.collected.add_arena(id, pos, value.size(), offsets, run.word++);
+}
+
+void FastByteLevelPath::encode_normalizing(std::string_view text, bool full, EncodeRun& run,
+                                           Encoding& out) const {
+  CharCursor text_chars(text);
   for (const auto& [index, r] : added_.split_raw(text)) {
     if (index >= 0) {
-      out.ids.push_back(added_.id_at(static_cast<size_t>(index)));
+      add_token(static_cast<size_t>(index), text.substr(r.first, r.second - r.first),
+                text_chars.convert(r.first, r.second), full, run, out);
       continue;
     }
-    std::string norm;
-    for (auto [c, change] : normalize_with_changes(text.substr(r.first, r.second - r.first),
-                                                   NormalizationForm::kNFC))
-      append_utf8(norm, c);
+    // NFC on each text between raw added tokens, as the general pipeline normalizes each split.
+    NormalizedString normalized(std::string(text.substr(r.first, r.second - r.first)));
+    normalized.transform(normalize_with_changes(normalized.get(), NormalizationForm::kNFC), 0);
+    std::string_view norm = normalized.get();
+    AlignedOffsets offsets{text_chars, normalized, r.first};
     for (const auto& [index2, r2] : added_.split_normalized(norm)) {
       if (index2 >= 0) {
-        out.ids.push_back(added_.id_at(static_cast<size_t>(index2)));
+        add_token(static_cast<size_t>(index2), norm.substr(r2.first, r2.second - r2.first),
+                  offsets.chars(r2.first, r2.second - 1), full, run, out);
         continue;
       }
-      encode_segment(norm, r2.first, r2.second,
-                     [&](size_t s, size_t e) { encode_piece(norm, s, e); });
+      encode_text(norm, r2.first, r2.second, full, offsets, run, out);
     }
   }
 }
@@ -217,71 +310,32 @@ void FastByteLevelPath::encode_segment(std::string_view text, size_t begin, size
 }
 
 bool FastByteLevelPath::encode(std::string_view text, bool full, Encoding& out) const {
-  if (nfc_ && !nfc_is_identity(text)) {
-    if (full || add_prefix_space_) return false;  // offsets need the general pipeline
-    encode_ids_normalizing(text, out);
-    return true;
-  }
-  auto segments = added_.split_plain(text);
-  // With add_prefix_space the general pipeline prepends a space that takes the first char's
-  // alignment; leave those texts to it.
-  if (add_prefix_space_)
-    for (const auto& [index, r] : segments)
-      if (index < 0 && text[r.first] != ' ') return false;
-
-  thread_local std::vector<Token> tokens;
-  // The byte-level text of every piece of this call, one after the other: token strings are
-  // views into it until `collected` copies them out.
-  thread_local std::string byte_level;
-  thread_local CollectedEncoding collected;
-  byte_level.clear();
-  collected.clear();
-  CharCursor text_chars(text);
-  uint32_t word = 0;
-  auto encode_piece = [&](size_t start, size_t end) {
-    size_t piece_begin = byte_level.size();
-    append_byte_level(byte_level, text.substr(start, end - start));
-    std::string_view piece = std::string_view(byte_level).substr(piece_begin);
-    tokens.clear();
-    model_.tokenize(piece, tokens);
-    if (!full) {
-      for (const Token& t : tokens) out.ids.push_back(t.id);
-      return;
-    }
-    // A byte-level char stands for one input byte; a token's offsets cover the input chars
-    // holding its first and last byte.
-    CharCursor piece_chars(piece);
-    for (const Token& t : tokens) {
-      Offsets offsets;
-      if (t.end <= t.start || t.end > piece.size()) {
-        offsets = text_chars.convert(start, start);
-      } else {
-        size_t first = start + piece_chars.index_of(t.start);
-        size_t last = start + piece_chars.index_of(t.end - 1);
-        offsets = {text_chars.index_of(first), text_chars.index_of(last) + 1};
-      }
-      if (t.value_from_text)
-        collected.add_arena(t.id, piece_begin + t.start, t.end - t.start, offsets, word);
-      else
-        collected.add(t.id, model_.id_to_token(t.id).value_or(std::string_view()), offsets, word);
-    }
-    ++word;
+  // With add_prefix_space the general pipeline prepends a space to each text between added
+  // tokens that lacks one, and that space takes the first char's alignment; leave those to it.
+  auto needs_prefix_space = [&](std::string_view piece) {
+    return add_prefix_space_ && !piece.empty() && piece[0] != ' ';
   };
-  for (const auto& [index, r] : segments) {
-    if (r.first == r.second) continue;
-    if (index >= 0) {
-      uint32_t id = added_.id_at(static_cast<size_t>(index));
-      if (full)
-        collected.add(id, text.substr(r.first, r.second - r.first),
-                      text_chars.convert(r.first, r.second), word);
+  thread_local EncodeRun run;
+  run.clear();
+  if (nfc_ && !nfc_is_identity(text)) {
+    if (add_prefix_space_) return false;
+    encode_normalizing(text, full, run, out);
+  } else {
+    auto segments = added_.split_plain(text);
+    for (const auto& [index, r] : segments)
+      if (index < 0 && needs_prefix_space(text.substr(r.first, r.second - r.first))) return false;
+    CharCursor text_chars(text);
+    IdentityOffsets offsets{text_chars};
+    for (const auto& [index, r] : segments) {
+      if (r.first == r.second) continue;
+      if (index >= 0)
+        add_token(static_cast<size_t>(index), text.substr(r.first, r.second - r.first),
+                  text_chars.convert(r.first, r.second), full, run, out);
       else
-        out.ids.push_back(id);
-      ++word;
-      continue;
+        encode_text(text, r.first, r.second, full, offsets, run, out);
     }
-    encode_segment(text, r.first, r.second, [&](size_t s, size_t e) { encode_piece(s, e); });
   }
-  if (full) collected.move_into(out, byte_level);
+  if (full) run.collected.move_into(out, run.byte_level);
   return true;
 }
 

@@ -33,10 +33,20 @@ class FastByteLevelPath {
   FastByteLevelPath(const Model& model, const AddedVocabulary& added, std::string pattern,
                     bool nfc, bool add_prefix_space);
 
-  // Ids only, for NFC pipelines on text that NFC changes: the same passes as the general
-  // pipeline (raw added tokens, NFC per remaining piece, normalized added tokens, split, model).
-  void encode_ids_normalizing(std::string_view text, Encoding& out) const;
-  // The regex split and the model on one piece of (normalized) text.
+  struct EncodeRun;  // one call's buffers (fast_byte_level.cpp)
+  // For NFC pipelines on text that NFC changes: the same passes as the general pipeline (raw
+  // added tokens, NFC per remaining piece, normalized added tokens, split, model), offsets read
+  // through the NFC alignments.
+  void encode_normalizing(std::string_view text, bool full, EncodeRun& run, Encoding& out) const;
+  // The regex split and the model on norm[begin, end) (normalized text without added tokens):
+  // ids into `out`, or with `full` tokens into `run`, their offsets from `offsets`.
+  template <typename OffsetMap>
+  void encode_text(std::string_view norm, size_t begin, size_t end, bool full,
+                   const OffsetMap& offsets, EncodeRun& run, Encoding& out) const;
+  // The added token at `index` of the added vocabulary, matched as `value`.
+  void add_token(size_t index, std::string_view value, Offsets offsets, bool full, EncodeRun& run,
+                 Encoding& out) const;
+  // The regex split of text[begin, end): emit_piece(start, end) per piece.
   template <typename Emit>
   void encode_segment(std::string_view text, size_t begin, size_t end, Emit&& emit_piece) const;
 
