@@ -1,5 +1,7 @@
 #include "transformers/tokenization/fast_byte_level.h"
 
+#include <cstring>
+
 #include "transformers/tokenization/byte_level.h"
 #include "transformers/tokenization/unicode.h"
 
@@ -70,9 +72,29 @@ namespace fast_byte_level_detail {
 // order (a token's bytes, then the next token's): a running count instead of a per-byte table.
 class CharCursor {
  public:
-  explicit CharCursor(std::string_view text) : text_(text) {}
+  // `single_byte_chars`: the caller knows the text is ASCII (then indices are byte offsets).
+  CharCursor(std::string_view text, bool single_byte_chars)
+      : text_(text), single_byte_(single_byte_chars) {}
+  explicit CharCursor(std::string_view text) : CharCursor(text, is_ascii(text)) {}
   // The index of the char holding byte b (b < size).
-  size_t index_of(size_t b) { return chars_before(b + 1) - 1; }
+  size_t index_of(size_t b) { return single_byte_ ? b : chars_before(b + 1) - 1; }
+  // The number of chars that start before byte b (b <= size).
+  size_t chars_before(size_t b) {
+    if (single_byte_) return b;
+    size_t pos = byte_, chars = chars_;  // locals: stores through `this` would not stay in registers
+    const char* p = text_.data();
+    for (; pos + 8 <= b; pos += 8) {  // 8 bytes at a time: count the continuation bytes (10xxxxxx)
+      uint64_t x;
+      std::memcpy(&x, p + pos, 8);
+      uint64_t continuation = (x & ~(x << 1) & 0x8080808080808080ULL) >> 7;
+      chars += 8 - ((continuation * 0x0101010101010101ULL) >> 56);
+    }
+    while (pos < b) chars += is_lead(p[pos++]);
+    while (pos > b) chars -= is_lead(p[--pos]);
+    byte_ = pos;
+    chars_ = chars;
+    return chars;
+  }
   // Byte offsets -> code point offsets with the Rust BytesToCharOffsetConverter's rules (as
   // tokenizer_json.cpp's converter): an end at the input's end maps past the last char, a start
   // past the end leaves the offsets as they are.
@@ -84,13 +106,14 @@ class CharCursor {
   }
 
  private:
-  size_t chars_before(size_t b) {
-    while (byte_ < b) chars_ += is_lead(text_[byte_++]);
-    while (byte_ > b) chars_ -= is_lead(text_[--byte_]);
-    return chars_;
+  static bool is_ascii(std::string_view text) {
+    unsigned char any = 0;
+    for (unsigned char c : text) any |= c;
+    return any < 0x80;
   }
   static bool is_lead(char c) { return (static_cast<unsigned char>(c) & 0xC0) != 0x80; }
   std::string_view text_;
+  bool single_byte_;
   size_t byte_ = 0, chars_ = 0;
 };
 
@@ -99,45 +122,39 @@ class CharCursor {
 // moved every token string several times per call).
 class CollectedEncoding {
  public:
-  void clear() {
-    ids_.clear();
-    offsets_.clear();
-    word_ids_.clear();
-    strings_.clear();
-  }
+  void clear() { tokens_.clear(); }
+  size_t size() const { return tokens_.size(); }
+  void truncate(size_t n) { tokens_.resize(n); }
   // A token whose string is `value` (storage that outlives move_into).
   void add(uint32_t id, std::string_view value, Offsets offsets, uint32_t word) {
-    push(id, offsets, word);
-    strings_.push_back({value.data(), 0, value.size()});
+    tokens_.push_back({id, word, offsets, value.data(), 0, value.size()});
   }
   // A token whose string is arena[pos, pos + size) (the arena grows meanwhile).
   void add_arena(uint32_t id, size_t pos, size_t size, Offsets offsets, uint32_t word) {
-    push(id, offsets, word);
-    strings_.push_back({nullptr, pos, size});
+    tokens_.push_back({id, word, offsets, nullptr, pos, size});
   }
   void move_into(Encoding& out, std::string_view arena) const {
-    out.ids.assign(ids_.begin(), ids_.end());
-    out.offsets.assign(offsets_.begin(), offsets_.end());
-    out.word_ids.assign(word_ids_.begin(), word_ids_.end());
-    out.tokens.reserve(strings_.size());
-    for (const auto& s : strings_)
-      out.tokens.emplace_back(s.data ? std::string_view(s.data, s.size) : arena.substr(s.pos, s.size));
+    size_t n = tokens_.size();
+    out.ids.reserve(n);
+    out.offsets.reserve(n);
+    out.word_ids.reserve(n);
+    out.tokens.reserve(n);
+    for (const Record& r : tokens_) {
+      out.ids.push_back(r.id);
+      out.offsets.push_back(r.offsets);
+      out.word_ids.push_back(r.word);
+      out.tokens.emplace_back(r.data ? std::string_view(r.data, r.size) : arena.substr(r.pos, r.size));
+    }
   }
 
  private:
-  void push(uint32_t id, Offsets offsets, uint32_t word) {
-    ids_.push_back(id);
-    offsets_.push_back(offsets);
-    word_ids_.push_back(word);
-  }
-  struct StringRef {
+  struct Record {
+    uint32_t id, word;
+    Offsets offsets;
     const char* data;  // the string, or null for arena[pos, pos + size)
     size_t pos, size;
   };
-  std::vector<int64_t> ids_;
-  std::vector<Offsets> offsets_;
-  std::vector<std::optional<uint32_t>> word_ids_;
-  std::vector<StringRef> strings_;
+  std::vector<Record> tokens_;
 };
 
 }  // namespace fast_byte_level_detail
@@ -182,7 +199,26 @@ std::unique_ptr<FastByteLevelPath> FastByteLevelPath::detect(const Json& config,
 FastByteLevelPath::FastByteLevelPath(const Model& model, const AddedVocabulary& added,
                                      std::string pattern, bool nfc, bool add_prefix_space)
     : model_(model), added_(added), regex_(pattern, "pre_tokenizer"), nfc_(nfc),
-      add_prefix_space_(add_prefix_space) {}
+      add_prefix_space_(add_prefix_space) {
+  spans_.resize(model.vocab_size());
+  for (uint32_t id = 0; id < spans_.size(); ++id) {
+    auto token = model.id_to_token(id);
+    if (!token) continue;
+    TokenSpan span;
+    bool usable = true;
+    for (size_t i = 0; i < token->size() && usable;) {
+      auto byte = char_to_byte(next_code_point(*token, i));
+      usable = byte && span.bytes < UINT8_MAX;
+      if (!usable) break;
+      bool continuation = (*byte & 0xC0) == 0x80;
+      if (span.bytes == 0) span.starts_inside_char = continuation;
+      ++span.bytes;
+      span.leads += !continuation;
+    }
+    if (usable) spans_[id] = span;
+  }
+}
+
 
 // What one encode call builds up: the byte-level text of its pieces one after the other (token
 // strings are views into it until `collected` copies them out), the tokens of a full encoding,
@@ -199,11 +235,35 @@ struct FastByteLevelPath::EncodeRun {
   }
 };
 
+bool FastByteLevelPath::collect_by_spans(std::string_view piece, size_t piece_begin, size_t start,
+                                         CharCursor& text_chars, EncodeRun& run) const {
+  // chars: the input chars that start before the token's first byte. The token covers the char
+  // holding its first byte (one back when that byte continues a char) to the one holding its last.
+  size_t chars = text_chars.chars_before(start);
+  size_t first = run.collected.size();
+  uint32_t at = 0;
+  for (const Token& t : run.tokens) {
+    if (!t.value_from_text || t.start != at || t.id >= spans_.size() || spans_[t.id].bytes == 0) {
+      run.collected.truncate(first);
+      return false;
+    }
+    at = t.end;
+    const TokenSpan& span = spans_[t.id];
+    Offsets offsets{chars - span.starts_inside_char, chars + span.leads};
+    chars += span.leads;
+    run.collected.add_arena(t.id, piece_begin + t.start, t.end - t.start, offsets, run.word);
+  }
+  if (at == piece.size()) return true;
+  run.collected.truncate(first);
+  return false;
+}
+
 namespace {
 
 // Offsets for text that is its own normalized form: a byte-level char stands for one input
 // byte, and a token covers the input chars holding its first and last byte.
 struct IdentityOffsets {
+  static constexpr bool kInputIsText = true;  // norm is the input text
   CharCursor& text_chars;
   Offsets chars(size_t first, size_t last) const {
     return {text_chars.index_of(first), text_chars.index_of(last) + 1};
@@ -214,6 +274,7 @@ struct IdentityOffsets {
 // Offsets through the alignments of a normalized segment that starts at byte `shift` of the
 // input, as the general pipeline reads them (NormalizedString::normalized_to_original).
 struct AlignedOffsets {
+  static constexpr bool kInputIsText = false;
   CharCursor& text_chars;
   const NormalizedString& normalized;
   size_t shift;
@@ -239,7 +300,14 @@ void FastByteLevelPath::encode_text(std::string_view norm, size_t begin, size_t 
       for (const Token& t : run.tokens) out.ids.push_back(t.id);
       return;
     }
-    CharCursor piece_chars(piece);  // a char of the piece per byte of norm
+    if constexpr (OffsetMap::kInputIsText) {
+      if (collect_by_spans(piece, piece_begin, start, offsets.text_chars, run)) {
+        ++run.word;
+        return;
+      }
+    }
+    // A char of the piece per byte of norm (one byte each when none is above '~' or a space).
+    CharCursor piece_chars(piece, piece.size() == stop - start);
     for (const Token& t : run.tokens) {
       Offsets o = t.end <= t.start || t.end > piece.size()
                       ? offsets.empty_at(start)
