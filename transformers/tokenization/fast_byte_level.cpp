@@ -1,5 +1,6 @@
 #include "transformers/tokenization/fast_byte_level.h"
 
+#include <algorithm>
 #include <cstring>
 
 #include "transformers/tokenization/byte_level.h"
@@ -35,7 +36,6 @@ bool nfc_is_identity(std::string_view text) {
   return i == text.size();
 }
 
-
 // GPT-2's byte-level chars as a flat table (byte_to_utf8 without the call per byte).
 struct ByteLevelChars {
   uint8_t size[256];
@@ -50,23 +50,44 @@ struct ByteLevelChars {
   }
 };
 
-void append_byte_level(std::string& out, std::string_view bytes) {
-  static const ByteLevelChars table;
-  size_t pos = out.size();
-  out.resize(pos + 2 * bytes.size());
-  char* p = out.data() + pos;
-  for (unsigned char b : bytes) {
-    p[0] = table.bytes[b][0];
-    p[1] = table.bytes[b][1];
-    p += table.size[b];
-  }
-  out.resize(static_cast<size_t>(p - out.data()));
-}
-
 }  // namespace
 
 // Types that the class's private members name (see fast_byte_level.h).
 namespace fast_byte_level_detail {
+
+// One call's byte-level text, piece after piece: a buffer grown by doubling and never shrunk,
+// with its own length, so that appending a piece is a plain copy (std::string::resize per piece
+// zero-filled and re-checked the capacity twice per piece).
+class TextArena {
+ public:
+  void clear() { used_ = 0; }
+  size_t size() const { return used_; }
+  std::string_view view() const { return {buffer_.data(), used_}; }
+  void append(std::string_view s) {
+    std::memcpy(grow(s.size()), s.data(), s.size());
+    used_ += s.size();
+  }
+  // Appends GPT-2's byte-level char of each byte.
+  void append_byte_level(std::string_view bytes) {
+    static const ByteLevelChars table;
+    char* p = grow(2 * bytes.size());
+    char* begin = p;
+    for (unsigned char b : bytes) {
+      p[0] = table.bytes[b][0];
+      p[1] = table.bytes[b][1];
+      p += table.size[b];
+    }
+    used_ += static_cast<size_t>(p - begin);
+  }
+
+ private:
+  char* grow(size_t n) {
+    if (used_ + n > buffer_.size()) buffer_.resize(std::max(2 * buffer_.size(), used_ + n));
+    return buffer_.data() + used_;
+  }
+  std::string buffer_;
+  size_t used_ = 0;
+};
 
 // Code point indices of byte positions in UTF-8 text, for positions visited mostly in increasing
 // order (a token's bytes, then the next token's): a running count instead of a per-byte table.
@@ -81,6 +102,7 @@ class CharCursor {
   // The number of chars that start before byte b (b <= size).
   size_t chars_before(size_t b) {
     if (single_byte_) return b;
+    if (b == byte_) return chars_;
     size_t pos = byte_, chars = chars_;  // locals: stores through `this` would not stay in registers
     const char* p = text_.data();
     for (; pos + 8 <= b; pos += 8) {  // 8 bytes at a time: count the continuation bytes (10xxxxxx)
@@ -103,6 +125,11 @@ class CharCursor {
     size_t s = index_of(start);
     if (end < text_.size()) return {s, index_of(end)};
     return {s, end == text_.size() ? index_of(end - 1) + 1 : s + 1};
+  }
+  // Tells the cursor that `chars` chars start before byte b (the caller counted them).
+  void sync(size_t b, size_t chars) {
+    byte_ = b;
+    chars_ = chars;
   }
 
  private:
@@ -161,6 +188,7 @@ class CollectedEncoding {
 
 using fast_byte_level_detail::CharCursor;
 using fast_byte_level_detail::CollectedEncoding;
+using fast_byte_level_detail::TextArena;
 
 std::unique_ptr<FastByteLevelPath> FastByteLevelPath::detect(const Json& config, const Model& model,
                                                              const AddedVocabulary& added) {
@@ -224,7 +252,7 @@ FastByteLevelPath::FastByteLevelPath(const Model& model, const AddedVocabulary& 
 // strings are views into it until `collected` copies them out), the tokens of a full encoding,
 // and the word index. Thread-local buffers, reused from call to call.
 struct FastByteLevelPath::EncodeRun {
-  std::string byte_level;
+  TextArena byte_level;
   CollectedEncoding collected;
   std::vector<Token> tokens;
   uint32_t word = 0;
@@ -242,6 +270,7 @@ bool FastByteLevelPath::collect_by_spans(std::string_view piece, size_t piece_be
   size_t chars = text_chars.chars_before(start);
   size_t first = run.collected.size();
   uint32_t at = 0;
+  size_t bytes = 0;
   for (const Token& t : run.tokens) {
     if (!t.value_from_text || t.start != at || t.id >= spans_.size() || spans_[t.id].bytes == 0) {
       run.collected.truncate(first);
@@ -251,9 +280,13 @@ bool FastByteLevelPath::collect_by_spans(std::string_view piece, size_t piece_be
     const TokenSpan& span = spans_[t.id];
     Offsets offsets{chars - span.starts_inside_char, chars + span.leads};
     chars += span.leads;
+    bytes += span.bytes;
     run.collected.add_arena(t.id, piece_begin + t.start, t.end - t.start, offsets, run.word);
   }
-  if (at == piece.size()) return true;
+  if (at == piece.size()) {
+    text_chars.sync(start + bytes, chars);  // where the next piece starts
+    return true;
+  }
   run.collected.truncate(first);
   return false;
 }
@@ -292,8 +325,8 @@ void FastByteLevelPath::encode_text(std::string_view norm, size_t begin, size_t 
                                     const OffsetMap& offsets, EncodeRun& run, Encoding& out) const {
   encode_segment(norm, begin, end, [&](size_t start, size_t stop) {
     size_t piece_begin = run.byte_level.size();
-    append_byte_level(run.byte_level, norm.substr(start, stop - start));
-    std::string_view piece = std::string_view(run.byte_level).substr(piece_begin);
+    run.byte_level.append_byte_level(norm.substr(start, stop - start));
+    std::string_view piece = run.byte_level.view().substr(piece_begin);
     run.tokens.clear();
     model_.tokenize(piece, run.tokens);
     if (!full) {
@@ -403,7 +436,7 @@ bool FastByteLevelPath::encode(std::string_view text, bool full, Encoding& out) 
         encode_text(text, r.first, r.second, full, offsets, run, out);
     }
   }
-  if (full) run.collected.move_into(out, run.byte_level);
+  if (full) run.collected.move_into(out, run.byte_level.view());
   return true;
 }
 

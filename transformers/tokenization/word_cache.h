@@ -6,7 +6,7 @@
 
 #include <atomic>
 #include <cstdint>
-#include <functional>
+#include <cstring>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -14,6 +14,38 @@
 #include "transformers/tokenization/pre_tokenizers.h"
 
 namespace transformers::tokenization {
+
+// A hash for short strings (words are a few bytes), 8 bytes at a time: cheaper than
+// std::hash's general-purpose one, which was 7% of an encode.
+inline uint64_t short_string_hash(std::string_view s) {
+  constexpr uint64_t kMul = 0xff51afd7ed558ccdULL;
+  auto load = [](const char* p, size_t n) {  // n = 4 or 8 bytes
+    uint64_t x = 0;
+    std::memcpy(&x, p, n);
+    return x;
+  };
+  const char* p = s.data();
+  size_t n = s.size();
+  uint64_t h = 0x9E3779B97F4A7C15ULL ^ n;
+  auto mix = [&](uint64_t x) {
+    h = (h ^ x) * kMul;
+    h ^= h >> 32;
+  };
+  if (n >= 8) {
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) mix(load(p + i, 8));
+    if (i < n) mix(load(p + n - 8, 8));  // the tail, overlapping the last block
+  } else if (n >= 4) {
+    mix(load(p, 4) << 32 | load(p + n - 4, 4));  // two overlapping halves cover every byte
+  } else if (n > 0) {
+    mix(uint64_t{static_cast<unsigned char>(p[0])} << 16 |
+        uint64_t{static_cast<unsigned char>(p[n / 2])} << 8 | static_cast<unsigned char>(p[n - 1]));
+  }
+  h ^= h >> 33;
+  h *= 0xc4ceb9fe1a85ec53ULL;
+  h ^= h >> 29;
+  return h;
+}
 
 class WordCache {
  public:
@@ -28,7 +60,7 @@ class WordCache {
     if (word.size() >= kMaxWordBytes) return false;
     Table& t = table();
     if (t.slots.empty()) return false;
-    uint64_t h = std::hash<std::string_view>{}(word);
+    uint64_t h = short_string_hash(word);
     for (size_t i = h & (kSlots - 1);; i = (i + 1) & (kSlots - 1)) {
       const Slot& s = t.slots[i];
       if (s.count == 0) return false;
@@ -44,7 +76,7 @@ class WordCache {
     Table& t = table();
     if (t.size >= kSlots / 2) return;  // full: stop growing
     if (t.slots.empty()) t.slots.resize(kSlots);
-    uint64_t h = std::hash<std::string_view>{}(word);
+    uint64_t h = short_string_hash(word);
     for (size_t i = h & (kSlots - 1);; i = (i + 1) & (kSlots - 1)) {
       Slot& s = t.slots[i];
       if (s.count != 0) {
