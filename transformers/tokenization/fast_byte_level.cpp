@@ -19,15 +19,20 @@ bool bool_or(const Json& j, const char* key, bool fallback) {
   return it != j.end() && it->is_boolean() ? it->get<bool>() : fallback;
 }
 
-// True when NFC leaves `text` as it is (then offsets need no alignment bookkeeping).
-bool nfc_is_identity(std::string_view text) {
+// True when a quick look shows that NFC leaves `text` as it is (false: it may change it).
+bool nfc_surely_identity(std::string_view text) {
   bool below = true;
   for (unsigned char c : text)
     if (c >= 0xCC) {  // lead bytes of U+0300 and above
       below = false;
       break;
     }
-  if (below || is_nfc_quick(text)) return true;
+  return below || is_nfc_quick(text);
+}
+
+// True when NFC leaves `text` as it is (then offsets need no alignment bookkeeping).
+bool nfc_is_identity(std::string_view text) {
+  if (nfc_surely_identity(text)) return true;
   auto changes = normalize_with_changes(text, NormalizationForm::kNFC);
   size_t i = 0;
   for (const auto& [c, change] : changes) {
@@ -377,15 +382,24 @@ void FastByteLevelPath::encode_normalizing(std::string_view text, bool full, Enc
                 text_chars.convert(r.first, r.second), full, run, out);
       continue;
     }
-    // NFC on each text between raw added tokens, as the general pipeline normalizes each split.
-    NormalizedString normalized(std::string(text.substr(r.first, r.second - r.first)));
-    normalized.transform(normalize_with_changes(normalized.get(), NormalizationForm::kNFC), 0);
-    std::string_view norm = normalized.get();
-    AlignedOffsets offsets{text_chars, normalized, r.first};
+    // NFC on each text between raw added tokens, as the general pipeline normalizes each split;
+    // the alignments only for offsets.
+    std::string_view segment = text.substr(r.first, r.second - r.first);
+    NormalizedString normalized;
+    std::string plain;
+    if (full) {
+      normalized = NormalizedString(std::string(segment));
+      normalized.transform(normalize_with_changes(segment, NormalizationForm::kNFC), 0);
+    } else {
+      for (auto [c, change] : normalize_with_changes(segment, NormalizationForm::kNFC))
+        append_utf8(plain, c);
+    }
+    std::string_view norm = full ? std::string_view(normalized.get()) : std::string_view(plain);
+    AlignedOffsets offsets{text_chars, normalized, r.first};  // read only when `full`
     for (const auto& [index2, r2] : added_.split_normalized(norm)) {
       if (index2 >= 0) {
         add_token(static_cast<size_t>(index2), norm.substr(r2.first, r2.second - r2.first),
-                  offsets.chars(r2.first, r2.second - 1), full, run, out);
+                  full ? offsets.chars(r2.first, r2.second - 1) : Offsets{}, full, run, out);
         continue;
       }
       encode_text(norm, r2.first, r2.second, full, offsets, run, out);
@@ -418,7 +432,11 @@ bool FastByteLevelPath::encode(std::string_view text, bool full, Encoding& out) 
   };
   thread_local EncodeRun run;
   run.clear();
-  if (nfc_ && !nfc_is_identity(text)) {
+  // Text the quick check is unsure of goes straight to the normalizing pass (exact whether or
+  // not NFC changes it: normalizing it once to decide and again to encode cost more than the
+  // alignments). With add_prefix_space only unchanged text may stay on the fast path.
+  bool normalize = nfc_ && (add_prefix_space_ ? !nfc_is_identity(text) : !nfc_surely_identity(text));
+  if (normalize) {
     if (add_prefix_space_) return false;
     encode_normalizing(text, full, run, out);
   } else {
