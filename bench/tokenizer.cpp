@@ -3,7 +3,10 @@
 // on the same corpus through ../shared/tools/bench_hf.mjs when node and the npm package are
 // available (set NODE_PATH to the node_modules holding @anush008/tokenizers).
 //
-// usage: bench_tokenizer [--corpus FILE] [--reps N] [--no-hf] [tokenizer folders...]
+// usage: bench_tokenizer [--corpus FILE] [--reps N] [--no-hf] [--only ids|full]
+//                        [tokenizer folders...]
+// "ids" is encode (ids only); "full" is encode_full (ids, tokens, offsets, word ids: what HF's
+// encode returns, so the HF ratio that matters); --only runs just one of them (for profiling).
 // Without --corpus, the corpus is ../shared/tokenizers/texts/samples.jsonl's texts repeated to
 // 4 MB. The corpus is cut into ~4 KB chunks at line ends, as bench_hf.mjs does.
 #include <algorithm>
@@ -112,12 +115,22 @@ int main(int argc, char** argv) {
   fs::path corpus_path;
   int reps = 3;
   bool with_hf = true;
+  bool run_ids = true, run_full = true;
   std::vector<fs::path> folders;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     if (a == "--corpus" && i + 1 < argc) corpus_path = argv[++i];
     else if (a == "--reps" && i + 1 < argc) reps = std::atoi(argv[++i]);
     else if (a == "--no-hf") with_hf = false;
+    else if (a == "--only" && i + 1 < argc) {
+      std::string what = argv[++i];
+      run_ids = what == "ids";
+      run_full = what == "full";
+      if (!run_ids && !run_full) {
+        std::fprintf(stderr, "--only takes ids or full\n");
+        return 2;
+      }
+    }
     else folders.emplace_back(a);
   }
   if (folders.empty())
@@ -138,34 +151,42 @@ int main(int argc, char** argv) {
   unsigned threads = std::max(1u, std::thread::hardware_concurrency());
   std::printf("corpus %s: %.2f MB, %zu chunks; %u threads\n", corpus_path.c_str(), mb,
               chunks.size(), threads);
-  std::printf("%-10s %12s %12s %12s %12s %12s %12s %10s\n", "tokenizer", "ids 1T MB/s",
-              "1T cpu MB/s", "full 1T", "ids NT MB/s", "HF 1T MB/s", "HF NT MB/s", "1T ratio");
+  std::printf("%-10s %9s %9s %9s %9s %9s %9s %9s %8s %8s\n", "tokenizer", "ids 1T", "full 1T",
+              "ids cpu", "full cpu", "ids NT", "HF 1T", "HF NT", "ids/HF", "full/HF");
   for (const auto& folder : folders) {
     auto t0 = std::chrono::steady_clock::now();
     Tokenizer tok = Tokenizer::from_pretrained(folder);
     double load_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
     size_t ntok = 0;
-    double cpu_ids = 0;
-    double t_ids =
-        median_seconds(reps, [&] { ntok = encode_range(tok, chunks, 0, 1, false); }, &cpu_ids);
-    double t_full = median_seconds(reps, [&] { encode_range(tok, chunks, 0, 1, true); });
-    double t_mt = median_seconds(reps, [&] {
-      std::vector<std::thread> pool;
-      for (unsigned k = 0; k < threads; ++k)
-        pool.emplace_back([&, k] { encode_range(tok, chunks, k, threads, false); });
-      for (auto& th : pool) th.join();
-    });
+    // MB/s from seconds; 0 (printed as n/a) for what was not run.
+    auto rate = [&](double seconds) { return seconds > 0 ? mb / seconds : 0.0; };
+    double t_ids = 0, cpu_ids = 0, t_full = 0, cpu_full = 0, t_mt = 0;
+    if (run_ids)
+      t_ids = median_seconds(reps, [&] { ntok = encode_range(tok, chunks, 0, 1, false); }, &cpu_ids);
+    if (run_full)
+      t_full = median_seconds(reps, [&] { ntok = encode_range(tok, chunks, 0, 1, true); }, &cpu_full);
+    if (run_ids)
+      t_mt = median_seconds(reps, [&] {
+        std::vector<std::thread> pool;
+        for (unsigned k = 0; k < threads; ++k)
+          pool.emplace_back([&, k] { encode_range(tok, chunks, k, threads, false); });
+        for (auto& th : pool) th.join();
+      });
     auto [hf_seq, hf_batch] = with_hf ? run_hf(folder / "tokenizer.json", corpus_path, reps)
                                       : std::pair<double, double>{-1, -1};
-    char hf1[32] = "n/a", hfn[32] = "n/a", ratio[32] = "n/a";
-    if (hf_seq > 0) {
-      std::snprintf(hf1, sizeof hf1, "%.2f", hf_seq);
-      std::snprintf(hfn, sizeof hfn, "%.2f", hf_batch);
-      std::snprintf(ratio, sizeof ratio, "%.1fx", mb / t_ids / hf_seq);
-    }
-    std::printf("%-10s %12.2f %12.2f %12.2f %12.2f %12s %12s %10s   (%zu tokens, load %.0f ms)\n",
-                folder.filename().c_str(), mb / t_ids, mb / cpu_ids, mb / t_full, mb / t_mt, hf1,
-                hfn, ratio, ntok, load_ms);
+    auto cell = [](double v, const char* unit) {
+      char buf[32] = "n/a";
+      if (v > 0) std::snprintf(buf, sizeof buf, "%.2f%s", v, unit);
+      return std::string(buf);
+    };
+    double hf = hf_seq > 0 ? hf_seq : 0;
+    std::printf("%-10s %9s %9s %9s %9s %9s %9s %9s %8s %8s   (%zu tokens, load %.0f ms)\n",
+                folder.filename().c_str(), cell(rate(t_ids), "").c_str(),
+                cell(rate(t_full), "").c_str(), cell(rate(cpu_ids), "").c_str(),
+                cell(rate(cpu_full), "").c_str(), cell(rate(t_mt), "").c_str(),
+                cell(hf, "").c_str(), cell(hf_batch, "").c_str(),
+                cell(hf > 0 ? rate(t_ids) / hf : 0, "x").c_str(),
+                cell(hf > 0 ? rate(t_full) / hf : 0, "x").c_str(), ntok, load_ms);
   }
   return 0;
 }

@@ -25,6 +25,9 @@ struct Symbol {
   uint32_t id;
   int32_t prev, next;
   uint32_t byte_len;
+  // The token's string is the word's text it covers (a vocabulary char, or a merge of two such
+  // symbols): then the encoding takes it from the text, without a vocabulary lookup.
+  bool from_text;
 };
 
 struct MergeCandidate {
@@ -63,7 +66,7 @@ class BpeModel final : public Model {
     if (text.empty()) return;
     if (ignore_merges_) {
       if (auto id = vocab_.find(text)) {
-        out.push_back({*id, 0, static_cast<uint32_t>(text.size())});
+        out.push_back({*id, 0, static_cast<uint32_t>(text.size()), /*value_from_text=*/true});
         return;
       }
     }
@@ -104,7 +107,7 @@ class BpeModel final : public Model {
     uint32_t offset = 0;
     for (const auto& s : symbols) {
       if (s.byte_len == 0) continue;
-      out.push_back({s.id, offset, offset + s.byte_len});
+      out.push_back({s.id, offset, offset + s.byte_len, s.from_text});
       offset += s.byte_len;
     }
     cache_.store(text, out.data() + first, out.data() + out.size());
@@ -169,9 +172,9 @@ class BpeModel final : public Model {
   void split_into_symbols(std::string_view w, std::vector<Symbol>& symbols) const {
     bool have_unk = false;
     Symbol unk{};
-    auto push = [&](uint32_t id, uint32_t len) {
+    auto push = [&](uint32_t id, uint32_t len, bool from_text = false) {
       int32_t index = static_cast<int32_t>(symbols.size());
-      symbols.push_back({id, index - 1, index + 1, len});
+      symbols.push_back({id, index - 1, index + 1, len, from_text});
     };
     auto unk_id = [&]() -> std::optional<uint32_t> {
       if (!unk_token_) return std::nullopt;
@@ -202,7 +205,7 @@ class BpeModel final : public Model {
           push(unk.id, unk.byte_len);
           have_unk = false;
         }
-        push(*id, byte_len);
+        push(*id, byte_len, /*from_text=*/!decorated);
         continue;
       }
       if (byte_fallback_) {
@@ -220,7 +223,7 @@ class BpeModel final : public Model {
           unk.byte_len += byte_len;
         } else {
           if (have_unk) push(unk.id, unk.byte_len);
-          unk = {*uid, 0, 0, byte_len};
+          unk = {*uid, 0, 0, byte_len, false};
           have_unk = true;
         }
       }
@@ -252,6 +255,8 @@ class BpeModel final : public Model {
       if (!m || m->new_id != top.new_id) continue;  // a stale queue entry
       cur.id = top.new_id;
       cur.byte_len += right.byte_len;
+      // The merged string is a + b, unless a continuing-subword prefix was cut from b.
+      cur.from_text = cur.from_text && right.from_text && continuing_subword_prefix_.empty();
       cur.next = right.next;
       symbols[next_pos].byte_len = 0;
       if (right.next >= 0 && static_cast<size_t>(right.next) < symbols.size())

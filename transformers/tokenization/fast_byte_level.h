@@ -10,6 +10,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "transformers/io/json.h"
 #include "transformers/tokenization/added_tokens.h"
@@ -18,6 +19,10 @@
 #include "transformers/tokenization/tokenizer.h"
 
 namespace transformers::tokenization {
+
+namespace fast_byte_level_detail {
+class CharCursor;
+}
 
 class FastByteLevelPath {
  public:
@@ -33,10 +38,32 @@ class FastByteLevelPath {
   FastByteLevelPath(const Model& model, const AddedVocabulary& added, std::string pattern,
                     bool nfc, bool add_prefix_space);
 
-  // Ids only, for NFC pipelines on text that NFC changes: the same passes as the general
-  // pipeline (raw added tokens, NFC per remaining piece, normalized added tokens, split, model).
-  void encode_ids_normalizing(std::string_view text, Encoding& out) const;
-  // The regex split and the model on one piece of (normalized) text.
+  struct EncodeRun;  // one call's buffers (fast_byte_level.cpp)
+  // What a vocabulary entry's string says about the input bytes it stands for (one byte-level
+  // char per byte): how many, how many of them start a UTF-8 char, and whether the first one is
+  // a continuation byte. bytes == 0: not usable (not byte-level chars, or too long).
+  struct TokenSpan {
+    uint8_t bytes = 0, leads = 0;
+    bool starts_inside_char = false;
+  };
+  // Collects the tokens of a piece of input text (input[start, ...) as byte-level `piece`, at
+  // `piece_begin` of the run's text) with offsets from spans_ alone, when every token is a
+  // contiguous piece of the text with a known span; false (nothing collected) otherwise.
+  bool collect_by_spans(std::string_view piece, size_t piece_begin, size_t start,
+                        fast_byte_level_detail::CharCursor& text_chars, EncodeRun& run) const;
+  // For NFC pipelines on text that NFC changes: the same passes as the general pipeline (raw
+  // added tokens, NFC per remaining piece, normalized added tokens, split, model), offsets read
+  // through the NFC alignments.
+  void encode_normalizing(std::string_view text, bool full, EncodeRun& run, Encoding& out) const;
+  // The regex split and the model on norm[begin, end) (normalized text without added tokens):
+  // ids into `out`, or with `full` tokens into `run`, their offsets from `offsets`.
+  template <typename OffsetMap>
+  void encode_text(std::string_view norm, size_t begin, size_t end, bool full,
+                   const OffsetMap& offsets, EncodeRun& run, Encoding& out) const;
+  // The added token at `index` of the added vocabulary, matched as `value`.
+  void add_token(size_t index, std::string_view value, Offsets offsets, bool full, EncodeRun& run,
+                 Encoding& out) const;
+  // The regex split of text[begin, end): emit_piece(start, end) per piece.
   template <typename Emit>
   void encode_segment(std::string_view text, size_t begin, size_t end, Emit&& emit_piece) const;
 
@@ -45,6 +72,7 @@ class FastByteLevelPath {
   Regex regex_;
   bool nfc_;
   bool add_prefix_space_;
+  std::vector<TokenSpan> spans_;  // by token id
 };
 
 }  // namespace transformers::tokenization

@@ -152,6 +152,11 @@ class TemplateProcessor final : public PostProcessor {
   }
   void process_encodings(std::vector<Encoding>& encodings, bool add_special) const override {
     const auto& pieces = encodings.size() == 2 ? pair_ : single_;
+    // Uses of each sequence in the template: the last one takes it (a template may repeat $A,
+    // but copying a whole encoding for the usual single use doubled encode's memory and time).
+    size_t uses[2] = {0, 0};
+    for (const auto& p : pieces)
+      if (!p.is_special) ++uses[p.name == "A" ? 0 : 1];
     std::vector<Encoding> out;
     for (const auto& p : pieces) {
       if (p.is_special) {
@@ -161,7 +166,7 @@ class TemplateProcessor final : public PostProcessor {
       } else {
         size_t i = p.name == "A" ? 0 : 1;
         if (i >= encodings.size()) continue;
-        Encoding e = encodings[i];
+        Encoding e = --uses[i] == 0 ? std::move(encodings[i]) : encodings[i];
         set_type_ids(e, p.type_id);
         set_sequence_id(e, static_cast<uint32_t>(i));
         out.push_back(std::move(e));

@@ -1,6 +1,5 @@
 #include "transformers/tokenization/tokenizer_json.h"
 
-#include <tuple>
 #include <unordered_map>
 
 #include "transformers/tokenization/json_access.h"
@@ -167,11 +166,11 @@ std::optional<std::string_view> TokenizerJson::token_string(uint32_t id) const {
 }
 
 Encoding TokenizerJson::encode_sequence(std::string_view raw, int64_t type_id) const {
-  std::string text = to_valid_utf8(raw);
-  CharOffsetConverter converter(text);
+  std::string repaired;  // only for invalid UTF-8 (lossy replacement)
+  std::string_view text = raw;
+  if (!is_valid_utf8(raw)) text = repaired = to_valid_utf8(raw);
   Encoding e;
   if (fast_ && fast_enabled_ && fast_->encode(text, /*full=*/true, e)) {
-    for (auto& [start, end] : e.offsets) std::tie(start, end) = converter.convert(start, end);
     size_t n = e.ids.size();
     e.type_ids.assign(n, type_id);
     e.special_tokens_mask.assign(n, 0);
@@ -180,6 +179,7 @@ Encoding TokenizerJson::encode_sequence(std::string_view raw, int64_t type_id) c
     return e;
   }
   e = Encoding();
+  CharOffsetConverter converter(text);
   PreTokenizedString pts = run_pipeline(text);
   size_t n = 0;
   for (const auto& split : pts.splits()) n += split.tokens.size();

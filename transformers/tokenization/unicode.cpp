@@ -1,5 +1,7 @@
 #include "transformers/tokenization/unicode.h"
 
+#include <cstring>
+
 #include <algorithm>
 
 #include <utf8proc.h>
@@ -59,6 +61,16 @@ size_t valid_sequence_at(std::string_view s, size_t i, size_t& bad) {
 
 bool is_valid_utf8(std::string_view s) {
   for (size_t i = 0; i < s.size();) {
+    // ASCII 8 bytes at a time (most text is mostly ASCII).
+    for (uint64_t x; i + 8 <= s.size(); i += 8) {
+      std::memcpy(&x, s.data() + i, 8);
+      if (x & 0x8080808080808080ULL) break;
+    }
+    if (i < s.size() && static_cast<unsigned char>(s[i]) < 0x80) {
+      ++i;
+      continue;
+    }
+    if (i >= s.size()) break;
     size_t bad = 0, n = valid_sequence_at(s, i, bad);
     if (n == 0) return false;
     i += n;

@@ -1,6 +1,7 @@
 // Unigram language model tokenization: Viterbi over all vocabulary pieces that prefix each
 // position (found with a byte trie), unknown chars scored min_score - 10 and fused, as the
 // Rust library's encode_optimized (itself sentencepiece's).
+#include <algorithm>
 #include <cstdio>
 #include <limits>
 #include <unordered_map>
@@ -126,9 +127,15 @@ class UnigramModel final : public Model {
       }
       start += char_len;
     }
-    // Backtrack; consecutive unknown pieces are fused into one.
-    thread_local std::vector<std::pair<size_t, size_t>> pieces;
-    pieces.clear();
+    // Backtrack (emitting the pieces last to first, then reversing them; a piece's own tokens,
+    // several with byte fallback, are reversed as they come so that they end up in order).
+    // Consecutive unknown pieces are fused into one.
+    size_t first = out.size();
+    auto emit_reversed = [&](size_t start, size_t end) {
+      size_t group = out.size();
+      emit(text, start, end, out);
+      std::reverse(out.begin() + static_cast<ptrdiff_t>(group), out.end());
+    };
     size_t end = size;
     size_t unk_end = 0;
     bool in_unk = false;
@@ -139,17 +146,16 @@ class UnigramModel final : public Model {
         if (!in_unk) unk_end = end;
         in_unk = true;
       } else {
-        if (in_unk) pieces.emplace_back(end, unk_end);
+        if (in_unk) emit_reversed(end, unk_end);
         in_unk = false;
-        pieces.emplace_back(start, end);
+        emit_reversed(start, end);
       }
       end = start;
     }
-    if (in_unk) pieces.emplace_back(0, unk_end);
-    for (auto it = pieces.rbegin(); it != pieces.rend(); ++it) emit(text, it->first, it->second, out);
-    // The per-thread buffers are reused across words; do not keep a huge word's alive.
+    if (in_unk) emit_reversed(0, unk_end);
+    std::reverse(out.begin() + static_cast<ptrdiff_t>(first), out.end());
+    // The per-thread buffer is reused across words; do not keep a huge word's alive.
     release_if_large(best);
-    release_if_large(pieces);
   }
 
   template <typename T>

@@ -5,13 +5,45 @@
 #pragma once
 
 #include <cstdint>
-#include <functional>
+#include <cstring>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
 namespace transformers::tokenization {
+
+// A hash for short strings (tokens and words are a few bytes), 8 bytes at a time: cheaper than
+// std::hash's general-purpose one, which was 5-7% of an encode (word cache, vocabulary lookups).
+inline uint64_t short_string_hash(std::string_view s) {
+  constexpr uint64_t kMul = 0xff51afd7ed558ccdULL;
+  auto load = [](const char* p, size_t n) {  // n = 4 or 8 bytes
+    uint64_t x = 0;
+    std::memcpy(&x, p, n);
+    return x;
+  };
+  const char* p = s.data();
+  size_t n = s.size();
+  uint64_t h = 0x9E3779B97F4A7C15ULL ^ n;
+  auto mix = [&](uint64_t x) {
+    h = (h ^ x) * kMul;
+    h ^= h >> 32;
+  };
+  if (n >= 8) {
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) mix(load(p + i, 8));
+    if (i < n) mix(load(p + n - 8, 8));  // the tail, overlapping the last block
+  } else if (n >= 4) {
+    mix(load(p, 4) << 32 | load(p + n - 4, 4));  // two overlapping halves cover every byte
+  } else if (n > 0) {
+    mix(uint64_t{static_cast<unsigned char>(p[0])} << 16 |
+        uint64_t{static_cast<unsigned char>(p[n / 2])} << 8 | static_cast<unsigned char>(p[n - 1]));
+  }
+  h ^= h >> 33;
+  h *= 0xc4ceb9fe1a85ec53ULL;
+  h ^= h >> 29;
+  return h;
+}
 
 class Vocab {
  public:
@@ -44,7 +76,7 @@ class Vocab {
     uint64_t hash;
     uint32_t id;
   };
-  static uint64_t hash(std::string_view s) { return std::hash<std::string_view>{}(s); }
+  static uint64_t hash(std::string_view s) { return short_string_hash(s); }
   void rehash(size_t capacity);
 
   std::vector<Slot> slots_;

@@ -6,12 +6,12 @@
 
 #include <atomic>
 #include <cstdint>
-#include <functional>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "transformers/tokenization/pre_tokenizers.h"
+#include "transformers/tokenization/vocab.h"
 
 namespace transformers::tokenization {
 
@@ -28,7 +28,7 @@ class WordCache {
     if (word.size() >= kMaxWordBytes) return false;
     Table& t = table();
     if (t.slots.empty()) return false;
-    uint64_t h = std::hash<std::string_view>{}(word);
+    uint64_t h = short_string_hash(word);
     for (size_t i = h & (kSlots - 1);; i = (i + 1) & (kSlots - 1)) {
       const Slot& s = t.slots[i];
       if (s.count == 0) return false;
@@ -44,7 +44,7 @@ class WordCache {
     Table& t = table();
     if (t.size >= kSlots / 2) return;  // full: stop growing
     if (t.slots.empty()) t.slots.resize(kSlots);
-    uint64_t h = std::hash<std::string_view>{}(word);
+    uint64_t h = short_string_hash(word);
     for (size_t i = h & (kSlots - 1);; i = (i + 1) & (kSlots - 1)) {
       Slot& s = t.slots[i];
       if (s.count != 0) {
