@@ -156,7 +156,11 @@ bool reset_peak_rss() { return static_cast<bool>(std::ofstream("/proc/self/clear
 // today's ~105-115 without letting the copy come back.
 TEST(HostileInput, LongUnigramWordPeakMemoryIsBounded) {
 #if defined(__SANITIZE_ADDRESS__)
-  GTEST_SKIP() << "ASan's allocator and shadow memory change what memory costs";
+  // ASan's redzones and shadow memory add a cost per allocation and per byte: a looser bound,
+  // still below what the encoding copy cost on top of them.
+  constexpr double kBound = 300.0;  // measured 233
+#else
+  constexpr double kBound = 140.0;
 #endif
   Tokenizer tok = Tokenizer::from_pretrained(shared_path("tokenizers/models/t5"));
   std::string word(2'000'000, 'a');
@@ -169,7 +173,8 @@ TEST(HostileInput, LongUnigramWordPeakMemoryIsBounded) {
   malloc_trim(0);  // free memory kept by earlier tests would otherwise hide part of the peak
 #endif
   auto before = status_kb("VmRSS");
-  if (!before || !reset_peak_rss()) GTEST_SKIP() << "no /proc/self/status or clear_refs here";
+  ASSERT_TRUE(before) << "no VmRSS in /proc/self/status: this test needs Linux's /proc";
+  ASSERT_TRUE(reset_peak_rss()) << "cannot write /proc/self/clear_refs: this test needs Linux's /proc";
   size_t tokens = tok.encode_full(word, false).size();
   auto peak = status_kb("VmHWM");
   ASSERT_TRUE(peak);
@@ -178,7 +183,7 @@ TEST(HostileInput, LongUnigramWordPeakMemoryIsBounded) {
                           static_cast<double>(word.size());
   std::printf("[ memory ] %.0f bytes per input byte (peak over the resident set before)\n",
               bytes_per_byte);
-  EXPECT_LT(bytes_per_byte, 140.0);
+  EXPECT_LT(bytes_per_byte, kBound);
 }
 
 Json wordpiece_json(Json vocab) {
