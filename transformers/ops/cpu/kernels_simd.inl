@@ -30,6 +30,13 @@ inline float bf16_scalar(uint16_t h) {
   return f;
 }
 inline float f16_scalar(uint16_t h) { return _cvtsh_ss(h); }
+// f32 -> bf16, round to nearest even with quiet NaNs, as PyTorch.
+inline uint16_t bf16_round_scalar(float f) {
+  uint32_t u;
+  std::memcpy(&u, &f, sizeof u);
+  return (u & 0x7fffffffu) > 0x7f800000u ? static_cast<uint16_t>((u >> 16) | 0x40)
+                                         : static_cast<uint16_t>((u + 0x7fffu + ((u >> 16) & 1u)) >> 16);
+}
 
 template <DType DT>
 inline float load1(const void* w, int64_t i) {
@@ -243,12 +250,7 @@ void from_f32(const float* src, void* dst, DType dt, int64_t n) {
       // Round to nearest even with quiet NaNs, as PyTorch (the scalar form is exact; this runs
       // once per weight at load, not per token).
       auto* d = static_cast<uint16_t*>(dst);
-      for (int64_t i = 0; i < n; ++i) {
-        uint32_t u;
-        std::memcpy(&u, src + i, sizeof u);
-        d[i] = (u & 0x7fffffffu) > 0x7f800000u ? static_cast<uint16_t>((u >> 16) | 0x40)
-                                               : static_cast<uint16_t>((u + 0x7fffu + ((u >> 16) & 1u)) >> 16);
-      }
+      for (int64_t i = 0; i < n; ++i) d[i] = bf16_round_scalar(src[i]);
       return;
     }
     case DType::F16: {
@@ -483,12 +485,7 @@ void round_to_bf16(const float* x, int64_t M, int64_t K, int64_t ldx, void* out_
     int64_t k = 0;
     for (; k + 32 <= K; k += 32)
       _mm512_storeu_si512(o + k, reinterpret_cast<__m512i>(_mm512_cvtne2ps_pbh(vload(row + k + 16), vload(row + k))));
-    for (; k < K; ++k) {
-      uint32_t u;
-      std::memcpy(&u, row + k, sizeof u);
-      o[k] = (u & 0x7fffffffu) > 0x7f800000u ? static_cast<uint16_t>((u >> 16) | 0x40)
-                                             : static_cast<uint16_t>((u + 0x7fffu + ((u >> 16) & 1u)) >> 16);
-    }
+    for (; k < K; ++k) o[k] = bf16_round_scalar(row[k]);
   }
 }
 
