@@ -7,6 +7,7 @@
 
 #include "cli/machine_limits_kernels.h"
 #include "transformers/core/thread_pool.h"
+#include "transformers/ops/cpu/isa.h"
 
 namespace transformers::cli {
 namespace {
@@ -17,9 +18,10 @@ constexpr size_t kReadBytes = size_t{256} << 20;
 constexpr int kRuns = 5;
 constexpr int64_t kFmaIters = 4'000'000;
 
+// The kernels' own tier detection (cpuid and the OS's register state, ops/cpu/isa.h).
 LimitLoops best_loops() {
-  if (__builtin_cpu_supports("avx512f")) return limit_loops_avx512();
-  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return limit_loops_avx2();
+  if (cpu::cpu_supports(cpu::Isa::AVX512)) return limit_loops_avx512();
+  if (cpu::cpu_supports(cpu::Isa::AVX2)) return limit_loops_avx2();
   return limit_loops_scalar();
 }
 
