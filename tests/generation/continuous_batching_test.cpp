@@ -283,5 +283,41 @@ TEST(ContinuousBatching, BlocksReturnToThePoolAfterFinishAndCancel) {
   EXPECT_EQ(s.kv_cache_bytes, s.kv_blocks_free * 2 * 2 * 2 * 64 * 8 * 4);  // no block was allocated anew
 }
 
+TEST(ContinuousBatching, ASharedPromptPrefixIsPrefilledOnceAndGivesTheSameTokens) {
+  auto m = paged_model();
+  GenerationConfig g;
+  g.max_new_tokens = 8;
+  const std::vector<int64_t> system = random_rows(1, 150, 97, 31)[0];
+  std::vector<std::vector<int64_t>> prompts;
+  for (uint32_t i = 0; i < 3; ++i) {
+    prompts.push_back(system);
+    const auto tail = random_rows(1, 5 + i, 97, 40 + i)[0];
+    prompts.back().insert(prompts.back().end(), tail.begin(), tail.end());
+  }
+  std::vector<std::vector<int64_t>> want;
+  for (const auto& p : prompts) want.push_back(alone(*m, p, g));
+  ContinuousBatchingManager manager(*m);
+  // The first request names the prompt's two full blocks (128 tokens); the others find them.
+  auto [first, first_end] = read_all(manager, manager.add_request(prompts[0], {.config = g}));
+  EXPECT_EQ(first, want[0]);
+  EXPECT_EQ(first_end.cached_prompt_tokens, 0);
+  for (size_t i = 1; i < prompts.size(); ++i) {
+    auto [tokens, end] = read_all(manager, manager.add_request(prompts[i], {.config = g}));
+    EXPECT_EQ(tokens, want[i]) << "prompt " << i;
+    EXPECT_EQ(end.cached_prompt_tokens, 128) << "prompt " << i;
+  }
+  const auto s = manager.stats();
+  EXPECT_EQ(s.cached_prompt_tokens, 2 * 128);
+  EXPECT_EQ(s.prompt_tokens, 3 * 150 + 5 + 6 + 7);
+
+  ContinuousBatchingOptions off;
+  off.prefix_caching = false;
+  ContinuousBatchingManager without(*m, off);
+  auto [tokens, end] = read_all(without, without.add_request(prompts[0], {.config = g}));
+  read_all(without, without.add_request(prompts[1], {.config = g}));
+  EXPECT_EQ(end.cached_prompt_tokens, 0);
+  EXPECT_EQ(without.stats().cached_prompt_tokens, 0);
+}
+
 }  // namespace
 }  // namespace transformers

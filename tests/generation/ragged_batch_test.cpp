@@ -119,6 +119,34 @@ TEST(PagedKVCache, BudgetBoundsBlocksAndReleaseReturnsThem) {
   EXPECT_THROW(PagedKVCache({{2, 8, std::nullopt}}, 8191), ValueError);
 }
 
+TEST(PagedKVCache, PrefixBlocksAreSharedByNameAndCachedUntilNeeded) {
+  // A block: 8 KiB; a budget of 4.
+  PagedKVCache cache({{2, 8, std::nullopt}}, 4 * 8192);
+  ASSERT_TRUE(cache.prefix_caching());
+  const std::vector<int64_t> text = random_rows(1, 150, 50, 7)[0];
+  ASSERT_TRUE(cache.reserve(0, 150));
+  cache.publish_prefix(0, text, 150);  // names blocks 0 and 1 (the third is partial)
+  std::vector<int64_t> other = text;
+  other[130] = (other[130] + 1) % 50;  // differs in the third block only
+  EXPECT_EQ(cache.match_prefix(1, other), 128);
+  EXPECT_EQ(cache.block_table(1, 0), std::vector<int32_t>(cache.block_table(0, 0).begin(), cache.block_table(0, 0).begin() + 2));
+  EXPECT_EQ(cache.used_blocks(), 3);  // shared blocks count once
+  std::vector<int64_t> changed = text;
+  changed[3] = (changed[3] + 1) % 50;  // differs in the first block: the chain misses from there
+  EXPECT_EQ(cache.match_prefix(2, changed), 0);
+  EXPECT_EQ(cache.match_prefix(3, std::vector<int64_t>(text.begin(), text.begin() + 128)), 64);  // one token left to compute
+  cache.release(0);
+  cache.release(1);
+  cache.release(3);
+  EXPECT_EQ(cache.used_blocks(), 0);
+  EXPECT_EQ(cache.free_blocks(), 3);  // two named blocks cached, one idle
+  EXPECT_EQ(cache.match_prefix(4, text), 128);  // found after their holders ended
+  cache.release(4);
+  ASSERT_TRUE(cache.reserve(5, 256));  // needs all 4 blocks: the cached ones are evicted
+  EXPECT_EQ(cache.match_prefix(6, text), 0);
+  EXPECT_EQ(cache.allocated_bytes(), 4 * 8192);
+}
+
 INSTANTIATE_TEST_SUITE_P(
     Decoders, RaggedArchitecture,
     ::testing::Values(Arch{"llama", {{"model_type", "llama"}}},

@@ -8,6 +8,17 @@ namespace {
 
 int64_t pages(int64_t tokens) { return (tokens + ops::kPageTokens - 1) / ops::kPageTokens; }
 
+// The name of the full block of `tokens` at [begin, begin + 64) after the block named `parent`
+// (FNV-1a over the ids, seeded with the parent's name).
+uint64_t block_name(uint64_t parent, const std::vector<int64_t>& tokens, int64_t begin) {
+  uint64_t h = parent ^ 0xcbf29ce484222325ull;
+  for (int64_t i = begin; i < begin + ops::kPageTokens; ++i) {
+    h ^= static_cast<uint64_t>(tokens[static_cast<size_t>(i)]);
+    h *= 0x100000001b3ull;
+  }
+  return h ^ (h >> 29);
+}
+
 }  // namespace
 
 PagedKVCache::PagedKVCache(const std::vector<PagedLayerSpec>& layers, int64_t budget_bytes)
@@ -33,10 +44,14 @@ PagedKVCache::PagedKVCache(const std::vector<PagedLayerSpec>& layers, int64_t bu
 
 std::optional<int32_t> PagedKVCache::take_block(size_t g) {
   Group& group = groups_[g];
+  const auto held = [&](int32_t id) {
+    group.refs[static_cast<size_t>(id)] = 1;
+    return id;
+  };
   if (!group.idle.empty()) {
     const int32_t id = group.idle.back();
     group.idle.pop_back();
-    return id;
+    return held(id);
   }
   const int64_t bytes = group.block_floats * 4;
   // Memory idle in another group goes back to the budget before this group gives up.
@@ -48,7 +63,11 @@ std::optional<int32_t> PagedKVCache::take_block(size_t g) {
       groups_[o].vacant.push_back(id);
       allocated_ -= groups_[o].block_floats * 4;
     }
-  if (allocated_ + bytes > budget_) return std::nullopt;
+  if (allocated_ + bytes > budget_) {
+    if (cached_.empty()) return std::nullopt;
+    evict_one();  // the least recently released cached prefix block
+    return take_block(g);
+  }
   int32_t id = 0;
   if (!group.vacant.empty()) {
     id = group.vacant.back();
@@ -56,14 +75,72 @@ std::optional<int32_t> PagedKVCache::take_block(size_t g) {
   } else {
     id = static_cast<int32_t>(group.blocks.size());
     group.blocks.emplace_back();
+    group.refs.push_back(0);
   }
   group.blocks[static_cast<size_t>(id)] = Tensor::empty({group.block_floats}, DType::F32);
   allocated_ += bytes;
-  return id;
+  return held(id);
 }
 
 void PagedKVCache::give_back(size_t g, int32_t id) {
-  if (id >= 0) groups_[g].idle.push_back(id);
+  if (id < 0 || --groups_[g].refs[static_cast<size_t>(id)] > 0) return;
+  if (g == 0 && name_of_.contains(id)) {  // keeps its keys for a later prefix hit
+    cached_[tick_] = id;
+    cached_tick_[id] = tick_++;
+  } else {
+    groups_[g].idle.push_back(id);
+  }
+}
+
+void PagedKVCache::evict_one() {
+  const int32_t id = cached_.begin()->second;
+  cached_.erase(cached_.begin());
+  cached_tick_.erase(id);
+  named_.erase(name_of_.at(id));
+  name_of_.erase(id);
+  groups_[0].idle.push_back(id);
+}
+
+int64_t PagedKVCache::match_prefix(SequenceId seq, const std::vector<int64_t>& tokens) {
+  if (!prefix_caching()) return 0;
+  auto& tables = tables_[seq];
+  tables.resize(groups_.size());
+  if (!tables[0].empty()) return 0;
+  auto& names = seq_names_[seq];
+  uint64_t parent = 0;
+  // At least the last token stays to compute: its logits pick the next token.
+  for (int64_t begin = 0; begin + ops::kPageTokens < static_cast<int64_t>(tokens.size()); begin += ops::kPageTokens) {
+    const uint64_t name = block_name(parent, tokens, begin);
+    auto it = named_.find(name);
+    if (it == named_.end() || it->second.parent != parent ||
+        !std::equal(it->second.tokens.begin(), it->second.tokens.end(), tokens.begin() + begin))
+      break;
+    const int32_t id = it->second.block;
+    if (auto c = cached_tick_.find(id); c != cached_tick_.end()) {
+      cached_.erase(c->second);
+      cached_tick_.erase(c);
+    }
+    ++groups_[0].refs[static_cast<size_t>(id)];
+    tables[0].push_back(id);
+    names.push_back(name);
+    parent = name;
+  }
+  return static_cast<int64_t>(tables[0].size()) * ops::kPageTokens;
+}
+
+void PagedKVCache::publish_prefix(SequenceId seq, const std::vector<int64_t>& tokens, int64_t computed) {
+  if (!prefix_caching() || !tables_.contains(seq)) return;
+  const std::vector<int32_t>& table = tables_[seq][0];
+  auto& names = seq_names_[seq];
+  for (size_t i = names.size(); static_cast<int64_t>(i + 1) * ops::kPageTokens <= computed && i < table.size(); ++i) {
+    const uint64_t parent = names.empty() ? 0 : names.back();
+    const int64_t begin = static_cast<int64_t>(i) * ops::kPageTokens;
+    const uint64_t name = block_name(parent, tokens, begin);
+    names.push_back(name);
+    if (named_.contains(name) || name_of_.contains(table[i])) continue;  // the first block named so wins
+    named_[name] = {table[i], parent, {tokens.begin() + begin, tokens.begin() + begin + ops::kPageTokens}};
+    name_of_[table[i]] = name;
+  }
 }
 
 bool PagedKVCache::reserve(SequenceId seq, int64_t tokens) {
@@ -100,6 +177,7 @@ void PagedKVCache::release(SequenceId seq) {
   for (size_t g = 0; g < it->second.size(); ++g)
     for (int32_t id : it->second[g]) give_back(g, id);
   tables_.erase(it);
+  seq_names_.erase(seq);
 }
 
 int64_t PagedKVCache::bytes_for(int64_t tokens, int64_t chunk) const {
@@ -114,13 +192,12 @@ int64_t PagedKVCache::bytes_for(int64_t tokens, int64_t chunk) const {
 
 int64_t PagedKVCache::used_blocks() const {
   int64_t n = 0;
-  for (const auto& [seq, tables] : tables_)
-    for (const auto& t : tables) n += static_cast<int64_t>(std::count_if(t.begin(), t.end(), [](int32_t id) { return id >= 0; }));
+  for (const Group& g : groups_) n += static_cast<int64_t>(std::count_if(g.refs.begin(), g.refs.end(), [](int32_t r) { return r > 0; }));
   return n;
 }
 
 int64_t PagedKVCache::free_blocks() const {
-  int64_t n = 0;
+  int64_t n = static_cast<int64_t>(cached_.size());
   for (const Group& g : groups_) n += static_cast<int64_t>(g.idle.size());
   return n;
 }

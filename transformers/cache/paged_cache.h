@@ -8,6 +8,12 @@
 // model has two): a block of a group holds K and V of every layer of the group, and a sliding
 // group frees the pages that fell out of its window. Full-attention groups keep every page.
 //
+// Prefix caching (models without sliding windows): a full block is named by its 64 token ids and
+// its predecessor's name; a new sequence whose first full blocks match named ones takes those
+// blocks (reference counted) instead of computing them. Shared blocks are full and never written:
+// a sequence writes only positions past its matched prefix, in blocks of its own. A named block
+// no sequence holds stays cached until its memory is needed (least recently released first).
+//
 // The cache only does bookkeeping: the model writes and reads the pages through a RaggedBatch
 // (ops::paged_kv_write, ops::paged_attention).
 #pragma once
@@ -41,12 +47,21 @@ class PagedKVCache {
   // Every block of `seq` back to the pool (unknown ids: nothing).
   void release(SequenceId seq);
 
+  // Whether prefix caching applies (no sliding-window layers).
+  bool prefix_caching() const { return groups_.size() == 1 && !groups_[0].window; }
+  // For a sequence without pages yet: takes the cached blocks that hold its leading full blocks
+  // of `tokens` (leaving at least one token to compute) and returns how many tokens they cover.
+  int64_t match_prefix(SequenceId seq, const std::vector<int64_t>& tokens);
+  // Names the full blocks of `seq` among its first `computed` tokens, so later sequences can
+  // share them.
+  void publish_prefix(SequenceId seq, const std::vector<int64_t>& tokens, int64_t computed);
+
   // The most bytes one sequence of `tokens` tokens ever holds, fed at most `chunk` tokens per
   // forward (a sliding group keeps only its window and the chunk).
   int64_t bytes_for(int64_t tokens, int64_t chunk) const;
   int64_t budget_bytes() const { return budget_; }
   int64_t used_blocks() const;       // held by sequences, all groups
-  int64_t free_blocks() const;       // allocated and idle, all groups
+  int64_t free_blocks() const;       // allocated and idle (cached prefix blocks included), all groups
   int64_t allocated_bytes() const { return allocated_; }
 
   size_t num_layers() const { return layer_group_.size(); }
@@ -61,11 +76,27 @@ class PagedKVCache {
     std::optional<int64_t> window;
     int64_t block_floats = 0;
     std::vector<Tensor> blocks = {};  // by block id; undefined: memory given back to the budget
+    std::vector<int32_t> refs = {};   // by block id: sequences holding it
     std::vector<int32_t> idle = {};  // allocated blocks no sequence holds
     std::vector<int32_t> vacant = {};  // ids whose memory was given back
   };
+  // A named full block: its tokens and its predecessor's name (checked on a hit, so a hash
+  // collision is a miss, never wrong keys).
+  struct Named {
+    int32_t block = -1;
+    uint64_t parent = 0;
+    std::vector<int64_t> tokens;
+  };
   std::optional<int32_t> take_block(size_t group);
   void give_back(size_t group, int32_t id);
+  void evict_one();
+
+  std::map<uint64_t, Named> named_;                   // name -> block
+  std::map<int32_t, uint64_t> name_of_;               // block -> its name
+  std::map<uint64_t, int32_t> cached_;                // release tick -> unheld named block
+  std::map<int32_t, uint64_t> cached_tick_;           // block -> its tick in cached_
+  std::map<SequenceId, std::vector<uint64_t>> seq_names_;  // names of each sequence's full blocks
+  uint64_t tick_ = 0;
 
   std::vector<Group> groups_;
   std::vector<size_t> layer_group_;

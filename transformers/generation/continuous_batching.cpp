@@ -37,6 +37,8 @@ struct Sequence {
   int64_t cache_id = 0;  // its block tables in the paged cache
   int64_t computed = 0;  // tokens of `ids` whose K/V the cache holds
   bool admitted_before = false;
+  bool prefix_looked_up = false;
+  int64_t cached_prompt_tokens = 0;  // of its prompt, found in the prefix cache
   bool ended = false;  // its last output was sent: leaves `running` after the step
 
   Sequence(std::string id_, std::vector<int64_t> prompt, GenerationConfig config_, int top, uint64_t seed)
@@ -115,6 +117,7 @@ struct ContinuousBatchingManager::State {
     out.request_id = s.id;
     out.prompt_tokens = s.prompt_tokens;
     out.generated_tokens = static_cast<int64_t>(s.ids.size()) - s.prompt_tokens;
+    out.cached_prompt_tokens = s.cached_prompt_tokens;
     return out;
   }
 
@@ -189,6 +192,16 @@ struct ContinuousBatchingManager::State {
     return too_large;
   }
 
+  // A sequence starting from scratch takes the cached blocks of its leading full blocks.
+  void look_up_prefix(Sequence& s) {
+    s.computed = kv.match_prefix(s.cache_id, s.ids);
+    if (s.prefix_looked_up) return;  // a recomputed (preempted) sequence counts its prompt once
+    s.prefix_looked_up = true;
+    s.cached_prompt_tokens = std::min(s.computed, s.prompt_tokens);
+    std::lock_guard lock(mutex);
+    totals.cached_prompt_tokens += s.cached_prompt_tokens;
+  }
+
   // The tokens each running sequence feeds this step (oldest first, within max_batch_tokens),
   // with their pages reserved. Preempts the newest sequences when the budget is full; a sequence
   // that does not fit even alone ends with an error.
@@ -197,6 +210,7 @@ struct ContinuousBatchingManager::State {
     int64_t tokens_left = options.max_batch_tokens;
     for (size_t i = 0; i < running.size() && tokens_left > 0; ++i) {
       Sequence& s = *running[i];
+      if (s.computed == 0 && options.prefix_caching) look_up_prefix(s);
       const int64_t n = std::min(static_cast<int64_t>(s.ids.size()) - s.computed, tokens_left);
       kv.trim_to_window(s.cache_id, s.computed);
       bool reserved = kv.reserve(s.cache_id, s.computed + n);
@@ -252,7 +266,10 @@ struct ContinuousBatchingManager::State {
       }
       return;
     }
-    for (const auto& [s, e] : plan) s->computed += static_cast<int64_t>(e.tokens.size());
+    for (const auto& [s, e] : plan) {
+      s->computed += static_cast<int64_t>(e.tokens.size());
+      if (options.prefix_caching) kv.publish_prefix(s->cache_id, s->ids, s->computed);
+    }
     for (size_t i = 0; i < sampling.size(); ++i) {
       std::vector<float> scores = ops::to_float_vector(logits.select(1, static_cast<int64_t>(i)));
       if (!emit(*sampling[i], std::move(scores))) sampling[i]->ended = true;

@@ -75,6 +75,9 @@ struct ContinuousBatchingOptions {
   // Memory for the paged KV cache; 0: a quarter of the machine's memory, at most 4 GiB. A request
   // whose prompt alone does not fit ends with finish_reason "error" naming this budget.
   int64_t kv_cache_bytes = 0;
+  // Share the KV blocks of identical prompt prefixes (whole 64-token blocks) between requests, so
+  // a repeated system prompt is prefilled once; models with sliding-window layers never share.
+  bool prefix_caching = true;
 };
 
 class ContinuousBatchingManager {
