@@ -261,6 +261,22 @@ TEST(ContinuousBatching, AFullKVBudgetMakesRequestsWaitAndATooLargeOneErrors) {
   EXPECT_GT(s.preemptions, 0);  // decode growth past a page took blocks from newer sequences
 }
 
+TEST(ContinuousBatching, ASequenceOutgrowingTheWholeBudgetAloneEndsWithAnError) {
+  auto m = paged_model();
+  GenerationConfig g;
+  g.max_new_tokens = 100;  // 60 + 100 tokens: a third block, and the budget has two
+  const std::vector<int64_t> prompt = random_rows(1, 60, 97, 77)[0];
+  GenerationConfig fits = g;
+  fits.max_new_tokens = 69;  // the tokens the 128 slots of two blocks allow (the last needs no slot)
+  const std::vector<int64_t> want = alone(*m, prompt, fits);
+  ContinuousBatchingManager manager(*m, {.kv_cache_bytes = 2 * kBlockBytes});
+  auto [tokens, last] = read_all(manager, manager.add_request(prompt, {.config = g}));
+  EXPECT_EQ(last.finish_reason, "error");
+  EXPECT_NE(last.error.find("kv_cache_bytes"), std::string::npos) << last.error;
+  EXPECT_EQ(tokens, want);  // everything up to the budget, unchanged
+  EXPECT_EQ(settled_stats(manager, [](const auto& st) { return st.kv_blocks_used == 0; }).kv_blocks_used, 0);
+}
+
 TEST(ContinuousBatching, BlocksReturnToThePoolAfterFinishAndCancel) {
   auto m = long_context_model();
   GenerationConfig g;
