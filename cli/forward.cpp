@@ -7,6 +7,7 @@
 
 #include "cli/command.h"
 #include "cli/common.h"
+#include "cli/progress.h"
 #include "transformers/io/npy.h"
 #include "transformers/models/auto.h"
 #include "transformers/models/encoder.h"
@@ -34,7 +35,9 @@ Tensor parse_like_ids(const std::string& text, const std::string& flag, const Te
 }
 
 void run_encoder_forward(const ForwardArgs& a, const Tensor& ids, const PretrainedConfig& config) {
-  auto model = load_encoder(a.model, encoder_head_from_architectures(config), {.dtype = a.dtype});
+  ProgressLine loading("loading weights");
+  auto model = load_encoder(a.model, encoder_head_from_architectures(config),
+                            {.dtype = a.dtype, .on_progress = loading.callback()});
   Tensor mask, types;
   EncoderForwardOptions fo;
   if (!a.attention_mask.empty()) fo.attention_mask = &(mask = parse_like_ids(a.attention_mask, "--attention-mask", ids));
@@ -57,7 +60,8 @@ void run_forward(const ForwardArgs& a) {
   // The prompt rule of generate (the library's forward stays usable past it for re-forwarding
   // a generated sequence without a cache, as in Transformers).
   check_sequence_length(config, ids.size(1), "forward");
-  auto model = AutoModelForCausalLM::from_pretrained(a.model, {.dtype = a.dtype});
+  ProgressLine loading("loading weights");
+  auto model = AutoModelForCausalLM::from_pretrained(a.model, {.dtype = a.dtype, .on_progress = loading.callback()});
   ForwardOptions fo;
   fo.output_hidden_states = !a.hidden_states.empty();
   Tensor mask;

@@ -16,6 +16,7 @@
 #include "cli/command.h"
 #include "cli/common.h"
 #include "cli/generate_flags.h"
+#include "cli/progress.h"
 #include "cli/speed_report.h"
 #include "transformers/config/generation_config_overrides.h"
 #include "transformers/generation/generate.h"
@@ -40,7 +41,6 @@ struct GenerateArgs {
   std::string cache_implementation;
   std::string generation_config;  // a JSON object, or a file, merged over generation_config.json
   std::vector<std::string> key_values;  // v5 chat's GENERATE_FLAGS: max_new_tokens=64 ...
-  bool quiet = false;                   // no speed line
 };
 
 bool has_tokenizer(const std::filesystem::path& dir) {
@@ -128,7 +128,8 @@ void run_generate(const GenerateArgs& a) {
   TCPP_CHECK(a.attention_mask.empty() || !a.input_ids.empty(), ValueError, "--attention-mask goes with --input-ids");
   check_flags(a);
   const std::optional<uint64_t> seed = parse_seed(a.seed);
-  auto model = AutoModelForCausalLM::from_pretrained(a.model, {.dtype = a.dtype});
+  ProgressLine loading("loading weights");
+  auto model = AutoModelForCausalLM::from_pretrained(a.model, {.dtype = a.dtype, .on_progress = loading.callback()});
   GenerationConfig cfg = model->generation_config;
   apply_overrides(a, cfg);
 
@@ -192,7 +193,7 @@ void run_generate(const GenerateArgs& a) {
   SpeedReport speed(ids.size(0) * ids.size(1));
   options.on_step = [&](const std::vector<int64_t>& next) { speed.step(static_cast<int64_t>(next.size())); };
   GenerateOutput out = generate(*model, ids, cfg, options);
-  if (!a.quiet) speed.print(stderr);
+  if (!quiet()) speed.print(stderr);
   if (stream) return;
   const size_t prompt_len = static_cast<size_t>(ids.size(1));
   if (a.json) {
@@ -251,7 +252,6 @@ const Command kCommand{[](CLI::App& app) {
   sub->add_flag("--json", args->json, "Print {\"sequences\": [[...], ...], \"text\": [...]}");
   sub->add_flag("--skip-special-tokens,--skip_special_tokens", args->skip_special, "Leave special tokens out of the decoded text");
   sub->add_flag("--no-cache,--no_cache", args->no_cache, "Re-run the whole sequence at every step (no KV cache)");
-  sub->add_flag("--quiet,-q", args->quiet, "No speed line on stderr");
   sub->callback([args] { run_generate(*args); });
 }};
 

@@ -5,6 +5,7 @@
 
 #include "cli/command.h"
 #include "cli/common.h"
+#include "cli/progress.h"
 #include "transformers/core/thread_pool.h"
 #include "transformers/core/error.h"
 
@@ -34,6 +35,8 @@ int main(int argc, char** argv) {
          "--threads", [](int n) { transformers::cli::use_threads(n); },
          "Threads for the kernels (default: TRANSFORMERS_NUM_THREADS, else every core)")
       ->check(CLI::Range(1, transformers::kMaxThreads));
+  app.add_flag_callback(
+      "--quiet,-q", [] { transformers::cli::set_quiet(true); }, "No progress lines and no speed line on stderr");
   for (auto& setup : transformers::cli::command_setups()) setup(app);
   // The command named first, when it is one: argument errors point at its --help.
   const CLI::App* command = nullptr;

@@ -93,6 +93,28 @@ void SseReader::feed(std::string_view bytes) {
              kMaxEventBytes, " bytes");
 }
 
+std::pair<std::string, std::string> apply_chat_chunk(const std::string& data, ChatReply& reply) {
+  if (data == "[DONE]") return {};
+  const Json chunk = parse_json(data, "chat completion chunk");
+  TCPP_CHECK(chunk.is_object(), FormatError, "chat completion chunk: not a JSON object");
+  TCPP_CHECK(!chunk.contains("error"), IoError, "/v1/chat/completions: ", error_message(data));
+  if (!chunk.contains("choices") || !chunk["choices"].is_array() || chunk["choices"].empty()) return {};  // usage
+  const Json& choice = chunk["choices"][0];
+  if (!choice.is_object()) return {};
+  std::string content, reasoning;
+  if (choice.contains("delta") && choice["delta"].is_object()) {
+    const Json& d = choice["delta"];
+    if (d.contains("content") && d["content"].is_string()) content = d["content"].get<std::string>();
+    if (d.contains("reasoning_content") && d["reasoning_content"].is_string())
+      reasoning = d["reasoning_content"].get<std::string>();
+  }
+  if (choice.contains("finish_reason") && choice["finish_reason"].is_string())
+    reply.finish_reason = choice["finish_reason"].get<std::string>();
+  reply.content += content;
+  reply.reasoning += reasoning;
+  return {content, reasoning};
+}
+
 OpenAIClient::OpenAIClient(std::string base_url, std::string api_key) : base_(std::move(base_url)), api_key_(std::move(api_key)) {
   while (!base_.empty() && base_.back() == '/') base_.pop_back();
   if (base_.size() >= 3 && base_.compare(base_.size() - 3, 3, "/v1") == 0) base_.resize(base_.size() - 3);
@@ -172,27 +194,8 @@ ChatReply OpenAIClient::stream_chat(Json request,
                                     const std::atomic<bool>& stop) const {
   request["stream"] = true;
   ChatReply reply;
-  std::string stream_error;
   SseReader sse([&](const std::string& data) {
-    if (data == "[DONE]") return;
-    const Json chunk = parse_json(data, "chat completion chunk");
-    if (chunk.contains("error")) {
-      stream_error = error_message(data);
-      return;
-    }
-    if (!chunk.contains("choices") || !chunk["choices"].is_array() || chunk["choices"].empty()) return;  // usage
-    const Json& choice = chunk["choices"][0];
-    std::string content, reasoning;
-    if (choice.contains("delta") && choice["delta"].is_object()) {
-      const Json& d = choice["delta"];
-      if (d.contains("content") && d["content"].is_string()) content = d["content"].get<std::string>();
-      if (d.contains("reasoning_content") && d["reasoning_content"].is_string())
-        reasoning = d["reasoning_content"].get<std::string>();
-    }
-    if (choice.contains("finish_reason") && choice["finish_reason"].is_string())
-      reply.finish_reason = choice["finish_reason"].get<std::string>();
-    reply.content += content;
-    reply.reasoning += reasoning;
+    const auto [content, reasoning] = apply_chat_chunk(data, reply);
     if (!content.empty() || !reasoning.empty()) on_delta(content, reasoning);
   });
   Transfer t;
@@ -203,7 +206,6 @@ ChatReply OpenAIClient::stream_chat(Json request,
   reply.interrupted = stop.load();
   TCPP_CHECK(reply.interrupted || status < 300, IoError, "/v1/chat/completions: HTTP ", status, ": ",
              error_message(t.error_body));
-  TCPP_CHECK(stream_error.empty(), IoError, "/v1/chat/completions: ", stream_error);
   return reply;
 }
 

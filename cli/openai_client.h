@@ -6,6 +6,7 @@
 #include <atomic>
 #include <functional>
 #include <string>
+#include <utility>
 
 #include "transformers/io/json.h"
 
@@ -39,6 +40,11 @@ class OpenAIClient {
  private:
   std::string base_, api_key_;
 };
+
+// One `data:` payload of a streamed chat completion applied to `reply`: returns the new (content,
+// reasoning) text; "[DONE]" and usage chunks add nothing. IoError for an error frame
+// ({"error": ...}), FormatError for a payload that is not a JSON object.
+std::pair<std::string, std::string> apply_chat_chunk(const std::string& data, ChatReply& reply);
 
 // Server-sent events: bytes in, the `data:` payload of each complete event out.
 class SseReader {
