@@ -112,6 +112,7 @@ void ThreadPool::dispatch(int64_t n_tasks, TaskFn fn, void* ctx) {
     for (int64_t t = 0; t < n_tasks; ++t) fn(ctx, t);
     return;
   }
+  std::lock_guard<std::mutex> turn(dispatch_mutex_);
   const uint32_t gen = static_cast<uint32_t>(state_.load(std::memory_order_relaxed) >> 32) + 1;
   jobs_[gen & 1] = Job{fn, ctx, n_tasks};
   completed_.store(0, std::memory_order_relaxed);

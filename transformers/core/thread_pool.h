@@ -7,6 +7,8 @@
 // gone. The caller waits only for tasks a worker has actually claimed. Workers spin briefly
 // before they sleep, because decode-time ops are microseconds long and a futex wake costs as
 // much. Nested calls (a task that calls run()) execute inline: there is no oversubscription.
+// Calls from several outside threads at once (a serving engine thread and a request thread both
+// running a model) take turns: the job word describes one job at a time.
 #pragma once
 
 #include <algorithm>
@@ -84,6 +86,7 @@ class ThreadPool {
   std::atomic<bool> stop_{false};
   std::atomic<bool> failed_{false};
   std::mutex error_mutex_;
+  std::mutex dispatch_mutex_;  // one outside caller's job at a time
   std::exception_ptr error_;
 };
 
