@@ -7,6 +7,7 @@
 
 #include "cli/command.h"
 #include "cli/common.h"
+#include "cli/hub_args.h"
 #include "transformers/io/npy.h"
 #include "transformers/models/auto.h"
 #include "transformers/models/encoder.h"
@@ -18,6 +19,7 @@ namespace {
 struct ForwardArgs {
   std::string model, input_ids, out, hidden_states, dtype = "auto";
   std::string attention_mask, token_type_ids, last_hidden_state;
+  HubArgs hub;
 };
 
 void save_hidden_states(const std::string& path, const std::vector<Tensor>& states) {
@@ -70,7 +72,9 @@ void run_forward(const ForwardArgs& a) {
 const Command kCommand{[](CLI::App& app) {
   auto args = std::make_shared<ForwardArgs>();
   CLI::App* sub = app.add_subcommand("forward", "Run one forward pass and write the logits (and hidden states) as .npy");
-  sub->add_option("model", args->model, "Model folder (config.json + *.safetensors)")->required();
+  sub->add_option("model", args->model, "Model folder (config.json + *.safetensors) or Hub name org/name[@revision]")
+      ->required();
+  add_hub_flags(sub, args->hub);
   sub->add_option("--input-ids", args->input_ids, "Token ids: rows separated by ';', ids by ',' (equal lengths)")->required();
   sub->add_option("--out", args->out, "Output .npy file for the logits [B, L, V]")->required();
   sub->add_option("--hidden-states", args->hidden_states, "Output .npy file for the hidden states [layers+1, B, L, H]");
@@ -80,7 +84,10 @@ const Command kCommand{[](CLI::App& app) {
                   "Encoders: output .npy file for the last hidden state [B, L, H]");
   sub->add_option("--dtype", args->dtype, "Weights dtype: auto (the checkpoint's), f32, bf16, f16")
       ->check(CLI::IsMember({"auto", "f32", "float32", "bf16", "bfloat16", "f16", "float16"}));
-  sub->callback([args] { run_forward(*args); });
+  sub->callback([args] {
+    args->model = resolve_model_arg(args->model, args->hub);
+    run_forward(*args);
+  });
 }};
 
 }  // namespace

@@ -15,6 +15,7 @@
 
 #include "cli/command.h"
 #include "cli/common.h"
+#include "cli/hub_args.h"
 #include "transformers/config/generation_config_overrides.h"
 #include "transformers/generation/generate.h"
 #include "transformers/generation/tokenizer_adapters.h"
@@ -27,6 +28,7 @@ namespace {
 
 struct GenerateArgs {
   std::string model, input_ids, attention_mask, prompt, dtype = "auto";
+  HubArgs hub;
   std::optional<int64_t> max_new_tokens;
   bool json = false, no_cache = false, skip_special = false;
   // Generation config overrides (unset: the model's generation_config.json).
@@ -197,7 +199,10 @@ void run_generate(const GenerateArgs& a) {
 const Command kCommand{[](CLI::App& app) {
   auto args = std::make_shared<GenerateArgs>();
   CLI::App* sub = app.add_subcommand("generate", "Generate tokens from token ids or a text prompt (greedy, sampling, beams)");
-  sub->add_option("model", args->model, "Model folder (config.json + *.safetensors [+ tokenizer.json])")->required();
+  sub->add_option("model", args->model,
+                  "Model folder (config.json + *.safetensors [+ tokenizer.json]) or Hub name org/name[@revision]")
+      ->required();
+  add_hub_flags(sub, args->hub);
   sub->add_option("--input-ids", args->input_ids,
                   "Prompt ids: rows separated by ';', ids by ','; unequal rows are left-padded");
   sub->add_option("--attention-mask", args->attention_mask, "1/0 per --input-ids entry (0 = left padding), same syntax");
@@ -223,7 +228,10 @@ const Command kCommand{[](CLI::App& app) {
   sub->add_flag("--json", args->json, "Print {\"sequences\": [[...], ...], \"text\": [...]}");
   sub->add_flag("--skip-special-tokens", args->skip_special, "Leave special tokens out of the decoded text");
   sub->add_flag("--no-cache", args->no_cache, "Re-run the whole sequence at every step (no KV cache)");
-  sub->callback([args] { run_generate(*args); });
+  sub->callback([args] {
+    args->model = resolve_model_arg(args->model, args->hub);
+    run_generate(*args);
+  });
 }};
 
 }  // namespace

@@ -7,6 +7,7 @@
 #include <string>
 
 #include "cli/command.h"
+#include "cli/hub_args.h"
 #include "transformers/io/json.h"
 #include "transformers/tokenization/tokenizer.h"
 
@@ -19,6 +20,7 @@ struct TokenizeArgs {
   std::vector<std::string> texts;
   bool jsonl = false;
   bool ids_only = false;
+  transformers::cli::HubArgs hub;
 };
 
 OrderedJson encoding_json(const transformers::Encoding& e) {
@@ -81,12 +83,16 @@ const transformers::cli::Command kCommand{[](CLI::App& app) {
       "tokenize",
       "Tokenize text with a checkpoint's tokenizer (tokenizer.json or tokenizer.model); one JSON "
       "line per text, as ../shared/tools/hf_encode.mjs prints");
-  sub->add_option("path", args->path, "Checkpoint folder or tokenizer.json file")->required();
+  sub->add_option("path", args->path, "Checkpoint folder, tokenizer.json file or Hub name org/name[@revision]")->required();
+  transformers::cli::add_hub_flags(sub, args->hub);
   sub->add_option("--text", args->texts, "Text to encode (repeatable)");
   sub->add_flag("--jsonl", args->jsonl,
                 "Read texts from stdin, one per line: a JSON string or {\"text\": ...}");
   sub->add_flag("--ids", args->ids_only, "Print only the ids (with special tokens) per text");
-  sub->callback([args] { run(*args); });
+  sub->callback([args] {
+    args->path = transformers::cli::resolve_model_arg(args->path, args->hub);
+    run(*args);
+  });
 }};
 
 }  // namespace
