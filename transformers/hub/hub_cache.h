@@ -19,10 +19,10 @@ namespace transformers::hub {
 
 struct HubOptions {
   // Empty: $HF_HUB_CACHE, else $HF_HOME/hub, else ~/.cache/huggingface/hub.
-  std::filesystem::path cache_dir;
+  std::filesystem::path cache_dir{};
   // Empty: the "@revision" of the name, else "main". A branch or tag name (looked up in
   // refs/<revision>) or a 40-hex commit sha (used directly).
-  std::string revision;
+  std::string revision{};
   // Never touch the network (also set by HF_HUB_OFFLINE=1). Resolution never does anyway.
   bool local_files_only = false;
 };
