@@ -20,6 +20,10 @@
 
 namespace transformers {
 
+// More threads than this is a configuration mistake, not a machine (TRANSFORMERS_NUM_THREADS,
+// --threads).
+inline constexpr int kMaxThreads = 1024;
+
 class ThreadPool {
  public:
   explicit ThreadPool(int n_threads);

@@ -56,7 +56,7 @@ struct EncodeOptions {
 struct DecodeOptions {
   bool skip_special_tokens = false;
   // Python's clean_up_tokenization_spaces (" ." -> "." ...); unset: tokenizer_config.json's value.
-  std::optional<bool> clean_up_tokenization_spaces;
+  std::optional<bool> clean_up_tokenization_spaces = {};
 };
 
 using Offsets = std::pair<size_t, size_t>;  // [start, end) in Unicode code points of the input
