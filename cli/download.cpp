@@ -3,6 +3,8 @@
 // transformers/hub/download/download.h) and prints the snapshot folder, as
 // `huggingface-cli download` does. Progress goes to stderr: a live line per file and overall on
 // a terminal, one plain line per file otherwise. The token is never printed.
+#include "transformers/hub/download/download.h"
+
 #include <unistd.h>
 
 #include <chrono>
@@ -10,7 +12,6 @@
 #include <iostream>
 
 #include "cli/command.h"
-#include "transformers/hub/download/download.h"
 
 namespace transformers::cli {
 namespace {
@@ -41,17 +42,18 @@ class ProgressPrinter {
     const bool finished = p.stage == Stage::FileDone || p.stage == Stage::FileCached;
     if (!terminal_) {
       if (finished)
-        std::fprintf(stderr, "[%zu/%zu] %s: %s %s\n", p.file_index + 1, p.file_count, p.file.c_str(),
-                     megabytes(p.file_size).c_str(), p.stage == Stage::FileCached ? "(cached)" : "downloaded");
+        std::fprintf(stderr, "[%zu/%zu] %s: %s %s\n", p.file_index + 1, p.file_count,
+                     p.file.c_str(), megabytes(p.file_size).c_str(),
+                     p.stage == Stage::FileCached ? "(cached)" : "downloaded");
       return;
     }
     const auto now = std::chrono::steady_clock::now();
     if (!finished && now - last_draw_ < std::chrono::milliseconds(100)) return;
     last_draw_ = now;
-    std::fprintf(stderr, "\r\033[K[%zu/%zu] %s %s/%s%s | total %s/%s", p.file_index + 1, p.file_count, p.file.c_str(),
-                 megabytes(p.file_bytes).c_str(), megabytes(p.file_size).c_str(),
-                 p.stage == Stage::FileCached ? " (cached)" : "", megabytes(p.total_bytes).c_str(),
-                 megabytes(p.total_size).c_str());
+    std::fprintf(stderr, "\r\033[K[%zu/%zu] %s %s/%s%s | total %s/%s", p.file_index + 1,
+                 p.file_count, p.file.c_str(), megabytes(p.file_bytes).c_str(),
+                 megabytes(p.file_size).c_str(), p.stage == Stage::FileCached ? " (cached)" : "",
+                 megabytes(p.total_bytes).c_str(), megabytes(p.total_size).c_str());
     if (finished) std::fputc('\n', stderr);
     std::fflush(stderr);
   }
@@ -74,16 +76,20 @@ void run_download(const DownloadArgs& a) {
 
 const Command kCommand{[](CLI::App& app) {
   auto args = std::make_shared<DownloadArgs>();
-  CLI::App* sub = app.add_subcommand(
-      "download", "Download a Hub repository into the Hub cache (shared with huggingface_hub) and print its folder");
+  CLI::App* sub = app.add_subcommand("download",
+                                     "Download a Hub repository into the Hub cache (shared with "
+                                     "huggingface_hub) and print its folder");
   sub->add_option("repo", args->repo, "Repository: org/name[@revision]")->required();
   sub->add_option("--revision", args->revision, "Branch, tag or commit sha (default: main)");
-  sub->add_option("--token", args->token,
-                  "Access token for private or gated repositories (default: $HF_TOKEN, else the token file "
-                  "huggingface_hub writes, $HF_HOME/token)");
+  sub->add_option(
+      "--token", args->token,
+      "Access token for private or gated repositories (default: $HF_TOKEN, else the token file "
+      "huggingface_hub writes, $HF_HOME/token)");
   sub->add_option("--cache-dir", args->cache_dir,
-                  "Hub cache folder (default: $HF_HUB_CACHE, else $HF_HOME/hub, else ~/.cache/huggingface/hub)");
-  sub->add_option("--include", args->include, "Only files matching this glob (repeatable), e.g. '*.json'");
+                  "Hub cache folder (default: $HF_HUB_CACHE, else $HF_HOME/hub, else "
+                  "~/.cache/huggingface/hub)");
+  sub->add_option("--include", args->include,
+                  "Only files matching this glob (repeatable), e.g. '*.json'");
   sub->callback([args] { run_download(*args); });
 }};
 

@@ -2,9 +2,8 @@
 // (`org/name[@revision]`, resolved in the local Hub cache: transformers/hub/hub_cache.h).
 #pragma once
 
-#include <string>
-
 #include <CLI/CLI.hpp>
+#include <string>
 
 #include "transformers/hub/hub_cache.h"
 

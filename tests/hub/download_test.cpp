@@ -40,19 +40,24 @@ class Download : public ::testing::Test {
     home_ = root_ / "home";
     fs::create_directories(home_);
     files_ = testing::folder_files(model_);
-    hub_.add_repo("org/tiny", {.refs = {{"main", kSha}, {"v1.0", kTagSha}},
-                               .commits = {{kSha, files_}, {kTagSha, testing::folder_files(tagged_model_)}}});
-    hub_.add_repo("org/private", {.refs = {{"main", kSha}}, .commits = {{kSha, files_}}, .token = kToken});
+    hub_.add_repo("org/tiny",
+                  {.refs = {{"main", kSha}, {"v1.0", kTagSha}},
+                   .commits = {{kSha, files_}, {kTagSha, testing::folder_files(tagged_model_)}}});
+    hub_.add_repo("org/private",
+                  {.refs = {{"main", kSha}}, .commits = {{kSha, files_}}, .token = kToken});
   }
 
   // The command with this test's Hub, cache and an empty HF_HOME (no token file of the machine's).
   ProcessResult run(const std::string& args, const std::string& env = "") {
     return testing::run_command("env -u HF_TOKEN -u HF_HUB_OFFLINE HF_ENDPOINT=" + hub_.endpoint() +
-                                " HF_HUB_CACHE=" + cache_.string() + " HF_HOME=" + home_.string() + " " + env + " " +
-                                std::string(TCPP_BINARY_DIR) + "/cli/transformers " + args);
+                                " HF_HUB_CACHE=" + cache_.string() + " HF_HOME=" + home_.string() +
+                                " " + env + " " + std::string(TCPP_BINARY_DIR) +
+                                "/cli/transformers " + args);
   }
 
-  fs::path repo_dir(const std::string& name = "tiny") const { return cache_ / ("models--org--" + name); }
+  fs::path repo_dir(const std::string& name = "tiny") const {
+    return cache_ / ("models--org--" + name);
+  }
 
   std::string generated(const std::string& model, const std::string& env = "") {
     ProcessResult r = run("generate " + model + " --input-ids 1,5,9 --max-new-tokens 6", env);
@@ -62,7 +67,8 @@ class Download : public ::testing::Test {
 
   size_t blob_gets() const {
     auto log = hub_.log();
-    return std::count_if(log.begin(), log.end(), [](const auto& e) { return e.path.rfind("/blobs/", 0) == 0; });
+    return std::count_if(log.begin(), log.end(),
+                         [](const auto& e) { return e.path.rfind("/blobs/", 0) == 0; });
   }
 
   FakeHub hub_;
@@ -80,7 +86,8 @@ TEST_F(Download, FreshDownloadHasHuggingfaceHubLayoutAndLoadsOfflineByName) {
     const fs::path link = snapshot / name;
     ASSERT_TRUE(fs::is_symlink(link)) << name;
     // LFS files are named by their sha256 (X-Linked-Etag), the others by their git blob sha1.
-    const std::string etag = name.ends_with(".safetensors") ? testing::sha256_hex(bytes) : testing::git_blob_sha1(bytes);
+    const std::string etag =
+        name.ends_with(".safetensors") ? testing::sha256_hex(bytes) : testing::git_blob_sha1(bytes);
     EXPECT_EQ(fs::read_symlink(link), fs::path("../../blobs") / etag) << name;
     EXPECT_EQ(read_text_file(link), bytes) << name;
     EXPECT_NE(r.err.find(name), std::string::npos) << "a progress line per file: " << r.err;
@@ -88,7 +95,8 @@ TEST_F(Download, FreshDownloadHasHuggingfaceHubLayoutAndLoadsOfflineByName) {
   for (const auto& e : fs::directory_iterator(repo_dir() / "blobs"))
     EXPECT_EQ(e.path().extension(), "") << "left behind: " << e.path();
   // Offline, by name, on an unreachable endpoint: the same tokens as from the original folder.
-  EXPECT_EQ(generated("org/tiny", "HF_HUB_OFFLINE=1 HF_ENDPOINT=http://127.0.0.1:9"), generated(model_.string()));
+  EXPECT_EQ(generated("org/tiny", "HF_HUB_OFFLINE=1 HF_ENDPOINT=http://127.0.0.1:9"),
+            generated(model_.string()));
   EXPECT_EQ(generated("org/tiny --local-files-only"), generated(model_.string()));
   // A second download finds every blob by its etag and fetches none.
   const size_t before = blob_gets();
@@ -103,8 +111,9 @@ TEST_F(Download, CutTransferIsResumedWithRangeAndVerified) {
   ProcessResult r = run("download org/tiny");
   ASSERT_EQ(r.exit_code, 0) << r.err;
   auto log = hub_.log();
-  EXPECT_TRUE(std::any_of(log.begin(), log.end(), [](const auto& e) { return e.range == "bytes=1000-"; }))
-      << "no request resumed at byte 1000";
+  EXPECT_TRUE(std::any_of(log.begin(), log.end(), [](const auto& e) {
+    return e.range == "bytes=1000-";
+  })) << "no request resumed at byte 1000";
   const std::string weights = files_.at("model.safetensors");
   EXPECT_EQ(read_text_file(repo_dir() / "blobs" / testing::sha256_hex(weights)), weights);
   EXPECT_EQ(generated("org/tiny", "HF_HUB_OFFLINE=1"), generated(model_.string()));
@@ -118,7 +127,8 @@ TEST_F(Download, PartialFileOfAnEarlierRunIsResumed) {
   ProcessResult r = run("download org/tiny");
   ASSERT_EQ(r.exit_code, 0) << r.err;
   auto log = hub_.log();
-  EXPECT_TRUE(std::any_of(log.begin(), log.end(), [](const auto& e) { return e.range == "bytes=5000-"; }));
+  EXPECT_TRUE(
+      std::any_of(log.begin(), log.end(), [](const auto& e) { return e.range == "bytes=5000-"; }));
   EXPECT_FALSE(fs::exists(part));
   EXPECT_EQ(read_text_file(repo_dir() / "snapshots" / kSha / "model.safetensors"), weights);
 }
@@ -131,7 +141,8 @@ TEST_F(Download, CorruptedBlobIsRefused) {
   EXPECT_NE(r.err.find(etag), std::string::npos) << r.err;
   EXPECT_FALSE(fs::exists(repo_dir() / "blobs" / etag));
   EXPECT_FALSE(fs::exists(repo_dir() / "blobs" / (etag + ".incomplete")));
-  EXPECT_FALSE(fs::exists(fs::symlink_status(repo_dir() / "snapshots" / kSha / "model.safetensors")));
+  EXPECT_FALSE(
+      fs::exists(fs::symlink_status(repo_dir() / "snapshots" / kSha / "model.safetensors")));
   EXPECT_FALSE(fs::exists(repo_dir() / "refs" / "main"));
 }
 
@@ -165,8 +176,10 @@ TEST_F(Download, TagAndCommitRevisions) {
   r = run(std::string("download org/tiny@") + kSha);
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_FALSE(fs::exists(repo_dir() / "refs" / kSha));
-  EXPECT_EQ(generated(std::string("org/tiny --revision ") + kSha, "HF_HUB_OFFLINE=1"), generated(model_.string()));
-  testing::expect_one_line_error(run("download org/tiny --revision nope"), "no such repository/revision 'nope'");
+  EXPECT_EQ(generated(std::string("org/tiny --revision ") + kSha, "HF_HUB_OFFLINE=1"),
+            generated(model_.string()));
+  testing::expect_one_line_error(run("download org/tiny --revision nope"),
+                                 "no such repository/revision 'nope'");
 }
 
 TEST_F(Download, IncludeGlobsSelectFiles) {
@@ -180,20 +193,25 @@ TEST_F(Download, IncludeGlobsSelectFiles) {
 }
 
 TEST_F(Download, HostileFileNamesFromTheServerWriteNothing) {
-  for (const std::string evil : {"../../evil", "/tmp/evil-abs", "sub/../../../evil", "./config.json"}) {
-    hub_.add_repo("org/evil", {.refs = {{"main", kSha}}, .commits = {{kSha, {{"config.json", "{}"}, {evil, "x"}}}}});
+  for (const std::string evil :
+       {"../../evil", "/tmp/evil-abs", "sub/../../../evil", "./config.json"}) {
+    hub_.add_repo("org/evil", {.refs = {{"main", kSha}},
+                               .commits = {{kSha, {{"config.json", "{}"}, {evil, "x"}}}}});
     ProcessResult r = run("download org/evil");
     testing::expect_one_line_error(r, "from the server");
     EXPECT_FALSE(fs::exists(repo_dir("evil"))) << evil;
   }
-  for (const fs::path p : {root_ / "evil", cache_ / "evil", root_.parent_path() / "evil"})
+  for (const fs::path& p : {root_ / "evil", cache_ / "evil", root_.parent_path() / "evil"})
     EXPECT_FALSE(fs::exists(p)) << p;
   auto log = hub_.log();
-  EXPECT_TRUE(std::none_of(log.begin(), log.end(), [](const auto& e) { return e.path.find("/resolve/") != std::string::npos; }));
+  EXPECT_TRUE(std::none_of(log.begin(), log.end(), [](const auto& e) {
+    return e.path.find("/resolve/") != std::string::npos;
+  }));
 }
 
 TEST_F(Download, OfflineAndHostileNamesNeverReachTheServer) {
-  testing::expect_one_line_error(run("download org/tiny", "HF_HUB_OFFLINE=1"), "not in the Hub cache");
+  testing::expect_one_line_error(run("download org/tiny", "HF_HUB_OFFLINE=1"),
+                                 "not in the Hub cache");
   for (const std::string name : {"../x", "/etc/passwd", "a/b/c", "org/..", "org/tiny@../../etc"})
     testing::expect_one_line_error(run("download '" + name + "'"), "");
   EXPECT_TRUE(hub_.log().empty());

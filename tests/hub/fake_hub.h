@@ -34,13 +34,15 @@ inline std::string digest_hex(const EVP_MD* md, const std::string& bytes) {
 inline std::string sha256_hex(const std::string& bytes) { return digest_hex(EVP_sha256(), bytes); }
 // Git's object id of a file: sha1("blob <size>\0" + content), the Hub's ETag of a non-LFS file.
 inline std::string git_blob_sha1(const std::string& bytes) {
-  return digest_hex(EVP_sha1(), "blob " + std::to_string(bytes.size()) + std::string(1, '\0') + bytes);
+  return digest_hex(EVP_sha1(),
+                    "blob " + std::to_string(bytes.size()) + std::string(1, '\0') + bytes);
 }
 
 struct FakeRepo {
-  std::map<std::string, std::string> refs;                            // branch or tag -> sha
-  std::map<std::string, std::map<std::string, std::string>> commits;  // sha -> {file name -> bytes}
-  std::string token;                                                  // non-empty: private
+  std::map<std::string, std::string> refs{};  // branch or tag -> sha
+  std::map<std::string, std::map<std::string, std::string>>
+      commits{};        // sha -> {file name -> bytes}
+  std::string token{};  // non-empty: private
 };
 
 struct LoggedRequest {
@@ -51,8 +53,10 @@ struct LoggedRequest {
 class FakeHub {
  public:
   FakeHub() {
-    server_.Get(R"(/api/models/([^/]+)/([^/]+)/revision/(.+))", [this](const auto& req, auto& res) { api(req, res); });
-    server_.Get(R"(/([^/]+)/([^/]+)/resolve/([^/]+)/(.+))", [this](const auto& req, auto& res) { resolve(req, res); });
+    server_.Get(R"(/api/models/([^/]+)/([^/]+)/revision/(.+))",
+                [this](const auto& req, auto& res) { api(req, res); });
+    server_.Get(R"(/([^/]+)/([^/]+)/resolve/([^/]+)/(.+))",
+                [this](const auto& req, auto& res) { resolve(req, res); });
     server_.Get(R"(/blobs/([0-9a-f]+))", [this](const auto& req, auto& res) { blob(req, res); });
     port_ = server_.bind_to_any_port("127.0.0.1");
     thread_ = std::thread([this] { server_.listen_after_bind(); });
@@ -95,7 +99,8 @@ class FakeHub {
   }
 
   // The repository, when it exists and the request may see it (else the answer is set).
-  const FakeRepo* find_repo(const httplib::Request& req, httplib::Response& res, const std::string& id) {
+  const FakeRepo* find_repo(const httplib::Request& req, httplib::Response& res,
+                            const std::string& id) {
     std::string auth = req.get_header_value("Authorization");
     log_.push_back({req.method, req.path, req.get_header_value("Range"), !auth.empty()});
     auto it = repos_.find(id);
@@ -110,7 +115,8 @@ class FakeHub {
   }
 
   // The files of `rev` (a branch, tag or sha), or nullptr with a 404 set.
-  const std::map<std::string, std::string>* find_commit(const FakeRepo& repo, const std::string& rev,
+  const std::map<std::string, std::string>* find_commit(const FakeRepo& repo,
+                                                        const std::string& rev,
                                                         httplib::Response& res, std::string* sha) {
     auto ref = repo.refs.find(rev);
     *sha = ref != repo.refs.end() ? ref->second : rev;
@@ -163,7 +169,8 @@ class FakeHub {
 
   void blob(const httplib::Request& req, httplib::Response& res) {
     std::lock_guard<std::mutex> lock(mutex_);
-    log_.push_back({req.method, req.path, req.get_header_value("Range"), req.has_header("Authorization")});
+    log_.push_back(
+        {req.method, req.path, req.get_header_value("Range"), req.has_header("Authorization")});
     auto it = blobs_.find(req.matches[1].str());
     if (it == blobs_.end()) {
       res.status = 404;

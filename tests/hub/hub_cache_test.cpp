@@ -1,10 +1,11 @@
 // Hub cache resolution (transformers/hub/hub_cache.h) against the layout huggingface_hub writes,
 // built here by hand: names resolve to the right snapshot, hostile names and ref files are refused
 // before any path is formed, and from_pretrained("org/name") loads the same model as the folder.
+#include "transformers/hub/hub_cache.h"
+
 #include <gtest/gtest.h>
 
 #include "hub_test_util.h"
-#include "transformers/hub/hub_cache.h"
 #include "transformers/models/auto.h"
 #include "transformers/tokenization/tokenizer.h"
 
@@ -34,17 +35,26 @@ TEST(HubNames, ValidRepoIdsAndRevisionsParse) {
 }
 
 TEST(HubNames, HostileRepoIdsAreRefused) {
-  for (const std::string& id : std::vector<std::string>{"../x", "/etc/passwd", "/abs/path", "a/b/c", "name", "org/..", "../..", "org/.hidden",
-                               "org/name-", "-org/name", "org/na..me", "org/a--b", "org/name.git", "org/na me",
-                               "org/na\\me", "org/", "/name", "", "org/name\n", std::string(50, 'a') + "/" +
-                               std::string(50, 'b')})
+  for (const std::string& id :
+       std::vector<std::string>{"../x",         "/etc/passwd",
+                                "/abs/path",    "a/b/c",
+                                "name",         "org/..",
+                                "../..",        "org/.hidden",
+                                "org/name-",    "-org/name",
+                                "org/na..me",   "org/a--b",
+                                "org/name.git", "org/na me",
+                                "org/na\\me",   "org/",
+                                "/name",        "",
+                                "org/name\n",   std::string(50, 'a') + "/" + std::string(50, 'b')})
     expect_error_naming<ValueError>([&] { hub::validate_repo_id(id); }, "is not a Hub repo id");
 }
 
 TEST(HubNames, HostileRevisionsAreRefused) {
-  for (const std::string& rev : std::vector<std::string>{"../x", "..", "a/../b", "/abs", "a//b", "a/", "a b", "", std::string(256, 'a'), "a\\b"})
+  for (const std::string& rev : std::vector<std::string>{
+           "../x", "..", "a/../b", "/abs", "a//b", "a/", "a b", "", std::string(256, 'a'), "a\\b"})
     EXPECT_THROW(hub::validate_revision(rev), ValueError) << rev;
-  expect_error_naming<ValueError>([] { hub::parse_repo_ref("org/name@v1", "v2"); }, "differs from --revision");
+  expect_error_naming<ValueError>([] { hub::parse_repo_ref("org/name@v1", "v2"); },
+                                  "differs from --revision");
   expect_error_naming<ValueError>([] { hub::parse_repo_ref("org/name@"); }, "empty revision");
   expect_error_naming<ValueError>([] { hub::parse_repo_ref("org/name@../../etc"); }, "'..' part");
 }
@@ -62,7 +72,8 @@ TEST(HubCacheDir, FollowsHuggingfaceHubEnvironment) {
     EXPECT_EQ(hub::hub_cache_dir(), "/h/hub");
   }
   {
-    ScopedEnv cache("HF_HUB_CACHE", std::nullopt), home("HF_HOME", std::nullopt), user("HOME", "/home/u");
+    ScopedEnv cache("HF_HUB_CACHE", std::nullopt), home("HF_HOME", std::nullopt),
+        user("HOME", "/home/u");
     EXPECT_EQ(hub::hub_cache_dir(), "/home/u/.cache/huggingface/hub");
     EXPECT_EQ(hub::hub_token_path(), "/home/u/.cache/huggingface/token");
     ScopedEnv tilde("HF_HUB_CACHE", "~/elsewhere");
@@ -86,7 +97,8 @@ class HandmadeCache : public ::testing::Test {
     for (const char* f : {"tokenizer.json", "tokenizer_config.json"})
       files[f] = read_text_file(testing::shared_path("tokenizers/models/bert") / f);
     snapshot_ = testing::handmade_cache_repo(cache_, "org/tiny", kSha, files);
-    snapshot2_ = testing::handmade_cache_repo(cache_, "org/tiny", kSha2, testing::folder_files(other_), "v1.0");
+    snapshot2_ = testing::handmade_cache_repo(cache_, "org/tiny", kSha2,
+                                              testing::folder_files(other_), "v1.0");
   }
   fs::path model_, other_, cache_, snapshot_, snapshot2_;
 };
@@ -97,8 +109,9 @@ TEST_F(HandmadeCache, NamesResolveToTheirSnapshot) {
   EXPECT_EQ(hub::resolve_model("org/tiny@main", o), snapshot_);
   EXPECT_EQ(hub::resolve_model("org/tiny@v1.0", o), snapshot2_);
   EXPECT_EQ(hub::resolve_model("org/tiny", {.cache_dir = cache_, .revision = "v1.0"}), snapshot2_);
-  EXPECT_EQ(hub::resolve_model(std::string("org/tiny@") + kSha2, o), snapshot2_);  // a sha needs no ref
-  EXPECT_EQ(hub::resolve_model(model_.string(), o), model_);                         // a local folder wins
+  EXPECT_EQ(hub::resolve_model(std::string("org/tiny@") + kSha2, o),
+            snapshot2_);                                      // a sha needs no ref
+  EXPECT_EQ(hub::resolve_model(model_.string(), o), model_);  // a local folder wins
 }
 
 TEST_F(HandmadeCache, MissingNamesSayHowToDownload) {
@@ -116,8 +129,9 @@ TEST_F(HandmadeCache, MissingNamesSayHowToDownload) {
 TEST_F(HandmadeCache, RefFileLeadingElsewhereIsRefused) {
   const fs::path refs = cache_ / "models--org--tiny" / "refs";
   write_file_atomically(refs / "evil", "../../etc");
-  expect_error_naming<FormatError>([&] { hub::resolve_model("org/tiny@evil", {.cache_dir = cache_}); },
-                                   "must hold a 40-hex commit sha");
+  expect_error_naming<FormatError>(
+      [&] { hub::resolve_model("org/tiny@evil", {.cache_dir = cache_}); },
+      "must hold a 40-hex commit sha");
   write_file_atomically(refs / "main", std::string(kSha) + "/../../../..");
   EXPECT_THROW(hub::resolve_model("org/tiny", {.cache_dir = cache_}), FormatError);
 }
@@ -128,18 +142,22 @@ TEST_F(HandmadeCache, FromPretrainedByNameLoadsTheSameModel) {
   for (int64_t i = 0; i < 4; ++i) ids.data<int64_t>()[i] = 3 * i + 1;
   auto by_name = AutoModelForCausalLM::from_pretrained("org/tiny");
   auto by_folder = AutoModelForCausalLM::from_pretrained(model_);
-  EXPECT_EQ(testing::max_abs_diff(by_name->forward(ids).logits, by_folder->forward(ids).logits), 0.0f);
+  EXPECT_EQ(testing::max_abs_diff(by_name->forward(ids).logits, by_folder->forward(ids).logits),
+            0.0f);
   auto tagged = AutoModelForCausalLM::from_pretrained("org/tiny@v1.0");
   auto other = AutoModelForCausalLM::from_pretrained(other_);
   EXPECT_EQ(testing::max_abs_diff(tagged->forward(ids).logits, other->forward(ids).logits), 0.0f);
   EXPECT_GT(testing::max_abs_diff(tagged->forward(ids).logits, by_name->forward(ids).logits), 0.0f);
   // The tokenizer by name encodes as the same tokenizer read from its folder.
   const auto text = "Hello, Hub cache!";
-  EXPECT_EQ(Tokenizer::from_pretrained("org/tiny").encode(text),
-            Tokenizer::from_pretrained(testing::shared_path("tokenizers/models/bert")).encode(text));
+  EXPECT_EQ(
+      Tokenizer::from_pretrained("org/tiny").encode(text),
+      Tokenizer::from_pretrained(testing::shared_path("tokenizers/models/bert")).encode(text));
   // Names that are not repo ids keep the loaders' own errors.
-  expect_error_naming<IoError>([] { AutoModelForCausalLM::from_pretrained("/no/such/folder"); }, "not a model folder");
-  expect_error_naming<IoError>([] { AutoModelForCausalLM::from_pretrained("org/absent"); }, "not in the Hub cache");
+  expect_error_naming<IoError>([] { AutoModelForCausalLM::from_pretrained("/no/such/folder"); },
+                               "not a model folder");
+  expect_error_naming<IoError>([] { AutoModelForCausalLM::from_pretrained("org/absent"); },
+                               "not in the Hub cache");
 }
 
 }  // namespace

@@ -22,8 +22,9 @@ namespace fs = std::filesystem;
 // A tiny random llama checkpoint (config.json, generation_config.json, model.safetensors).
 inline fs::path tiny_model(const std::string& name, int seed = 0) {
   const fs::path dir = scratch_dir(name);
-  auto r = run_command(std::string(TCPP_BINARY_DIR) + "/tools/make_tiny_model --arch llama --seed " +
-                       std::to_string(seed) + " --out " + dir.string());
+  auto r =
+      run_command(std::string(TCPP_BINARY_DIR) + "/tools/make_tiny_model --arch llama --seed " +
+                  std::to_string(seed) + " --out " + dir.string());
   EXPECT_EQ(r.exit_code, 0) << r.err;
   return dir;
 }
@@ -32,7 +33,8 @@ inline fs::path tiny_model(const std::string& name, int seed = 0) {
 inline std::map<std::string, std::string> folder_files(const fs::path& dir) {
   std::map<std::string, std::string> files;
   for (const auto& e : fs::directory_iterator(dir))
-    if (fs::is_regular_file(e.path())) files[e.path().filename().string()] = read_text_file(e.path());
+    if (fs::is_regular_file(e.path()))
+      files[e.path().filename().string()] = read_text_file(e.path());
   return files;
 }
 
@@ -41,12 +43,16 @@ class ScopedEnv {
  public:
   ScopedEnv(const char* name, std::optional<std::string> value) : name_(name) {
     if (const char* old = std::getenv(name)) old_ = old;
-    if (value) ::setenv(name, value->c_str(), 1);
-    else ::unsetenv(name);
+    if (value)
+      ::setenv(name, value->c_str(), 1);
+    else
+      ::unsetenv(name);
   }
   ~ScopedEnv() {
-    if (old_) ::setenv(name_, old_->c_str(), 1);
-    else ::unsetenv(name_);
+    if (old_)
+      ::setenv(name_, old_->c_str(), 1);
+    else
+      ::unsetenv(name_);
   }
   ScopedEnv(const ScopedEnv&) = delete;
   ScopedEnv& operator=(const ScopedEnv&) = delete;
@@ -58,8 +64,10 @@ class ScopedEnv {
 
 // models--org--name/{blobs/<sha256>, snapshots/<sha>/<file> -> ../../blobs/<sha256>, refs/<ref>}
 // written by hand, as huggingface_hub lays them out (relative symlinks into blobs).
-inline fs::path handmade_cache_repo(const fs::path& cache, const std::string& org_name, const std::string& sha,
-                                    const std::map<std::string, std::string>& files, const std::string& ref = "main") {
+inline fs::path handmade_cache_repo(const fs::path& cache, const std::string& org_name,
+                                    const std::string& sha,
+                                    const std::map<std::string, std::string>& files,
+                                    const std::string& ref = "main") {
   const fs::path repo = cache / ("models--" + org_name.substr(0, org_name.find('/')) + "--" +
                                  org_name.substr(org_name.find('/') + 1));
   fs::create_directories(repo / "blobs");

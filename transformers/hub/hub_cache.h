@@ -44,7 +44,7 @@ void validate_repo_id(const std::string& repo_id);
 // whose '/'-separated parts are non-empty and neither "." nor "..".
 void validate_revision(const std::string& revision);
 bool is_lower_hex(const std::string& text, size_t length);  // exactly `length` digits of [0-9a-f]
-bool is_commit_sha(const std::string& text);               // 40 lowercase hex digits
+bool is_commit_sha(const std::string& text);                // 40 lowercase hex digits
 
 // "org/name" or "org/name@rev" -> RepoRef; `revision` (when not empty) must agree with "@rev".
 // Throws ValueError naming `name` and the rule it breaks.
@@ -61,7 +61,8 @@ std::filesystem::path hub_token_path();
 bool hub_offline_from_env();
 
 // <cache>/models--org--name
-std::filesystem::path repo_folder(const std::filesystem::path& cache_dir, const std::string& repo_id);
+std::filesystem::path repo_folder(const std::filesystem::path& cache_dir,
+                                  const std::string& repo_id);
 // The commit sha refs/<revision> holds (a sha revision is itself). Throws IoError when the ref is
 // missing, FormatError when its content is not a 40-hex sha.
 std::string read_ref(const std::filesystem::path& repo_dir, const RepoRef& ref);

@@ -34,17 +34,21 @@ struct Listing {
 };
 
 // What the server's answer means for the user; the token itself is never part of a message.
-[[noreturn]] void throw_http_error(const HttpResponse& r, const RepoRef& ref, bool has_token, const std::string& what) {
+[[noreturn]] void throw_http_error(const HttpResponse& r, const RepoRef& ref, bool has_token,
+                                   const std::string& what) {
   const std::string who = ref.repo_id + (what.empty() ? "" : " (" + what + ")");
   if (r.status == 401 || r.status == 403) {
     if (has_token)
-      throw IoError(detail::concat(who, ": token refused (HTTP ", r.status,
-                                   "): it has no access to this repository (gated or private), or is invalid"));
-    throw IoError(detail::concat(who, ": HTTP ", r.status, ": the repository needs a token (--token, HF_TOKEN or ",
+      throw IoError(detail::concat(
+          who, ": token refused (HTTP ", r.status,
+          "): it has no access to this repository (gated or private), or is invalid"));
+    throw IoError(detail::concat(who, ": HTTP ", r.status,
+                                 ": the repository needs a token (--token, HF_TOKEN or ",
                                  hub_token_path().string(), "), or does not exist"));
   }
   if (r.status == 404)
-    throw IoError(detail::concat(who, ": no such repository/revision '", ref.revision, "' (HTTP 404)"));
+    throw IoError(
+        detail::concat(who, ": no such repository/revision '", ref.revision, "' (HTTP 404)"));
   throw IoError(detail::concat(who, ": the server answered HTTP ", r.status));
 }
 
@@ -58,22 +62,23 @@ std::string strip_etag(std::string v) {
 void validate_etag(const std::string& etag, const std::string& file) {
   bool ok = !etag.empty() && etag.size() <= 128 && etag.front() != '.' && etag.front() != '-';
   for (char c : etag)
-    ok = ok && ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '_' ||
-                c == '.');
-  TCPP_CHECK(ok, FormatError, file, ": the server's ETag '", etag.substr(0, 80), "' is not a usable blob name");
+    ok = ok && ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                c == '-' || c == '_' || c == '.');
+  TCPP_CHECK(ok, FormatError, file, ": the server's ETag '", etag.substr(0, 80),
+             "' is not a usable blob name");
 }
 
 uint64_t parse_size(const std::string& text, const std::string& what) {
   char* end = nullptr;
   const unsigned long long v = std::strtoull(text.c_str(), &end, 10);
-  TCPP_CHECK(!text.empty() && end && *end == '\0' && text[0] != '-', FormatError, what, ": bad size '",
-             text.substr(0, 40), "'");
+  TCPP_CHECK(!text.empty() && end && *end == '\0' && text[0] != '-', FormatError, what,
+             ": bad size '", text.substr(0, 40), "'");
   return v;
 }
 
 Listing fetch_listing(const std::string& endpoint, const RepoRef& ref, const std::string& token) {
-  const std::string url =
-      endpoint + "/api/models/" + ref.repo_id + "/revision/" + url_encode(ref.revision, /*keep_slash=*/false);
+  const std::string url = endpoint + "/api/models/" + ref.repo_id + "/revision/" +
+                          url_encode(ref.revision, /*keep_slash=*/false);
   HttpResponse r = http_request({.url = url, .bearer_token = token, .follow_redirects = true});
   if (r.status != 200) throw_http_error(r, ref, !token.empty(), "");
   const Json j = parse_json(r.body, url);
@@ -82,8 +87,10 @@ Listing fetch_listing(const std::string& endpoint, const RepoRef& ref, const std
   listing.sha = json_get<std::string>(j, "sha", url);
   TCPP_CHECK(is_commit_sha(listing.sha), FormatError, url, ": 'sha' is not a 40-hex commit sha");
   auto siblings = j.find("siblings");
-  TCPP_CHECK(siblings != j.end() && siblings->is_array(), FormatError, url, ": missing 'siblings' array");
-  TCPP_CHECK(siblings->size() <= kMaxRepoFiles, FormatError, url, ": more than ", kMaxRepoFiles, " files");
+  TCPP_CHECK(siblings != j.end() && siblings->is_array(), FormatError, url,
+             ": missing 'siblings' array");
+  TCPP_CHECK(siblings->size() <= kMaxRepoFiles, FormatError, url, ": more than ", kMaxRepoFiles,
+             " files");
   for (const Json& s : *siblings) {
     TCPP_CHECK(s.is_object(), FormatError, url, ": a 'siblings' entry is not an object");
     listing.files.push_back(json_get<std::string>(s, "rfilename", url + ": siblings"));
@@ -91,24 +98,29 @@ Listing fetch_listing(const std::string& endpoint, const RepoRef& ref, const std
   return listing;
 }
 
-RemoteFile head_file(const std::string& endpoint, const RepoRef& ref, const std::string& sha, const std::string& name,
-                     const std::string& token) {
-  std::string url = endpoint + "/" + ref.repo_id + "/resolve/" + sha + "/" + url_encode(name, /*keep_slash=*/true);
+RemoteFile head_file(const std::string& endpoint, const RepoRef& ref, const std::string& sha,
+                     const std::string& name, const std::string& token) {
+  std::string url = endpoint + "/" + ref.repo_id + "/resolve/" + sha + "/" +
+                    url_encode(name, /*keep_slash=*/true);
   HttpResponse r;
   // A relative redirect (a renamed repository) is followed on the same server, with the token;
   // the redirect to the blob store carries the etag already and is not followed.
   for (int hop = 0; hop < 5; ++hop) {
     r = http_request({.url = url, .bearer_token = token, .head = true});
     const bool redirect = r.status >= 300 && r.status < 400;
-    if (!redirect || !r.header("x-linked-etag").empty() || r.redirect_url.rfind(endpoint + "/", 0) != 0) break;
+    if (!redirect || !r.header("x-linked-etag").empty() ||
+        r.redirect_url.rfind(endpoint + "/", 0) != 0)
+      break;
     url = r.redirect_url;
   }
   if (r.status >= 400) throw_http_error(r, ref, !token.empty(), name);
   RemoteFile f{.name = name};
-  f.etag = strip_etag(!r.header("x-linked-etag").empty() ? r.header("x-linked-etag") : r.header("etag"));
+  f.etag =
+      strip_etag(!r.header("x-linked-etag").empty() ? r.header("x-linked-etag") : r.header("etag"));
   TCPP_CHECK(!f.etag.empty(), FormatError, url, ": the server sent no ETag");
   validate_etag(f.etag, name);
-  const std::string size = !r.header("x-linked-size").empty() ? r.header("x-linked-size") : r.header("content-length");
+  const std::string size =
+      !r.header("x-linked-size").empty() ? r.header("x-linked-size") : r.header("content-length");
   if (!size.empty()) {
     f.size = parse_size(size, url);
     f.size_known = true;
@@ -151,8 +163,8 @@ uint64_t file_size_of(int fd) {
 
 // One GET into `part`, appending from its current size (Range) or starting over when the server
 // sends the whole file. Returns the HTTP status.
-long fetch_into(const std::string& url, const std::string& token, const fs::path& part, const RemoteFile& f,
-                const std::function<void(uint64_t)>& on_bytes) {
+long fetch_into(const std::string& url, const std::string& token, const fs::path& part,
+                const RemoteFile& f, const std::function<void(uint64_t)>& on_bytes) {
   const int fd = ::open(part.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW | O_CLOEXEC, 0644);
   TCPP_CHECK(fd >= 0, IoError, part.string(), ": cannot open for writing");
   struct Closer {
@@ -164,9 +176,11 @@ long fetch_into(const std::string& url, const std::string& token, const fs::path
     TCPP_CHECK(::ftruncate(fd, 0) == 0, IoError, part.string(), ": cannot truncate");
     have = 0;
   }
-  if (f.size_known && have == f.size && have > 0) return 206;  // complete already; checked by the caller
+  if (f.size_known && have == f.size && have > 0)
+    return 206;  // complete already; checked by the caller
   bool started = false, keep = false;
-  HttpRequest request{.url = url, .bearer_token = token, .follow_redirects = true, .range_start = have};
+  HttpRequest request{
+      .url = url, .bearer_token = token, .follow_redirects = true, .range_start = have};
   request.on_body = [&](const HttpResponse& r, const char* data, size_t n) {
     if (!started) {
       started = true;
@@ -178,13 +192,13 @@ long fetch_into(const std::string& url, const std::string& token, const fs::path
       if (r.status == 206) {
         const std::string range = r.header("content-range");
         TCPP_CHECK(range.rfind("bytes " + std::to_string(have) + "-", 0) == 0, FormatError, f.name,
-                   ": the server resumed at the wrong offset (Content-Range '", range.substr(0, 80), "', asked ", have,
-                   ")");
+                   ": the server resumed at the wrong offset (Content-Range '", range.substr(0, 80),
+                   "', asked ", have, ")");
       }
     }
     if (!keep) return true;  // an error page: not the file
-    TCPP_CHECK(!f.size_known || have + n <= f.size, FormatError, f.name, ": the server sent more than the ", f.size,
-               " bytes it announced");
+    TCPP_CHECK(!f.size_known || have + n <= f.size, FormatError, f.name,
+               ": the server sent more than the ", f.size, " bytes it announced");
     write_all(fd, data, n, part);
     have += n;
     on_bytes(have);
@@ -194,8 +208,9 @@ long fetch_into(const std::string& url, const std::string& token, const fs::path
 }
 
 // Downloads one blob into blobs/<etag> (through blobs/<etag>.incomplete), checked.
-void fetch_blob(const std::string& url, const std::string& token, const fs::path& blob, const RemoteFile& f,
-                const RepoRef& ref, int max_attempts, const std::function<void(uint64_t)>& on_bytes) {
+void fetch_blob(const std::string& url, const std::string& token, const fs::path& blob,
+                const RemoteFile& f, const RepoRef& ref, int max_attempts,
+                const std::function<void(uint64_t)>& on_bytes) {
   fs::path part = blob;
   part += ".incomplete";
   for (int attempt = 1;; ++attempt) {
@@ -210,20 +225,22 @@ void fetch_blob(const std::string& url, const std::string& token, const fs::path
       fs::remove(part);
       continue;
     }
-    if (status != 200 && status != 206) throw_http_error(HttpResponse{.status = status}, ref, !token.empty(), f.name);
+    if (status != 200 && status != 206)
+      throw_http_error(HttpResponse{.status = status}, ref, !token.empty(), f.name);
     break;
   }
   const uint64_t got = fs::file_size(part);
   if (f.size_known && got != f.size) {
     fs::remove(part);
-    throw FormatError(detail::concat(f.name, ": received ", got, " bytes, the server announced ", f.size));
+    throw FormatError(
+        detail::concat(f.name, ": received ", got, " bytes, the server announced ", f.size));
   }
   if (is_sha256_hex(f.etag)) {
     const std::string actual = sha256_file(part);
     if (actual != f.etag) {
       fs::remove(part);
-      throw FormatError(detail::concat(f.name, ": sha256 mismatch (expected ", f.etag, ", got ", actual,
-                                       "); the download was discarded"));
+      throw FormatError(detail::concat(f.name, ": sha256 mismatch (expected ", f.etag, ", got ",
+                                       actual, "); the download was discarded"));
     }
   }
   fs::rename(part, blob);
@@ -232,7 +249,8 @@ void fetch_blob(const std::string& url, const std::string& token, const fs::path
 // snapshots/<sha>/<file> -> ../../blobs/<etag> (one more ../ per subfolder), created under a
 // temporary name and renamed over the target. Every folder on the way must be a real folder
 // created here or before, never a link that could lead outside the snapshot.
-void link_into_snapshot(const fs::path& snapshot, const std::string& file, const std::string& etag) {
+void link_into_snapshot(const fs::path& snapshot, const std::string& file,
+                        const std::string& etag) {
   std::vector<std::string> parts;
   for (size_t start = 0;;) {
     const size_t slash = file.find('/', start);
@@ -245,8 +263,10 @@ void link_into_snapshot(const fs::path& snapshot, const std::string& file, const
   for (size_t i = 0; i + 1 < parts.size(); ++i) {
     dir /= parts[i];
     const fs::file_status st = fs::symlink_status(dir);
-    if (!fs::exists(st)) fs::create_directory(dir);
-    else TCPP_CHECK(fs::is_directory(st), FormatError, file, ": ", dir.string(), " is not a folder");
+    if (!fs::exists(st))
+      fs::create_directory(dir);
+    else
+      TCPP_CHECK(fs::is_directory(st), FormatError, file, ": ", dir.string(), " is not a folder");
   }
   for (size_t i = 0; i <= parts.size(); ++i) target += "../";
   target += "blobs/" + etag;
@@ -259,7 +279,8 @@ void link_into_snapshot(const fs::path& snapshot, const std::string& file, const
   fs::rename(temp, link, ec);
   if (ec) {
     fs::remove(temp);
-    throw IoError(detail::concat(link.string(), ": cannot place the snapshot link: ", ec.message()));
+    throw IoError(
+        detail::concat(link.string(), ": cannot place the snapshot link: ", ec.message()));
   }
 }
 
@@ -293,22 +314,25 @@ std::string hub_endpoint(const std::string& explicit_endpoint) {
     if (const char* env = std::getenv("HF_ENDPOINT"); env && *env) e = env;
   if (e.empty()) e = "https://huggingface.co";
   while (!e.empty() && e.back() == '/') e.pop_back();
-  TCPP_CHECK(e.rfind("http://", 0) == 0 || e.rfind("https://", 0) == 0, ValueError, "HF_ENDPOINT '", e,
-             "' must start with http:// or https://");
+  TCPP_CHECK(e.rfind("http://", 0) == 0 || e.rfind("https://", 0) == 0, ValueError, "HF_ENDPOINT '",
+             e, "' must start with http:// or https://");
   return e;
 }
 
 void validate_repo_file_name(const std::string& name) {
-  TCPP_CHECK(!name.empty() && name.size() <= kMaxFileNameLength, FormatError, "file name '", name.substr(0, 80),
-             "' from the server: empty or longer than ", kMaxFileNameLength, " characters");
-  TCPP_CHECK(name.front() != '/', FormatError, "file name '", name, "' from the server is an absolute path");
+  TCPP_CHECK(!name.empty() && name.size() <= kMaxFileNameLength, FormatError, "file name '",
+             name.substr(0, 80), "' from the server: empty or longer than ", kMaxFileNameLength,
+             " characters");
+  TCPP_CHECK(name.front() != '/', FormatError, "file name '", name,
+             "' from the server is an absolute path");
   for (char c : name)
-    TCPP_CHECK(static_cast<unsigned char>(c) >= 0x20 && c != '\\', FormatError, "file name '", name.substr(0, 80),
-               "' from the server has a control character or a backslash");
+    TCPP_CHECK(static_cast<unsigned char>(c) >= 0x20 && c != '\\', FormatError, "file name '",
+               name.substr(0, 80), "' from the server has a control character or a backslash");
   size_t start = 0;
   for (;;) {
     const size_t slash = name.find('/', start);
-    const std::string part = name.substr(start, slash == std::string::npos ? std::string::npos : slash - start);
+    const std::string part =
+        name.substr(start, slash == std::string::npos ? std::string::npos : slash - start);
     TCPP_CHECK(!part.empty() && part != "." && part != "..", FormatError, "file name '", name,
                "' from the server has an empty, '.' or '..' part");
     if (slash == std::string::npos) break;
@@ -318,7 +342,8 @@ void validate_repo_file_name(const std::string& name) {
 
 fs::path snapshot_download(const std::string& repo_id, const DownloadOptions& options) {
   const RepoRef ref = parse_repo_ref(repo_id, options.hub.revision);
-  if (options.hub.local_files_only || hub_offline_from_env()) return resolve_snapshot(ref, options.hub);
+  if (options.hub.local_files_only || hub_offline_from_env())
+    return resolve_snapshot(ref, options.hub);
   const std::string endpoint = hub_endpoint(options.endpoint);
   const std::string token = resolve_token(options.token);
   const Listing listing = fetch_listing(endpoint, ref, token);
@@ -359,8 +384,8 @@ fs::path snapshot_download(const std::string& repo_id, const DownloadOptions& op
     } else {
       report(DownloadProgress::Stage::FileStarted);
       BlobLock lock(cache / ".locks" / repo_dir.filename() / (f.etag + ".lock"));
-      const std::string url =
-          endpoint + "/" + ref.repo_id + "/resolve/" + listing.sha + "/" + url_encode(f.name, /*keep_slash=*/true);
+      const std::string url = endpoint + "/" + ref.repo_id + "/resolve/" + listing.sha + "/" +
+                              url_encode(f.name, /*keep_slash=*/true);
       if (!fs::exists(blob))  // another process may have finished it while we waited
         fetch_blob(url, token, blob, f, ref, options.max_attempts, [&](uint64_t bytes) {
           p.file_bytes = bytes;

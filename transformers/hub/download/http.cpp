@@ -77,7 +77,8 @@ int on_progress(void* user, curl_off_t total, curl_off_t received, curl_off_t, c
 // A header value must not smuggle another header (CR/LF) or break the line.
 void check_token(const std::string& token) {
   for (char c : token)
-    TCPP_CHECK(c > ' ' && c < 127, ValueError, "the Hub token has characters an HTTP header cannot carry");
+    TCPP_CHECK(c > ' ' && c < 127, ValueError,
+               "the Hub token has characters an HTTP header cannot carry");
 }
 
 struct CurlDeleter {
@@ -93,7 +94,8 @@ std::string url_encode(const std::string& text, bool keep_slash) {
   static const char* kHex = "0123456789ABCDEF";
   std::string out;
   for (unsigned char c : text) {
-    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~' || (keep_slash && c == '/')) {
+    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~' ||
+        (keep_slash && c == '/')) {
       out += static_cast<char>(c);
     } else {
       out += '%';
@@ -116,7 +118,8 @@ HttpResponse http_request(const HttpRequest& request) {
   // The etag names the bytes as stored, so no content encoding may change them.
   raw_headers = curl_slist_append(raw_headers, "Accept-Encoding: identity");
   if (!request.bearer_token.empty())
-    raw_headers = curl_slist_append(raw_headers, ("Authorization: Bearer " + request.bearer_token).c_str());
+    raw_headers =
+        curl_slist_append(raw_headers, ("Authorization: Bearer " + request.bearer_token).c_str());
   std::unique_ptr<curl_slist, SlistDeleter> headers(raw_headers);
   curl_easy_setopt(c, CURLOPT_URL, request.url.c_str());
   curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers.get());
@@ -142,13 +145,16 @@ HttpResponse http_request(const HttpRequest& request) {
   curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
   const CURLcode rc = curl_easy_perform(c);
   if (transfer.error) std::rethrow_exception(transfer.error);
-  TCPP_CHECK(!transfer.body_too_large, FormatError, request.url, ": the answer is larger than ", request.max_body_bytes,
-             " bytes");
-  if (rc == CURLE_WRITE_ERROR && request.on_body) throw IoError(request.url + ": the download was stopped");
-  if (rc != CURLE_OK) throw HttpTransferError(detail::concat(request.url, ": ", curl_easy_strerror(rc)));
+  TCPP_CHECK(!transfer.body_too_large, FormatError, request.url, ": the answer is larger than ",
+             request.max_body_bytes, " bytes");
+  if (rc == CURLE_WRITE_ERROR && request.on_body)
+    throw IoError(request.url + ": the download was stopped");
+  if (rc != CURLE_OK)
+    throw HttpTransferError(detail::concat(request.url, ": ", curl_easy_strerror(rc)));
   curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &response.status);
   char* redirect = nullptr;
-  if (curl_easy_getinfo(c, CURLINFO_REDIRECT_URL, &redirect) == CURLE_OK && redirect) response.redirect_url = redirect;
+  if (curl_easy_getinfo(c, CURLINFO_REDIRECT_URL, &redirect) == CURLE_OK && redirect)
+    response.redirect_url = redirect;
   return response;
 }
 

@@ -25,7 +25,8 @@ Sha256::Sha256() : ctx_(std::make_unique<Context>()) {
 Sha256::~Sha256() { EVP_MD_CTX_free(ctx_->md); }
 
 void Sha256::update(const void* data, size_t n) {
-  if (EVP_DigestUpdate(ctx_->md, data, n) != 1) throw Error("SHA-256: OpenSSL digest update failed");
+  if (EVP_DigestUpdate(ctx_->md, data, n) != 1)
+    throw Error("SHA-256: OpenSSL digest update failed");
 }
 
 std::string Sha256::hex_digest() {
