@@ -218,5 +218,18 @@ TEST_F(Download, OfflineAndHostileNamesNeverReachTheServer) {
   EXPECT_FALSE(fs::exists(cache_));
 }
 
+TEST_F(Download, UnreachableOrUnusableEndpointIsOneLineError) {
+  // The port of a server just stopped: nothing listens there.
+  std::string closed;
+  {
+    FakeHub gone;
+    closed = gone.endpoint();
+  }
+  testing::expect_one_line_error(run("download org/tiny", "HF_ENDPOINT=" + closed), closed + "/api/models/org/tiny");
+  testing::expect_one_line_error(run("download org/tiny", "HF_ENDPOINT=ftp://127.0.0.1"),
+                                 "must start with http:// or https://");
+  EXPECT_FALSE(fs::exists(repo_dir()));
+}
+
 }  // namespace
 }  // namespace transformers
