@@ -225,7 +225,8 @@ TEST_F(Download, UnreachableOrUnusableEndpointIsOneLineError) {
     FakeHub gone;
     closed = gone.endpoint();
   }
-  testing::expect_one_line_error(run("download org/tiny", "HF_ENDPOINT=" + closed), closed + "/api/models/org/tiny");
+  testing::expect_one_line_error(run("download org/tiny", "HF_ENDPOINT=" + closed),
+                                 closed + "/api/models/org/tiny");
   testing::expect_one_line_error(run("download org/tiny", "HF_ENDPOINT=ftp://127.0.0.1"),
                                  "must start with http:// or https://");
   EXPECT_FALSE(fs::exists(repo_dir()));
