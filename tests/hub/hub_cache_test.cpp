@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include "common/process.h"
 #include "hub_test_util.h"
 #include "transformers/models/auto.h"
 #include "transformers/tokenization/tokenizer.h"
@@ -158,6 +159,32 @@ TEST_F(HandmadeCache, FromPretrainedByNameLoadsTheSameModel) {
                                "not a model folder");
   expect_error_naming<IoError>([] { AutoModelForCausalLM::from_pretrained("org/absent"); },
                                "not in the Hub cache");
+}
+
+TEST_F(HandmadeCache, CommandsTakeHubNames) {
+  // Each command given the name prints or writes what it does given the folder.
+  const std::string env = "HF_HUB_OFFLINE=1 HF_HUB_CACHE=" + cache_.string() + " ";
+  auto run = [&](const std::string& args) {
+    auto r = testing::run_command(env + TCPP_BINARY_DIR + "/cli/transformers " + args);
+    EXPECT_EQ(r.exit_code, 0) << args << ": " << r.err;
+    return r.out;
+  };
+  const fs::path bert = testing::shared_path("tokenizers/models/bert");
+  EXPECT_EQ(run("tokenize org/tiny --text 'Hello, Hub!'"),
+            run("tokenize " + bert.string() + " --text 'Hello, Hub!'"));
+  const fs::path out = testing::scratch_dir("hub-cache-commands");
+  run("forward org/tiny@v1.0 --input-ids 1,2,3 --out " + (out / "by_name.npy").string());
+  run("forward " + other_.string() + " --input-ids 1,2,3 --out " +
+      (out / "by_folder.npy").string());
+  EXPECT_EQ(read_text_file(out / "by_name.npy"), read_text_file(out / "by_folder.npy"));
+  run("convert org/tiny --revision v1.0 " + (out / "converted").string());
+  EXPECT_TRUE(fs::is_regular_file(out / "converted" / "model.safetensors"));
+  EXPECT_FALSE(fs::is_symlink(out / "converted" / "config.json"));
+  // The output may not land in the cache's snapshot (the model's own folder).
+  auto r = testing::run_command(env + TCPP_BINARY_DIR +
+                                "/cli/transformers forward org/tiny --input-ids 1 --out " +
+                                (snapshot_ / "x.npy").string());
+  testing::expect_one_line_error(r, "inside the model folder");
 }
 
 }  // namespace
