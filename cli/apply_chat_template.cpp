@@ -10,6 +10,7 @@
 #include <string>
 
 #include "cli/command.h"
+#include "cli/hub_args.h"
 #include "transformers/chat/apply_chat_template.h"
 #include "transformers/io/json.h"
 
@@ -20,6 +21,7 @@ using namespace transformers;
 struct ApplyArgs {
   std::string path;
   std::string conversation;
+  cli::HubArgs hub;
   bool no_tokenize = false;
   bool json = false;
   std::string now;
@@ -112,7 +114,10 @@ const cli::Command kCommand{[](CLI::App& app) {
       "apply-chat-template",
       "Render a conversation with a checkpoint's chat template (Transformers' apply_chat_template); "
       "tokenizes the prompt unless --no-tokenize");
-  sub->add_option("path", args->path, "Checkpoint folder (tokenizer_config.json / chat_template.jinja)")->required();
+  sub->add_option("path", args->path,
+                  "Checkpoint folder (tokenizer_config.json / chat_template.jinja) or Hub name org/name[@revision]")
+      ->required();
+  cli::add_hub_flags(sub, args->hub);
   sub->add_option("conversation", args->conversation,
                   "JSON file: {messages, tools?, documents?, add_generation_prompt?, ...extra kwargs}")
       ->required();
@@ -125,6 +130,7 @@ const cli::Command kCommand{[](CLI::App& app) {
   sub->add_flag("--assistant-mask", args->assistant_mask,
                 "With tokenization, also print assistant_masks from {% generation %} spans");
   sub->callback([args] {
+    args->path = cli::resolve_model_arg(args->path, args->hub);
     int rc = run(*args);
     if (rc != 0) throw CLI::RuntimeError(rc);
   });

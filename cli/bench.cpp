@@ -21,6 +21,7 @@
 #include "cli/bench_run.h"
 #include "cli/command.h"
 #include "cli/common.h"
+#include "cli/hub_args.h"
 #include "cli/machine_limits.h"
 #include "cli/model_presets.h"
 #include "transformers/core/thread_pool.h"
@@ -38,6 +39,7 @@ struct BenchArgs {
   std::string model, random, dtype = "auto", json;
   int threads = 2, reps = 3;
   RepPlan plan;
+  HubArgs hub;
 };
 
 double median(std::vector<double> v) {
@@ -208,7 +210,8 @@ const Command kCommand{[](CLI::App& app) {
   auto args = std::make_shared<BenchArgs>();
   CLI::App* sub = app.add_subcommand(
       "bench", "Measure prompt and generation speed beside the machine's limits");
-  sub->add_option("model", args->model, "Model folder (config.json + *.safetensors)");
+  sub->add_option("model", args->model, "Model folder (config.json + *.safetensors) or Hub name org/name[@revision]");
+  add_hub_flags(sub, args->hub);
   std::string presets;
   for (const auto& p : model_preset_names()) presets += (presets.empty() ? "" : "|") + p;
   sub->add_option("--random", args->random,
@@ -237,7 +240,10 @@ const Command kCommand{[](CLI::App& app) {
                   "Seconds to wait for a quiet moment before each try (default 5)")
       ->check(CLI::Range(0.0, 3600.0));
   sub->add_option("--json", args->json, "Also write the figures to this JSON file");
-  sub->callback([args] { run_bench(*args); });
+  sub->callback([args] {
+    if (!args->model.empty()) args->model = resolve_model_arg(args->model, args->hub);
+    run_bench(*args);
+  });
 }};
 
 }  // namespace

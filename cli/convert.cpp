@@ -11,6 +11,7 @@
 
 #include "cli/command.h"
 #include "cli/common.h"
+#include "cli/hub_args.h"
 #include "cli/progress.h"
 #include "transformers/io/files.h"
 #include "transformers/models/auto.h"
@@ -22,6 +23,7 @@ namespace {
 struct ConvertArgs {
   std::string src, dst, dtype = "auto", max_shard_size = "50GB";
   bool fused_layout = false, strict = false, report = false;
+  HubArgs hub;
 };
 
 // Files of a model folder that are not weights or configs written by save_pretrained.
@@ -84,7 +86,8 @@ void run_convert(const ConvertArgs& a) {
 const Command kCommand{[](CLI::App& app) {
   auto args = std::make_shared<ConvertArgs>();
   CLI::App* sub = app.add_subcommand("convert", "Load a checkpoint and save it again (re-shard, change dtype or layout)");
-  sub->add_option("src", args->src, "Model folder to read")->required();
+  sub->add_option("src", args->src, "Model folder to read, or Hub name org/name[@revision]")->required();
+  add_hub_flags(sub, args->hub);
   sub->add_option("dst", args->dst, "Folder to write (created if needed)")->required();
   sub->add_option("--dtype", args->dtype, "Weights dtype: auto (the checkpoint's), f32, bf16, f16")
       ->check(CLI::IsMember({"auto", "f32", "float32", "bf16", "bfloat16", "f16", "float16"}));
@@ -93,7 +96,10 @@ const Command kCommand{[](CLI::App& app) {
                 "Write the runtime layout (fused MoE experts) instead of the checkpoint's original layout");
   sub->add_flag("--strict", args->strict, "Fail when the checkpoint has tensors the model does not use");
   sub->add_flag("--report", args->report, "Print the load report (conversions that fired, unexpected keys)");
-  sub->callback([args] { run_convert(*args); });
+  sub->callback([args] {
+    args->src = resolve_model_arg(args->src, args->hub);
+    run_convert(*args);
+  });
 }};
 
 }  // namespace

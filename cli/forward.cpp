@@ -9,6 +9,7 @@
 
 #include "cli/command.h"
 #include "cli/common.h"
+#include "cli/hub_args.h"
 #include "cli/progress.h"
 #include "transformers/io/npy.h"
 #include "transformers/models/auto.h"
@@ -23,6 +24,7 @@ struct ForwardArgs {
   std::string model, input_ids, out, hidden_states, dtype = "auto";
   std::vector<std::string> prompts;
   std::string attention_mask, token_type_ids, last_hidden_state;
+  HubArgs hub;
 };
 
 void save_hidden_states(const std::string& path, const std::vector<Tensor>& states) {
@@ -116,7 +118,9 @@ void run_forward_ids(const ForwardArgs& a, const Tensor& ids) {
 const Command kCommand{[](CLI::App& app) {
   auto args = std::make_shared<ForwardArgs>();
   CLI::App* sub = app.add_subcommand("forward", "Run one forward pass and write the logits (and hidden states) as .npy");
-  sub->add_option("model", args->model, "Model folder (config.json + *.safetensors)")->required();
+  sub->add_option("model", args->model, "Model folder (config.json + *.safetensors) or Hub name org/name[@revision]")
+      ->required();
+  add_hub_flags(sub, args->hub);
   sub->add_option("--input-ids,--input_ids", args->input_ids, "Token ids: rows separated by ';', ids by ',' (equal lengths)");
   sub->add_option("--prompt", args->prompts, "Text, tokenized by the folder's tokenizer (repeatable: a padded batch)");
   sub->add_option("--out", args->out, "Output .npy file for the logits [B, L, V]")->required();
@@ -127,7 +131,10 @@ const Command kCommand{[](CLI::App& app) {
                   "Encoders: output .npy file for the last hidden state [B, L, H]");
   sub->add_option("--dtype", args->dtype, "Weights dtype: auto (the checkpoint's), f32, bf16, f16")
       ->check(CLI::IsMember({"auto", "f32", "float32", "bf16", "bfloat16", "f16", "float16"}));
-  sub->callback([args] { run_forward(*args); });
+  sub->callback([args] {
+    args->model = resolve_model_arg(args->model, args->hub);
+    run_forward(*args);
+  });
 }};
 
 }  // namespace

@@ -16,6 +16,7 @@
 #include "cli/command.h"
 #include "cli/common.h"
 #include "cli/generate_flags.h"
+#include "cli/hub_args.h"
 #include "cli/progress.h"
 #include "cli/speed_report.h"
 #include "transformers/config/generation_config_overrides.h"
@@ -30,6 +31,7 @@ namespace {
 
 struct GenerateArgs {
   std::string model, input_ids, attention_mask, prompt, dtype = "auto";
+  HubArgs hub;
   std::optional<int64_t> max_new_tokens;
   bool json = false, no_cache = false, skip_special = false;
   // Generation config overrides (unset: the model's generation_config.json).
@@ -221,7 +223,10 @@ void run_generate(const GenerateArgs& a) {
 const Command kCommand{[](CLI::App& app) {
   auto args = std::make_shared<GenerateArgs>();
   CLI::App* sub = app.add_subcommand("generate", "Generate tokens from token ids or a text prompt (greedy, sampling, beams)");
-  sub->add_option("model", args->model, "Model folder (config.json + *.safetensors [+ tokenizer.json])")->required();
+  sub->add_option("model", args->model,
+                  "Model folder (config.json + *.safetensors [+ tokenizer.json]) or Hub name org/name[@revision]")
+      ->required();
+  add_hub_flags(sub, args->hub);
   sub->add_option("key=value", args->key_values,
                   "Generation settings as v5's chat takes them: max_new_tokens=64 do_sample=true eos_token_id=[1,2]");
   sub->add_option("--input-ids,--input_ids", args->input_ids,
@@ -252,7 +257,10 @@ const Command kCommand{[](CLI::App& app) {
   sub->add_flag("--json", args->json, "Print {\"sequences\": [[...], ...], \"text\": [...]}");
   sub->add_flag("--skip-special-tokens,--skip_special_tokens", args->skip_special, "Leave special tokens out of the decoded text");
   sub->add_flag("--no-cache,--no_cache", args->no_cache, "Re-run the whole sequence at every step (no KV cache)");
-  sub->callback([args] { run_generate(*args); });
+  sub->callback([args] {
+    args->model = resolve_model_arg(args->model, args->hub);
+    run_generate(*args);
+  });
 }};
 
 }  // namespace

@@ -11,6 +11,7 @@
 #include <string>
 
 #include "cli/command.h"
+#include "cli/hub_args.h"
 #include "transformers/io/json.h"
 #include "transformers/tokenization/tokenizer.h"
 
@@ -25,6 +26,7 @@ struct TokenizeArgs {
   bool ids_only = false;
   std::string format = "v5";  // or "hf-encode"
   bool offsets = false, tokens = false, no_special = false;
+  transformers::cli::HubArgs hub;
 };
 
 OrderedJson encoding_json(const transformers::Encoding& e) {
@@ -111,7 +113,9 @@ const transformers::cli::Command kCommand{[](CLI::App& app) {
       "Tokenize text with a checkpoint's tokenizer (tokenizer.json or tokenizer.model): one JSON line "
       "per text, {\"input_ids\", \"attention_mask\"} as v5's tokenizer(text) returns; texts from --text, else "
       "one per line of stdin");
-  sub->add_option("path", args->path, "Checkpoint folder or tokenizer.json file")->required();
+  sub->add_option("path", args->path, "Checkpoint folder, tokenizer.json file or Hub name org/name[@revision]")
+      ->required();
+  transformers::cli::add_hub_flags(sub, args->hub);
   sub->add_option("--text", args->texts, "Text to encode (repeatable; none: read stdin)");
   sub->add_flag("--jsonl", args->jsonl,
                 "Read texts from stdin, one per line: a JSON string or {\"text\": ...}");
@@ -124,7 +128,10 @@ const transformers::cli::Command kCommand{[](CLI::App& app) {
                   "v5 (default) or hf-encode: the test harness's record ({i, text, with_special, no_special, "
                   "decode, decode_skip}, as ../shared/tools/hf_encode.mjs prints)")
       ->check(CLI::IsMember({"v5", "hf-encode"}));
-  sub->callback([args] { run(*args); });
+  sub->callback([args] {
+    args->path = transformers::cli::resolve_model_arg(args->path, args->hub);
+    run(*args);
+  });
 }};
 
 }  // namespace

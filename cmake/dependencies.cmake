@@ -26,3 +26,6 @@ tcpp_pkg_dependency(TCPP_SIMDJSON simdjson PRIVATE)
 tcpp_pkg_dependency(TCPP_ICU_UC icu-uc PRIVATE)
 # GMP: Python's ints beyond 64 bits in the chat template engine; chat/bigint.h includes gmp.h.
 tcpp_pkg_dependency(TCPP_GMP gmp PUBLIC)
+# libcurl and libcrypto: `transformers download` (the transformers_hub library only).
+tcpp_pkg_dependency(TCPP_CURL libcurl PRIVATE)
+tcpp_pkg_dependency(TCPP_CRYPTO libcrypto PRIVATE)

@@ -1,5 +1,5 @@
 # `cmake --install` lays out the library for other projects:
-#   lib/libtransformers_{engine,tokenization,chat,c}.a (or .so.<version> with BUILD_SHARED_LIBS)
+#   lib/libtransformers_{engine,tokenization,chat,c,hub}.a (or .so.<version> with BUILD_SHARED_LIBS)
 #   include/transformers/...                 every header, as included today ("transformers/...")
 #   lib/cmake/transformers/                  find_package(transformers CONFIG): transformers::transformers
 #   lib/pkgconfig/transformers.pc            pkg-config --cflags --libs transformers
@@ -9,7 +9,7 @@
 include(CMakePackageConfigHelpers)
 
 set(TCPP_CMAKE_DIR ${CMAKE_INSTALL_LIBDIR}/cmake/transformers)
-set(TCPP_LAYER_LIBRARIES transformers_engine transformers_tokenization transformers_chat transformers_c)
+set(TCPP_LAYER_LIBRARIES transformers_engine transformers_tokenization transformers_chat transformers_c transformers_hub)
 
 install(TARGETS ${TCPP_LAYER_LIBRARIES} transformers_all EXPORT transformersTargets
         ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}

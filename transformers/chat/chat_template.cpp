@@ -4,6 +4,7 @@
 
 #include "transformers/chat/strings.h"
 #include "transformers/core/error.h"
+#include "transformers/hub/hub_cache.h"
 
 namespace transformers {
 
@@ -74,8 +75,9 @@ ChatTemplates ChatTemplates::from_config(const OrderedJson& config, const std::o
   return t;
 }
 
-ChatTemplates ChatTemplates::from_directory(const std::filesystem::path& dir) {
+ChatTemplates ChatTemplates::from_directory(const std::filesystem::path& name) {
   namespace fs = std::filesystem;
+  const fs::path dir = hub::resolve_pretrained_path(name);
   OrderedJson config = OrderedJson::object();
   fs::path config_path = dir / "tokenizer_config.json";
   if (fs::exists(config_path)) config = read_ordered_json_file(config_path);

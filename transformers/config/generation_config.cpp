@@ -2,6 +2,7 @@
 
 #include "transformers/config/config_values.h"
 #include "transformers/config/pretrained_config.h"
+#include "transformers/hub/hub_cache.h"
 
 namespace transformers {
 namespace {
@@ -85,8 +86,8 @@ GenerationConfig GenerationConfig::from_json(const Json& json, const std::string
   return g;
 }
 
-GenerationConfig GenerationConfig::from_pretrained(const std::filesystem::path& folder, const PretrainedConfig* mc) {
-  const auto file = folder / "generation_config.json";
+GenerationConfig GenerationConfig::from_pretrained(const std::filesystem::path& name, const PretrainedConfig* mc) {
+  const auto file = hub::resolve_pretrained_path(name) / "generation_config.json";
   GenerationConfig g = std::filesystem::exists(file) ? from_json(read_json_file(file), file.string()) : GenerationConfig{};
   if (mc) {
     if (!g.bos_token_id) g.bos_token_id = mc->bos_token_id;

@@ -1,5 +1,7 @@
 #include "transformers/config/pretrained_config.h"
 
+#include "transformers/hub/hub_cache.h"
+
 namespace transformers {
 
 double RopeParameters::get(const std::string& key, std::optional<double> fallback) const {
@@ -148,7 +150,8 @@ PretrainedConfig PretrainedConfig::from_json(const Json& json, const std::filesy
   return c;
 }
 
-PretrainedConfig PretrainedConfig::from_pretrained(const std::filesystem::path& path) {
+PretrainedConfig PretrainedConfig::from_pretrained(const std::filesystem::path& name) {
+  const std::filesystem::path path = hub::resolve_pretrained_path(name);
   std::filesystem::path file = std::filesystem::is_directory(path) ? path / "config.json" : path;
   TCPP_CHECK(std::filesystem::exists(file), IoError, file.string(), ": no such file (a model folder needs config.json)");
   return from_json(read_json_file(file), file);

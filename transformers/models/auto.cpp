@@ -2,6 +2,7 @@
 
 #include <cstdio>
 
+#include "transformers/hub/hub_cache.h"
 #include "transformers/loading/conversion_mapping.h"
 #include "transformers/models/checkpoint_checks.h"
 #include "transformers/models/registry.h"
@@ -36,8 +37,9 @@ std::unique_ptr<CausalLM> AutoModelForCausalLM::from_pretrained(const std::files
   return from_pretrained(path, options, nullptr);
 }
 
-std::unique_ptr<CausalLM> AutoModelForCausalLM::from_pretrained(const std::filesystem::path& path,
+std::unique_ptr<CausalLM> AutoModelForCausalLM::from_pretrained(const std::filesystem::path& name,
                                                                  const LoadOptions& options, LoadReport* report_out) {
+  const std::filesystem::path path = hub::resolve_pretrained_path(name);
   TCPP_CHECK(std::filesystem::is_directory(path), IoError, path.string(), ": not a model folder");
   PretrainedConfig config = PretrainedConfig::from_pretrained(path);
   const ModelEntry& entry = find_model(config);

@@ -1,5 +1,7 @@
 // AutoModelForCausalLM::from_pretrained(folder, options): config.json -> registry -> model ->
-// weights (safetensors, single file or sharded) -> generation_config.json.
+// weights (safetensors, single file or sharded) -> generation_config.json. The folder may be
+// named by Hub name, "org/name[@revision]", found offline in the Hub cache (hub/hub_cache.h); the
+// encoders' loaders, Tokenizer, the configs and ChatTemplates::from_directory accept it too.
 #pragma once
 
 #include <filesystem>

@@ -4,6 +4,7 @@
 #include <map>
 #include <random>
 
+#include "transformers/hub/hub_cache.h"
 #include "transformers/io/safetensors.h"
 #include "transformers/models/checkpoint_checks.h"
 
@@ -75,7 +76,8 @@ void save_encoder(const EncoderModel& model, const std::filesystem::path& dir) {
   write_file_atomically(dir / "config.json", config.dump(2) + "\n");
 }
 
-std::unique_ptr<EncoderModel> load_encoder(const std::filesystem::path& path, EncoderHead head, const LoadOptions& options) {
+std::unique_ptr<EncoderModel> load_encoder(const std::filesystem::path& name, EncoderHead head, const LoadOptions& options) {
+  const std::filesystem::path path = hub::resolve_pretrained_path(name);
   TCPP_CHECK(std::filesystem::is_directory(path), IoError, path.string(), ": not a model folder");
   PretrainedConfig config = PretrainedConfig::from_pretrained(path);
   const EncoderEntry* entry = find_encoder(config.model_type);

@@ -3,6 +3,7 @@
 #include "transformers/tokenization/tokenizer.h"
 
 #include "transformers/core/error.h"
+#include "transformers/hub/hub_cache.h"
 #include "transformers/io/json.h"
 #include "transformers/tokenization/backend.h"
 #include "transformers/tokenization/decoders.h"
@@ -57,7 +58,8 @@ void fill_wordpiece_defaults(const TokenizerBackend& backend, SpecialTokens& spe
 
 }  // namespace
 
-Tokenizer Tokenizer::from_pretrained(const fs::path& path) {
+Tokenizer Tokenizer::from_pretrained(const fs::path& name) {
+  const fs::path path = hub::resolve_pretrained_path(name);
   TCPP_CHECK(fs::exists(path), IoError, path.string(), ": no such file or folder");
   fs::path folder = fs::is_directory(path) ? path : path.parent_path();
   auto config = std::make_shared<Config>();

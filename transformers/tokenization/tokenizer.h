@@ -106,7 +106,8 @@ class Tokenizer {
  public:
   // Loads a checkpoint folder: tokenizer.json (+ tokenizer_config.json, chat_template.jinja,
   // special_tokens_map.json) or, without tokenizer.json, a sentencepiece tokenizer.model. A path to
-  // a tokenizer.json file is accepted too.
+  // a tokenizer.json file is accepted too, and so is a Hub name "org/name[@revision]" in the local
+  // Hub cache (hub/hub_cache.h).
   static Tokenizer from_pretrained(const std::filesystem::path& path);
   // Loads a tokenizer.json given as text (no config); `what` names it in error messages.
   static Tokenizer from_json_string(std::string_view tokenizer_json, const std::string& what);
