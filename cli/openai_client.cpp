@@ -1,9 +1,8 @@
 #include "cli/openai_client.h"
 
-#include <curl/curl.h>
+#include <algorithm>
 
-#include <exception>
-#include <memory>
+#include "transformers/hub/download/http.h"
 
 namespace transformers::cli {
 
@@ -11,46 +10,6 @@ namespace {
 
 constexpr size_t kMaxErrorBody = 64 * 1024;  // an error page is read this far, no further
 constexpr size_t kMaxEventBytes = 16 << 20;  // one SSE event; more is a broken server
-
-struct CurlHandle {
-  CURL* curl = curl_easy_init();
-  curl_slist* headers = nullptr;
-  ~CurlHandle() {
-    curl_slist_free_all(headers);
-    curl_easy_cleanup(curl);
-  }
-};
-
-struct Transfer {
-  std::function<void(std::string_view)> on_bytes;
-  const std::atomic<bool>* stop = nullptr;
-  std::string error_body;  // kept when the status is not 2xx
-  long status = 0;
-  CURL* curl = nullptr;
-  std::exception_ptr failure;  // thrown by on_bytes: carried past libcurl's C frames, rethrown after
-};
-
-size_t on_write(char* data, size_t size, size_t count, void* user) {
-  auto* t = static_cast<Transfer*>(user);
-  const std::string_view bytes(data, size * count);
-  if (t->status == 0) curl_easy_getinfo(t->curl, CURLINFO_RESPONSE_CODE, &t->status);
-  if (t->status >= 300) {
-    t->error_body.append(bytes.substr(0, kMaxErrorBody - std::min(kMaxErrorBody, t->error_body.size())));
-  } else if (t->on_bytes) {
-    try {
-      t->on_bytes(bytes);
-    } catch (...) {
-      t->failure = std::current_exception();
-      return 0;  // aborts the transfer
-    }
-  }
-  return bytes.size();
-}
-
-int on_progress(void* user, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
-  const auto* t = static_cast<Transfer*>(user);
-  return t->stop && t->stop->load() ? 1 : 0;  // non-zero aborts the transfer
-}
 
 // The server's message from an OpenAI-shaped error body ({"error": {"message": ...}} or
 // {"error": "..."}), else the body itself, shortened.
@@ -120,50 +79,49 @@ OpenAIClient::OpenAIClient(std::string base_url, std::string api_key) : base_(st
   if (base_.size() >= 3 && base_.compare(base_.size() - 3, 3, "/v1") == 0) base_.resize(base_.size() - 3);
   TCPP_CHECK(base_.rfind("http://", 0) == 0 || base_.rfind("https://", 0) == 0, ValueError, "base URL '", base_,
              "' must start with http:// or https://");
-  static const bool initialised = curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK;
-  TCPP_CHECK(initialised, IoError, "libcurl failed to initialise");
 }
 
 namespace {
 
-// One request; returns the status. body empty: GET.
-long perform(const std::string& url, const std::string& api_key, const std::string* body, Transfer& t,
-             long timeout_seconds) {
-  CurlHandle h;
-  TCPP_CHECK(h.curl, IoError, "libcurl: no handle");
-  t.curl = h.curl;
-  curl_easy_setopt(h.curl, CURLOPT_URL, url.c_str());
-  curl_easy_setopt(h.curl, CURLOPT_NOSIGNAL, 1L);
-  curl_easy_setopt(h.curl, CURLOPT_CONNECTTIMEOUT, 10L);
-  if (timeout_seconds > 0) curl_easy_setopt(h.curl, CURLOPT_TIMEOUT, timeout_seconds);
-  curl_easy_setopt(h.curl, CURLOPT_WRITEFUNCTION, on_write);
-  curl_easy_setopt(h.curl, CURLOPT_WRITEDATA, &t);
-  curl_easy_setopt(h.curl, CURLOPT_NOPROGRESS, 0L);
-  curl_easy_setopt(h.curl, CURLOPT_XFERINFOFUNCTION, on_progress);
-  curl_easy_setopt(h.curl, CURLOPT_XFERINFODATA, &t);
-  if (body) {
-    h.headers = curl_slist_append(h.headers, "Content-Type: application/json");
-    curl_easy_setopt(h.curl, CURLOPT_POSTFIELDS, body->c_str());
-    curl_easy_setopt(h.curl, CURLOPT_POSTFIELDSIZE, static_cast<long>(body->size()));
+struct Interrupted {};  // thrown from the progress callback to end a transfer at once
+
+// One request over the Hub's HTTP client (body null: GET). 2xx bodies go to on_bytes as they
+// come; other statuses keep their body (64 KiB at most) in error_body. Raising `stop` ends the
+// transfer within about a second even while the server is silent (a long prefill); returns -1
+// then.
+long perform(const std::string& url, const std::string& api_key, const std::string* body,
+             const std::function<void(std::string_view)>& on_bytes, std::string& error_body,
+             const std::atomic<bool>* stop) {
+  hub::HttpRequest r;
+  r.url = url;
+  r.bearer_token = api_key;
+  if (body) r.post_body = *body;
+  r.accept = "text/event-stream, application/json";
+  r.low_speed_seconds = 0;  // a model may think for long before its first token
+  r.on_body = [&](const hub::HttpResponse& response, const char* data, size_t n) {
+    if (response.status >= 300) {
+      error_body.append(data, std::min(n, kMaxErrorBody - std::min(kMaxErrorBody, error_body.size())));
+    } else if (on_bytes) {
+      on_bytes(std::string_view(data, n));
+    }
+    return true;
+  };
+  r.on_progress = [stop](uint64_t, uint64_t) {
+    if (stop && stop->load()) throw Interrupted{};
+  };
+  try {
+    return hub::http_request(r).status;
+  } catch (const Interrupted&) {
+    return -1;
   }
-  h.headers = curl_slist_append(h.headers, "Accept: text/event-stream, application/json");
-  const std::string auth = "Authorization: Bearer " + api_key;
-  if (!api_key.empty()) h.headers = curl_slist_append(h.headers, auth.c_str());
-  curl_easy_setopt(h.curl, CURLOPT_HTTPHEADER, h.headers);
-  const CURLcode rc = curl_easy_perform(h.curl);
-  curl_easy_getinfo(h.curl, CURLINFO_RESPONSE_CODE, &t.status);
-  if (t.failure) std::rethrow_exception(t.failure);
-  if (rc == CURLE_ABORTED_BY_CALLBACK) return t.status;
-  TCPP_CHECK(rc == CURLE_OK, IoError, url, ": ", curl_easy_strerror(rc));
-  return t.status;
 }
 
 }  // namespace
 
 bool OpenAIClient::healthy(std::string& why) const {
-  Transfer t;
+  std::string error_body;
   try {
-    const long status = perform(base_ + "/health", api_key_, nullptr, t, 10);
+    const long status = perform(base_ + "/health", api_key_, nullptr, {}, error_body, nullptr);
     if (status == 200) return true;
     why = "GET /health answered " + std::to_string(status);
   } catch (const Error& e) {
@@ -179,12 +137,12 @@ bool OpenAIClient::load_model(const std::string& model, const std::function<void
     if (event.value("status", "") == "error") failure = event.value("message", "loading failed");
     on_event(event);
   });
-  Transfer t;
-  t.on_bytes = [&](std::string_view b) { sse.feed(b); };
+  std::string error_body;
   const std::string body = Json{{"model", model}}.dump();
-  const long status = perform(base_ + "/load_model", api_key_, &body, t, 0);
+  const long status = perform(base_ + "/load_model", api_key_, &body, [&](std::string_view b) { sse.feed(b); },
+                              error_body, nullptr);
   if (status == 404 || status == 405) return false;
-  TCPP_CHECK(status < 300, IoError, "/load_model ", model, ": HTTP ", status, ": ", error_message(t.error_body));
+  TCPP_CHECK(status < 300, IoError, "/load_model ", model, ": HTTP ", status, ": ", error_message(error_body));
   TCPP_CHECK(failure.empty(), IoError, "/load_model ", model, ": ", failure);
   return true;
 }
@@ -198,14 +156,13 @@ ChatReply OpenAIClient::stream_chat(Json request,
     const auto [content, reasoning] = apply_chat_chunk(data, reply);
     if (!content.empty() || !reasoning.empty()) on_delta(content, reasoning);
   });
-  Transfer t;
-  t.stop = &stop;
-  t.on_bytes = [&](std::string_view b) { sse.feed(b); };
+  std::string error_body;
   const std::string body = request.dump();
-  const long status = perform(base_ + "/v1/chat/completions", api_key_, &body, t, 0);
-  reply.interrupted = stop.load();
+  const long status = perform(base_ + "/v1/chat/completions", api_key_, &body, [&](std::string_view b) { sse.feed(b); },
+                              error_body, &stop);
+  reply.interrupted = status == -1;
   TCPP_CHECK(reply.interrupted || status < 300, IoError, "/v1/chat/completions: HTTP ", status, ": ",
-             error_message(t.error_body));
+             error_message(error_body));
   return reply;
 }
 

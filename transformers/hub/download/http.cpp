@@ -80,6 +80,10 @@ void check_token(const std::string& token) {
     TCPP_CHECK(c > ' ' && c < 127, ValueError,
                "the Hub token has characters an HTTP header cannot carry");
 }
+void check_header_value(const std::string& value, const char* name) {
+  for (char c : value)
+    TCPP_CHECK(c >= ' ' && c < 127, ValueError, "the ", name, " header has characters a header cannot carry");
+}
 
 struct CurlDeleter {
   void operator()(CURL* c) const { curl_easy_cleanup(c); }
@@ -120,6 +124,14 @@ HttpResponse http_request(const HttpRequest& request) {
   if (!request.bearer_token.empty())
     raw_headers =
         curl_slist_append(raw_headers, ("Authorization: Bearer " + request.bearer_token).c_str());
+  if (request.post_body) {
+    check_header_value(request.content_type, "Content-Type");
+    raw_headers = curl_slist_append(raw_headers, ("Content-Type: " + request.content_type).c_str());
+  }
+  if (!request.accept.empty()) {
+    check_header_value(request.accept, "Accept");
+    raw_headers = curl_slist_append(raw_headers, ("Accept: " + request.accept).c_str());
+  }
   std::unique_ptr<curl_slist, SlistDeleter> headers(raw_headers);
   curl_easy_setopt(c, CURLOPT_URL, request.url.c_str());
   curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers.get());
@@ -129,8 +141,14 @@ HttpResponse http_request(const HttpRequest& request) {
   curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
   curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 30L);
   // A stalled server (under 1 byte/s for a minute) ends the transfer rather than hanging it.
-  curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L);
-  curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, 60L);
+  if (request.low_speed_seconds > 0) {
+    curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L);
+    curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, request.low_speed_seconds);
+  }
+  if (request.post_body) {
+    curl_easy_setopt(c, CURLOPT_POSTFIELDS, request.post_body->data());
+    curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(request.post_body->size()));
+  }
   curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, request.follow_redirects ? 1L : 0L);
   curl_easy_setopt(c, CURLOPT_MAXREDIRS, 10L);
   if (request.head) curl_easy_setopt(c, CURLOPT_NOBODY, 1L);

@@ -1,12 +1,13 @@
-// A small blocking HTTP(S) client over libcurl, for the Hub downloads: only http and https (also
-// after redirects), identity encoding (the bytes the etag describes), bounded in-memory bodies,
-// and a bearer token that curl sends to the first host only (never to a redirect's other host)
-// and that no message or log ever contains.
+// A small blocking HTTP(S) client over libcurl, for the Hub downloads and for `transformers chat`'s
+// streamed answers: only http and https (also after redirects), identity encoding (the bytes the
+// etag describes), bounded in-memory bodies, and a bearer token that curl sends to the first host
+// only (never to a redirect's other host) and that no message or log ever contains.
 #pragma once
 
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <optional>
 #include <string>
 
 #include "transformers/core/error.h"
@@ -24,6 +25,12 @@ struct HttpRequest {
   std::string url;
   std::string bearer_token;  // empty: no Authorization header
   bool head = false;
+  // Set: a POST of these bytes with this Content-Type.
+  std::optional<std::string> post_body{};
+  std::string content_type = "application/json";
+  std::string accept{};  // an Accept header when not empty
+  // A transfer slower than 1 byte/s for this long ends (a stalled server); 0: never.
+  long low_speed_seconds = 60;
   bool follow_redirects = false;
   uint64_t range_start = 0;  // > 0: "Range: bytes=<range_start>-"
   // Where the body goes, given the response's status and headers so far; returning false aborts
@@ -31,7 +38,9 @@ struct HttpRequest {
   // naming the URL).
   std::function<bool(const struct HttpResponse& response, const char* data, size_t n)> on_body{};
   uint64_t max_body_bytes = uint64_t{64} << 20;
-  // Bytes of the body received so far and its announced length (0 when unknown).
+  // Bytes of the body received so far and its announced length (0 when unknown); called about
+  // once a second even while nothing arrives, so an exception thrown here ends a waiting transfer
+  // (it is rethrown by http_request).
   std::function<void(uint64_t received, uint64_t total)> on_progress{};
 };
 
