@@ -95,6 +95,9 @@ void ThreadPool::work_on(uint32_t gen) {
   }
 }
 
+ThreadPool::SerialScope::SerialScope() : was_inside_(t_inside_pool_task) { t_inside_pool_task = true; }
+ThreadPool::SerialScope::~SerialScope() { t_inside_pool_task = was_inside_; }
+
 void ThreadPool::dispatch(int64_t n_tasks, TaskFn fn, void* ctx) {
   if (workers_.empty() || n_tasks == 1 || t_inside_pool_task) {
     bool was_inside = t_inside_pool_task;

@@ -32,6 +32,20 @@ class ThreadPool {
 
   int size() const { return static_cast<int>(workers_.size()) + 1; }
 
+  // While one lives, kernels called on this thread run on it alone and leave the pool to others:
+  // the pool serves one caller at a time, so a second thread that runs a model beside an engine
+  // thread (a server's embeddings beside its decoding) must not dispatch to it.
+  class SerialScope {
+   public:
+    SerialScope();
+    ~SerialScope();
+    SerialScope(const SerialScope&) = delete;
+    SerialScope& operator=(const SerialScope&) = delete;
+
+   private:
+    bool was_inside_;
+  };
+
   // Calls fn(task) for every task in [0, n_tasks), spread over all threads; returns when all
   // are done. Exceptions thrown by fn are rethrown here (the first one).
   template <typename F>
