@@ -5,7 +5,9 @@
 // ("listening on http://HOST:PORT"); --port 0 picks a free port. SIGINT / SIGTERM stop it.
 #include <csignal>
 #include <cstdio>
-#include <pthread.h>
+#include <unistd.h>
+
+#include <cerrno>
 #include <thread>
 
 #include "cli/command.h"
@@ -69,29 +71,33 @@ serving::ServeOptions serve_options(const ServeArgs& a) {
   return o;
 }
 
+// SIGINT / SIGTERM write a byte to this pipe (all a signal handler may safely do); a thread
+// reading it stops the server. Threads started before (the kernel pool) need no signal mask.
+int g_stop_pipe[2] = {-1, -1};
+void on_stop_signal(int) { (void)!::write(g_stop_pipe[1], "x", 1); }
+
 void run_serve(const ServeArgs& a) {
   serving::ServeOptions options = serve_options(a);
-  // SIGINT/SIGTERM are taken by one thread (sigwait) that stops the server; every other thread
-  // inherits the blocked mask. Writes to a vanished client must not kill the process.
-  std::signal(SIGPIPE, SIG_IGN);
-  sigset_t stop_signals;
-  sigemptyset(&stop_signals);
-  sigaddset(&stop_signals, SIGINT);
-  sigaddset(&stop_signals, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  std::signal(SIGPIPE, SIG_IGN);  // a write to a vanished client must not end the process
   if (!a.model.empty()) std::fprintf(stderr, "loading %s\n", a.model.c_str());
   serving::Server server(std::move(options));
   const int port = server.bind();
-  std::printf("transformers serve: listening on http://%s:%d\n", a.host.c_str(), port);
-  std::fflush(stdout);
-  std::thread stopper([&server, stop_signals] {
-    int sig = 0;
-    sigwait(&stop_signals, &sig);
+  TCPP_CHECK(::pipe(g_stop_pipe) == 0, IoError, "serve: cannot create a pipe");
+  struct sigaction action {};
+  action.sa_handler = on_stop_signal;
+  sigemptyset(&action.sa_mask);
+  sigaction(SIGINT, &action, nullptr);
+  sigaction(SIGTERM, &action, nullptr);
+  std::thread stopper([&server] {
+    char byte;
+    while (::read(g_stop_pipe[0], &byte, 1) < 0 && errno == EINTR) {
+    }
     server.stop();
   });
+  std::printf("transformers serve: listening on http://%s:%d\n", a.host.c_str(), port);
+  std::fflush(stdout);
   server.run();
-  // run() also returns when listening fails; wake the stopper so that it can be joined.
-  pthread_kill(stopper.native_handle(), SIGTERM);
+  on_stop_signal(0);  // run() also returns when listening fails: wake the stopper to join it
   stopper.join();
 }
 

@@ -177,6 +177,7 @@ struct ContinuousBatchingManager::State {
       std::erase(running, nullptr);
       std::lock_guard lock(mutex);
       totals.steps += 1;
+      running_count = static_cast<int64_t>(running.size());  // stats() right after the last one ends
     }
     for (auto& s : running) finish(*s, "cancelled");
     std::deque<std::unique_ptr<Sequence>> left;

@@ -47,7 +47,7 @@ std::optional<double> get_number(const Json& body, const std::string& field, dou
   if (!v->is_number()) throw wrong_type(field, "a number", *v);
   const double x = v->get<double>();
   if (!std::isfinite(x) || x < min || x > max)
-    throw bad_field(field, "must be from " + Json(min).dump() + " to " + Json(max).dump() + ", got " + v->dump());
+    throw bad_field(field, detail::concat("must be from ", min, " to ", max, ", got ", v->dump()));
   return x;
 }
 

@@ -177,7 +177,16 @@ struct Server::Impl {
         std::fprintf(stderr, "%s %s %d\n", req.method.c_str(), req.path.c_str(), res.status);
       });
 
-    http.Get("/health", [](const httplib::Request&, httplib::Response& res) { res.set_content(R"({"status":"ok"})", kJson); });
+    // v5's {"status": "ok"}, plus the engine's counters (running / queued / generated tokens).
+    http.Get("/health", [this](const httplib::Request&, httplib::Response& res) {
+      Json health = {{"status", "ok"}};
+      for (const auto& m : models.loaded()) {
+        const auto s = m->manager->stats();
+        health["engine"] = {{"running", s.running}, {"queued", s.queued}, {"generated_tokens", s.generated_tokens},
+                            {"prompt_tokens", s.prompt_tokens}, {"cached_prompt_tokens", s.cached_prompt_tokens}};
+      }
+      res.set_content(health.dump(), kJson);
+    });
     http.Get("/v1/models", [this](const httplib::Request&, httplib::Response& res) {
       res.set_content(list_models(state).dump(), kJson);
     });
