@@ -36,10 +36,12 @@ std::string generate_text(const std::vector<int64_t>& ids, int64_t max_new_token
   return Json::parse(r.out)["text"][0].get<std::string>();
 }
 
-// The prompt ids `transformers apply-chat-template` renders for kMessages.
-std::vector<int64_t> rendered_prompt() {
+// The prompt ids `transformers apply-chat-template` renders for kMessages (and tools).
+std::vector<int64_t> rendered_prompt(const Json& tools = nullptr) {
   const auto conv = scratch_dir("serve-conversation") / "conversation.json";
-  std::ofstream(conv) << Json{{"messages", kMessages}, {"add_generation_prompt", true}}.dump();
+  Json conversation = {{"messages", kMessages}, {"add_generation_prompt", true}};
+  if (!tools.is_null()) conversation["tools"] = tools;
+  std::ofstream(conv) << conversation.dump();
   auto r = run_transformers("apply-chat-template " + tiny_chat_model().string() + " " + conv.string());
   EXPECT_EQ(r.exit_code, 0) << r.err;
   return Json::parse(r.out)["input_ids"].get<std::vector<int64_t>>();
@@ -65,6 +67,42 @@ TEST_F(ServeEndpoints, GreedyChatCompletionEqualsGenerateOnTheRenderedPrompt) {
   HttpReply echoed = post_json(*server_, "/v1/chat/completions", chat_request(2).dump(), {{"X-Request-ID", "my-req-42"}});
   EXPECT_EQ(echoed.body["id"], "my-req-42");
   EXPECT_EQ(echoed.headers.find("X-Request-ID")->second, "my-req-42");
+}
+
+TEST_F(ServeEndpoints, ToolsAndTemplateKwargsReachTheChatTemplate) {
+  const Json tools = Json::parse(R"([{"type": "function", "function": {"name": "get_weather", "description": "Weather of a city",
+      "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}}}])");
+  Json req = chat_request(1);
+  req["tools"] = tools;
+  HttpReply r = post_json(*server_, "/v1/chat/completions", req);
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(r.body["usage"]["prompt_tokens"], rendered_prompt(tools).size());
+  EXPECT_GT(rendered_prompt(tools).size(), rendered_prompt().size() + 20);
+  // tool_choice "none": the tools stay out of the prompt.
+  req["tool_choice"] = "none";
+  EXPECT_EQ(post_json(*server_, "/v1/chat/completions", req).body["usage"]["prompt_tokens"], rendered_prompt().size());
+  // Qwen3's template closes an empty think block when enable_thinking is false: more prompt tokens.
+  Json no_think = chat_request(1);
+  no_think["chat_template_kwargs"] = {{"enable_thinking", false}};
+  EXPECT_GT(post_json(*server_, "/v1/chat/completions", no_think).body["usage"]["prompt_tokens"].get<int64_t>(),
+            static_cast<int64_t>(rendered_prompt().size()));
+}
+
+TEST(ServeWithoutModel, LoadsTheRequestedFolderOnFirstUse) {
+  ServeProcess server({});
+  auto models = server.client().Get("/v1/models");
+  ASSERT_TRUE(models);
+  EXPECT_TRUE(Json::parse(models->body)["data"].empty());
+  HttpReply none = post_json(server, "/v1/chat/completions", Json{{"messages", kMessages}});
+  EXPECT_EQ(none.status, 400);
+  EXPECT_EQ(none.body["error"]["param"], "model");
+  HttpReply missing = post_json(server, "/v1/chat/completions", Json{{"model", "/no/such/folder"}, {"messages", kMessages}});
+  EXPECT_EQ(missing.status, 404);
+  EXPECT_EQ(missing.body["error"]["code"], "model_not_found");
+  HttpReply ok = post_json(server, "/v1/chat/completions", chat_request(3));
+  ASSERT_EQ(ok.status, 200) << ok.body;
+  EXPECT_EQ(ok.body["choices"][0]["message"]["content"], generate_text(rendered_prompt(), 3));
+  EXPECT_EQ(Json::parse(server.client().Get("/v1/models")->body)["data"][0]["id"], tiny_chat_model().string());
 }
 
 TEST_F(ServeEndpoints, CompletionFromTokenIdsEqualsGenerate) {

@@ -63,6 +63,52 @@ int connect_to(int port) {
   return fd;
 }
 
+// Sends a streaming request over a raw socket and reads until `frames` SSE frames came (the first
+// is the role chunk, sent once the request is queued; the second carries a generated token); the
+// caller holds the stream open and closes the socket to hang up. -1 on failure.
+int open_stream(int port, const std::string& body, size_t frames) {
+  const int fd = connect_to(port);
+  if (fd < 0) return -1;
+  const std::string req = "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: " +
+                          std::to_string(body.size()) + "\r\n\r\n" + body;
+  if (::write(fd, req.data(), req.size()) != static_cast<ssize_t>(req.size())) return ::close(fd), -1;
+  std::string got;
+  char buf[512];
+  auto count = [&] {
+    size_t n = 0;
+    for (size_t at = got.find("data: "); at != std::string::npos; at = got.find("data: ", at + 1)) ++n;
+    return n;
+  };
+  while (count() < frames) {
+    const ssize_t n = ::read(fd, buf, sizeof buf);
+    if (n <= 0) return ::close(fd), -1;
+    got.append(buf, static_cast<size_t>(n));
+  }
+  return fd;
+}
+
+TEST(ServeTraffic, FullQueueIs429AndFreesWhenClientsLeave) {
+  ServeProcess server({tiny_chat_model().string(), "--max-concurrency", "1", "--max-queue", "1"});
+  const std::string forever = Json{{"messages", {{{"role", "user"}, {"content", "go"}}}}, {"max_tokens", 4000}, {"stream", true}}.dump();
+  const int running = open_stream(server.port(), forever, 2);  // decoding
+  const int waiting = open_stream(server.port(), forever, 1);  // queued behind it
+  ASSERT_GE(running, 0);
+  ASSERT_GE(waiting, 0);
+  HttpReply full = post_json(server, "/v1/chat/completions", std::string(R"({"messages": [{"role": "user", "content": "hi"}], "max_tokens": 2})"));
+  EXPECT_EQ(full.status, 429) << full.body;
+  EXPECT_EQ(full.body["error"]["type"], "rate_limit_error");
+  ::close(waiting);
+  ::close(running);
+  // Both hung up: their sequences are cancelled and the next request is served.
+  HttpReply ok;
+  for (int attempt = 0; attempt < 100; ++attempt) {
+    ok = post_json(server, "/v1/chat/completions", std::string(R"({"messages": [{"role": "user", "content": "hi"}], "max_tokens": 2})"));
+    if (ok.status != 429) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  EXPECT_EQ(ok.status, 200) << ok.body;
+}
+
 class ServeHostile : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {

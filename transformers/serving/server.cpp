@@ -1,6 +1,7 @@
 #include "transformers/serving/server.h"
 
 #include <httplib.h>
+#include <sys/socket.h>
 
 #include <algorithm>
 #include <cstdio>
@@ -56,6 +57,7 @@ struct Server::Impl {
   ServerState state;
   httplib::Server http;
   bool bound = false;
+  int listen_fd = -1;
 
   explicit Impl(ServeOptions o)
       : options(std::move(o)), models(options.models),
@@ -156,6 +158,13 @@ struct Server::Impl {
     const int threads = std::max(options.connection_threads, 4);
     http.new_task_queue = [threads] { return new httplib::ThreadPool(static_cast<size_t>(threads)); };
     http.set_payload_max_length(options.max_body_bytes);
+    // httplib listens with a backlog of 5, so a burst of connects overflows it and clients wait
+    // for a SYN retransmit (a second). Keep the socket to listen again with a real backlog.
+    http.set_socket_options([this](int fd) {
+      int yes = 1;
+      ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
+      listen_fd = fd;
+    });
     http.set_read_timeout(30, 0);
     http.set_write_timeout(30, 0);
     http.set_keep_alive_max_count(100);
@@ -208,6 +217,8 @@ int Server::bind() {
   else if (!impl_->http.bind_to_port(impl_->options.host, port)) port = -1;
   TCPP_CHECK(port > 0, IoError, "cannot listen on ", impl_->options.host, ":", impl_->options.port,
              " (address in use or not available)");
+  // Linux takes a second listen() on a listening socket as a new backlog.
+  if (impl_->listen_fd >= 0) ::listen(impl_->listen_fd, SOMAXCONN);
   impl_->bound = true;
   return port;
 }
