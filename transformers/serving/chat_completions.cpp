@@ -33,7 +33,7 @@ struct ChatSetup {
 
 ChatSetup setup_chat(const Request& request, ServerState& state) {
   ChatSetup s;
-  s.model = model_of(request.body, state);
+  s.model = generator_of(request.body, state);
   s.stream = get_bool(request.body, "stream").value_or(false);
   if (auto options = get_object(request.body, "stream_options"))
     s.include_usage = get_bool(*options, "include_usage").value_or(false);

@@ -57,7 +57,7 @@ Reply completions(const Request& request, ServerState& state) {
     body["top_logprobs"] = body["logprobs"];
     body["logprobs"] = true;
   }
-  auto model = model_of(body, state);
+  auto model = generator_of(body, state);
   if (get_string(body, "suffix").value_or("") != "") throw bad_field("suffix", "is not supported");
   if (get_bool(body, "echo").value_or(false)) throw bad_field("echo", "is not supported");
   if (!body.contains("prompt") || body["prompt"].is_null()) throw bad_field("prompt", "is required");

@@ -43,6 +43,14 @@ std::shared_ptr<ServedModel> model_of(const Json& body, ServerState& state) {
   return state.models.get(get_string(body, "model").value_or(""));
 }
 
+std::shared_ptr<ServedModel> generator_of(const Json& body, ServerState& state) {
+  auto m = model_of(body, state);
+  if (!m->model)
+    throw ApiError(400, "model '" + m->id + "' is an encoder: it serves /v1/embeddings, /tokenize and /detokenize only",
+                   "invalid_request_error", "model", "model_not_generative");
+  return m;
+}
+
 std::vector<int64_t> prompt_ids(const Json& value, const std::string& field, const ServedModel& model) {
   if (value.is_string()) {
     std::vector<int64_t> ids = model.tokenizer->encode(value.get<std::string>(), /*add_special_tokens=*/true);
@@ -53,7 +61,7 @@ std::vector<int64_t> prompt_ids(const Json& value, const std::string& field, con
   if (value.is_array() && value.size() == 1 && (value[0].is_string() || value[0].is_array()))
     return prompt_ids(value[0], field, model);
   if (!value.is_array() || value.empty()) throw bad_field(field, "expected a string or an array of token ids");
-  const int64_t vocab = model.model->config().vocab_size;
+  const int64_t vocab = model.config().vocab_size;
   std::vector<int64_t> ids;
   for (const Json& t : value) {
     if (!t.is_number_integer()) throw bad_field(field, "expected a string or an array of token ids, got an array holding " + json_type_name(t));

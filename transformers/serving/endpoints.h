@@ -60,6 +60,8 @@ Json usage_json(int64_t prompt_tokens, int64_t completion_tokens);
 // OpenAI's logprobs.content entries: token text, logprob, bytes, top_logprobs.
 Json logprobs_content(const Tokenizer& tokenizer, const std::vector<TokenLogprob>& logprobs);
 std::shared_ptr<ServedModel> model_of(const Json& body, ServerState& state);
+// The same for the generating endpoints: 400 when the model is an encoder.
+std::shared_ptr<ServedModel> generator_of(const Json& body, ServerState& state);
 // Token ids of a "prompt"/"input" that is a string or an array of token ids.
 std::vector<int64_t> prompt_ids(const Json& value, const std::string& field, const ServedModel& model);
 }  // namespace detail

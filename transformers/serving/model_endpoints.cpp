@@ -1,5 +1,5 @@
 // The endpoints that run no generation: GET /v1/models, POST /v1/embeddings (mean pooling of the
-// decoder's last hidden state over the input's tokens), POST /tokenize and /detokenize (vLLM's
+// last hidden state over the input's tokens; CLS for encoders whose pooling config asks for it), POST /tokenize and /detokenize (vLLM's
 // shapes).
 #include "transformers/core/thread_pool.h"
 #include "transformers/ops/ops.h"
@@ -46,18 +46,25 @@ std::vector<std::vector<int64_t>> embedding_inputs(const Json& input, const Serv
   return rows;
 }
 
-std::vector<float> mean_pooled(const ServedModel& model, const std::vector<int64_t>& ids) {
+// The last hidden state [1, L, H] of one input: the decoder's after its final norm, or the
+// encoder's.
+Tensor last_hidden_state(const ServedModel& model, const std::vector<int64_t>& ids) {
   const Tensor input = Tensor::from_values(ids, {1, static_cast<int64_t>(ids.size())});
-  CausalLMOutput out;
-  {
-    // The engine thread drives the kernel thread pool; this forward runs on its own thread.
-    ThreadPool::SerialScope serial;
-    out = model.model->forward(input, {.output_hidden_states = true, .logits_to_keep = 1});
-  }
-  Tensor last = ops::cast(out.hidden_states.back(), DType::F32).contiguous();
+  // The engine thread drives the kernel thread pool; this forward runs on its own thread.
+  ThreadPool::SerialScope serial;
+  if (model.encoder) return model.encoder->forward(input).last_hidden_state;
+  ForwardOptions options;
+  options.output_hidden_states = true;
+  options.logits_to_keep = 1;
+  return model.model->forward(input, options).hidden_states.back();
+}
+
+std::vector<float> pooled_embedding(const ServedModel& model, const std::vector<int64_t>& ids) {
+  Tensor last = ops::cast(last_hidden_state(model, ids), DType::F32).contiguous();
   const int64_t L = last.size(1), H = last.size(2);
-  std::vector<float> pooled(static_cast<size_t>(H), 0.0f);
   const float* data = last.data<float>();
+  if (model.pooling == "cls") return std::vector<float>(data, data + H);
+  std::vector<float> pooled(static_cast<size_t>(H), 0.0f);
   for (int64_t t = 0; t < L; ++t)
     for (int64_t h = 0; h < H; ++h) pooled[h] += data[t * H + h];
   for (float& v : pooled) v /= static_cast<float>(L);
@@ -70,7 +77,7 @@ Reply embeddings(const Request& request, ServerState& state) {
   if (!request.body.contains("input") || request.body["input"].is_null()) throw bad_field("input", "is required");
   const std::string format = get_string(request.body, "encoding_format").value_or("float");
   if (format != "float" && format != "base64") throw bad_field("encoding_format", "must be 'float' or 'base64'");
-  const int64_t hidden = model->model->config().hidden_size;
+  const int64_t hidden = model->config().hidden_size;
   if (auto dims = get_integer(request.body, "dimensions", 1, 1 << 20); dims && *dims != hidden)
     throw bad_field("dimensions", "this model's embeddings have " + std::to_string(hidden) + " dimensions");
   const auto rows = embedding_inputs(request.body["input"], *model);
@@ -83,7 +90,7 @@ Reply embeddings(const Request& request, ServerState& state) {
   Json data = Json::array();
   std::lock_guard lock(model->embedding_mutex);
   for (size_t i = 0; i < rows.size(); ++i) {
-    std::vector<float> v = mean_pooled(*model, rows[i]);
+    std::vector<float> v = pooled_embedding(*model, rows[i]);
     Json e = {{"object", "embedding"}, {"index", i}};
     if (format == "base64") e["embedding"] = base64(v);
     else e["embedding"] = v;
@@ -106,7 +113,7 @@ Json tokenize(const Request& request, ServerState& state) {
   if (!text) text = get_string(request.body, "text");
   if (!text) throw bad_field("prompt", "is required (a string)");
   const std::vector<int64_t> ids = model->tokenizer->encode(*text, add_special);
-  return {{"tokens", ids}, {"count", ids.size()}, {"max_model_len", model->model->config().max_position_embeddings}};
+  return {{"tokens", ids}, {"count", ids.size()}, {"max_model_len", model->config().max_position_embeddings}};
 }
 
 Json detokenize(const Request& request, ServerState& state) {

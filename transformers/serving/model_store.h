@@ -16,6 +16,7 @@
 
 #include "transformers/generation/continuous_batching.h"
 #include "transformers/models/causal_lm.h"
+#include "transformers/models/encoder.h"
 #include "transformers/tokenization/tokenizer.h"
 
 namespace transformers::serving {
@@ -24,14 +25,21 @@ namespace transformers::serving {
 // folders: Hub names (org/name) resolve here once the Hub cache lookup exists.
 std::filesystem::path resolve_model_folder(const std::string& name);
 
+// A decoder (generation and embeddings) or an encoder (BERT, ModernBERT: embeddings only).
 struct ServedModel {
   std::string id;  // as clients name it
   std::filesystem::path folder;
-  std::unique_ptr<CausalLM> model;
+  std::unique_ptr<CausalLM> model;      // decoders
+  std::unique_ptr<EncoderModel> encoder;  // encoders
+  // Encoders: "cls" when the sentence-transformers pooling config (1_Pooling/config.json) asks
+  // for the CLS token, else "mean"; decoders always mean-pool.
+  std::string pooling = "mean";
   std::optional<Tokenizer> tokenizer;
   std::unique_ptr<ContinuousBatchingManager> manager;  // declared last: stops before the model goes
   std::mutex embedding_mutex;                          // one embeddings forward at a time per model
   int64_t created = 0;                                 // unix time of the load
+
+  const PretrainedConfig& config() const { return model ? model->config() : encoder->config(); }
 };
 
 struct ModelStoreOptions {

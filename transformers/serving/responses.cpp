@@ -131,7 +131,7 @@ class ResponseStream : public EventStream {
 }  // namespace
 
 Reply responses(const Request& request, ServerState& state) {
-  auto model = model_of(request.body, state);
+  auto model = generator_of(request.body, state);
   if (!request.body.contains("input") || request.body["input"].is_null()) throw bad_field("input", "is required");
   get_string(request.body, "instructions");  // type check
   const SamplingRequest sampling = parse_sampling(request.body, *model, state.limits, {"max_output_tokens"});

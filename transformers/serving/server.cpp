@@ -195,6 +195,7 @@ struct Server::Impl {
     http.Get("/health", [this](const httplib::Request&, httplib::Response& res) {
       Json health = {{"status", "ok"}};
       for (const auto& m : models.loaded()) {
+        if (!m->manager) continue;
         const auto s = m->manager->stats();
         health["engine"] = {{"running", s.running}, {"queued", s.queued}, {"generated_tokens", s.generated_tokens},
                             {"prompt_tokens", s.prompt_tokens}, {"cached_prompt_tokens", s.cached_prompt_tokens}};
