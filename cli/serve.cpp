@@ -79,7 +79,7 @@ void on_stop_signal(int) { (void)!::write(g_stop_pipe[1], "x", 1); }
 void run_serve(const ServeArgs& a) {
   serving::ServeOptions options = serve_options(a);
   std::signal(SIGPIPE, SIG_IGN);  // a write to a vanished client must not end the process
-  if (!a.model.empty()) std::fprintf(stderr, "loading %s\n", a.model.c_str());
+  if (!a.model.empty() && (a.log_level == "info" || a.log_level == "debug")) std::fprintf(stderr, "loading %s\n", a.model.c_str());
   serving::Server server(std::move(options));
   const int port = server.bind();
   TCPP_CHECK(::pipe(g_stop_pipe) == 0, IoError, "serve: cannot create a pipe");

@@ -258,3 +258,17 @@ TEST_F(ServeHostile, TwoHundredRapidConnectsLeaveItAnswering) {
 
 }  // namespace
 }  // namespace transformers::testing
+
+namespace transformers::testing {
+namespace {
+
+TEST(ServeCli, BadFlagsAndModelsAreOneLineErrors) {
+  expect_one_line_error(run_transformers("serve --cors-origin '*' --port 0"), "--cors-origin");
+  expect_one_line_error(run_transformers("serve --api-key a --api-key-file /nonexistent --port 0"), "--api-key");
+  expect_one_line_error(run_transformers("serve --chat-template-kwargs '[1]' --port 0"), "--chat-template-kwargs");
+  expect_one_line_error(run_transformers("serve /no/such/model --port 0"), "/no/such/model");
+  expect_one_line_error(run_transformers("serve --max-concurrency 0 --port 0"), "--max-concurrency");
+}
+
+}  // namespace
+}  // namespace transformers::testing
