@@ -52,15 +52,6 @@ double peak_rss_mib() {
   return static_cast<double>(ru.ru_maxrss) / 1024.0;  // Linux reports KiB
 }
 
-// The pool is created on first use with TRANSFORMERS_NUM_THREADS threads, so --threads must be
-// set before anything runs a kernel.
-void use_threads(int threads) {
-  setenv("TRANSFORMERS_NUM_THREADS", std::to_string(threads).c_str(), 1);
-  const int got = ThreadPool::global().size();
-  TCPP_CHECK(got == threads, ValueError, "--threads ", threads, ": the thread pool already runs ",
-             got, " threads");
-}
-
 // The limits under the reps' policy: redone while other processes were busy. Others only ever
 // lower them, so each figure is the best over the tries; `others` is the quietest try's.
 MachineLimits quiet_machine_limits(int threads, const RepPlan& plan, double* others) {

@@ -4,6 +4,7 @@
 #include <filesystem>
 #include <vector>
 
+#include "transformers/core/thread_pool.h"
 #include "transformers/io/files.h"
 
 namespace transformers::cli {
@@ -59,6 +60,14 @@ void check_outputs(const std::string& model_dir, const std::vector<OutputFile>& 
       TCPP_CHECK(outputs[j].path.empty() || !same_file(out.path, outputs[j].path), ValueError, out.flag, " and ",
                  outputs[j].flag, " name the same file '", out.path, "'");
   }
+}
+
+void use_threads(int threads) {
+  TCPP_CHECK(threads >= 1 && threads <= kMaxThreads, ValueError, "--threads must be from 1 to ", kMaxThreads, ", got ",
+             threads);
+  setenv("TRANSFORMERS_NUM_THREADS", std::to_string(threads).c_str(), 1);
+  const int got = ThreadPool::global().size();
+  TCPP_CHECK(got == threads, ValueError, "--threads ", threads, ": the thread pool already runs ", got, " threads");
 }
 
 }  // namespace transformers::cli

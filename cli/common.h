@@ -27,4 +27,9 @@ struct OutputFile {
 // link or a hard link too) or lies inside the model folder. Empty paths are unused flags.
 void check_outputs(const std::string& model_dir, const std::vector<OutputFile>& outputs);
 
+// --threads N: sets the process's thread pool size. The pool is created on first use from
+// TRANSFORMERS_NUM_THREADS, so this must run before anything runs a kernel; ValueError when the
+// pool already runs another number of threads.
+void use_threads(int threads);
+
 }  // namespace transformers::cli

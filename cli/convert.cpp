@@ -11,6 +11,7 @@
 
 #include "cli/command.h"
 #include "cli/common.h"
+#include "cli/progress.h"
 #include "transformers/io/files.h"
 #include "transformers/models/auto.h"
 #include "transformers/models/save.h"
@@ -62,7 +63,9 @@ void run_convert(const ConvertArgs& a) {
   for (const char* name : kCopied)
     if (auto bytes = read_model_file(a.src, name)) copies.emplace_back(name, std::move(*bytes));
   LoadReport report;
-  auto model = AutoModelForCausalLM::from_pretrained(a.src, {.dtype = a.dtype, .strict = a.strict}, &report);
+  ProgressLine loading("loading weights");
+  auto model = AutoModelForCausalLM::from_pretrained(
+      a.src, {.dtype = a.dtype, .strict = a.strict, .on_progress = loading.callback()}, &report);
   if (a.report) std::cerr << report.to_string();
   if (!report.unexpected.empty())
     std::fprintf(stderr, "warning: %zu checkpoint tensors are not used by the model and are not written (first: %s)\n",

@@ -15,6 +15,9 @@
 
 #include "cli/command.h"
 #include "cli/common.h"
+#include "cli/generate_flags.h"
+#include "cli/progress.h"
+#include "cli/speed_report.h"
 #include "transformers/config/generation_config_overrides.h"
 #include "transformers/generation/generate.h"
 #include "transformers/generation/tokenizer_adapters.h"
@@ -30,13 +33,14 @@ struct GenerateArgs {
   std::optional<int64_t> max_new_tokens;
   bool json = false, no_cache = false, skip_special = false;
   // Generation config overrides (unset: the model's generation_config.json).
-  std::optional<bool> do_sample;
+  bool sample = false, greedy = false;  // --do-sample / --greedy (neither: the config decides)
   std::optional<double> temperature, top_p, min_p, repetition_penalty;
   std::optional<int64_t> top_k, num_beams, num_return_sequences;
   std::string seed;  // parsed by parse_seed: CLI11 would wrap "-5" into a huge unsigned
   std::vector<std::string> stop;
   std::string cache_implementation;
-  std::string generation_config;  // JSON object merged over generation_config.json
+  std::string generation_config;  // a JSON object, or a file, merged over generation_config.json
+  std::vector<std::string> key_values;  // v5 chat's GENERATE_FLAGS: max_new_tokens=64 ...
 };
 
 bool has_tokenizer(const std::filesystem::path& dir) {
@@ -87,11 +91,27 @@ void check_flags(const GenerateArgs& a) {
   if (a.top_k) TCPP_CHECK(*a.top_k >= 0, ValueError, "--top-k must be >= 0 (0: off), got ", *a.top_k);
 }
 
+// --generation-config: a JSON object given inline, or a generation_config.json file (or a folder
+// holding one), as Transformers users pass a GenerationConfig or a file.
+Json generation_config_argument(const std::string& text) {
+  const size_t first = text.find_first_not_of(" \t\r\n");
+  if (first != std::string::npos && text[first] == '{') return parse_json(text, "--generation-config");
+  std::filesystem::path path(text);
+  if (std::filesystem::is_directory(path)) path /= "generation_config.json";
+  TCPP_CHECK(std::filesystem::exists(path), ValueError, "--generation-config: '", text,
+             "' is neither a JSON object nor an existing file");
+  return read_json_file(path);
+}
+
+// Order: the model's generation_config.json, then --generation-config, then key=value words,
+// then the named flags.
 void apply_overrides(const GenerateArgs& a, GenerationConfig& cfg) {
   if (!a.generation_config.empty())
-    cfg = with_overrides(cfg, parse_json(a.generation_config, "--generation-config"), "--generation-config");
+    cfg = with_overrides(cfg, generation_config_argument(a.generation_config), "--generation-config");
+  if (!a.key_values.empty()) cfg = with_overrides(cfg, parse_generate_flags(a.key_values), "key=value flags");
   if (a.max_new_tokens) cfg.max_new_tokens = *a.max_new_tokens;
-  if (a.do_sample) cfg.do_sample = *a.do_sample;
+  TCPP_CHECK(!(a.sample && a.greedy), ValueError, "--do-sample and --greedy contradict each other");
+  if (a.sample || a.greedy) cfg.do_sample = a.sample;
   if (a.temperature) cfg.temperature = *a.temperature;
   if (a.top_k) cfg.top_k = *a.top_k;
   if (a.top_p) cfg.top_p = *a.top_p;
@@ -108,7 +128,8 @@ void run_generate(const GenerateArgs& a) {
   TCPP_CHECK(a.attention_mask.empty() || !a.input_ids.empty(), ValueError, "--attention-mask goes with --input-ids");
   check_flags(a);
   const std::optional<uint64_t> seed = parse_seed(a.seed);
-  auto model = AutoModelForCausalLM::from_pretrained(a.model, {.dtype = a.dtype});
+  ProgressLine loading("loading weights");
+  auto model = AutoModelForCausalLM::from_pretrained(a.model, {.dtype = a.dtype, .on_progress = loading.callback()});
   GenerationConfig cfg = model->generation_config;
   apply_overrides(a, cfg);
 
@@ -169,7 +190,10 @@ void run_generate(const GenerateArgs& a) {
     std::cout << a.prompt << std::flush;
     options.streamer = &*streamer;
   }
+  SpeedReport speed(ids.size(0) * ids.size(1));
+  options.on_step = [&](const std::vector<int64_t>& next) { speed.step(static_cast<int64_t>(next.size())); };
   GenerateOutput out = generate(*model, ids, cfg, options);
+  if (!quiet()) speed.print(stderr);
   if (stream) return;
   const size_t prompt_len = static_cast<size_t>(ids.size(1));
   if (a.json) {
@@ -198,31 +222,36 @@ const Command kCommand{[](CLI::App& app) {
   auto args = std::make_shared<GenerateArgs>();
   CLI::App* sub = app.add_subcommand("generate", "Generate tokens from token ids or a text prompt (greedy, sampling, beams)");
   sub->add_option("model", args->model, "Model folder (config.json + *.safetensors [+ tokenizer.json])")->required();
-  sub->add_option("--input-ids", args->input_ids,
+  sub->add_option("key=value", args->key_values,
+                  "Generation settings as v5's chat takes them: max_new_tokens=64 do_sample=true eos_token_id=[1,2]");
+  sub->add_option("--input-ids,--input_ids", args->input_ids,
                   "Prompt ids: rows separated by ';', ids by ','; unequal rows are left-padded");
-  sub->add_option("--attention-mask", args->attention_mask, "1/0 per --input-ids entry (0 = left padding), same syntax");
+  sub->add_option("--attention-mask,--attention_mask", args->attention_mask, "1/0 per --input-ids entry (0 = left padding), same syntax");
   sub->add_option("--prompt", args->prompt, "Prompt text (needs the model folder's tokenizer)");
-  sub->add_option("--max-new-tokens", args->max_new_tokens, "Tokens to generate (default: generation_config)");
-  sub->add_flag("--do-sample,!--greedy", args->do_sample, "Sample instead of greedy/beam search");
+  sub->add_option("--max-new-tokens,--max_new_tokens", args->max_new_tokens, "Tokens to generate (default: generation_config)");
+  // Two plain flags: an optional<bool> flag with a negated name reads as set (false) when neither
+  // is given, which overrode do_sample from --generation-config and key=value words.
+  sub->add_flag("--do-sample,--do_sample", args->sample, "Sample instead of greedy/beam search");
+  sub->add_flag("--greedy", args->greedy, "Greedy (or beam) search even when the generation config samples");
   sub->add_option("--temperature", args->temperature, "Sampling temperature");
-  sub->add_option("--top-k", args->top_k, "Keep the k most likely tokens when sampling (0: off)");
-  sub->add_option("--top-p", args->top_p, "Nucleus sampling mass");
-  sub->add_option("--min-p", args->min_p, "Drop tokens below min_p times the top probability");
-  sub->add_option("--repetition-penalty", args->repetition_penalty, "Penalty for tokens already in the sequence");
-  sub->add_option("--num-beams", args->num_beams, "Beam search with this many beams");
-  sub->add_option("--num-return-sequences", args->num_return_sequences, "Sequences per prompt (sampling or beams)");
+  sub->add_option("--top-k,--top_k", args->top_k, "Keep the k most likely tokens when sampling (0: off)");
+  sub->add_option("--top-p,--top_p", args->top_p, "Nucleus sampling mass");
+  sub->add_option("--min-p,--min_p", args->min_p, "Drop tokens below min_p times the top probability");
+  sub->add_option("--repetition-penalty,--repetition_penalty", args->repetition_penalty, "Penalty for tokens already in the sequence");
+  sub->add_option("--num-beams,--num_beams", args->num_beams, "Beam search with this many beams");
+  sub->add_option("--num-return-sequences,--num_return_sequences", args->num_return_sequences, "Sequences per prompt (sampling or beams)");
   sub->add_option("--seed", args->seed, "Sampling seed (mt19937_64; the same seed gives the same text)");
   sub->add_option("--stop", args->stop, "Stop string (repeatable; needs the tokenizer)");
-  sub->add_option("--generation-config", args->generation_config,
-                  "JSON object of generation_config fields to override, e.g. '{\"no_repeat_ngram_size\": 3}' "
-                  "(the flags above win over it)");
-  sub->add_option("--cache-implementation", args->cache_implementation, "dynamic (default) or static")
+  sub->add_option("--generation-config,--generation_config", args->generation_config,
+                  "A JSON object of generation_config fields, e.g. '{\"no_repeat_ngram_size\": 3}', or a "
+                  "generation_config.json file (key=value words and the flags above win over it)");
+  sub->add_option("--cache-implementation,--cache_implementation", args->cache_implementation, "dynamic (default) or static")
       ->check(CLI::IsMember({"dynamic", "static"}));
   sub->add_option("--dtype", args->dtype, "Weights dtype: auto (the checkpoint's), f32, bf16, f16")
       ->check(CLI::IsMember({"auto", "f32", "float32", "bf16", "bfloat16", "f16", "float16"}));
   sub->add_flag("--json", args->json, "Print {\"sequences\": [[...], ...], \"text\": [...]}");
-  sub->add_flag("--skip-special-tokens", args->skip_special, "Leave special tokens out of the decoded text");
-  sub->add_flag("--no-cache", args->no_cache, "Re-run the whole sequence at every step (no KV cache)");
+  sub->add_flag("--skip-special-tokens,--skip_special_tokens", args->skip_special, "Leave special tokens out of the decoded text");
+  sub->add_flag("--no-cache,--no_cache", args->no_cache, "Re-run the whole sequence at every step (no KV cache)");
   sub->callback([args] { run_generate(*args); });
 }};
 

@@ -4,6 +4,9 @@
 #include <string>
 
 #include "cli/command.h"
+#include "cli/common.h"
+#include "cli/progress.h"
+#include "transformers/core/thread_pool.h"
 #include "transformers/core/error.h"
 
 namespace transformers::cli {
@@ -26,6 +29,14 @@ void print_error(std::string message) {
 int main(int argc, char** argv) {
   CLI::App app{"transformers: Hugging Face Transformers v5, native (C++)"};
   app.require_subcommand(1);
+  // Options every command takes, given after the command's name too (`generate M --threads 2`).
+  app.fallthrough();
+  app.add_option_function<int>(
+         "--threads", [](int n) { transformers::cli::use_threads(n); },
+         "Threads for the kernels (default: TRANSFORMERS_NUM_THREADS, else every core)")
+      ->check(CLI::Range(1, transformers::kMaxThreads));
+  app.add_flag_callback(
+      "--quiet,-q", [] { transformers::cli::set_quiet(true); }, "No progress lines and no speed line on stderr");
   for (auto& setup : transformers::cli::command_setups()) setup(app);
   // The command named first, when it is one: argument errors point at its --help.
   const CLI::App* command = nullptr;

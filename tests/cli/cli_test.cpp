@@ -6,6 +6,7 @@
 #include "common/golden_copy.h"
 #include "common/process.h"
 #include "common/test_util.h"
+#include "transformers/io/files.h"
 #include "transformers/io/json.h"
 #include "transformers/io/npy.h"
 
@@ -76,6 +77,26 @@ TEST(Cli, MalformedInputsGiveOneLineErrors) {
   auto badjson = edited_golden_copy("cli_badjson", "llama", [](Json&) {});
   std::ofstream(badjson / "config.json", std::ios::trunc) << "{\"model_type\": ";
   expect_one_line_error(run("forward " + badjson.string() + ids), "config.json");
+}
+
+// The completion script, run by bash itself: command names complete from their prefix, options
+// of the command being typed (both spellings) from theirs, the global --threads everywhere.
+TEST(Cli, BashCompletionCompletesCommandsAndTheirOptions) {
+  RunResult script = run("completion bash");
+  ASSERT_EQ(script.exit_code, 0) << script.err;
+  const std::string file = (testing::scratch_dir("completion") / "transformers.bash").string();
+  write_file_atomically(file, script.out);
+  auto complete = [&](const std::string& words, int cword) {
+    RunResult r = testing::run_command("bash -c 'source " + file + "; COMP_WORDS=(" + words + "); COMP_CWORD=" +
+                                       std::to_string(cword) + "; _transformers; echo \"${COMPREPLY[*]}\"'");
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    return r.out;
+  };
+  EXPECT_EQ(complete("transformers gen", 1), "generate\n");
+  EXPECT_EQ(complete("transformers generate m --max", 3), "--max-new-tokens --max_new_tokens\n");
+  EXPECT_EQ(complete("transformers tokenize m --thr", 3), "--threads\n");
+  EXPECT_EQ(complete("transformers chat --system", 2), "--system-prompt\n");
+  expect_one_line_error(run("completion fish"), "fish");
 }
 
 }  // namespace

@@ -3,6 +3,7 @@
 
 #include "common/process.h"
 #include "common/test_util.h"
+#include "transformers/io/files.h"
 #include "transformers/io/json.h"
 
 namespace transformers {
@@ -76,6 +77,57 @@ TEST(CliGenerate, ContradictoryFlagsGiveOneLineErrors) {
   r = run("generate " + golden("llama") + " --input-ids \"1,17;1\" --attention-mask \"1,1;1\"");
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_NE(r.err.find("--input-ids"), std::string::npos) << r.err;
+}
+
+// Every spelling of a setting gives the same GenerationConfig, shown by the same seeded samples:
+// the dashed flags, Python's keyword spelling, v5 chat's key=value words, --generation-config
+// as JSON and as a file.
+TEST(CliGenerate, FlagAliasesKeyValueWordsAndConfigFilesAgree) {
+  const std::string m = "generate " + golden("qwen2") + " --input-ids \"1,17,42\" --seed 7";
+  const Json reference =
+      run_json(m + " --max-new-tokens 6 --do-sample --temperature 1.5 --top-k 0 --top-p 0.9 --num-return-sequences 2");
+  ASSERT_EQ(reference["sequences"].size(), 2u);
+  EXPECT_EQ(run_json(m + " --max_new_tokens 6 --do_sample --temperature 1.5 --top_k 0 --top_p 0.9 "
+                         "--num_return_sequences 2")["sequences"],
+            reference["sequences"]);
+  EXPECT_EQ(run_json(m + " max_new_tokens=6 do_sample=True temperature=1.5 top_k=0 top_p=0.9 num_return_sequences=2")
+                ["sequences"],
+            reference["sequences"]);
+  const std::string json =
+      R"({"max_new_tokens": 6, "do_sample": true, "temperature": 1.5, "top_k": 0, "top_p": 0.9, "num_return_sequences": 2})";
+  EXPECT_EQ(run_json(m + " --generation-config '" + json + "'")["sequences"], reference["sequences"]);
+  const std::filesystem::path file = testing::scratch_dir("gen_config") / "generation_config.json";
+  write_file_atomically(file, json);
+  EXPECT_EQ(run_json(m + " --generation-config " + file.string())["sequences"], reference["sequences"]);
+  EXPECT_EQ(run_json(m + " --generation_config " + file.parent_path().string())["sequences"], reference["sequences"]);
+  // Named flags win over key=value words, which win over the config file.
+  EXPECT_EQ(run_json(m + " --generation-config " + file.string() + " max_new_tokens=2 --max-new-tokens 6")["sequences"],
+            reference["sequences"]);
+  EXPECT_EQ(run_json(m + " --generation-config " + file.string() + " max_new_tokens=2")["sequences"][0].size(), 5u);
+}
+
+TEST(CliGenerate, BadSettingsNameTheirFlagOrWord) {
+  const std::string m = "generate " + golden("llama") + " --input-ids \"1,17,42\"";
+  testing::expect_one_line_error(run(m + " max_new_tokens"), "'max_new_tokens' is not key=value");
+  testing::expect_one_line_error(run(m + " max_new_tokens=abc"), "max_new_tokens");
+  testing::expect_one_line_error(run(m + " --generation-config /no/such/file.json"), "--generation-config");
+  testing::expect_one_line_error(run(m + " --threads 0"), "--threads");
+  testing::expect_one_line_error(testing::run_command("TRANSFORMERS_NUM_THREADS=two " + std::string(TCPP_BINARY_DIR) +
+                                                      "/cli/transformers " + m),
+                                 "TRANSFORMERS_NUM_THREADS");
+}
+
+TEST(CliGenerate, ASpeedLineGoesToStderrUnlessQuiet) {
+  const std::string m = "generate " + golden("llama") + " --input-ids \"1,17,42\" --max-new-tokens 4 --threads 1";
+  auto r = run(m);
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.err.find("prompt: 3 tokens"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("generation: 4 tokens"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("time to first token"), std::string::npos) << r.err;
+  r = run(m + " --quiet");
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.err, "");
+  EXPECT_EQ(std::count(r.out.begin(), r.out.end(), ','), 3 + 4 - 1);  // only the ids on stdout
 }
 
 }  // namespace

@@ -185,5 +185,155 @@ TEST(ContinuousBatching, DestroyingTheManagerEndsUnfinishedRequests) {
   manager.reset();  // joins the engine thread; nothing leaks (ASan)
 }
 
+// Waits (bounded) until the engine has published stats satisfying `ready` after its latest step;
+// returns the last stats seen.
+template <typename Ready>
+ContinuousBatchingManager::Stats settled_stats(const ContinuousBatchingManager& m, Ready ready) {
+  ContinuousBatchingManager::Stats s = m.stats();
+  for (int i = 0; i < 2000 && !ready(s); ++i) {
+    std::this_thread::sleep_for(5ms);
+    s = m.stats();
+  }
+  return s;
+}
+
+// Tiny llama whose positions reach past one 64-token page.
+std::unique_ptr<CausalLM> paged_model() { return tiny_model(97, 11, {{"max_position_embeddings", 512}}); }
+
+// Bytes of one KV block of paged_model(): 2 layers x K and V x 2 KV heads x 64 tokens x 8 x 4.
+constexpr int64_t kBlockBytes = 2 * 2 * 2 * 64 * 8 * 4;
+
+TEST(ContinuousBatching, ChunkedPrefillEqualsUnchunked) {
+  auto m = paged_model();
+  GenerationConfig g;
+  g.max_new_tokens = 6;
+  const std::vector<std::vector<int64_t>> prompts = {random_rows(1, 150, 97, 21)[0], random_rows(1, 37, 97, 22)[0],
+                                                     random_rows(1, 5, 97, 23)[0]};
+  // 7 tokens per step: the 150-token prompt is prefilled in 22 chunks, next to the others' decode.
+  const auto chunked = generate_batch(*m, prompts, g, {.max_batch_tokens = 7});
+  const auto whole = generate_batch(*m, prompts, g, {.max_batch_tokens = 512});
+  for (size_t i = 0; i < prompts.size(); ++i) {
+    EXPECT_EQ(chunked[i], whole[i]) << "prompt " << i;
+    EXPECT_EQ(chunked[i], alone(*m, prompts[i], g)) << "prompt " << i;
+  }
+}
+
+TEST(ContinuousBatching, SixteenConcurrentRequestsOfDifferentLengthsEqualTheirAloneRunsGreedy) {
+  auto m = paged_model();
+  GenerationConfig g;
+  g.max_new_tokens = 12;
+  std::vector<std::vector<int64_t>> prompts;
+  for (int64_t i = 0; i < 16; ++i) prompts.push_back(random_rows(1, 1 + 9 * i, 97, static_cast<uint32_t>(300 + i))[0]);
+  ContinuousBatchingManager manager(*m, {.max_running = 16});
+  std::vector<std::vector<int64_t>> got(prompts.size());
+  std::vector<std::thread> clients;
+  for (size_t i = 0; i < prompts.size(); ++i)
+    clients.emplace_back([&, i] { got[i] = read_all(manager, manager.add_request(prompts[i], {.config = g})).first; });
+  for (auto& t : clients) t.join();
+  for (size_t i = 0; i < prompts.size(); ++i) EXPECT_EQ(got[i], alone(*m, prompts[i], g)) << "prompt " << i;
+}
+
+TEST(ContinuousBatching, AFullKVBudgetMakesRequestsWaitAndATooLargeOneErrors) {
+  auto m = paged_model();
+  GenerationConfig g;
+  g.max_new_tokens = 20;
+  // 4 blocks: two 60-token prompts (80 tokens with their output: 2 blocks each) at a time at most.
+  ContinuousBatchingManager manager(*m, {.max_running = 8, .kv_cache_bytes = 4 * kBlockBytes});
+  std::vector<std::vector<int64_t>> prompts;
+  std::vector<std::string> ids;
+  for (uint32_t i = 0; i < 6; ++i) {
+    prompts.push_back(random_rows(1, 60, 97, 400 + i)[0]);
+    ids.push_back(manager.add_request(prompts.back(), {.config = g}));
+  }
+  // 300 tokens need 5 blocks: more than the whole budget.
+  const std::string huge = manager.add_request(random_rows(1, 300, 97, 99)[0], {.config = g});
+  for (size_t i = 0; i < ids.size(); ++i) {
+    auto [tokens, last] = read_all(manager, ids[i]);
+    EXPECT_EQ(last.finish_reason, "length") << last.error;
+    EXPECT_EQ(tokens, alone(*m, prompts[i], g)) << "prompt " << i;
+  }
+  auto [none, refused] = read_all(manager, huge);
+  EXPECT_TRUE(none.empty());
+  EXPECT_EQ(refused.finish_reason, "error");
+  EXPECT_NE(refused.error.find("kv_cache_bytes"), std::string::npos) << refused.error;
+  const auto s = settled_stats(manager, [](const auto& st) { return st.running == 0 && st.kv_blocks_used == 0; });
+  EXPECT_LE(s.kv_cache_bytes, 4 * kBlockBytes);
+  EXPECT_GT(s.preemptions, 0);  // decode growth past a page took blocks from newer sequences
+}
+
+TEST(ContinuousBatching, ASequenceOutgrowingTheWholeBudgetAloneEndsWithAnError) {
+  auto m = paged_model();
+  GenerationConfig g;
+  g.max_new_tokens = 100;  // 60 + 100 tokens: a third block, and the budget has two
+  const std::vector<int64_t> prompt = random_rows(1, 60, 97, 77)[0];
+  GenerationConfig fits = g;
+  fits.max_new_tokens = 69;  // the tokens the 128 slots of two blocks allow (the last needs no slot)
+  const std::vector<int64_t> want = alone(*m, prompt, fits);
+  ContinuousBatchingManager manager(*m, {.kv_cache_bytes = 2 * kBlockBytes});
+  auto [tokens, last] = read_all(manager, manager.add_request(prompt, {.config = g}));
+  EXPECT_EQ(last.finish_reason, "error");
+  EXPECT_NE(last.error.find("kv_cache_bytes"), std::string::npos) << last.error;
+  EXPECT_EQ(tokens, want);  // everything up to the budget, unchanged
+  EXPECT_EQ(settled_stats(manager, [](const auto& st) { return st.kv_blocks_used == 0; }).kv_blocks_used, 0);
+}
+
+TEST(ContinuousBatching, BlocksReturnToThePoolAfterFinishAndCancel) {
+  auto m = long_context_model();
+  GenerationConfig g;
+  g.max_new_tokens = 4000;
+  ContinuousBatchingManager manager(*m);
+  const std::string id = manager.add_request(random_rows(1, 100, 97, 5)[0], {.config = g});
+  ASSERT_TRUE(manager.get_result(id, 10s));
+  // 100 prompt tokens and more: two blocks at least while it runs.
+  EXPECT_GE(settled_stats(manager, [](const auto& st) { return st.kv_blocks_used >= 2; }).kv_blocks_used, 2);
+  manager.cancel_request(id);
+  EXPECT_EQ(read_all(manager, id).second.finish_reason, "cancelled");
+  auto s = settled_stats(manager, [](const auto& st) { return st.kv_blocks_used == 0; });
+  EXPECT_EQ(s.kv_blocks_used, 0);
+  EXPECT_GE(s.kv_blocks_free, 2);  // kept for reuse
+  GenerationConfig few = g;
+  few.max_new_tokens = 3;
+  read_all(manager, manager.add_request(random_rows(1, 10, 97, 6)[0], {.config = few}));
+  s = settled_stats(manager, [](const auto& st) { return st.running == 0 && st.kv_blocks_used == 0; });
+  EXPECT_EQ(s.kv_blocks_used, 0);
+  EXPECT_EQ(s.kv_cache_bytes, s.kv_blocks_free * 2 * 2 * 2 * 64 * 8 * 4);  // no block was allocated anew
+}
+
+TEST(ContinuousBatching, ASharedPromptPrefixIsPrefilledOnceAndGivesTheSameTokens) {
+  auto m = paged_model();
+  GenerationConfig g;
+  g.max_new_tokens = 8;
+  const std::vector<int64_t> system = random_rows(1, 150, 97, 31)[0];
+  std::vector<std::vector<int64_t>> prompts;
+  for (uint32_t i = 0; i < 3; ++i) {
+    prompts.push_back(system);
+    const auto tail = random_rows(1, 5 + i, 97, 40 + i)[0];
+    prompts.back().insert(prompts.back().end(), tail.begin(), tail.end());
+  }
+  std::vector<std::vector<int64_t>> want;
+  for (const auto& p : prompts) want.push_back(alone(*m, p, g));
+  ContinuousBatchingManager manager(*m);
+  // The first request names the prompt's two full blocks (128 tokens); the others find them.
+  auto [first, first_end] = read_all(manager, manager.add_request(prompts[0], {.config = g}));
+  EXPECT_EQ(first, want[0]);
+  EXPECT_EQ(first_end.cached_prompt_tokens, 0);
+  for (size_t i = 1; i < prompts.size(); ++i) {
+    auto [tokens, end] = read_all(manager, manager.add_request(prompts[i], {.config = g}));
+    EXPECT_EQ(tokens, want[i]) << "prompt " << i;
+    EXPECT_EQ(end.cached_prompt_tokens, 128) << "prompt " << i;
+  }
+  const auto s = manager.stats();
+  EXPECT_EQ(s.cached_prompt_tokens, 2 * 128);
+  EXPECT_EQ(s.prompt_tokens, 3 * 150 + 5 + 6 + 7);
+
+  ContinuousBatchingOptions off;
+  off.prefix_caching = false;
+  ContinuousBatchingManager without(*m, off);
+  auto [tokens, end] = read_all(without, without.add_request(prompts[0], {.config = g}));
+  read_all(without, without.add_request(prompts[1], {.config = g}));
+  EXPECT_EQ(end.cached_prompt_tokens, 0);
+  EXPECT_EQ(without.stats().cached_prompt_tokens, 0);
+}
+
 }  // namespace
 }  // namespace transformers

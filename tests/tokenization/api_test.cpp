@@ -257,3 +257,23 @@ TEST(TokenizerApi, AbsurdVocabIdIsAnErrorNotAnAllocation) {
 
 }  // namespace
 }  // namespace transformers
+
+namespace transformers {
+namespace {
+
+// v5's model_input_names: tokenizer_config.json's list when given (Llama-3, ModernBERT), else the
+// class default: Llama/GPT-2/Qwen2/T5/Gemma tokenizers return no token_type_ids, BERT's (no
+// tokenizer_class: the base class) does.
+TEST(TokenizerApi, ModelInputNamesFollowTheConfigOrTheClass) {
+  const std::vector<std::string> without = {"input_ids", "attention_mask"};
+  const std::vector<std::string> with = {"input_ids", "token_type_ids", "attention_mask"};
+  for (const char* family : {"llama3", "modernbert", "llama2", "gpt2", "qwen3", "t5", "gemma"})
+    EXPECT_EQ(Tokenizer::from_pretrained(model_dir(family))
+                  .model_input_names(),
+              without)
+        << family;
+  EXPECT_EQ(Tokenizer::from_pretrained(model_dir("bert")).model_input_names(), with);
+}
+
+}  // namespace
+}  // namespace transformers

@@ -1,6 +1,8 @@
 #include "transformers/core/thread_pool.h"
 
+#include <charconv>
 #include <cstdlib>
+#include <cstring>
 #include <string>
 
 #include <linux/futex.h>
@@ -8,6 +10,8 @@
 #include <unistd.h>
 
 #include <climits>
+
+#include "transformers/core/error.h"
 
 #if defined(__x86_64__)
 #include <immintrin.h>
@@ -25,9 +29,14 @@ inline void cpu_relax() {
 }
 
 int default_thread_count() {
-  if (const char* env = std::getenv("TRANSFORMERS_NUM_THREADS")) {
-    int n = std::atoi(env);
-    if (n > 0) return n;
+  if (const char* env = std::getenv("TRANSFORMERS_NUM_THREADS"); env && *env) {
+    // A typo must not silently mean "all cores": the value is checked whole.
+    int n = 0;
+    const char* end = env + std::strlen(env);
+    auto [p, ec] = std::from_chars(env, end, n);
+    TCPP_CHECK(ec == std::errc() && p == end && n >= 1 && n <= kMaxThreads, ConfigError,
+               "TRANSFORMERS_NUM_THREADS must be an integer from 1 to ", kMaxThreads, ", got '", env, "'");
+    return n;
   }
   unsigned hw = std::thread::hardware_concurrency();
   return hw > 0 ? static_cast<int>(hw) : 1;
@@ -95,9 +104,6 @@ void ThreadPool::work_on(uint32_t gen) {
   }
 }
 
-ThreadPool::SerialScope::SerialScope() : was_inside_(t_inside_pool_task) { t_inside_pool_task = true; }
-ThreadPool::SerialScope::~SerialScope() { t_inside_pool_task = was_inside_; }
-
 void ThreadPool::dispatch(int64_t n_tasks, TaskFn fn, void* ctx) {
   if (workers_.empty() || n_tasks == 1 || t_inside_pool_task) {
     bool was_inside = t_inside_pool_task;
@@ -106,6 +112,7 @@ void ThreadPool::dispatch(int64_t n_tasks, TaskFn fn, void* ctx) {
     for (int64_t t = 0; t < n_tasks; ++t) fn(ctx, t);
     return;
   }
+  std::lock_guard<std::mutex> turn(dispatch_mutex_);
   const uint32_t gen = static_cast<uint32_t>(state_.load(std::memory_order_relaxed) >> 32) + 1;
   jobs_[gen & 1] = Job{fn, ctx, n_tasks};
   completed_.store(0, std::memory_order_relaxed);

@@ -7,6 +7,8 @@
 // gone. The caller waits only for tasks a worker has actually claimed. Workers spin briefly
 // before they sleep, because decode-time ops are microseconds long and a futex wake costs as
 // much. Nested calls (a task that calls run()) execute inline: there is no oversubscription.
+// Calls from several outside threads at once (a serving engine thread and a request thread both
+// running a model) take turns: the job word describes one job at a time.
 #pragma once
 
 #include <algorithm>
@@ -20,6 +22,10 @@
 
 namespace transformers {
 
+// More threads than this is a configuration mistake, not a machine (TRANSFORMERS_NUM_THREADS,
+// --threads).
+inline constexpr int kMaxThreads = 1024;
+
 class ThreadPool {
  public:
   explicit ThreadPool(int n_threads);
@@ -31,20 +37,6 @@ class ThreadPool {
   static ThreadPool& global();
 
   int size() const { return static_cast<int>(workers_.size()) + 1; }
-
-  // While one lives, kernels called on this thread run on it alone and leave the pool to others:
-  // the pool serves one caller at a time, so a second thread that runs a model beside an engine
-  // thread (a server's embeddings beside its decoding) must not dispatch to it.
-  class SerialScope {
-   public:
-    SerialScope();
-    ~SerialScope();
-    SerialScope(const SerialScope&) = delete;
-    SerialScope& operator=(const SerialScope&) = delete;
-
-   private:
-    bool was_inside_;
-  };
 
   // Calls fn(task) for every task in [0, n_tasks), spread over all threads; returns when all
   // are done. Exceptions thrown by fn are rethrown here (the first one).
@@ -94,6 +86,7 @@ class ThreadPool {
   std::atomic<bool> stop_{false};
   std::atomic<bool> failed_{false};
   std::mutex error_mutex_;
+  std::mutex dispatch_mutex_;  // one outside caller's job at a time
   std::exception_ptr error_;
 };
 

@@ -1,7 +1,9 @@
-// The manager's first engine: each step feeds every running sequence one forward of its own
-// (its whole prompt first, then one token), each with a dense cache of its own. Requests join and
-// leave between steps. The paged cache and the packed ragged forward replace the per-sequence
-// forwards behind the same interface.
+// The manager's engine: every step packs the running sequences' next tokens (a decode token each,
+// or a chunk of a prompt still being prefilled) into one ragged forward over a paged KV cache
+// (cache/paged_cache.h), so the linear layers run once over all of them. Between steps it admits
+// waiting requests, drops finished and cancelled ones (their blocks go back to the pool at once),
+// and, when the KV budget is full, preempts the newest running sequence back to the queue (it is
+// recomputed from its tokens when readmitted, as vLLM does).
 #include "transformers/generation/continuous_batching.h"
 
 #include <algorithm>
@@ -13,6 +15,8 @@
 #include <mutex>
 #include <set>
 #include <thread>
+
+#include <unistd.h>
 
 #include "transformers/generation/sampling.h"
 #include "transformers/ops/ops.h"
@@ -30,8 +34,12 @@ struct Sequence {
   LogitsProcessorList processors;
   StoppingCriteriaList criteria;
   SamplingRng rng;
-  std::unique_ptr<Cache> cache;
-  bool cancelled = false;
+  int64_t cache_id = 0;  // its block tables in the paged cache
+  int64_t computed = 0;  // tokens of `ids` whose K/V the cache holds
+  bool admitted_before = false;
+  bool prefix_looked_up = false;
+  int64_t cached_prompt_tokens = 0;  // of its prompt, found in the prefix cache
+  bool ended = false;  // its last output was sent: leaves `running` after the step
 
   Sequence(std::string id_, std::vector<int64_t> prompt, GenerationConfig config_, int top, uint64_t seed)
       : id(std::move(id_)), ids(std::move(prompt)), prompt_tokens(static_cast<int64_t>(ids.size())),
@@ -56,6 +64,13 @@ TokenLogprob token_logprob(std::span<const float> scores, int64_t token, int top
   return out;
 }
 
+// The default KV budget: a quarter of the machine's memory, at most 4 GiB.
+int64_t default_kv_cache_bytes() {
+  const long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGE_SIZE);
+  const int64_t physical = pages > 0 && page > 0 ? static_cast<int64_t>(pages) * page : int64_t{4} << 30;
+  return std::min<int64_t>(physical / 4, int64_t{4} << 30);
+}
+
 }  // namespace
 
 struct ContinuousBatchingManager::State {
@@ -72,9 +87,12 @@ struct ContinuousBatchingManager::State {
   std::atomic<uint64_t> next_id{0};
   bool stopping = false;
   Stats totals;
+  PagedKVCache kv;  // engine thread only
+  int64_t next_cache_id = 0;
   std::thread engine;
 
-  State(const CausalLM& m, ContinuousBatchingOptions o) : model(m), options(o) {}
+  State(const CausalLM& m, ContinuousBatchingOptions o)
+      : model(m), options(o), kv(m.kv_layout(), o.kv_cache_bytes > 0 ? o.kv_cache_bytes : default_kv_cache_bytes()) {}
 
   void publish(RequestOutput out) {
     {
@@ -99,6 +117,7 @@ struct ContinuousBatchingManager::State {
     out.request_id = s.id;
     out.prompt_tokens = s.prompt_tokens;
     out.generated_tokens = static_cast<int64_t>(s.ids.size()) - s.prompt_tokens;
+    out.cached_prompt_tokens = s.cached_prompt_tokens;
     return out;
   }
 
@@ -110,25 +129,16 @@ struct ContinuousBatchingManager::State {
     publish(std::move(out));
   }
 
-  // One forward for `s`: its prompt the first time, then its newest token. Returns whether it
-  // goes on.
-  bool step(Sequence& s) {
-    if (!s.cache) s.cache = model.make_cache();
-    const int64_t start = s.cache->seq_length(), total = static_cast<int64_t>(s.ids.size());
-    const std::vector<int64_t> feed(s.ids.begin() + start, s.ids.end());
-    const Tensor ids = Tensor::from_values(feed, {1, total - start});
-    ForwardOptions fo;
-    fo.cache = s.cache.get();
-    fo.logits_to_keep = 1;
-    const CausalLMOutput o = model.forward(ids, fo);
-    std::vector<float> scores = ops::to_float_vector(o.logits.select(1, 0));
+  // Ends `s` (already out of `running`): its blocks go back to the pool.
+  void end(Sequence& s, std::string reason, std::string error = {}) {
+    kv.release(s.cache_id);
+    finish(s, std::move(reason), std::move(error));
+  }
+
+  // Picks the next token of `s` from its last position's logits. Returns whether it goes on.
+  bool emit(Sequence& s, std::vector<float> scores) {
     s.processors.apply(s.ids, scores);
-    int64_t token = 0;
-    if (s.config.do_sample) {
-      token = sample_index(softmax(scores), s.rng);
-    } else {
-      token = argmax(scores);
-    }
+    const int64_t token = s.config.do_sample ? sample_index(softmax(scores), s.rng) : argmax(scores);
     s.ids.push_back(token);
     RequestOutput out = base_output(s);
     out.new_tokens = {token};
@@ -141,45 +151,166 @@ struct ContinuousBatchingManager::State {
     if (!s.criteria.is_done(s.ids)) return true;
     const bool eos = std::find(s.config.eos_token_ids.begin(), s.config.eos_token_ids.end(), token) !=
                      s.config.eos_token_ids.end();
-    finish(s, eos || static_cast<int64_t>(s.ids.size()) < s.config.max_length ? "stop" : "length");
+    end(s, eos || static_cast<int64_t>(s.ids.size()) < s.config.max_length ? "stop" : "length");
     return false;
+  }
+
+  std::string budget_error(int64_t tokens) const {
+    return detail::concat("the KV cache budget (kv_cache_bytes = ", kv.budget_bytes(), ") cannot hold the ", tokens,
+                          " tokens of this request (", kv.bytes_for(tokens, options.max_batch_tokens), " bytes)");
+  }
+
+  // Sends the newest running sequence back to the front of the queue; its blocks are freed and
+  // its tokens recomputed when it is admitted again.
+  void preempt_newest() {
+    std::unique_ptr<Sequence> s = std::move(running.back());
+    running.pop_back();
+    kv.release(s->cache_id);
+    s->computed = 0;
+    std::lock_guard lock(mutex);
+    totals.preemptions += 1;
+    queued.push_front(std::move(s));
+  }
+
+  // Admits waiting requests (engine thread, mutex held) while there is room to run them. Returns
+  // those whose prompt alone exceeds the KV budget (to end with an error once unlocked).
+  std::vector<std::unique_ptr<Sequence>> admit_locked() {
+    std::vector<std::unique_ptr<Sequence>> too_large;
+    while (!queued.empty() && static_cast<int64_t>(running.size()) < options.max_running) {
+      std::unique_ptr<Sequence> s = std::move(queued.front());
+      queued.pop_front();
+      const int64_t tokens = static_cast<int64_t>(s->ids.size());
+      if (kv.bytes_for(tokens, options.max_batch_tokens) > kv.budget_bytes()) {
+        too_large.push_back(std::move(s));
+        continue;
+      }
+      if (!s->admitted_before) totals.prompt_tokens += s->prompt_tokens;
+      s->admitted_before = true;
+      s->cache_id = next_cache_id++;
+      running.push_back(std::move(s));
+    }
+    return too_large;
+  }
+
+  // A sequence starting from scratch takes the cached blocks of its leading full blocks.
+  void look_up_prefix(Sequence& s) {
+    s.computed = kv.match_prefix(s.cache_id, s.ids);
+    if (s.prefix_looked_up) return;  // a recomputed (preempted) sequence counts its prompt once
+    s.prefix_looked_up = true;
+    s.cached_prompt_tokens = std::min(s.computed, s.prompt_tokens);
+    std::lock_guard lock(mutex);
+    totals.cached_prompt_tokens += s.cached_prompt_tokens;
+  }
+
+  // The tokens each running sequence feeds this step (oldest first, within max_batch_tokens),
+  // with their pages reserved. Preempts the newest sequences when the budget is full; a sequence
+  // that does not fit even alone ends with an error.
+  std::vector<std::pair<Sequence*, RaggedEntry>> plan_step() {
+    std::vector<std::pair<Sequence*, RaggedEntry>> plan;
+    int64_t tokens_left = options.max_batch_tokens;
+    for (size_t i = 0; i < running.size() && tokens_left > 0; ++i) {
+      Sequence& s = *running[i];
+      if (s.computed == 0 && options.prefix_caching) look_up_prefix(s);
+      const int64_t n = std::min(static_cast<int64_t>(s.ids.size()) - s.computed, tokens_left);
+      kv.trim_to_window(s.cache_id, s.computed);
+      bool reserved = kv.reserve(s.cache_id, s.computed + n);
+      while (!reserved && running.size() > i + 1) {
+        preempt_newest();
+        reserved = kv.reserve(s.cache_id, s.computed + n);
+      }
+      if (!reserved) {
+        if (i == 0) {  // alone and still no room: it never will have
+          end(s, "error", budget_error(s.computed + n));
+          running[i].reset();
+        } else {
+          preempt_newest();  // itself, the newest: it waits for the older ones to finish
+        }
+        break;
+      }
+      plan.push_back({&s, {s.cache_id, s.computed, {s.ids.begin() + s.computed, s.ids.begin() + s.computed + n}}});
+      tokens_left -= n;
+    }
+    std::erase(running, nullptr);
+    return plan;
+  }
+
+  // One ragged forward over `plan`; the sequences whose whole text is now in the cache pick their
+  // next token. A forward that fails (a sequence past a model's learned positions) is retried one
+  // sequence at a time, so only the sequence at fault ends with the error.
+  void run_step(const std::vector<std::pair<Sequence*, RaggedEntry>>& plan) {
+    std::vector<RaggedEntry> entries;
+    for (const auto& [s, e] : plan) entries.push_back(e);
+    RaggedBatch batch = make_ragged_batch(kv, entries);
+    std::vector<Sequence*> sampling;
+    batch.logit_rows.clear();
+    int64_t row = 0;
+    for (const auto& [s, e] : plan) {
+      row += static_cast<int64_t>(e.tokens.size());
+      if (e.position + static_cast<int64_t>(e.tokens.size()) == static_cast<int64_t>(s->ids.size())) {
+        batch.logit_rows.push_back(row - 1);
+        sampling.push_back(s);
+      }
+    }
+    Tensor logits;
+    try {
+      logits = model.forward(batch.input_ids, {.ragged = &batch}).logits;
+    } catch (const std::exception&) {
+      if (plan.size() == 1) throw;
+      for (const auto& one : plan) {
+        try {
+          run_step({one});
+        } catch (const std::exception& e) {
+          one.first->ended = true;
+          end(*one.first, "error", e.what());
+        }
+      }
+      return;
+    }
+    for (const auto& [s, e] : plan) {
+      s->computed += static_cast<int64_t>(e.tokens.size());
+      if (options.prefix_caching) kv.publish_prefix(s->cache_id, s->ids, s->computed);
+    }
+    for (size_t i = 0; i < sampling.size(); ++i) {
+      std::vector<float> scores = ops::to_float_vector(logits.select(1, static_cast<int64_t>(i)));
+      if (!emit(*sampling[i], std::move(scores))) sampling[i]->ended = true;
+    }
   }
 
   void run() {
     while (true) {
+      std::vector<std::unique_ptr<Sequence>> cancelled_now, too_large;
       {
         std::unique_lock lock(mutex);
         work.wait(lock, [&] { return stopping || !queued.empty() || !running.empty(); });
         if (stopping) break;
-        while (!queued.empty() && static_cast<int64_t>(running.size()) < options.max_running) {
-          totals.prompt_tokens += queued.front()->prompt_tokens;
-          running.push_back(std::move(queued.front()));
-          queued.pop_front();
-        }
         for (auto& s : running)
-          if (cancelled.erase(s->id)) s->cancelled = true;
+          if (cancelled.erase(s->id)) cancelled_now.push_back(std::move(s));
         cancelled.clear();  // ids that finished meanwhile
-        running_count = static_cast<int64_t>(running.size());
+        std::erase(running, nullptr);
+        too_large = admit_locked();
       }
-      for (auto& s : running) {
-        bool go_on = false;
-        if (!s->cancelled) {
-          try {
-            go_on = step(*s);
-          } catch (const std::exception& e) {
-            finish(*s, "error", e.what());
+      for (auto& s : cancelled_now) end(*s, "cancelled");
+      for (auto& s : too_large) finish(*s, "error", budget_error(static_cast<int64_t>(s->ids.size())));
+      const auto plan = plan_step();
+      if (!plan.empty()) {
+        try {
+          run_step(plan);
+        } catch (const std::exception& e) {
+          for (const auto& [s, entry] : plan) {
+            s->ended = true;
+            end(*s, "error", e.what());
           }
-        } else {
-          finish(*s, "cancelled");
         }
-        if (!go_on) s.reset();
       }
-      std::erase(running, nullptr);
+      std::erase_if(running, [](const std::unique_ptr<Sequence>& s) { return s->ended; });
       std::lock_guard lock(mutex);
+      running_count = static_cast<int64_t>(running.size());
       totals.steps += 1;
-      running_count = static_cast<int64_t>(running.size());  // stats() right after the last one ends
+      totals.kv_blocks_used = kv.used_blocks();
+      totals.kv_blocks_free = kv.free_blocks();
+      totals.kv_cache_bytes = kv.allocated_bytes();
     }
-    for (auto& s : running) finish(*s, "cancelled");
+    for (auto& s : running) end(*s, "cancelled");
     std::deque<std::unique_ptr<Sequence>> left;
     {
       std::lock_guard lock(mutex);
@@ -191,8 +322,11 @@ struct ContinuousBatchingManager::State {
 
 ContinuousBatchingManager::ContinuousBatchingManager(const CausalLM& model, ContinuousBatchingOptions options)
     : state_(std::make_unique<State>(model, options)) {
-  TCPP_CHECK(options.max_running > 0 && options.max_queued >= 0 && options.max_batch_tokens > 0, ValueError,
-             "ContinuousBatchingManager: max_running and max_batch_tokens must be positive, max_queued >= 0");
+  TCPP_CHECK(options.max_running > 0 && options.max_queued >= 0 && options.max_batch_tokens > 0 &&
+                 options.kv_cache_bytes >= 0,
+             ValueError,
+             "ContinuousBatchingManager: max_running and max_batch_tokens must be positive, max_queued and "
+             "kv_cache_bytes >= 0");
   state_->engine = std::thread([s = state_.get()] { s->run(); });
 }
 

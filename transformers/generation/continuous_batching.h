@@ -5,6 +5,10 @@
 // the others to end. generate_batch() runs a list of prompts through one manager and returns
 // each prompt's tokens.
 //
+// Underneath, one model step is one ragged forward over the packed tokens of every running
+// sequence (decode tokens and prompt chunks of up to max_batch_tokens in all) with K/V in a paged
+// cache bounded by kv_cache_bytes (cache/paged_cache.h); see generation/README.md.
+//
 // Each request decodes with its own GenerationConfig (greedy or sampling, v5's processors and
 // stopping criteria, its own seeded generator): its tokens are the ones generate() gives for that
 // prompt alone with the same config and seed.
@@ -68,8 +72,12 @@ struct ContinuousBatchingOptions {
   int64_t max_running = 32;        // sequences decoded together
   int64_t max_queued = 1024;       // waiting to start; one more is a CapacityError
   int64_t max_batch_tokens = 512;  // tokens per model step (decode tokens + prefill chunks)
-  // Memory for the KV cache; 0: a default derived from the machine's memory.
+  // Memory for the paged KV cache; 0: a quarter of the machine's memory, at most 4 GiB. A request
+  // whose prompt alone does not fit ends with finish_reason "error" naming this budget.
   int64_t kv_cache_bytes = 0;
+  // Share the KV blocks of identical prompt prefixes (whole 64-token blocks) between requests, so
+  // a repeated system prompt is prefilled once; models with sliding-window layers never share.
+  bool prefix_caching = true;
 };
 
 class ContinuousBatchingManager {
@@ -99,6 +107,10 @@ class ContinuousBatchingManager {
     int64_t prompt_tokens = 0;       // prompt tokens admitted
     int64_t cached_prompt_tokens = 0;  // of which a prefix cache skipped
     int64_t generated_tokens = 0;
+    // The paged KV cache after the latest step: blocks held by sequences, blocks allocated and
+    // idle (ready for reuse), bytes allocated (at most kv_cache_bytes).
+    int64_t kv_blocks_used = 0, kv_blocks_free = 0, kv_cache_bytes = 0;
+    int64_t preemptions = 0;  // sequences sent back to the queue to free KV blocks
   };
   Stats stats() const;
 

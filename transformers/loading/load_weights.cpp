@@ -1,6 +1,7 @@
 #include "transformers/loading/load_weights.h"
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <mutex>
 #include <set>
@@ -90,6 +91,7 @@ LoadReport load_weights(nn::Module& module, const SafetensorsCheckpoint& ck, con
     return ck.tensor(key);
   };
   // One task per item: the pool bounds how many groups of temporaries exist at once.
+  std::atomic<size_t> items_done{0};
   ThreadPool::global().run(static_cast<int64_t>(work.size()), [&](int64_t w) {
     const loading::PlanItem& item = plan.items[work[static_cast<size_t>(w)]];
     auto outputs = loading::materialize(item, o.rules, po, fetch, o.config);
@@ -143,6 +145,7 @@ LoadReport load_weights(nn::Module& module, const SafetensorsCheckpoint& ck, con
           if (!shared) release_mapped_pages(src);
         }
     }
+    if (o.on_progress) o.on_progress(items_done.fetch_add(1) + 1, work.size());
   });
   for (size_t r = 0; r < o.rules.size(); ++r)
     if (plan.fired[r]) report.conversions.push_back(o.rules[r]);

@@ -6,6 +6,7 @@
 // model plus one group of tensors per thread, never the checkpoint twice.
 #pragma once
 
+#include <functional>
 #include <map>
 #include <string>
 #include <utility>
@@ -45,6 +46,9 @@ struct LoadWeightsOptions {
   std::string base_model_prefix = "model";
   // Unexpected checkpoint keys are an error too (default: reported).
   bool strict = false;
+  // Called after each group of tensors is in place with (groups done, groups in all), from the
+  // pool's threads, possibly at once: a progress display for long loads (conversions, casts).
+  std::function<void(size_t done, size_t total)> on_progress = {};
 };
 
 // Missing, shape-mismatched or unconvertible tensors always throw (a model cannot run without

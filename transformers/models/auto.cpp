@@ -53,6 +53,7 @@ std::unique_ptr<CausalLM> AutoModelForCausalLM::from_pretrained(const std::files
   lw.config = &model->config();
   lw.strict = options.strict;
   lw.base_model_prefix = model->base_model_prefix();
+  lw.on_progress = options.on_progress;
   LoadReport report = load_weights(*model, ck, lw);
   report_load(report, options);
   model->generation_config = GenerationConfig::from_pretrained(path, &model->config());

@@ -25,6 +25,9 @@ struct LoadOptions {
   // from_pretrained's key_mapping: {regex, replacement} renamings applied before the model's
   // conversion table (loading/conversion_mapping.h).
   std::vector<std::pair<std::string, std::string>> key_mapping{};
+  // Weight loading progress: (groups of tensors done, in all), from several threads at once
+  // (loading/load_weights.h).
+  std::function<void(size_t done, size_t total)> on_progress{};
 };
 
 struct AutoModelForCausalLM {

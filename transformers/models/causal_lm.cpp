@@ -22,15 +22,38 @@ CausalLMOutput DecoderForCausalLM::forward(const Tensor& input_ids, const Forwar
   d.output_attentions = o.output_attentions;
   d.position_ids = o.position_ids;
   d.attention_mask = o.attention_mask;
+  d.ragged = o.ragged;
   nn::DecoderOutput h = model.forward(input_ids, d);
-  Tensor last = h.last_hidden_state;
-  const int64_t L = last.size(1);
-  if (o.logits_to_keep > 0 && o.logits_to_keep < L) last = last.slice(1, L - o.logits_to_keep, L);
-  Tensor logits = lm_head.forward(last);
+  Tensor logits = lm_head.forward(hidden_for_logits(h.last_hidden_state, o));
   const nn::DecoderConfig& dc = model.config();
   if (dc.logit_scale > 0) ops::scale_(logits, static_cast<float>(dc.logit_scale));
   if (dc.final_logit_softcap > 0) ops::softcap_(logits, static_cast<float>(dc.final_logit_softcap));
   return {logits, std::move(h.hidden_states), std::move(h.attentions)};
+}
+
+std::vector<PagedLayerSpec> CausalLM::kv_layout() const {
+  throw NotImplementedError(detail::concat(config().model_type, ": no paged KV layout (continuous batching)"));
+}
+
+std::vector<PagedLayerSpec> DecoderForCausalLM::kv_layout() const { return kv_layout_of(model.config().attention); }
+
+std::vector<PagedLayerSpec> kv_layout_of(const std::vector<nn::AttentionConfig>& layers) {
+  std::vector<PagedLayerSpec> out;
+  for (const auto& a : layers) out.push_back({a.num_kv_heads, a.head_dim, a.sliding_window});
+  return out;
+}
+
+Tensor hidden_for_logits(const Tensor& hidden, const ForwardOptions& o) {
+  const int64_t L = hidden.size(1);
+  if (o.ragged) {
+    TCPP_CHECK(o.logits_to_keep == 0, ValueError, "forward: logits_to_keep does not apply to a ragged batch (use logit_rows)");
+    if (o.ragged->logit_rows.empty()) return hidden;
+    const Tensor rows = Tensor::from_values(o.ragged->logit_rows, {static_cast<int64_t>(o.ragged->logit_rows.size())});
+    const Tensor picked = ops::index_select(hidden.select(0, 0), rows);
+    return picked.view({1, picked.size(0), picked.size(1)});
+  }
+  if (o.logits_to_keep > 0 && o.logits_to_keep < L) return hidden.slice(1, L - o.logits_to_keep, L);
+  return hidden;
 }
 
 Tensor default_position_ids(int64_t B, int64_t L, int64_t past) { return ops::position_ids(B, L, past); }

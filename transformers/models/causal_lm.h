@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "transformers/cache/cache.h"
+#include "transformers/cache/paged_cache.h"
 #include "transformers/config/generation_config.h"
 #include "transformers/config/pretrained_config.h"
 #include "transformers/nn/decoder.h"
@@ -22,6 +23,10 @@ struct ForwardOptions {
   int64_t logits_to_keep = 0;              // 0: logits for every position; n: the last n
   const Tensor* attention_mask = nullptr;  // [B, past + L], nonzero = real token
   const Tensor* position_ids = nullptr;    // [B, L] I64
+  // Continuous batching: input_ids is ragged->input_ids (packed tokens of many sequences, their
+  // K/V in ragged->cache's pages); logits come for ragged->logit_rows only (all rows when empty).
+  // cache, attention_mask, position_ids and logits_to_keep must be unset.
+  const RaggedBatch* ragged = nullptr;
 };
 
 struct CausalLMOutput {
@@ -36,6 +41,9 @@ class CausalLM : public nn::Module {
   virtual CausalLMOutput forward(const Tensor& input_ids, const ForwardOptions& options = {}) const = 0;
   // A cache laid out for this model (sliding-window layers where the config asks for them).
   virtual std::unique_ptr<Cache> make_cache() const = 0;
+  // What each layer keeps per token, for a paged cache (cache/paged_cache.h); a model without
+  // a ragged forward throws NotImplementedError.
+  virtual std::vector<PagedLayerSpec> kv_layout() const;
   // Parameters that share storage with another: (target, source), e.g. a tied LM head.
   virtual std::vector<std::pair<std::string, std::string>> tied_weights() const { return {}; }
   // The prefix of the base model's parameters ("model"; GPT-2: "transformer"): checkpoints of
@@ -55,6 +63,7 @@ class DecoderForCausalLM : public CausalLM {
   DecoderForCausalLM(PretrainedConfig config, const nn::DecoderConfig& decoder);
   CausalLMOutput forward(const Tensor& input_ids, const ForwardOptions& options = {}) const override;
   std::unique_ptr<Cache> make_cache() const override;
+  std::vector<PagedLayerSpec> kv_layout() const override;
   std::vector<std::pair<std::string, std::string>> tied_weights() const override;
 
   nn::DecoderModel model;
@@ -64,6 +73,12 @@ class DecoderForCausalLM : public CausalLM {
 // The fields every Llama-like config shares (sizes, norm eps, activation, one AttentionConfig
 // and one RopeParameters per layer with no sliding window). Model files adjust the result.
 nn::DecoderConfig llama_like_decoder_config(const PretrainedConfig& config);
+
+// The final hidden states [B, L, H] whose logits forward returns: the last logits_to_keep
+// positions, or a ragged batch's logit_rows (as [1, rows, H]).
+Tensor hidden_for_logits(const Tensor& hidden, const ForwardOptions& options);
+// A paged layout entry for each attention config.
+std::vector<PagedLayerSpec> kv_layout_of(const std::vector<nn::AttentionConfig>& layers);
 
 // Position ids [B, L] = past, past + 1, ... on every row (no padding information).
 Tensor default_position_ids(int64_t batch, int64_t length, int64_t past);

@@ -97,6 +97,7 @@ std::unique_ptr<EncoderModel> load_encoder(const std::filesystem::path& path, En
   lw.config = &model->config();
   lw.base_model_prefix = model->base_model_prefix();
   lw.strict = options.strict;
+  lw.on_progress = options.on_progress;
   LoadReport report = load_weights(*model, ck, lw);
   report_load(report, options);
   return model;

@@ -121,7 +121,12 @@ class GPT2LMHeadModel : public CausalLM {
     TCPP_CHECK(input_ids.dim() == 2, ShapeError, "forward: input_ids must be [batch, length], got ", input_ids.describe());
     const int64_t B = input_ids.size(0), L = input_ids.size(1);
     const int64_t past = o.cache ? o.cache->seq_length() : 0;
-    Tensor positions = o.position_ids ? *o.position_ids : default_position_ids(B, L, past);
+    if (o.ragged)
+      TCPP_CHECK(!o.cache && !o.position_ids && !o.attention_mask && B == 1 && o.ragged->position_ids.size(1) == L,
+                 ValueError, "forward: a ragged batch takes its own [1, T] input_ids and no cache, position_ids or mask");
+    Tensor positions = o.ragged         ? o.ragged->position_ids
+                       : o.position_ids ? *o.position_ids
+                                        : default_position_ids(B, L, past);
     check_learned_positions(positions, transformer.wpe.weight.size(0), "gpt2 (n_positions)");
     Tensor x = transformer.wte.forward(input_ids);
     ops::add_(x, transformer.wpe.forward(positions));
@@ -132,18 +137,27 @@ class GPT2LMHeadModel : public CausalLM {
       in.query_position = past;
       in.key_padding_mask = o.attention_mask;
       if (o.output_attentions) in.attentions = &out.attentions;
+      RaggedLayer ragged;
+      if (o.ragged) {
+        ragged = o.ragged->layer(i);
+        in.ragged = &ragged;
+      }
       x = transformer.h[i]->forward(x, in, o.cache ? &o.cache->layer(i) : nullptr);
     }
     x = transformer.ln_f.forward(x);
     if (o.output_hidden_states) out.hidden_states.push_back(x);
     if (o.cache) o.cache->advance(L);
-    if (o.logits_to_keep > 0 && o.logits_to_keep < L) x = x.slice(1, L - o.logits_to_keep, L);
-    out.logits = lm_head.forward(x);
+    out.logits = lm_head.forward(hidden_for_logits(x, o));
     return out;
   }
 
   std::unique_ptr<Cache> make_cache() const override {
     return std::make_unique<Cache>(std::vector<std::optional<int64_t>>(transformer.h.size()));
+  }
+  std::vector<PagedLayerSpec> kv_layout() const override {
+    std::vector<nn::AttentionConfig> layers;
+    for (const auto& block : transformer.h) layers.push_back(block->attn.config());
+    return kv_layout_of(layers);
   }
   std::string base_model_prefix() const override { return "transformer"; }
   std::vector<std::pair<std::string, std::string>> tied_weights() const override {

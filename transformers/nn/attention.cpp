@@ -82,17 +82,23 @@ Tensor Attention::forward(const Tensor& x, const AttentionInputs& in, CacheLayer
     ops::apply_rotary_(q, *in.cos, *in.sin);
     ops::apply_rotary_(k, *in.cos, *in.sin);
   }
+  ops::AttentionParams p;
+  p.scale = static_cast<float>(config_.scaling > 0 ? config_.scaling : 1.0 / std::sqrt(static_cast<double>(D)));
+  p.causal = config_.causal;
+  p.sliding_window = config_.sliding_window;
+  p.softcap = static_cast<float>(config_.softcap);
+  if (in.ragged) {
+    TCPP_CHECK(B == 1 && !cache && !in.attentions && config_.causal, ValueError,
+               "attention: a ragged batch is one causal [1, T] row without a dense cache or output_attentions");
+    ops::paged_kv_write(in.ragged->kv, k.select(0, 0), v.select(0, 0), *in.ragged->sequences);
+    return o_proj.forward(ops::paged_attention(q.select(0, 0), in.ragged->kv, *in.ragged->sequences, p).view({1, L, H * D}));
+  }
   // [B, L, H, D] -> [B, H, L, D] as strided views; nothing is copied until the cache stores K/V.
   Tensor qh = q.transpose(1, 2), kh = k.transpose(1, 2), vh = v.transpose(1, 2);
   KVView kv{kh, vh, in.query_position};
   if (cache) kv = cache->update(kh, vh);
-  ops::AttentionParams p;
-  p.scale = static_cast<float>(config_.scaling > 0 ? config_.scaling : 1.0 / std::sqrt(static_cast<double>(D)));
   p.query_position = in.query_position;
   p.key_position = kv.key_position;
-  p.causal = config_.causal;
-  p.sliding_window = config_.sliding_window;
-  p.softcap = static_cast<float>(config_.softcap);
   p.key_padding_mask = in.key_padding_mask;
   if (in.attentions) in.attentions->push_back(ops::attention_weights(qh, kv.keys, p));
   Tensor attn = ops::attention(qh, kv.keys, kv.values, p);

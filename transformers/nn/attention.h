@@ -8,6 +8,7 @@
 #include <optional>
 
 #include "transformers/cache/cache.h"
+#include "transformers/cache/paged_cache.h"
 #include "transformers/nn/layers.h"
 
 namespace transformers::nn {
@@ -47,6 +48,10 @@ struct AttentionInputs {
   const Tensor* key_padding_mask = nullptr;
   // output_attentions: each layer appends its probabilities [B, H, L, T] here.
   std::vector<Tensor>* attentions = nullptr;
+  // A ragged batch (continuous batching): x is [1, T] packed tokens of many sequences, cos/sin
+  // are per token, and K/V go to this layer's pages instead of a CacheLayer (which must be null);
+  // query_position and key_padding_mask are unused.
+  const RaggedLayer* ragged = nullptr;
 };
 
 class Attention : public Module {

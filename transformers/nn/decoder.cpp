@@ -108,7 +108,15 @@ DecoderOutput DecoderModel::forward(const Tensor& input_ids, const DecoderForwar
   if (o.cache)
     TCPP_CHECK(o.cache->num_layers() == layers.size(), ValueError, "forward: cache has ", o.cache->num_layers(),
                " layers, the model ", layers.size());
-  const Tensor positions = o.position_ids ? *o.position_ids : ops::position_ids(B, L, past);
+  if (o.ragged)
+    TCPP_CHECK(!o.cache && !o.position_ids && !o.attention_mask && B == 1 && o.ragged->position_ids.defined() &&
+                   o.ragged->position_ids.size(1) == L,
+               ValueError, "forward: a ragged batch of ", o.ragged->position_ids.describe(),
+               " positions takes its own [1, T] input_ids, got ", input_ids.describe(),
+               ", and no cache, position_ids or attention_mask");
+  const Tensor positions = o.ragged         ? o.ragged->position_ids
+                           : o.position_ids ? *o.position_ids
+                                            : ops::position_ids(B, L, past);
   std::vector<std::pair<Tensor, Tensor>> tables;
   for (const auto& r : rotary_) tables.push_back(r->cos_sin(positions));
 
@@ -129,6 +137,11 @@ DecoderOutput DecoderModel::forward(const Tensor& input_ids, const DecoderForwar
     in.query_position = past;
     in.key_padding_mask = o.attention_mask;
     if (o.output_attentions) in.attentions = &out.attentions;
+    RaggedLayer ragged;
+    if (o.ragged) {
+      ragged = o.ragged->layer(i);
+      in.ragged = &ragged;
+    }
     h = layers[i]->forward(h, in, o.cache ? &o.cache->layer(i) : nullptr);
   }
   out.last_hidden_state = norm.forward(h);

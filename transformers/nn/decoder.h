@@ -82,6 +82,9 @@ struct DecoderForwardOptions {
   bool output_attentions = false;
   const Tensor* position_ids = nullptr;   // [B, L] I64; default: cache position onwards
   const Tensor* attention_mask = nullptr;  // [B, past + L] nonzero = real token
+  // Continuous batching: input_ids is the batch's packed [1, T] tokens, positions are its own,
+  // K/V live in its paged cache (cache, position_ids and attention_mask must be null).
+  const RaggedBatch* ragged = nullptr;
 };
 
 NormConfig decoder_norm_config(const DecoderConfig& config);

@@ -82,6 +82,31 @@ Tensor attention(const Tensor& q, const Tensor& k, const Tensor& v, const Attent
 // from the fused op, only when asked for.
 Tensor attention_weights(const Tensor& q, const Tensor& k, const AttentionParams& params);
 
+// Paged KV memory (cache/paged_cache.h): blocks of kPageTokens token slots. A block holds, for
+// every layer of one layer group, K then V as [Hkv, kPageTokens, D] f32 (so a page of one KV head
+// is kPageTokens contiguous rows, one key tile of the attention kernel).
+constexpr int64_t kPageTokens = 64;
+struct PagedKV {
+  const std::vector<Tensor>* blocks = nullptr;  // block id -> contiguous f32 block memory
+  int64_t layer_offset = 0;                     // floats from a block's start to this layer's K
+  int64_t num_kv_heads = 0, head_dim = 0;       // V follows K at num_kv_heads * kPageTokens * head_dim
+};
+// One sequence of a ragged batch: rows [token_begin, token_begin + tokens) of the packed tokens,
+// at cache positions position, position + 1, ...; its keys are positions [0, position + tokens),
+// page i (positions [64 i, 64 i + 64)) in block block_table[i] (-1: freed, out of the window).
+struct RaggedSequence {
+  int64_t token_begin = 0, tokens = 0, position = 0;
+  std::vector<int32_t> block_table;
+};
+// Stores k and v ([T, Hkv, D], any strides with contiguous D) of every sequence's tokens in its
+// pages. ValueError for a block id outside the pool or a freed page that is written.
+void paged_kv_write(const PagedKV& kv, const Tensor& k, const Tensor& v, const std::vector<RaggedSequence>& sequences);
+// Attention of packed queries q [T, Hq, D] (contiguous D) over each sequence's pages:
+// params.query_position/key_position are ignored (each sequence's own), the rest (scale,
+// causal, window, softcap) apply; no padding mask. Returns [T, Hq * D] f32 contiguous.
+Tensor paged_attention(const Tensor& q, const PagedKV& kv, const std::vector<RaggedSequence>& sequences,
+                       const AttentionParams& params);
+
 // The keys [lo, hi) that the query at cache position `query_position` may see among T keys
 // starting at params.key_position (before padding): causal, sliding window (symmetric when not
 // causal).

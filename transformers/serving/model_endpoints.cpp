@@ -1,7 +1,6 @@
 // The endpoints that run no generation: GET /v1/models, POST /v1/embeddings (mean pooling of the
 // last hidden state over the input's tokens; CLS for encoders whose pooling config asks for it), POST /tokenize and /detokenize (vLLM's
 // shapes).
-#include "transformers/core/thread_pool.h"
 #include "transformers/ops/ops.h"
 #include "transformers/serving/api_error.h"
 #include "transformers/serving/endpoints.h"
@@ -50,8 +49,7 @@ std::vector<std::vector<int64_t>> embedding_inputs(const Json& input, const Serv
 // encoder's.
 Tensor last_hidden_state(const ServedModel& model, const std::vector<int64_t>& ids) {
   const Tensor input = Tensor::from_values(ids, {1, static_cast<int64_t>(ids.size())});
-  // The engine thread drives the kernel thread pool; this forward runs on its own thread.
-  ThreadPool::SerialScope serial;
+  // Runs on this HTTP thread beside the engine thread; the kernel pool takes outside callers in turn.
   if (model.encoder) return model.encoder->forward(input).last_hidden_state;
   ForwardOptions options;
   options.output_hidden_states = true;

@@ -193,6 +193,7 @@ const std::map<std::string, std::string>& Tokenizer::chat_templates() const {
 
 size_t Tokenizer::model_max_length() const { return config_->model_max_length; }
 Side Tokenizer::padding_side() const { return config_->padding_side; }
+const std::vector<std::string>& Tokenizer::model_input_names() const { return config_->model_input_names; }
 Side Tokenizer::truncation_side() const { return config_->truncation_side; }
 bool Tokenizer::clean_up_tokenization_spaces() const {
   return config_->clean_up_tokenization_spaces;

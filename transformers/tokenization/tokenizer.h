@@ -44,19 +44,19 @@ struct EncodeOptions {
   Padding padding = Padding::kNone;
   Truncation truncation = Truncation::kNone;
   // Target length for kMaxLength padding and for truncation; unset means model_max_length.
-  std::optional<size_t> max_length;
+  std::optional<size_t> max_length = {};
   // With truncation and return_overflowing_tokens: tokens shared between consecutive windows.
   size_t stride = 0;
-  std::optional<size_t> pad_to_multiple_of;
-  std::optional<Side> padding_side;     // unset: the tokenizer's padding_side
-  std::optional<Side> truncation_side;  // unset: the tokenizer's truncation_side
+  std::optional<size_t> pad_to_multiple_of = {};
+  std::optional<Side> padding_side = {};     // unset: the tokenizer's padding_side
+  std::optional<Side> truncation_side = {};  // unset: the tokenizer's truncation_side
   bool return_overflowing_tokens = false;
 };
 
 struct DecodeOptions {
   bool skip_special_tokens = false;
   // Python's clean_up_tokenization_spaces (" ." -> "." ...); unset: tokenizer_config.json's value.
-  std::optional<bool> clean_up_tokenization_spaces;
+  std::optional<bool> clean_up_tokenization_spaces = {};
 };
 
 using Offsets = std::pair<size_t, size_t>;  // [start, end) in Unicode code points of the input
@@ -169,6 +169,9 @@ class Tokenizer {
   size_t model_max_length() const;
   Side padding_side() const;
   Side truncation_side() const;
+  // v5's model_input_names: what tokenizer(text) returns ("token_type_ids" only for BERT-like
+  // tokenizers), from tokenizer_config.json or its tokenizer_class.
+  const std::vector<std::string>& model_input_names() const;
   bool clean_up_tokenization_spaces() const;
   // The raw tokenizer_config.json text ("{}" when there is none), for callers needing other keys.
   const std::string& tokenizer_config_json() const;

@@ -1,5 +1,8 @@
 #include "transformers/tokenization/tokenizer_config.h"
 
+#include <cstring>
+#include <set>
+
 #include "transformers/io/json.h"
 
 namespace transformers::tokenization {
@@ -58,6 +61,20 @@ Side parse_side(const Json& json, const char* key, Side fallback, const std::str
   throw ConfigError(detail::concat(file, ": '", key, "' must be \"left\" or \"right\", not '", *v, "'"));
 }
 
+// v5's tokenizer classes whose model_input_names leave out token_type_ids (the base class's default
+// keeps them, as BERT's tokenizer does).
+bool class_without_token_types(std::string name) {
+  for (const char* suffix : {"TokenizerFast", "Tokenizer"})
+    if (name.size() > std::strlen(suffix) && name.ends_with(suffix)) {
+      name.resize(name.size() - std::strlen(suffix));
+      break;
+    }
+  static const std::set<std::string> names = {"Llama", "CodeLlama", "GPT2", "Qwen2", "Gemma", "T5", "Roberta",
+                                              "XLMRoberta", "Bart", "GPTNeoX", "Bloom", "Whisper", "Cohere",
+                                              "CLIP", "Mistral", "Phi3", "MBart", "Nllb", "Marian", "Pegasus"};
+  return names.contains(name);
+}
+
 }  // namespace
 
 TokenizerConfig load_tokenizer_config(const std::filesystem::path& folder) {
@@ -79,6 +96,12 @@ TokenizerConfig load_tokenizer_config(const std::filesystem::path& folder) {
         json_get_or(json, "clean_up_tokenization_spaces", false, file);
     config.add_bos_token = json_get_optional<bool>(json, "add_bos_token", file);
     config.add_eos_token = json_get_optional<bool>(json, "add_eos_token", file);
+    if (auto names = json_get_optional<std::vector<std::string>>(json, "model_input_names", file)) {
+      config.model_input_names = *names;
+    } else if (auto cls = json_get_optional<std::string>(json, "tokenizer_class", file);
+               cls && class_without_token_types(*cls)) {
+      config.model_input_names = {"input_ids", "attention_mask"};
+    }
     if (auto it = json.find("chat_template"); it != json.end() && !it->is_null()) {
       if (it->is_string()) {
         config.chat_templates["default"] = it->get<std::string>();

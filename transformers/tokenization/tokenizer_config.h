@@ -21,6 +21,9 @@ struct TokenizerConfig {
   Side truncation_side = Side::kRight;
   bool clean_up_tokenization_spaces = false;
   std::optional<bool> add_bos_token, add_eos_token;
+  // What tokenizer(text) returns: tokenizer_config.json's model_input_names, else the default of
+  // its tokenizer_class as v5 defines it (token_type_ids only for BERT-like classes).
+  std::vector<std::string> model_input_names = {"input_ids", "token_type_ids", "attention_mask"};
   std::string config_json = "{}";
 };
 

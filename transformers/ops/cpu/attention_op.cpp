@@ -1,10 +1,8 @@
 // Scaled dot-product attention, blocked (the flash-attention schedule on a CPU): one task takes
 // a KV head of one batch row and a block of query positions, with all the query heads that share
 // that KV head (GQA), so each K/V row is loaded once for the whole group instead of once per
-// query head. Keys are visited in blocks; per block, S = Q Kᵀ (dot_tile), masking, an online
-// softmax update (running max and sum per query row, exp_shift_sum) and O += P V
-// (matmul_acc_tile). Memory per task is O(rows x block), whatever the context length. Decode
-// with few KV heads also splits the keys across tasks (see key_splits).
+// query head. The key-tile loop is attention_tiles.cpp (shared with the paged op). Decode with
+// few KV heads also splits the keys across tasks (see key_splits).
 //
 // Rounding differs from a two-pass softmax (the running max rescales partial sums), by a few
 // ulp of the output.
@@ -13,25 +11,16 @@
 #include <vector>
 
 #include "transformers/core/thread_pool.h"
+#include "transformers/ops/cpu/attention_tiles.h"
 #include "transformers/ops/cpu/cpu_ops.h"
 #include "transformers/ops/cpu/kernels.h"
-#include "transformers/ops/cpu/padding_mask.h"
 
 namespace transformers::ops::cpu_impl {
 namespace {
 
-constexpr int64_t kKeyBlock = 64;
 constexpr int64_t kRowsPerTask = 64;  // query rows (heads x positions) that share one K/V pass
 
-// Per-thread scratch of one task.
-struct Scratch {
-  std::vector<float> q;          // [rows, D] query rows, pre-scaled
-  std::vector<float> s;          // [rows, kKeyBlock] scores, then probabilities
-  std::vector<float> o;          // [rows, Dv] unnormalised output
-  std::vector<float> m, l;       // running max and sum per row
-  std::vector<int64_t> lo, hi;   // visible key range [lo, hi) per row (indices into K)
-  std::vector<uint8_t> allowed;  // padding mask of this batch row over the keys of the block
-};
+using Scratch = AttentionScratch;
 
 // One attention problem, split into units: (batch row, KV head, block of query positions).
 // A unit's rows are r = g * np + ii: query head hk * group + g at position i0 + ii.
@@ -70,73 +59,24 @@ struct Problem {
     return {b, hk, blk * positions, std::min(positions, L - blk * positions)};
   }
 
-  // Runs the online softmax of unit `un` over keys [key_begin, key_end): leaves the running max,
-  // sum and unnormalised output of every row in sc.m, sc.l, sc.o.
   void attend(const Unit& un, int64_t key_begin, int64_t key_end, Scratch& sc) const {
-    const auto& K = cpu::kernels();
-    const int64_t rows = un.rows(group);
-    sc.q.resize(rows * D);
-    sc.s.resize(rows * kKeyBlock);
-    sc.o.assign(rows * Dv, 0.0f);
-    sc.m.assign(rows, -INFINITY);
-    sc.l.assign(rows, 0.0f);
-    sc.lo.resize(rows);
-    sc.hi.resize(rows);
-    int64_t lo_all = key_end, hi_all = key_begin;
-    for (int64_t g = 0; g < group; ++g)
-      for (int64_t ii = 0; ii < un.np; ++ii) {
-        const int64_t r = g * un.np + ii, h = un.hk * group + g, i = un.i0 + ii,
-                      qpos = p.query_position + i;
-        const float* src = q.data<float>() + un.b * q.stride(0) + h * q.stride(1) + i * q.stride(2);
-        K.scale(src, p.scale, sc.q.data() + r * D, D);
-        auto [lo, hi] = visible_keys(p, qpos, T);
-        sc.lo[r] = lo;
-        sc.hi[r] = hi;
-        lo = std::max(lo, key_begin);
-        hi = std::min(hi, key_end);
-        if (lo < hi) {
-          lo_all = std::min(lo_all, lo);
-          hi_all = std::max(hi_all, hi);
-        }
-      }
-    const float* kbase = k.data<float>() + un.b * k.stride(0) + un.hk * k.stride(1);
-    const float* vbase = v.data<float>() + un.b * v.stride(0) + un.hk * v.stride(1);
-    for (int64_t j0 = lo_all; j0 < hi_all; j0 += kKeyBlock) {
-      const int64_t nj = std::min(kKeyBlock, hi_all - j0);
-      if (p.key_padding_mask) {
-        sc.allowed.resize(nj);
-        for (int64_t j = 0; j < nj; ++j)
-          sc.allowed[j] = key_allowed(*p.key_padding_mask, un.b, p.key_position + j0 + j);
-      }
-      K.dot_tile(sc.q.data(), D, rows, kbase + j0 * k.stride(2), k.stride(2), nj, D, sc.s.data(),
-                 kKeyBlock);
-      for (int64_t r = 0; r < rows; ++r) {
-        float* s = sc.s.data() + r * kKeyBlock;
-        // Keys of the block this row may not see (outside [lo, hi) or padding) get -inf.
-        const int64_t vis_lo = std::clamp<int64_t>(sc.lo[r] - j0, 0, nj),
-                      vis_hi = std::clamp<int64_t>(sc.hi[r] - j0, 0, nj);
-        std::fill(s, s + vis_lo, -INFINITY);
-        std::fill(s + std::max(vis_lo, vis_hi), s + nj, -INFINITY);
-        if (p.softcap > 0.0f)
-          for (int64_t j = vis_lo; j < vis_hi; ++j) s[j] = p.softcap * std::tanh(s[j] / p.softcap);
-        if (p.key_padding_mask)
-          for (int64_t j = vis_lo; j < vis_hi; ++j)
-            if (!sc.allowed[j]) s[j] = -INFINITY;
-        float mx = -INFINITY;
-        for (int64_t j = vis_lo; j < vis_hi; ++j) mx = std::max(mx, s[j]);
-        if (mx == -INFINITY) {  // nothing visible in this block: contributes zeros
-          std::fill(s, s + nj, 0.0f);
-          continue;
-        }
-        const float m_new = std::max(sc.m[r], mx);
-        const float correction = std::exp(sc.m[r] - m_new);  // 0 on the first visible block
-        sc.l[r] = sc.l[r] * correction + K.exp_shift_sum(s, m_new, nj);
-        if (correction != 1.0f) K.scale(sc.o.data() + r * Dv, correction, sc.o.data() + r * Dv, Dv);
-        sc.m[r] = m_new;
-      }
-      K.matmul_acc_tile(sc.s.data(), kKeyBlock, rows, nj, vbase + j0 * v.stride(2), v.stride(2),
-                        sc.o.data(), Dv, Dv);
-    }
+    AttentionTask t;
+    t.q = q.data<float>() + un.b * q.stride(0) + un.hk * group * q.stride(1) + un.i0 * q.stride(2);
+    t.q_head_stride = q.stride(1);
+    t.q_pos_stride = q.stride(2);
+    t.group = group;
+    t.np = un.np;
+    t.D = D;
+    t.Dv = Dv;
+    t.query_position = p.query_position + un.i0;
+    t.T = T;
+    t.p = &p;
+    t.keys.k = k.data<float>() + un.b * k.stride(0) + un.hk * k.stride(1);
+    t.keys.v = v.data<float>() + un.b * v.stride(0) + un.hk * v.stride(1);
+    t.keys.k_stride = k.stride(2);
+    t.keys.v_stride = v.stride(2);
+    t.batch_row = un.b;
+    cpu_impl::attend(t, key_begin, key_end, sc);
   }
 
   // Where row r of unit `un` goes in the [B, L, Hq * Dv] output.

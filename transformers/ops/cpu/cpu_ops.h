@@ -46,6 +46,11 @@ void attention(const Tensor& q, const Tensor& k, const Tensor& v, const Attentio
 void attention_weights(const Tensor& q, const Tensor& k, const AttentionParams& params,
                        Tensor& out);
 
+// paged_attention_op.cpp: out [T, Hq * D].
+void paged_kv_write(const PagedKV& kv, const Tensor& k, const Tensor& v, const std::vector<RaggedSequence>& sequences);
+void paged_attention(const Tensor& q, const PagedKV& kv, const std::vector<RaggedSequence>& sequences,
+                     const AttentionParams& params, Tensor& out);
+
 // rope_op.cpp
 void apply_rotary_(Tensor& x, const Tensor& cos, const Tensor& sin);
 // positions contiguous I64 [B, L]; cos and sin [B, L, 2 * inv_freq.size()].
