@@ -1,0 +1,83 @@
+#!/usr/bin/env python3
+"""Load figures for `transformers serve` (not a test): time to first token and decode tokens/s of
+one streamed chat completion, then of N concurrent streams, plus plain requests/s on /health.
+
+    bench/serve_load.py MODEL_FOLDER [--streams 8] [--max-tokens 64] [--bin build/release/cli/transformers]
+
+Starts the server on a free loopback port, prints one line per figure, stops the server."""
+import argparse
+import http.client
+import json
+import os
+import statistics
+import subprocess
+import threading
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def stream_chat(port, prompt, max_tokens):
+    """Streams one greedy chat completion; returns (seconds to the first content token, total seconds, tokens)."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=600)
+    body = {"messages": [{"role": "user", "content": prompt}], "max_tokens": max_tokens, "temperature": 0,
+            "stream": True, "stream_options": {"include_usage": True}}
+    start = time.perf_counter()
+    conn.request("POST", "/v1/chat/completions", json.dumps(body), {"Content-Type": "application/json"})
+    resp = conn.getresponse()
+    first, tokens = None, 0
+    for raw in resp:
+        line = raw.decode("utf-8", "replace").strip()
+        if not line.startswith("data: ") or line == "data: [DONE]":
+            continue
+        chunk = json.loads(line[6:])
+        if chunk.get("usage"):
+            tokens = chunk["usage"]["completion_tokens"]
+        elif first is None and chunk["choices"] and chunk["choices"][0]["delta"].get("content"):
+            first = time.perf_counter() - start
+    conn.close()
+    return first or 0.0, time.perf_counter() - start, tokens
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("model")
+    ap.add_argument("--streams", type=int, default=8)
+    ap.add_argument("--max-tokens", type=int, default=64)
+    ap.add_argument("--bin", default=os.path.join(ROOT, "build", "release", "cli", "transformers"))
+    a = ap.parse_args()
+    server = subprocess.Popen([a.bin, "serve", a.model, "--port", "0", "--max-concurrency", str(max(a.streams, 1))],
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        port = int(server.stdout.readline().rsplit(":", 1)[1])
+        stream_chat(port, "warm up", 4)
+        ttft, total, tokens = stream_chat(port, "Tell me a story about a robot.", a.max_tokens)
+        print(f"1 stream: time to first token {ttft * 1000:.1f} ms, {tokens / max(total - ttft, 1e-9):.1f} decode tokens/s")
+        results = [None] * a.streams
+
+        def client(i):
+            results[i] = stream_chat(port, f"Story {i}: " + "tell me more " * i, a.max_tokens)
+
+        threads = [threading.Thread(target=client, args=(i,)) for i in range(a.streams)]
+        start = time.perf_counter()
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        wall = time.perf_counter() - start
+        total_tokens = sum(r[2] for r in results)
+        print(f"{a.streams} streams: {total_tokens / wall:.1f} aggregate decode tokens/s, time to first token median "
+              f"{statistics.median(r[0] for r in results) * 1000:.1f} ms, max {max(r[0] for r in results) * 1000:.1f} ms")
+        conn = http.client.HTTPConnection("127.0.0.1", port)
+        n, start = 500, time.perf_counter()
+        for _ in range(n):
+            conn.request("GET", "/health")
+            conn.getresponse().read()
+        print(f"/health keep-alive: {n / (time.perf_counter() - start):.0f} requests/s")
+    finally:
+        server.terminate()
+        server.wait()
+
+
+if __name__ == "__main__":
+    main()

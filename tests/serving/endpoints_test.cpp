@@ -1,0 +1,285 @@
+// Each endpoint of the real `transformers serve` over loopback HTTP: OpenAI's response shapes,
+// greedy output equal to `transformers generate` on the prompt `transformers apply-chat-template`
+// renders, streamed frames that join into the non-streamed text.
+#include <fstream>
+
+#include "serving/serve_fixture.h"
+
+namespace transformers::testing {
+namespace {
+
+class ServeEndpoints : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() { server_ = new ServeProcess({tiny_chat_model().string()}); }
+  static void TearDownTestSuite() {
+    delete server_;
+    server_ = nullptr;
+  }
+  static ServeProcess* server_;
+};
+ServeProcess* ServeEndpoints::server_ = nullptr;
+
+const Json kMessages = Json::parse(R"([{"role": "system", "content": "You are terse."},
+                                       {"role": "user", "content": "Name three colours, déjà vu 😀"}])");
+
+Json chat_request(int64_t max_tokens) {
+  return {{"model", tiny_chat_model().string()}, {"messages", kMessages}, {"max_tokens", max_tokens}, {"temperature", 0}};
+}
+
+// What `transformers generate` writes for these ids (greedy, special tokens left out of the text).
+std::string generate_text(const std::vector<int64_t>& ids, int64_t max_new_tokens) {
+  std::string list;
+  for (int64_t id : ids) list += (list.empty() ? "" : ",") + std::to_string(id);
+  auto r = run_transformers("generate " + tiny_chat_model().string() + " --input-ids \"" + list +
+                            "\" --greedy --max-new-tokens " + std::to_string(max_new_tokens) + " --json --skip-special-tokens");
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  return Json::parse(r.out)["text"][0].get<std::string>();
+}
+
+// The prompt ids `transformers apply-chat-template` renders for kMessages (and tools).
+std::vector<int64_t> rendered_prompt(const Json& tools = nullptr) {
+  const auto conv = scratch_dir("serve-conversation") / "conversation.json";
+  Json conversation = {{"messages", kMessages}, {"add_generation_prompt", true}};
+  if (!tools.is_null()) conversation["tools"] = tools;
+  std::ofstream(conv) << conversation.dump();
+  auto r = run_transformers("apply-chat-template " + tiny_chat_model().string() + " " + conv.string());
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  return Json::parse(r.out)["input_ids"].get<std::vector<int64_t>>();
+}
+
+TEST_F(ServeEndpoints, GreedyChatCompletionEqualsGenerateOnTheRenderedPrompt) {
+  HttpReply r = post_json(*server_, "/v1/chat/completions", chat_request(12));
+  ASSERT_EQ(r.status, 200) << r.body;
+  const Json& b = r.body;
+  EXPECT_EQ(b["object"], "chat.completion");
+  EXPECT_EQ(b["model"], tiny_chat_model().string());
+  EXPECT_TRUE(b["created"].is_number_integer());
+  ASSERT_EQ(b["choices"].size(), 1u);
+  EXPECT_EQ(b["choices"][0]["index"], 0);
+  EXPECT_EQ(b["choices"][0]["message"]["role"], "assistant");
+  const std::vector<int64_t> prompt = rendered_prompt();
+  EXPECT_EQ(b["usage"]["prompt_tokens"], prompt.size());
+  EXPECT_EQ(b["usage"]["total_tokens"], b["usage"]["prompt_tokens"].get<int64_t>() + b["usage"]["completion_tokens"].get<int64_t>());
+  EXPECT_EQ(b["choices"][0]["message"]["content"], generate_text(prompt, 12));
+  EXPECT_EQ(b["choices"][0]["finish_reason"], b["usage"]["completion_tokens"] == 12 ? "length" : "stop");
+  // The response id is the X-Request-ID header, echoed when the client sends one.
+  EXPECT_EQ(b["id"], r.headers.find("X-Request-ID")->second);
+  HttpReply echoed = post_json(*server_, "/v1/chat/completions", chat_request(2).dump(), {{"X-Request-ID", "my-req-42"}});
+  EXPECT_EQ(echoed.body["id"], "my-req-42");
+  EXPECT_EQ(echoed.headers.find("X-Request-ID")->second, "my-req-42");
+}
+
+TEST_F(ServeEndpoints, ToolsAndTemplateKwargsReachTheChatTemplate) {
+  const Json tools = Json::parse(R"([{"type": "function", "function": {"name": "get_weather", "description": "Weather of a city",
+      "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}}}])");
+  Json req = chat_request(1);
+  req["tools"] = tools;
+  HttpReply r = post_json(*server_, "/v1/chat/completions", req);
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(r.body["usage"]["prompt_tokens"], rendered_prompt(tools).size());
+  EXPECT_GT(rendered_prompt(tools).size(), rendered_prompt().size() + 20);
+  // tool_choice "none": the tools stay out of the prompt.
+  req["tool_choice"] = "none";
+  EXPECT_EQ(post_json(*server_, "/v1/chat/completions", req).body["usage"]["prompt_tokens"], rendered_prompt().size());
+  // Qwen3's template closes an empty think block when enable_thinking is false: more prompt tokens.
+  Json no_think = chat_request(1);
+  no_think["chat_template_kwargs"] = {{"enable_thinking", false}};
+  EXPECT_GT(post_json(*server_, "/v1/chat/completions", no_think).body["usage"]["prompt_tokens"].get<int64_t>(),
+            static_cast<int64_t>(rendered_prompt().size()));
+}
+
+TEST(ServeWithoutModel, LoadsTheRequestedFolderOnFirstUse) {
+  ServeProcess server({});
+  auto models = server.client().Get("/v1/models");
+  ASSERT_TRUE(models);
+  EXPECT_TRUE(Json::parse(models->body)["data"].empty());
+  HttpReply none = post_json(server, "/v1/chat/completions", Json{{"messages", kMessages}});
+  EXPECT_EQ(none.status, 400);
+  EXPECT_EQ(none.body["error"]["param"], "model");
+  HttpReply missing = post_json(server, "/v1/chat/completions", Json{{"model", "/no/such/folder"}, {"messages", kMessages}});
+  EXPECT_EQ(missing.status, 404);
+  EXPECT_EQ(missing.body["error"]["code"], "model_not_found");
+  HttpReply ok = post_json(server, "/v1/chat/completions", chat_request(3));
+  ASSERT_EQ(ok.status, 200) << ok.body;
+  EXPECT_EQ(ok.body["choices"][0]["message"]["content"], generate_text(rendered_prompt(), 3));
+  EXPECT_EQ(Json::parse(server.client().Get("/v1/models")->body)["data"][0]["id"], tiny_chat_model().string());
+}
+
+TEST_F(ServeEndpoints, CompletionFromTokenIdsEqualsGenerate) {
+  const std::vector<int64_t> prompt{9707, 11, 1879, 0, 576};
+  HttpReply r = post_json(*server_, "/v1/completions", Json{{"prompt", prompt}, {"max_tokens", 9}, {"temperature", 0}});
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(r.body["object"], "text_completion");
+  EXPECT_EQ(r.body["choices"][0]["text"], generate_text(prompt, 9));
+  EXPECT_EQ(r.body["usage"]["prompt_tokens"], 5);
+}
+
+TEST_F(ServeEndpoints, StreamedChatFramesJoinIntoTheNonStreamedText) {
+  Json req = chat_request(16);
+  const std::string whole = post_json(*server_, "/v1/chat/completions", req).body["choices"][0]["message"]["content"];
+  req["stream"] = true;
+  req["stream_options"] = {{"include_usage", true}};
+  SseStream s = post_sse(*server_, "/v1/chat/completions", req);
+  ASSERT_EQ(s.status, 200);
+  ASSERT_GE(s.data.size(), 4u);
+  EXPECT_EQ(s.data.back(), "[DONE]");
+  std::string joined;
+  std::string id;
+  for (size_t i = 0; i + 1 < s.data.size(); ++i) {
+    const Json c = Json::parse(s.data[i]);
+    EXPECT_EQ(c["object"], "chat.completion.chunk");
+    if (i == 0) id = c["id"];
+    EXPECT_EQ(c["id"], id);
+    if (i + 2 == s.data.size()) {  // the usage chunk
+      EXPECT_TRUE(c["choices"].empty());
+      EXPECT_EQ(c["usage"]["completion_tokens"], 16);
+      continue;
+    }
+    ASSERT_EQ(c["choices"].size(), 1u);
+    const Json& delta = c["choices"][0]["delta"];
+    EXPECT_EQ(delta.contains("role"), i == 0) << s.data[i];
+    if (delta.contains("content")) joined += delta["content"].get<std::string>();
+    const bool last = i + 3 == s.data.size();
+    EXPECT_EQ(c["choices"][0]["finish_reason"].is_null(), !last) << s.data[i];
+    if (last) {
+      EXPECT_EQ(c["choices"][0]["finish_reason"], "length");
+    }
+  }
+  EXPECT_EQ(joined, whole);
+}
+
+TEST_F(ServeEndpoints, LogprobsStopAndLogitBias) {
+  Json req = chat_request(6);
+  req["logprobs"] = true;
+  req["top_logprobs"] = 3;
+  HttpReply r = post_json(*server_, "/v1/chat/completions", req);
+  ASSERT_EQ(r.status, 200) << r.body;
+  const Json& content = r.body["choices"][0]["logprobs"]["content"];
+  ASSERT_EQ(content.size(), 6u);
+  std::string joined;
+  for (const auto& e : content) {
+    ASSERT_EQ(e["top_logprobs"].size(), 3u);
+    // Greedy: the chosen token is the most likely one.
+    EXPECT_EQ(e["token"], e["top_logprobs"][0]["token"]);
+    EXPECT_FLOAT_EQ(e["logprob"].get<float>(), e["top_logprobs"][0]["logprob"].get<float>());
+    EXPECT_GE(e["top_logprobs"][0]["logprob"].get<float>(), e["top_logprobs"][1]["logprob"].get<float>());
+    EXPECT_LE(e["logprob"].get<float>(), 0.0f);
+    joined += e["token"].get<std::string>();
+  }
+  const std::string text = r.body["choices"][0]["message"]["content"];
+  EXPECT_EQ(joined, text);
+  // A stop string (the text of a later token) ends the answer before its first occurrence.
+  std::string stop;
+  for (size_t k = 2; k < content.size() && stop.empty(); ++k) {
+    const std::string t = content[k]["token"];
+    if (t.find("\xEF\xBF\xBD") == std::string::npos && !t.empty() && t != " ") stop = t;  // whole characters only
+  }
+  ASSERT_FALSE(stop.empty());
+  {
+    Json with_stop = chat_request(6);
+    with_stop["stop"] = stop;
+    HttpReply s = post_json(*server_, "/v1/chat/completions", with_stop);
+    EXPECT_EQ(s.body["choices"][0]["message"]["content"], text.substr(0, text.find(stop))) << stop;
+    EXPECT_EQ(s.body["choices"][0]["finish_reason"], "stop");
+  }
+  // logit_bias -100 on the first greedy token changes the answer.
+  Json one = chat_request(1);
+  one["logprobs"] = true;
+  HttpReply first = post_json(*server_, "/v1/chat/completions", one);
+  auto tok = post_json(*server_, "/tokenize", Json{{"prompt", first.body["choices"][0]["logprobs"]["content"][0]["token"]}, {"add_special_tokens", false}});
+  ASSERT_EQ(tok.body["tokens"].size(), 1u);
+  Json biased = chat_request(6);
+  biased["logit_bias"] = {{std::to_string(tok.body["tokens"][0].get<int64_t>()), -100}};
+  EXPECT_NE(post_json(*server_, "/v1/chat/completions", biased).body["choices"][0]["message"]["content"], text);
+}
+
+TEST_F(ServeEndpoints, ResponsesPlainAndStreamedEvents) {
+  const Json req = {{"input", kMessages[1]["content"]}, {"instructions", "You are terse."}, {"max_output_tokens", 8}, {"temperature", 0}};
+  HttpReply r = post_json(*server_, "/v1/responses", req);
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(r.body["object"], "response");
+  EXPECT_EQ(r.body["status"], "completed");
+  const Json& msg = r.body["output"].back();
+  EXPECT_EQ(msg["type"], "message");
+  EXPECT_EQ(msg["content"][0]["type"], "output_text");
+  // instructions + input render as the system + user conversation of the chat endpoint.
+  EXPECT_EQ(msg["content"][0]["text"], post_json(*server_, "/v1/chat/completions", chat_request(8)).body["choices"][0]["message"]["content"]);
+  EXPECT_EQ(r.body["usage"]["output_tokens"], 8);
+
+  Json sreq = req;
+  sreq["stream"] = true;
+  SseStream s = post_sse(*server_, "/v1/responses", sreq);
+  ASSERT_GE(s.data.size(), 7u);
+  EXPECT_EQ(s.events.front(), "response.created");
+  EXPECT_EQ(s.events.back(), "response.completed");
+  std::string deltas;
+  for (size_t i = 0; i < s.data.size(); ++i) {
+    const Json e = Json::parse(s.data[i]);
+    EXPECT_EQ(e["type"], s.events[i]);
+    EXPECT_EQ(e["sequence_number"], i);
+    if (e["type"] == "response.output_text.delta") deltas += e["delta"].get<std::string>();
+  }
+  EXPECT_EQ(deltas, msg["content"][0]["text"]);
+  EXPECT_EQ(Json::parse(s.data.back())["response"]["output"].back()["content"][0]["text"], deltas);
+}
+
+TEST_F(ServeEndpoints, EmbeddingsAreMeanPooledHiddenStatesInFloatAndBase64) {
+  const Json req = {{"input", Json::array({"Hello world", "déjà vu"})}};
+  HttpReply r = post_json(*server_, "/v1/embeddings", req);
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(r.body["object"], "list");
+  ASSERT_EQ(r.body["data"].size(), 2u);
+  const auto a = r.body["data"][0]["embedding"].get<std::vector<float>>();
+  const auto b = r.body["data"][1]["embedding"].get<std::vector<float>>();
+  EXPECT_EQ(a.size(), 64u);  // hidden_size of the tiny model
+  EXPECT_NE(a, b);
+  // One input alone gives the same vector as in the batch.
+  EXPECT_EQ(post_json(*server_, "/v1/embeddings", Json{{"input", "Hello world"}}).body["data"][0]["embedding"].get<std::vector<float>>(), a);
+  // base64: the same float32 values, little-endian (decoded here by hand).
+  Json b64req = req;
+  b64req["encoding_format"] = "base64";
+  const std::string text = post_json(*server_, "/v1/embeddings", b64req).body["data"][0]["embedding"];
+  const std::string alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  std::string bytes;
+  uint32_t acc = 0;
+  int bits = 0;
+  for (char c : text) {
+    if (c == '=') break;
+    acc = (acc << 6) | static_cast<uint32_t>(alphabet.find(c));
+    bits += 6;
+    if (bits >= 8) {
+      bits -= 8;
+      bytes += static_cast<char>((acc >> bits) & 0xFF);
+    }
+  }
+  ASSERT_EQ(bytes.size(), a.size() * 4);
+  std::vector<float> decoded(a.size());
+  std::memcpy(decoded.data(), bytes.data(), bytes.size());
+  EXPECT_EQ(decoded, a);
+  // The usage counts the tokens of both inputs, as /tokenize counts them.
+  const int64_t n = post_json(*server_, "/tokenize", Json{{"prompt", "Hello world"}}).body["count"].get<int64_t>() +
+                    post_json(*server_, "/tokenize", Json{{"prompt", "déjà vu"}}).body["count"].get<int64_t>();
+  EXPECT_EQ(r.body["usage"]["prompt_tokens"], n);
+}
+
+TEST_F(ServeEndpoints, ModelsHealthTokenizeDetokenize) {
+  auto c = server_->client();
+  auto models = c.Get("/v1/models");
+  ASSERT_TRUE(models);
+  const Json m = Json::parse(models->body);
+  ASSERT_EQ(m["data"].size(), 1u);
+  EXPECT_EQ(m["data"][0]["id"], tiny_chat_model().string());
+  EXPECT_EQ(m["data"][0]["object"], "model");
+  auto health = c.Get("/health");
+  ASSERT_TRUE(health);
+  EXPECT_EQ(health->status, 200);
+  EXPECT_EQ(Json::parse(health->body)["status"], "ok");
+  // Qwen's tokenizer: "Hello world" is [9707, 1879] ("Hello" and "Ġworld" in its tokenizer.json vocabulary).
+  HttpReply t = post_json(*server_, "/tokenize", Json{{"prompt", "Hello world"}});
+  EXPECT_EQ(t.body["tokens"], Json::parse("[9707, 1879]"));
+  EXPECT_EQ(t.body["count"], 2);
+  EXPECT_EQ(post_json(*server_, "/detokenize", Json{{"tokens", {9707, 1879}}}).body["prompt"], "Hello world");
+}
+
+}  // namespace
+}  // namespace transformers::testing

@@ -1,0 +1,79 @@
+// The models a server answers with. With a pinned model (`transformers serve MODEL`) it is loaded
+// at start and a request naming another one gets 400, as in v5; without one, a request's model is
+// loaded on first use, one at a time (a new name replaces the loaded model; requests already
+// running on the old one finish on it), and an idle model is unloaded after model_timeout.
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <filesystem>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "transformers/generation/continuous_batching.h"
+#include "transformers/models/causal_lm.h"
+#include "transformers/models/encoder.h"
+#include "transformers/tokenization/tokenizer.h"
+
+namespace transformers::serving {
+
+// The folder a model argument or a request's "model" names. The one place where names become
+// folders: Hub names (org/name) resolve here once the Hub cache lookup exists.
+std::filesystem::path resolve_model_folder(const std::string& name);
+
+// A decoder (generation and embeddings) or an encoder (BERT, ModernBERT: embeddings only).
+struct ServedModel {
+  std::string id;  // as clients name it
+  std::filesystem::path folder;
+  std::unique_ptr<CausalLM> model;      // decoders
+  std::unique_ptr<EncoderModel> encoder;  // encoders
+  // Encoders: "cls" when the sentence-transformers pooling config (1_Pooling/config.json) asks
+  // for the CLS token, else "mean"; decoders always mean-pool.
+  std::string pooling = "mean";
+  std::optional<Tokenizer> tokenizer;
+  std::unique_ptr<ContinuousBatchingManager> manager;  // declared last: stops before the model goes
+  std::mutex embedding_mutex;                          // one embeddings forward at a time per model
+  int64_t created = 0;                                 // unix time of the load
+
+  const PretrainedConfig& config() const { return model ? model->config() : encoder->config(); }
+};
+
+struct ModelStoreOptions {
+  std::string pinned;  // empty: load on first use
+  std::string dtype = "auto";
+  ContinuousBatchingOptions batching = {};
+  // Seconds an unpinned model may stay idle before it is unloaded; <= 0: never.
+  double model_timeout_s = 300;
+};
+
+class ModelStore {
+ public:
+  explicit ModelStore(ModelStoreOptions options);  // loads the pinned model (errors propagate)
+  ~ModelStore();
+
+  // The model for a request's "model" field (empty: the pinned one). ApiError 400 when it
+  // differs from the pinned model or is missing without one, 404 when no such folder exists.
+  std::shared_ptr<ServedModel> get(const std::string& requested);
+  // The models loaded now.
+  std::vector<std::shared_ptr<ServedModel>> loaded() const;
+  // Whether requests may name any model (no model was pinned at start).
+  bool loads_on_demand() const { return options_.pinned.empty(); }
+
+ private:
+  std::shared_ptr<ServedModel> load(const std::string& id) const;
+
+  ModelStoreOptions options_;
+  mutable std::mutex mutex_;
+  std::mutex load_mutex_;  // one load at a time
+  std::shared_ptr<ServedModel> current_;
+  std::chrono::steady_clock::time_point last_used_;
+  std::condition_variable stop_cv_;
+  bool stopping_ = false;
+  std::thread reaper_;
+};
+
+}  // namespace transformers::serving
