@@ -3,7 +3,10 @@
 
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
 #include <cmath>
+#include <cstdlib>
 #include <filesystem>
 #include <random>
 #include <string>
@@ -37,9 +40,29 @@ inline std::filesystem::path shared_path(const std::string& relative) {
   return p;
 }
 
-// A fresh empty folder under the build tree for files a test writes.
+// This test process's own folder under the build tree: CTest runs tests in parallel processes,
+// each of which may build the same fixture (a tiny model) under the same name, so names are
+// scoped per process. Removed when the process exits (a leftover of a reused pid is cleared
+// first).
+inline const std::filesystem::path& process_scratch_root() {
+  // Never destroyed: the exit handler below runs after static destructors would have.
+  static const std::filesystem::path* root = [] {
+    auto* r = new std::filesystem::path(std::filesystem::path(TCPP_BINARY_DIR) / "test-scratch" /
+                                        ("p" + std::to_string(::getpid())));
+    std::filesystem::remove_all(*r);
+    std::filesystem::create_directories(*r);
+    std::atexit([] {
+      std::error_code ec;
+      std::filesystem::remove_all(*root, ec);
+    });
+    return r;
+  }();
+  return *root;
+}
+
+// A fresh empty folder for files a test writes (per test process, see above).
 inline std::filesystem::path scratch_dir(const std::string& name) {
-  auto p = std::filesystem::path(TCPP_BINARY_DIR) / "test-scratch" / name;
+  auto p = process_scratch_root() / name;
   std::filesystem::remove_all(p);
   std::filesystem::create_directories(p);
   return p;
