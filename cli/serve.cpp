@@ -13,6 +13,7 @@
 #include "cli/command.h"
 #include "transformers/io/files.h"
 #include "transformers/io/json.h"
+#include "transformers/models/save.h"
 #include "transformers/serving/server.h"
 
 namespace transformers::cli {
@@ -26,7 +27,25 @@ struct ServeArgs {
   double model_timeout = 300;
   std::vector<std::string> cors_origins;
   std::optional<int64_t> default_seed;
+  std::string kv_cache_memory;  // "2GB", or a fraction of the machine's memory ("0.25")
+  bool no_prefix_caching = false;
 };
+
+// --kv-cache-memory: a size with a unit, or a fraction (0, 1) of the machine's memory.
+int64_t kv_cache_bytes(const std::string& text) {
+  if (text.empty()) return 0;  // the engine's default
+  size_t used = 0;
+  double fraction = -1;
+  try {
+    fraction = std::stod(text, &used);
+  } catch (const std::exception&) {
+  }
+  if (used == text.size() && fraction > 0 && fraction < 1) {
+    const double memory = static_cast<double>(::sysconf(_SC_PHYS_PAGES)) * static_cast<double>(::sysconf(_SC_PAGESIZE));
+    return static_cast<int64_t>(fraction * memory);
+  }
+  return static_cast<int64_t>(parse_byte_size(text, "--kv-cache-memory"));
+}
 
 std::string read_key_file(const std::string& path) {
   std::string key = read_text_file(path);
@@ -57,6 +76,8 @@ serving::ServeOptions serve_options(const ServeArgs& a) {
   o.models.dtype = a.dtype;
   o.models.batching.max_running = a.max_concurrency;
   o.models.batching.max_queued = a.max_queue;
+  o.models.batching.kv_cache_bytes = kv_cache_bytes(a.kv_cache_memory);
+  o.models.batching.prefix_caching = !a.no_prefix_caching;
   o.models.model_timeout_s = a.model_timeout;
   o.limits.max_tokens = a.max_tokens_limit;
   o.limits.default_tokens = std::min<int64_t>(1024, a.max_tokens_limit);
@@ -112,6 +133,10 @@ const Command kCommand{[](CLI::App& app) {
   sub->add_option("--api-key-file", args->api_key_file, "Read the API key from this file");
   sub->add_option("--max-concurrency", args->max_concurrency, "Sequences decoded together (default 16)");
   sub->add_option("--max-queue", args->max_queue, "Requests waiting beyond those; one more gets 429 (default 256)");
+  sub->add_option("--kv-cache-memory", args->kv_cache_memory,
+                  "Memory for the paged KV cache: a size (2GB, 512MiB) or a fraction of RAM (0.25); default a quarter "
+                  "of RAM, at most 4 GiB. When full, new requests wait");
+  sub->add_flag("--no-prefix-caching", args->no_prefix_caching, "Do not share the KV blocks of repeated prompt prefixes");
   sub->add_option("--max-tokens-limit", args->max_tokens_limit, "Largest max_tokens a request may ask (default 4096)");
   sub->add_option("--dtype", args->dtype, "Weights dtype: auto (the checkpoint's), f32, bf16, f16")
       ->check(CLI::IsMember({"auto", "f32", "float32", "bf16", "bfloat16", "f16", "float16"}));

@@ -69,13 +69,15 @@ TEST_P(RaggedArchitecture, RaggedStepsEqualEachSequenceAloneDense) {
       const std::vector<float> want = dense_logits(*m, {texts[s].begin(), texts[s].begin() + done[s] + n});
       for (int64_t i = 0; i < n; ++i, ++row) {
         const float* w = want.data() + (done[s] + i) * V;
-        // 1e-5 relative to the row's largest logit: the dense path itself rounds by that much
-        // between a 6- and a 47-token forward of one text (the GEMM blocks by rows), 2.3e-5 on a
-        // Gemma row whose largest logit is 13.8.
+        // 3e-5 relative to the row's largest logit: the dense path itself rounds by about 1e-5
+        // relative between a 6- and a 47-token forward of one text (the GEMM blocks by rows):
+        // 2.3e-5 on a Gemma row whose largest logit is 13.8 (AVX-512 tier). On the AVX2 tier
+        // (OpenBLAS for 8+ rows) a Gemma row differs by 1.2e-4 at a largest logit of 9.1
+        // (1.3e-5 relative).
         float scale = 1.0f;
         for (int64_t v = 0; v < V; ++v) scale = std::max(scale, std::abs(w[v]));
         for (int64_t v = 0; v < V; ++v)
-          ASSERT_NEAR(got[static_cast<size_t>(row * V + v)], w[v], 1e-5 * scale)
+          ASSERT_NEAR(got[static_cast<size_t>(row * V + v)], w[v], 3e-5 * scale)
               << GetParam().name << " step " << step << " sequence " << s << " position " << done[s] + i << " vocab " << v;
       }
       done[s] += n;

@@ -268,6 +268,31 @@ TEST(ServeCli, BadFlagsAndModelsAreOneLineErrors) {
   expect_one_line_error(run_transformers("serve --chat-template-kwargs '[1]' --port 0"), "--chat-template-kwargs");
   expect_one_line_error(run_transformers("serve /no/such/model --port 0"), "/no/such/model");
   expect_one_line_error(run_transformers("serve --max-concurrency 0 --port 0"), "--max-concurrency");
+  expect_one_line_error(run_transformers("serve --kv-cache-memory lots --port 0"), "--kv-cache-memory");
+}
+
+// A KV budget of a few blocks (16 KiB each for this model) and no prefix caching: answers are
+// those of a server with the default budget, requests beyond the budget wait their turn.
+TEST(ServeCli, ASmallKvCacheBudgetGivesTheSameAnswers) {
+  const std::string model = tiny_chat_model().string();
+  ServeProcess roomy({model});
+  ServeProcess tight({model, "--kv-cache-memory", "48KB", "--no-prefix-caching"});
+  ASSERT_GT(tight.port(), 0);
+  const Json request = {{"model", model},
+                        {"messages", Json::array({{{"role", "user"}, {"content", "a question that takes some room"}}})},
+                        {"max_tokens", 40},
+                        {"temperature", 0}};
+  const HttpReply want = post_json(roomy, "/v1/chat/completions", request);
+  ASSERT_EQ(want.status, 200) << want.body.dump();
+  std::vector<std::thread> clients;
+  std::vector<HttpReply> got(4);
+  for (size_t i = 0; i < got.size(); ++i)
+    clients.emplace_back([&, i] { got[i] = post_json(tight, "/v1/chat/completions", request); });
+  for (auto& c : clients) c.join();
+  for (const HttpReply& r : got) {
+    ASSERT_EQ(r.status, 200) << r.body.dump();
+    EXPECT_EQ(r.body["choices"][0]["message"]["content"], want.body["choices"][0]["message"]["content"]);
+  }
 }
 
 }  // namespace

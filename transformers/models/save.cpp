@@ -34,13 +34,13 @@ void remove_stale_weights(const std::filesystem::path& dir, const std::set<std::
 
 }  // namespace
 
-uint64_t parse_shard_size(const std::string& text) {
+uint64_t parse_byte_size(const std::string& text, const std::string& what) {
   size_t used = 0;
   double value = 0;
   try {
     value = std::stod(text, &used);
   } catch (const std::exception&) {
-    throw ValueError(detail::concat("shard size '", text, "' is not a number with a unit (e.g. 2GB)"));
+    throw ValueError(detail::concat(what, " '", text, "' is not a number with a unit (e.g. 2GB)"));
   }
   std::string unit = text.substr(used);
   for (auto& c : unit) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
@@ -48,7 +48,7 @@ uint64_t parse_shard_size(const std::string& text) {
       {"", 1},       {"B", 1},          {"KB", 1e3},       {"MB", 1e6},       {"GB", 1e9},
       {"TB", 1e12},  {"KIB", 1024.0},   {"MIB", 1048576.0}, {"GIB", 1073741824.0}, {"TIB", 1099511627776.0}};
   auto it = units.find(unit);
-  TCPP_CHECK(it != units.end() && value > 0, ValueError, "shard size '", text, "': expected a positive size like 2GB, 500MB or 1GiB");
+  TCPP_CHECK(it != units.end() && value > 0, ValueError, what, " '", text, "': expected a positive size like 2GB, 500MB or 1GiB");
   return static_cast<uint64_t>(value * it->second);
 }
 

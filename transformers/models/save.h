@@ -37,7 +37,9 @@ struct SaveOptions {
 void save_pretrained(const CausalLM& model, const std::filesystem::path& dir, const SaveOptions& options = {});
 
 // "2GB", "500MB", "1.5GiB", "100KB", "12345" -> bytes (GB = 10^9, GiB = 2^30, as Transformers).
-uint64_t parse_shard_size(const std::string& text);
+// ValueError naming `what` (e.g. "--kv-cache-memory") for anything else.
+uint64_t parse_byte_size(const std::string& text, const std::string& what);
+inline uint64_t parse_shard_size(const std::string& text) { return parse_byte_size(text, "shard size"); }
 
 // Builds the model a config describes and fills its parameters with random values: matrices
 // ~ N(0, std), norm weights 1 + N(0, std/10), biases N(0, std/10), reproducibly from `seed`.
