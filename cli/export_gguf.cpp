@@ -3,6 +3,7 @@
 // chosen type (norms and biases stay F32), its config as GGUF metadata, its tokenizer and chat
 // template (byte-level BPE tokenizers; a placeholder vocabulary when the folder has none).
 #include <cstdio>
+#include <filesystem>
 #include <memory>
 
 #include "cli/command.h"
@@ -10,6 +11,7 @@
 #include "cli/progress.h"
 #include "transformers/gguf/gguf_export.h"
 #include "transformers/models/auto.h"
+#include "transformers/tokenization/gguf_vocab.h"
 
 namespace transformers::cli {
 namespace {
@@ -22,7 +24,10 @@ struct ExportArgs {
 void run_export(const ExportArgs& a) {
   ProgressLine loading("loading weights");
   auto model = AutoModelForCausalLM::from_pretrained(a.model, {.on_progress = loading.callback()});
-  const auto report = gguf::export_gguf(*model, a.out, {.outtype = a.outtype, .tokenizer_folder = a.model, .name = a.name});
+  const std::string name = a.name.empty() ? std::filesystem::weakly_canonical(a.model).filename().string() : a.name;
+  const auto report = gguf::export_gguf(*model, a.out, {.outtype = a.outtype, .name = name, .write_tokenizer = [&](GgufWriter& w) {
+    return tokenization::write_gguf_vocabulary(w, model->config(), a.model);
+  }});
   std::fprintf(stderr, "wrote %s: %zu tensors, architecture %s, %s tokenizer, %s, %.1f MiB\n", a.out.c_str(),
                report.tensors, report.architecture.c_str(), report.tokenizer_model.c_str(), a.outtype.c_str(),
                static_cast<double>(report.bytes) / (1 << 20));

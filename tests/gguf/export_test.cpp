@@ -10,6 +10,7 @@
 #include "transformers/io/gguf.h"
 #include "transformers/io/safetensors.h"
 #include "transformers/models/auto.h"
+#include "transformers/tokenization/gguf_vocab.h"
 #include "transformers/ops/ops.h"
 
 namespace transformers::testing {
@@ -55,7 +56,9 @@ TEST(GgufExport, TensorsAndMetadataReadBack) {
   const auto folder = shared_path("golden/llama");
   const auto model = AutoModelForCausalLM::from_pretrained(folder);
   const auto out = scratch_dir("gguf_export") / "llama_readback.gguf";
-  const auto report = gguf::export_gguf(*model, out, {.outtype = "f32", .tokenizer_folder = folder});
+  const auto report = gguf::export_gguf(*model, out, {.outtype = "f32", .write_tokenizer = [&](GgufWriter& w) {
+    return tokenization::write_gguf_vocabulary(w, model->config(), folder);
+  }});
   EXPECT_EQ(report.architecture, "llama");
   EXPECT_EQ(report.tokenizer_model, "gpt2");  // vocab 256: the byte-level placeholder
 
@@ -98,7 +101,9 @@ TEST(GgufExport, SixteenBitTypesAndTiedEmbeddings) {
   ASSERT_NE(q_proj, nullptr);
   for (const std::string type : {"f16", "bf16"}) {
     const auto out = scratch_dir("gguf_export") / ("qwen2_" + type + ".gguf");
-    gguf::export_gguf(*model, out, {.outtype = type});
+    gguf::export_gguf(*model, out, {.outtype = type, .write_tokenizer = [&](GgufWriter& w) {
+      return tokenization::write_gguf_vocabulary(w, model->config(), {});
+    }});
     const auto f = GgufFile::open(out);
     EXPECT_FALSE(f->contains("output.weight"));  // tied: llama.cpp reuses token_embd
     const Tensor q = f->tensor("blk.0.attn_q.weight");

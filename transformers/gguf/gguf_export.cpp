@@ -6,7 +6,6 @@
 
 #include "transformers/core/error.h"
 #include "transformers/gguf/gguf_names.h"
-#include "transformers/gguf/gguf_tokenizer_export.h"
 #include "transformers/io/gguf.h"
 #include "transformers/ops/ops.h"
 
@@ -122,12 +121,11 @@ GgufExportReport export_gguf(const CausalLM& model, const std::filesystem::path&
   const OutType& type = out_type(options.outtype);
 
   GgufWriter w;
-  std::string name = options.name;
-  if (name.empty()) name = options.tokenizer_folder.empty() ? c.model_type : std::filesystem::weakly_canonical(options.tokenizer_folder).filename().string();
-  write_model_metadata(w, c, *arch, type, name);
+  TCPP_CHECK(options.write_tokenizer != nullptr, ValueError, "export-gguf: no tokenizer writer given");
+  write_model_metadata(w, c, *arch, type, options.name.empty() ? c.model_type : options.name);
   GgufExportReport report;
   report.architecture = *arch;
-  report.tokenizer_model = write_gguf_tokenizer(w, c, options.tokenizer_folder);
+  report.tokenizer_model = options.write_tokenizer(w);
 
   if (c.rope_parameters.rope_type == "llama3") {
     const Tensor factors = llama3_rope_factors(c.rope_parameters, c.head_dim);

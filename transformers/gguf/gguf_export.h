@@ -5,19 +5,20 @@
 #pragma once
 
 #include <filesystem>
+#include <functional>
 #include <string>
 
+#include "transformers/io/gguf.h"
 #include "transformers/models/causal_lm.h"
 
 namespace transformers::gguf {
 
 struct GgufExportOptions {
   std::string outtype = "f16";  // f32, f16, bf16 (and the quantized types the build has kernels for)
-  // Where tokenizer.json / tokenizer_config.json / chat_template.jinja are; without a
-  // tokenizer.json a placeholder vocabulary of vocab_size tokens is written (as the peer
-  // benchmarks' converter does), enough for llama.cpp to run token ids.
-  std::filesystem::path tokenizer_folder{};
-  std::string name{};  // general.name (default: the tokenizer folder's name)
+  std::string name{};  // general.name (default: the model_type)
+  // Writes the tokenizer.* keys and returns the tokenizer model written ("gpt2", "llama"): the
+  // tokenizer layer's tokenization::write_gguf_vocabulary for the model's folder.
+  std::function<std::string(GgufWriter&)> write_tokenizer{};
 };
 
 struct GgufExportReport {

@@ -1,4 +1,4 @@
-#include "transformers/gguf/gguf_tokenizer_export.h"
+#include "transformers/tokenization/gguf_vocab.h"
 
 #include <map>
 #include <optional>
@@ -10,7 +10,7 @@
 #include "transformers/tokenization/byte_level.h"
 #include "transformers/tokenization/tokenizer_config.h"
 
-namespace transformers::gguf {
+namespace transformers::tokenization {
 namespace {
 
 // llama.cpp's token types (llama_token_type).
@@ -75,7 +75,7 @@ std::optional<int64_t> token_id(const std::map<std::string, int64_t>& ids, const
   return it == ids.end() ? std::nullopt : std::optional<int64_t>(it->second);
 }
 
-void write_special_ids(GgufWriter& w, const PretrainedConfig& config, const tokenization::TokenizerConfig& tc,
+void write_special_ids(GgufWriter& w, const PretrainedConfig& config, const TokenizerConfig& tc,
                        const std::map<std::string, int64_t>& ids) {
   auto bos = token_id(ids, tc.special.bos_token);
   if (!bos) bos = config.bos_token_id;
@@ -124,7 +124,7 @@ std::string write_placeholder_vocabulary(GgufWriter& w, const PretrainedConfig& 
     w.set_u32("tokenizer.ggml.unknown_token_id", 0);
   } else {
     model = "gpt2";
-    for (int b = 0; b < 256; ++b) tokens.emplace_back(tokenization::byte_to_utf8(static_cast<unsigned char>(b)));
+    for (int b = 0; b < 256; ++b) tokens.emplace_back(byte_to_utf8(static_cast<unsigned char>(b)));
     for (int64_t i = 256; i < V; ++i) tokens.push_back("tok" + std::to_string(i));
     types.assign(static_cast<size_t>(V), kNormal);
     types[1] = types[2] = kControl;
@@ -144,7 +144,7 @@ std::string write_placeholder_vocabulary(GgufWriter& w, const PretrainedConfig& 
 
 }  // namespace
 
-std::string write_gguf_tokenizer(GgufWriter& w, const PretrainedConfig& config,
+std::string write_gguf_vocabulary(GgufWriter& w, const PretrainedConfig& config,
                                  const std::filesystem::path& tokenizer_folder) {
   const auto file = tokenizer_folder / "tokenizer.json";
   std::error_code ec;
@@ -204,8 +204,8 @@ std::string write_gguf_tokenizer(GgufWriter& w, const PretrainedConfig& config,
   w.set_strings("tokenizer.ggml.tokens", std::move(tokens));
   w.set_i32s("tokenizer.ggml.token_type", types);
   w.set_strings("tokenizer.ggml.merges", std::move(merges));
-  write_special_ids(w, config, tokenization::load_tokenizer_config(tokenizer_folder), ids);
+  write_special_ids(w, config, load_tokenizer_config(tokenizer_folder), ids);
   return "gpt2";
 }
 
-}  // namespace transformers::gguf
+}  // namespace transformers::tokenization

@@ -9,10 +9,10 @@
 #include "transformers/config/pretrained_config.h"
 #include "transformers/io/gguf.h"
 
-namespace transformers::gguf {
+namespace transformers::tokenization {
 
-// Sets the tokenizer.* keys on `writer`; returns the tokenizer model written ("gpt2" or "llama").
-std::string write_gguf_tokenizer(GgufWriter& writer, const PretrainedConfig& config,
+// Sets the tokenizer.* keys on `writer` from the tokenizer files of `tokenizer_folder`; returns the tokenizer model written ("gpt2" or "llama").
+std::string write_gguf_vocabulary(GgufWriter& writer, const PretrainedConfig& config,
                                  const std::filesystem::path& tokenizer_folder);
 
-}  // namespace transformers::gguf
+}  // namespace transformers::tokenization
