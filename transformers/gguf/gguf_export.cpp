@@ -29,17 +29,6 @@ const OutType& out_type(const std::string& name) {
   throw ValueError("export-gguf: --outtype " + name + " is not supported (" + gguf_outtypes() + ")");
 }
 
-// convert_hf_to_gguf's LlamaModel.permute: within each head, rows [2, D/2] become [D/2, 2], so
-// GGML's rope (adjacent pairs) rotates what rotate_half rotated (the two halves).
-Tensor permute_for_ggml_rope(const Tensor& x, int64_t heads) {
-  const int64_t rows = x.size(0);
-  TCPP_CHECK(rows % (2 * heads) == 0, ShapeError, "export-gguf: ", rows, " rows do not split into ", heads,
-             " rotary heads");
-  Shape grouped = {heads, 2, rows / heads / 2};
-  for (int64_t d = 1; d < x.dim(); ++d) grouped.push_back(x.size(d));
-  return x.contiguous().view(grouped).transpose(1, 2).contiguous().view(x.shape());
-}
-
 // llama.cpp applies llama3 rope scaling through per-frequency divisors (rope_freqs.weight), which
 // its converter computes as below from the rope parameters.
 Tensor llama3_rope_factors(const RopeParameters& rope, int64_t head_dim) {
@@ -144,7 +133,7 @@ GgufExportReport export_gguf(const CausalLM& model, const std::filesystem::path&
     const bool rope_rows = permute && is_rope_permuted(p.name);
     w.add_tensor(*gguf_name, p.tensor->shape(), stored, [source, stored, rope_rows, heads] {
       Tensor x = ops::cast(*source, DType::F32);
-      if (rope_rows) x = permute_for_ggml_rope(x, heads);
+      if (rope_rows) x = permute_rows_for_ggml_rope(x, heads);
       switch (stored) {
         case GgmlType::F16: return ops::cast(x, DType::F16);
         case GgmlType::BF16: return ops::cast(x, DType::BF16);

@@ -2,6 +2,8 @@
 
 #include <utility>
 
+#include "transformers/core/error.h"
+
 namespace transformers::gguf {
 namespace {
 
@@ -65,6 +67,15 @@ bool is_rope_permuted(const std::string& hf_name) {
                              "self_attn.k_proj.bias"})
     if (hf_name.ends_with(suffix)) return true;
   return false;
+}
+
+Tensor permute_rows_for_ggml_rope(const Tensor& x, int64_t heads, bool inverse) {
+  TCPP_CHECK(x.dim() >= 1 && heads > 0 && x.size(0) % (2 * heads) == 0, ShapeError, "GGUF rope permutation: ",
+             x.describe(), " does not split into ", heads, " heads of even size");
+  const int64_t half = x.size(0) / heads / 2;
+  Shape grouped = {heads, inverse ? half : 2, inverse ? 2 : half};
+  for (int64_t d = 1; d < x.dim(); ++d) grouped.push_back(x.size(d));
+  return x.contiguous().view(grouped).transpose(1, 2).contiguous().view(x.shape());
 }
 
 }  // namespace transformers::gguf

@@ -6,6 +6,8 @@
 #include <optional>
 #include <string>
 
+#include "transformers/core/tensor.h"
+
 namespace transformers::gguf {
 
 // "llama" (also for mistral), "qwen2", "qwen3"; nullopt for a model_type GGUF export does not
@@ -22,5 +24,10 @@ std::optional<std::string> hf_tensor_name(const std::string& gguf_name);
 // (GGML's rope rotates adjacent pairs, Transformers' rotate_half the two halves of each head):
 // q_proj and k_proj weights and biases.
 bool is_rope_permuted(const std::string& hf_name);
+
+// convert_hf_to_gguf's LlamaModel.permute on the rows of a weight [heads * D, ...] or bias:
+// within each head, rows [2, D/2] become [D/2, 2] (GGML's rope rotates adjacent pairs what
+// rotate_half rotated as two halves); `inverse` undoes it. Any dtype (rows move whole).
+Tensor permute_rows_for_ggml_rope(const Tensor& x, int64_t heads, bool inverse = false);
 
 }  // namespace transformers::gguf

@@ -208,4 +208,89 @@ std::string write_gguf_vocabulary(GgufWriter& w, const PretrainedConfig& config,
   return "gpt2";
 }
 
+GgufTokenizer gguf_tokenizer(const GgufFile& f) {
+  const std::string where = f.path().string();
+  const std::string model = f.get_string("tokenizer.ggml.model");
+  TCPP_CHECK(model == "gpt2", ValueError, where, ": tokenizer.ggml.model ", model,
+             " is not converted yet (gpt2, the byte-level BPE of GPT-2, Llama 3 and Qwen, is)");
+  const GgufValue* tokens = f.find("tokenizer.ggml.tokens");
+  TCPP_CHECK(tokens && tokens->element_type == GgufType::String && !tokens->strings.empty(), FormatError, where,
+             ": tokenizer.ggml.tokens must be an array of strings");
+  const GgufValue* types = f.find("tokenizer.ggml.token_type");
+  TCPP_CHECK(!types || types->integers.size() == tokens->strings.size(), FormatError, where,
+             ": tokenizer.ggml.token_type has ", types ? types->integers.size() : 0, " entries for ",
+             tokens->strings.size(), " tokens");
+  const GgufValue* merges = f.find("tokenizer.ggml.merges");
+  TCPP_CHECK(!merges || merges->element_type == GgufType::String, FormatError, where,
+             ": tokenizer.ggml.merges must be an array of strings");
+
+  // Normal and byte tokens form the BPE vocabulary; control and user-defined ones are added
+  // tokens (special or not); unused ones (padding rows) are left out.
+  OrderedJson vocab = OrderedJson::object(), added = OrderedJson::array();
+  for (size_t id = 0; id < tokens->strings.size(); ++id) {
+    const std::string& token = tokens->strings[id];
+    const int64_t type = types ? types->integers[id] : kNormal;
+    if (type == kControl || type == kUserDefined) {
+      added.push_back({{"id", id}, {"content", token}, {"single_word", false}, {"lstrip", false}, {"rstrip", false},
+                       {"normalized", false}, {"special", type == kControl}});
+    } else if (type != kUnused) {
+      vocab[token] = id;
+    }
+  }
+  const std::string pre = f.find_string("tokenizer.ggml.pre").value_or("default");
+  OrderedJson byte_level = {{"type", "ByteLevel"}, {"add_prefix_space", false}, {"trim_offsets", true}, {"use_regex", true}};
+  OrderedJson pre_tokenizer = byte_level;
+  for (const auto& known : kKnownPretokenizers)
+    if (pre == known.name) {
+      OrderedJson split = {{"type", "Split"}, {"pattern", {{"Regex", known.pattern}}}, {"behavior", "Isolated"}, {"invert", false}};
+      OrderedJson bytes = byte_level;
+      bytes["use_regex"] = false;
+      pre_tokenizer = {{"type", "Sequence"}, {"pretokenizers", {split, bytes}}};
+    }
+  TCPP_CHECK(pre_tokenizer["type"] == "Sequence" || pre == "default" || pre == "gpt-2", ValueError, where,
+             ": tokenizer.ggml.pre ", pre, " is not converted yet (llama-bpe, qwen2, gpt-2, default are)");
+
+  GgufTokenizer out;
+  auto token_of = [&](const std::string& key) -> std::optional<std::string> {
+    const auto id = f.find_int(key);
+    if (!id) return std::nullopt;
+    TCPP_CHECK(*id >= 0 && static_cast<size_t>(*id) < tokens->strings.size(), FormatError, where, ": ", key, " ", *id,
+               " is not a token id");
+    return tokens->strings[static_cast<size_t>(*id)];
+  };
+  out.config.special.bos_token = token_of("tokenizer.ggml.bos_token_id");
+  out.config.special.eos_token = token_of("tokenizer.ggml.eos_token_id");
+  out.config.special.pad_token = token_of("tokenizer.ggml.padding_token_id");
+  out.config.special.unk_token = token_of("tokenizer.ggml.unknown_token_id");
+  const bool add_bos = f.find_int("tokenizer.ggml.add_bos_token").value_or(0) != 0 && out.config.special.bos_token;
+  out.config.add_bos_token = add_bos;
+  out.config.add_eos_token = f.find_int("tokenizer.ggml.add_eos_token").value_or(0) != 0;
+  if (auto chat = f.find_string("tokenizer.chat_template")) out.config.chat_templates["default"] = std::move(*chat);
+
+  OrderedJson post = {{"type", "ByteLevel"}, {"add_prefix_space", true}, {"trim_offsets", false}, {"use_regex", true}};
+  if (add_bos) {
+    const int64_t bos = *f.find_int("tokenizer.ggml.bos_token_id");
+    const OrderedJson bos_piece = {{"SpecialToken", {{"id", *out.config.special.bos_token}, {"type_id", 0}}}};
+    post = {{"type", "TemplateProcessing"},
+            {"single", {bos_piece, {{"Sequence", {{"id", "A"}, {"type_id", 0}}}}}},
+            {"pair", {bos_piece, {{"Sequence", {{"id", "A"}, {"type_id", 0}}}}, bos_piece,
+                      {{"Sequence", {{"id", "B"}, {"type_id", 1}}}}}},
+            {"special_tokens", {{*out.config.special.bos_token,
+                                 {{"id", *out.config.special.bos_token}, {"ids", {bos}}, {"tokens", {*out.config.special.bos_token}}}}}}};
+  }
+  OrderedJson tokenizer = {
+      {"version", "1.0"}, {"truncation", nullptr}, {"padding", nullptr}, {"added_tokens", added},
+      // Qwen's tokenizers normalise to NFC first (llama.cpp's qwen2 pre-tokenizer does not).
+      {"normalizer", pre == "qwen2" ? OrderedJson{{"type", "NFC"}} : OrderedJson(nullptr)}, {"pre_tokenizer", pre_tokenizer}, {"post_processor", post},
+      {"decoder", {{"type", "ByteLevel"}, {"add_prefix_space", true}, {"trim_offsets", true}, {"use_regex", true}}},
+      {"model", {{"type", "BPE"}, {"dropout", nullptr}, {"unk_token", nullptr}, {"continuing_subword_prefix", nullptr},
+                 {"end_of_word_suffix", nullptr}, {"fuse_unk", false}, {"byte_fallback", false},
+                 // llama.cpp's LLAMA3 pre-tokenizer type takes whole words found in the vocabulary
+                 // before merging, as Llama 3's tokenizer.json (ignore_merges) does.
+                 {"ignore_merges", pre == "llama-bpe"}, {"vocab", vocab},
+                 {"merges", merges ? OrderedJson(merges->strings) : OrderedJson::array()}}}};
+  out.tokenizer_json = tokenizer.dump();
+  return out;
+}
+
 }  // namespace transformers::tokenization
