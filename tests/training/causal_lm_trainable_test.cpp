@@ -2,6 +2,8 @@
 // three micro-batches (rows 0-3, 4-7, 8-11, num_items_in_batch from the trace) give the trace's
 // micro-batch losses and, summed, the gradient whose norm the trace logs before clipping. And the
 // whole model's gradient against central finite differences of its own loss.
+#include "transformers/training/causal_lm_trainable.h"
+
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -12,7 +14,6 @@
 #include "transformers/io/json.h"
 #include "transformers/io/npy.h"
 #include "transformers/ops/ops.h"
-#include "transformers/training/causal_lm_trainable.h"
 
 using namespace transformers;
 using namespace transformers::training;
@@ -21,7 +22,8 @@ namespace {
 
 std::filesystem::path golden() { return transformers::testing::shared_path("train_golden"); }
 
-// Rows [first, first + count) of the dataset, labels = input_ids, no mask (as the trace's collator).
+// Rows [first, first + count) of the dataset, labels = input_ids, no mask (as the trace's
+// collator).
 Batch rows(const Tensor& dataset, int64_t first, int64_t count) {
   Tensor ids = dataset.slice(0, first, first + count).contiguous();
   return {ids, ids.clone(), Tensor{}};
@@ -48,23 +50,27 @@ TEST(CausalLMTrainable, GoldenLlamaStepOneMatchesPyTorch) {
 
   auto model = load_trainable_causal_lm(golden());
   int64_t counted = 0;
-  for (int64_t mb = 0; mb < 3; ++mb) counted += count_shifted_targets(rows(dataset, 4 * mb, 4).labels);
+  for (int64_t mb = 0; mb < 3; ++mb)
+    counted += count_shifted_targets(rows(dataset, 4 * mb, 4).labels);
   EXPECT_EQ(counted, items);
   for (int64_t mb = 0; mb < 3; ++mb) {
     const float loss = model->forward_backward(rows(dataset, 4 * mb, 4), items);
-    EXPECT_LT(relative(loss, expected[static_cast<size_t>(mb)]), 1e-5) << "micro-batch " << mb << ": " << loss;
+    EXPECT_LT(relative(loss, expected[static_cast<size_t>(mb)]), 1e-5)
+        << "micro-batch " << mb << ": " << loss;
   }
   const double norm = grad_norm(*model);
   EXPECT_LT(relative(norm, step.at("grad_norm").get<double>()), 1e-4) << norm;
 
-  // The parameters are the model's, owned and f32, one entry per tensor, decay as Transformers splits it.
+  // The parameters are the model's, owned and f32, one entry per tensor, decay as Transformers
+  // splits it.
   const auto names = trace.at("no_weight_decay_params").get<std::vector<std::string>>();
   int64_t no_decay = 0;
   for (TrainableParameter* p : model->parameters()) {
     EXPECT_EQ(p->value.dtype(), DType::F32) << p->name;
     EXPECT_TRUE(p->value.storage()->writable()) << p->name;
     no_decay += !p->weight_decay;
-    if (!p->weight_decay) EXPECT_NE(std::find(names.begin(), names.end(), p->name), names.end()) << p->name;
+    if (!p->weight_decay)
+      EXPECT_NE(std::find(names.begin(), names.end(), p->name), names.end()) << p->name;
   }
   EXPECT_EQ(no_decay, static_cast<int64_t>(names.size()));
 }
@@ -86,14 +92,16 @@ TEST(CausalLMTrainable, PaddedRowsMatchTheUnpaddedLossAndGradient) {
   const Tensor dataset = load_npy(golden() / "dataset.npy");
   const std::vector<int64_t> all = ops::to_int64_vector(dataset.slice(0, 0, 1).contiguous());
   const int64_t L = dataset.size(1), keep = 15;
-  std::vector<int64_t> ids(all.begin(), all.begin() + keep), padded_ids = all, labels = all, mask(L, 1);
+  std::vector<int64_t> ids(all.begin(), all.begin() + keep), padded_ids = all, labels = all,
+                                                             mask(L, 1);
   for (int64_t t = keep; t < L; ++t) padded_ids[t] = 0, labels[t] = kIgnoreIndex, mask[t] = 0;
   auto short_model = load_trainable_causal_lm(golden());
   auto padded_model = load_trainable_causal_lm(golden());
   const Tensor short_ids = Tensor::from_values(ids, {1, keep});
   const float a = short_model->forward_backward({short_ids, short_ids.clone(), Tensor{}}, keep - 1);
   const float b = padded_model->forward_backward(
-      {Tensor::from_values(padded_ids, {1, L}), Tensor::from_values(labels, {1, L}), Tensor::from_values(mask, {1, L})},
+      {Tensor::from_values(padded_ids, {1, L}), Tensor::from_values(labels, {1, L}),
+       Tensor::from_values(mask, {1, L})},
       keep - 1);
   EXPECT_LT(relative(b, a), 1e-6);
   EXPECT_LT(relative(grad_norm(*padded_model), grad_norm(*short_model)), 1e-5);
@@ -108,13 +116,15 @@ TEST(CausalLMTrainable, WholeModelGradientMatchesFiniteDifferences) {
   int checked = 0;
   for (TrainableParameter* p : model->parameters()) {
     // The element with the largest gradient of each of a few parameters (one of every kind).
-    if (p->name.find("layers.1.") == std::string::npos && p->name.find("embed") == std::string::npos &&
+    if (p->name.find("layers.1.") == std::string::npos &&
+        p->name.find("embed") == std::string::npos &&
         p->name.find("lm_head") == std::string::npos && p->name != "model.norm.weight")
       continue;
     const std::vector<float> g = ops::to_float_vector(p->grad);
-    const size_t i = static_cast<size_t>(std::max_element(g.begin(), g.end(), [](float a, float b) {
-                                           return std::abs(a) < std::abs(b);
-                                         }) - g.begin());
+    const size_t i = static_cast<size_t>(
+        std::max_element(g.begin(), g.end(),
+                         [](float a, float b) { return std::abs(a) < std::abs(b); }) -
+        g.begin());
     float* w = p->value.data<float>() + i;
     const float original = *w;
     auto central = [&](float h) {
@@ -123,7 +133,8 @@ TEST(CausalLMTrainable, WholeModelGradientMatchesFiniteDifferences) {
       *w = original - h;
       const double minus = model->evaluate(batch).first / n;
       *w = original;
-      return (plus - minus) / (static_cast<double>(original + h) - static_cast<double>(original - h));
+      return (plus - minus) /
+             (static_cast<double>(original + h) - static_cast<double>(original - h));
     };
     // Richardson extrapolation cancels the h^2 term of the central difference.
     const double numeric = (4.0 * central(5e-3f) - central(1e-2f)) / 3.0;

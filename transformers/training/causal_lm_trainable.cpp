@@ -26,7 +26,8 @@ class TrainableCausalLM : public TrainableModel {
         t = found->second;
         continue;
       }
-      Tensor value = t.dtype() == DType::F32 ? t.detach().contiguous().clone() : ops::cast(t.detach(), DType::F32);
+      Tensor value = t.dtype() == DType::F32 ? t.detach().contiguous().clone()
+                                             : ops::cast(t.detach(), DType::F32);
       Tensor grad = Tensor::zeros(value.shape(), DType::F32, value.device());
       autograd::set_requires_grad(value, grad);
       owned.emplace(key, value);
@@ -43,11 +44,12 @@ class TrainableCausalLM : public TrainableModel {
   }
 
   float forward_backward(const Batch& batch, int64_t num_items_in_batch) override {
-    TCPP_CHECK(num_items_in_batch > 0, ValueError, "forward_backward: num_items_in_batch must be positive, got ",
-               num_items_in_batch);
+    TCPP_CHECK(num_items_in_batch > 0, ValueError,
+               "forward_backward: num_items_in_batch must be positive, got ", num_items_in_batch);
     autograd::GradMode on(true);
     Tensor loss_sum = summed_loss(batch);
-    // torch: loss = sum / num_items_in_batch (float32), whose backward seeds 1 / num_items_in_batch.
+    // torch: loss = sum / num_items_in_batch (float32), whose backward seeds 1 /
+    // num_items_in_batch.
     const float n = static_cast<float>(num_items_in_batch);
     const float loss = ops::to_float_vector(loss_sum)[0] / n;
     autograd::backward(loss_sum, Tensor::from_values(std::vector<float>{1.0f / n}, Shape{}));
@@ -67,13 +69,14 @@ class TrainableCausalLM : public TrainableModel {
  private:
   // The summed cross-entropy of the shifted targets (with a graph when grad mode is on).
   Tensor summed_loss(const Batch& batch) {
-    TCPP_CHECK(batch.input_ids.dim() == 2 && batch.labels.shape() == batch.input_ids.shape(), ShapeError,
-               "forward_backward: input_ids ", batch.input_ids.describe(), " and labels ", batch.labels.describe(),
-               " must be [B, L] alike");
+    TCPP_CHECK(batch.input_ids.dim() == 2 && batch.labels.shape() == batch.input_ids.shape(),
+               ShapeError, "forward_backward: input_ids ", batch.input_ids.describe(),
+               " and labels ", batch.labels.describe(), " must be [B, L] alike");
     ForwardOptions options;  // no cache: use_cache is off while training
     if (batch.attention_mask.defined()) {
-      TCPP_CHECK(batch.attention_mask.shape() == batch.input_ids.shape(), ShapeError, "forward_backward: attention_mask ",
-                 batch.attention_mask.describe(), " for input_ids ", batch.input_ids.describe());
+      TCPP_CHECK(batch.attention_mask.shape() == batch.input_ids.shape(), ShapeError,
+                 "forward_backward: attention_mask ", batch.attention_mask.describe(),
+                 " for input_ids ", batch.input_ids.describe());
       options.attention_mask = &batch.attention_mask;
     }
     const CausalLMOutput out = model_->forward(batch.input_ids, options);
@@ -87,8 +90,8 @@ class TrainableCausalLM : public TrainableModel {
 }  // namespace
 
 Tensor shift_labels(const Tensor& labels) {
-  TCPP_CHECK(labels.dim() == 2 && labels.dtype() == DType::I64, ShapeError, "shift_labels: labels must be int64 [B, L], got ",
-             labels.describe());
+  TCPP_CHECK(labels.dim() == 2 && labels.dtype() == DType::I64, ShapeError,
+             "shift_labels: labels must be int64 [B, L], got ", labels.describe());
   const std::vector<int64_t> values = ops::to_int64_vector(labels);
   const int64_t B = labels.size(0), L = labels.size(1);
   std::vector<int64_t> shifted(values.size(), kIgnoreIndex);
