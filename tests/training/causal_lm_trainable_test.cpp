@@ -11,6 +11,7 @@
 #include <numeric>
 
 #include "common/test_util.h"
+#include "training/model_gradcheck.h"
 #include "transformers/io/json.h"
 #include "transformers/io/npy.h"
 #include "transformers/ops/ops.h"
@@ -120,25 +121,10 @@ TEST(CausalLMTrainable, WholeModelGradientMatchesFiniteDifferences) {
         p->name.find("embed") == std::string::npos &&
         p->name.find("lm_head") == std::string::npos && p->name != "model.norm.weight")
       continue;
-    const std::vector<float> g = ops::to_float_vector(p->grad);
-    const size_t i = static_cast<size_t>(
-        std::max_element(g.begin(), g.end(),
-                         [](float a, float b) { return std::abs(a) < std::abs(b); }) -
-        g.begin());
-    float* w = p->value.data<float>() + i;
-    const float original = *w;
-    auto central = [&](float h) {
-      *w = original + h;
-      const double plus = model->evaluate(batch).first / n;
-      *w = original - h;
-      const double minus = model->evaluate(batch).first / n;
-      *w = original;
-      return (plus - minus) /
-             (static_cast<double>(original + h) - static_cast<double>(original - h));
-    };
-    // Richardson extrapolation cancels the h^2 term of the central difference.
-    const double numeric = (4.0 * central(5e-3f) - central(1e-2f)) / 3.0;
-    EXPECT_NEAR(g[i], numeric, 1e-3 * std::abs(numeric) + 5e-5) << p->name << "[" << i << "]";
+    const size_t i = model_gradcheck::largest_gradient(*p);
+    const double numeric = model_gradcheck::numeric_gradient(*model, batch, n, *p, i);
+    EXPECT_NEAR(model_gradcheck::gradient_at(*p, i), numeric, 1e-3 * std::abs(numeric) + 5e-5)
+        << p->name << "[" << i << "]";
     ++checked;
   }
   EXPECT_GE(checked, 10);
