@@ -1,5 +1,7 @@
 #include "transformers/core/tensor.h"
 
+#include "transformers/core/autograd.h"
+
 #include <algorithm>
 #include <cstring>
 #include <numeric>
@@ -73,6 +75,13 @@ bool Tensor::is_contiguous() const {
   return true;
 }
 
+template <typename Apply>
+Tensor Tensor::tracked(Tensor t, Apply&& apply) const {
+  if (autograd_) [[unlikely]]
+    t.autograd_ = autograd::view_meta(*this, t, std::forward<Apply>(apply));
+  return t;
+}
+
 Tensor Tensor::view(Shape shape) const {
   TCPP_CHECK(is_contiguous(), ShapeError, "view() of a non-contiguous tensor ", describe());
   int64_t known = 1, infer = -1;
@@ -92,9 +101,9 @@ Tensor Tensor::view(Shape shape) const {
   TCPP_CHECK(shape_numel(shape) == numel(), ShapeError, "view(): cannot view ", describe(), " as ",
              shape_to_string(shape));
   Tensor t = *this;
-  t.shape_ = std::move(shape);
+  t.shape_ = shape;
   t.strides_ = contiguous_strides(t.shape_);
-  return t;
+  return tracked(std::move(t), [shape](const Tensor& x) { return x.view(shape); });
 }
 
 Tensor Tensor::reshape(Shape shape) const { return is_contiguous() ? view(std::move(shape)) : contiguous().view(std::move(shape)); }
@@ -105,7 +114,7 @@ Tensor Tensor::transpose(int64_t d0, int64_t d1) const {
   Tensor t = *this;
   std::swap(t.shape_[d0], t.shape_[d1]);
   std::swap(t.strides_[d0], t.strides_[d1]);
-  return t;
+  return tracked(std::move(t), [d0, d1](const Tensor& x) { return x.transpose(d0, d1); });
 }
 
 Tensor Tensor::permute(const std::vector<int64_t>& dims) const {
@@ -119,7 +128,7 @@ Tensor Tensor::permute(const std::vector<int64_t>& dims) const {
     t.shape_[i] = shape_[d];
     t.strides_[i] = strides_[d];
   }
-  return t;
+  return tracked(std::move(t), [dims](const Tensor& x) { return x.permute(dims); });
 }
 
 Tensor Tensor::slice(int64_t d, int64_t start, int64_t end) const {
@@ -132,7 +141,7 @@ Tensor Tensor::slice(int64_t d, int64_t start, int64_t end) const {
   Tensor t = *this;
   t.byte_offset_ += static_cast<size_t>(start * strides_[d]) * element_size();
   t.shape_[d] = end - start;
-  return t;
+  return tracked(std::move(t), [d, start, end](const Tensor& x) { return x.slice(d, start, end); });
 }
 
 Tensor Tensor::select(int64_t d, int64_t index) const {
@@ -144,7 +153,7 @@ Tensor Tensor::select(int64_t d, int64_t index) const {
   t.byte_offset_ += static_cast<size_t>(index * strides_[d]) * element_size();
   t.shape_.erase(t.shape_.begin() + d);
   t.strides_.erase(t.strides_.begin() + d);
-  return t;
+  return tracked(std::move(t), [d, index](const Tensor& x) { return x.select(d, index); });
 }
 
 Tensor Tensor::unsqueeze(int64_t d) const {
@@ -154,7 +163,7 @@ Tensor Tensor::unsqueeze(int64_t d) const {
   int64_t stride = d < dim() ? strides_[d] * shape_[d] : 1;
   t.shape_.insert(t.shape_.begin() + d, 1);
   t.strides_.insert(t.strides_.begin() + d, stride);
-  return t;
+  return tracked(std::move(t), [d](const Tensor& x) { return x.unsqueeze(d); });
 }
 
 Tensor Tensor::expand(const Shape& shape) const {
@@ -169,7 +178,7 @@ Tensor Tensor::expand(const Shape& shape) const {
                shape_to_string(shape));
     t.strides_[lead + d] = shape_[d] == to ? strides_[d] : 0;
   }
-  return t;
+  return tracked(std::move(t), [shape](const Tensor& x) { return x.expand(shape); });
 }
 
 namespace {
@@ -216,7 +225,7 @@ Tensor Tensor::clone() const {
   } else {
     strided_copy(static_cast<char*>(out.raw_data()), static_cast<const char*>(raw_data()), shape_, strides_, element_size());
   }
-  return out;
+  return tracked(std::move(out), [](const Tensor& x) { return x; });
 }
 
 void Tensor::copy_from(const Tensor& src) {

@@ -17,6 +17,10 @@
 
 namespace transformers {
 
+namespace autograd {
+struct Meta;
+}
+
 using Shape = std::vector<int64_t>;
 
 std::string shape_to_string(const Shape& shape);
@@ -101,8 +105,23 @@ class Tensor {
 
   std::string describe() const;  // e.g. "float32[2, 10, 64]"
 
+  // Autograd (core/autograd.h): null unless this tensor needs a gradient.
+  const std::shared_ptr<autograd::Meta>& autograd() const { return autograd_; }
+  void set_autograd(std::shared_ptr<autograd::Meta> meta) { autograd_ = std::move(meta); }
+  // The same view without autograd state (what a backward saves).
+  Tensor detach() const {
+    Tensor t = *this;
+    t.autograd_.reset();
+    return t;
+  }
+
  private:
   int64_t normalize_dim(int64_t d) const;
+  // `t`, a view (or copy) of this tensor made by `apply`, with a view Node when this tensor
+  // needs a gradient (defined in tensor.cpp, used only there).
+  template <typename Apply>
+  Tensor tracked(Tensor t, Apply&& apply) const;
+  std::shared_ptr<autograd::Meta> autograd_;
   std::shared_ptr<Storage> storage_;
   size_t byte_offset_ = 0;
   Shape shape_;

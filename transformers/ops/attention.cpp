@@ -7,6 +7,7 @@
 #include "transformers/ops/cpu/cpu_ops.h"
 #include "transformers/ops/on_device.h"
 #include "transformers/ops/ops.h"
+#include "transformers/ops/recorded.h"
 
 namespace transformers::ops {
 
@@ -23,6 +24,7 @@ std::pair<int64_t, int64_t> visible_keys(const AttentionParams& p, int64_t qpos,
 }
 
 Tensor attention(const Tensor& q, const Tensor& k, const Tensor& v, const AttentionParams& p) {
+  if (autograd::recording({&q, &k, &v})) [[unlikely]] return recorded::attention(q, k, v, p);
   checks::require_one_device("attention", {&q, &k, &v, p.key_padding_mask});
   for (const Tensor* t : {&q, &k, &v})
     TCPP_CHECK(t->dtype() == DType::F32 && t->dim() == 4 && t->stride(3) == 1, ShapeError,

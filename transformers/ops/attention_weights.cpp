@@ -4,10 +4,12 @@
 #include "transformers/ops/cpu/cpu_ops.h"
 #include "transformers/ops/on_device.h"
 #include "transformers/ops/ops.h"
+#include "transformers/ops/recorded.h"
 
 namespace transformers::ops {
 
 Tensor attention_weights(const Tensor& q, const Tensor& k, const AttentionParams& p) {
+  recorded::refuse("attention_weights", {&q, &k});
   checks::require_one_device("attention_weights", {&q, &k, p.key_padding_mask});
   for (const Tensor* t : {&q, &k})
     TCPP_CHECK(t->dtype() == DType::F32 && t->dim() == 4 && t->stride(3) == 1, ShapeError,

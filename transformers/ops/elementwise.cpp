@@ -4,6 +4,7 @@
 #include "transformers/ops/cpu/cpu_ops.h"
 #include "transformers/ops/on_device.h"
 #include "transformers/ops/ops.h"
+#include "transformers/ops/recorded.h"
 
 namespace transformers::ops {
 
@@ -36,6 +37,7 @@ Tensor to(const Tensor& x, Device device) {
 }
 
 Tensor cast(const Tensor& x, DType dtype) {
+  if (autograd::recording({&x})) [[unlikely]] return recorded::cast(x, dtype);
   checks::require_one_device("cast", {&x});
   TCPP_CHECK(is_floating(x.dtype()) && is_floating(dtype), ShapeError,
              "cast: only float dtypes, got ", x.describe(), " -> ", dtype_torch_name(dtype));
@@ -47,6 +49,7 @@ Tensor cast(const Tensor& x, DType dtype) {
 }
 
 Tensor embedding(const Tensor& weight, const Tensor& ids) {
+  if (autograd::recording({&weight})) [[unlikely]] return recorded::embedding(weight, ids);
   TCPP_CHECK(weight.dim() == 2 && is_floating(weight.dtype()) && weight.is_contiguous(), ShapeError,
              "embedding: weight must be a contiguous float [V, H] matrix, got ", weight.describe());
   TCPP_CHECK(ids.dtype() == DType::I64 || ids.dtype() == DType::I32, ShapeError,
@@ -76,10 +79,17 @@ Tensor binary(const Tensor& a, const Tensor& b, const char* op, BinaryImpl cpu) 
 }
 }  // namespace
 
-Tensor add(const Tensor& a, const Tensor& b) { return binary(a, b, "add", cpu_impl::add); }
-Tensor mul(const Tensor& a, const Tensor& b) { return binary(a, b, "mul", cpu_impl::mul); }
+Tensor add(const Tensor& a, const Tensor& b) {
+  if (autograd::recording({&a, &b})) [[unlikely]] return recorded::add(a, b);
+  return binary(a, b, "add", cpu_impl::add);
+}
+Tensor mul(const Tensor& a, const Tensor& b) {
+  if (autograd::recording({&a, &b})) [[unlikely]] return recorded::mul(a, b);
+  return binary(a, b, "mul", cpu_impl::mul);
+}
 
 void add_(Tensor& a, const Tensor& b) {
+  if (autograd::recording({&a, &b})) [[unlikely]] return recorded::add_(a, b);
   require_f32(a, "add_");
   require_f32(b, "add_");
   checks::require_one_device("add_", {&a, &b});
@@ -90,6 +100,7 @@ void add_(Tensor& a, const Tensor& b) {
 }
 
 void scale_(Tensor& a, float s) {
+  if (autograd::recording({&a})) [[unlikely]] return recorded::scale_(a, s);
   require_f32(a, "scale_");
   TCPP_CHECK(a.is_contiguous(), ShapeError, "scale_: tensor must be contiguous");
   on_device("scale_", a.device(), [&] { cpu_impl::scale_(a, s); });
@@ -111,21 +122,30 @@ void broadcast_(Tensor& a, const Tensor& b, const char* op, BroadcastImpl cpu) {
 }
 }  // namespace
 
-void mul_(Tensor& a, const Tensor& b) { broadcast_(a, b, "mul_", cpu_impl::mul_same_shape_); }
-void div_(Tensor& a, const Tensor& b) { broadcast_(a, b, "div_", cpu_impl::div_same_shape_); }
+void mul_(Tensor& a, const Tensor& b) {
+  if (autograd::recording({&a, &b})) [[unlikely]] return recorded::mul_(a, b);
+  broadcast_(a, b, "mul_", cpu_impl::mul_same_shape_);
+}
+void div_(Tensor& a, const Tensor& b) {
+  recorded::refuse("div_", {&a, &b});
+  broadcast_(a, b, "div_", cpu_impl::div_same_shape_);
+}
 
 void softcap_(Tensor& x, float cap) {
+  if (autograd::recording({&x})) [[unlikely]] return recorded::softcap_(x, cap);
   TCPP_CHECK(cap > 0.f, ValueError, "softcap_: cap must be > 0, got ", cap);
   require_in_place(x, "softcap_");
   on_device("softcap_", x.device(), [&] { cpu_impl::softcap_(x, cap); });
 }
 
 void tanh_(Tensor& x) {
+  if (autograd::recording({&x})) [[unlikely]] return recorded::tanh_(x);
   require_in_place(x, "tanh_");
   on_device("tanh_", x.device(), [&] { cpu_impl::tanh_(x); });
 }
 
 Tensor sigmoid(const Tensor& x) {
+  recorded::refuse("sigmoid", {&x});
   require_f32(x, "sigmoid");
   Tensor out = x.contiguous().clone();
   on_device("sigmoid", x.device(), [&] { cpu_impl::sigmoid_(out); });
@@ -133,6 +153,7 @@ Tensor sigmoid(const Tensor& x) {
 }
 
 void normalize_sum_(Tensor& x) {
+  recorded::refuse("normalize_sum_", {&x});
   require_f32(x, "normalize_sum_");
   TCPP_CHECK(x.dim() >= 1 && x.is_contiguous(), ShapeError,
              "normalize_sum_: expected a contiguous tensor, got ", x.describe());
@@ -141,6 +162,7 @@ void normalize_sum_(Tensor& x) {
 }
 
 Tensor rms_norm(const Tensor& x, const Tensor& weight, float eps, bool unit_offset) {
+  if (autograd::recording({&x, &weight})) [[unlikely]] return recorded::rms_norm(x, weight, eps, unit_offset);
   require_f32(x, "rms_norm");
   require_f32(weight, "rms_norm weight");
   checks::require_one_device("rms_norm", {&x, &weight});
@@ -153,6 +175,7 @@ Tensor rms_norm(const Tensor& x, const Tensor& weight, float eps, bool unit_offs
 }
 
 Tensor layer_norm(const Tensor& x, const Tensor* weight, const Tensor* bias, float eps) {
+  if (autograd::recording({&x, weight, bias})) [[unlikely]] return recorded::layer_norm(x, weight, bias, eps);
   require_f32(x, "layer_norm");
   checks::require_one_device("layer_norm", {&x, weight, bias});
   const int64_t H = x.size(-1);
@@ -169,18 +192,21 @@ Tensor layer_norm(const Tensor& x, const Tensor* weight, const Tensor* bias, flo
 }
 
 void softmax_(Tensor& x) {
+  if (autograd::recording({&x})) [[unlikely]] return recorded::softmax_(x);
   require_f32(x, "softmax_");
   TCPP_CHECK(x.is_contiguous(), ShapeError, "softmax_: tensor must be contiguous");
   on_device("softmax_", x.device(), [&] { cpu_impl::softmax_(x); });
 }
 
 void activation_(Tensor& x, Activation act) {
+  if (autograd::recording({&x})) [[unlikely]] return recorded::activation_(x, act);
   require_f32(x, "activation_");
   TCPP_CHECK(x.is_contiguous(), ShapeError, "activation_: tensor must be contiguous");
   on_device("activation_", x.device(), [&] { cpu_impl::activation_(x, act); });
 }
 
 Tensor gated_activation(const Tensor& gate, const Tensor& up, Activation act) {
+  if (autograd::recording({&gate, &up})) [[unlikely]] return recorded::gated_activation(gate, up, act);
   if (act == Activation::SiLU) return binary(gate, up, "gated_activation", cpu_impl::silu_mul);
   if (act == Activation::GELUTanh)
     return binary(gate, up, "gated_activation", cpu_impl::gelu_tanh_mul);

@@ -5,6 +5,7 @@
 #include "transformers/ops/cpu/cpu_ops.h"
 #include "transformers/ops/on_device.h"
 #include "transformers/ops/ops.h"
+#include "transformers/ops/recorded.h"
 
 namespace transformers::ops {
 
@@ -57,6 +58,7 @@ void require_integer(const Tensor& x, const char* op) {
 }  // namespace
 
 void copy_(Tensor& dst, const Tensor& src) {
+  recorded::refuse("copy_", {&dst, &src});
   TCPP_CHECK(
       dst.defined() && src.defined() && dst.shape() == src.shape() && dst.dtype() == src.dtype(),
       ShapeError, "copy_: ", src.describe(), " into ", dst.describe());
@@ -71,6 +73,7 @@ void copy_(Tensor& dst, const Tensor& src) {
 }
 
 Tensor index_select(const Tensor& x, const Tensor& ids) {
+  if (autograd::recording({&x})) [[unlikely]] return recorded::index_select(x, ids);
   TCPP_CHECK(x.defined() && x.dim() >= 1, ShapeError,
              "index_select: expected a tensor of rank >= 1, got ", x.describe());
   checks::require_one_device("index_select", {&x, &ids});
@@ -84,6 +87,7 @@ Tensor index_select(const Tensor& x, const Tensor& ids) {
 }
 
 void index_add_(Tensor& out, const Tensor& ids, const Tensor& src, const Tensor* weights) {
+  if (autograd::recording({&out, &src, weights})) [[unlikely]] return recorded::index_add_(out, ids, src, weights);
   checks::require_f32(out, "index_add_");
   checks::require_f32(src, "index_add_");
   checks::require_writable(out, "index_add_");

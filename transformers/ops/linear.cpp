@@ -3,10 +3,12 @@
 #include "transformers/ops/cpu/cpu_ops.h"
 #include "transformers/ops/on_device.h"
 #include "transformers/ops/ops.h"
+#include "transformers/ops/recorded.h"
 
 namespace transformers::ops {
 
 Tensor linear(const Tensor& x, const Tensor& weight, const Tensor* bias) {
+  if (autograd::recording({&x, &weight, bias})) [[unlikely]] return recorded::linear(x, weight, bias);
   TCPP_CHECK(x.dtype() == DType::F32, ShapeError, "linear: input must be float32, got ",
              x.describe());
   TCPP_CHECK(weight.dim() == 2 && is_floating(weight.dtype()) && weight.is_contiguous(), ShapeError,

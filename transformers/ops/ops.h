@@ -3,8 +3,9 @@
 // Every op checks its inputs (ShapeError naming the op and the shapes), checks that they share
 // one device, and dispatches on it (ops/on_device.h); today that is the CPU (ops/cpu/*_op.cpp,
 // declared in ops/cpu/cpu_ops.h, calling the kernel tables of ops/cpu/kernels.h). Activations are f32; weights may be f32, bf16 or f16 (converted inside the kernels, never materialised as f32 copies).
-// Ops are pure functions of tensors, so an autograd tape can later record them with their
-// backward without changing their signatures.
+// Autograd (core/autograd.h): when grad mode is on and an input carries autograd state, an op
+// runs its recorded form (ops/recorded.h, the backward beside the forward in ops/*_backward.cpp)
+// instead; ops without a backward refuse then (NotImplementedError naming them).
 #pragma once
 
 #include <optional>
@@ -118,6 +119,11 @@ Tensor argmax(const Tensor& x);
 std::pair<Tensor, Tensor> topk(const Tensor& x, int64_t k);
 
 Tensor cat(const std::vector<Tensor>& xs, int64_t dim);
+
+// The summed cross-entropy of logits [..., V] against I64 labels [...] (rows labelled
+// ignore_index count nothing; other labels outside [0, V) throw ValueError), as a float32 scalar
+// tensor: torch's cross_entropy(reduction="sum"), each row's log-sum-exp and the sum in double.
+Tensor cross_entropy(const Tensor& logits, const Tensor& labels, int64_t ignore_index = -100);
 
 // Copies src into dst (same shape and dtype, any strides; dst writable). dst and src may overlap
 // in one storage (a cache shifting its own rows down): the result is as if src were read first.

@@ -6,6 +6,7 @@
 #include "transformers/ops/cpu/cpu_ops.h"
 #include "transformers/ops/on_device.h"
 #include "transformers/ops/ops.h"
+#include "transformers/ops/recorded.h"
 
 namespace transformers::ops {
 
@@ -56,6 +57,7 @@ void paged_kv_write(const PagedKV& kv, const Tensor& k, const Tensor& v, const s
 
 Tensor paged_attention(const Tensor& q, const PagedKV& kv, const std::vector<RaggedSequence>& sequences,
                        const AttentionParams& params) {
+  recorded::refuse("paged_attention", {&q});
   check_rows("paged_attention", "q", q, 0, kv.head_dim);
   TCPP_CHECK(q.size(1) % kv.num_kv_heads == 0, ShapeError, "paged_attention: ", q.size(1),
              " query heads for ", kv.num_kv_heads, " KV heads");

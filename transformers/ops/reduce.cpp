@@ -5,6 +5,7 @@
 #include "transformers/ops/cpu/cpu_ops.h"
 #include "transformers/ops/on_device.h"
 #include "transformers/ops/ops.h"
+#include "transformers/ops/recorded.h"
 
 namespace transformers::ops {
 
@@ -20,6 +21,7 @@ Tensor argmax(const Tensor& x) {
 }
 
 std::pair<Tensor, Tensor> topk(const Tensor& x, int64_t k) {
+  recorded::refuse("topk", {&x});
   TCPP_CHECK(x.dtype() == DType::F32 && x.dim() >= 1, ShapeError, "topk: expected f32, got ",
              x.describe());
   checks::require_one_device("topk", {&x});
@@ -35,6 +37,8 @@ std::pair<Tensor, Tensor> topk(const Tensor& x, int64_t k) {
 }
 
 Tensor cat(const std::vector<Tensor>& xs, int64_t dim) {
+  for (const Tensor& x : xs)
+    if (autograd::recording({&x})) [[unlikely]] return recorded::cat(xs, dim);
   TCPP_CHECK(!xs.empty(), ValueError, "cat: no tensors");
   const Tensor& first = xs[0];
   if (dim < 0) dim += first.dim();

@@ -4,10 +4,12 @@
 #include "transformers/ops/cpu/cpu_ops.h"
 #include "transformers/ops/on_device.h"
 #include "transformers/ops/ops.h"
+#include "transformers/ops/recorded.h"
 
 namespace transformers::ops {
 
 void apply_rotary_(Tensor& x, const Tensor& cos, const Tensor& sin) {
+  if (autograd::recording({&x, &cos, &sin})) [[unlikely]] return recorded::apply_rotary_(x, cos, sin);
   TCPP_CHECK(x.dtype() == DType::F32 && x.dim() == 4 && x.stride(3) == 1, ShapeError,
              "apply_rotary_: expected f32 [B, L, H, D] with contiguous D, got ", x.describe());
   TCPP_CHECK(x.storage()->writable(), ValueError, "apply_rotary_: tensor is read-only");

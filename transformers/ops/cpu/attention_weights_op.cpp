@@ -21,16 +21,8 @@ void attention_weights(const Tensor& q, const Tensor& k, const AttentionParams& 
       float* w = out.data<float>() + row * T;
       auto [lo, hi] = visible_keys(p, p.query_position + i, T);
       if (lo >= hi) continue;
-      for (int64_t j = lo; j < hi; ++j) {
-        if (p.key_padding_mask && !key_allowed(*p.key_padding_mask, b, p.key_position + j)) {
-          w[j] = -INFINITY;
-          continue;
-        }
-        float s = K.dot(qrow, kbase + j * k.stride(2), D) * p.scale;
-        if (p.softcap > 0.0f) s = p.softcap * std::tanh(s / p.softcap);
-        w[j] = s;
-      }
-      K.softmax_row(w + lo, hi - lo);
+      for (int64_t j = lo; j < hi; ++j) w[j] = K.dot(qrow, kbase + j * k.stride(2), D) * p.scale;
+      scores_to_probabilities(w, lo, hi, b, p, K.softmax_row);
     }
   });
 }

@@ -2,7 +2,10 @@
 // attention_weights_op.cpp).
 #pragma once
 
+#include <cmath>
+
 #include "transformers/core/tensor.h"
+#include "transformers/ops/ops.h"
 
 namespace transformers::ops::cpu_impl {
 
@@ -27,6 +30,24 @@ inline bool key_allowed(const Tensor& mask, int64_t b, int64_t col) {
   throw ShapeError(transformers::detail::concat("attention: key padding mask of dtype ",
                                                 dtype_torch_name(mask.dtype()),
                                                 " is not supported"));
+}
+
+// Scaled scores w[lo, hi) of one query row of batch row b -> the probabilities attention uses:
+// keys the padding mask hides get weight 0, the others softcap (when set) then softmax. w[j]
+// outside [lo, hi) is left alone. `capped`, when given, receives the softcapped scores (the
+// backward's tanh slope).
+template <typename SoftmaxRow>
+void scores_to_probabilities(float* w, int64_t lo, int64_t hi, int64_t b, const AttentionParams& p,
+                             SoftmaxRow&& softmax_row, float* capped = nullptr) {
+  for (int64_t j = lo; j < hi; ++j) {
+    if (p.key_padding_mask && !key_allowed(*p.key_padding_mask, b, p.key_position + j)) {
+      w[j] = -INFINITY;
+      continue;
+    }
+    if (p.softcap > 0.0f) w[j] = p.softcap * std::tanh(w[j] / p.softcap);
+    if (capped) capped[j] = w[j];
+  }
+  if (lo < hi) softmax_row(w + lo, hi - lo);
 }
 
 }  // namespace transformers::ops::cpu_impl

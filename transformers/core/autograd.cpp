@@ -1,0 +1,172 @@
+#include "transformers/core/autograd.h"
+
+#include <algorithm>
+#include <unordered_map>
+
+namespace transformers::autograd {
+
+namespace {
+thread_local bool g_grad_enabled = true;
+
+// Calls fn(dst_element, src_element) over two f32 tensors of one shape, any strides; serial, so
+// stride-0 destinations accumulate correctly.
+template <typename Fn>
+void for_each_pair(Tensor& dst, const Tensor& src, Fn&& fn) {
+  const int64_t nd = dst.dim(), n = dst.numel();
+  if (n == 0) return;
+  float* d = dst.data<float>();
+  const float* s = src.data<float>();
+  if (dst.is_contiguous() && src.is_contiguous()) {
+    for (int64_t i = 0; i < n; ++i) fn(d[i], s[i]);
+    return;
+  }
+  std::vector<int64_t> idx(static_cast<size_t>(nd), 0);
+  for (int64_t e = 0; e < n; ++e) {
+    int64_t od = 0, os = 0;
+    for (int64_t k = 0; k < nd; ++k) {
+      od += idx[k] * dst.stride(k);
+      os += idx[k] * src.stride(k);
+    }
+    fn(d[od], s[os]);
+    for (int64_t k = nd - 1; k >= 0; --k) {
+      if (++idx[k] < dst.size(k)) break;
+      idx[k] = 0;
+    }
+  }
+}
+
+std::shared_ptr<Meta> new_meta(const Tensor& t) {
+  auto m = std::make_shared<Meta>();
+  m->shape = t.shape();
+  return m;
+}
+}  // namespace
+
+bool grad_enabled() { return g_grad_enabled; }
+GradMode::GradMode(bool enabled) : previous_(g_grad_enabled) { g_grad_enabled = enabled; }
+GradMode::~GradMode() { g_grad_enabled = previous_; }
+
+void accumulate(Tensor& dst, const Tensor& src) {
+  TCPP_CHECK(dst.dtype() == DType::F32 && src.dtype() == DType::F32 && dst.shape() == src.shape(),
+             ShapeError, "autograd: gradient ", src.describe(), " does not fit ", dst.describe());
+  for_each_pair(dst, src, [](float& d, float s) { d += s; });
+}
+
+void set_requires_grad(Tensor& t, Tensor grad) {
+  TCPP_CHECK(t.defined() && is_floating(t.dtype()), ValueError,
+             "set_requires_grad: only float tensors, got ", t.describe());
+  if (!grad.defined()) grad = Tensor::zeros(t.shape(), DType::F32, t.device());
+  TCPP_CHECK(grad.dtype() == DType::F32 && grad.shape() == t.shape() && grad.storage()->writable(),
+             ShapeError, "set_requires_grad: gradient buffer ", grad.describe(), " for ",
+             t.describe());
+  auto m = new_meta(t);
+  m->grad = std::move(grad);
+  t.set_autograd(std::move(m));
+}
+
+Tensor grad_of(const Tensor& t) {
+  const auto& m = t.autograd();
+  return m && !m->node ? m->grad : Tensor{};
+}
+
+void record(Tensor& out, const char* name, std::vector<std::shared_ptr<Meta>> inputs,
+            BackwardFn backward) {
+  auto node = std::make_shared<Node>();
+  node->name = name;
+  node->inputs = std::move(inputs);
+  node->backward = std::move(backward);
+  auto m = new_meta(out);
+  m->node = std::move(node);
+  out.set_autograd(std::move(m));
+}
+
+std::shared_ptr<Meta> view_meta(const Tensor& src, const Tensor& out,
+                                std::function<Tensor(const Tensor&)> apply) {
+  if (!grad_enabled() || !src.autograd()) return nullptr;
+  Tensor view = out;
+  const Shape src_shape = src.shape();
+  const Device device = src.device();
+  record(view, "view", {src.autograd()},
+         [src_shape, device, apply = std::move(apply)](const Tensor& g) {
+           Tensor grad_src = Tensor::zeros(src_shape, DType::F32, device);
+           Tensor target = apply(grad_src);
+           accumulate(target, g);
+           return std::vector<Tensor>{grad_src};
+         });
+  return view.autograd();
+}
+
+void backward(const Tensor& root, const Tensor& grad_root) {
+  const auto& root_meta = root.autograd();
+  TCPP_CHECK(root_meta, ValueError, "backward: ", root.describe(),
+             " does not need a gradient (no graph behind it)");
+  Tensor seed = grad_root;
+  if (!seed.defined()) {
+    TCPP_CHECK(root.numel() == 1, ValueError, "backward: a gradient is needed for non-scalar ",
+               root.describe());
+    seed = Tensor::zeros(root.shape(), DType::F32, root.device());
+    seed.data<float>()[0] = 1.0f;
+  }
+  TCPP_CHECK(seed.shape() == root.shape() && seed.dtype() == DType::F32, ShapeError,
+             "backward: gradient ", seed.describe(), " for ", root.describe());
+  GradMode off(false);
+
+  // Post-order over the Metas reachable from the root (iterative: graphs of deep models are deep).
+  std::vector<Meta*> order;
+  std::unordered_map<Meta*, bool> seen;
+  std::vector<std::pair<Meta*, size_t>> stack{{root_meta.get(), 0}};
+  seen[root_meta.get()] = true;
+  while (!stack.empty()) {
+    auto& [m, next] = stack.back();
+    if (m->node && next < m->node->inputs.size()) {
+      Meta* child = m->node->inputs[next++].get();
+      if (child && !seen[child]) {
+        seen[child] = true;
+        stack.emplace_back(child, 0);
+      }
+      continue;
+    }
+    order.push_back(m);
+    stack.pop_back();
+  }
+
+  std::unordered_map<Meta*, Tensor> grads;
+  grads[root_meta.get()] = seed;
+  for (auto it = order.rbegin(); it != order.rend(); ++it) {
+    Meta* m = *it;
+    auto found = grads.find(m);
+    if (found == grads.end()) continue;
+    Tensor g = std::move(found->second);
+    grads.erase(found);
+    if (!m->node) {
+      accumulate(m->grad, g);
+      continue;
+    }
+    Node& node = *m->node;
+    TCPP_CHECK(node.backward, ValueError, "backward: the graph through ", node.name,
+               " was already walked (a graph is used once)");
+    std::vector<Tensor> input_grads = node.backward(g);
+    node.backward = nullptr;  // frees what the op saved
+    TCPP_CHECK(input_grads.size() == node.inputs.size(), ValueError, "backward of ", node.name,
+               ": ", input_grads.size(), " gradients for ", node.inputs.size(), " inputs");
+    for (size_t i = 0; i < input_grads.size(); ++i) {
+      Meta* in = node.inputs[i].get();
+      Tensor& gi = input_grads[i];
+      if (!in || !gi.defined()) continue;
+      TCPP_CHECK(gi.shape() == in->shape && gi.dtype() == DType::F32, ShapeError, "backward of ",
+                 node.name, ": gradient ", gi.describe(), " for input ", i, " of shape ",
+                 shape_to_string(in->shape));
+      auto slot = grads.find(in);
+      if (slot == grads.end()) {
+        grads.emplace(in, gi);
+      } else {
+        Tensor& acc = slot->second;
+        // The first gradient may alias a buffer its op still uses elsewhere: own it before adding.
+        if (!acc.is_contiguous() || acc.storage().use_count() > 1) acc = acc.clone();
+        accumulate(acc, gi);
+      }
+    }
+  }
+}
+
+}  // namespace transformers::autograd

@@ -1,0 +1,49 @@
+// The CPU arithmetic of the ops' backward passes (ops/cpu/*_backward_op.cpp), called by the
+// recorded ops of ops/*_backward.cpp. Inputs are contiguous f32 unless said otherwise; outputs
+// are allocated by the caller (contiguous f32) and fully written. An optional output that is
+// null is not wanted (its input needs no gradient).
+#pragma once
+
+#include <cstdint>
+
+#include "transformers/ops/ops.h"
+
+namespace transformers::ops::cpu_impl {
+
+// linear_backward_op.cpp: x [M, K], w f32 [N, K], dy [M, N] -> dx = dy·w [M, K],
+// dw = dyᵀ·x [N, K], db = column sums of dy [N] (general GEMMs through OpenBLAS).
+void linear_backward(const Tensor& x, const Tensor& w, const Tensor& dy, Tensor* dx, Tensor* dw,
+                     Tensor* db);
+
+// elementwise_backward_op.cpp
+// dw [V, H] = zeros, then row ids[i] += dy[i] (scatter-add; repeated ids accumulate).
+void embedding_backward(const Tensor& ids, const Tensor& dy, Tensor& dw);
+// Rows of length H: x, dy [R, H]; dx [R, H]; dw [H].
+void rms_norm_backward(const Tensor& x, const Tensor& weight, float eps, bool unit_offset,
+                       const Tensor& dy, Tensor& dx, Tensor* dw);
+void layer_norm_backward(const Tensor& x, const Tensor* weight, float eps, const Tensor& dy,
+                         Tensor& dx, Tensor* dw, Tensor* db);
+// dx = dy * act'(x).
+void activation_backward(const Tensor& x, Activation act, const Tensor& dy, Tensor& dx);
+// y = act(gate) * up: dgate = dy * up * act'(gate), dup = dy * act(gate).
+void gated_activation_backward(const Tensor& gate, const Tensor& up, Activation act,
+                               const Tensor& dy, Tensor* dgate, Tensor* dup);
+// y = softmax(x) over rows of the last dimension: dx = y * (dy - sum(dy * y)).
+void softmax_backward(const Tensor& y, const Tensor& dy, Tensor& dx);
+// y = cap * tanh(x / cap) (or tanh with cap 1): dx = dy * (1 - (y / cap)^2).
+void tanh_backward(const Tensor& y, float cap, const Tensor& dy, Tensor& dx);
+
+// attention_backward_op.cpp: q [B, Hq, L, D], k [B, Hkv, T, D], v [B, Hkv, T, Dv] (contiguous
+// last dimension, any other strides), dout [B, L, Hq * Dv] -> dq [B, Hq, L, D], dk, dv
+// [B, Hkv, T, D/Dv], contiguous. Probabilities recomputed with the forward's masking rules.
+void attention_backward(const Tensor& q, const Tensor& k, const Tensor& v, const AttentionParams& p,
+                        const Tensor& dout, Tensor& dq, Tensor& dk, Tensor& dv);
+
+// loss_op.cpp: logits [N, V], labels I64 [N] (ignore_index rows skipped; the others in [0, V)).
+// The summed cross-entropy, each row's log-sum-exp in double.
+double cross_entropy(const Tensor& logits, const Tensor& labels, int64_t ignore_index);
+// dlogits = g * (softmax(logits) - onehot(label)) on counted rows, 0 on ignored ones.
+void cross_entropy_backward(const Tensor& logits, const Tensor& labels, int64_t ignore_index,
+                            float g, Tensor& dlogits);
+
+}  // namespace transformers::ops::cpu_impl

@@ -1,0 +1,154 @@
+// Backward loops of the embedding, the norms and the activations. Row statistics are recomputed
+// in double from the saved input (nothing of the forward's output is kept).
+#include <algorithm>
+#include <cmath>
+#include <vector>
+
+#include "transformers/ops/cpu/cpu_backward.h"
+
+namespace transformers::ops::cpu_impl {
+
+namespace {
+
+constexpr double kInvSqrt2 = 0.70710678118654752440;
+constexpr double kInvSqrt2Pi = 0.39894228040143267794;
+constexpr double kSqrt2OverPi = 0.79788456080286535588;
+
+// act(x) and act'(x), in double.
+std::pair<double, double> activation_and_slope(double x, Activation act) {
+  switch (act) {
+    case Activation::SiLU: {
+      const double s = 1.0 / (1.0 + std::exp(-x));
+      return {x * s, s * (1.0 + x * (1.0 - s))};
+    }
+    case Activation::GELU: {
+      const double cdf = 0.5 * (1.0 + std::erf(x * kInvSqrt2));
+      return {x * cdf, cdf + x * kInvSqrt2Pi * std::exp(-0.5 * x * x)};
+    }
+    case Activation::GELUTanh: {
+      const double u = kSqrt2OverPi * (x + 0.044715 * x * x * x);
+      const double t = std::tanh(u);
+      const double du = kSqrt2OverPi * (1.0 + 3.0 * 0.044715 * x * x);
+      return {0.5 * x * (1.0 + t), 0.5 * (1.0 + t) + 0.5 * x * (1.0 - t * t) * du};
+    }
+    case Activation::ReLU:
+      return {x > 0 ? x : 0.0, x > 0 ? 1.0 : 0.0};
+  }
+  return {0.0, 0.0};
+}
+
+int64_t rows_of(const Tensor& x) { return x.numel() / std::max<int64_t>(x.size(-1), 1); }
+
+}  // namespace
+
+void embedding_backward(const Tensor& ids, const Tensor& dy, Tensor& dw) {
+  const int64_t H = dw.size(1), n = ids.numel();
+  float* out = dw.data<float>();
+  std::fill_n(out, dw.numel(), 0.0f);
+  const float* g = dy.data<float>();
+  for (int64_t i = 0; i < n; ++i) {
+    const int64_t id = ids.dtype() == DType::I64 ? ids.data<int64_t>()[i] : ids.data<int32_t>()[i];
+    float* row = out + id * H;
+    for (int64_t h = 0; h < H; ++h) row[h] += g[i * H + h];
+  }
+}
+
+void rms_norm_backward(const Tensor& x, const Tensor& weight, float eps, bool unit_offset,
+                       const Tensor& dy, Tensor& dx, Tensor* dw) {
+  const int64_t H = x.size(-1), R = rows_of(x);
+  const float* w = weight.data<float>();
+  std::vector<double> dw_acc(dw ? H : 0, 0.0);
+  for (int64_t r = 0; r < R; ++r) {
+    const float* xr = x.data<float>() + r * H;
+    const float* gr = dy.data<float>() + r * H;
+    float* dxr = dx.data<float>() + r * H;
+    double ss = 0.0, dot = 0.0;
+    for (int64_t i = 0; i < H; ++i) ss += static_cast<double>(xr[i]) * xr[i];
+    const double inv = 1.0 / std::sqrt(ss / H + eps);
+    for (int64_t i = 0; i < H; ++i) dot += gr[i] * (w[i] + (unit_offset ? 1.0 : 0.0)) * xr[i];
+    for (int64_t i = 0; i < H; ++i) {
+      const double wi = w[i] + (unit_offset ? 1.0 : 0.0);
+      dxr[i] = static_cast<float>(inv * (gr[i] * wi - xr[i] * inv * inv * dot / H));
+      if (dw) dw_acc[i] += gr[i] * xr[i] * inv;
+    }
+  }
+  if (dw)
+    for (int64_t i = 0; i < H; ++i) dw->data<float>()[i] = static_cast<float>(dw_acc[i]);
+}
+
+void layer_norm_backward(const Tensor& x, const Tensor* weight, float eps, const Tensor& dy,
+                         Tensor& dx, Tensor* dw, Tensor* db) {
+  const int64_t H = x.size(-1), R = rows_of(x);
+  std::vector<double> dw_acc(dw ? H : 0, 0.0), db_acc(db ? H : 0, 0.0), xhat(H);
+  const float* w = weight ? weight->data<float>() : nullptr;
+  for (int64_t r = 0; r < R; ++r) {
+    const float* xr = x.data<float>() + r * H;
+    const float* gr = dy.data<float>() + r * H;
+    double mean = 0.0, var = 0.0;
+    for (int64_t i = 0; i < H; ++i) mean += xr[i];
+    mean /= H;
+    for (int64_t i = 0; i < H; ++i) var += (xr[i] - mean) * (xr[i] - mean);
+    const double inv = 1.0 / std::sqrt(var / H + eps);
+    double sum_gw = 0.0, sum_gw_xhat = 0.0;
+    for (int64_t i = 0; i < H; ++i) {
+      xhat[i] = (xr[i] - mean) * inv;
+      const double gw = gr[i] * (w ? w[i] : 1.0f);
+      sum_gw += gw;
+      sum_gw_xhat += gw * xhat[i];
+      if (dw) dw_acc[i] += gr[i] * xhat[i];
+      if (db) db_acc[i] += gr[i];
+    }
+    float* dxr = dx.data<float>() + r * H;
+    for (int64_t i = 0; i < H; ++i) {
+      const double gw = gr[i] * (w ? w[i] : 1.0f);
+      dxr[i] = static_cast<float>(inv * (gw - sum_gw / H - xhat[i] * sum_gw_xhat / H));
+    }
+  }
+  for (int64_t i = 0; dw && i < H; ++i) dw->data<float>()[i] = static_cast<float>(dw_acc[i]);
+  for (int64_t i = 0; db && i < H; ++i) db->data<float>()[i] = static_cast<float>(db_acc[i]);
+}
+
+void activation_backward(const Tensor& x, Activation act, const Tensor& dy, Tensor& dx) {
+  const int64_t n = x.numel();
+  const float *xs = x.data<float>(), *g = dy.data<float>();
+  float* out = dx.data<float>();
+  for (int64_t i = 0; i < n; ++i)
+    out[i] = static_cast<float>(g[i] * activation_and_slope(xs[i], act).second);
+}
+
+void gated_activation_backward(const Tensor& gate, const Tensor& up, Activation act,
+                               const Tensor& dy, Tensor* dgate, Tensor* dup) {
+  const int64_t n = gate.numel();
+  const float *gs = gate.data<float>(), *us = up.data<float>(), *g = dy.data<float>();
+  float* dg = dgate ? dgate->data<float>() : nullptr;
+  float* du = dup ? dup->data<float>() : nullptr;
+  for (int64_t i = 0; i < n; ++i) {
+    const auto [a, slope] = activation_and_slope(gs[i], act);
+    if (dg) dg[i] = static_cast<float>(g[i] * us[i] * slope);
+    if (du) du[i] = static_cast<float>(g[i] * a);
+  }
+}
+
+void softmax_backward(const Tensor& y, const Tensor& dy, Tensor& dx) {
+  const int64_t H = y.size(-1), R = rows_of(y);
+  const float *ys = y.data<float>(), *gs = dy.data<float>();
+  float* out = dx.data<float>();
+  for (int64_t r = 0; r < R; ++r) {
+    const float *yr = ys + r * H, *gr = gs + r * H;
+    double dot = 0.0;
+    for (int64_t i = 0; i < H; ++i) dot += static_cast<double>(yr[i]) * gr[i];
+    for (int64_t i = 0; i < H; ++i) out[r * H + i] = static_cast<float>(yr[i] * (gr[i] - dot));
+  }
+}
+
+void tanh_backward(const Tensor& y, float cap, const Tensor& dy, Tensor& dx) {
+  const int64_t n = y.numel();
+  const float *ys = y.data<float>(), *gs = dy.data<float>();
+  float* out = dx.data<float>();
+  for (int64_t i = 0; i < n; ++i) {
+    const double t = static_cast<double>(ys[i]) / cap;
+    out[i] = static_cast<float>(gs[i] * (1.0 - t * t));
+  }
+}
+
+}  // namespace transformers::ops::cpu_impl

@@ -1,0 +1,113 @@
+#include "transformers/training/causal_lm_trainable.h"
+
+#include <map>
+
+#include "transformers/core/autograd.h"
+#include "transformers/models/auto.h"
+#include "transformers/models/save.h"
+#include "transformers/ops/ops.h"
+
+namespace transformers::training {
+
+namespace {
+
+class TrainableCausalLM : public TrainableModel {
+ public:
+  explicit TrainableCausalLM(std::unique_ptr<CausalLM> model) : model_(std::move(model)) {
+    TCPP_CHECK(model_, ValueError, "make_trainable: no model");
+    // One owned copy and one gradient per storage region, so tied parameters stay tied.
+    std::map<std::pair<const void*, size_t>, Tensor> owned;
+    for (const nn::ParameterSlot& slot : model_->named_parameters()) {
+      Tensor& t = *slot.tensor;
+      if (!t.defined()) continue;
+      const auto key = std::make_pair(static_cast<const void*>(t.storage().get()), t.byte_offset());
+      auto found = owned.find(key);
+      if (found != owned.end()) {
+        t = found->second;
+        continue;
+      }
+      Tensor value = t.dtype() == DType::F32 ? t.detach().contiguous().clone()
+                                             : ops::cast(t.detach(), DType::F32);
+      Tensor grad = Tensor::zeros(value.shape(), DType::F32, value.device());
+      autograd::set_requires_grad(value, grad);
+      owned.emplace(key, value);
+      t = value;
+      parameters_.push_back({slot.name, value.detach(), grad, uses_weight_decay(slot.name)});
+    }
+    model_->dtype = DType::F32;
+  }
+
+  std::vector<TrainableParameter*> parameters() override {
+    std::vector<TrainableParameter*> out;
+    for (auto& p : parameters_) out.push_back(&p);
+    return out;
+  }
+
+  float forward_backward(const Batch& batch, int64_t num_items_in_batch) override {
+    TCPP_CHECK(num_items_in_batch > 0, ValueError,
+               "forward_backward: num_items_in_batch must be positive, got ", num_items_in_batch);
+    autograd::GradMode on(true);
+    Tensor loss_sum = summed_loss(batch);
+    // torch: loss = sum / num_items_in_batch (float32), whose backward seeds 1 /
+    // num_items_in_batch.
+    const float n = static_cast<float>(num_items_in_batch);
+    const float loss = ops::to_float_vector(loss_sum)[0] / n;
+    autograd::backward(loss_sum, Tensor::from_values(std::vector<float>{1.0f / n}, Shape{}));
+    return loss;
+  }
+
+  std::pair<double, int64_t> evaluate(const Batch& batch) override {
+    autograd::NoGrad off;
+    const Tensor loss_sum = summed_loss(batch);
+    return {ops::to_float_vector(loss_sum)[0], count_shifted_targets(batch.labels)};
+  }
+
+  void save_pretrained(const std::filesystem::path& folder) const override {
+    transformers::save_pretrained(*model_, folder);
+  }
+
+ private:
+  // The summed cross-entropy of the shifted targets (with a graph when grad mode is on).
+  Tensor summed_loss(const Batch& batch) {
+    TCPP_CHECK(batch.input_ids.dim() == 2 && batch.labels.shape() == batch.input_ids.shape(),
+               ShapeError, "forward_backward: input_ids ", batch.input_ids.describe(),
+               " and labels ", batch.labels.describe(), " must be [B, L] alike");
+    ForwardOptions options;  // no cache: use_cache is off while training
+    if (batch.attention_mask.defined()) {
+      TCPP_CHECK(batch.attention_mask.shape() == batch.input_ids.shape(), ShapeError,
+                 "forward_backward: attention_mask ", batch.attention_mask.describe(),
+                 " for input_ids ", batch.input_ids.describe());
+      options.attention_mask = &batch.attention_mask;
+    }
+    const CausalLMOutput out = model_->forward(batch.input_ids, options);
+    return ops::cross_entropy(out.logits, shift_labels(batch.labels), kIgnoreIndex);
+  }
+
+  std::unique_ptr<CausalLM> model_;
+  std::vector<TrainableParameter> parameters_;
+};
+
+}  // namespace
+
+Tensor shift_labels(const Tensor& labels) {
+  TCPP_CHECK(labels.dim() == 2 && labels.dtype() == DType::I64, ShapeError,
+             "shift_labels: labels must be int64 [B, L], got ", labels.describe());
+  const std::vector<int64_t> values = ops::to_int64_vector(labels);
+  const int64_t B = labels.size(0), L = labels.size(1);
+  std::vector<int64_t> shifted(values.size(), kIgnoreIndex);
+  for (int64_t b = 0; b < B; ++b)
+    for (int64_t t = 0; t + 1 < L; ++t) shifted[b * L + t] = values[b * L + t + 1];
+  return Tensor::from_values(shifted, {B, L});
+}
+
+std::unique_ptr<TrainableModel> make_trainable(std::unique_ptr<CausalLM> model) {
+  return std::make_unique<TrainableCausalLM>(std::move(model));
+}
+
+std::unique_ptr<TrainableModel> load_trainable_causal_lm(const std::filesystem::path& folder) {
+  LoadOptions options;
+  options.dtype = "float32";
+  return make_trainable(AutoModelForCausalLM::from_pretrained(folder, options));
+}
+
+}  // namespace transformers::training
