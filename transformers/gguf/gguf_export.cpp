@@ -29,28 +29,6 @@ const OutType& out_type(const std::string& name) {
   throw ValueError("export-gguf: --outtype " + name + " is not supported (" + gguf_outtypes() + ")");
 }
 
-// llama.cpp applies llama3 rope scaling through per-frequency divisors (rope_freqs.weight), which
-// its converter computes as below from the rope parameters.
-Tensor llama3_rope_factors(const RopeParameters& rope, int64_t head_dim) {
-  const double factor = rope.get("factor", 8.0), low = rope.get("low_freq_factor", 1.0),
-               high = rope.get("high_freq_factor", 4.0), old = rope.get("original_max_position_embeddings", 8192.0);
-  const double low_wavelength = old / low, high_wavelength = old / high;
-  std::vector<float> out;
-  for (int64_t i = 0; i < head_dim; i += 2) {
-    const float freq = 1.0f / std::pow(static_cast<float>(rope.rope_theta), static_cast<float>(i) / head_dim);
-    const double wavelength = 2 * std::numbers::pi / freq;
-    if (wavelength < high_wavelength) {
-      out.push_back(1.0f);
-    } else if (wavelength > low_wavelength) {
-      out.push_back(static_cast<float>(factor));
-    } else {
-      const double smooth = (old / wavelength - low) / (high - low);
-      out.push_back(static_cast<float>(1 / ((1 - smooth) / factor + smooth)));
-    }
-  }
-  return Tensor::from_values(out, {static_cast<int64_t>(out.size())});
-}
-
 void write_model_metadata(GgufWriter& w, const PretrainedConfig& c, const std::string& arch, const OutType& type,
                           const std::string& name) {
   const std::string a = arch + ".";

@@ -1,5 +1,7 @@
 #include "transformers/gguf/gguf_model.h"
 
+#include <algorithm>
+#include <cmath>
 #include <set>
 
 #include "transformers/core/error.h"
@@ -41,6 +43,27 @@ DType requested_dtype(const std::string& requested, DType stored, const std::str
   return dtype_from_name(requested, where);
 }
 
+// The llama3 rope parameters behind a rope_freqs tensor. GGUF keeps only the per-frequency
+// factors; every Llama 3.x release uses low_freq_factor 1, high_freq_factor 4 and an original
+// context of 8192 with its factor (the largest divisor), so those are tried and must reproduce
+// every stored factor, else the file is refused rather than run with another rotation.
+Json llama3_parameters(const GgufFile& f, double theta, int64_t head_dim) {
+  const std::vector<float> stored = ops::to_float_vector(f.tensor("rope_freqs.weight"));
+  TCPP_CHECK(!stored.empty() && static_cast<int64_t>(stored.size()) * 2 == head_dim, FormatError, f.path().string(),
+             ": rope_freqs.weight has ", stored.size(), " factors for head_dim ", head_dim);
+  RopeParameters rope;
+  rope.rope_type = "llama3";
+  rope.rope_theta = theta;
+  rope.raw = {{"rope_type", "llama3"}, {"factor", *std::max_element(stored.begin(), stored.end())},
+              {"low_freq_factor", 1.0}, {"high_freq_factor", 4.0}, {"original_max_position_embeddings", 8192}};
+  const std::vector<float> expected = ops::to_float_vector(llama3_rope_factors(rope, head_dim));
+  for (size_t i = 0; i < stored.size(); ++i)
+    TCPP_CHECK(std::fabs(stored[i] - expected[i]) <= 1e-5f * std::fabs(expected[i]), ValueError, f.path().string(),
+               ": rope_freqs.weight is not the llama3 scaling of any Llama 3 release (factor ", i, ": ", stored[i],
+               ", expected ", expected[i], "); such files are not supported yet");
+  return rope.raw;
+}
+
 }  // namespace
 
 bool is_gguf_file(const std::filesystem::path& path) { return GgufFile::has_magic(path); }
@@ -49,8 +72,6 @@ PretrainedConfig gguf_config(const GgufFile& f) {
   const ArchitectureEntry& entry = architecture_entry(f);
   const std::string a = std::string(entry.gguf) + ".";
   const std::string where = f.path().string();
-  TCPP_CHECK(!f.contains("rope_freqs.weight"), ValueError, where,
-             ": rope_freqs (llama3 rope scaling as per-frequency factors) is not supported when loading GGUF yet");
   TCPP_CHECK(f.contains("token_embd.weight"), FormatError, where, ": no token_embd.weight tensor");
   const Shape embedding = f.info("token_embd.weight").shape();
   TCPP_CHECK(embedding.size() == 2, FormatError, where, ": token_embd.weight is not a matrix");
@@ -78,6 +99,7 @@ PretrainedConfig gguf_config(const GgufFile& f) {
                " is not supported when loading GGUF yet (linear is)");
     c["rope_scaling"] = {{"rope_type", "linear"}, {"factor", f.get_number(a + "rope.scaling.factor")}};
   }
+  if (f.contains("rope_freqs.weight")) c["rope_scaling"] = llama3_parameters(f, c["rope_theta"], head_dim);
   c["vocab_size"] = f.find_int(a + "vocab_size").value_or(embedding[0]);
   c["tie_word_embeddings"] = !f.contains("output.weight");
   c["attention_bias"] = f.contains("blk.0.attn_q.bias");

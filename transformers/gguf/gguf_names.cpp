@@ -1,6 +1,9 @@
 #include "transformers/gguf/gguf_names.h"
 
+#include <cmath>
+#include <numbers>
 #include <utility>
+#include <vector>
 
 #include "transformers/core/error.h"
 
@@ -76,6 +79,26 @@ Tensor permute_rows_for_ggml_rope(const Tensor& x, int64_t heads, bool inverse) 
   Shape grouped = {heads, inverse ? half : 2, inverse ? 2 : half};
   for (int64_t d = 1; d < x.dim(); ++d) grouped.push_back(x.size(d));
   return x.contiguous().view(grouped).transpose(1, 2).contiguous().view(x.shape());
+}
+
+Tensor llama3_rope_factors(const RopeParameters& rope, int64_t head_dim) {
+  const double factor = rope.get("factor", 8.0), low = rope.get("low_freq_factor", 1.0),
+               high = rope.get("high_freq_factor", 4.0), old = rope.get("original_max_position_embeddings", 8192.0);
+  const double low_wavelength = old / low, high_wavelength = old / high;
+  std::vector<float> out;
+  for (int64_t i = 0; i < head_dim; i += 2) {
+    const float freq = 1.0f / std::pow(static_cast<float>(rope.rope_theta), static_cast<float>(i) / head_dim);
+    const double wavelength = 2 * std::numbers::pi / freq;
+    if (wavelength < high_wavelength) {
+      out.push_back(1.0f);
+    } else if (wavelength > low_wavelength) {
+      out.push_back(static_cast<float>(factor));
+    } else {
+      const double smooth = (old / wavelength - low) / (high - low);
+      out.push_back(static_cast<float>(1 / ((1 - smooth) / factor + smooth)));
+    }
+  }
+  return Tensor::from_values(out, {static_cast<int64_t>(out.size())});
 }
 
 }  // namespace transformers::gguf

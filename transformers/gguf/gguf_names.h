@@ -6,6 +6,7 @@
 #include <optional>
 #include <string>
 
+#include "transformers/config/pretrained_config.h"
 #include "transformers/core/tensor.h"
 
 namespace transformers::gguf {
@@ -29,5 +30,9 @@ bool is_rope_permuted(const std::string& hf_name);
 // within each head, rows [2, D/2] become [D/2, 2] (GGML's rope rotates adjacent pairs what
 // rotate_half rotated as two halves); `inverse` undoes it. Any dtype (rows move whole).
 Tensor permute_rows_for_ggml_rope(const Tensor& x, int64_t heads, bool inverse = false);
+
+// llama.cpp applies llama3 rope scaling as per-frequency divisors (the rope_freqs.weight tensor),
+// which its converter computes from the rope parameters as this does: f32 [head_dim / 2].
+Tensor llama3_rope_factors(const RopeParameters& rope, int64_t head_dim);
 
 }  // namespace transformers::gguf
