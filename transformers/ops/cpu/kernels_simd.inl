@@ -238,7 +238,11 @@ void to_f32(const void* src, DType dt, float* dst, int64_t n) {
     case DType::I32:
     case DType::I64:
     case DType::U8:
-    case DType::Bool: break;
+    case DType::Bool:
+    case DType::I8:
+    case DType::F8_E4M3:
+    case DType::Q8_0:
+    case DType::Q4_0: break;
   }
   weight_format_index(dt);  // throws, naming the dtype
 }
@@ -263,7 +267,11 @@ void from_f32(const float* src, void* dst, DType dt, int64_t n) {
     case DType::I32:
     case DType::I64:
     case DType::U8:
-    case DType::Bool: break;
+    case DType::Bool:
+    case DType::I8:
+    case DType::F8_E4M3:
+    case DType::Q8_0:
+    case DType::Q4_0: break;
   }
   weight_format_index(dt);
 }

@@ -25,7 +25,11 @@ auto with_weight_dtype(DType dt, F&& fn) {
     case DType::I32:
     case DType::I64:
     case DType::U8:
-    case DType::Bool: break;
+    case DType::Bool:
+    case DType::I8:
+    case DType::F8_E4M3:
+    case DType::Q8_0:
+    case DType::Q4_0: break;
   }
   weight_format_index(dt);  // throws
   return fn.template operator()<DType::F32>();

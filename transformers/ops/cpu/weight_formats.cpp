@@ -22,7 +22,11 @@ int weight_format_index(DType dt) {
     case DType::I32:
     case DType::I64:
     case DType::U8:
-    case DType::Bool: break;
+    case DType::Bool:
+    case DType::I8:
+    case DType::F8_E4M3:
+    case DType::Q8_0:
+    case DType::Q4_0: break;
   }
   throw ValueError("no weight kernels for dtype " + std::string(dtype_safetensors_name(dt)) +
                    " (weights are F32, BF16 or F16)");
