@@ -47,8 +47,10 @@ Tensor cast(const Tensor& x, DType dtype) {
 }
 
 Tensor embedding(const Tensor& weight, const Tensor& ids) {
-  TCPP_CHECK(weight.dim() == 2 && is_floating(weight.dtype()) && weight.is_contiguous(), ShapeError,
-             "embedding: weight must be a contiguous float [V, H] matrix, got ", weight.describe());
+  TCPP_CHECK(weight.dim() == 2 && (is_floating(weight.dtype()) || is_block_dtype(weight.dtype())) &&
+                 weight.is_contiguous(),
+             ShapeError, "embedding: weight must be a contiguous float or quantized [V, H] matrix, got ",
+             weight.describe());
   TCPP_CHECK(ids.dtype() == DType::I64 || ids.dtype() == DType::I32, ShapeError,
              "embedding: ids must be integers, got ", ids.describe());
   checks::require_one_device("embedding", {&weight, &ids});

@@ -72,13 +72,14 @@ void cast(const Tensor& src, Tensor& out) {
 
 void embedding(const Tensor& weight, const Tensor& ids, Tensor& out) {
   const int64_t V = weight.size(0), H = weight.size(1), n = ids.numel();
-  const size_t row_bytes = static_cast<size_t>(H) * weight.element_size();
+  // Rows are converted by the weight format's dequant_rows, so quantized (and tied) embeddings
+  // work as float ones do.
+  const auto& wk = K().weight(weight.dtype());
   for (int64_t i = 0; i < n; ++i) {
     int64_t id = ids.dtype() == DType::I64 ? ids.data<int64_t>()[i] : ids.data<int32_t>()[i];
     TCPP_CHECK(id >= 0 && id < V, ValueError, "token id ", id,
                " is out of range for a vocabulary of ", V);
-    K().to_f32(static_cast<const char*>(weight.raw_data()) + id * row_bytes, weight.dtype(),
-               out.data<float>() + i * H, H);
+    wk.dequant_rows(weight.raw_data(), H, id, 1, out.data<float>() + i * H);
   }
 }
 
