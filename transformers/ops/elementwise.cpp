@@ -37,8 +37,12 @@ Tensor to(const Tensor& x, Device device) {
 
 Tensor cast(const Tensor& x, DType dtype) {
   checks::require_one_device("cast", {&x});
-  TCPP_CHECK(is_floating(x.dtype()) && is_floating(dtype), ShapeError,
-             "cast: only float dtypes, got ", x.describe(), " -> ", dtype_torch_name(dtype));
+  auto castable = [](DType dt) { return is_floating(dt) || is_block_dtype(dt); };
+  TCPP_CHECK(castable(x.dtype()) && castable(dtype), ShapeError, "cast: only float and quantized dtypes, got ",
+             x.describe(), " -> ", dtype_torch_name(dtype));
+  TCPP_CHECK(!is_block_dtype(dtype) || (x.dim() > 0 && x.size(-1) % dtype_block_elements(dtype) == 0), ShapeError,
+             "cast: ", x.describe(), " to ", dtype_torch_name(dtype), " needs a last dimension that is a multiple of ",
+             dtype_block_elements(dtype));
   Tensor src = x.contiguous();
   if (src.dtype() == dtype) return src.clone();
   Tensor out = Tensor::empty(x.shape(), dtype, x.device());
