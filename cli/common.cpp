@@ -1,5 +1,7 @@
 #include "cli/common.h"
 
+#include <CLI/CLI.hpp>
+
 #include <charconv>
 #include <filesystem>
 #include <vector>
@@ -68,6 +70,17 @@ void use_threads(int threads) {
   setenv("TRANSFORMERS_NUM_THREADS", std::to_string(threads).c_str(), 1);
   const int got = ThreadPool::global().size();
   TCPP_CHECK(got == threads, ValueError, "--threads ", threads, ": the thread pool already runs ", got, " threads");
+}
+
+void add_quantization_flag(CLI::App* sub, std::string* value) {
+  sub->add_option("--quantization", *value,
+                  "Quantize weight matrices while loading: q8_0 or q4_0 (GGML's block formats; embeddings and "
+                  "lm_head stay in float)");
+}
+
+std::optional<QuantizationConfig> quantization_from_flag(const std::string& value) {
+  if (value.empty()) return std::nullopt;
+  return QuantizationConfig::from_name(value, "--quantization");
 }
 
 }  // namespace transformers::cli

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <cstdio>
 #include <mutex>
 #include <set>
 
@@ -45,8 +46,9 @@ std::string LoadReport::to_string() const {
   for (const auto& k : unexpected) s += "  UNEXPECTED  " + k + "\n";
   for (const auto& k : mismatched) s += "  MISMATCH    " + k + "\n";
   if (!quantization.empty()) {
-    s += detail::concat("  QUANTIZED   ", quantized, " matrices to ", quantization, ": ", quantized_source_bytes >> 20,
-                        " MiB -> ", quantized_bytes >> 20, " MiB\n");
+    char sizes[64];
+    std::snprintf(sizes, sizeof sizes, "%.2f MB -> %.2f MB", quantized_source_bytes / 1e6, quantized_bytes / 1e6);
+    s += detail::concat("  QUANTIZED   ", quantized, " matrices to ", quantization, ": ", sizes, "\n");
     for (const auto& k : kept_in_float) s += "  KEPT FLOAT  " + k + "\n";
   }
   for (const auto& r : conversions) {

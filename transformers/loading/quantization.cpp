@@ -2,6 +2,7 @@
 
 #include "transformers/core/error.h"
 #include "transformers/nn/module.h"
+#include "transformers/ops/ops.h"
 
 namespace transformers {
 
@@ -70,6 +71,16 @@ const char* quantize_decision_name(QuantizeDecision d) {
     case QuantizeDecision::NotWholeBlocks: return "rows are not whole blocks";
   }
   return "?";
+}
+
+size_t quantize_parameters(nn::Module& module, const QuantizationConfig& config) {
+  size_t n = 0;
+  for (const auto& p : module.named_parameters())
+    if (p.tensor->defined() && quantize_decision(config, p) == QuantizeDecision::Quantize) {
+      *p.tensor = ops::cast(*p.tensor, config.weight_dtype());
+      ++n;
+    }
+  return n;
 }
 
 std::optional<QuantizationConfig> checkpoint_quantization(const Json& config_json, const std::string& where) {

@@ -23,6 +23,7 @@ namespace transformers {
 
 namespace nn {
 struct ParameterSlot;
+class Module;
 }
 
 struct QuantizationConfig {
@@ -44,6 +45,11 @@ struct QuantizationConfig {
 enum class QuantizeDecision { Quantize, NotMatrix, EmbeddingTable, SkippedModule, NotWholeBlocks };
 QuantizeDecision quantize_decision(const QuantizationConfig& config, const nn::ParameterSlot& slot);
 const char* quantize_decision_name(QuantizeDecision d);
+
+// Quantizes the parameters of a model already in memory (a random model of `transformers bench
+// --random`) with the decisions of quantize-on-load; returns how many matrices were quantized.
+// Tied targets keep sharing their source's tensor only if the source is not replaced here.
+size_t quantize_parameters(nn::Module& module, const QuantizationConfig& config);
 
 // config.json's quantization_config (a checkpoint saved quantized): ours (quant_method q8_0 /
 // q4_0) is returned, so its tensors load as stored; any other method (gptq, awq, bitsandbytes,
