@@ -75,12 +75,18 @@ void use_threads(int threads) {
 void add_quantization_flag(CLI::App* sub, std::string* value) {
   sub->add_option("--quantization", *value,
                   "Quantize weight matrices while loading: q8_0 or q4_0 (GGML's block formats; embeddings and "
-                  "lm_head stay in float)");
+                  "lm_head stay in float), q8_0-all or q4_0-all (those too, as llama.cpp)");
 }
 
 std::optional<QuantizationConfig> quantization_from_flag(const std::string& value) {
   if (value.empty()) return std::nullopt;
-  return QuantizationConfig::from_name(value, "--quantization");
+  const bool all = value.ends_with("-all");
+  QuantizationConfig c = QuantizationConfig::from_name(all ? value.substr(0, value.size() - 4) : value, "--quantization");
+  if (all) {
+    c.modules_to_not_convert = std::vector<std::string>{};
+    c.quantize_embeddings = true;
+  }
+  return c;
 }
 
 }  // namespace transformers::cli

@@ -79,7 +79,7 @@ void run_convert(const ConvertArgs& a) {
   options.max_shard_size = shard;
   options.save_original_format = !a.fused_layout;
   options.conversions = report.conversions;
-  if (!report.quantization.empty()) options.quantization_config = quantization_from_flag(report.quantization);
+  options.quantization_config = quantization_from_flag(a.quantization);
   // Keep the config's key style: a v4 config (torch_dtype, rope_theta) stays v4.
   options.v4_config = model->config().raw.contains("torch_dtype") && !model->config().raw.contains("dtype");
   save_pretrained(*model, a.dst, options);

@@ -1,5 +1,7 @@
 #include "transformers/loading/quantization.h"
 
+#include <map>
+
 #include "transformers/core/error.h"
 #include "transformers/nn/module.h"
 #include "transformers/ops/ops.h"
@@ -74,13 +76,16 @@ const char* quantize_decision_name(QuantizeDecision d) {
 }
 
 size_t quantize_parameters(nn::Module& module, const QuantizationConfig& config) {
-  size_t n = 0;
-  for (const auto& p : module.named_parameters())
-    if (p.tensor->defined() && quantize_decision(config, p) == QuantizeDecision::Quantize) {
-      *p.tensor = ops::cast(*p.tensor, config.weight_dtype());
-      ++n;
-    }
-  return n;
+  // A tied pair (lm_head and the embedding) is one tensor: quantized once, still shared.
+  std::map<const void*, Tensor> done;
+  for (const auto& p : module.named_parameters()) {
+    if (!p.tensor->defined() || quantize_decision(config, p) != QuantizeDecision::Quantize) continue;
+    const void* key = p.tensor->raw_data();
+    auto it = done.find(key);
+    if (it == done.end()) it = done.emplace(key, ops::cast(*p.tensor, config.weight_dtype())).first;
+    *p.tensor = it->second;
+  }
+  return done.size();
 }
 
 std::optional<QuantizationConfig> checkpoint_quantization(const Json& config_json, const std::string& where) {

@@ -42,21 +42,47 @@ inline __m256i dot_int8(__m256i abs_x, __m256i signed_w) {
   return _mm256_madd_epi16(_mm256_maddubs_epi16(abs_x, signed_w), _mm256_set1_epi16(1));
 }
 
-// out[r] = row r of W (R consecutive rows, row_bytes apart) · one activation row.
+// The f16 scales d of 8 consecutive weight blocks (bb bytes apart) as 8 floats: one gather of
+// 32-bit words (each d with the block's first two bytes of q, inside the block), narrowed to 16.
+template <int64_t bb>
+inline __m256 block_scales8(const unsigned char* w) {
+  const __m256i offsets = _mm256_setr_epi32(0, bb, 2 * bb, 3 * bb, 4 * bb, 5 * bb, 6 * bb, 7 * bb);
+  const __m256i words = _mm256_and_si256(_mm256_i32gather_epi32(reinterpret_cast<const int*>(w), offsets, 1),
+                                         _mm256_set1_epi32(0xffff));
+  const __m256i packed = _mm256_permute4x64_epi64(_mm256_packus_epi32(words, words), 0x08);
+  return _mm256_cvtph_ps(_mm256_castsi256_si128(packed));
+}
+
+// out[r] = row r of W (R consecutive rows, row_bytes apart) · one activation row. Scales come
+// 8 blocks at a time (a gather, a multiply by the 8 activation scales) and are broadcast per
+// block with one permute, instead of a scalar f16 load, convert, multiply and broadcast per block.
 template <DType DT, bool Vnni, int R>
 inline void qdot_rows(const int8_t* xq, const float* xd, const unsigned char* w, int64_t row_bytes, int64_t nb,
                       float* out, int64_t ld_out) {
   constexpr int64_t bb = DT == DType::Q8_0 ? kQ8_0Bytes : kQ4_0Bytes;
   __m256 acc[R];
   for (int r = 0; r < R; ++r) acc[r] = _mm256_setzero_ps();
-  for (int64_t b = 0; b < nb; ++b) {
+  auto block = [&](int64_t b, int r, __m256i x, __m256i ax, __m256 scale) {
+    const __m256i p = dot_int8<Vnni>(ax, _mm256_sign_epi8(block_int8<DT>(w + r * row_bytes + b * bb), x));
+    acc[r] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p), scale, acc[r]);
+  };
+  int64_t b = 0;
+  for (; b + 8 <= nb; b += 8) {
+    const __m256 dx = _mm256_loadu_ps(xd + b);
+    __m256 scales[R];
+    for (int r = 0; r < R; ++r) scales[r] = _mm256_mul_ps(block_scales8<bb>(w + r * row_bytes + b * bb), dx);
+    for (int j = 0; j < 8; ++j) {
+      const __m256i x = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xq + (b + j) * kQBlock));
+      const __m256i ax = _mm256_sign_epi8(x, x);
+      const __m256i lane = _mm256_set1_epi32(j);
+      for (int r = 0; r < R; ++r) block(b + j, r, x, ax, _mm256_permutevar8x32_ps(scales[r], lane));
+    }
+  }
+  for (; b < nb; ++b) {
     const __m256i x = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xq + b * kQBlock));
     const __m256i ax = _mm256_sign_epi8(x, x);
-    for (int r = 0; r < R; ++r) {
-      const unsigned char* blk = w + r * row_bytes + b * bb;
-      const __m256i p = dot_int8<Vnni>(ax, _mm256_sign_epi8(block_int8<DT>(blk), x));
-      acc[r] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p), _mm256_set1_ps(block_scale(blk) * xd[b]), acc[r]);
-    }
+    for (int r = 0; r < R; ++r)
+      block(b, r, x, ax, _mm256_set1_ps(block_scale(w + r * row_bytes + b * bb) * xd[b]));
   }
   for (int r = 0; r < R; ++r) out[r * ld_out] = hsum256(acc[r]);
 }
