@@ -36,7 +36,7 @@ namespace {
 constexpr int64_t kMaxBenchTokens = int64_t{1} << 18;
 
 struct BenchArgs {
-  std::string model, random, dtype = "auto", json;
+  std::string model, random, dtype = "auto", json, quantization;
   int threads = 2, reps = 3;
   RepPlan plan;
   HubArgs hub;
@@ -75,10 +75,12 @@ MachineLimits quiet_machine_limits(int threads, const RepPlan& plan, double* oth
 std::unique_ptr<CausalLM> load(const BenchArgs& a) {
   if (!a.random.empty()) {
     const DType dtype = dtype_from_name(a.dtype == "auto" ? "f32" : a.dtype, "--dtype");
-    return make_random_model(PretrainedConfig::from_json(model_preset_config(a.random, "--random")),
-                             1, 0.02, dtype);
+    auto model = make_random_model(PretrainedConfig::from_json(model_preset_config(a.random, "--random")), 1, 0.02, dtype);
+    if (auto q = quantization_from_flag(a.quantization)) quantize_parameters(*model, *q);
+    return model;
   }
-  return AutoModelForCausalLM::from_pretrained(a.model, {.dtype = a.dtype});
+  return AutoModelForCausalLM::from_pretrained(a.model,
+                                               {.dtype = a.dtype, .quantization_config = quantization_from_flag(a.quantization)});
 }
 
 void run_bench(BenchArgs a) {
@@ -230,6 +232,7 @@ const Command kCommand{[](CLI::App& app) {
   sub->add_option("--dtype", args->dtype,
                   "Weights dtype: auto (the checkpoint's; f32 for --random), f32, bf16, f16")
       ->check(CLI::IsMember({"auto", "f32", "float32", "bf16", "bfloat16", "f16", "float16"}));
+  add_quantization_flag(sub, &args->quantization);
   sub->add_option("--max-others", args->plan.max_others,
                   "Cores other processes may use during a rep before it is redone (default 0.1)")
       ->check(CLI::Range(0.0, 1024.0));

@@ -1,5 +1,7 @@
 #include "cli/common.h"
 
+#include <CLI/CLI.hpp>
+
 #include <charconv>
 #include <filesystem>
 #include <vector>
@@ -68,6 +70,23 @@ void use_threads(int threads) {
   setenv("TRANSFORMERS_NUM_THREADS", std::to_string(threads).c_str(), 1);
   const int got = ThreadPool::global().size();
   TCPP_CHECK(got == threads, ValueError, "--threads ", threads, ": the thread pool already runs ", got, " threads");
+}
+
+void add_quantization_flag(CLI::App* sub, std::string* value) {
+  sub->add_option("--quantization", *value,
+                  "Quantize weight matrices while loading: q8_0 or q4_0 (GGML's block formats; embeddings and "
+                  "lm_head stay in float), q8_0-all or q4_0-all (those too, as llama.cpp)");
+}
+
+std::optional<QuantizationConfig> quantization_from_flag(const std::string& value) {
+  if (value.empty()) return std::nullopt;
+  const bool all = value.ends_with("-all");
+  QuantizationConfig c = QuantizationConfig::from_name(all ? value.substr(0, value.size() - 4) : value, "--quantization");
+  if (all) {
+    c.modules_to_not_convert = std::vector<std::string>{};
+    c.quantize_embeddings = true;
+  }
+  return c;
 }
 
 }  // namespace transformers::cli

@@ -2,10 +2,16 @@
 #pragma once
 
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "transformers/core/tensor.h"
+#include "transformers/loading/quantization.h"
+
+namespace CLI {
+class App;
+}
 
 namespace transformers::cli {
 
@@ -31,5 +37,11 @@ void check_outputs(const std::string& model_dir, const std::vector<OutputFile>& 
 // TRANSFORMERS_NUM_THREADS, so this must run before anything runs a kernel; ValueError when the
 // pool already runs another number of threads.
 void use_threads(int threads);
+
+// --quantization q8_0|q4_0 (v5's quantization_config, loading/quantization.h): weight matrices
+// quantized while loading, embeddings and lm_head kept in float as v5 does; a "-all" suffix
+// (q8_0-all) quantizes those too, as llama.cpp's files of that type do. Empty: none.
+void add_quantization_flag(CLI::App* sub, std::string* value);
+std::optional<QuantizationConfig> quantization_from_flag(const std::string& value);
 
 }  // namespace transformers::cli

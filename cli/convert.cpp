@@ -21,7 +21,7 @@ namespace transformers::cli {
 namespace {
 
 struct ConvertArgs {
-  std::string src, dst, dtype = "auto", max_shard_size = "50GB";
+  std::string src, dst, dtype = "auto", max_shard_size = "50GB", quantization;
   bool fused_layout = false, strict = false, report = false;
   HubArgs hub;
 };
@@ -67,7 +67,10 @@ void run_convert(const ConvertArgs& a) {
   LoadReport report;
   ProgressLine loading("loading weights");
   auto model = AutoModelForCausalLM::from_pretrained(
-      a.src, {.dtype = a.dtype, .strict = a.strict, .on_progress = loading.callback()}, &report);
+      a.src,
+      {.dtype = a.dtype, .strict = a.strict, .on_progress = loading.callback(),
+       .quantization_config = quantization_from_flag(a.quantization)},
+      &report);
   if (a.report) std::cerr << report.to_string();
   if (!report.unexpected.empty())
     std::fprintf(stderr, "warning: %zu checkpoint tensors are not used by the model and are not written (first: %s)\n",
@@ -76,6 +79,7 @@ void run_convert(const ConvertArgs& a) {
   options.max_shard_size = shard;
   options.save_original_format = !a.fused_layout;
   options.conversions = report.conversions;
+  options.quantization_config = quantization_from_flag(a.quantization);
   // Keep the config's key style: a v4 config (torch_dtype, rope_theta) stays v4.
   options.v4_config = model->config().raw.contains("torch_dtype") && !model->config().raw.contains("dtype");
   save_pretrained(*model, a.dst, options);
@@ -91,6 +95,7 @@ const Command kCommand{[](CLI::App& app) {
   sub->add_option("dst", args->dst, "Folder to write (created if needed)")->required();
   sub->add_option("--dtype", args->dtype, "Weights dtype: auto (the checkpoint's), f32, bf16, f16")
       ->check(CLI::IsMember({"auto", "f32", "float32", "bf16", "bfloat16", "f16", "float16"}));
+  add_quantization_flag(sub, &args->quantization);
   sub->add_option("--max-shard-size", args->max_shard_size, "Largest shard, e.g. 2GB, 500MB, 1GiB (default 50GB)");
   sub->add_flag("--fused-layout", args->fused_layout,
                 "Write the runtime layout (fused MoE experts) instead of the checkpoint's original layout");

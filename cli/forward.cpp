@@ -21,7 +21,7 @@ namespace transformers::cli {
 namespace {
 
 struct ForwardArgs {
-  std::string model, input_ids, out, hidden_states, dtype = "auto";
+  std::string model, input_ids, out, hidden_states, dtype = "auto", quantization;
   std::vector<std::string> prompts;
   std::string attention_mask, token_type_ids, last_hidden_state;
   HubArgs hub;
@@ -43,7 +43,7 @@ Tensor parse_like_ids(const std::string& text, const std::string& flag, const Te
 void run_encoder_forward(const ForwardArgs& a, const Tensor& ids, const PretrainedConfig& config) {
   ProgressLine loading("loading weights");
   auto model = load_encoder(a.model, encoder_head_from_architectures(config),
-                            {.dtype = a.dtype, .on_progress = loading.callback()});
+                            {.dtype = a.dtype, .on_progress = loading.callback(), .quantization_config = quantization_from_flag(a.quantization)});
   Tensor mask, types;
   EncoderForwardOptions fo;
   if (!a.attention_mask.empty()) fo.attention_mask = &(mask = parse_like_ids(a.attention_mask, "--attention-mask", ids));
@@ -105,7 +105,7 @@ void run_forward_ids(const ForwardArgs& a, const Tensor& ids) {
   // a generated sequence without a cache, as in Transformers).
   check_sequence_length(config, ids.size(1), "forward");
   ProgressLine loading("loading weights");
-  auto model = AutoModelForCausalLM::from_pretrained(a.model, {.dtype = a.dtype, .on_progress = loading.callback()});
+  auto model = AutoModelForCausalLM::from_pretrained(a.model, {.dtype = a.dtype, .on_progress = loading.callback(), .quantization_config = quantization_from_flag(a.quantization)});
   ForwardOptions fo;
   fo.output_hidden_states = !a.hidden_states.empty();
   Tensor mask;
@@ -131,6 +131,7 @@ const Command kCommand{[](CLI::App& app) {
                   "Encoders: output .npy file for the last hidden state [B, L, H]");
   sub->add_option("--dtype", args->dtype, "Weights dtype: auto (the checkpoint's), f32, bf16, f16")
       ->check(CLI::IsMember({"auto", "f32", "float32", "bf16", "bfloat16", "f16", "float16"}));
+  add_quantization_flag(sub, &args->quantization);
   sub->callback([args] {
     args->model = resolve_model_arg(args->model, args->hub);
     run_forward(*args);

@@ -31,7 +31,7 @@ namespace transformers::cli {
 namespace {
 
 struct GenerateArgs {
-  std::string model, input_ids, attention_mask, prompt, dtype = "auto";
+  std::string model, input_ids, attention_mask, prompt, dtype = "auto", quantization;
   HubArgs hub;
   std::optional<int64_t> max_new_tokens;
   bool json = false, no_cache = false, skip_special = false;
@@ -134,7 +134,7 @@ void run_generate(const GenerateArgs& a) {
   check_flags(a);
   const std::optional<uint64_t> seed = parse_seed(a.seed);
   ProgressLine loading("loading weights");
-  auto model = AutoModelForCausalLM::from_pretrained(a.model, {.dtype = a.dtype, .on_progress = loading.callback()});
+  auto model = AutoModelForCausalLM::from_pretrained(a.model, {.dtype = a.dtype, .on_progress = loading.callback(), .quantization_config = quantization_from_flag(a.quantization)});
   GenerationConfig cfg = model->generation_config;
   apply_overrides(a, cfg);
 
@@ -257,6 +257,7 @@ const Command kCommand{[](CLI::App& app) {
       ->check(CLI::IsMember({"dynamic", "static"}));
   sub->add_option("--dtype", args->dtype, "Weights dtype: auto (the checkpoint's), f32, bf16, f16")
       ->check(CLI::IsMember({"auto", "f32", "float32", "bf16", "bfloat16", "f16", "float16"}));
+  add_quantization_flag(sub, &args->quantization);
   sub->add_flag("--json", args->json, "Print {\"sequences\": [[...], ...], \"text\": [...]}");
   sub->add_flag("--skip-special-tokens,--skip_special_tokens", args->skip_special, "Leave special tokens out of the decoded text");
   sub->add_flag("--no-cache,--no_cache", args->no_cache, "Re-run the whole sequence at every step (no KV cache)");

@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "cli/command.h"
+#include "cli/common.h"
 #include "transformers/io/files.h"
 #include "transformers/io/json.h"
 #include "transformers/models/save.h"
@@ -20,7 +21,7 @@ namespace transformers::cli {
 namespace {
 
 struct ServeArgs {
-  std::string model, host = "127.0.0.1", api_key, api_key_file, dtype = "auto", chat_template_kwargs, reasoning = "auto",
+  std::string model, host = "127.0.0.1", api_key, api_key_file, dtype = "auto", quantization, chat_template_kwargs, reasoning = "auto",
                      log_level = "warning";
   int port = 8000;
   int64_t max_concurrency = 16, max_queue = 256, max_tokens_limit = 4096;
@@ -74,6 +75,7 @@ serving::ServeOptions serve_options(const ServeArgs& a) {
   o.connection_threads = static_cast<int>(a.max_concurrency) + 16;
   o.models.pinned = a.model;
   o.models.dtype = a.dtype;
+  o.models.quantization_config = quantization_from_flag(a.quantization);
   o.models.batching.max_running = a.max_concurrency;
   o.models.batching.max_queued = a.max_queue;
   o.models.batching.kv_cache_bytes = kv_cache_bytes(a.kv_cache_memory);
@@ -140,6 +142,7 @@ const Command kCommand{[](CLI::App& app) {
   sub->add_option("--max-tokens-limit", args->max_tokens_limit, "Largest max_tokens a request may ask (default 4096)");
   sub->add_option("--dtype", args->dtype, "Weights dtype: auto (the checkpoint's), f32, bf16, f16")
       ->check(CLI::IsMember({"auto", "f32", "float32", "bf16", "bfloat16", "f16", "float16"}));
+  add_quantization_flag(sub, &args->quantization);
   sub->add_option("--cors-origin", args->cors_origins, "Allow browser requests from this origin (repeatable; default: none)");
   sub->add_option("--model-timeout", args->model_timeout, "Seconds before an idle model loaded on demand is unloaded (<= 0: never)");
   sub->add_option("--default-seed", args->default_seed, "Seed for requests that give none");

@@ -64,5 +64,31 @@ TEST(ConvertCliOptions, ShardsAndFusedLayout) {
   EXPECT_NE(bad.err.find("lots"), std::string::npos) << bad.err;
 }
 
+// --quantization q4_0: the folder holds the Q4_0 blocks GGML's quantizer makes from the f32
+// weights (our dtype name "Q4_0"), float embeddings and lm_head, and a quantization_config; a
+// generate run of it gives the same ids as quantizing the golden model while loading. An unknown
+// format is an error naming the flag.
+TEST(ConvertCliOptions, QuantizationWritesBlocksAndReloadsQuantized) {
+  const fs::path dst = testing::scratch_dir("convert-q4");
+  auto r = convert(golden("llama"), dst, "--quantization q4_0");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto orig = SafetensorsCheckpoint::open(golden("llama")), q = SafetensorsCheckpoint::open(dst);
+  const Tensor w = q.tensor("model.layers.1.mlp.down_proj.weight");
+  ASSERT_EQ(w.dtype(), DType::Q4_0);
+  const Tensor want = ops::cast(orig.tensor("model.layers.1.mlp.down_proj.weight"), DType::Q4_0);
+  EXPECT_EQ(std::memcmp(w.raw_data(), want.raw_data(), want.nbytes()), 0);
+  EXPECT_EQ(q.tensor("lm_head.weight").dtype(), DType::F32);
+  EXPECT_EQ(q.tensor("model.embed_tokens.weight").dtype(), DType::F32);
+  EXPECT_EQ(read_json_file(dst / "config.json")["quantization_config"]["quant_method"], "q4_0");
+  const std::string gen = "generate --input-ids 1,5,9,33 --max-new-tokens 8 ";
+  auto from_folder = testing::run_transformers(gen + dst.string());
+  auto on_load = testing::run_transformers(gen + golden("llama") + " --quantization q4_0");
+  ASSERT_EQ(from_folder.exit_code, 0) << from_folder.err;
+  EXPECT_EQ(from_folder.out, on_load.out);
+  auto bad = testing::run_transformers(gen + golden("llama") + " --quantization int3");
+  EXPECT_EQ(bad.exit_code, 1);
+  EXPECT_NE(bad.err.find("--quantization: unknown quantization 'int3'"), std::string::npos) << bad.err;
+}
+
 }  // namespace
 }  // namespace transformers

@@ -52,6 +52,40 @@ TEST(Tensor, TypedAccessChecksDtype) {
   EXPECT_NO_THROW(t.data_u16());
 }
 
+// Block dtypes: GGML's byte counts, views along rows at the right byte offsets, and every view
+// that would split a block or address an element refused.
+TEST(Tensor, BlockDtypesViewAlongRowsOnly) {
+  EXPECT_EQ(dtype_nbytes(DType::Q8_0, 64), 68u);
+  EXPECT_EQ(dtype_nbytes(DType::Q4_0, 96), 54u);
+  EXPECT_THROW(dtype_nbytes(DType::Q4_0, 16), ShapeError);
+  EXPECT_THROW(dtype_size(DType::Q8_0), ValueError);
+  Tensor w = Tensor::zeros({4, 64}, DType::Q4_0);  // 2 blocks of 18 bytes a row
+  EXPECT_EQ(w.nbytes(), 4u * 36u);
+  const char* base = static_cast<const char*>(w.raw_data());
+  EXPECT_EQ(static_cast<const char*>(w.slice(0, 1, 3).raw_data()) - base, 36);
+  EXPECT_EQ(w.slice(0, 1, 3).nbytes(), 72u);
+  EXPECT_EQ(static_cast<const char*>(w.select(0, 3).raw_data()) - base, 108);
+  EXPECT_EQ(static_cast<const char*>(w.slice(1, 32, 64).raw_data()) - base, 18);  // the second block of row 0
+  EXPECT_EQ(w.view({2, 2, 64}).select(0, 1).shape(), (Shape{2, 64}));
+  EXPECT_EQ(static_cast<const char*>(w.view({2, 2, 64}).select(0, 1).raw_data()) - base, 72);
+  EXPECT_THROW(w.slice(1, 16, 48), ShapeError);
+  EXPECT_THROW(w.select(1, 3), ShapeError);
+  EXPECT_THROW(w.transpose(0, 1), ShapeError);
+  EXPECT_THROW(w.view({64, 4}), ShapeError);
+  EXPECT_THROW(w.element_size(), ValueError);
+  EXPECT_THROW(Tensor::empty({3, 48}, DType::Q8_0), ShapeError);
+  // A strided row view copies block by block.
+  Tensor q = Tensor::zeros({3, 32}, DType::Q8_0);
+  for (size_t i = 0; i < q.nbytes(); ++i) static_cast<unsigned char*>(q.raw_data())[i] = static_cast<unsigned char>(i);
+  Tensor rows = q.view({3, 1, 32}).permute({1, 0, 2}).slice(1, 1, 3);  // rows 1 and 2
+  Tensor c = rows.contiguous();
+  EXPECT_EQ(static_cast<const unsigned char*>(c.raw_data())[0], 34);
+  EXPECT_EQ(static_cast<const unsigned char*>(c.raw_data())[67], 101);
+  Tensor dst = Tensor::zeros({2, 32}, DType::Q8_0);
+  dst.copy_from(q.slice(0, 1, 3));
+  EXPECT_EQ(static_cast<const unsigned char*>(dst.raw_data())[35], 69);
+}
+
 TEST(Half, Bf16RoundsToNearestEven) {
   EXPECT_EQ(f32_to_bf16(1.0f), 0x3f80);
   // 1 + 2^-8 is halfway between two bf16 values: ties to even (down); a bit more rounds up.

@@ -95,6 +95,34 @@ TEST(Safetensors, ShardedCheckpointWithIndex) {
   }
 }
 
+// I8 and F8_E4M3 (int8 and FP8 checkpoints) are read as data; Q8_0 / Q4_0 (our names for the
+// GGML block dtypes) count bytes per block of 32 elements: 2 blocks of Q8_0 = 68 bytes.
+TEST(Safetensors, ReadsInt8Fp8AndBlockDtypes) {
+  auto dir = testing::scratch_dir("st_q");
+  std::string data(68 + 18 + 2 + 3, '\0');
+  for (size_t i = 0; i < data.size(); ++i) data[i] = static_cast<char>(i);
+  write_file(dir / "q.safetensors",
+             bytes_of(R"({"q8":{"dtype":"Q8_0","shape":[1,64],"data_offsets":[0,68]},)"
+                      R"("q4":{"dtype":"Q4_0","shape":[32],"data_offsets":[68,86]},)"
+                      R"("i8":{"dtype":"I8","shape":[2],"data_offsets":[86,88]},)"
+                      R"("f8":{"dtype":"F8_E4M3","shape":[3],"data_offsets":[88,91]}})",
+                      data));
+  auto f = SafetensorsFile::open(dir / "q.safetensors");
+  Tensor q8 = f->tensor("q8"), q4 = f->tensor("q4"), i8 = f->tensor("i8"), f8 = f->tensor("f8");
+  EXPECT_EQ(q8.dtype(), DType::Q8_0);
+  EXPECT_EQ(q8.nbytes(), 68u);
+  EXPECT_EQ(q4.dtype(), DType::Q4_0);
+  EXPECT_EQ(static_cast<const unsigned char*>(q4.raw_data())[0], 68);
+  EXPECT_EQ(i8.data<int8_t>()[1], 87);
+  EXPECT_EQ(f8.dtype(), DType::F8_E4M3);
+  EXPECT_EQ(static_cast<const unsigned char*>(f8.raw_data())[2], 90);
+  // Half a block, and a byte count that is not the blocks' size.
+  expect_rejected(bytes_of(R"({"w":{"dtype":"Q8_0","shape":[16],"data_offsets":[0,17]}})", std::string(17, '\0')),
+                  "whole blocks of 32");
+  expect_rejected(bytes_of(R"({"w":{"dtype":"Q4_0","shape":[32],"data_offsets":[0,16]}})", std::string(16, '\0')),
+                  "needs 18");
+}
+
 TEST(Safetensors, MalformedHeadersAreRejectedWithClearErrors) {
   const std::string ok_entry = R"({"w":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}})";
   const std::string data(8, '\0');

@@ -74,6 +74,10 @@ void set_flag(Tensor& mask, int64_t j, int flag) {
     case DType::F32:
     case DType::F16:
     case DType::BF16:
+    case DType::I8:
+    case DType::F8_E4M3:
+    case DType::Q8_0:
+    case DType::Q4_0:
       break;
   }
   FAIL() << "no integer mask of dtype " << dtype_torch_name(mask.dtype());

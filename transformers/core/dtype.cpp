@@ -4,54 +4,52 @@
 
 namespace transformers {
 
+namespace {
+struct DTypeInfo {
+  const char* safetensors;
+  const char* torch;
+  int64_t block_elements;
+  int64_t block_bytes;
+};
+// In DType order.
+constexpr DTypeInfo kInfo[] = {
+    {"F32", "float32", 1, 4},   {"F16", "float16", 1, 2},  {"BF16", "bfloat16", 1, 2},
+    {"I32", "int32", 1, 4},     {"I64", "int64", 1, 8},    {"U8", "uint8", 1, 1},
+    {"BOOL", "bool", 1, 1},     {"I8", "int8", 1, 1},      {"F8_E4M3", "float8_e4m3fn", 1, 1},
+    {"Q8_0", "q8_0", 32, 34},   {"Q4_0", "q4_0", 32, 18},
+};
+static_assert(sizeof(kInfo) / sizeof(kInfo[0]) == static_cast<size_t>(DType::Q4_0) + 1);
+const DTypeInfo& info(DType dt) { return kInfo[static_cast<size_t>(dt)]; }
+}  // namespace
+
 size_t dtype_size(DType dt) {
-  switch (dt) {
-    case DType::F32: case DType::I32: return 4;
-    case DType::F16: case DType::BF16: return 2;
-    case DType::I64: return 8;
-    case DType::U8: case DType::Bool: return 1;
-  }
-  return 0;
+  TCPP_CHECK(!is_block_dtype(dt), ValueError, "dtype ", info(dt).torch,
+             " is a block dtype without a per-element size");
+  return static_cast<size_t>(info(dt).block_bytes);
 }
 
 bool is_floating(DType dt) { return dt == DType::F32 || dt == DType::F16 || dt == DType::BF16; }
 
-std::string_view dtype_safetensors_name(DType dt) {
-  switch (dt) {
-    case DType::F32: return "F32";
-    case DType::F16: return "F16";
-    case DType::BF16: return "BF16";
-    case DType::I32: return "I32";
-    case DType::I64: return "I64";
-    case DType::U8: return "U8";
-    case DType::Bool: return "BOOL";
-  }
-  return "?";
+bool is_block_dtype(DType dt) { return info(dt).block_elements > 1; }
+int64_t dtype_block_elements(DType dt) { return info(dt).block_elements; }
+int64_t dtype_block_bytes(DType dt) { return info(dt).block_bytes; }
+
+size_t dtype_nbytes(DType dt, int64_t numel) {
+  const DTypeInfo& i = info(dt);
+  TCPP_CHECK(numel % i.block_elements == 0, ShapeError, numel, " elements of ", i.torch,
+             " are not whole blocks of ", i.block_elements);
+  return static_cast<size_t>(numel / i.block_elements * i.block_bytes);
 }
 
+std::string_view dtype_safetensors_name(DType dt) { return info(dt).safetensors; }
+
 DType dtype_from_safetensors_name(std::string_view name, const std::string& where) {
-  if (name == "F32") return DType::F32;
-  if (name == "F16") return DType::F16;
-  if (name == "BF16") return DType::BF16;
-  if (name == "I32") return DType::I32;
-  if (name == "I64") return DType::I64;
-  if (name == "U8") return DType::U8;
-  if (name == "BOOL") return DType::Bool;
+  for (size_t i = 0; i < sizeof(kInfo) / sizeof(kInfo[0]); ++i)
+    if (name == kInfo[i].safetensors) return static_cast<DType>(i);
   throw FormatError(detail::concat(where, ": unsupported dtype '", name, "'"));
 }
 
-std::string_view dtype_torch_name(DType dt) {
-  switch (dt) {
-    case DType::F32: return "float32";
-    case DType::F16: return "float16";
-    case DType::BF16: return "bfloat16";
-    case DType::I32: return "int32";
-    case DType::I64: return "int64";
-    case DType::U8: return "uint8";
-    case DType::Bool: return "bool";
-  }
-  return "?";
-}
+std::string_view dtype_torch_name(DType dt) { return info(dt).torch; }
 
 DType dtype_from_name(std::string_view name, const std::string& where) {
   if (name.starts_with("torch.")) name.remove_prefix(6);

@@ -8,14 +8,31 @@
 
 namespace transformers {
 
-enum class DType : uint8_t { F32, F16, BF16, I32, I64, U8, Bool };
+// I8 and F8_E4M3 are plain one-byte elements (int8 data of quantized checkpoints; e4m3 floats of
+// FP8 checkpoints). Q8_0 and Q4_0 are block dtypes with exactly GGML's layouts, so a GGUF tensor
+// maps onto them byte for byte; their last dimension is a multiple of the block (32 elements):
+//   Q8_0: 34 bytes per block: f16 scale d, then 32 int8 q;                 x = d * q
+//   Q4_0: 18 bytes per block: f16 scale d, then 16 bytes of nibbles; element j < 16 is the low
+//         nibble of byte j, element j + 16 its high nibble;                 x = d * (q - 8)
+enum class DType : uint8_t { F32, F16, BF16, I32, I64, U8, Bool, I8, F8_E4M3, Q8_0, Q4_0 };
 
+// Bytes per element of a plain dtype; a block dtype has no per-element size and throws ValueError
+// (use dtype_nbytes).
 size_t dtype_size(DType dt);
 bool is_floating(DType dt);
+// Block dtypes store `dtype_block_elements` elements in `dtype_block_bytes` bytes; plain dtypes
+// are blocks of one element.
+bool is_block_dtype(DType dt);
+int64_t dtype_block_elements(DType dt);
+int64_t dtype_block_bytes(DType dt);
+// Bytes of `numel` elements; for a block dtype numel must be a multiple of the block (ShapeError).
+size_t dtype_nbytes(DType dt, int64_t numel);
 
-// "F32", "BF16", ... as in safetensors headers.
+// "F32", "BF16", ... as in safetensors headers. The block dtypes are our own names, "Q8_0" and
+// "Q4_0" (safetensors has none for them; a tensor of either holds its blocks with the shape of
+// its elements, so its byte count is numel / 32 * bytes per block).
 std::string_view dtype_safetensors_name(DType dt);
-// Throws FormatError for names we do not support (F64, F8_E4M3, ...), naming `where`.
+// Throws FormatError for names we do not support (F64, F8_E5M2, ...), naming `where` and the name.
 DType dtype_from_safetensors_name(std::string_view name, const std::string& where);
 
 // "float32", "bfloat16", ... as in config.json's torch_dtype / dtype.

@@ -36,8 +36,7 @@ Shape contiguous_strides(const Shape& shape) {
 namespace {
 Tensor allocated(const Shape& shape, DType dtype, Device device, bool zero) {
   for (int64_t s : shape) TCPP_CHECK(s >= 0, ShapeError, "negative dimension in shape ", shape_to_string(shape));
-  return Tensor::from_storage(Storage::allocate(static_cast<size_t>(shape_numel(shape)) * dtype_size(dtype), zero, device),
-                              0, shape, dtype);
+  return Tensor::from_storage(Storage::allocate(dtype_nbytes(dtype, shape_numel(shape)), zero, device), 0, shape, dtype);
 }
 }  // namespace
 
@@ -46,7 +45,10 @@ Tensor Tensor::zeros(const Shape& shape, DType dtype, Device device) { return al
 
 Tensor Tensor::from_storage(std::shared_ptr<Storage> storage, size_t byte_offset, const Shape& shape, DType dtype) {
   Tensor t;
-  size_t need = static_cast<size_t>(shape_numel(shape)) * dtype_size(dtype);
+  TCPP_CHECK(!is_block_dtype(dtype) || (!shape.empty() && shape.back() % dtype_block_elements(dtype) == 0), ShapeError,
+             "tensor ", shape_to_string(shape), " of ", dtype_torch_name(dtype), ": the last dimension must be a multiple of ",
+             dtype_block_elements(dtype));
+  size_t need = dtype_nbytes(dtype, shape_numel(shape));
   TCPP_CHECK(byte_offset + need <= storage->nbytes(), ShapeError, "tensor ", shape_to_string(shape), " of ",
              dtype_torch_name(dtype), " needs ", need, " bytes at offset ", byte_offset, ", storage has ",
              storage->nbytes());
@@ -63,6 +65,21 @@ int64_t Tensor::normalize_dim(int64_t d) const {
   if (d < 0) d += n;
   TCPP_CHECK(d >= 0 && d < n, ShapeError, "dimension ", d, " out of range for ", describe());
   return d;
+}
+
+size_t Tensor::offset_bytes(int64_t elements) const {
+  if (!is_block_dtype(dtype_)) return static_cast<size_t>(elements) * dtype_size(dtype_);
+  TCPP_CHECK(elements % dtype_block_elements(dtype_) == 0, ShapeError, describe(), ": offset of ", elements,
+             " elements splits a block of ", dtype_block_elements(dtype_));
+  return dtype_nbytes(dtype_, elements);
+}
+
+void Tensor::check_blocks(const char* what) const {
+  if (!is_block_dtype(dtype_)) return;
+  TCPP_CHECK(!shape_.empty() && shape_.back() % dtype_block_elements(dtype_) == 0 &&
+                 (strides_.back() == 1 || shape_.back() == 0),
+             ShapeError, what, ": ", describe(), " of a block dtype needs its last dimension contiguous and a multiple of ",
+             dtype_block_elements(dtype_));
 }
 
 bool Tensor::is_contiguous() const {
@@ -103,6 +120,7 @@ Tensor Tensor::view(Shape shape) const {
   Tensor t = *this;
   t.shape_ = shape;
   t.strides_ = contiguous_strides(t.shape_);
+  t.check_blocks("view()");
   return tracked(std::move(t), [shape](const Tensor& x) { return x.view(shape); });
 }
 
@@ -114,6 +132,7 @@ Tensor Tensor::transpose(int64_t d0, int64_t d1) const {
   Tensor t = *this;
   std::swap(t.shape_[d0], t.shape_[d1]);
   std::swap(t.strides_[d0], t.strides_[d1]);
+  if (d0 != d1) t.check_blocks("transpose()");
   return tracked(std::move(t), [d0, d1](const Tensor& x) { return x.transpose(d0, d1); });
 }
 
@@ -128,6 +147,7 @@ Tensor Tensor::permute(const std::vector<int64_t>& dims) const {
     t.shape_[i] = shape_[d];
     t.strides_[i] = strides_[d];
   }
+  t.check_blocks("permute()");
   return tracked(std::move(t), [dims](const Tensor& x) { return x.permute(dims); });
 }
 
@@ -139,8 +159,9 @@ Tensor Tensor::slice(int64_t d, int64_t start, int64_t end) const {
   start = std::clamp<int64_t>(start, 0, n);
   end = std::clamp<int64_t>(end, start, n);
   Tensor t = *this;
-  t.byte_offset_ += static_cast<size_t>(start * strides_[d]) * element_size();
+  t.byte_offset_ += offset_bytes(start * strides_[d]);
   t.shape_[d] = end - start;
+  t.check_blocks("slice()");
   return tracked(std::move(t), [d, start, end](const Tensor& x) { return x.slice(d, start, end); });
 }
 
@@ -149,8 +170,10 @@ Tensor Tensor::select(int64_t d, int64_t index) const {
   if (index < 0) index += shape_[d];
   TCPP_CHECK(index >= 0 && index < shape_[d], ShapeError, "select(): index ", index, " out of range for dim ", d,
              " of ", describe());
+  TCPP_CHECK(!is_block_dtype(dtype_) || d + 1 < dim(), ShapeError, "select(): element ", index, " of ", describe(),
+             ": elements of a block dtype have no address");
   Tensor t = *this;
-  t.byte_offset_ += static_cast<size_t>(index * strides_[d]) * element_size();
+  t.byte_offset_ += offset_bytes(index * strides_[d]);
   t.shape_.erase(t.shape_.begin() + d);
   t.strides_.erase(t.strides_.begin() + d);
   return tracked(std::move(t), [d, index](const Tensor& x) { return x.select(d, index); });
@@ -178,10 +201,29 @@ Tensor Tensor::expand(const Shape& shape) const {
                shape_to_string(shape));
     t.strides_[lead + d] = shape_[d] == to ? strides_[d] : 0;
   }
+  t.check_blocks("expand()");
   return tracked(std::move(t), [shape](const Tensor& x) { return x.expand(shape); });
 }
 
 namespace {
+// The copy unit of a tensor: one element, or for a block dtype one block (the last dimension
+// counted in blocks, the other strides divided by the block: check_blocks keeps them whole rows).
+struct CopyUnits {
+  Shape shape, strides;
+  size_t bytes;
+};
+CopyUnits copy_units(const Shape& shape, const Shape& strides, DType dt) {
+  if (!is_block_dtype(dt)) return {shape, strides, dtype_size(dt)};
+  const int64_t b = dtype_block_elements(dt);
+  CopyUnits u{shape, strides, static_cast<size_t>(dtype_block_bytes(dt))};
+  for (auto& s : u.strides) s /= b;
+  if (!u.shape.empty()) {
+    u.shape.back() /= b;
+    u.strides.back() = 1;
+  }
+  return u;
+}
+
 // Copies a strided source into a contiguous destination, element size `es`, innermost dimension
 // copied with memcpy when it is contiguous.
 void strided_copy(char* dst, const char* src, const Shape& shape, const Shape& src_strides, size_t es) {
@@ -223,7 +265,8 @@ Tensor Tensor::clone() const {
   if (is_contiguous()) {
     std::memcpy(out.raw_data(), raw_data(), nbytes());
   } else {
-    strided_copy(static_cast<char*>(out.raw_data()), static_cast<const char*>(raw_data()), shape_, strides_, element_size());
+    const CopyUnits u = copy_units(shape_, strides_, dtype_);
+    strided_copy(static_cast<char*>(out.raw_data()), static_cast<const char*>(raw_data()), u.shape, u.strides, u.bytes);
   }
   return tracked(std::move(out), [](const Tensor& x) { return x; });
 }
@@ -242,18 +285,19 @@ void Tensor::copy_from(const Tensor& src) {
     std::memcpy(raw_data(), tmp.raw_data(), nbytes());
     return;
   }
-  // Scatter a contiguous buffer into a strided destination, one element at a time.
-  const size_t es = element_size();
+  // Scatter a contiguous buffer into a strided destination, one element (or block) at a time.
+  const CopyUnits u = copy_units(shape_, strides_, dtype_);
+  const size_t es = u.bytes;
   const int64_t nd = dim();
   std::vector<int64_t> idx(nd, 0);
   const char* s = static_cast<const char*>(tmp.raw_data());
   char* base = static_cast<char*>(raw_data());
-  for (int64_t e = 0; e < numel(); ++e) {
+  for (int64_t e = 0; e < shape_numel(u.shape); ++e) {
     int64_t off = 0;
-    for (int64_t k = 0; k < nd; ++k) off += idx[k] * strides_[k];
+    for (int64_t k = 0; k < nd; ++k) off += idx[k] * u.strides[k];
     std::memcpy(base + off * static_cast<int64_t>(es), s + e * static_cast<int64_t>(es), es);
     for (int64_t k = nd - 1; k >= 0; --k) {
-      if (++idx[k] < shape_[k]) break;
+      if (++idx[k] < u.shape[k]) break;
       idx[k] = 0;
     }
   }

@@ -31,7 +31,12 @@ template <> struct DTypeOf<float> { static constexpr DType value = DType::F32; }
 template <> struct DTypeOf<int32_t> { static constexpr DType value = DType::I32; };
 template <> struct DTypeOf<int64_t> { static constexpr DType value = DType::I64; };
 template <> struct DTypeOf<uint8_t> { static constexpr DType value = DType::U8; };
+template <> struct DTypeOf<int8_t> { static constexpr DType value = DType::I8; };
 
+// Block dtypes (Q8_0, Q4_0: dtype.h) keep the shape of their elements with strides counted in
+// elements, but their last dimension must be a whole number of blocks and stay the contiguous
+// innermost one: views along rows (slice, select, view, reshape of the outer dimensions) work;
+// element access, a block-splitting slice, or moving the last dimension throws ShapeError.
 class Tensor {
  public:
   Tensor() = default;
@@ -65,8 +70,9 @@ class Tensor {
   int64_t size(int64_t d) const { return shape_[normalize_dim(d)]; }
   int64_t stride(int64_t d) const { return strides_[normalize_dim(d)]; }
   int64_t numel() const { return shape_numel(shape_); }
+  // Bytes per element; ValueError for a block dtype (Q8_0, Q4_0), whose elements have no address.
   size_t element_size() const { return dtype_size(dtype_); }
-  size_t nbytes() const { return static_cast<size_t>(numel()) * element_size(); }
+  size_t nbytes() const { return dtype_nbytes(dtype_, numel()); }
   bool is_contiguous() const;
   const std::shared_ptr<Storage>& storage() const { return storage_; }
   size_t byte_offset() const { return byte_offset_; }
@@ -117,6 +123,10 @@ class Tensor {
 
  private:
   int64_t normalize_dim(int64_t d) const;
+  // Byte offset of an element offset; for a block dtype it must fall on a block boundary.
+  size_t offset_bytes(int64_t elements) const;
+  // For block dtypes: the last dimension has unit stride and whole blocks (ShapeError otherwise).
+  void check_blocks(const char* what) const;
   // `t`, a view (or copy) of this tensor made by `apply`, with a view Node when this tensor
   // needs a gradient (defined in tensor.cpp, used only there).
   template <typename Apply>

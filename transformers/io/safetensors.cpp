@@ -87,9 +87,12 @@ SafetensorsHeader parse_safetensors_header(const unsigned char* data, size_t siz
     TCPP_CHECK(e.begin <= e.end, FormatError, where, ": data_offsets [", e.begin, ", ", e.end, "] are reversed");
     TCPP_CHECK(e.end <= data_size, FormatError, where, ": data_offsets [", e.begin, ", ", e.end,
                "] run past the end of the data (", data_size, " bytes)");
-    TCPP_CHECK(e.end - e.begin == numel * dtype_size(e.dtype), FormatError, where, ": holds ", e.end - e.begin,
+    TCPP_CHECK(!is_block_dtype(e.dtype) || (!e.shape.empty() && e.shape.back() % dtype_block_elements(e.dtype) == 0),
+               FormatError, where, ": shape ", shape_to_string(e.shape), " of ", dtype_safetensors_name(e.dtype),
+               " is not whole blocks of ", dtype_block_elements(e.dtype), " along its last dimension");
+    TCPP_CHECK(e.end - e.begin == dtype_nbytes(e.dtype, numel), FormatError, where, ": holds ", e.end - e.begin,
                " bytes but shape ", shape_to_string(e.shape), " of ", dtype_safetensors_name(e.dtype), " needs ",
-               numel * dtype_size(e.dtype));
+               dtype_nbytes(e.dtype, numel));
     out.entries.push_back(std::move(e));
   }
   // Non-empty byte ranges, sorted by start, must each begin at or after the end of the one
@@ -128,7 +131,8 @@ Tensor SafetensorsFile::tensor(const std::string& name) const {
   const SafetensorsEntry& e = entry(name);
   const uint64_t offset = header_.data_start + e.begin;
   const unsigned char* p = file_->data() + offset;
-  if (reinterpret_cast<uintptr_t>(p) % dtype_size(e.dtype) == 0) {
+  // Block dtypes are read bytewise (their f16 scales with memcpy): any address serves.
+  if (reinterpret_cast<uintptr_t>(p) % (is_block_dtype(e.dtype) ? 1 : dtype_size(e.dtype)) == 0) {
     auto storage = Storage::mapped(p, e.end - e.begin, std::shared_ptr<const void>(file_, file_.get()));
     return Tensor::from_storage(std::move(storage), 0, e.shape, e.dtype);
   }

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <cstdio>
 #include <mutex>
 #include <set>
 
@@ -44,6 +45,12 @@ std::string LoadReport::to_string() const {
   for (const auto& k : missing) s += "  MISSING     " + k + "\n";
   for (const auto& k : unexpected) s += "  UNEXPECTED  " + k + "\n";
   for (const auto& k : mismatched) s += "  MISMATCH    " + k + "\n";
+  if (!quantization.empty()) {
+    char sizes[64];
+    std::snprintf(sizes, sizeof sizes, "%.2f MB -> %.2f MB", quantized_source_bytes / 1e6, quantized_bytes / 1e6);
+    s += detail::concat("  QUANTIZED   ", quantized, " matrices to ", quantization, ": ", sizes, "\n");
+    for (const auto& k : kept_in_float) s += "  KEPT FLOAT  " + k + "\n";
+  }
   for (const auto& r : conversions) {
     auto it = conversion_counts.find(r.describe());
     s += "  CONVERTED   " + r.describe();
@@ -86,8 +93,8 @@ LoadReport load_weights(nn::Module& module, const SafetensorsCheckpoint& ck, con
   std::set<std::string> filled;
   auto fetch = [&](const std::string& key) {
     const SafetensorsEntry& e = ck.entry(key);
-    TCPP_CHECK(is_floating(e.dtype), FormatError, "tensor '", key, "' has dtype ", dtype_safetensors_name(e.dtype),
-               ", expected a float type");
+    TCPP_CHECK(is_floating(e.dtype) || is_block_dtype(e.dtype), FormatError, "tensor '", key, "' has dtype ",
+               dtype_safetensors_name(e.dtype), ", expected a float or quantized (Q8_0, Q4_0) type");
     return ck.tensor(key);
   };
   // One task per item: the pool bounds how many groups of temporaries exist at once.
@@ -118,12 +125,22 @@ LoadReport load_weights(nn::Module& module, const SafetensorsCheckpoint& ck, con
       // Vectors are computed in f32, but a model loaded in bf16/f16 has them rounded to that
       // dtype (as Transformers stores them), so they are rounded once here.
       if (p.role == nn::ParamRole::Vector && o.dtype != DType::F32 && t.dtype() == DType::F32) t = ops::cast(t, o.dtype);
-      const DType want = p.role == nn::ParamRole::Matrix ? o.dtype : DType::F32;
+      DType want = p.role == nn::ParamRole::Matrix ? o.dtype : DType::F32;
+      const auto decision = o.quantization ? quantize_decision(*o.quantization, p) : QuantizeDecision::NotMatrix;
+      if (decision == QuantizeDecision::Quantize) want = o.quantization->weight_dtype();
       const bool in_place = t.dtype() == want && item.converter < 0 && !transposed;
-      if (t.dtype() != want) t = ops::cast(t, want);
+      const uint64_t source_bytes = t.nbytes();
+      if (t.dtype() != want) t = ops::cast(t, want);  // quantizes chunk by chunk: no f32 copy of t
       *p.tensor = t;
       sources_kept = sources_kept || in_place;
       std::lock_guard<std::mutex> lock(mutex);
+      if (decision == QuantizeDecision::Quantize) {
+        ++report.quantized;
+        report.quantized_source_bytes += source_bytes;
+        report.quantized_bytes += t.nbytes();
+      } else if (o.quantization && decision != QuantizeDecision::NotMatrix) {
+        report.kept_in_float.push_back(key + " (" + quantize_decision_name(decision) + ")");
+      }
       filled.insert(key);
       ++(in_place ? report.mapped : report.converted);
       if (item.converter >= 0) ++report.conversion_counts[o.rules[static_cast<size_t>(item.converter)].describe()];
@@ -154,6 +171,8 @@ LoadReport load_weights(nn::Module& module, const SafetensorsCheckpoint& ck, con
     if (!filled.count(name) && !tied_targets.count(name) && !p.optional) report.missing.push_back(name);
   loading::sort_natural(report.unexpected);
   loading::sort_natural(report.missing);
+  loading::sort_natural(report.kept_in_float);
+  if (o.quantization) report.quantization = o.quantization->quant_method;
   std::sort(report.mismatched.begin(), report.mismatched.end());
   if (!report.mismatched.empty() || !report.missing.empty() || (o.strict && !report.unexpected.empty())) {
     std::string msg;

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "transformers/io/safetensors.h"
+#include "transformers/loading/quantization.h"
 #include "transformers/loading/weight_transform.h"
 #include "transformers/nn/module.h"
 
@@ -31,6 +32,12 @@ struct LoadReport {
   std::vector<loading::WeightTransform> conversions;
   std::map<std::string, size_t> conversion_counts;  // rule description -> tensors
   double seconds = 0;                               // wall time of the load
+  // Quantize-on-load (LoadWeightsOptions::quantization): the method, the matrices quantized with
+  // their float and quantized bytes, and each matrix kept in float with the reason.
+  std::string quantization;
+  size_t quantized = 0;
+  uint64_t quantized_source_bytes = 0, quantized_bytes = 0;
+  std::vector<std::string> kept_in_float;  // "name (reason)"
 
   // A v5-style "LOAD REPORT" table (status, key, detail), for logs and the CLI.
   std::string to_string() const;
@@ -44,6 +51,8 @@ struct LoadWeightsOptions {
   std::vector<loading::WeightTransform> rules;
   const PretrainedConfig* config = nullptr;  // for ops that need it (PermuteForRope)
   std::string base_model_prefix = "model";
+  // Quantize weight matrices while loading (loading/quantization.h); nullptr: as stored / dtype.
+  const QuantizationConfig* quantization = nullptr;
   // Unexpected checkpoint keys are an error too (default: reported).
   bool strict = false;
   // Called after each group of tensors is in place with (groups done, groups in all), from the

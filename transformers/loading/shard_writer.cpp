@@ -10,7 +10,7 @@ namespace transformers::loading {
 namespace {
 
 uint64_t planned_bytes(const PlannedTensor& t) {
-  return static_cast<uint64_t>(shape_numel(t.shape)) * dtype_size(t.dtype);
+  return dtype_nbytes(t.dtype, shape_numel(t.shape));
 }
 
 }  // namespace

@@ -58,6 +58,11 @@ std::unique_ptr<CausalLM> AutoModelForCausalLM::from_pretrained(const std::files
   lw.strict = options.strict;
   lw.base_model_prefix = model->base_model_prefix();
   lw.on_progress = options.on_progress;
+  // The checkpoint's own quantization_config (refused unless one of ours), else the option's.
+  const std::optional<QuantizationConfig> stored = checkpoint_quantization(config.raw, config.where());
+  const std::optional<QuantizationConfig>& quantization = options.quantization_config ? options.quantization_config : stored;
+  if (quantization) quantization->weight_dtype();  // an unknown method fails before any tensor is read
+  lw.quantization = quantization ? &*quantization : nullptr;
   LoadReport report = load_weights(*model, ck, lw);
   report_load(report, options);
   model->generation_config = GenerationConfig::from_pretrained(path, &model->config());

@@ -6,6 +6,7 @@
 
 #include <filesystem>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -30,6 +31,10 @@ struct LoadOptions {
   // Weight loading progress: (groups of tensors done, in all), from several threads at once
   // (loading/load_weights.h).
   std::function<void(size_t done, size_t total)> on_progress{};
+  // v5's quantization_config: quantize weight matrices while loading (loading/quantization.h),
+  // e.g. {.quantization_config = QuantizationConfig{.quant_method = "q4_0"}}. A checkpoint
+  // saved quantized in our formats loads quantized without it.
+  std::optional<QuantizationConfig> quantization_config{};
 };
 
 struct AutoModelForCausalLM {

@@ -95,6 +95,7 @@ void save_pretrained(const CausalLM& model, const std::filesystem::path& dir, co
   Json config = options.v4_config ? model.config().raw : model.config().to_json();
   if (options.v4_config) config["torch_dtype"] = std::string(dtype_torch_name(want));
   else config["dtype"] = std::string(dtype_torch_name(want));
+  if (options.quantization_config) config["quantization_config"] = options.quantization_config->to_json();
   write_json(dir / "config.json", config);
   const GenerationConfig& g = model.generation_config;
   // The file as read plus any field changed since (GenerationConfig::to_json).

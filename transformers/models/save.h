@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "transformers/loading/quantization.h"
 #include "transformers/loading/weight_transform.h"
 #include "transformers/models/causal_lm.h"
 
@@ -29,6 +30,9 @@ struct SaveOptions {
   // The rules to reverse: LoadReport::conversions of the load the model came from. Default:
   // the model_type's conversion table (what a model made in memory would have been loaded with).
   std::optional<std::vector<loading::WeightTransform>> conversions{};
+  // Written to config.json as "quantization_config" (the model holds Q8_0 / Q4_0 matrices, which
+  // are written as stored): loading the folder then keeps them quantized.
+  std::optional<QuantizationConfig> quantization_config{};
 };
 
 // Writes config.json (v5 form unless `v4_config`), the weights (every parameter but tied

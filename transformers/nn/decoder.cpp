@@ -126,7 +126,8 @@ DecoderOutput DecoderModel::forward(const Tensor& input_ids, const DecoderForwar
     // Transformers multiplies by the scale as a tensor of the activation dtype (bf16 in a bf16
     // model): sqrt(3072) becomes 55.5 there, not 55.43.
     Tensor s = Tensor::from_values(std::vector<float>{static_cast<float>(config_.embedding_scale)}, {1});
-    if (embed_tokens.weight.dtype() != DType::F32) s = ops::cast(ops::cast(s, embed_tokens.weight.dtype()), DType::F32);
+    const DType et = embed_tokens.weight.dtype();
+    if (et != DType::F32 && is_floating(et)) s = ops::cast(ops::cast(s, et), DType::F32);
     ops::scale_(h, ops::to_float_vector(s)[0]);
   }
   for (size_t i = 0; i < layers.size(); ++i) {

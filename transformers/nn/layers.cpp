@@ -12,6 +12,7 @@ Tensor Linear::forward(const Tensor& x) const { return ops::linear(x, weight, bi
 
 Embedding::Embedding(int64_t num_embeddings, int64_t dim) {
   register_parameter("weight", &weight, {num_embeddings, dim}, ParamRole::Matrix);
+  mark_parameter_lookup_table("weight");
 }
 
 RMSNorm::RMSNorm(int64_t dim, double eps, bool unit_offset) : eps_(eps), unit_offset_(unit_offset) {

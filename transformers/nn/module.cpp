@@ -34,6 +34,11 @@ void Module::mark_parameter_transposed(const std::string& name) {
     if (p.name == name) p.stored_transposed = true;
 }
 
+void Module::mark_parameter_lookup_table(const std::string& name) {
+  for (auto& p : params_)
+    if (p.name == name) p.lookup_table = true;
+}
+
 void Module::mark_parameters_optional() {
   for (auto& p : params_) p.optional = true;
 }

@@ -24,6 +24,9 @@ struct ParameterSlot {
   // The checkpoint stores this matrix transposed, [in, out] (GPT-2's Conv1D). Loading transposes
   // it into `shape` (a copy, once); saving transposes it back, so files round-trip unchanged.
   bool stored_transposed = false;
+  // An embedding table (rows gathered by id, not multiplied): quantize-on-load leaves these in
+  // float unless asked (loading/quantization.h), as v5 converts Linear layers only.
+  bool lookup_table = false;
 };
 
 class Module {
@@ -46,6 +49,8 @@ class Module {
   void register_module(std::string name, Module* child);
   // Marks an already registered parameter of this module as stored_transposed.
   void mark_parameter_transposed(const std::string& name);
+  // Marks an already registered parameter of this module as an embedding table.
+  void mark_parameter_lookup_table(const std::string& name);
   // Marks every parameter of this module (not its children) optional: absent from a checkpoint
   // it stays undefined instead of failing the load.
   void mark_parameters_optional();

@@ -44,6 +44,10 @@ inline void require_mask_dtype(const Tensor& mask, const char* op) {
     case DType::F32:
     case DType::F16:
     case DType::BF16:
+    case DType::I8:
+    case DType::F8_E4M3:
+    case DType::Q8_0:
+    case DType::Q4_0:
       break;
   }
   throw ShapeError(transformers::detail::concat(op, ": key padding mask of dtype ",

@@ -39,8 +39,12 @@ Tensor to(const Tensor& x, Device device) {
 Tensor cast(const Tensor& x, DType dtype) {
   if (autograd::recording({&x})) [[unlikely]] return recorded::cast(x, dtype);
   checks::require_one_device("cast", {&x});
-  TCPP_CHECK(is_floating(x.dtype()) && is_floating(dtype), ShapeError,
-             "cast: only float dtypes, got ", x.describe(), " -> ", dtype_torch_name(dtype));
+  auto castable = [](DType dt) { return is_floating(dt) || is_block_dtype(dt); };
+  TCPP_CHECK(castable(x.dtype()) && castable(dtype), ShapeError, "cast: only float and quantized dtypes, got ",
+             x.describe(), " -> ", dtype_torch_name(dtype));
+  TCPP_CHECK(!is_block_dtype(dtype) || (x.dim() > 0 && x.size(-1) % dtype_block_elements(dtype) == 0), ShapeError,
+             "cast: ", x.describe(), " to ", dtype_torch_name(dtype), " needs a last dimension that is a multiple of ",
+             dtype_block_elements(dtype));
   Tensor src = x.contiguous();
   if (src.dtype() == dtype) return src.clone();
   Tensor out = Tensor::empty(x.shape(), dtype, x.device());
@@ -50,8 +54,10 @@ Tensor cast(const Tensor& x, DType dtype) {
 
 Tensor embedding(const Tensor& weight, const Tensor& ids) {
   if (autograd::recording({&weight})) [[unlikely]] return recorded::embedding(weight, ids);
-  TCPP_CHECK(weight.dim() == 2 && is_floating(weight.dtype()) && weight.is_contiguous(), ShapeError,
-             "embedding: weight must be a contiguous float [V, H] matrix, got ", weight.describe());
+  TCPP_CHECK(weight.dim() == 2 && (is_floating(weight.dtype()) || is_block_dtype(weight.dtype())) &&
+                 weight.is_contiguous(),
+             ShapeError, "embedding: weight must be a contiguous float or quantized [V, H] matrix, got ",
+             weight.describe());
   TCPP_CHECK(ids.dtype() == DType::I64 || ids.dtype() == DType::I32, ShapeError,
              "embedding: ids must be integers, got ", ids.describe());
   checks::require_one_device("embedding", {&weight, &ids});

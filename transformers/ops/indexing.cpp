@@ -17,6 +17,7 @@ std::pair<const char*, const char*> byte_span(const Tensor& t) {
   int64_t last = 0;
   for (int64_t d = 0; d < t.dim(); ++d) last += (t.size(d) - 1) * t.stride(d);
   const char* first = static_cast<const char*>(t.raw_data());
+  if (is_block_dtype(t.dtype())) return {first, first + dtype_nbytes(t.dtype(), last + dtype_block_elements(t.dtype()))};
   return {first, first + (last + 1) * static_cast<int64_t>(t.element_size())};
 }
 

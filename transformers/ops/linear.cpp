@@ -11,8 +11,8 @@ Tensor linear(const Tensor& x, const Tensor& weight, const Tensor* bias) {
   if (autograd::recording({&x, &weight, bias})) [[unlikely]] return recorded::linear(x, weight, bias);
   TCPP_CHECK(x.dtype() == DType::F32, ShapeError, "linear: input must be float32, got ",
              x.describe());
-  TCPP_CHECK(weight.dim() == 2 && is_floating(weight.dtype()) && weight.is_contiguous(), ShapeError,
-             "linear: weight must be a contiguous float [N, K] matrix, got ", weight.describe());
+  TCPP_CHECK(weight.dim() == 2 && (is_floating(weight.dtype()) || is_block_dtype(weight.dtype())) && weight.is_contiguous(), ShapeError,
+             "linear: weight must be a contiguous float or quantized [N, K] matrix, got ", weight.describe());
   const int64_t K = weight.size(1), N = weight.size(0);
   TCPP_CHECK(x.size(-1) == K, ShapeError, "linear: input ", x.describe(), " does not match weight ",
              weight.describe());

@@ -21,7 +21,9 @@ enum class Activation { SiLU, GELU, GELUTanh, ReLU };
 // Maps config.json's hidden_act ("silu", "gelu", "gelu_pytorch_tanh", "gelu_new", "relu", ...).
 Activation activation_from_name(const std::string& name, const std::string& where);
 
-// Dtype conversion of float tensors (any strides in, contiguous out).
+// Dtype conversion of float and quantized tensors (any strides in, contiguous out): to a block
+// dtype (Q8_0, Q4_0) quantizes with GGML's reference rounding, from one dequantizes; the last
+// dimension of a quantized result must be a multiple of its block.
 Tensor cast(const Tensor& x, DType dtype);
 // x on `device`: x itself when it is there already; NotImplementedError naming the devices when
 // a copy between them would be needed (only the CPU exists today).

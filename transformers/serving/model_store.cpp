@@ -56,6 +56,7 @@ std::shared_ptr<ServedModel> ModelStore::load(const std::string& id) const {
   m->folder = resolve_model_folder(id);
   LoadOptions load;
   load.dtype = options_.dtype;
+  load.quantization_config = options_.quantization_config;
   if (find_encoder(PretrainedConfig::from_pretrained(m->folder).model_type)) {
     m->encoder = AutoModel::from_pretrained(m->folder, load);
     const auto pooling = m->folder / "1_Pooling" / "config.json";

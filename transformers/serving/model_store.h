@@ -45,6 +45,7 @@ struct ServedModel {
 struct ModelStoreOptions {
   std::string pinned;  // empty: load on first use
   std::string dtype = "auto";
+  std::optional<QuantizationConfig> quantization_config{};  // LoadOptions::quantization_config
   ContinuousBatchingOptions batching = {};
   // Seconds an unpinned model may stay idle before it is unloaded; <= 0: never.
   double model_timeout_s = 300;

@@ -52,33 +52,45 @@ void map_(Tensor& x, F f) {
 }  // namespace
 
 void cast(const Tensor& src, Tensor& out) {
-  const DType dtype = out.dtype();
-  const int64_t n = src.numel();
-  const size_t in_es = src.element_size(), out_es = out.element_size();
-  ThreadPool::global().parallel_for(n, 1 << 16, [&](int64_t b, int64_t e) {
-    const char* s = static_cast<const char*>(src.raw_data()) + b * in_es;
-    char* d = static_cast<char*>(out.raw_data()) + b * out_es;
+  const DType from = src.dtype(), dtype = out.dtype();
+  // Work in units of whole blocks when either side is a block dtype (quantize / dequantize),
+  // through an f32 buffer of one chunk: a tensor is never held whole in f32.
+  const int64_t unit = std::max(dtype_block_elements(from), dtype_block_elements(dtype));
+  const int64_t units = src.numel() / unit;
+  auto to_f32 = [&](const char* s, float* d, int64_t n) {
+    if (is_block_dtype(from)) cpu::weight_format(from).dequantize(s, d, n);
+    else K().to_f32(s, from, d, n);
+  };
+  auto from_f32 = [&](const float* s, char* d, int64_t n) {
+    if (is_block_dtype(dtype)) cpu::weight_format(dtype).quantize(s, d, n);
+    else K().from_f32(s, d, dtype, n);
+  };
+  ThreadPool::global().parallel_for(units, std::max<int64_t>(1, (1 << 16) / unit), [&](int64_t ub, int64_t ue) {
+    const int64_t b = ub * unit, n = (ue - ub) * unit;
+    const char* s = static_cast<const char*>(src.raw_data()) + dtype_nbytes(from, b);
+    char* d = static_cast<char*>(out.raw_data()) + dtype_nbytes(dtype, b);
     if (dtype == DType::F32) {
-      K().to_f32(s, src.dtype(), reinterpret_cast<float*>(d), e - b);
-    } else if (src.dtype() == DType::F32) {
-      K().from_f32(reinterpret_cast<const float*>(s), d, dtype, e - b);
+      to_f32(s, reinterpret_cast<float*>(d), n);
+    } else if (from == DType::F32) {
+      from_f32(reinterpret_cast<const float*>(s), d, n);
     } else {
-      std::vector<float> tmp(e - b);
-      K().to_f32(s, src.dtype(), tmp.data(), e - b);
-      K().from_f32(tmp.data(), d, dtype, e - b);
+      std::vector<float> tmp(static_cast<size_t>(n));
+      to_f32(s, tmp.data(), n);
+      from_f32(tmp.data(), d, n);
     }
   });
 }
 
 void embedding(const Tensor& weight, const Tensor& ids, Tensor& out) {
   const int64_t V = weight.size(0), H = weight.size(1), n = ids.numel();
-  const size_t row_bytes = static_cast<size_t>(H) * weight.element_size();
+  // Rows are converted by the weight format's dequant_rows, so quantized (and tied) embeddings
+  // work as float ones do.
+  const auto& wk = K().weight(weight.dtype());
   for (int64_t i = 0; i < n; ++i) {
     int64_t id = ids.dtype() == DType::I64 ? ids.data<int64_t>()[i] : ids.data<int32_t>()[i];
     TCPP_CHECK(id >= 0 && id < V, ValueError, "token id ", id,
                " is out of range for a vocabulary of ", V);
-    K().to_f32(static_cast<const char*>(weight.raw_data()) + id * row_bytes, weight.dtype(),
-               out.data<float>() + i * H, H);
+    wk.dequant_rows(weight.raw_data(), H, id, 1, out.data<float>() + i * H);
   }
 }
 

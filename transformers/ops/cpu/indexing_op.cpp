@@ -49,6 +49,10 @@ void for_each_integer(const Tensor& c, F&& fn) {
     case DType::F32:
     case DType::F16:
     case DType::BF16:
+    case DType::I8:
+    case DType::F8_E4M3:
+    case DType::Q8_0:
+    case DType::Q4_0:
       break;
   }
   throw ShapeError(transformers::detail::concat("expected an integer tensor, got ", c.describe()));

@@ -15,14 +15,22 @@ namespace transformers::cpu {
 // What a weight format is, whatever the tier: its element type, how elements are grouped into
 // blocks (1 for plain floats; quantized formats store a block of elements with its scales), and
 // the format the kernels want the activations in.
+// Quantized formats (Q8_0, Q4_0) also carry their scalar codec, the same on every tier.
 struct WeightFormat {
-  enum class ActivationFormat : uint8_t { F32, BF16 };
+  // Int8Blocks: rows of int8 with an f32 scale per 32 (quant_blocks.h, quantize_activations).
+  enum class ActivationFormat : uint8_t { F32, BF16, Int8Blocks };
   DType dtype;
   const char* name;
   int64_t block_elements;
   int64_t block_bytes;
   ActivationFormat activation;
+  // n f32 (a multiple of block_elements) to blocks and back; nullptr for the float formats
+  // (ops::cast converts those).
+  void (*quantize)(const float* x, void* out, int64_t n);
+  void (*dequantize)(const void* in, float* out, int64_t n);
 };
+// Bytes of one row of K activations in a format.
+int64_t activation_row_bytes(WeightFormat::ActivationFormat format, int64_t K);
 
 // The kernels that read a [N, K] row-major weight matrix stored in one format (one entry per
 // format and tier, as ggml's type traits). x and y are f32 with leading dimensions ldx and ldy.
@@ -42,9 +50,10 @@ struct WeightKernels {
   // What gemm wants x in: F32 (x used as is) or BF16 (rounded to nearest even, for bf16 dot
   // products, VDPBF16PS; sums stay f32). gemv always takes f32 x.
   WeightFormat::ActivationFormat gemm_activation;
-  // f32 rows x[M, K] (leading dimension ldx) to gemm_activation, contiguous in out (M * K
-  // elements); nullptr when gemm_activation is F32. The driver converts once per call, shared by
-  // every task of the call.
+  // f32 rows x[M, K] (leading dimension ldx) to gemm_activation, contiguous in out (M rows of
+  // activation_row_bytes); nullptr when gemm_activation is F32. The driver converts once per
+  // call, shared by every task of the call. Int8Blocks formats have no gemv: their gemm takes
+  // every M, on activations quantized once per call.
   void (*convert_x)(const float* x, int64_t M, int64_t K, int64_t ldx, void* out);
 };
 
@@ -52,11 +61,13 @@ struct WeightKernels {
 constexpr int64_t kLinearGemmMinRows = 8;
 
 
-constexpr int kWeightFormatCount = 3;
-// The table slot of a weight dtype (F32, BF16, F16). Any other dtype throws ValueError naming it:
-// a format without kernels is an error, never zeros.
+constexpr int kWeightFormatCount = 5;
+// The table slot of a weight dtype (F32, BF16, F16, Q8_0, Q4_0). Any other dtype throws
+// ValueError naming it: a format without kernels is an error, never zeros.
 int weight_format_index(DType dt);
 const WeightFormat& weight_format(DType dt);
+// For conversions defined on float dtypes only (to_f32, from_f32): ValueError naming `what` and dt.
+[[noreturn]] void throw_not_float(DType dt, const char* what);
 
 struct Kernels {
   const char* name;

@@ -9,5 +9,6 @@
 #define TCPP_TIER avx2
 #define TCPP_TIER_ISA Isa::AVX2
 #define TCPP_TIER_BF16_DOT 0
+#define TCPP_TIER_VNNI 0
 #define TCPP_TIER_OWN_GEMM false
 #include "transformers/ops/cpu/kernels_simd.inl"

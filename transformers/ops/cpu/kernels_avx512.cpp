@@ -15,5 +15,7 @@
 #define TCPP_TIER avx512
 #define TCPP_TIER_ISA Isa::AVX512
 #define TCPP_TIER_BF16_DOT 1
+// VPDPBUSD for the int8 dot products of quantized weights, used where cpuid reports AVX512_VNNI.
+#define TCPP_TIER_VNNI 1
 #define TCPP_TIER_OWN_GEMM true
 #include "transformers/ops/cpu/kernels_simd.inl"

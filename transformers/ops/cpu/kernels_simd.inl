@@ -12,6 +12,7 @@
 #include <utility>
 
 #include "transformers/ops/cpu/kernels.h"
+#include "transformers/ops/cpu/quant_blocks.h"
 
 #ifndef TCPP_TIER
 #error "define TCPP_TIER and TCPP_TIER_ISA, include the tier's simd header, then this file"
@@ -238,9 +239,13 @@ void to_f32(const void* src, DType dt, float* dst, int64_t n) {
     case DType::I32:
     case DType::I64:
     case DType::U8:
-    case DType::Bool: break;
+    case DType::Bool:
+    case DType::I8:
+    case DType::F8_E4M3:
+    case DType::Q8_0:
+    case DType::Q4_0: break;
   }
-  weight_format_index(dt);  // throws, naming the dtype
+  throw_not_float(dt, "to_f32");
 }
 
 void from_f32(const float* src, void* dst, DType dt, int64_t n) {
@@ -263,9 +268,13 @@ void from_f32(const float* src, void* dst, DType dt, int64_t n) {
     case DType::I32:
     case DType::I64:
     case DType::U8:
-    case DType::Bool: break;
+    case DType::Bool:
+    case DType::I8:
+    case DType::F8_E4M3:
+    case DType::Q8_0:
+    case DType::Q4_0: break;
   }
-  weight_format_index(dt);
+  throw_not_float(dt, "from_f32");
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -592,6 +601,8 @@ void matmul_acc_tile(const float* p, int64_t ldp, int64_t rows, int64_t cols, co
   }
 }
 
+#include "transformers/ops/cpu/kernels_quant.inl"
+
 template <DType DT>
 WeightKernels weight_kernels(bool own_gemm) {
   using Act = WeightFormat::ActivationFormat;
@@ -615,7 +626,8 @@ const Kernels& tier_kernels() {
       isa_name(TCPP_TIER_ISA),
       TCPP_TIER_ISA,
       {weight_kernels<DType::F32>(TCPP_TIER_OWN_GEMM), weight_kernels<DType::BF16>(TCPP_TIER_OWN_GEMM),
-       weight_kernels<DType::F16>(TCPP_TIER_OWN_GEMM)},
+       weight_kernels<DType::F16>(TCPP_TIER_OWN_GEMM), quantized_weight_kernels<DType::Q8_0>(),
+       quantized_weight_kernels<DType::Q4_0>()},
       linear_on<TCPP_TIER_ISA>,
       dot, axpy, add, mul, scale, rms_norm_row, layer_norm_row, softmax_row, silu, gelu, gelu_tanh, silu_mul,
       gelu_tanh_mul, to_f32, from_f32, dot_tile, matmul_acc_tile, exp_shift_sum};

@@ -61,12 +61,12 @@ void blas_gemm_rows(const WeightKernels& wk, const float* x, int64_t M, int64_t 
 // split over the pool.
 const void* converted_activations(const WeightKernels& wk, const float* x, int64_t M, int64_t K, int64_t ldx,
                                   ThreadPool* pool) {
-  const size_t elem_bytes = wk.gemm_activation == WeightFormat::ActivationFormat::BF16 ? 2 : 4;
-  thread_local std::vector<char> buffer;
-  buffer.resize(static_cast<size_t>(M * K) * elem_bytes);
-  char* out = buffer.data();
+  const size_t row_bytes = static_cast<size_t>(activation_row_bytes(wk.gemm_activation, K));
+  thread_local std::vector<float> buffer;  // floats: the int8 rows' f32 scales stay aligned
+  buffer.resize((static_cast<size_t>(M) * row_bytes + sizeof(float) - 1) / sizeof(float));
+  char* out = reinterpret_cast<char*>(buffer.data());
   auto rows = [&](int64_t m0, int64_t m1) {
-    wk.convert_x(x + m0 * ldx, m1 - m0, K, ldx, out + static_cast<size_t>(m0 * K) * elem_bytes);
+    wk.convert_x(x + m0 * ldx, m1 - m0, K, ldx, out + static_cast<size_t>(m0) * row_bytes);
   };
   if (pool && M >= 64)
     pool->parallel_for(M, 16, rows);
@@ -82,12 +82,14 @@ void linear_on(const float* x, int64_t M, int64_t K, int64_t ldx, const void* w,
                const float* bias, float* y, int64_t ldy, ThreadPool* pool) {
   const Kernels& tier = *kernels_for(I);
   const WeightKernels& wk = tier.weight(wdt);
-  const bool gemm = M >= kLinearGemmMinRows;
+  // Quantized formats have no gemv: their gemm (on int8 activations) takes every M.
+  const bool few_rows = M < kLinearGemmMinRows;
+  const bool gemm = !few_rows || !wk.gemv;
   const bool blas = gemm && !wk.gemm;
   if (blas) ensure_blas_single_threaded();
   // Contiguous slices of W rows per task; a GEMV task streams at least ~64 KiB of f32 weights.
   const int64_t threads = pool ? pool->size() : 1;
-  const int64_t min_rows = gemm ? kGemmMinTaskRows : std::max<int64_t>(4, 16384 / std::max<int64_t>(K, 1));
+  const int64_t min_rows = few_rows ? std::max<int64_t>(4, 16384 / std::max<int64_t>(K, 1)) : kGemmMinTaskRows;
   const int64_t per =
       round_up(std::max(min_rows, (N + threads * kTasksPerThread - 1) / (threads * kTasksPerThread)), kRowAlign);
   const int64_t tasks = (N + per - 1) / per;

@@ -25,6 +25,10 @@ inline bool key_allowed(const Tensor& mask, int64_t b, int64_t col) {
     case DType::F32:
     case DType::F16:
     case DType::BF16:
+    case DType::I8:
+    case DType::F8_E4M3:
+    case DType::Q8_0:
+    case DType::Q4_0:
       break;
   }
   throw ShapeError(transformers::detail::concat("attention: key padding mask of dtype ",

@@ -2,8 +2,12 @@
 // of a sum matters, so that tests can measure the vector kernels against them.
 #include <cmath>
 
+#include <cstring>
+#include <vector>
+
 #include "transformers/core/half.h"
 #include "transformers/ops/cpu/kernels.h"
+#include "transformers/ops/cpu/quant_blocks.h"
 
 namespace transformers::cpu {
 namespace {
@@ -15,9 +19,9 @@ float load_weight(const void* w, int64_t i) {
   if constexpr (DT == DType::F16) return f16_to_f32_portable(static_cast<const uint16_t*>(w)[i]);
 }
 
-// Calls fn.template operator()<DT>() for a weight dtype; any other dtype throws (naming it).
+// Calls fn.template operator()<DT>() for a float weight dtype; any other dtype throws (naming it).
 template <typename F>
-auto with_weight_dtype(DType dt, F&& fn) {
+auto with_float_dtype(DType dt, const char* what, F&& fn) {
   switch (dt) {
     case DType::F32: return fn.template operator()<DType::F32>();
     case DType::BF16: return fn.template operator()<DType::BF16>();
@@ -25,10 +29,13 @@ auto with_weight_dtype(DType dt, F&& fn) {
     case DType::I32:
     case DType::I64:
     case DType::U8:
-    case DType::Bool: break;
+    case DType::Bool:
+    case DType::I8:
+    case DType::F8_E4M3:
+    case DType::Q8_0:
+    case DType::Q4_0: break;
   }
-  weight_format_index(dt);  // throws
-  return fn.template operator()<DType::F32>();
+  throw_not_float(dt, what);
 }
 
 // y = x · W[n0, n1)ᵀ (+ bias), the bias added in double before the one rounding.
@@ -65,9 +72,65 @@ constexpr WeightKernels weight_kernels() {
   return {gemv<DT>, gemm<DT>, dequant_rows<DT>, WeightFormat::ActivationFormat::F32, nullptr};
 }
 
+// ---- Quantized weights (Q8_0, Q4_0) times int8 activations (quant_blocks.h).
+
+// The 32 integer values of one weight block (q for Q8_0, q - 8 for Q4_0) and its scale.
+template <DType DT>
+float block_values(const unsigned char* b, int32_t* q) {
+  uint16_t h;
+  std::memcpy(&h, b, 2);
+  for (int64_t j = 0; j < kQBlock; ++j) {
+    if constexpr (DT == DType::Q8_0) q[j] = static_cast<int8_t>(b[2 + j]);
+    if constexpr (DT == DType::Q4_0) q[j] = (j < 16 ? b[2 + j] & 0x0f : b[2 + j - 16] >> 4) - 8;
+  }
+  return f16_to_f32_portable(h);
+}
+
+// y[m, n] = sum over blocks of d_w * d_x * (exact integer dot), summed in double.
+template <DType DT>
+void qgemm(const void* xv, int64_t M, int64_t K, int64_t ldx, const void* w, int64_t n0, int64_t n1, float* y,
+           int64_t ldy) {
+  const int64_t nb = K / kQBlock, row_bytes = nb * dtype_block_bytes(DT);
+  int32_t q[kQBlock];
+  for (int64_t m = 0; m < M; ++m) {
+    const auto* row = static_cast<const unsigned char*>(xv) + m * activation_row_bytes(ldx);
+    const auto* xq = reinterpret_cast<const int8_t*>(row);
+    const auto* xd = reinterpret_cast<const float*>(row + ldx);
+    for (int64_t n = n0; n < n1; ++n) {
+      double acc = 0;
+      for (int64_t b = 0; b < nb; ++b) {
+        const float dw = block_values<DT>(static_cast<const unsigned char*>(w) + n * row_bytes + b * dtype_block_bytes(DT), q);
+        int64_t isum = 0;
+        for (int64_t j = 0; j < kQBlock; ++j) isum += static_cast<int64_t>(q[j]) * xq[b * kQBlock + j];
+        acc += static_cast<double>(dw) * xd[b] * static_cast<double>(isum);
+      }
+      y[m * ldy + n] = static_cast<float>(acc);
+    }
+  }
+}
+
+template <DType DT>
+void qdequant_rows(const void* w, int64_t K, int64_t row0, int64_t rows, float* out) {
+  weight_format(DT).dequantize(static_cast<const char*>(w) + dtype_nbytes(DT, row0 * K), out, rows * K);
+}
+
+template <DType DT>
+constexpr WeightKernels quantized_weight_kernels() {
+  return {nullptr, qgemm<DT>, qdequant_rows<DT>, WeightFormat::ActivationFormat::Int8Blocks, quantize_activations};
+}
+
 void linear(const float* x, int64_t M, int64_t K, int64_t ldx, const void* w, DType wdt, int64_t N, const float* bias,
             float* y, int64_t ldy, ThreadPool*) {
-  with_weight_dtype(wdt, [&]<DType DT>() { product<DT>(x, M, K, ldx, w, 0, N, bias, y, ldy); });
+  if (wdt == DType::Q8_0 || wdt == DType::Q4_0) {
+    std::vector<unsigned char> xq(static_cast<size_t>(M * activation_row_bytes(K)));
+    quantize_activations(x, M, K, ldx, xq.data());
+    (wdt == DType::Q8_0 ? qgemm<DType::Q8_0> : qgemm<DType::Q4_0>)(xq.data(), M, K, K, w, 0, N, y, ldy);
+    if (bias)
+      for (int64_t m = 0; m < M; ++m)
+        for (int64_t n = 0; n < N; ++n) y[m * ldy + n] += bias[n];
+    return;
+  }
+  with_float_dtype(wdt, "linear", [&]<DType DT>() { product<DT>(x, M, K, ldx, w, 0, N, bias, y, ldy); });
 }
 
 float dot(const float* a, const float* b, int64_t n) {
@@ -147,10 +210,10 @@ void gelu_tanh_mul(const float* g, const float* u, float* out, int64_t n) {
 }
 
 void to_f32(const void* src, DType dt, float* dst, int64_t n) {
-  with_weight_dtype(dt, [&]<DType DT>() { dequant_rows<DT>(src, n, 0, 1, dst); });
+  with_float_dtype(dt, "to_f32", [&]<DType DT>() { dequant_rows<DT>(src, n, 0, 1, dst); });
 }
 void from_f32(const float* src, void* dst, DType dt, int64_t n) {
-  with_weight_dtype(dt, [&]<DType DT>() {
+  with_float_dtype(dt, "from_f32", [&]<DType DT>() {
     for (int64_t i = 0; i < n; ++i) {
       if constexpr (DT == DType::F32) static_cast<float*>(dst)[i] = src[i];
       if constexpr (DT == DType::BF16) static_cast<uint16_t*>(dst)[i] = f32_to_bf16(src[i]);
@@ -189,7 +252,8 @@ float exp_shift_sum(float* x, float shift, int64_t n) {
 const Kernels& reference_kernels() {
   static const Kernels k{"scalar",
                          Isa::Scalar,
-                         {weight_kernels<DType::F32>(), weight_kernels<DType::BF16>(), weight_kernels<DType::F16>()},
+                         {weight_kernels<DType::F32>(), weight_kernels<DType::BF16>(), weight_kernels<DType::F16>(),
+                          quantized_weight_kernels<DType::Q8_0>(), quantized_weight_kernels<DType::Q4_0>()},
                          linear, dot, axpy, add, mul, scale, rms_norm_row, layer_norm_row, softmax_row,
                          silu, gelu, gelu_tanh, silu_mul, gelu_tanh_mul, to_f32, from_f32, dot_tile,
                          matmul_acc_tile, exp_shift_sum};

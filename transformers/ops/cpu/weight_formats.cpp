@@ -2,15 +2,18 @@
 
 #include "transformers/core/error.h"
 #include "transformers/ops/cpu/kernels.h"
+#include "transformers/ops/cpu/quant_blocks.h"
 
 namespace transformers::cpu {
 namespace {
 using Act = WeightFormat::ActivationFormat;
 // In weight_format_index order.
 const WeightFormat kFormats[kWeightFormatCount] = {
-    {DType::F32, "f32", 1, 4, Act::F32},
-    {DType::BF16, "bf16", 1, 2, Act::F32},
-    {DType::F16, "f16", 1, 2, Act::F32},
+    {DType::F32, "f32", 1, 4, Act::F32, nullptr, nullptr},
+    {DType::BF16, "bf16", 1, 2, Act::F32, nullptr, nullptr},
+    {DType::F16, "f16", 1, 2, Act::F32, nullptr, nullptr},
+    {DType::Q8_0, "q8_0", kQBlock, kQ8_0Bytes, Act::Int8Blocks, quantize_q8_0, dequantize_q8_0},
+    {DType::Q4_0, "q4_0", kQBlock, kQ4_0Bytes, Act::Int8Blocks, quantize_q4_0, dequantize_q4_0},
 };
 }  // namespace
 
@@ -19,15 +22,33 @@ int weight_format_index(DType dt) {
     case DType::F32: return 0;
     case DType::BF16: return 1;
     case DType::F16: return 2;
+    case DType::Q8_0: return 3;
+    case DType::Q4_0: return 4;
     case DType::I32:
     case DType::I64:
     case DType::U8:
-    case DType::Bool: break;
+    case DType::Bool:
+    case DType::I8:
+    case DType::F8_E4M3: break;
   }
   throw ValueError("no weight kernels for dtype " + std::string(dtype_safetensors_name(dt)) +
-                   " (weights are F32, BF16 or F16)");
+                   " (weights are F32, BF16, F16, Q8_0 or Q4_0)");
 }
 
 const WeightFormat& weight_format(DType dt) { return kFormats[weight_format_index(dt)]; }
+
+void throw_not_float(DType dt, const char* what) {
+  throw ValueError(std::string(what) + ": dtype " + std::string(dtype_safetensors_name(dt)) +
+                   " is not a float dtype (F32, BF16, F16)");
+}
+
+int64_t activation_row_bytes(WeightFormat::ActivationFormat format, int64_t K) {
+  switch (format) {
+    case Act::F32: return 4 * K;
+    case Act::BF16: return 2 * K;
+    case Act::Int8Blocks: return activation_row_bytes(K);
+  }
+  return 0;
+}
 
 }  // namespace transformers::cpu

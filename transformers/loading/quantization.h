@@ -1,0 +1,60 @@
+// Quantize-on-load (v5's `quantization_config` argument of from_pretrained) for the CPU block
+// formats Q8_0 and Q4_0 (core/dtype.h): each weight matrix is quantized as its plan item is
+// materialised, one tensor at a time, so the float model never exists in memory whole.
+//
+// Which parameters are quantized (as v5's quantizers, which convert Linear layers only):
+//   - weight matrices (nn::ParamRole::Matrix) whose last dimension is whole blocks of 32;
+//   - not embedding tables (nn::Embedding), unless quantize_embeddings;
+//   - not the modules in modules_to_not_convert (default {"lm_head"}, v5's default of keeping the
+//     output embedding), matched as v5 does: a name matches a module path equal to it or
+//     containing it as a dotted component sequence ("lm_head", "mlp.gate", "layers.0").
+// A tied lm_head shares its embedding's tensor, quantized or not.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "transformers/core/dtype.h"
+#include "transformers/io/json.h"
+
+namespace transformers {
+
+namespace nn {
+struct ParameterSlot;
+class Module;
+}
+
+struct QuantizationConfig {
+  // "q8_0" or "q4_0" (the formats' names, as llama.cpp's --outtype and our --quantization).
+  std::string quant_method = "q8_0";
+  std::optional<std::vector<std::string>> modules_to_not_convert{};  // unset: {"lm_head"}
+  bool quantize_embeddings = false;
+
+  // The block dtype of quant_method; ValueError naming the method and the supported ones.
+  DType weight_dtype() const;
+  std::vector<std::string> skipped_modules() const;
+  // "q4_0" -> a config for that format (ValueError naming `where` for an unknown name).
+  static QuantizationConfig from_name(std::string_view name, const std::string& where);
+  // config.json's "quantization_config" object, as save_pretrained writes it for our formats.
+  Json to_json() const;
+};
+
+// Why a parameter is (not) quantized, for the load report.
+enum class QuantizeDecision { Quantize, NotMatrix, EmbeddingTable, SkippedModule, NotWholeBlocks };
+QuantizeDecision quantize_decision(const QuantizationConfig& config, const nn::ParameterSlot& slot);
+const char* quantize_decision_name(QuantizeDecision d);
+
+// Quantizes the parameters of a model already in memory (a random model of `transformers bench
+// --random`) with the decisions of quantize-on-load; returns how many matrices were quantized.
+// Tied targets keep sharing their source's tensor only if the source is not replaced here.
+size_t quantize_parameters(nn::Module& module, const QuantizationConfig& config);
+
+// config.json's quantization_config (a checkpoint saved quantized): ours (quant_method q8_0 /
+// q4_0) is returned, so its tensors load as stored; any other method (gptq, awq, bitsandbytes,
+// fp8, ...) is a NotImplementedError naming it and the file, instead of loading its packed
+// tensors as if they were weights. nullopt when config.json has none.
+std::optional<QuantizationConfig> checkpoint_quantization(const Json& config_json, const std::string& where);
+
+}  // namespace transformers

@@ -1,0 +1,88 @@
+#include "transformers/ops/cpu/quant_blocks.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+
+#include "transformers/core/half.h"
+
+namespace transformers::cpu {
+namespace {
+
+void store_d(unsigned char* block, float d) {
+  const uint16_t h = f32_to_f16_portable(d);
+  std::memcpy(block, &h, 2);
+}
+float load_d(const unsigned char* block) {
+  uint16_t h;
+  std::memcpy(&h, block, 2);
+  return f16_to_f32_portable(h);
+}
+
+// One block of 32 to int8 with d = amax / 127; returns d.
+float quantize_int8_block(const float* x, int8_t* q) {
+  float amax = 0.0f;
+  for (int64_t j = 0; j < kQBlock; ++j) amax = std::max(amax, std::fabs(x[j]));
+  const float d = amax / 127.0f;
+  const float id = d != 0.0f ? 1.0f / d : 0.0f;
+  for (int64_t j = 0; j < kQBlock; ++j) q[j] = static_cast<int8_t>(std::roundf(x[j] * id));
+  return d;
+}
+
+}  // namespace
+
+void quantize_q8_0(const float* x, void* out, int64_t n) {
+  auto* b = static_cast<unsigned char*>(out);
+  for (int64_t i = 0; i < n / kQBlock; ++i, b += kQ8_0Bytes, x += kQBlock)
+    store_d(b, quantize_int8_block(x, reinterpret_cast<int8_t*>(b + 2)));
+}
+
+void quantize_q4_0(const float* x, void* out, int64_t n) {
+  auto* b = static_cast<unsigned char*>(out);
+  for (int64_t i = 0; i < n / kQBlock; ++i, b += kQ4_0Bytes, x += kQBlock) {
+    float amax = 0.0f, max = 0.0f;
+    for (int64_t j = 0; j < kQBlock; ++j)
+      if (amax < std::fabs(x[j])) {
+        amax = std::fabs(x[j]);
+        max = x[j];
+      }
+    const float d = max / -8.0f;
+    const float id = d != 0.0f ? 1.0f / d : 0.0f;
+    store_d(b, d);
+    for (int64_t j = 0; j < kQBlock / 2; ++j) {
+      const int lo = std::min(15, static_cast<int>(static_cast<int8_t>(x[j] * id + 8.5f)));
+      const int hi = std::min(15, static_cast<int>(static_cast<int8_t>(x[j + kQBlock / 2] * id + 8.5f)));
+      b[2 + j] = static_cast<unsigned char>(lo | (hi << 4));
+    }
+  }
+}
+
+void dequantize_q8_0(const void* in, float* out, int64_t n) {
+  const auto* b = static_cast<const unsigned char*>(in);
+  for (int64_t i = 0; i < n / kQBlock; ++i, b += kQ8_0Bytes, out += kQBlock) {
+    const float d = load_d(b);
+    for (int64_t j = 0; j < kQBlock; ++j) out[j] = d * static_cast<float>(static_cast<int8_t>(b[2 + j]));
+  }
+}
+
+void dequantize_q4_0(const void* in, float* out, int64_t n) {
+  const auto* b = static_cast<const unsigned char*>(in);
+  for (int64_t i = 0; i < n / kQBlock; ++i, b += kQ4_0Bytes, out += kQBlock) {
+    const float d = load_d(b);
+    for (int64_t j = 0; j < kQBlock / 2; ++j) {
+      out[j] = d * static_cast<float>((b[2 + j] & 0x0f) - 8);
+      out[j + kQBlock / 2] = d * static_cast<float>((b[2 + j] >> 4) - 8);
+    }
+  }
+}
+
+void quantize_activations(const float* x, int64_t M, int64_t K, int64_t ldx, void* out) {
+  for (int64_t m = 0; m < M; ++m) {
+    auto* row = static_cast<unsigned char*>(out) + m * activation_row_bytes(K);
+    auto* q = reinterpret_cast<int8_t*>(row);
+    auto* d = reinterpret_cast<float*>(row + K);
+    for (int64_t b = 0; b < K / kQBlock; ++b) d[b] = quantize_int8_block(x + m * ldx + b * kQBlock, q + b * kQBlock);
+  }
+}
+
+}  // namespace transformers::cpu

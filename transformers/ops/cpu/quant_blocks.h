@@ -1,0 +1,32 @@
+// GGML's Q8_0 and Q4_0 blocks (dtype.h has the byte layouts) and the int8 activation rows the
+// quantized kernels multiply them with. Scalar code, compiled without tier flags: every tier calls
+// these same functions, so quantized bytes never depend on the tier.
+#pragma once
+
+#include <cstdint>
+
+namespace transformers::cpu {
+
+constexpr int64_t kQBlock = 32;       // elements per block of Q8_0, Q4_0 and the activations
+constexpr int64_t kQ8_0Bytes = 34;    // f16 d + 32 int8
+constexpr int64_t kQ4_0Bytes = 18;    // f16 d + 16 bytes of nibbles
+
+// f32 -> blocks, n a multiple of 32, GGML's reference rounding:
+//   Q8_0 (quantize_row_q8_0_ref): d = amax / 127, q = round(x / d) (half away from zero).
+//   Q4_0 (quantize_row_q4_0_ref): m = the element largest in magnitude, sign kept; d = m / -8,
+//         q = min(15, (int)(x / d + 8.5)).
+// d is stored as f16; q is computed with the unrounded 1/d, as GGML does.
+void quantize_q8_0(const float* x, void* out, int64_t n);
+void quantize_q4_0(const float* x, void* out, int64_t n);
+// blocks -> f32, n elements.
+void dequantize_q8_0(const void* in, float* out, int64_t n);
+void dequantize_q4_0(const void* in, float* out, int64_t n);
+
+// Activations for the integer dot products, one row of K (a multiple of 32) in
+// activation_row_bytes(K) bytes: K int8 q, then K / 32 f32 scales d (d = amax / 127 of the block,
+// q = round(x / d)): Q8_0's rounding with the scale kept in f32 (llama.cpp rounds it to f16).
+// Quantized once per linear call and shared by every task.
+constexpr int64_t activation_row_bytes(int64_t K) { return K + K / kQBlock * 4; }
+void quantize_activations(const float* x, int64_t M, int64_t K, int64_t ldx, void* out);
+
+}  // namespace transformers::cpu
