@@ -22,6 +22,7 @@
 #include "transformers/config/generation_config_overrides.h"
 #include "transformers/generation/generate.h"
 #include "transformers/generation/tokenizer_adapters.h"
+#include "transformers/gguf/gguf_model.h"
 #include "transformers/io/json.h"
 #include "transformers/models/auto.h"
 #include "transformers/tokenization/tokenizer.h"
@@ -45,8 +46,10 @@ struct GenerateArgs {
   std::vector<std::string> key_values;  // v5 chat's GENERATE_FLAGS: max_new_tokens=64 ...
 };
 
-bool has_tokenizer(const std::filesystem::path& dir) {
-  return std::filesystem::exists(dir / "tokenizer.json") || std::filesystem::exists(dir / "tokenizer.model");
+// A model folder with tokenizer files, or a GGUF file (its tokenizer is in its metadata).
+bool has_tokenizer(const std::filesystem::path& model) {
+  return std::filesystem::exists(model / "tokenizer.json") || std::filesystem::exists(model / "tokenizer.model") ||
+         gguf::is_gguf_file(model);
 }
 
 // "1,2,3;4,5" -> rows (lengths may differ).

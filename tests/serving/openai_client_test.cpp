@@ -5,6 +5,7 @@
 // test fails saying so.
 #include <cstdlib>
 
+#include "common/npm_package.h"
 #include "serving/serve_fixture.h"
 
 namespace transformers::testing {
@@ -12,23 +13,10 @@ namespace {
 
 constexpr char kOpenAiVersion[] = "4.104.0";
 
-std::filesystem::path client_dir() {
-  const char* home = std::getenv("HOME");
-  return std::filesystem::path(home ? home : "/tmp") / ".cache" / "transformers-cpp" / (std::string("npm-openai-") + kOpenAiVersion);
-}
-
 // The folder holding node_modules/openai and the script; empty (with a failure) when npm failed.
 std::filesystem::path install_client() {
-  const auto dir = client_dir();
-  if (!std::filesystem::exists(dir / "node_modules" / "openai" / "package.json")) {
-    std::filesystem::create_directories(dir);
-    auto r = run_command("npm install --no-audit --no-fund --prefix " + dir.string() + " openai@" + kOpenAiVersion);
-    if (r.exit_code != 0) {
-      ADD_FAILURE() << "npm could not install openai@" << kOpenAiVersion << " into " << dir
-                    << " (no network or no npm?); the test needs the official client:\n" << r.err;
-      return {};
-    }
-  }
+  const auto dir = install_npm_package(npm_cache_dir(std::string("npm-openai-") + kOpenAiVersion), "openai", kOpenAiVersion);
+  if (dir.empty()) return {};
   std::filesystem::copy_file(std::filesystem::path(TCPP_SOURCE_DIR) / "tests/serving/openai_client.mjs", dir / "openai_client.mjs",
                              std::filesystem::copy_options::overwrite_existing);
   return dir;

@@ -2,6 +2,7 @@
 
 #include <cstdio>
 
+#include "transformers/gguf/gguf_model.h"
 #include "transformers/hub/hub_cache.h"
 #include "transformers/loading/conversion_mapping.h"
 #include "transformers/models/checkpoint_checks.h"
@@ -40,7 +41,8 @@ std::unique_ptr<CausalLM> AutoModelForCausalLM::from_pretrained(const std::files
 std::unique_ptr<CausalLM> AutoModelForCausalLM::from_pretrained(const std::filesystem::path& name,
                                                                  const LoadOptions& options, LoadReport* report_out) {
   const std::filesystem::path path = hub::resolve_pretrained_path(name);
-  TCPP_CHECK(std::filesystem::is_directory(path), IoError, path.string(), ": not a model folder");
+  if (gguf::is_gguf_file(path)) return gguf::load_gguf_causal_lm(path, options);
+  TCPP_CHECK(std::filesystem::is_directory(path), IoError, path.string(), ": not a model folder (nor a GGUF file)");
   PretrainedConfig config = PretrainedConfig::from_pretrained(path);
   const ModelEntry& entry = find_model(config);
   SafetensorsCheckpoint ck = SafetensorsCheckpoint::open(path);

@@ -7,6 +7,7 @@
 #include "transformers/io/json.h"
 #include "transformers/tokenization/backend.h"
 #include "transformers/tokenization/decoders.h"
+#include "transformers/tokenization/gguf_vocab.h"
 #include "transformers/tokenization/sentencepiece_backend.h"
 #include "transformers/tokenization/tokenizer_config.h"
 #include "transformers/tokenization/tokenizer_json.h"
@@ -63,9 +64,15 @@ Tokenizer Tokenizer::from_pretrained(const fs::path& name) {
   TCPP_CHECK(fs::exists(path), IoError, path.string(), ": no such file or folder");
   fs::path folder = fs::is_directory(path) ? path : path.parent_path();
   auto config = std::make_shared<Config>();
-  static_cast<tokenization::TokenizerConfig&>(*config) = tokenization::load_tokenizer_config(folder);
   std::shared_ptr<const TokenizerBackend> backend;
   bool is_file = !fs::is_directory(path);
+  if (is_file && GgufFile::has_magic(path)) {  // a GGUF model carries its tokenizer and settings
+    auto converted = tokenization::gguf_tokenizer(*GgufFile::open(path));
+    static_cast<tokenization::TokenizerConfig&>(*config) = std::move(converted.config);
+    backend = tokenization::TokenizerJson::from_string(converted.tokenizer_json, path.string());
+    return Tokenizer(std::move(backend), std::move(config));
+  }
+  static_cast<tokenization::TokenizerConfig&>(*config) = tokenization::load_tokenizer_config(folder);
   if (is_file && path.filename().string().find(".model") != std::string::npos) {
     backend = tokenization::make_sentencepiece_backend(path, config->add_bos_token.value_or(true),
                                                        config->add_eos_token.value_or(false));

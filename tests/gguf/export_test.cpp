@@ -1,0 +1,130 @@
+// `transformers export-gguf` against llama.cpp itself (node-llama-cpp's prebuilt binaries): the
+// golden models, exported, generate the golden greedy ids in llama.cpp; the tensors read back
+// are the checkpoint's, with the Q/K rows permuted by the formula of llama.cpp's converter.
+#include <gtest/gtest.h>
+
+#include "common/npm_package.h"
+#include "common/process.h"
+#include "common/test_util.h"
+#include "transformers/gguf/gguf_export.h"
+#include "transformers/io/gguf.h"
+#include "transformers/io/safetensors.h"
+#include "transformers/models/auto.h"
+#include "transformers/tokenization/gguf_vocab.h"
+#include "transformers/ops/ops.h"
+
+namespace transformers::testing {
+namespace {
+
+constexpr char kNodeLlamaCppVersion[] = "3.22.1";
+
+// The folder with node_modules/node-llama-cpp and the runner script (the layout the speed race
+// in bench/ uses too); empty with a failure when npm failed.
+std::filesystem::path llama_cpp_runner() {
+  const auto prefix = install_npm_package(npm_cache_dir(std::string("node-llama-cpp-") + kNodeLlamaCppVersion) / "node",
+                                          "node-llama-cpp", kNodeLlamaCppVersion, "NODE_LLAMA_CPP_SKIP_DOWNLOAD=true");
+  if (prefix.empty()) return {};
+  std::filesystem::copy_file(std::filesystem::path(TCPP_SOURCE_DIR) / "tests/gguf/llama_cpp_run.mjs",
+                             prefix / "llama_cpp_run.mjs", std::filesystem::copy_options::overwrite_existing);
+  return prefix / "llama_cpp_run.mjs";
+}
+
+Json golden_generate(const std::string& arch) { return read_json_file(shared_path("golden/" + arch + "/generate.json")); }
+
+}  // namespace
+
+TEST(GgufExport, LlamaCppGeneratesTheGoldenGreedyIds) {
+  const auto runner = llama_cpp_runner();
+  ASSERT_FALSE(runner.empty());
+  for (const char* name : {"llama", "llama3", "qwen2", "qwen3"}) {
+    const std::string arch(name);
+    SCOPED_TRACE(arch);
+    const auto out = scratch_dir("gguf_export") / (arch + ".gguf");
+    const auto r = run_transformers("export-gguf " + shared_path("golden/" + arch).string() + " " + out.string() +
+                                    " --outtype f32");
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    const Json golden = golden_generate(arch);
+    const auto n = golden["new_ids"][0].size();
+    const auto run = run_command("node " + runner.string() + " " + out.string() + " generate '" +
+                                 golden["input_ids"].dump() + "' " + std::to_string(n));
+    ASSERT_EQ(run.exit_code, 0) << run.err;
+    EXPECT_EQ(Json::parse(run.out), golden["new_ids"]);
+  }
+}
+
+TEST(GgufExport, TensorsAndMetadataReadBack) {
+  const auto folder = shared_path("golden/llama");
+  const auto model = AutoModelForCausalLM::from_pretrained(folder);
+  const auto out = scratch_dir("gguf_export") / "llama_readback.gguf";
+  const auto report = gguf::export_gguf(*model, out, {.outtype = "f32", .write_tokenizer = [&](GgufWriter& w) {
+    return tokenization::write_gguf_vocabulary(w, model->config(), folder);
+  }});
+  EXPECT_EQ(report.architecture, "llama");
+  EXPECT_EQ(report.tokenizer_model, "gpt2");  // vocab 256: the byte-level placeholder
+
+  const auto f = GgufFile::open(out);
+  const auto& c = model->config();
+  EXPECT_EQ(f->get_string("general.architecture"), "llama");
+  EXPECT_EQ(f->get_int("llama.block_count"), c.num_hidden_layers);
+  EXPECT_EQ(f->get_int("llama.attention.head_count_kv"), c.num_key_value_heads);
+  EXPECT_EQ(f->get_int("general.file_type"), 0);
+  EXPECT_FLOAT_EQ(static_cast<float>(f->get_number("llama.attention.layer_norm_rms_epsilon")),
+                  static_cast<float>(c.rms_norm_eps));
+  EXPECT_EQ(f->find("tokenizer.ggml.tokens")->array_size(), static_cast<size_t>(c.vocab_size));
+
+  const auto checkpoint = SafetensorsCheckpoint::open(folder);
+  // Rows of head h, half i, position j (j < D/2) move from h*D + i*D/2 + j to h*D + 2j + i.
+  auto expect_permuted = [&](const std::string& hf, const std::string& gg, int64_t heads) {
+    const std::vector<float> original = ops::to_float_vector(checkpoint.tensor(hf));
+    const Tensor stored = f->tensor(gg);
+    const std::vector<float> written = ops::to_float_vector(stored);
+    const int64_t rows = stored.size(0), cols = stored.size(1), D = rows / heads;
+    for (int64_t h = 0; h < heads; ++h)
+      for (int64_t i = 0; i < 2; ++i)
+        for (int64_t j = 0; j < D / 2; ++j)
+          for (int64_t k = 0; k < cols; ++k)
+            ASSERT_EQ(written[(h * D + 2 * j + i) * cols + k], original[(h * D + i * D / 2 + j) * cols + k])
+                << gg << " head " << h;
+  };
+  expect_permuted("model.layers.1.self_attn.q_proj.weight", "blk.1.attn_q.weight", c.num_attention_heads);
+  expect_permuted("model.layers.0.self_attn.k_proj.weight", "blk.0.attn_k.weight", c.num_key_value_heads);
+  EXPECT_EQ(ops::to_float_vector(f->tensor("blk.0.ffn_down.weight")),
+            ops::to_float_vector(checkpoint.tensor("model.layers.0.mlp.down_proj.weight")));
+  EXPECT_EQ(ops::to_float_vector(f->tensor("output.weight")), ops::to_float_vector(checkpoint.tensor("lm_head.weight")));
+}
+
+TEST(GgufExport, SixteenBitTypesAndTiedEmbeddings) {
+  const auto model = AutoModelForCausalLM::from_pretrained(shared_path("golden/qwen2"));  // tied, q/k/v biases
+  const Tensor* q_proj = nullptr;
+  for (const auto& p : model->named_parameters())
+    if (p.name == "model.layers.0.self_attn.q_proj.weight") q_proj = p.tensor;
+  ASSERT_NE(q_proj, nullptr);
+  for (const std::string type : {"f16", "bf16"}) {
+    const auto out = scratch_dir("gguf_export") / ("qwen2_" + type + ".gguf");
+    gguf::export_gguf(*model, out, {.outtype = type, .write_tokenizer = [&](GgufWriter& w) {
+      return tokenization::write_gguf_vocabulary(w, model->config(), {});
+    }});
+    const auto f = GgufFile::open(out);
+    EXPECT_FALSE(f->contains("output.weight"));  // tied: llama.cpp reuses token_embd
+    const Tensor q = f->tensor("blk.0.attn_q.weight");
+    EXPECT_EQ(q.dtype(), type == "f16" ? DType::F16 : DType::BF16);
+    EXPECT_EQ(f->tensor("blk.0.attn_q.bias").dtype(), DType::F32);  // 1-D tensors stay F32
+    // qwen2 is not permuted: the 16-bit rounding of the checkpoint's values.
+    EXPECT_EQ(ops::to_float_vector(ops::cast(q, DType::F32)),
+              ops::to_float_vector(ops::cast(ops::cast(*q_proj, q.dtype()), DType::F32)));
+  }
+}
+
+TEST(GgufExport, RefusesWhatLlamaCppWouldComputeDifferently) {
+  const auto out = scratch_dir("gguf_export") / "refused.gguf";
+  expect_one_line_error(run_transformers("export-gguf " + shared_path("golden/mistral").string() + " " + out.string()),
+                        "sliding_window 6");
+  expect_one_line_error(run_transformers("export-gguf " + shared_path("golden/gemma2").string() + " " + out.string()),
+                        "model_type gemma2");
+  expect_one_line_error(
+      run_transformers("export-gguf " + shared_path("golden/llama").string() + " " + out.string() + " --outtype q3"),
+      "--outtype q3");
+  EXPECT_FALSE(std::filesystem::exists(out));
+}
+
+}  // namespace transformers::testing

@@ -1,0 +1,95 @@
+// GGUF files as models: what export-gguf writes loads back through from_pretrained with the
+// golden logits (the rope permutation undone), 16-bit files stay mapped, and lying metadata is
+// an error naming the file and key.
+#include <gtest/gtest.h>
+
+#include "common/test_util.h"
+#include "transformers/gguf/gguf_export.h"
+#include "transformers/gguf/gguf_model.h"
+#include "transformers/io/npy.h"
+#include "transformers/io/safetensors.h"
+#include "transformers/models/auto.h"
+#include "transformers/ops/ops.h"
+#include "transformers/tokenization/gguf_vocab.h"
+
+namespace transformers::testing {
+namespace {
+
+std::filesystem::path export_golden(const std::string& arch, const std::string& outtype) {
+  const auto folder = shared_path("golden/" + arch);
+  const auto model = AutoModelForCausalLM::from_pretrained(folder);
+  const auto out = scratch_dir("gguf_load") / (arch + "_" + outtype + ".gguf");
+  gguf::export_gguf(*model, out, {.outtype = outtype, .write_tokenizer = [&](GgufWriter& w) {
+    return tokenization::write_gguf_vocabulary(w, model->config(), folder);
+  }});
+  return out;
+}
+
+}  // namespace
+
+TEST(GgufLoad, ExportedGoldenModelsGiveTheGoldenLogits) {
+  for (const char* name : {"llama", "qwen2", "qwen3"}) {
+    const std::string arch(name);
+    SCOPED_TRACE(arch);
+    const auto model = AutoModelForCausalLM::from_pretrained(export_golden(arch, "f32"));
+    EXPECT_EQ(model->config().model_type, arch);
+    const Tensor ids = load_npy(shared_path("golden/" + arch + "/input_ids.npy"));
+    const Tensor expected = load_npy(shared_path("golden/" + arch + "/logits.npy"));
+    const Tensor logits = model->forward(ids).logits;
+    EXPECT_LT(max_abs_diff(logits, expected), 1e-4f);
+  }
+}
+
+TEST(GgufLoad, SixteenBitWeightsStayInTheMapping) {
+  const auto model = AutoModelForCausalLM::from_pretrained(export_golden("qwen3", "bf16"));
+  EXPECT_EQ(model->dtype, DType::BF16);
+  const auto checkpoint = SafetensorsCheckpoint::open(shared_path("golden/qwen3"));
+  for (const auto& p : model->named_parameters()) {
+    if (p.name == "model.layers.0.mlp.up_proj.weight") {
+      EXPECT_EQ(p.tensor->storage()->kind(), Storage::Kind::Mapped);  // no copy
+      EXPECT_EQ(p.tensor->dtype(), DType::BF16);
+      EXPECT_EQ(ops::to_float_vector(ops::cast(*p.tensor, DType::F32)),
+                ops::to_float_vector(ops::cast(ops::cast(checkpoint.tensor(p.name), DType::BF16), DType::F32)));
+    }
+    if (p.name == "model.layers.0.self_attn.q_norm.weight")  // vectors stay f32, unrounded
+      EXPECT_EQ(ops::to_float_vector(*p.tensor), ops::to_float_vector(checkpoint.tensor(p.name)));
+  }
+}
+
+TEST(GgufLoad, LyingMetadataIsAnErrorNamingTheKey) {
+  const auto good = GgufFile::open(export_golden("qwen2", "f32"));
+  auto rewrite = [&](const std::string& name, const std::function<void(GgufWriter&)>& change) {
+    GgufWriter w;
+    for (const auto& [key, value] : good->header().metadata) {
+      if (value.type == GgufType::String) w.set_string(key, value.string);
+      else if (value.type == GgufType::F32) w.set_f32(key, static_cast<float>(value.number));
+      else if (value.type == GgufType::Array && value.element_type == GgufType::String) w.set_strings(key, value.strings);
+      else if (value.type == GgufType::Array) w.set_i32s(key, std::vector<int32_t>(value.integers.begin(), value.integers.end()));
+      else if (value.type == GgufType::Bool) w.set_bool(key, value.integer != 0);
+      else w.set_u32(key, static_cast<uint32_t>(value.integer));
+    }
+    change(w);
+    for (const auto& t : good->header().tensors)
+      w.add_tensor(t.name, t.shape(), static_cast<GgmlType>(t.type), [&, n = t.name] { return good->tensor(n); });
+    const auto path = scratch_dir("gguf_load") / name;
+    w.write(path);
+    return path;
+  };
+  auto expect_error = [](const std::filesystem::path& path, const std::string& fragment) {
+    try {
+      AutoModelForCausalLM::from_pretrained(path);
+      ADD_FAILURE() << "loaded; expected an error with: " << fragment;
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()).find(fragment), std::string::npos) << e.what();
+    }
+  };
+  expect_error(rewrite("layers.gguf", [](GgufWriter& w) { w.set_u32("qwen2.block_count", 3); }),
+               "blk.2.attn_norm.weight is missing");
+  expect_error(rewrite("width.gguf", [](GgufWriter& w) { w.set_u32("qwen2.feed_forward_length", 100); }), "has shape");
+  expect_error(rewrite("arch.gguf", [](GgufWriter& w) { w.set_string("general.architecture", "mamba"); }),
+               "GGUF architecture mamba");
+  expect_error(rewrite("heads.gguf", [](GgufWriter& w) { w.set_string("qwen2.attention.head_count", "four"); }),
+               "qwen2.attention.head_count is string");
+}
+
+}  // namespace transformers::testing

@@ -1,0 +1,112 @@
+// Tokenizers through GGUF, against the real Hugging Face tokenizers' output
+// (../shared/tokenizers/expected): a model folder with the Qwen3 or Llama 3 tokenizer is exported,
+// then (1) llama.cpp tokenizes the reference texts from our file and (2) our tokenizer, loaded back
+// from the GGUF file alone, does.
+#include <gtest/gtest.h>
+
+#include <fstream>
+
+#include "common/npm_package.h"
+#include "common/process.h"
+#include "common/test_util.h"
+#include "transformers/gguf/gguf_export.h"
+#include "transformers/models/save.h"
+#include "transformers/tokenization/gguf_vocab.h"
+#include "transformers/tokenization/tokenizer.h"
+
+namespace transformers::testing {
+namespace {
+
+struct Reference {
+  std::vector<std::string> texts;
+  std::vector<Json> with_special, no_special;
+};
+
+Reference reference(const std::string& family) {
+  Reference r;
+  std::ifstream in(shared_path("tokenizers/expected/" + family + ".jsonl"));
+  for (std::string line; std::getline(in, line);) {
+    const Json row = Json::parse(line);
+    r.texts.push_back(row["text"]);
+    r.with_special.push_back(row["with_special"]["ids"]);
+    r.no_special.push_back(row["no_special"]["ids"]);
+  }
+  return r;
+}
+
+// A one-layer model of the tokenizer's vocabulary size with its tokenizer files, as GGUF.
+std::filesystem::path export_with_tokenizer(const std::string& family, const std::string& model_type, int64_t vocab) {
+  const auto folder = scratch_dir("gguf_tokenizer_" + family);
+  const Json config = {{"model_type", model_type}, {"architectures", {"X"}}, {"vocab_size", vocab}, {"hidden_size", 32},
+                       {"intermediate_size", 64}, {"num_hidden_layers", 1}, {"num_attention_heads", 2},
+                       {"num_key_value_heads", 2}, {"head_dim", 16}, {"max_position_embeddings", 256},
+                       {"tie_word_embeddings", true}, {"rms_norm_eps", 1e-6}};
+  const auto model = make_random_model(PretrainedConfig::from_json(config), 7);
+  save_pretrained(*model, folder);
+  for (const char* file : {"tokenizer.json", "tokenizer_config.json"})
+    std::filesystem::copy_file(shared_path("tokenizers/models/" + family + "/" + file), folder / file,
+                               std::filesystem::copy_options::overwrite_existing);
+  const auto out = folder / "model.gguf";
+  gguf::export_gguf(*model, out, {.outtype = "f32", .write_tokenizer = [&](GgufWriter& w) {
+    return tokenization::write_gguf_vocabulary(w, model->config(), folder);
+  }});
+  return out;
+}
+
+std::filesystem::path llama_cpp_runner() {
+  const auto prefix = install_npm_package(npm_cache_dir("node-llama-cpp-3.22.1") / "node", "node-llama-cpp", "3.22.1",
+                                          "NODE_LLAMA_CPP_SKIP_DOWNLOAD=true");
+  if (prefix.empty()) return {};
+  std::filesystem::copy_file(std::filesystem::path(TCPP_SOURCE_DIR) / "tests/gguf/llama_cpp_run.mjs",
+                             prefix / "llama_cpp_run.mjs", std::filesystem::copy_options::overwrite_existing);
+  return prefix / "llama_cpp_run.mjs";
+}
+
+void check_family(const std::string& family, const std::string& model_type, int64_t vocab) {
+  SCOPED_TRACE(family);
+  const Reference ref = reference(family);
+  ASSERT_GT(ref.texts.size(), 400u);
+  const auto gguf = export_with_tokenizer(family, model_type, vocab);
+
+  // Our tokenizer from the GGUF file alone: every id as the Rust library gives it.
+  const Tokenizer tok = Tokenizer::from_pretrained(gguf);
+  size_t ours_equal = 0;
+  for (size_t i = 0; i < ref.texts.size(); ++i) {
+    const Json with = tok.encode(ref.texts[i], true), without = tok.encode(ref.texts[i], false);
+    EXPECT_EQ(with, ref.with_special[i]) << "text " << i;
+    EXPECT_EQ(without, ref.no_special[i]) << "text " << i;
+    ours_equal += with == ref.with_special[i] && without == ref.no_special[i];
+  }
+  std::printf("%s: our tokenizer from GGUF agrees with HF on %zu/%zu texts\n", family.c_str(), ours_equal, ref.texts.size());
+
+  // llama.cpp reading our metadata: its tokenizer (its own regex engine) on the same texts.
+  const auto runner = llama_cpp_runner();
+  ASSERT_FALSE(runner.empty());
+  const auto texts_file = gguf.parent_path() / "texts.json";
+  std::ofstream(texts_file) << Json(ref.texts).dump();
+  const auto run = run_command("node " + runner.string() + " " + gguf.string() + " tokenize " + texts_file.string());
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  const Json theirs = Json::parse(run.out);
+  size_t llama_equal = 0;
+  for (size_t i = 0; i < ref.texts.size(); ++i) llama_equal += theirs[i] == ref.with_special[i];
+  std::printf("%s: llama.cpp on our GGUF agrees with HF on %zu/%zu texts\n", family.c_str(), llama_equal, ref.texts.size());
+  EXPECT_GE(llama_equal * 100, ref.texts.size() * 95);
+}
+
+}  // namespace
+
+TEST(GgufTokenizer, Qwen3RoundTripsThroughGguf) { check_family("qwen3", "qwen3", 151936); }
+TEST(GgufTokenizer, Llama3RoundTripsThroughGguf) { check_family("llama3", "llama", 128256); }
+
+TEST(GgufTokenizer, GenerateFromTheGgufFileEqualsTheFolder) {
+  const auto gguf = export_with_tokenizer("llama3", "llama", 128256);
+  const std::string args = " --prompt 'The quick brown fox' --max-new-tokens 6 --quiet";
+  const auto from_folder = run_transformers("generate " + gguf.parent_path().string() + args);
+  const auto from_gguf = run_transformers("generate " + gguf.string() + args);
+  ASSERT_EQ(from_folder.exit_code, 0) << from_folder.err;
+  ASSERT_EQ(from_gguf.exit_code, 0) << from_gguf.err;
+  EXPECT_EQ(from_gguf.out, from_folder.out);
+  EXPECT_NE(from_gguf.out.find("The quick brown fox"), std::string::npos) << from_gguf.out;
+}
+
+}  // namespace transformers::testing

@@ -1,0 +1,151 @@
+#include "transformers/gguf/gguf_export.h"
+
+#include <cmath>
+#include <numbers>
+#include <set>
+
+#include "transformers/core/error.h"
+#include "transformers/gguf/gguf_names.h"
+#include "transformers/io/gguf.h"
+#include "transformers/ops/ops.h"
+
+namespace transformers::gguf {
+namespace {
+
+struct OutType {
+  const char* name;
+  GgmlType type;      // of the matrices (norms and biases stay F32)
+  uint32_t file_type; // general.file_type (llama_ftype)
+};
+constexpr OutType kOutTypes[] = {
+    {"f32", GgmlType::F32, 0},
+    {"f16", GgmlType::F16, 1},
+    {"bf16", GgmlType::BF16, 32},
+};
+
+const OutType& out_type(const std::string& name) {
+  for (const auto& t : kOutTypes)
+    if (name == t.name) return t;
+  throw ValueError("export-gguf: --outtype " + name + " is not supported (" + gguf_outtypes() + ")");
+}
+
+// llama.cpp applies llama3 rope scaling through per-frequency divisors (rope_freqs.weight), which
+// its converter computes as below from the rope parameters.
+Tensor llama3_rope_factors(const RopeParameters& rope, int64_t head_dim) {
+  const double factor = rope.get("factor", 8.0), low = rope.get("low_freq_factor", 1.0),
+               high = rope.get("high_freq_factor", 4.0), old = rope.get("original_max_position_embeddings", 8192.0);
+  const double low_wavelength = old / low, high_wavelength = old / high;
+  std::vector<float> out;
+  for (int64_t i = 0; i < head_dim; i += 2) {
+    const float freq = 1.0f / std::pow(static_cast<float>(rope.rope_theta), static_cast<float>(i) / head_dim);
+    const double wavelength = 2 * std::numbers::pi / freq;
+    if (wavelength < high_wavelength) {
+      out.push_back(1.0f);
+    } else if (wavelength > low_wavelength) {
+      out.push_back(static_cast<float>(factor));
+    } else {
+      const double smooth = (old / wavelength - low) / (high - low);
+      out.push_back(static_cast<float>(1 / ((1 - smooth) / factor + smooth)));
+    }
+  }
+  return Tensor::from_values(out, {static_cast<int64_t>(out.size())});
+}
+
+void write_model_metadata(GgufWriter& w, const PretrainedConfig& c, const std::string& arch, const OutType& type,
+                          const std::string& name) {
+  const std::string a = arch + ".";
+  w.set_string("general.architecture", arch);
+  w.set_string("general.name", name);
+  w.set_u32("general.file_type", type.file_type);
+  w.set_u32("general.quantization_version", 2);
+  w.set_u32(a + "block_count", static_cast<uint32_t>(c.num_hidden_layers));
+  w.set_u32(a + "context_length", static_cast<uint32_t>(c.max_position_embeddings > 0 ? c.max_position_embeddings : 4096));
+  w.set_u32(a + "embedding_length", static_cast<uint32_t>(c.hidden_size));
+  w.set_u32(a + "feed_forward_length", static_cast<uint32_t>(c.intermediate_size));
+  w.set_u32(a + "attention.head_count", static_cast<uint32_t>(c.num_attention_heads));
+  w.set_u32(a + "attention.head_count_kv", static_cast<uint32_t>(c.num_key_value_heads));
+  w.set_f32(a + "rope.freq_base", static_cast<float>(c.rope_parameters.rope_theta));
+  w.set_f32(a + "attention.layer_norm_rms_epsilon", static_cast<float>(c.rms_norm_eps));
+  w.set_u32(a + "vocab_size", static_cast<uint32_t>(c.vocab_size));
+  const double partial = c.rope_parameters.partial_rotary_factor.value_or(1.0);
+  w.set_u32(a + "rope.dimension_count", static_cast<uint32_t>(static_cast<double>(c.head_dim) * partial));
+  w.set_u32(a + "attention.key_length", static_cast<uint32_t>(c.head_dim));
+  w.set_u32(a + "attention.value_length", static_cast<uint32_t>(c.head_dim));
+  const std::string& rope_type = c.rope_parameters.rope_type;
+  if (rope_type == "linear") {
+    w.set_string(a + "rope.scaling.type", "linear");
+    w.set_f32(a + "rope.scaling.factor", static_cast<float>(c.rope_parameters.get("factor")));
+  } else if (rope_type != "default" && rope_type != "llama3") {
+    throw ValueError(c.where() + ": export-gguf: rope type " + rope_type + " is not exported yet (default, linear, llama3)");
+  }
+}
+
+// What llama.cpp would compute differently: refused rather than written silently wrong.
+void check_exportable(const PretrainedConfig& c) {
+  TCPP_CHECK(c.rope_parameters_by_layer_type.empty(), ValueError, c.where(),
+             ": export-gguf: per-layer-type rope parameters are not exported yet");
+  if (c.sliding_window && (c.max_position_embeddings <= 0 || *c.sliding_window < c.max_position_embeddings)) {
+    const bool used = c.model_type == "mistral" || c.get_or<bool>("use_sliding_window", false);
+    TCPP_CHECK(!used, ValueError, c.where(), ": export-gguf: sliding_window ", *c.sliding_window,
+               " would be ignored by llama.cpp's ", *gguf_architecture(c.model_type), " architecture");
+  }
+  TCPP_CHECK(c.hidden_act == "silu", ValueError, c.where(), ": export-gguf: hidden_act ", c.hidden_act,
+             " (llama.cpp's Llama-family graphs use silu)");
+}
+
+}  // namespace
+
+std::string gguf_outtypes() {
+  std::string out;
+  for (const auto& t : kOutTypes) out += (out.empty() ? "" : ", ") + std::string(t.name);
+  return out;
+}
+
+GgufExportReport export_gguf(const CausalLM& model, const std::filesystem::path& out, const GgufExportOptions& options) {
+  const PretrainedConfig& c = model.config();
+  const auto arch = gguf_architecture(c.model_type);
+  TCPP_CHECK(arch.has_value(), ValueError, c.where(), ": export-gguf: model_type ", c.model_type,
+             " is not exported yet (llama, mistral, qwen2, qwen3)");
+  check_exportable(c);
+  const OutType& type = out_type(options.outtype);
+
+  GgufWriter w;
+  TCPP_CHECK(options.write_tokenizer != nullptr, ValueError, "export-gguf: no tokenizer writer given");
+  write_model_metadata(w, c, *arch, type, options.name.empty() ? c.model_type : options.name);
+  GgufExportReport report;
+  report.architecture = *arch;
+  report.tokenizer_model = options.write_tokenizer(w);
+
+  if (c.rope_parameters.rope_type == "llama3") {
+    const Tensor factors = llama3_rope_factors(c.rope_parameters, c.head_dim);
+    w.add_tensor("rope_freqs.weight", factors.shape(), GgmlType::F32, [factors] { return factors; });
+  }
+  std::set<std::string> tied_targets;
+  for (const auto& [target, source] : model.tied_weights()) tied_targets.insert(target);
+  const bool permute = *arch == "llama";
+  for (const auto& p : model.named_parameters()) {
+    if (tied_targets.count(p.name) || !p.tensor->defined()) continue;
+    const auto gguf_name = gguf_tensor_name(p.name);
+    TCPP_CHECK(gguf_name.has_value(), ValueError, "export-gguf: parameter ", p.name, " has no GGUF name");
+    const GgmlType stored = p.tensor->dim() >= 2 ? type.type : GgmlType::F32;
+    const int64_t heads = p.name.find("k_proj") != std::string::npos ? c.num_key_value_heads : c.num_attention_heads;
+    const Tensor* source = p.tensor;
+    const bool rope_rows = permute && is_rope_permuted(p.name);
+    w.add_tensor(*gguf_name, p.tensor->shape(), stored, [source, stored, rope_rows, heads] {
+      Tensor x = ops::cast(*source, DType::F32);
+      if (rope_rows) x = permute_rows_for_ggml_rope(x, heads);
+      switch (stored) {
+        case GgmlType::F16: return ops::cast(x, DType::F16);
+        case GgmlType::BF16: return ops::cast(x, DType::BF16);
+        default: return x;
+      }
+    });
+    ++report.tensors;
+  }
+  w.write(out);
+  std::error_code ec;
+  report.bytes = std::filesystem::file_size(out, ec);
+  return report;
+}
+
+}  // namespace transformers::gguf
