@@ -8,7 +8,12 @@ Linear::Linear(int64_t in_features, int64_t out_features, bool has_bias, bool st
   if (has_bias) register_parameter("bias", &bias, {out_features}, ParamRole::Vector);
 }
 
-Tensor Linear::forward(const Tensor& x) const { return ops::linear(x, weight, bias.defined() ? &bias : nullptr); }
+Tensor Linear::forward(const Tensor& x) const {
+  Tensor y = ops::linear(x, weight, bias.defined() ? &bias : nullptr);
+  if (adapter) [[unlikely]]
+    adapter->add_to(x, y);
+  return y;
+}
 
 Embedding::Embedding(int64_t num_embeddings, int64_t dim) {
   register_parameter("weight", &weight, {num_embeddings, dim}, ParamRole::Matrix);

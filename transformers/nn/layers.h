@@ -8,6 +8,13 @@
 
 namespace transformers::nn {
 
+// Something added to a Linear's output at run time (a LoRA adapter, training/lora.h): y += f(x).
+class LinearAdapter {
+ public:
+  virtual ~LinearAdapter() = default;
+  virtual void add_to(const Tensor& x, Tensor& y) const = 0;
+};
+
 class Linear : public Module {
  public:
   // stored_transposed: the checkpoint holds the weight as [in, out] (GPT-2's Conv1D); it is
@@ -20,6 +27,8 @@ class Linear : public Module {
   int64_t out_features() const { return out_; }
   Tensor weight;  // [out, in]
   Tensor bias;    // [out] f32, undefined when absent
+  // Not owned; null (the inference path: one pointer check) unless an adapter is attached.
+  const LinearAdapter* adapter = nullptr;
 
  private:
   int64_t in_, out_;

@@ -43,6 +43,15 @@ void Module::mark_parameters_optional() {
   for (auto& p : params_) p.optional = true;
 }
 
+std::vector<std::pair<std::string, Module*>> Module::named_modules(const std::string& prefix) const {
+  std::vector<std::pair<std::string, Module*>> out;
+  for (const auto& [name, child] : children_) {
+    out.emplace_back(prefix + name, child);
+    for (auto& sub : child->named_modules(prefix + name + ".")) out.push_back(std::move(sub));
+  }
+  return out;
+}
+
 void Module::register_module(std::string name, Module* child) { children_.emplace_back(std::move(name), child); }
 
 }  // namespace transformers::nn

@@ -38,6 +38,9 @@ class Module {
 
   // Every parameter of this module and its children, with full dotted names.
   std::vector<ParameterSlot> named_parameters(const std::string& prefix = "") const;
+  // Every descendant module with its full dotted name (children before grandchildren's order:
+  // depth first, as torch's named_modules without the root).
+  std::vector<std::pair<std::string, Module*>> named_modules(const std::string& prefix = "") const;
 
   // Moves every (defined) parameter to `device`, as torch's model.to(device). On the CPU, CPU
   // is a no-op; any other device is a NotImplementedError naming it, raised before anything moves.

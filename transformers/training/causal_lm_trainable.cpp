@@ -44,22 +44,11 @@ class TrainableCausalLM : public TrainableModel {
   }
 
   float forward_backward(const Batch& batch, int64_t num_items_in_batch) override {
-    TCPP_CHECK(num_items_in_batch > 0, ValueError,
-               "forward_backward: num_items_in_batch must be positive, got ", num_items_in_batch);
-    autograd::GradMode on(true);
-    Tensor loss_sum = summed_loss(batch);
-    // torch: loss = sum / num_items_in_batch (float32), whose backward seeds 1 /
-    // num_items_in_batch.
-    const float n = static_cast<float>(num_items_in_batch);
-    const float loss = ops::to_float_vector(loss_sum)[0] / n;
-    autograd::backward(loss_sum, Tensor::from_values(std::vector<float>{1.0f / n}, Shape{}));
-    return loss;
+    return causal_lm_forward_backward(*model_, batch, num_items_in_batch);
   }
 
   std::pair<double, int64_t> evaluate(const Batch& batch) override {
-    autograd::NoGrad off;
-    const Tensor loss_sum = summed_loss(batch);
-    return {ops::to_float_vector(loss_sum)[0], count_shifted_targets(batch.labels)};
+    return causal_lm_evaluate(*model_, batch);
   }
 
   void save_pretrained(const std::filesystem::path& folder) const override {
@@ -67,27 +56,46 @@ class TrainableCausalLM : public TrainableModel {
   }
 
  private:
-  // The summed cross-entropy of the shifted targets (with a graph when grad mode is on).
-  Tensor summed_loss(const Batch& batch) {
-    TCPP_CHECK(batch.input_ids.dim() == 2 && batch.labels.shape() == batch.input_ids.shape(),
-               ShapeError, "forward_backward: input_ids ", batch.input_ids.describe(),
-               " and labels ", batch.labels.describe(), " must be [B, L] alike");
-    ForwardOptions options;  // no cache: use_cache is off while training
-    if (batch.attention_mask.defined()) {
-      TCPP_CHECK(batch.attention_mask.shape() == batch.input_ids.shape(), ShapeError,
-                 "forward_backward: attention_mask ", batch.attention_mask.describe(),
-                 " for input_ids ", batch.input_ids.describe());
-      options.attention_mask = &batch.attention_mask;
-    }
-    const CausalLMOutput out = model_->forward(batch.input_ids, options);
-    return ops::cross_entropy(out.logits, shift_labels(batch.labels), kIgnoreIndex);
-  }
-
   std::unique_ptr<CausalLM> model_;
   std::vector<TrainableParameter> parameters_;
 };
 
+// The summed cross-entropy of the shifted targets (with a graph when grad mode is on).
+Tensor summed_loss(const CausalLM& model, const Batch& batch) {
+  TCPP_CHECK(batch.input_ids.dim() == 2 && batch.labels.shape() == batch.input_ids.shape(),
+             ShapeError, "forward_backward: input_ids ", batch.input_ids.describe(), " and labels ",
+             batch.labels.describe(), " must be [B, L] alike");
+  ForwardOptions options;  // no cache: use_cache is off while training
+  if (batch.attention_mask.defined()) {
+    TCPP_CHECK(batch.attention_mask.shape() == batch.input_ids.shape(), ShapeError,
+               "forward_backward: attention_mask ", batch.attention_mask.describe(),
+               " for input_ids ", batch.input_ids.describe());
+    options.attention_mask = &batch.attention_mask;
+  }
+  const CausalLMOutput out = model.forward(batch.input_ids, options);
+  return ops::cross_entropy(out.logits, shift_labels(batch.labels), kIgnoreIndex);
+}
+
 }  // namespace
+
+float causal_lm_forward_backward(const CausalLM& model, const Batch& batch,
+                                 int64_t num_items_in_batch) {
+  TCPP_CHECK(num_items_in_batch > 0, ValueError,
+             "forward_backward: num_items_in_batch must be positive, got ", num_items_in_batch);
+  autograd::GradMode on(true);
+  Tensor loss_sum = summed_loss(model, batch);
+  // torch: loss = sum / num_items_in_batch (float32), whose backward seeds 1 / num_items_in_batch.
+  const float n = static_cast<float>(num_items_in_batch);
+  const float loss = ops::to_float_vector(loss_sum)[0] / n;
+  autograd::backward(loss_sum, Tensor::from_values(std::vector<float>{1.0f / n}, Shape{}));
+  return loss;
+}
+
+std::pair<double, int64_t> causal_lm_evaluate(const CausalLM& model, const Batch& batch) {
+  autograd::NoGrad off;
+  const Tensor loss_sum = summed_loss(model, batch);
+  return {ops::to_float_vector(loss_sum)[0], count_shifted_targets(batch.labels)};
+}
 
 Tensor shift_labels(const Tensor& labels) {
   TCPP_CHECK(labels.dim() == 2 && labels.dtype() == DType::I64, ShapeError,

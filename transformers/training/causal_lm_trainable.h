@@ -24,6 +24,12 @@ std::unique_ptr<TrainableModel> load_trainable_causal_lm(const std::filesystem::
 // parameters stay one tensor with one gradient).
 std::unique_ptr<TrainableModel> make_trainable(std::unique_ptr<CausalLM> model);
 
+// What forward_backward and evaluate do on any causal LM whose trainable tensors are autograd
+// leaves (shared with training/lora.h).
+float causal_lm_forward_backward(const CausalLM& model, const Batch& batch,
+                                 int64_t num_items_in_batch);
+std::pair<double, int64_t> causal_lm_evaluate(const CausalLM& model, const Batch& batch);
+
 // The labels ForCausalLMLoss predicts: labels [B, L] shifted left by one, kIgnoreIndex last.
 Tensor shift_labels(const Tensor& labels);
 

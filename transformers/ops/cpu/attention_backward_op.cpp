@@ -29,6 +29,7 @@ void attention_backward(const Tensor& q, const Tensor& k, const Tensor& v, const
     return;
   }
   const auto& K = cpu::kernels();
+  cpu::ensure_blas_single_threaded();
   const int iL = static_cast<int>(L), iT = static_cast<int>(T), iD = static_cast<int>(D),
             iDv = static_cast<int>(Dv);
   const int ldo = static_cast<int>(Hq * Dv);

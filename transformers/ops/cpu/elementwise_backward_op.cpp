@@ -4,6 +4,7 @@
 #include <cmath>
 #include <vector>
 
+#include "transformers/core/thread_pool.h"
 #include "transformers/ops/cpu/cpu_backward.h"
 
 namespace transformers::ops::cpu_impl {
@@ -122,11 +123,13 @@ void gated_activation_backward(const Tensor& gate, const Tensor& up, Activation 
   const float *gs = gate.data<float>(), *us = up.data<float>(), *g = dy.data<float>();
   float* dg = dgate ? dgate->data<float>() : nullptr;
   float* du = dup ? dup->data<float>() : nullptr;
-  for (int64_t i = 0; i < n; ++i) {
-    const auto [a, slope] = activation_and_slope(gs[i], act);
-    if (dg) dg[i] = static_cast<float>(g[i] * us[i] * slope);
-    if (du) du[i] = static_cast<float>(g[i] * a);
-  }
+  ThreadPool::global().parallel_for(n, 4096, [&](int64_t begin, int64_t end) {
+    for (int64_t i = begin; i < end; ++i) {
+      const auto [a, slope] = activation_and_slope(gs[i], act);
+      if (dg) dg[i] = static_cast<float>(g[i] * us[i] * slope);
+      if (du) du[i] = static_cast<float>(g[i] * a);
+    }
+  });
 }
 
 void softmax_backward(const Tensor& y, const Tensor& dy, Tensor& dx) {

@@ -132,4 +132,8 @@ template <Isa I>
 void linear_on(const float* x, int64_t M, int64_t K, int64_t ldx, const void* w, DType wdt, int64_t N,
                const float* bias, float* y, int64_t ldy, ThreadPool* pool);
 
+// OpenBLAS runs single-threaded inside our pool's tasks, so the pool, not OpenBLAS, owns the
+// cores (linear_driver.cpp; every caller of sgemm calls it first, it acts once).
+void ensure_blas_single_threaded();
+
 }  // namespace transformers::cpu

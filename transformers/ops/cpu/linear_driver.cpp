@@ -15,6 +15,11 @@
 #include "transformers/ops/cpu/kernels.h"
 
 namespace transformers::cpu {
+void ensure_blas_single_threaded() {
+  static std::once_flag once;
+  std::call_once(once, [] { openblas_set_num_threads(1); });
+}
+
 namespace {
 
 // Rows of W converted to f32 at once on the BLAS path: sgemm re-packs x for every call, and
@@ -27,11 +32,6 @@ constexpr int64_t kGemmMinTaskRows = 64;
 constexpr int64_t kRowAlign = 16;  // task boundaries at multiples of 16 rows: no two threads write one cache line of y
 
 int64_t round_up(int64_t v, int64_t m) { return (v + m - 1) / m * m; }
-
-void ensure_blas_single_threaded() {
-  static std::once_flag once;
-  std::call_once(once, [] { openblas_set_num_threads(1); });
-}
 
 // BLAS GEMM over W rows [n0, n1): f32 weights go straight to sgemm; other formats are converted
 // in equal blocks of at most kBlockRows rows (608 rows: 3 x ~203, not 256 + 256 + 96).

@@ -1,6 +1,9 @@
 // Cross-entropy over rows of logits: log-sum-exp per row in double, the loss summed in double.
+#include <algorithm>
 #include <cmath>
+#include <vector>
 
+#include "transformers/core/thread_pool.h"
 #include "transformers/ops/cpu/cpu_backward.h"
 
 namespace transformers::ops::cpu_impl {
@@ -20,12 +23,17 @@ double cross_entropy(const Tensor& logits, const Tensor& labels, int64_t ignore_
   const int64_t N = logits.size(0), V = logits.size(1);
   const float* x = logits.data<float>();
   const int64_t* y = labels.data<int64_t>();
+  // Per-row losses in parallel, summed in row order (the same total whatever the split).
+  std::vector<double> row_loss(static_cast<size_t>(N), 0.0);
+  ThreadPool::global().parallel_for(N, 4, [&](int64_t begin, int64_t end) {
+    for (int64_t r = begin; r < end; ++r) {
+      if (y[r] == ignore_index) continue;
+      const auto [m, lse] = log_sum_exp(x + r * V, V);
+      row_loss[static_cast<size_t>(r)] = m + lse - x[r * V + y[r]];
+    }
+  });
   double total = 0.0;
-  for (int64_t r = 0; r < N; ++r) {
-    if (y[r] == ignore_index) continue;
-    const auto [m, lse] = log_sum_exp(x + r * V, V);
-    total += m + lse - x[r * V + y[r]];
-  }
+  for (double l : row_loss) total += l;
   return total;
 }
 
@@ -35,16 +43,19 @@ void cross_entropy_backward(const Tensor& logits, const Tensor& labels, int64_t 
   const float* x = logits.data<float>();
   const int64_t* y = labels.data<int64_t>();
   float* out = dlogits.data<float>();
-  for (int64_t r = 0; r < N; ++r) {
-    float* o = out + r * V;
-    if (y[r] == ignore_index) {
-      std::fill_n(o, V, 0.0f);
-      continue;
+  ThreadPool::global().parallel_for(N, 4, [&](int64_t begin, int64_t end) {
+    for (int64_t r = begin; r < end; ++r) {
+      float* o = out + r * V;
+      if (y[r] == ignore_index) {
+        std::fill_n(o, V, 0.0f);
+        continue;
+      }
+      const auto [m, lse] = log_sum_exp(x + r * V, V);
+      for (int64_t j = 0; j < V; ++j)
+        o[j] = static_cast<float>(g * std::exp(x[r * V + j] - m - lse));
+      o[y[r]] -= g;
     }
-    const auto [m, lse] = log_sum_exp(x + r * V, V);
-    for (int64_t j = 0; j < V; ++j) o[j] = static_cast<float>(g * std::exp(x[r * V + j] - m - lse));
-    o[y[r]] -= g;
-  }
+  });
 }
 
 }  // namespace transformers::ops::cpu_impl

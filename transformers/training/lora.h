@@ -1,0 +1,56 @@
+// LoRA adapters in PEFT's layout: for each Linear whose module name ends with one of
+// target_modules, y = W x + b + (lora_alpha / r) · B (A x) with A [r, in] (PEFT's default init,
+// kaiming-uniform with a = sqrt(5): U(-1/sqrt(in), 1/sqrt(in))) and B [out, r] zero. The base model
+// stays frozen and untouched (mmapped, in its own dtype: bf16 bases give input gradients through
+// the bf16 kernels); only A and B are TrainableParameters. Saved as adapter_model.safetensors
+// (base_model.model.<module>.lora_A.weight / lora_B.weight) and adapter_config.json.
+#pragma once
+
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "transformers/models/causal_lm.h"
+#include "transformers/training/trainable.h"
+
+namespace transformers::training {
+
+struct LoraConfig {
+  int64_t r = 8;
+  double lora_alpha = 16.0;
+  std::vector<std::string> target_modules = {"q_proj", "v_proj"};
+  double lora_dropout = 0.0;            // only 0 (dropout would make forward_backward random)
+  uint64_t seed = 0;                    // A's initialisation
+  std::string base_model_name_or_path;  // written to adapter_config.json
+};
+
+class LoraModel : public TrainableModel {
+ public:
+  LoraModel(std::unique_ptr<CausalLM> base, const LoraConfig& config);
+  ~LoraModel() override;
+  std::vector<TrainableParameter*> parameters() override;
+  float forward_backward(const Batch& batch, int64_t num_items_in_batch) override;
+  std::pair<double, int64_t> evaluate(const Batch& batch) override;
+  // Writes the adapter (adapter_model.safetensors + adapter_config.json), not the base.
+  void save_pretrained(const std::filesystem::path& folder) const override;
+  // The model with its adapters applied at run time.
+  const CausalLM& model() const { return *model_; }
+
+ private:
+  struct Adapter;
+  std::unique_ptr<CausalLM> model_;
+  LoraConfig config_;
+  std::vector<std::unique_ptr<Adapter>> adapters_;
+  std::vector<TrainableParameter> parameters_;
+};
+
+// Loads the base (its own dtype, mmapped) and attaches fresh adapters.
+std::unique_ptr<LoraModel> load_lora(const std::filesystem::path& base_folder,
+                                     const LoraConfig& config);
+
+// Merges a saved adapter into `model`: W += (lora_alpha / r) · B·A for every adapted module (those
+// weights become owned f32 copies). ValueError naming the module when the adapter does not fit.
+void merge_adapter(CausalLM& model, const std::filesystem::path& adapter_folder);
+
+}  // namespace transformers::training
