@@ -1,9 +1,10 @@
 // transformers train --model PATH --data train.jsonl [--eval-data eval.jsonl] [--args args.json]
-//     [--max-length N] [--pack] [TrainingArguments: key=value, --key value, --flag]
+//     [--lora r=8,alpha=16,target=q_proj,v_proj] [--max-length N] [--pack]
+//     [TrainingArguments: key=value, --key value, --flag]
 // Fine-tunes a causal LM with Transformers v5's Trainer semantics (transformers/training): the
 // model in float32 with autograd, AdamW and the schedule of TrainingArguments, checkpoints in
 // output_dir/checkpoint-N that resume exactly, trainer_state.json and loss.png, and the final
-// model saved to output_dir in Hugging Face's layout.
+// model saved to output_dir in Hugging Face's layout (with --lora: the adapter, in PEFT's layout).
 #include <cstdio>
 #include <memory>
 #include <optional>
@@ -15,6 +16,7 @@
 #include "transformers/tokenization/tokenizer.h"
 #include "transformers/training/causal_lm_trainable.h"
 #include "transformers/training/dataset.h"
+#include "transformers/training/lora.h"
 #include "transformers/training/train_command_line.h"
 #include "transformers/training/trainer.h"
 
@@ -55,7 +57,6 @@ std::vector<std::string> apply_global_options(const std::vector<std::string>& wo
 
 void run_train(const std::vector<std::string>& words, const HubArgs& hub) {
   training::TrainCommand cmd = training::parse_train_command_line(apply_global_options(words));
-  TCPP_CHECK(!cmd.lora.has_value(), NotImplementedError, "train: --lora is not available yet");
   const std::string model_path = resolve_model_arg(cmd.model, hub);
   std::optional<Tokenizer> tokenizer;
   if (has_tokenizer_files(model_path)) tokenizer = Tokenizer::from_pretrained(model_path);
@@ -64,7 +65,20 @@ void run_train(const std::vector<std::string>& words, const HubArgs& hub) {
   std::vector<training::Example> train_rows = training::load_dataset(cmd.data, data_options), eval_rows;
   if (cmd.eval_data) eval_rows = training::load_dataset(*cmd.eval_data, data_options);
 
-  auto model = training::load_trainable_causal_lm(model_path);
+  // --lora: adapters on the frozen base (PEFT's layout); otherwise every parameter trains.
+  std::unique_ptr<training::TrainableModel> model;
+  if (cmd.lora) {
+    training::LoraConfig lora;
+    lora.r = cmd.lora->r;
+    lora.lora_alpha = cmd.lora->alpha;
+    lora.lora_dropout = cmd.lora->dropout;
+    lora.seed = static_cast<uint64_t>(cmd.args.seed);
+    lora.base_model_name_or_path = cmd.model;
+    if (!cmd.lora->target_modules.empty()) lora.target_modules = cmd.lora->target_modules;
+    model = training::load_lora(model_path, lora);
+  } else {
+    model = training::load_trainable_causal_lm(model_path);
+  }
   const PretrainedConfig config = PretrainedConfig::from_pretrained(model_path);
   training::Trainer trainer(*model, cmd.args, std::move(train_rows), std::move(eval_rows), padding_id(tokenizer, config));
   const training::TrainOutput out = trainer.train();

@@ -3,6 +3,8 @@
 // are the checkpoint's, with the Q/K rows permuted by the formula of llama.cpp's converter.
 #include <gtest/gtest.h>
 
+#include <sstream>
+
 #include "common/npm_package.h"
 #include "common/process.h"
 #include "common/test_util.h"
@@ -50,6 +52,44 @@ TEST(GgufExport, LlamaCppGeneratesTheGoldenGreedyIds) {
     ASSERT_EQ(run.exit_code, 0) << run.err;
     EXPECT_EQ(Json::parse(run.out), golden["new_ids"]);
   }
+}
+
+// Quantized files: our run of a Q8_0 / Q4_0 GGUF file (blocks kept packed) equals our own
+// quantize-on-load of the checkpoint with the same blocks everywhere (--quantization X-all), so the
+// file holds exactly GGML's blocks of our rows (Q/K permutation undone); llama.cpp runs the same
+// file. Its greedy ids are printed beside ours, not compared: its activation rounding differs
+// from our kernels' (f16 against f32 block scales), and these random models' top logits are often
+// closer than that.
+TEST(GgufExport, QuantizedFilesRunHereAsOurQuantizedLoadAndInLlamaCpp) {
+  const auto runner = llama_cpp_runner();
+  ASSERT_FALSE(runner.empty());
+  for (const char* type : {"q8_0", "q4_0"})
+    for (const char* name : {"llama", "qwen2", "qwen3"}) {
+      const std::string arch(name);
+      SCOPED_TRACE(arch + " " + type);
+      const auto out = scratch_dir("gguf_export") / (arch + "_" + type + ".gguf");
+      const auto r = run_transformers("export-gguf " + shared_path("golden/" + arch).string() + " " + out.string() +
+                                      " --outtype " + type);
+      ASSERT_EQ(r.exit_code, 0) << r.err;
+      const Json input = golden_generate(arch)["input_ids"];
+      std::string rows;
+      for (const auto& row : input) {
+        rows += rows.empty() ? "" : ";";
+        for (size_t i = 0; i < row.size(); ++i) rows += (i ? "," : "") + std::to_string(row[i].get<int64_t>());
+      }
+      const std::string generate = " --input-ids '" + rows + "' --max-new-tokens 8 -q";
+      const auto from_file = run_transformers("generate " + out.string() + generate);
+      const auto on_load = run_transformers("generate " + shared_path("golden/" + arch).string() + " --quantization " +
+                                            type + "-all" + generate);
+      ASSERT_EQ(from_file.exit_code, 0) << from_file.err;
+      ASSERT_EQ(on_load.exit_code, 0) << on_load.err;
+      EXPECT_EQ(from_file.out, on_load.out);
+      const auto theirs = run_command("node " + runner.string() + " " + out.string() + " generate '" + input.dump() + "' 8");
+      ASSERT_EQ(theirs.exit_code, 0) << theirs.err;
+      const Json ids = Json::parse(theirs.out);
+      ASSERT_EQ(ids.size(), input.size());
+      std::printf("%s %s: ours %s| llama.cpp %s\n", arch.c_str(), type, from_file.out.c_str(), ids.dump().c_str());
+    }
 }
 
 TEST(GgufExport, TensorsAndMetadataReadBack) {

@@ -21,6 +21,8 @@ constexpr OutType kOutTypes[] = {
     {"f32", GgmlType::F32, 0},
     {"f16", GgmlType::F16, 1},
     {"bf16", GgmlType::BF16, 32},
+    {"q8_0", GgmlType::Q8_0, 7},
+    {"q4_0", GgmlType::Q4_0, 2},
 };
 
 const OutType& out_type(const std::string& name) {
@@ -105,7 +107,10 @@ GgufExportReport export_gguf(const CausalLM& model, const std::filesystem::path&
     if (tied_targets.count(p.name) || !p.tensor->defined()) continue;
     const auto gguf_name = gguf_tensor_name(p.name);
     TCPP_CHECK(gguf_name.has_value(), ValueError, "export-gguf: parameter ", p.name, " has no GGUF name");
-    const GgmlType stored = p.tensor->dim() >= 2 ? type.type : GgmlType::F32;
+    // Matrices in the chosen type; vectors, and rows that are not whole blocks, in F32 (as
+    // llama.cpp's converter does).
+    const auto block = ggml_type_info(static_cast<uint32_t>(type.type))->block_elements;
+    const GgmlType stored = p.tensor->dim() >= 2 && p.tensor->size(-1) % block == 0 ? type.type : GgmlType::F32;
     const int64_t heads = p.name.find("k_proj") != std::string::npos ? c.num_key_value_heads : c.num_attention_heads;
     const Tensor* source = p.tensor;
     const bool rope_rows = permute && is_rope_permuted(p.name);
@@ -115,6 +120,8 @@ GgufExportReport export_gguf(const CausalLM& model, const std::filesystem::path&
       switch (stored) {
         case GgmlType::F16: return ops::cast(x, DType::F16);
         case GgmlType::BF16: return ops::cast(x, DType::BF16);
+        case GgmlType::Q8_0: return ops::cast(x, DType::Q8_0);  // GGML's reference rounding
+        case GgmlType::Q4_0: return ops::cast(x, DType::Q4_0);
         default: return x;
       }
     });

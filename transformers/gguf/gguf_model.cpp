@@ -6,6 +6,7 @@
 
 #include "transformers/core/error.h"
 #include "transformers/gguf/gguf_names.h"
+#include "transformers/loading/quantization.h"
 #include "transformers/models/registry.h"
 #include "transformers/ops/ops.h"
 
@@ -38,10 +39,6 @@ const char* torch_dtype_of(uint32_t ggml_type) {
   }
 }
 
-DType requested_dtype(const std::string& requested, DType stored, const std::string& where) {
-  if (requested.empty() || requested == "auto") return stored;
-  return dtype_from_name(requested, where);
-}
 
 // The llama3 rope parameters behind a rope_freqs tensor. GGUF keeps only the per-frequency
 // factors; every Llama 3.x release uses low_freq_factor 1, high_freq_factor 4 and an original
@@ -124,8 +121,8 @@ std::unique_ptr<CausalLM> load_gguf_causal_lm(const std::filesystem::path& path,
   std::set<std::string> tied_targets, used;
   for (const auto& [target, source] : model->tied_weights()) tied_targets.insert(target);
   const bool permuted = file->get_string("general.architecture") == "llama";
-  const DType matrix_dtype =
-      requested_dtype(options.dtype, file->tensor("token_embd.weight").dtype(), where + ": dtype");
+  const bool keep_stored = options.dtype.empty() || options.dtype == "auto";
+  const DType requested = keep_stored ? DType::F32 : dtype_from_name(options.dtype, where + ": dtype");
   size_t done = 0;
   const auto parameters = model->named_parameters();
   for (const auto& p : parameters) {
@@ -145,7 +142,11 @@ std::unique_ptr<CausalLM> load_gguf_causal_lm(const std::filesystem::path& path,
                                                                        : config.num_attention_heads;
       t = permute_rows_for_ggml_rope(t, heads, /*inverse=*/true);
     }
-    const DType wanted = p.role == nn::ParamRole::Vector ? DType::F32 : matrix_dtype;
+    // Vectors in f32 for the kernels; matrices as stored (quantized blocks always: they run
+    // packed), or in the dtype asked for.
+    const DType wanted = p.role == nn::ParamRole::Vector               ? DType::F32
+                         : is_block_dtype(t.dtype()) || keep_stored ? t.dtype()
+                                                                     : requested;
     *p.tensor = t.dtype() == wanted ? t : ops::cast(t, wanted);
     if (options.on_progress) options.on_progress(++done, parameters.size());
   }
@@ -161,7 +162,9 @@ std::unique_ptr<CausalLM> load_gguf_causal_lm(const std::filesystem::path& path,
   for (const auto& t : file->header().tensors)
     if (!used.count(t.name) && options.strict)
       throw FormatError(where + ": tensor " + t.name + " is not used by the model");
-  model->dtype = matrix_dtype;
+  const DType embedding_dtype = file->tensor("token_embd.weight").dtype();
+  model->dtype = keep_stored ? (is_block_dtype(embedding_dtype) ? DType::F32 : embedding_dtype) : requested;
+  if (options.quantization_config) quantize_parameters(*model, *options.quantization_config);
   model->generation_config = GenerationConfig::from_pretrained(path, &model->config());
   return model;
 }

@@ -364,12 +364,15 @@ Tensor GgufFile::tensor(const std::string& name) const {
     case GgmlType::BF16: dtype = DType::BF16; break;
     case GgmlType::I32: dtype = DType::I32; break;
     case GgmlType::I64: dtype = DType::I64; break;
+    case GgmlType::I8: dtype = DType::I8; break;
+    case GgmlType::Q8_0: dtype = DType::Q8_0; break;
+    case GgmlType::Q4_0: dtype = DType::Q4_0; break;
     default:
       throw FormatError(path().string() + ": tensor " + name + " is " + ggml_type_info(t.type)->name +
                         ", which this build cannot hold as a tensor");
   }
   const uint64_t offset = header_.data_start + t.offset;
-  if (offset % dtype_size(dtype) != 0) {  // alignment is a power of two >= 1: copy when odd
+  if (offset % 4 != 0) {  // the alignment is a power of two, at least 1: copy when it is below 4
     Tensor copy = Tensor::empty(t.shape(), dtype);
     std::memcpy(copy.raw_data(), file_->data() + offset, t.nbytes);
     return copy;

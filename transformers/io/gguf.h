@@ -114,9 +114,9 @@ class GgufFile {
 
   bool contains(const std::string& name) const { return index_.count(name) != 0; }
   const GgufTensorInfo& info(const std::string& name) const;
-  // The tensor as stored, a view into the mapping (torch-order shape): F32, F16 and BF16 as
-  // those dtypes, types that have a block dtype as it; FormatError naming the tensor and type
-  // for the others. The bytes of any type: raw_bytes.
+  // The tensor as stored, a view into the mapping (torch-order shape): F32, F16, BF16, I8, I32,
+  // I64 as those dtypes, Q8_0 and Q4_0 as the block dtypes of the same layout; FormatError naming
+  // the tensor and type for the others (K-quants, ...). The bytes of any type: raw_bytes.
   Tensor tensor(const std::string& name) const;
   const unsigned char* raw_bytes(const std::string& name) const;
 
