@@ -58,15 +58,13 @@ std::shared_ptr<ServedModel> ModelStore::load(const std::string& id) const {
   load.dtype = options_.dtype;
   if (find_encoder(PretrainedConfig::from_pretrained(m->folder).model_type)) {
     m->encoder = AutoModel::from_pretrained(m->folder, load);
-    const auto pooling = m->folder / "1_Pooling" / "config.json";
-    if (std::filesystem::is_regular_file(pooling) && read_json_file(pooling).value("pooling_mode_cls_token", false))
-      m->pooling = "cls";
   } else {
     m->model = AutoModelForCausalLM::from_pretrained(m->folder, load);
   }
   TCPP_CHECK(std::filesystem::exists(m->folder / "tokenizer.json") || std::filesystem::exists(m->folder / "tokenizer.model"),
              ValueError, m->folder.string(), ": serving needs a tokenizer.json or tokenizer.model in the model folder");
   m->tokenizer = Tokenizer::from_pretrained(m->folder);
+  m->pooling = folder_pooling(m->folder);
   if (m->model) m->manager = std::make_unique<ContinuousBatchingManager>(*m->model, options_.batching);
   m->created = static_cast<int64_t>(std::time(nullptr));
   return m;

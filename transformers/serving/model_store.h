@@ -17,6 +17,7 @@
 #include "transformers/generation/continuous_batching.h"
 #include "transformers/models/causal_lm.h"
 #include "transformers/models/encoder.h"
+#include "transformers/serving/sentence_embedding.h"
 #include "transformers/tokenization/tokenizer.h"
 
 namespace transformers::serving {
@@ -31,9 +32,8 @@ struct ServedModel {
   std::filesystem::path folder;
   std::unique_ptr<CausalLM> model;      // decoders
   std::unique_ptr<EncoderModel> encoder;  // encoders
-  // Encoders: "cls" when the sentence-transformers pooling config (1_Pooling/config.json) asks
-  // for the CLS token, else "mean"; decoders always mean-pool.
-  std::string pooling = "mean";
+  // What the sentence-transformers pooling config (1_Pooling/config.json) asks for, else mean.
+  Pooling pooling = Pooling::kMean;
   std::optional<Tokenizer> tokenizer;
   std::unique_ptr<ContinuousBatchingManager> manager;  // declared last: stops before the model goes
   std::mutex embedding_mutex;                          // one embeddings forward at a time per model
