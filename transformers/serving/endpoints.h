@@ -47,6 +47,7 @@ Reply chat_completions(const Request& request, ServerState& state);
 Reply completions(const Request& request, ServerState& state);
 Reply responses(const Request& request, ServerState& state);
 Reply embeddings(const Request& request, ServerState& state);
+Reply load_model(const Request& request, ServerState& state);  // SSE progress, as v5
 Json list_models(ServerState& state);
 Json tokenize(const Request& request, ServerState& state);
 Json detokenize(const Request& request, ServerState& state);
