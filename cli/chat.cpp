@@ -70,13 +70,13 @@ class ChatSession {
     std::vector<std::string> flags;
     for (const std::string& p : args.positional)
       if (!is_url(p) && p.find('=') == std::string::npos) {
-        TCPP_CHECK(model_.empty(), ValueError, "chat: two model ids given ('", model_, "' and '", p,
+        TCPP_CHECK(model_.empty(), UsageError, "chat: two model ids given ('", model_, "' and '", p,
                    "'); usage: transformers chat [BASE_URL] MODEL_ID [key=value]...");
         model_ = p;
       } else if (!is_url(p)) {
         flags.push_back(p);
       }
-    TCPP_CHECK(!model_.empty(), ValueError, "chat: no MODEL_ID; usage: transformers chat [BASE_URL] MODEL_ID [key=value]...");
+    TCPP_CHECK(!model_.empty(), UsageError, "chat: no MODEL_ID given ([BASE_URL] MODEL_ID [key=value]...)");
     // v5's chat defaults, then the file, then the flags.
     settings_ = {{"do_sample", true}, {"max_new_tokens", 256}};
     if (!args.generation_config.empty()) settings_.update(read_json_file(args.generation_config));
