@@ -7,6 +7,7 @@
 // What can be judged before the load starts is answered with a status instead: 400 without a
 // model or for another model than a pinned one, 404 for a name that is no model folder, 400 for a
 // config.json that does not parse.
+#include <atomic>
 #include <condition_variable>
 #include <deque>
 #include <mutex>
@@ -56,7 +57,7 @@ class LoadStream : public EventStream {
   }
 
   void run(ServerState& state) {
-    bool loaded = false;
+    std::atomic<bool> loaded{false};  // set from the loader's threads
     size_t last_done = SIZE_MAX;
     try {
       state.models.get(model_, [&](const std::string& stage, size_t done, size_t total) {
@@ -70,7 +71,7 @@ class LoadStream : public EventStream {
         }
         push(e);
       });
-      push({{"status", "ready"}, {"model", model_}, {"cached", !loaded}}, true);
+      push({{"status", "ready"}, {"model", model_}, {"cached", !loaded.load()}}, true);
     } catch (const std::exception& e) {
       push({{"status", "error"}, {"model", model_}, {"message", e.what()}}, true);
     }
