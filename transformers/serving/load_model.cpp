@@ -65,7 +65,8 @@ class LoadStream : public EventStream {
         Json e = {{"status", "loading"}, {"model", model_}, {"stage", stage}};
         if (stage == "weights") {
           std::lock_guard lock(progress_mutex_);  // the loader reports from several threads
-          if (done == last_done) return;
+          // Threads may report out of order: only a count beyond the last one sent goes out.
+          if (last_done != SIZE_MAX && done <= last_done) return;
           last_done = done;
           e["progress"] = {{"current", done}, {"total", total}};
         }
