@@ -13,11 +13,13 @@
 #include <filesystem>
 #include <iostream>
 #include <map>
+#include <optional>
 #include <sstream>
 
 #include "cli/command.h"
 #include "cli/generate_flags.h"
 #include "cli/openai_client.h"
+#include "cli/progress.h"
 #include "transformers/io/files.h"
 
 namespace transformers::cli {
@@ -68,13 +70,13 @@ class ChatSession {
     std::vector<std::string> flags;
     for (const std::string& p : args.positional)
       if (!is_url(p) && p.find('=') == std::string::npos) {
-        TCPP_CHECK(model_.empty(), ValueError, "chat: two model ids given ('", model_, "' and '", p,
+        TCPP_CHECK(model_.empty(), UsageError, "chat: two model ids given ('", model_, "' and '", p,
                    "'); usage: transformers chat [BASE_URL] MODEL_ID [key=value]...");
         model_ = p;
       } else if (!is_url(p)) {
         flags.push_back(p);
       }
-    TCPP_CHECK(!model_.empty(), ValueError, "chat: no MODEL_ID; usage: transformers chat [BASE_URL] MODEL_ID [key=value]...");
+    TCPP_CHECK(!model_.empty(), UsageError, "chat: no MODEL_ID given ([BASE_URL] MODEL_ID [key=value]...)");
     // v5's chat defaults, then the file, then the flags.
     settings_ = {{"do_sample", true}, {"max_new_tokens", 256}};
     if (!args.generation_config.empty()) settings_.update(read_json_file(args.generation_config));
@@ -88,7 +90,7 @@ class ChatSession {
       std::string why;
       TCPP_CHECK(client_.healthy(why), IoError, "no server at ", kDefaultBaseUrl, " (", why,
                  "); start one with `transformers serve` or give the server's URL");
-      client_.load_model(model_, [](const Json& e) { show_progress(e); });
+      load_model();
     }
     std::printf("Chatting with %s at %s. !help lists the commands, !exit quits.\n", model_.c_str(),
                 client_.base_url().c_str());
@@ -125,13 +127,19 @@ class ChatSession {
     const char* env = std::getenv("OPENAI_API_KEY");
     return env ? env : "";
   }
-  static void show_progress(const Json& e) {
-    std::string line = "loading " + e.value("status", std::string());
-    if (e.contains("stage") && e["stage"].is_string()) line += " " + e["stage"].get<std::string>();
-    if (e.contains("progress") && e["progress"].is_object())
-      line += " " + e["progress"].value("current", Json(0)).dump() + "/" + e["progress"].value("total", Json(0)).dump();
-    std::fprintf(stderr, "\r%-60s", line.c_str());
-    if (e.value("status", std::string()) != "loading") std::fprintf(stderr, "\n");
+  // v5's /load_model events, the weights stage drawn as the shared progress line (a tty only).
+  void load_model() const {
+    std::optional<ProgressLine> line;
+    auto count = [](const Json& progress, const char* key) -> uint64_t {
+      const auto it = progress.find(key);
+      return it != progress.end() && it->is_number_unsigned() ? it->get<uint64_t>() : 0;
+    };
+    client_.load_model(model_, [&](const Json& e) {
+      const auto progress = e.find("progress");
+      if (progress == e.end() || !progress->is_object()) return;
+      if (!line) line.emplace("loading " + model_ + " (" + e.value("stage", std::string("weights")) + ")");
+      line->update(count(*progress, "current"), count(*progress, "total"));
+    });
   }
 
   std::string prompt() const { return isatty(STDOUT_FILENO) ? "\001\033[1m\002you>\001\033[0m\002 " : "you> "; }

@@ -1,13 +1,16 @@
 // Subcommands of the `transformers` executable register themselves: each cli/<name>.cpp defines
 //   static const transformers::cli::Command kCommand{[](CLI::App& app) { ... }};
 // adding its subcommand (with --help) and a callback. Errors derived from transformers::Error
-// thrown by a callback are printed as one line by main() and give exit status 1.
+// thrown by a callback are printed as one line by main() and give exit status 1; a UsageError
+// (cli/usage_error.h) also names the command's --help on that line.
 #pragma once
 
 #include <functional>
 #include <vector>
 
 #include <CLI/CLI.hpp>
+
+#include "cli/usage_error.h"
 
 namespace transformers::cli {
 

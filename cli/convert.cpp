@@ -82,6 +82,8 @@ void run_convert(const ConvertArgs& a) {
   options.quantization_config = quantization_from_flag(a.quantization);
   // Keep the config's key style: a v4 config (torch_dtype, rope_theta) stays v4.
   options.v4_config = model->config().raw.contains("torch_dtype") && !model->config().raw.contains("dtype");
+  ProgressLine saving("saving weights");
+  options.on_progress = saving.callback();
   save_pretrained(*model, a.dst, options);
   // Written atomically: a link already at the destination is replaced, never written through.
   for (const auto& [name, bytes] : copies) write_file_atomically(fs::path(a.dst) / name, bytes);

@@ -78,13 +78,13 @@ std::string id_matrix_text(const std::vector<std::vector<int64_t>>& rows) {
 void run_forward(const ForwardArgs& a) {
   check_outputs(a.model, {{"--out", a.out}, {"--hidden-states", a.hidden_states},
                           {"--last-hidden-state", a.last_hidden_state}});
-  TCPP_CHECK(a.input_ids.empty() != a.prompts.empty(), ValueError, "give exactly one of --input-ids and --prompt");
+  TCPP_CHECK(a.input_ids.empty() != a.prompts.empty(), UsageError, "give exactly one of --input-ids and --prompt");
   ForwardArgs args = a;
   Tensor ids;
   if (a.prompts.empty()) {
     ids = parse_id_matrix(a.input_ids, "--input-ids");
   } else {
-    TCPP_CHECK(a.attention_mask.empty() && a.token_type_ids.empty(), ValueError,
+    TCPP_CHECK(a.attention_mask.empty() && a.token_type_ids.empty(), UsageError,
                "--attention-mask and --token-type-ids go with --input-ids (--prompt makes its own)");
     // One prompt needs no padding (nor a pad token); several are padded to the longest.
     const Padding padding = a.prompts.size() > 1 ? Padding::kLongest : Padding::kNone;

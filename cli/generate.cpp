@@ -78,22 +78,22 @@ std::optional<uint64_t> parse_seed(const std::string& text) {
   uint64_t seed = 0;
   const char* end = text.data() + text.size();
   auto [ptr, ec] = std::from_chars(text.data(), end, seed);
-  TCPP_CHECK(ec == std::errc() && ptr == end, ValueError, "--seed must be an integer from 0 to 2^64-1, got '", text, "'");
+  TCPP_CHECK(ec == std::errc() && ptr == end, UsageError, "--seed must be an integer from 0 to 2^64-1, got '", text, "'");
   return seed;
 }
 
 // Flags checked here name the flag; the same limits on generation_config.json name the key.
 void check_flags(const GenerateArgs& a) {
   if (a.max_new_tokens)
-    TCPP_CHECK(*a.max_new_tokens > 0 && *a.max_new_tokens <= kMaxGenerationLength, ValueError,
+    TCPP_CHECK(*a.max_new_tokens > 0 && *a.max_new_tokens <= kMaxGenerationLength, UsageError,
                "--max-new-tokens must be from 1 to ", kMaxGenerationLength, ", got ", *a.max_new_tokens);
   if (a.num_beams)
-    TCPP_CHECK(*a.num_beams >= 1 && *a.num_beams <= kMaxBeams, ValueError, "--num-beams must be from 1 to ", kMaxBeams,
+    TCPP_CHECK(*a.num_beams >= 1 && *a.num_beams <= kMaxBeams, UsageError, "--num-beams must be from 1 to ", kMaxBeams,
                ", got ", *a.num_beams);
   if (a.num_return_sequences)
-    TCPP_CHECK(*a.num_return_sequences >= 1 && *a.num_return_sequences <= kMaxReturnSequences, ValueError,
+    TCPP_CHECK(*a.num_return_sequences >= 1 && *a.num_return_sequences <= kMaxReturnSequences, UsageError,
                "--num-return-sequences must be from 1 to ", kMaxReturnSequences, ", got ", *a.num_return_sequences);
-  if (a.top_k) TCPP_CHECK(*a.top_k >= 0, ValueError, "--top-k must be >= 0 (0: off), got ", *a.top_k);
+  if (a.top_k) TCPP_CHECK(*a.top_k >= 0, UsageError, "--top-k must be >= 0 (0: off), got ", *a.top_k);
 }
 
 // --generation-config: a JSON object given inline, or a generation_config.json file (or a folder
@@ -115,7 +115,7 @@ void apply_overrides(const GenerateArgs& a, GenerationConfig& cfg) {
     cfg = with_overrides(cfg, generation_config_argument(a.generation_config), "--generation-config");
   if (!a.key_values.empty()) cfg = with_overrides(cfg, parse_generate_flags(a.key_values), "key=value flags");
   if (a.max_new_tokens) cfg.max_new_tokens = *a.max_new_tokens;
-  TCPP_CHECK(!(a.sample && a.greedy), ValueError, "--do-sample and --greedy contradict each other");
+  TCPP_CHECK(!(a.sample && a.greedy), UsageError, "--do-sample and --greedy contradict each other");
   if (a.sample || a.greedy) cfg.do_sample = a.sample;
   if (a.temperature) cfg.temperature = *a.temperature;
   if (a.top_k) cfg.top_k = *a.top_k;
@@ -129,8 +129,8 @@ void apply_overrides(const GenerateArgs& a, GenerationConfig& cfg) {
 }
 
 void run_generate(const GenerateArgs& a) {
-  TCPP_CHECK(a.input_ids.empty() != a.prompt.empty(), ValueError, "give exactly one of --input-ids and --prompt");
-  TCPP_CHECK(a.attention_mask.empty() || !a.input_ids.empty(), ValueError, "--attention-mask goes with --input-ids");
+  TCPP_CHECK(a.input_ids.empty() != a.prompt.empty(), UsageError, "give exactly one of --input-ids and --prompt");
+  TCPP_CHECK(a.attention_mask.empty() || !a.input_ids.empty(), UsageError, "--attention-mask goes with --input-ids");
   check_flags(a);
   const std::optional<uint64_t> seed = parse_seed(a.seed);
   ProgressLine loading("loading weights");

@@ -1,4 +1,5 @@
 #include "cli/generate_flags.h"
+#include "cli/usage_error.h"
 
 #include <algorithm>
 #include <cctype>
@@ -49,7 +50,7 @@ std::optional<Json> int_list(const std::string& text) {
 
 void parse_generate_flag(const std::string& word, Json& into) {
   const size_t eq = word.find('=');
-  TCPP_CHECK(eq != std::string::npos && eq > 0, ValueError, "generate flag '", word,
+  TCPP_CHECK(eq != std::string::npos && eq > 0, UsageError, "generate flag '", word,
              "' is not key=value (e.g. max_new_tokens=64 temperature=0.7)");
   const std::string key = word.substr(0, eq), value = word.substr(eq + 1);
   const std::string l = lower(value);

@@ -51,6 +51,12 @@ int main(int argc, char** argv) {
       return 1;
     }
   }
+  // Usage errors end with where to read the usage, on the same line.
+  auto usage_error = [command](const std::string& message) {
+    const std::string help = command ? "transformers " + command->get_name() + " --help" : "transformers --help";
+    print_error(message + " (see '" + help + "')");
+    return 1;
+  };
   try {
     app.parse(argc, argv);
   } catch (const CLI::RuntimeError& e) {
@@ -59,9 +65,9 @@ int main(int argc, char** argv) {
     // --help and --version are "errors" with exit code 0: CLI11 prints them.
     if (e.get_exit_code() == 0) return app.exit(e);
     // Anything else is one line and status 1, like every other error of this command.
-    const std::string help = command ? "transformers " + command->get_name() + " --help" : "transformers --help";
-    print_error(std::string(e.what()) + " (see '" + help + "')");
-    return 1;
+    return usage_error(e.what());
+  } catch (const transformers::cli::UsageError& e) {
+    return usage_error(e.what());
   } catch (const std::exception& e) {
     print_error(e.what());
     return 1;

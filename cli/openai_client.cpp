@@ -141,7 +141,10 @@ bool OpenAIClient::load_model(const std::string& model, const std::function<void
   const std::string body = Json{{"model", model}}.dump();
   const long status = perform(base_ + "/load_model", api_key_, &body, [&](std::string_view b) { sse.feed(b); },
                               error_body, nullptr);
-  if (status == 404 || status == 405) return false;
+  // No such route (any OpenAI server but `transformers serve`); a 404 that names the model is a
+  // missing model, an error.
+  const bool no_model = status == 404 && error_body.find("\"model_not_found\"") != std::string::npos;
+  if ((status == 404 && !no_model) || status == 405) return false;
   TCPP_CHECK(status < 300, IoError, "/load_model ", model, ": HTTP ", status, ": ", error_message(error_body));
   TCPP_CHECK(failure.empty(), IoError, "/load_model ", model, ": ", failure);
   return true;

@@ -59,16 +59,16 @@ serving::ServeOptions serve_options(const ServeArgs& a) {
   serving::ServeOptions o;
   o.host = a.host;
   o.port = a.port;
-  TCPP_CHECK(a.api_key.empty() || a.api_key_file.empty(), ValueError, "give --api-key or --api-key-file, not both");
+  TCPP_CHECK(a.api_key.empty() || a.api_key_file.empty(), UsageError, "give --api-key or --api-key-file, not both");
   o.api_key = a.api_key_file.empty() ? a.api_key : read_key_file(a.api_key_file);
   o.cors_origins = a.cors_origins;
   for (const auto& origin : o.cors_origins)
-    TCPP_CHECK(origin != "*" && !origin.empty(), ValueError, "--cors-origin: list each origin (e.g. http://localhost:3000); '",
+    TCPP_CHECK(origin != "*" && !origin.empty(), UsageError, "--cors-origin: list each origin (e.g. http://localhost:3000); '",
                origin, "' is not one");
-  TCPP_CHECK(a.max_concurrency >= 1 && a.max_concurrency <= 1024, ValueError, "--max-concurrency must be from 1 to 1024, got ",
+  TCPP_CHECK(a.max_concurrency >= 1 && a.max_concurrency <= 1024, UsageError, "--max-concurrency must be from 1 to 1024, got ",
              a.max_concurrency);
-  TCPP_CHECK(a.max_queue >= 0, ValueError, "--max-queue must be >= 0, got ", a.max_queue);
-  TCPP_CHECK(a.max_tokens_limit >= 1 && a.max_tokens_limit <= kMaxGenerationLength, ValueError,
+  TCPP_CHECK(a.max_queue >= 0, UsageError, "--max-queue must be >= 0, got ", a.max_queue);
+  TCPP_CHECK(a.max_tokens_limit >= 1 && a.max_tokens_limit <= kMaxGenerationLength, UsageError,
              "--max-tokens-limit must be from 1 to ", kMaxGenerationLength);
   // Streaming clients each hold a connection thread while the engine decodes max_concurrency of
   // them; the rest of the pool answers /health and queued requests.

@@ -26,6 +26,8 @@ tcpp_pkg_dependency(TCPP_SIMDJSON simdjson PRIVATE)
 tcpp_pkg_dependency(TCPP_ICU_UC icu-uc PRIVATE)
 # GMP: Python's ints beyond 64 bits in the chat template engine; chat/bigint.h includes gmp.h.
 tcpp_pkg_dependency(TCPP_GMP gmp PUBLIC)
-# libcurl and libcrypto: `transformers download` (the transformers_hub library only).
-tcpp_pkg_dependency(TCPP_CURL libcurl PRIVATE)
-tcpp_pkg_dependency(TCPP_CRYPTO libcrypto PRIVATE)
+# libcurl and libcrypto: `transformers download` (the transformers_hub library only, when built).
+if(TCPP_BUILD_HUB)
+  tcpp_pkg_dependency(TCPP_CURL libcurl PRIVATE)
+  tcpp_pkg_dependency(TCPP_CRYPTO libcrypto PRIVATE)
+endif()

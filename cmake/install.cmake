@@ -9,7 +9,10 @@
 include(CMakePackageConfigHelpers)
 
 set(TCPP_CMAKE_DIR ${CMAKE_INSTALL_LIBDIR}/cmake/transformers)
-set(TCPP_LAYER_LIBRARIES transformers_engine transformers_tokenization transformers_chat transformers_training transformers_c transformers_hub)
+set(TCPP_LAYER_LIBRARIES transformers_engine transformers_tokenization transformers_chat transformers_training transformers_c)
+if(TARGET transformers_hub)
+  list(APPEND TCPP_LAYER_LIBRARIES transformers_hub)
+endif()
 
 install(TARGETS ${TCPP_LAYER_LIBRARIES} transformers_all EXPORT transformersTargets
         ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}

@@ -8,6 +8,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include "cli/progress.h"
 #include "transformers/models/encoder.h"
 #include "transformers/models/registry.h"
 #include "transformers/models/save.h"
@@ -67,6 +68,7 @@ int main(int argc, char** argv) {
                  "model_type: llama, mistral, qwen2, qwen3, gemma, gemma2, gemma3_text, phi3, phi, gpt2, olmo2, "
                  "starcoder2, cohere, bert, roberta, modernbert, ...");
   app.add_option("--out", out, "Output folder")->required();
+  app.add_flag_callback("--quiet,-q", [] { cli::set_quiet(true); }, "No progress lines on stderr");
   app.add_option("--dtype", dtype, "float32, bfloat16 or float16");
   app.add_option("--hidden", hidden);
   app.add_option("--layers", layers);
@@ -125,9 +127,14 @@ int main(int argc, char** argv) {
       std::cout << "wrote " << arch << " (" << layers << " layers, hidden " << hidden << ", float32) to " << out << "\n";
       return 0;
     }
-    auto model = make_random_model(config, static_cast<uint64_t>(seed), std_dev, dt);
+    std::unique_ptr<CausalLM> model;
+    {
+      cli::ProgressLine filling("initialising weights");
+      model = make_random_model(config, static_cast<uint64_t>(seed), std_dev, dt, filling.callback());
+    }
     model->generation_config.raw = {{"bos_token_id", 1}, {"eos_token_id", 2}, {"pad_token_id", 0}};
-    save_pretrained(*model, out, {.dtype = dt, .v4_config = !v5});
+    cli::ProgressLine saving("saving weights");
+    save_pretrained(*model, out, {.dtype = dt, .v4_config = !v5, .on_progress = saving.callback()});
     std::cout << "wrote " << arch << " (" << layers << " layers, hidden " << hidden << ", " << dtype_torch_name(dt)
               << ") to " << out << "\n";
   } catch (const Error& e) {

@@ -99,5 +99,34 @@ TEST(Cli, BashCompletionCompletesCommandsAndTheirOptions) {
   expect_one_line_error(run("completion fish"), "fish");
 }
 
+// How a command was called is wrong: the error line itself names where the usage is, whether
+// CLI11 found the fault or the command did. Faults in the data carry no such hint.
+TEST(Cli, UsageErrorsCarryTheHintOnTheirOneLine) {
+  const std::string tiny = golden("llama");
+  const std::pair<std::string, std::string> cases[] = {
+      {"generate", "model is required"},
+      {"generate " + tiny + " --max-new-tokens x", "--max-new-tokens"},
+      {"generate " + tiny + " --prompt hi --no-such-flag", "--no-such-flag"},
+      {"generate " + tiny, "give exactly one of --input-ids and --prompt"},
+      {"generate " + tiny + " --input-ids 1,2 --do-sample --greedy", "contradict"},
+      {"generate " + tiny + " --input-ids 1,2 max_new_tokens", "is not key=value"},
+      {"forward " + tiny + " --out /dev/null", "give exactly one of --input-ids and --prompt"},
+      {"serve --api-key a --api-key-file b", "not both"},
+      {"chat http://localhost:1", "no MODEL_ID"},
+      {"embed " + tiny + " --pooling max hi", "--pooling"},
+  };
+  for (const auto& [args, needle] : cases) {
+    const std::string command = args.substr(0, args.find(' '));
+    const RunResult r = run(args);
+    expect_one_line_error(r, needle);
+    EXPECT_NE(r.err.find(" (see 'transformers " + command + " --help')\n"), std::string::npos) << args << ": " << r.err;
+  }
+  const RunResult data = run("forward /nonexistent/model --input-ids 1,2 --out /dev/null");
+  expect_one_line_error(data, "/nonexistent/model");
+  EXPECT_EQ(data.err.find("--help"), std::string::npos) << data.err;
+  const RunResult none = run("");
+  expect_one_line_error(none, "(see 'transformers --help')");
+}
+
 }  // namespace
 }  // namespace transformers

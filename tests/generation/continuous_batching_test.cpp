@@ -45,6 +45,18 @@ std::pair<std::vector<int64_t>, RequestOutput> read_all(ContinuousBatchingManage
   }
 }
 
+// Sends each prompt from its own thread at once, reads each to its end, and expects the tokens
+// generate() gives that prompt alone.
+void expect_concurrent_requests_equal_alone(ContinuousBatchingManager& manager, const CausalLM& m,
+                                            const std::vector<std::vector<int64_t>>& prompts, const GenerationConfig& g) {
+  std::vector<std::vector<int64_t>> got(prompts.size());
+  std::vector<std::thread> clients;
+  for (size_t i = 0; i < prompts.size(); ++i)
+    clients.emplace_back([&, i] { got[i] = read_all(manager, manager.add_request(prompts[i], {.config = g})).first; });
+  for (auto& t : clients) t.join();
+  for (size_t i = 0; i < prompts.size(); ++i) EXPECT_EQ(got[i], alone(m, prompts[i], g)) << "prompt " << i;
+}
+
 TEST(ContinuousBatching, GenerateBatchEqualsEachPromptAloneGreedy) {
   auto m = tiny_model();
   GenerationConfig g;
@@ -169,12 +181,7 @@ TEST(ContinuousBatching, RequestsFromManyThreadsAllFinishWithTheirOwnTokens) {
   g.max_new_tokens = 5;
   const auto prompts = ragged_prompts(8, 97);
   ContinuousBatchingManager manager(*m, {.max_running = 3});
-  std::vector<std::vector<int64_t>> got(prompts.size());
-  std::vector<std::thread> clients;
-  for (size_t i = 0; i < prompts.size(); ++i)
-    clients.emplace_back([&, i] { got[i] = read_all(manager, manager.add_request(prompts[i], {.config = g})).first; });
-  for (auto& t : clients) t.join();
-  for (size_t i = 0; i < prompts.size(); ++i) EXPECT_EQ(got[i], alone(*m, prompts[i], g)) << "prompt " << i;
+  expect_concurrent_requests_equal_alone(manager, *m, prompts, g);
   EXPECT_EQ(manager.stats().generated_tokens, 8 * 5);
 }
 
@@ -227,12 +234,7 @@ TEST(ContinuousBatching, SixteenConcurrentRequestsOfDifferentLengthsEqualTheirAl
   std::vector<std::vector<int64_t>> prompts;
   for (int64_t i = 0; i < 16; ++i) prompts.push_back(random_rows(1, 1 + 9 * i, 97, static_cast<uint32_t>(300 + i))[0]);
   ContinuousBatchingManager manager(*m, {.max_running = 16});
-  std::vector<std::vector<int64_t>> got(prompts.size());
-  std::vector<std::thread> clients;
-  for (size_t i = 0; i < prompts.size(); ++i)
-    clients.emplace_back([&, i] { got[i] = read_all(manager, manager.add_request(prompts[i], {.config = g})).first; });
-  for (auto& t : clients) t.join();
-  for (size_t i = 0; i < prompts.size(); ++i) EXPECT_EQ(got[i], alone(*m, prompts[i], g)) << "prompt " << i;
+  expect_concurrent_requests_equal_alone(manager, *m, prompts, g);
 }
 
 TEST(ContinuousBatching, AFullKVBudgetMakesRequestsWaitAndATooLargeOneErrors) {

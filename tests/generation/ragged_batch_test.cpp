@@ -15,20 +15,9 @@ namespace {
 
 using testing::random_rows;
 
-struct Arch {
-  std::string name;
-  Json overrides;
-};
-
-class RaggedArchitecture : public ::testing::TestWithParam<Arch> {
+class RaggedArchitecture : public ::testing::TestWithParam<testing::TinyArch> {
  protected:
-  std::unique_ptr<CausalLM> model() const {
-    Json c = {{"vocab_size", 61}, {"hidden_size", 48}, {"intermediate_size", 80}, {"num_hidden_layers", 3},
-              {"num_attention_heads", 6}, {"num_key_value_heads", 2}, {"head_dim", 8}, {"rms_norm_eps", 1e-5},
-              {"max_position_embeddings", 256}, {"rope_theta", 10000.0}};
-    c.update(GetParam().overrides);
-    return make_random_model(PretrainedConfig::from_json(c), 17, 0.3);
-  }
+  std::unique_ptr<CausalLM> model() const { return testing::tiny_arch_model(GetParam(), 256); }
 };
 
 // Logits of `ids` alone through the dense path, [n, V] as one flat vector.
@@ -151,22 +140,7 @@ TEST(PagedKVCache, PrefixBlocksAreSharedByNameAndCachedUntilNeeded) {
 
 INSTANTIATE_TEST_SUITE_P(
     Decoders, RaggedArchitecture,
-    ::testing::Values(Arch{"llama", {{"model_type", "llama"}}},
-                      Arch{"mistral_window", {{"model_type", "mistral"}, {"sliding_window", 4}}},
-                      Arch{"qwen2", {{"model_type", "qwen2"}}},
-                      Arch{"qwen3", {{"model_type", "qwen3"}}},
-                      Arch{"qwen2_moe", {{"model_type", "qwen2_moe"}, {"moe_intermediate_size", 24}, {"shared_expert_intermediate_size", 36}, {"num_experts", 6}, {"num_experts_per_tok", 3}, {"mlp_only_layers", {1}}}},
-                      Arch{"qwen3_moe", {{"model_type", "qwen3_moe"}, {"moe_intermediate_size", 24}, {"num_experts", 4}, {"num_experts_per_tok", 2}}},
-                      Arch{"mixtral", {{"model_type", "mixtral"}, {"num_local_experts", 4}, {"num_experts_per_tok", 2}}},
-                      Arch{"gemma", {{"model_type", "gemma"}}},
-                      Arch{"gemma2", {{"model_type", "gemma2"}, {"sliding_window", 4}, {"query_pre_attn_scalar", 16}, {"attn_logit_softcapping", 5.0}, {"final_logit_softcapping", 3.0}}},
-                      Arch{"gemma3", {{"model_type", "gemma3_text"}, {"sliding_window", 4}, {"sliding_window_pattern", 2}, {"rope_local_base_freq", 100.0}}},
-                      Arch{"phi3", {{"model_type", "phi3"}}},
-                      Arch{"gpt2", {{"model_type", "gpt2"}, {"n_embd", 48}, {"n_layer", 3}, {"n_head", 6}, {"n_positions", 256}}},
-                      Arch{"olmo2", {{"model_type", "olmo2"}}},
-                      Arch{"starcoder2", {{"model_type", "starcoder2"}, {"sliding_window", 5}}},
-                      Arch{"cohere", {{"model_type", "cohere"}, {"use_qk_norm", true}}},
-                      Arch{"phi", {{"model_type", "phi"}, {"partial_rotary_factor", 0.5}}}),
+    ::testing::ValuesIn(testing::tiny_architectures(/*with_moe=*/true)),
     [](const auto& info) { return info.param.name; });
 
 }  // namespace

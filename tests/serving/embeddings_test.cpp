@@ -4,31 +4,12 @@
 // (sentence-transformers' layout).
 #include <fstream>
 
+#include "serving/embedding_reference.h"
 #include "serving/serve_fixture.h"
 #include "transformers/io/npy.h"
 
 namespace transformers::testing {
 namespace {
-
-std::string id_list(const std::vector<int64_t>& ids) {
-  std::string s;
-  for (int64_t id : ids) s += (s.empty() ? "" : ",") + std::to_string(id);
-  return s;
-}
-
-// Row `t` of a [.., L, H] f32 tensor's last two dims, starting at element `offset`.
-std::vector<float> mean_rows(const Tensor& t, int64_t offset, int64_t L, int64_t H) {
-  std::vector<float> m(static_cast<size_t>(H), 0.0f);
-  for (int64_t i = 0; i < L; ++i)
-    for (int64_t h = 0; h < H; ++h) m[h] += t.data<float>()[offset + i * H + h];
-  for (float& v : m) v /= static_cast<float>(L);
-  return m;
-}
-
-void expect_close(const std::vector<float>& a, const std::vector<float>& b) {
-  ASSERT_EQ(a.size(), b.size());
-  for (size_t i = 0; i < a.size(); ++i) EXPECT_NEAR(a[i], b[i], 1e-5) << "dimension " << i;
-}
 
 std::vector<float> served_embedding(const ServeProcess& s, const std::string& text, std::vector<int64_t>& ids) {
   ids = post_json(s, "/tokenize", Json{{"prompt", text}}).body["tokens"].get<std::vector<int64_t>>();
@@ -51,11 +32,7 @@ TEST(ServeEmbeddings, DecoderMeanOfLastHiddenStateEqualsForward) {
 }
 
 TEST(ServeEmbeddings, EncoderMeanOrClsPoolingEqualsForward) {
-  const auto model = scratch_dir("serve-tiny-bert");
-  auto made = run_command(std::string(TCPP_BINARY_DIR) + "/tools/make_tiny_model --arch bert --vocab 30522 --seed 5 --out " + model.string());
-  ASSERT_EQ(made.exit_code, 0) << made.err;
-  for (const char* f : {"tokenizer.json", "tokenizer_config.json"})
-    std::filesystem::copy_file(shared_path(std::string("tokenizers/models/bert/") + f), model / f);
+  const auto model = make_tiny_bert("serve-tiny-bert");
   std::vector<int64_t> ids;
   std::vector<float> mean, cls;
   {

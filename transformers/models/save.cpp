@@ -87,8 +87,11 @@ void save_pretrained(const CausalLM& model, const std::filesystem::path& dir, co
     for (const auto& [name, t] : loading::materialize(item, rules, po, fetch, &model.config()))
       planned.push_back({name, is_floating(t.dtype()) ? want : t.dtype(), t.shape()});
   loading::ShardedSafetensorsWriter writer(dir, std::move(planned), options.max_shard_size);
-  for (const auto& item : plan.items)
+  size_t items_written = 0;
+  for (const auto& item : plan.items) {
     for (const auto& [name, t] : loading::materialize(item, rules, po, fetch, &model.config())) writer.write(name, saved(t));
+    if (options.on_progress) options.on_progress(++items_written, plan.items.size());
+  }
   writer.finish();
   remove_stale_weights(dir, writer.written_files());
 
@@ -102,14 +105,18 @@ void save_pretrained(const CausalLM& model, const std::filesystem::path& dir, co
   if (Json generation = g.to_json(); !generation.empty()) write_json(dir / "generation_config.json", generation);
 }
 
-std::unique_ptr<CausalLM> make_random_model(const PretrainedConfig& config, uint64_t seed, double std, DType dtype) {
+std::unique_ptr<CausalLM> make_random_model(const PretrainedConfig& config, uint64_t seed, double std, DType dtype,
+                                            const std::function<void(size_t, size_t)>& on_progress) {
   std::unique_ptr<CausalLM> model = find_model(config).causal_lm(config);
   model->dtype = dtype;
   std::mt19937_64 rng(seed);
   std::normal_distribution<float> normal(0.0f, static_cast<float>(std));
   std::map<std::string, bool> tied_targets;
   for (const auto& [target, source] : model->tied_weights()) tied_targets[target] = true;
-  for (const auto& p : model->named_parameters()) {
+  const auto parameters = model->named_parameters();
+  size_t filled = 0;
+  for (const auto& p : parameters) {
+    if (on_progress) on_progress(filled++, parameters.size());  // before: the big ones take long
     if (tied_targets.count(p.name)) continue;
     const bool is_norm = p.role == nn::ParamRole::Vector && p.name.find("norm") != std::string::npos;
     std::vector<float> values(static_cast<size_t>(shape_numel(p.shape)));
@@ -120,6 +127,7 @@ std::unique_ptr<CausalLM> make_random_model(const PretrainedConfig& config, uint
     const Tensor t = Tensor::from_values(values, p.shape);
     *p.tensor = (p.role == nn::ParamRole::Matrix && dtype != DType::F32) ? ops::cast(t, dtype) : t;
   }
+  if (on_progress) on_progress(parameters.size(), parameters.size());
   for (const auto& [target, source] : model->tied_weights()) {
     Tensor* src = nullptr;
     Tensor* dst = nullptr;

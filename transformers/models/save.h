@@ -9,6 +9,7 @@
 #pragma once
 
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -33,6 +34,9 @@ struct SaveOptions {
   // Written to config.json as "quantization_config" (the model holds Q8_0 / Q4_0 matrices, which
   // are written as stored): loading the folder then keeps them quantized.
   std::optional<QuantizationConfig> quantization_config{};
+  // Called after each group of tensors is written with (groups written, groups in all): a progress
+  // display for long saves.
+  std::function<void(size_t done, size_t total)> on_progress{};
 };
 
 // Writes config.json (v5 form unless `v4_config`), the weights (every parameter but tied
@@ -47,7 +51,9 @@ inline uint64_t parse_shard_size(const std::string& text) { return parse_byte_si
 
 // Builds the model a config describes and fills its parameters with random values: matrices
 // ~ N(0, std), norm weights 1 + N(0, std/10), biases N(0, std/10), reproducibly from `seed`.
+// `on_progress` hears (parameters filled, in all).
 std::unique_ptr<CausalLM> make_random_model(const PretrainedConfig& config, uint64_t seed, double std = 0.02,
-                                            DType dtype = DType::F32);
+                                            DType dtype = DType::F32,
+                                            const std::function<void(size_t done, size_t total)>& on_progress = {});
 
 }  // namespace transformers

@@ -35,8 +35,7 @@ ChatSetup setup_chat(const Request& request, ServerState& state) {
   ChatSetup s;
   s.model = generator_of(request.body, state);
   s.stream = get_bool(request.body, "stream").value_or(false);
-  if (auto options = get_object(request.body, "stream_options"))
-    s.include_usage = get_bool(*options, "include_usage").value_or(false);
+  s.include_usage = stream_include_usage(request.body);
   if (auto format = get_object(request.body, "response_format")) {
     const auto type = get_string(*format, "type");
     if (type && *type != "text") throw bad_field("response_format", "only {\"type\": \"text\"} is supported");
@@ -84,13 +83,7 @@ class ChatStream : public EventStream {
     if (!step.finished) return true;
     const std::string reason = tool_calls_sent_ > 0 ? "tool_calls" : step.finish_reason;
     if (!write(sse_frame(chunk(Json::object(), reason)))) return false;
-    if (setup_.include_usage) {
-      Json usage = chunk_base();
-      usage["choices"] = Json::array();
-      usage["usage"] = usage_json(run_.prompt_tokens(), run_.completion_tokens());
-      if (!write(sse_frame(usage))) return false;
-    }
-    write("data: [DONE]\n\n");
+    end_stream(write, chunk_base(), setup_.include_usage ? usage_json(run_.prompt_tokens(), run_.completion_tokens()) : Json());
     return false;
   }
 

@@ -32,13 +32,8 @@ class CompletionStream : public EventStream {
     Json reason = step.finished ? Json(step.finish_reason) : Json(nullptr);
     if (!write(sse_frame(completion(id_, model_id_, created_, step.text, reason)))) return false;
     if (!step.finished) return true;
-    if (include_usage_) {
-      Json usage = completion(id_, model_id_, created_, "", nullptr);
-      usage["choices"] = Json::array();
-      usage["usage"] = usage_json(run_.prompt_tokens(), run_.completion_tokens());
-      if (!write(sse_frame(usage))) return false;
-    }
-    write("data: [DONE]\n\n");
+    end_stream(write, completion(id_, model_id_, created_, "", nullptr),
+               include_usage_ ? usage_json(run_.prompt_tokens(), run_.completion_tokens()) : Json());
     return false;
   }
 
@@ -64,9 +59,7 @@ Reply completions(const Request& request, ServerState& state) {
   std::vector<int64_t> prompt = prompt_ids(body["prompt"], "prompt", *model);
   const SamplingRequest sampling = parse_sampling(body, *model, state.limits, {"max_tokens"});
   if (get_bool(body, "stream").value_or(false)) {
-    bool include_usage = false;
-    if (auto options = get_object(body, "stream_options")) include_usage = get_bool(*options, "include_usage").value_or(false);
-    return Reply::sse(std::make_unique<CompletionStream>(request.id, model, std::move(prompt), sampling, include_usage));
+    return Reply::sse(std::make_unique<CompletionStream>(request.id, model, std::move(prompt), sampling, stream_include_usage(body)));
   }
   GenerationRun run(model, std::move(prompt), sampling);
   TextStep all = run.collect();

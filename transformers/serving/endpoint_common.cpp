@@ -18,6 +18,20 @@ Json usage_json(int64_t prompt_tokens, int64_t completion_tokens) {
           {"total_tokens", prompt_tokens + completion_tokens}};
 }
 
+bool stream_include_usage(const Json& body) {
+  const auto options = get_object(body, "stream_options");
+  return options && get_bool(*options, "include_usage").value_or(false);
+}
+
+void end_stream(const std::function<bool(std::string_view)>& write, Json chunk, Json usage) {
+  if (!usage.is_null()) {
+    chunk["choices"] = Json::array();
+    chunk["usage"] = std::move(usage);
+    if (!write(sse_frame(chunk))) return;
+  }
+  write("data: [DONE]\n\n");
+}
+
 namespace {
 Json token_entry(const Tokenizer& tokenizer, int64_t id, float logprob) {
   const std::vector<int64_t> one{id};

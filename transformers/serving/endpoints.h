@@ -47,6 +47,7 @@ Reply chat_completions(const Request& request, ServerState& state);
 Reply completions(const Request& request, ServerState& state);
 Reply responses(const Request& request, ServerState& state);
 Reply embeddings(const Request& request, ServerState& state);
+Reply load_model(const Request& request, ServerState& state);  // SSE progress, as v5
 Json list_models(ServerState& state);
 Json tokenize(const Request& request, ServerState& state);
 Json detokenize(const Request& request, ServerState& state);
@@ -57,6 +58,11 @@ int64_t unix_time();
 std::string sse_frame(const Json& data);                              // "data: {...}\n\n"
 std::string sse_event(const std::string& event, const Json& data);  // "event: name\ndata: {...}\n\n"
 Json usage_json(int64_t prompt_tokens, int64_t completion_tokens);
+// Whether the request's stream_options.include_usage asks for a usage chunk.
+bool stream_include_usage(const Json& body);
+// The end of a streamed chat completion or completion: when `usage` is not null, `chunk` (the
+// stream's id, object, created, model) with `choices: []` and that usage, then `data: [DONE]`.
+void end_stream(const std::function<bool(std::string_view)>& write, Json chunk, Json usage);
 // OpenAI's logprobs.content entries: token text, logprob, bytes, top_logprobs.
 Json logprobs_content(const Tokenizer& tokenizer, const std::vector<TokenLogprob>& logprobs);
 std::shared_ptr<ServedModel> model_of(const Json& body, ServerState& state);

@@ -1,10 +1,9 @@
-// The endpoints that run no generation: GET /v1/models, POST /v1/embeddings (mean pooling of the
-// last hidden state over the input's tokens; CLS for encoders whose pooling config asks for it), POST /tokenize and /detokenize (vLLM's
+// The endpoints that run no generation: GET /v1/models, POST /v1/embeddings (the pooling the
+// model folder asks for: serving/sentence_embedding.h), POST /tokenize and /detokenize (vLLM's
 // shapes).
 #include <set>
 
 #include "transformers/hub/cache_listing.h"
-#include "transformers/ops/ops.h"
 #include "transformers/serving/api_error.h"
 #include "transformers/serving/endpoints.h"
 #include "transformers/serving/request_fields.h"
@@ -48,29 +47,6 @@ std::vector<std::vector<int64_t>> embedding_inputs(const Json& input, const Serv
   return rows;
 }
 
-// The last hidden state [1, L, H] of one input: the decoder's after its final norm, or the
-// encoder's.
-Tensor last_hidden_state(const ServedModel& model, const std::vector<int64_t>& ids) {
-  const Tensor input = Tensor::from_values(ids, {1, static_cast<int64_t>(ids.size())});
-  // Runs on this HTTP thread beside the engine thread; the kernel pool takes outside callers in turn.
-  if (model.encoder) return model.encoder->forward(input).last_hidden_state;
-  ForwardOptions options;
-  options.output_hidden_states = true;
-  options.logits_to_keep = 1;
-  return model.model->forward(input, options).hidden_states.back();
-}
-
-std::vector<float> pooled_embedding(const ServedModel& model, const std::vector<int64_t>& ids) {
-  Tensor last = ops::cast(last_hidden_state(model, ids), DType::F32).contiguous();
-  const int64_t L = last.size(1), H = last.size(2);
-  const float* data = last.data<float>();
-  if (model.pooling == "cls") return std::vector<float>(data, data + H);
-  std::vector<float> pooled(static_cast<size_t>(H), 0.0f);
-  for (int64_t t = 0; t < L; ++t)
-    for (int64_t h = 0; h < H; ++h) pooled[h] += data[t * H + h];
-  for (float& v : pooled) v /= static_cast<float>(L);
-  return pooled;
-}
 }  // namespace
 
 Reply embeddings(const Request& request, ServerState& state) {
@@ -91,7 +67,7 @@ Reply embeddings(const Request& request, ServerState& state) {
   Json data = Json::array();
   std::lock_guard lock(model->embedding_mutex);
   for (size_t i = 0; i < rows.size(); ++i) {
-    std::vector<float> v = pooled_embedding(*model, rows[i]);
+    std::vector<float> v = sentence_embedding(model->model.get(), model->encoder.get(), rows[i], model->pooling);
     Json e = {{"object", "embedding"}, {"index", i}};
     if (format == "base64") e["embedding"] = base64(v);
     else e["embedding"] = v;

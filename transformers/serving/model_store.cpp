@@ -27,7 +27,7 @@ std::filesystem::path resolve_model_folder(const std::string& name) {
 
 ModelStore::ModelStore(ModelStoreOptions options) : options_(std::move(options)) {
   if (!options_.pinned.empty()) {
-    current_ = load(options_.pinned);
+    current_ = load(options_.pinned, {});
   } else if (options_.model_timeout_s > 0) {
     reaper_ = std::thread([this] {
       std::unique_lock lock(mutex_);
@@ -50,30 +50,33 @@ ModelStore::~ModelStore() {
   if (reaper_.joinable()) reaper_.join();
 }
 
-std::shared_ptr<ServedModel> ModelStore::load(const std::string& id) const {
+std::shared_ptr<ServedModel> ModelStore::load(const std::string& id, const LoadProgress& progress) const {
+  auto stage = [&](const char* name, size_t done = 0, size_t total = 0) {
+    if (progress) progress(name, done, total);
+  };
   auto m = std::make_shared<ServedModel>();
   m->id = id;
   m->folder = resolve_model_folder(id);
-  LoadOptions load;
-  load.dtype = options_.dtype;
-  load.quantization_config = options_.quantization_config;
-  if (find_encoder(PretrainedConfig::from_pretrained(m->folder).model_type)) {
-    m->encoder = AutoModel::from_pretrained(m->folder, load);
-    const auto pooling = m->folder / "1_Pooling" / "config.json";
-    if (std::filesystem::is_regular_file(pooling) && read_json_file(pooling).value("pooling_mode_cls_token", false))
-      m->pooling = "cls";
-  } else {
-    m->model = AutoModelForCausalLM::from_pretrained(m->folder, load);
-  }
+  // v5's order: the processor (tokenizer) first, so a folder without one fails before its weights load.
+  stage("processor");
   TCPP_CHECK(std::filesystem::exists(m->folder / "tokenizer.json") || std::filesystem::exists(m->folder / "tokenizer.model"),
              ValueError, m->folder.string(), ": serving needs a tokenizer.json or tokenizer.model in the model folder");
   m->tokenizer = Tokenizer::from_pretrained(m->folder);
+  m->pooling = folder_pooling(m->folder);
+  stage("config");
+  const bool encoder = find_encoder(PretrainedConfig::from_pretrained(m->folder).model_type) != nullptr;
+  LoadOptions load;
+  load.dtype = options_.dtype;
+  load.quantization_config = options_.quantization_config;
+  if (progress) load.on_progress = [&](size_t done, size_t total) { stage("weights", done, total); };
+  if (encoder) m->encoder = AutoModel::from_pretrained(m->folder, load);
+  else m->model = AutoModelForCausalLM::from_pretrained(m->folder, load);
   if (m->model) m->manager = std::make_unique<ContinuousBatchingManager>(*m->model, options_.batching);
   m->created = static_cast<int64_t>(std::time(nullptr));
   return m;
 }
 
-std::shared_ptr<ServedModel> ModelStore::get(const std::string& requested) {
+std::shared_ptr<ServedModel> ModelStore::get(const std::string& requested, const LoadProgress& progress) {
   if (!options_.pinned.empty()) {
     // v5 answers 400 for another model than the one the server was started with.
     if (!requested.empty() && requested != current_->id && requested != current_->folder.filename().string())
@@ -95,7 +98,7 @@ std::shared_ptr<ServedModel> ModelStore::get(const std::string& requested) {
     if (current_ && current_->id == requested) return current_;
     current_.reset();  // one model at a time: the old one goes once its last request ends
   }
-  auto m = load(requested);
+  auto m = load(requested, progress);
   std::lock_guard lock(mutex_);
   current_ = m;
   last_used_ = std::chrono::steady_clock::now();

@@ -7,6 +7,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -17,6 +18,7 @@
 #include "transformers/generation/continuous_batching.h"
 #include "transformers/models/causal_lm.h"
 #include "transformers/models/encoder.h"
+#include "transformers/serving/sentence_embedding.h"
 #include "transformers/tokenization/tokenizer.h"
 
 namespace transformers::serving {
@@ -31,9 +33,8 @@ struct ServedModel {
   std::filesystem::path folder;
   std::unique_ptr<CausalLM> model;      // decoders
   std::unique_ptr<EncoderModel> encoder;  // encoders
-  // Encoders: "cls" when the sentence-transformers pooling config (1_Pooling/config.json) asks
-  // for the CLS token, else "mean"; decoders always mean-pool.
-  std::string pooling = "mean";
+  // What the sentence-transformers pooling config (1_Pooling/config.json) asks for, else mean.
+  Pooling pooling = Pooling::kMean;
   std::optional<Tokenizer> tokenizer;
   std::unique_ptr<ContinuousBatchingManager> manager;  // declared last: stops before the model goes
   std::mutex embedding_mutex;                          // one embeddings forward at a time per model
@@ -41,6 +42,11 @@ struct ServedModel {
 
   const PretrainedConfig& config() const { return model ? model->config() : encoder->config(); }
 };
+
+// Progress of a model load, in the stages v5's POST /load_model reports: "processor" (the
+// tokenizer), "config", then "weights" with (groups of tensors done, in all); done and total are 0
+// for the stages without counts. Called from the loading threads.
+using LoadProgress = std::function<void(const std::string& stage, size_t done, size_t total)>;
 
 struct ModelStoreOptions {
   std::string pinned;  // empty: load on first use
@@ -58,14 +64,15 @@ class ModelStore {
 
   // The model for a request's "model" field (empty: the pinned one). ApiError 400 when it
   // differs from the pinned model or is missing without one, 404 when no such folder exists.
-  std::shared_ptr<ServedModel> get(const std::string& requested);
+  // `progress` hears about a load, when one happens (not for a model already loaded).
+  std::shared_ptr<ServedModel> get(const std::string& requested, const LoadProgress& progress = {});
   // The models loaded now.
   std::vector<std::shared_ptr<ServedModel>> loaded() const;
   // Whether requests may name any model (no model was pinned at start).
   bool loads_on_demand() const { return options_.pinned.empty(); }
 
  private:
-  std::shared_ptr<ServedModel> load(const std::string& id) const;
+  std::shared_ptr<ServedModel> load(const std::string& id, const LoadProgress& progress) const;
 
   ModelStoreOptions options_;
   mutable std::mutex mutex_;

@@ -209,6 +209,7 @@ struct Server::Impl {
     post("/v1/completions", completions);
     post("/v1/responses", responses);
     post("/v1/embeddings", embeddings);
+    post("/load_model", load_model);
     post("/tokenize", tokenize);
     post("/detokenize", detokenize);
   }
