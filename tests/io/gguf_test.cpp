@@ -88,6 +88,7 @@ TEST(Gguf, WriterOutputReadsBack) {
   const std::vector<float> values = {1, 2, 3, 4, 5};
   w.add_tensor("x", {5}, GgmlType::F32, [&] { return Tensor::from_values(values, {5}); });
   w.add_tensor("y", {2, 32}, GgmlType::Q4_0, [] { return Tensor::zeros({36}, DType::U8); });
+  w.add_tensor("k", {1, 256}, GgmlType::Q4_K, [] { return Tensor::zeros({144}, DType::U8); });
   const auto path = scratch_dir("gguf") / "written.gguf";
   w.write(path);
 
@@ -103,7 +104,10 @@ TEST(Gguf, WriterOutputReadsBack) {
   EXPECT_EQ(x.data<float>()[4], 5.f);
   EXPECT_EQ(f->info("y").offset % 32, 0u);
   EXPECT_EQ(f->info("y").nbytes, 36u);
-  EXPECT_THROW(f->tensor("y"), FormatError);  // Q4_0 bytes are raw_bytes, not an f32 tensor
+  EXPECT_EQ(f->tensor("y").dtype(), DType::Q4_0);  // GGML's layout is the block dtype's
+  EXPECT_EQ(f->tensor("y").shape(), (Shape{2, 32}));
+  EXPECT_EQ(f->info("k").nbytes, 144u);
+  EXPECT_THROW(f->tensor("k"), FormatError);  // K-quants: raw_bytes only, for now
 
   GgufWriter bad;
   bad.add_tensor("z", {4}, GgmlType::F32, [] { return Tensor::zeros({3}, DType::F32); });
