@@ -54,7 +54,7 @@ TEST(DemoModel, TokenizerGivesHfTokenizersIdsAndRoundTrips) {
 TEST(DemoModel, LoadsAndGeneratesTheSameWithAndWithoutCache) {
   auto model = AutoModelForCausalLM::from_pretrained(kModel);
   Tokenizer tok = Tokenizer::from_pretrained(kModel);
-  EXPECT_EQ(model->config.vocab_size, 4096);
+  EXPECT_EQ(model->config().vocab_size, 4096);
   const auto prompt = tok.encode("The secret of life is", false);
   Tensor ids = Tensor::from_values(prompt, {1, static_cast<int64_t>(prompt.size())});
   GenerationConfig cfg = model->generation_config;
