@@ -3,6 +3,8 @@
 //   make_tiny_model --arch llama --out /tmp/tiny [--dtype bf16] [--hidden 64] [--layers 2]
 //                   [--heads 4] [--kv-heads 2] [--head-dim 16] [--intermediate 128] [--vocab 256]
 //                   [--sliding-window 6] [--tie] [--v5-config] [--seed 0] [--std 0.15]
+//                   [--max-positions 4096] [--bos-id 1] [--eos-id 2] [--pad-id 0]
+#include <CLI/CLI.hpp>
 #include <cstdio>
 #include <iostream>
 
@@ -25,8 +27,9 @@ void add_family_keys(const std::string& arch, Json& c, int64_t sliding_window) {
     c["n_head"] = c["num_attention_heads"];
     c["n_positions"] = 1024;
     c["activation_function"] = "gelu_new";
-    for (const char* k : {"hidden_size", "num_hidden_layers", "num_attention_heads", "num_key_value_heads", "head_dim",
-                          "intermediate_size", "hidden_act", "rms_norm_eps", "max_position_embeddings"})
+    for (const char* k :
+         {"hidden_size", "num_hidden_layers", "num_attention_heads", "num_key_value_heads",
+          "head_dim", "intermediate_size", "hidden_act", "rms_norm_eps", "max_position_embeddings"})
       c.erase(k);
   } else if (arch == "gemma" || arch == "gemma2" || arch == "gemma3_text") {
     c["hidden_activation"] = "gelu_pytorch_tanh";
@@ -60,12 +63,15 @@ void add_family_keys(const std::string& arch, Json& c, int64_t sliding_window) {
 int main(int argc, char** argv) {
   CLI::App app{"Write a tiny random Hugging Face checkpoint"};
   std::string arch = "llama", out, dtype = "float32";
-  int64_t hidden = 64, layers = 2, heads = 4, kv_heads = 2, head_dim = 16, intermediate = 128, vocab = 256;
-  int64_t sliding_window = 0, max_window_layers = -1, seed = 0;
+  int64_t hidden = 64, layers = 2, heads = 4, kv_heads = 2, head_dim = 16, intermediate = 128,
+          vocab = 256;
+  int64_t sliding_window = 0, max_window_layers = -1, seed = 0, max_positions = 4096;
+  int64_t bos_id = 1, eos_id = 2, pad_id = 0;
   double std_dev = 0.15, rope_theta = 10000.0;
   bool tie = false, v5 = false;
   app.add_option("--arch", arch,
-                 "model_type: llama, mistral, qwen2, qwen3, gemma, gemma2, gemma3_text, phi3, phi, gpt2, olmo2, "
+                 "model_type: llama, mistral, qwen2, qwen3, gemma, gemma2, gemma3_text, phi3, phi, "
+                 "gpt2, olmo2, "
                  "starcoder2, cohere, bert, roberta, modernbert, ...");
   app.add_option("--out", out, "Output folder")->required();
   app.add_flag_callback("--quiet,-q", [] { cli::set_quiet(true); }, "No progress lines on stderr");
@@ -77,9 +83,15 @@ int main(int argc, char** argv) {
   app.add_option("--head-dim", head_dim);
   app.add_option("--intermediate", intermediate);
   app.add_option("--vocab", vocab);
-  app.add_option("--sliding-window", sliding_window, "Sliding window (mistral; qwen2/qwen3 with use_sliding_window)");
-  app.add_option("--max-window-layers", max_window_layers, "qwen2/qwen3: first layer index with a sliding window");
+  app.add_option("--sliding-window", sliding_window,
+                 "Sliding window (mistral; qwen2/qwen3 with use_sliding_window)");
+  app.add_option("--max-window-layers", max_window_layers,
+                 "qwen2/qwen3: first layer index with a sliding window");
   app.add_option("--rope-theta", rope_theta);
+  app.add_option("--max-positions", max_positions, "max_position_embeddings");
+  app.add_option("--bos-id", bos_id, "bos_token_id (config and generation_config)");
+  app.add_option("--eos-id", eos_id, "eos_token_id (config and generation_config)");
+  app.add_option("--pad-id", pad_id, "pad_token_id (config and generation_config)");
   app.add_option("--seed", seed);
   app.add_option("--std", std_dev, "Standard deviation of the random weights");
   app.add_flag("--tie", tie, "Tie the LM head to the embeddings");
@@ -96,12 +108,12 @@ int main(int argc, char** argv) {
               {"num_key_value_heads", kv_heads},
               {"head_dim", head_dim},
               {"hidden_act", "silu"},
-              {"max_position_embeddings", 4096},
+              {"max_position_embeddings", max_positions},
               {"rms_norm_eps", 1e-5},
               {"tie_word_embeddings", tie},
-              {"bos_token_id", 1},
-              {"eos_token_id", 2},
-              {"pad_token_id", 0}};
+              {"bos_token_id", bos_id},
+              {"eos_token_id", eos_id},
+              {"pad_token_id", pad_id}};
     for (const auto& e : model_registry())
       if (e.model_type == arch) c["architectures"].push_back(e.architectures.front());
     if (sliding_window > 0) {
@@ -112,19 +124,24 @@ int main(int argc, char** argv) {
       }
     }
     add_family_keys(arch, c, sliding_window);
-    if (v5) c["rope_parameters"] = {{"rope_type", "default"}, {"rope_theta", rope_theta}};
-    else c["rope_theta"] = rope_theta;
+    if (v5)
+      c["rope_parameters"] = {{"rope_type", "default"}, {"rope_theta", rope_theta}};
+    else
+      c["rope_theta"] = rope_theta;
     PretrainedConfig config = PretrainedConfig::from_json(c);
     const DType dt = dtype_from_name(dtype, "--dtype");
     if (find_encoder(arch)) {
       // Encoders: f32, with the masked-LM head (the checkpoint also loads as the bare model).
-      c["architectures"] = {arch == "bert" ? "BertForMaskedLM" : arch == "modernbert" ? "ModernBertForMaskedLM"
-                                                                                       : "RobertaForMaskedLM"};
+      c["architectures"] = {arch == "bert"         ? "BertForMaskedLM"
+                            : arch == "modernbert" ? "ModernBertForMaskedLM"
+                                                   : "RobertaForMaskedLM"};
       c["num_key_value_heads"] = c["num_attention_heads"];
       c.erase("head_dim");
-      auto encoder = make_random_encoder(PretrainedConfig::from_json(c), EncoderHead::MaskedLM, static_cast<uint64_t>(seed), std_dev);
+      auto encoder = make_random_encoder(PretrainedConfig::from_json(c), EncoderHead::MaskedLM,
+                                         static_cast<uint64_t>(seed), std_dev);
       save_encoder(*encoder, out);
-      std::cout << "wrote " << arch << " (" << layers << " layers, hidden " << hidden << ", float32) to " << out << "\n";
+      std::cout << "wrote " << arch << " (" << layers << " layers, hidden " << hidden
+                << ", float32) to " << out << "\n";
       return 0;
     }
     std::unique_ptr<CausalLM> model;
@@ -132,7 +149,7 @@ int main(int argc, char** argv) {
       cli::ProgressLine filling("initialising weights");
       model = make_random_model(config, static_cast<uint64_t>(seed), std_dev, dt, filling.callback());
     }
-    model->generation_config.raw = {{"bos_token_id", 1}, {"eos_token_id", 2}, {"pad_token_id", 0}};
+    model->generation_config.raw = {{"bos_token_id", bos_id}, {"eos_token_id", eos_id}, {"pad_token_id", pad_id}};
     cli::ProgressLine saving("saving weights");
     save_pretrained(*model, out, {.dtype = dt, .v4_config = !v5, .on_progress = saving.callback()});
     std::cout << "wrote " << arch << " (" << layers << " layers, hidden " << hidden << ", " << dtype_torch_name(dt)
