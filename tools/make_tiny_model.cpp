@@ -4,7 +4,6 @@
 //                   [--heads 4] [--kv-heads 2] [--head-dim 16] [--intermediate 128] [--vocab 256]
 //                   [--sliding-window 6] [--tie] [--v5-config] [--seed 0] [--std 0.15]
 //                   [--max-positions 4096] [--bos-id 1] [--eos-id 2] [--pad-id 0]
-#include <CLI/CLI.hpp>
 #include <cstdio>
 #include <iostream>
 
