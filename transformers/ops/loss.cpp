@@ -29,7 +29,11 @@ std::pair<Tensor, Tensor> flat_rows(const Tensor& logits, const Tensor& labels,
 
 Tensor cross_entropy(const Tensor& logits, const Tensor& labels, int64_t ignore_index) {
   if (autograd::recording({&logits})) return recorded::cross_entropy(logits, labels, ignore_index);
-  auto [rows, targets] = flat_rows(logits, labels, ignore_index);
+  // Named references, not a structured binding: clang before 16 (the fuzz build's compiler)
+  // does not let a lambda capture a binding.
+  const auto flat = flat_rows(logits, labels, ignore_index);
+  const Tensor& rows = flat.first;
+  const Tensor& targets = flat.second;
   const double total = on_device("cross_entropy", logits.device(), [&] {
     return cpu_impl::cross_entropy(rows, targets, ignore_index);
   });
@@ -44,7 +48,8 @@ Tensor cross_entropy(const Tensor& logits, const Tensor& labels, int64_t ignore_
     autograd::NoGrad off;
     loss = ops::cross_entropy(logits, labels, ignore_index);
   }
-  auto [rows, targets] = flat_rows(logits, labels, ignore_index);
+  const auto flat = flat_rows(logits, labels, ignore_index);
+  const Tensor rows = flat.first, targets = flat.second;
   const Shape shape = logits.shape();
   autograd::record(loss, "cross_entropy", {logits.autograd()}, [=](const Tensor& g) {
     Tensor d = Tensor::empty(rows.shape(), DType::F32, g.device());
