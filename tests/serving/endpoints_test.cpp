@@ -193,6 +193,66 @@ TEST_F(ServeEndpoints, LogprobsStopAndLogitBias) {
   EXPECT_NE(post_json(*server_, "/v1/chat/completions", biased).body["choices"][0]["message"]["content"], text);
 }
 
+// n choices: choice i is what a request alone with seed + i gets (the reference: n single
+// requests); streamed, each index's deltas join into its non-streamed text; usage counts every
+// choice's tokens and the prompt once.
+TEST_F(ServeEndpoints, NChoicesEachEqualASingleRequestWithItsSeed) {
+  Json req = chat_request(8);
+  req["temperature"] = 1.0;
+  req["seed"] = 42;
+  req["n"] = 3;
+  HttpReply r = post_json(*server_, "/v1/chat/completions", req);
+  ASSERT_EQ(r.status, 200) << r.body;
+  ASSERT_EQ(r.body["choices"].size(), 3u);
+  std::vector<std::string> texts;
+  int64_t completion_tokens = 0;
+  for (int i = 0; i < 3; ++i) {
+    const Json& c = r.body["choices"][i];
+    EXPECT_EQ(c["index"], i);
+    texts.push_back(c["message"]["content"]);
+    Json alone = req;
+    alone["n"] = 1;
+    alone["seed"] = 42 + i;
+    HttpReply a = post_json(*server_, "/v1/chat/completions", alone);
+    EXPECT_EQ(a.body["choices"][0]["message"]["content"], texts.back()) << "choice " << i;
+    completion_tokens += a.body["usage"]["completion_tokens"].get<int64_t>();
+    EXPECT_EQ(r.body["usage"]["prompt_tokens"], a.body["usage"]["prompt_tokens"]);
+  }
+  EXPECT_EQ(r.body["usage"]["completion_tokens"], completion_tokens);
+  EXPECT_TRUE(texts[0] != texts[1] || texts[1] != texts[2]) << "sampled choices with different seeds all alike";
+
+  req["stream"] = true;
+  SseStream s = post_sse(*server_, "/v1/chat/completions", req);
+  ASSERT_EQ(s.status, 200);
+  EXPECT_EQ(s.data.back(), "[DONE]");
+  std::vector<std::string> joined(3);
+  std::vector<int> roles(3), finishes(3);
+  for (size_t k = 0; k + 1 < s.data.size(); ++k) {
+    const Json c = Json::parse(s.data[k]);
+    ASSERT_EQ(c["choices"].size(), 1u) << s.data[k];
+    const size_t i = c["choices"][0]["index"];
+    ASSERT_LT(i, 3u);
+    const Json& delta = c["choices"][0]["delta"];
+    roles[i] += delta.contains("role");
+    finishes[i] += !c["choices"][0]["finish_reason"].is_null();
+    if (delta.contains("content")) joined[i] += delta["content"].get<std::string>();
+  }
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_EQ(joined[i], texts[i]) << "choice " << i;
+    EXPECT_EQ(roles[i], 1);
+    EXPECT_EQ(finishes[i], 1);
+  }
+
+  // The legacy completions endpoint: greedy choices are all the greedy answer.
+  HttpReply c = post_json(*server_, "/v1/completions",
+                          Json{{"prompt", "Once upon"}, {"max_tokens", 5}, {"temperature", 0}, {"n", 2}});
+  ASSERT_EQ(c.status, 200) << c.body;
+  ASSERT_EQ(c.body["choices"].size(), 2u);
+  EXPECT_EQ(c.body["choices"][1]["index"], 1);
+  EXPECT_EQ(c.body["choices"][0]["text"], c.body["choices"][1]["text"]);
+  EXPECT_EQ(c.body["usage"]["completion_tokens"], 10);
+}
+
 TEST_F(ServeEndpoints, ResponsesPlainAndStreamedEvents) {
   const Json req = {{"input", kMessages[1]["content"]}, {"instructions", "You are terse."}, {"max_output_tokens", 8}, {"temperature", 0}};
   HttpReply r = post_json(*server_, "/v1/responses", req);

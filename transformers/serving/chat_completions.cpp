@@ -50,40 +50,68 @@ ChatSetup setup_chat(const Request& request, ServerState& state) {
   return s;
 }
 
+// One choice of a request: its run and the parser of its text.
+struct ChatChoice {
+  ChatChoice(std::unique_ptr<GenerationRun> r, const ChatPrompt& prompt)
+      : run(std::move(r)), parser(prompt.opens_reasoning, prompt.has_tools) {}
+  std::unique_ptr<GenerationRun> run;
+  OutputParser parser;
+  size_t tool_calls_sent = 0;
+};
+
+std::vector<ChatChoice> start_chat_choices(const ChatSetup& setup) {
+  std::vector<ChatChoice> choices;
+  for (auto& run : start_choices(setup.model, setup.prompt.ids, setup.sampling))
+    choices.emplace_back(std::move(run), setup.prompt);
+  return choices;
+}
+
+int64_t completion_tokens(const std::vector<ChatChoice>& choices) {
+  int64_t n = 0;
+  for (const auto& c : choices) n += c.run->completion_tokens();
+  return n;
+}
+
 class ChatStream : public EventStream {
  public:
   ChatStream(const Request& request, ChatSetup setup)
-      : id_(request.id), setup_(std::move(setup)),
-        run_(setup_.model, setup_.prompt.ids, setup_.sampling),
-        parser_(setup_.prompt.opens_reasoning, setup_.prompt.has_tools), created_(unix_time()) {}
+      : id_(request.id), setup_(std::move(setup)), choices_(start_chat_choices(setup_)), cursor_(choices_.size()),
+        created_(unix_time()) {}
 
   bool next(const std::function<bool(std::string_view)>& write) override {
     if (!started_) {
       started_ = true;
-      return write(sse_frame(chunk({{"role", "assistant"}, {"content", ""}}, nullptr)));
+      for (size_t i = 0; i < choices_.size(); ++i)
+        if (!write(sse_frame(chunk(i, {{"role", "assistant"}, {"content", ""}}, nullptr)))) return false;
+      return true;
     }
-    TextStep step = run_.next(std::chrono::milliseconds(200));
+    const size_t i = cursor_.next();
+    ChatChoice& c = choices_[i];
+    TextStep step = c.run->next(std::chrono::milliseconds(200));
     if (!step.finished && step.text.empty() && step.logprobs.empty())
       return write(": keep-alive\n\n");  // also how a vanished client is noticed while waiting
-    ParsedText parsed = parser_.feed(step.text);
-    if (step.finished) parsed.append(parser_.finish());
+    ParsedText parsed = c.parser.feed(step.text);
+    if (step.finished) parsed.append(c.parser.finish());
     if (!parsed.empty() || !step.logprobs.empty()) {
       Json delta = Json::object();
       if (!parsed.content.empty() || parsed.reasoning.empty()) delta["content"] = parsed.content;
       if (!parsed.reasoning.empty()) delta["reasoning_content"] = parsed.reasoning;
       if (!parsed.tool_calls.empty()) {
-        delta["tool_calls"] = tool_calls_json(id_, parsed.tool_calls, tool_calls_sent_, true);
-        tool_calls_sent_ += parsed.tool_calls.size();
+        delta["tool_calls"] = tool_calls_json(id_, parsed.tool_calls, c.tool_calls_sent, true);
+        c.tool_calls_sent += parsed.tool_calls.size();
       }
       Json logprobs = nullptr;
       if (setup_.sampling.top_logprobs >= 0)
         logprobs = {{"content", logprobs_content(*setup_.model->tokenizer, step.logprobs)}};
-      if (!write(sse_frame(chunk(delta, nullptr, logprobs)))) return false;
+      if (!write(sse_frame(chunk(i, delta, nullptr, logprobs)))) return false;
     }
     if (!step.finished) return true;
-    const std::string reason = tool_calls_sent_ > 0 ? "tool_calls" : step.finish_reason;
-    if (!write(sse_frame(chunk(Json::object(), reason)))) return false;
-    end_stream(write, chunk_base(), setup_.include_usage ? usage_json(run_.prompt_tokens(), run_.completion_tokens()) : Json());
+    cursor_.finish(i);
+    const std::string reason = c.tool_calls_sent > 0 ? "tool_calls" : step.finish_reason;
+    if (!write(sse_frame(chunk(i, Json::object(), reason)))) return false;
+    if (!cursor_.all_done()) return true;
+    end_stream(write, chunk_base(),
+               setup_.include_usage ? usage_json(choices_[0].run->prompt_tokens(), completion_tokens(choices_)) : Json());
     return false;
   }
 
@@ -92,45 +120,48 @@ class ChatStream : public EventStream {
     return {{"id", id_}, {"object", "chat.completion.chunk"}, {"created", created_}, {"model", setup_.model->id},
             {"system_fingerprint", nullptr}};
   }
-  Json chunk(Json delta, Json finish_reason, Json logprobs = nullptr) const {
+  Json chunk(size_t index, Json delta, Json finish_reason, Json logprobs = nullptr) const {
     Json c = chunk_base();
-    c["choices"] = Json::array({{{"index", 0}, {"delta", std::move(delta)}, {"logprobs", std::move(logprobs)},
+    c["choices"] = Json::array({{{"index", index}, {"delta", std::move(delta)}, {"logprobs", std::move(logprobs)},
                                  {"finish_reason", std::move(finish_reason)}}});
     return c;
   }
 
   std::string id_;
   ChatSetup setup_;
-  GenerationRun run_;
-  OutputParser parser_;
+  std::vector<ChatChoice> choices_;
+  ChoiceCursor cursor_;
   int64_t created_;
   bool started_ = false;
-  size_t tool_calls_sent_ = 0;
 };
 }  // namespace
 
 Reply chat_completions(const Request& request, ServerState& state) {
   ChatSetup setup = setup_chat(request, state);
   if (setup.stream) return Reply::sse(std::make_unique<ChatStream>(request, std::move(setup)));
-  GenerationRun run(setup.model, setup.prompt.ids, setup.sampling);
-  TextStep all = run.collect();
-  OutputParser parser(setup.prompt.opens_reasoning, setup.prompt.has_tools);
-  ParsedText parsed = parser.feed(all.text);
-  parsed.append(parser.finish());
-  Json message = {{"role", "assistant"}, {"content", parsed.content}};
-  if (!parsed.reasoning.empty()) message["reasoning_content"] = parsed.reasoning;
-  if (!parsed.tool_calls.empty()) message["tool_calls"] = tool_calls_json(request.id, parsed.tool_calls, 0, false);
-  Json logprobs = nullptr;
-  if (setup.sampling.top_logprobs >= 0) logprobs = {{"content", logprobs_content(*setup.model->tokenizer, all.logprobs)}};
-  const std::string reason = parsed.tool_calls.empty() ? all.finish_reason : "tool_calls";
-  Json choice = {{"index", 0}, {"message", message}, {"logprobs", logprobs}, {"finish_reason", reason}};
+  std::vector<ChatChoice> choices = start_chat_choices(setup);
+  Json out_choices = Json::array();
+  for (size_t i = 0; i < choices.size(); ++i) {
+    ChatChoice& c = choices[i];
+    TextStep all = c.run->collect();
+    ParsedText parsed = c.parser.feed(all.text);
+    parsed.append(c.parser.finish());
+    Json message = {{"role", "assistant"}, {"content", parsed.content}};
+    if (!parsed.reasoning.empty()) message["reasoning_content"] = parsed.reasoning;
+    if (!parsed.tool_calls.empty()) message["tool_calls"] = tool_calls_json(request.id, parsed.tool_calls, 0, false);
+    Json logprobs = nullptr;
+    if (setup.sampling.top_logprobs >= 0)
+      logprobs = {{"content", logprobs_content(*setup.model->tokenizer, all.logprobs)}};
+    const std::string reason = parsed.tool_calls.empty() ? all.finish_reason : "tool_calls";
+    out_choices.push_back({{"index", i}, {"message", message}, {"logprobs", logprobs}, {"finish_reason", reason}});
+  }
   return Reply::json({{"id", request.id},
-                   {"object", "chat.completion"},
-                   {"created", unix_time()},
-                   {"model", setup.model->id},
-                   {"system_fingerprint", nullptr},
-                   {"choices", Json::array({choice})},
-                   {"usage", usage_json(run.prompt_tokens(), run.completion_tokens())}});
+                      {"object", "chat.completion"},
+                      {"created", unix_time()},
+                      {"model", setup.model->id},
+                      {"system_fingerprint", nullptr},
+                      {"choices", std::move(out_choices)},
+                      {"usage", usage_json(choices[0].run->prompt_tokens(), completion_tokens(choices))}});
 }
 
 }  // namespace transformers::serving

@@ -103,4 +103,33 @@ TextStep GenerationRun::collect() {
   return all;
 }
 
+std::vector<std::unique_ptr<GenerationRun>> start_choices(const std::shared_ptr<ServedModel>& model,
+                                                          const std::vector<int64_t>& prompt,
+                                                          const SamplingRequest& sampling) {
+  std::vector<std::unique_ptr<GenerationRun>> runs;
+  for (int64_t i = 0; i < sampling.n; ++i) {
+    SamplingRequest choice = sampling;
+    if (choice.seed) *choice.seed += static_cast<uint64_t>(i);
+    runs.push_back(std::make_unique<GenerationRun>(model, prompt, choice));
+  }
+  return runs;
+}
+
+size_t ChoiceCursor::next() {
+  for (size_t k = 0; k < done_.size(); ++k) {
+    const size_t i = (cursor_ + k) % done_.size();
+    if (!done_[i]) {
+      cursor_ = i + 1;
+      return i;
+    }
+  }
+  return 0;
+}
+
+bool ChoiceCursor::all_done() const {
+  for (bool d : done_)
+    if (!d) return false;
+  return true;
+}
+
 }  // namespace transformers::serving

@@ -53,4 +53,24 @@ class GenerationRun {
   int64_t prompt_tokens_ = 0, completion_tokens_ = 0;
 };
 
+// The request's n choices, queued together so that they share the batch (and, through prefix
+// caching, the prompt's blocks); choice i samples with seed + i, so sampled choices differ.
+std::vector<std::unique_ptr<GenerationRun>> start_choices(const std::shared_ptr<ServedModel>& model,
+                                                          const std::vector<int64_t>& prompt,
+                                                          const SamplingRequest& sampling);
+
+// A streamed request's choices served in turn, each call the next unfinished one, so that n
+// choices advance together (they run in one batch anyway).
+class ChoiceCursor {
+ public:
+  explicit ChoiceCursor(size_t n) : done_(n, false) {}
+  size_t next();
+  void finish(size_t i) { done_[i] = true; }
+  bool all_done() const;
+
+ private:
+  std::vector<bool> done_;
+  size_t cursor_ = 0;
+};
+
 }  // namespace transformers::serving

@@ -73,8 +73,7 @@ SamplingRequest parse_sampling(const Json& body, const ServedModel& model, const
     if (*fp <= -1) throw bad_field("frequency_penalty", "must be > -1 here (it becomes repetition_penalty = 1 + penalty, as in v5)");
     s.config.repetition_penalty = 1 + *fp;
   }
-  if (auto n = get_integer(body, "n", 1, 128); n && *n != 1)
-    throw bad_field("n", "only n = 1 is supported; send separate requests for more choices");
+  if (auto n = get_integer(body, "n", 1, kMaxChoices)) s.n = *n;
   if (auto seed = get_integer(body, "seed", std::numeric_limits<int64_t>::min(), std::numeric_limits<int64_t>::max()))
     s.seed = static_cast<uint64_t>(*seed);
   else s.seed = limits.default_seed;

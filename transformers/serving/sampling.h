@@ -24,7 +24,10 @@ struct SamplingRequest {
   std::optional<uint64_t> seed;
   int top_logprobs = -1;  // -1: no logprobs
   std::vector<std::string> stop;
+  int64_t n = 1;  // choices: sequences generated from the same prompt (choice i samples with seed + i)
 };
+
+constexpr int64_t kMaxChoices = 16;  // n beyond this is a 400: each choice is a sequence in the batch
 
 // `max_tokens_fields`: the names this endpoint accepts for the token budget, first wins
 // (chat: max_completion_tokens, max_tokens; responses: max_output_tokens).
