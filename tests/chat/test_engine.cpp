@@ -210,3 +210,32 @@ TEST(ChatEngine, TemplateChoiceAndContinueFinalMessage) {
   EXPECT_EQ(render_chat(ChatTemplates::from_directory(dir), msgs).text, "from file </s>");
   fs::remove_all(dir);
 }
+
+// A template that does not parse is named by the file it came from (the parser says "template").
+TEST(ChatTemplates, SyntaxErrorsNameTheTemplateFile) {
+  const OrderedJson msgs = OrderedJson::parse(R"([{"role": "user", "content": "hi"}])");
+  auto message_of = [&](const ChatTemplates& t, const ChatTemplateOptions& options = {}) {
+    try {
+      render_chat(t, msgs, options);
+    } catch (const FormatError& e) {
+      return std::string(e.what());
+    }
+    return std::string("no error");
+  };
+  fs::path dir = fs::temp_directory_path() / "tcpp_chat_template_origin";
+  fs::remove_all(dir);
+  fs::create_directories(dir / "additional_chat_templates");
+  std::ofstream(dir / "tokenizer_config.json") << R"({"chat_template": "ok {{ 1 + }}"})";
+  EXPECT_EQ(message_of(ChatTemplates::from_directory(dir)),
+            (dir / "tokenizer_config.json").string() + ":1:11: unexpected 'end of print statement'");
+  std::ofstream(dir / "chat_template.jinja") << "line 1\n{% for x in %}";
+  EXPECT_EQ(message_of(ChatTemplates::from_directory(dir)).rfind((dir / "chat_template.jinja").string() + ":2:", 0), 0u)
+      << message_of(ChatTemplates::from_directory(dir));
+  std::ofstream(dir / "additional_chat_templates" / "tool_use.jinja") << "{{ x | nofilter }}";
+  ChatTemplateOptions named;
+  named.chat_template = "tool_use";
+  const std::string tool_use = message_of(ChatTemplates::from_directory(dir), named);
+  EXPECT_EQ(tool_use.rfind((dir / "additional_chat_templates" / "tool_use.jinja").string() + ":1:", 0), 0u) << tool_use;
+  EXPECT_EQ(message_of(ChatTemplates::from_string("{{ 1 + }}")), "template:1:8: unexpected 'end of print statement'");
+  fs::remove_all(dir);
+}

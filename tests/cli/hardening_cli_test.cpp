@@ -103,6 +103,20 @@ TEST(CliHardening, DeepJsonFilesAreOneLineErrorsNamingTheFile) {
                         "conversation.json: JSON nests deeper than 128 levels");
 }
 
+// A chat template that does not parse is named by its file, tokenized or not.
+TEST(CliHardening, BrokenChatTemplatesNameTheirFile) {
+  auto dir = testing::scratch_dir("cli_h_bad_template");
+  for (const char* f : {"tokenizer.json", "tokenizer_config.json"})
+    std::filesystem::copy_file(testing::shared_path("tokenizers/models/llama3") / f, dir / f,
+                               std::filesystem::copy_options::overwrite_existing);
+  std::ofstream(dir / "chat_template.jinja") << "line 1\n{% for x in %}";
+  std::ofstream(dir / "conversation.json") << R"({"messages": [{"role": "user", "content": "hi"}]})";
+  const std::string where = (dir / "chat_template.jinja").string() + ":2:";
+  for (const char* tokenize : {"", " --no-tokenize"})
+    expect_one_line_error(run("apply-chat-template " + dir.string() + " " + (dir / "conversation.json").string() + tokenize),
+                          where);
+}
+
 TEST(CliHardening, AnUnusedLayerIsAWarningNotSilence) {
   auto dir = edited_golden_copy("cli_h_one_layer", "qwen2", [](Json& c) { c["num_hidden_layers"] = 1; });
   ProcessResult r = run(generate_in(dir));

@@ -29,7 +29,9 @@ ChatTemplates chat_templates_of(const Tokenizer& tokenizer) {
   put("cls_token", st.cls_token);
   put("mask_token", st.mask_token);
   if (!st.additional_special_tokens.empty()) config["additional_special_tokens"] = st.additional_special_tokens;
-  return ChatTemplates::from_config(config);
+  ChatTemplates templates = ChatTemplates::from_config(config);
+  for (const auto& [name, file] : tokenizer.chat_template_files()) templates.set_origin(name, file);
+  return templates;
 }
 
 namespace {

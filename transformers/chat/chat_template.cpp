@@ -84,17 +84,21 @@ ChatTemplates ChatTemplates::from_directory(const std::filesystem::path& name) {
   std::optional<std::string> jinja_file;
   if (fs::exists(dir / "chat_template.jinja")) jinja_file = read_text_file(dir / "chat_template.jinja");
   ChatTemplates t = from_config(config, jinja_file);
+  for (const auto& [name, source] : t.sources_)
+    t.origins_[name] = ((jinja_file && name == "default") ? dir / "chat_template.jinja" : config_path).string();
   if (!t.has_template() && fs::exists(dir / "chat_template.json")) {
     OrderedJson j = read_ordered_json_file(dir / "chat_template.json");
     if (j.is_object() && j.contains("chat_template"))
       add_config_templates(t.sources_, j["chat_template"], (dir / "chat_template.json").string());
+    for (const auto& [name, source] : t.sources_) t.origins_[name] = (dir / "chat_template.json").string();
   }
   t.folder_ = dir.string();
   fs::path extra = dir / "additional_chat_templates";
   if (fs::is_directory(extra)) {
     for (const auto& entry : fs::directory_iterator(extra)) {
       if (entry.path().extension() != ".jinja") continue;
-      t.sources_.emplace(entry.path().stem().string(), read_text_file(entry.path()));
+      if (t.sources_.emplace(entry.path().stem().string(), read_text_file(entry.path())).second)
+        t.origins_[entry.path().stem().string()] = entry.path().string();
     }
   }
   return t;
@@ -146,6 +150,15 @@ std::string ChatTemplates::select(const std::optional<std::string>& name, bool h
                    ") and none is named 'default'; pass chat_template with one of these names.");
 }
 
+std::string ChatTemplates::origin_of(const std::string& source) const {
+  for (const auto& [name, text] : sources_)
+    if (text == source) {
+      auto it = origins_.find(name);
+      if (it != origins_.end()) return it->second;
+    }
+  return "template";
+}
+
 std::shared_ptr<const jinja::Template> ChatTemplates::compiled(const std::string& source) const {
   // A small process-wide cache: a server sees a handful of distinct templates.
   static std::mutex mutex;
@@ -181,7 +194,15 @@ RenderedChat render_chat(const ChatTemplates& templates, const OrderedJson& mess
              "that will prompt it to start a new assistant message instead.");
   const bool has_tools = options.tools.has_value() && !options.tools->is_null();
   const std::string source = templates.select(options.chat_template, has_tools);
-  auto tmpl = templates.compiled(source);
+  std::shared_ptr<const jinja::Template> tmpl;
+  try {
+    tmpl = templates.compiled(source);
+  } catch (const FormatError& e) {
+    // The parser names the place as "template:LINE:COL"; name the file it came from instead.
+    const std::string_view what = e.what();
+    if (!what.starts_with("template:")) throw;
+    throw FormatError(templates.origin_of(source) + std::string(what.substr(std::string_view("template").size())));
+  }
   if (options.documents && options.documents->is_array())
     for (const auto& d : *options.documents)
       TCPP_CHECK(d.is_object(), ValueError, "Documents should be a list of dicts with 'title' and 'text' keys!");

@@ -44,6 +44,10 @@ class ChatTemplates {
   // Compiled once per distinct source and cached process-wide (thread-safe), so that every
   // ChatTemplates built for the same tokenizer shares the compiled template.
   std::shared_ptr<const jinja::Template> compiled(const std::string& source) const;
+  // The file a template source came from ("DIR/chat_template.jinja", "DIR/tokenizer_config.json",
+  // ...), for error messages; "template" for a source given as a string.
+  std::string origin_of(const std::string& source) const;
+  void set_origin(const std::string& name, std::string file) { origins_[name] = std::move(file); }
 
   // Special tokens passed to templates: only those that are set (an unset one stays undefined).
   const std::vector<std::pair<std::string, std::string>>& special_tokens() const { return special_tokens_; }
@@ -53,6 +57,7 @@ class ChatTemplates {
 
  private:
   std::map<std::string, std::string> sources_;  // name -> source ("default" for the single one)
+  std::map<std::string, std::string> origins_;  // name -> the file it was read from
   std::string folder_;                           // where the templates were looked for (errors name it)
   std::vector<std::pair<std::string, std::string>> special_tokens_;
   std::vector<std::string> additional_special_tokens_;

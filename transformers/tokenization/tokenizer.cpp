@@ -200,6 +200,10 @@ const std::map<std::string, std::string>& Tokenizer::chat_templates() const {
   return config_->chat_templates;
 }
 
+const std::map<std::string, std::string>& Tokenizer::chat_template_files() const {
+  return config_->chat_template_files;
+}
+
 size_t Tokenizer::model_max_length() const { return config_->model_max_length; }
 Side Tokenizer::padding_side() const { return config_->padding_side; }
 const std::vector<std::string>& Tokenizer::model_input_names() const { return config_->model_input_names; }

@@ -166,6 +166,8 @@ class Tokenizer {
   // Chat templates: the default one (named "default" or the only one), or by name.
   std::optional<std::string> chat_template(std::optional<std::string_view> name = {}) const;
   const std::map<std::string, std::string>& chat_templates() const;
+  // The file each chat template was read from (name -> path), for error messages.
+  const std::map<std::string, std::string>& chat_template_files() const;
 
   size_t model_max_length() const;
   Side padding_side() const;

@@ -105,11 +105,13 @@ TokenizerConfig load_tokenizer_config(const std::filesystem::path& folder) {
     if (auto it = json.find("chat_template"); it != json.end() && !it->is_null()) {
       if (it->is_string()) {
         config.chat_templates["default"] = it->get<std::string>();
+        config.chat_template_files["default"] = file;
       } else if (it->is_array()) {
         for (size_t i = 0; i < it->size(); ++i) {
           std::string at = file + ": chat_template[" + std::to_string(i) + "]";
-          config.chat_templates[json_get<std::string>((*it)[i], "name", at)] =
-              json_get<std::string>((*it)[i], "template", at);
+          const auto name = json_get<std::string>((*it)[i], "name", at);
+          config.chat_templates[name] = json_get<std::string>((*it)[i], "template", at);
+          config.chat_template_files[name] = file;
         }
       } else {
         throw ConfigError(file + ": 'chat_template' must be a string or a list of {name, template}");
@@ -122,12 +124,17 @@ TokenizerConfig load_tokenizer_config(const std::filesystem::path& folder) {
     if (json.is_object()) read_special_tokens(json, map_path.string(), config.special, false);
   }
   auto jinja = folder / "chat_template.jinja";
-  if (std::filesystem::exists(jinja)) config.chat_templates["default"] = read_text_file(jinja);
+  if (std::filesystem::exists(jinja)) {
+    config.chat_templates["default"] = read_text_file(jinja);
+    config.chat_template_files["default"] = jinja.string();
+  }
   auto templates_dir = folder / "additional_chat_templates";
   if (std::filesystem::is_directory(templates_dir)) {
     for (const auto& entry : std::filesystem::directory_iterator(templates_dir))
-      if (entry.path().extension() == ".jinja")
+      if (entry.path().extension() == ".jinja") {
         config.chat_templates[entry.path().stem().string()] = read_text_file(entry.path());
+        config.chat_template_files[entry.path().stem().string()] = entry.path().string();
+      }
   }
   return config;
 }

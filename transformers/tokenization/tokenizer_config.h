@@ -16,6 +16,7 @@ namespace transformers::tokenization {
 struct TokenizerConfig {
   SpecialTokens special;
   std::map<std::string, std::string> chat_templates;  // "default" for an unnamed template
+  std::map<std::string, std::string> chat_template_files;  // name -> the file it was read from
   size_t model_max_length = std::numeric_limits<size_t>::max();
   Side padding_side = Side::kRight;
   Side truncation_side = Side::kRight;
