@@ -13,6 +13,7 @@
 #include <filesystem>
 #include <iostream>
 
+#include "cli/adapter_flag.h"
 #include "cli/command.h"
 #include "cli/common.h"
 #include "cli/generate_flags.h"
@@ -31,7 +32,7 @@ namespace transformers::cli {
 namespace {
 
 struct GenerateArgs {
-  std::string model, input_ids, attention_mask, prompt, dtype = "auto", quantization;
+  std::string model, input_ids, attention_mask, prompt, dtype = "auto", quantization, adapter;
   HubArgs hub;
   std::optional<int64_t> max_new_tokens;
   bool json = false, no_cache = false, skip_special = false;
@@ -135,6 +136,7 @@ void run_generate(const GenerateArgs& a) {
   const std::optional<uint64_t> seed = parse_seed(a.seed);
   ProgressLine loading("loading weights");
   auto model = AutoModelForCausalLM::from_pretrained(a.model, {.dtype = a.dtype, .on_progress = loading.callback(), .quantization_config = quantization_from_flag(a.quantization)});
+  const auto adapter = attach_adapter_flag(*model, a.adapter);
   GenerationConfig cfg = model->generation_config;
   apply_overrides(a, cfg);
 
@@ -258,6 +260,7 @@ const Command kCommand{[](CLI::App& app) {
   sub->add_option("--dtype", args->dtype, "Weights dtype: auto (the checkpoint's), f32, bf16, f16")
       ->check(CLI::IsMember({"auto", "f32", "float32", "bf16", "bfloat16", "f16", "float16"}));
   add_quantization_flag(sub, &args->quantization);
+  add_adapter_flag(sub, &args->adapter);
   sub->add_flag("--json", args->json, "Print {\"sequences\": [[...], ...], \"text\": [...]}");
   sub->add_flag("--skip-special-tokens,--skip_special_tokens", args->skip_special, "Leave special tokens out of the decoded text");
   sub->add_flag("--no-cache,--no_cache", args->no_cache, "Re-run the whole sequence at every step (no KV cache)");
