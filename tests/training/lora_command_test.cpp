@@ -126,6 +126,18 @@ TEST(LoraCommand, ResumedRunContinuesExactly) {
     EXPECT_EQ(ops::to_float_vector(x->tensor(name)), ops::to_float_vector(y->tensor(name))) << name;
 }
 
+// QLoRA from the command line: the base quantized to Q4_0 blocks while loading, frozen; the f32
+// adapters still lower the loss.
+TEST(LoraCommand, TrainsOnAQuantizedBase) {
+  const auto out = scratch_dir("lora_q4_0");
+  const auto r = run_transformers(lora_train(out, "--quantization q4_0"));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const std::vector<Json> logs = step_logs(out);
+  ASSERT_EQ(logs.size(), 24u);
+  EXPECT_LT(logs.back()["loss"].get<double>(), logs.front()["loss"].get<double>() - 0.03);
+  EXPECT_TRUE(std::filesystem::exists(out / "adapter_model.safetensors"));
+}
+
 TEST(LoraCommand, BadAdapterArgumentsAreOneLineErrors) {
   const std::string model = shared_path("train_golden").string();
   const auto empty = scratch_dir("lora_not_an_adapter");
@@ -137,6 +149,9 @@ TEST(LoraCommand, BadAdapterArgumentsAreOneLineErrors) {
   expect_one_line_error(
       run_transformers("merge-adapter --model " + model + " --adapter " + empty.string() + " --output " + model),
       "overlaps --model");
+  expect_one_line_error(run_transformers("train --model " + model + " --data " + shared_path("train_golden/dataset.jsonl").string() +
+                                         " --quantization q8_0 output_dir=" + empty.string()),
+                        "--quantization needs --lora");
 }
 
 }  // namespace transformers::testing

@@ -101,11 +101,11 @@ void LoraModel::save_pretrained(const std::filesystem::path& folder) const {
   write_file_atomically(folder / "adapter_config.json", config.dump(2) + "\n");
 }
 
-std::unique_ptr<LoraModel> load_lora(const std::filesystem::path& base_folder,
-                                     const LoraConfig& config) {
+std::unique_ptr<LoraModel> load_lora(const std::filesystem::path& base_folder, const LoraConfig& config,
+                                     const LoadOptions& options) {
   LoraConfig c = config;
   if (c.base_model_name_or_path.empty()) c.base_model_name_or_path = base_folder.string();
-  return std::make_unique<LoraModel>(AutoModelForCausalLM::from_pretrained(base_folder), c);
+  return std::make_unique<LoraModel>(AutoModelForCausalLM::from_pretrained(base_folder, options), c);
 }
 
 }  // namespace transformers::training

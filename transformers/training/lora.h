@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "transformers/models/auto.h"
 #include "transformers/models/causal_lm.h"
 #include "transformers/training/peft_adapter.h"
 #include "transformers/training/trainable.h"
@@ -46,7 +47,8 @@ class LoraModel : public TrainableModel {
 };
 
 // Loads the base (its own dtype, mmapped) and attaches fresh adapters.
-std::unique_ptr<LoraModel> load_lora(const std::filesystem::path& base_folder,
-                                     const LoraConfig& config);
+// `options` may keep the base in bf16 or quantize it while loading (QLoRA: the adapters stay f32).
+std::unique_ptr<LoraModel> load_lora(const std::filesystem::path& base_folder, const LoraConfig& config,
+                                     const LoadOptions& options = {});
 
 }  // namespace transformers::training
