@@ -16,7 +16,7 @@ trap 'rm -rf "$work"' EXIT
 "$bin/tools/make_tiny_model" --arch llama --out "$work/model" --hidden 384 --layers 5 --heads 6 --kv-heads 6 \
   --head-dim 64 --intermediate 1024 --vocab 4096 --tie --max-positions 256 --std 0.02 --seed 1 --v5-config -q
 /usr/bin/python3 -c "import numpy as np; np.save('$work/tokens.npy', np.random.default_rng(0).integers(0, 4096, size=($steps * $batch, 256), dtype=np.int64))"
-echo "CPU: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $threads threads; batch $batch x 256 tokens, $steps steps"
+echo "CPU: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //') ($(nproc) cores, load $(cut -d' ' -f1 /proc/loadavg)), $threads threads; batch $batch x 256 tokens, $steps steps"
 
 /usr/bin/time -f '%M' -o "$work/rss" "$bin/cli/transformers" --threads "$threads" train --model "$work/model" \
   --data "$work/tokens.npy" output_dir="$work/run" per_device_train_batch_size="$batch" max_steps="$steps" \
@@ -30,7 +30,9 @@ print(f"transformers-cpp: {steps * batch * 256 / m['train_runtime']:.0f} tokens/
       f"({m['train_runtime']:.2f} s, train_loss {m['train_loss']:.4f})")
 PY
 if /usr/bin/python3 -c "import torch" 2>/dev/null; then
-  /usr/bin/python3 bench/train_torch.py "$work/model/config.json" "$work/tokens.npy" "$batch" "$steps" "$threads" |
+  # OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE (set on some machines here for old OpenBLAS builds) would
+  # hold Debian's OpenBLAS to older kernels: unset for this command only.
+  env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE /usr/bin/python3 bench/train_torch.py "$work/model/config.json" "$work/tokens.npy" "$batch" "$steps" "$threads" |
     /usr/bin/python3 -c "import json,sys; r=json.load(sys.stdin); print(f\"PyTorch {r['torch']}: {r['tokens_per_second']:.0f} tokens/s, peak RSS {r['peak_rss_mib']:.0f} MiB ({r['seconds']:.2f} s, {r['parameters']/1e6:.1f}M parameters, last loss {r['last_loss']:.4f})\")"
 else
   echo "PyTorch: not installed (apt-get install python3-torch), skipped"

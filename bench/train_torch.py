@@ -87,6 +87,9 @@ def main():
     torch.manual_seed(0)
     c = json.load(open(config_path))
     model = Llama(c)
+    for p in model.parameters():  # make_tiny_model's initialisation: N(0, 0.02) matrices, unit norms
+        if p.dim() > 1:
+            torch.nn.init.normal_(p, std=0.02)
     params = sum(p.numel() for p in model.parameters())
     tokens = torch.from_numpy(np.load(tokens_path).astype(np.int64))
     opt = torch.optim.AdamW(model.parameters(), lr=1e-4, weight_decay=0.0)
