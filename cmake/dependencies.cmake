@@ -22,8 +22,6 @@ tcpp_pkg_dependency(TCPP_SENTENCEPIECE sentencepiece PRIVATE)
 # simdjson parses multi-megabyte tokenizer.json files (vocab + merges) an order of magnitude
 # faster than nlohmann's DOM; nlohmann still reads the small component objects.
 tcpp_pkg_dependency(TCPP_SIMDJSON simdjson PRIVATE)
-# ICU: the Unicode script property (UnicodeScripts pre-tokenizer).
-tcpp_pkg_dependency(TCPP_ICU_UC icu-uc PRIVATE)
 # GMP: Python's ints beyond 64 bits in the chat template engine; chat/bigint.h includes gmp.h.
 tcpp_pkg_dependency(TCPP_GMP gmp PUBLIC)
 # libcurl and libcrypto: `transformers download` (the transformers_hub library only, when built).

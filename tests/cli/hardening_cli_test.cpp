@@ -1,6 +1,8 @@
 // `transformers generate` / `forward` on hostile model folders and flags: exit status 1 with one
 // "error:" line naming the key, flag or field, never a crash or an allocation the size of the
 // hostile value; and the hostile-but-valid cases give Transformers' result.
+#include <fstream>
+
 #include "common/golden_copy.h"
 #include "common/process.h"
 #include "transformers/io/json.h"
@@ -59,6 +61,46 @@ TEST(CliHardening, HostileConfigValuesAreOneLineErrorsNamingTheKey) {
   expect_one_line_error(run(generate_in(edit("cli_h_eos", "eos_token_id", Json::array({"x"})))), "'eos_token_id'");
   expect_one_line_error(run(generate_in(edit("cli_h_theta", "rope_theta", 0))), "rope_theta is 0, out of range");
   expect_one_line_error(run(generate_in(edit("cli_h_window", "sliding_window", -1))), "sliding_window is -1, out of range");
+  // A scaled rope falls back on max_position_embeddings; without it the frequencies divide by 0.
+  auto no_length = edited_golden_copy("cli_h_rope_length", "qwen2", [](Json& c) {
+    c.erase("max_position_embeddings");
+    c["rope_scaling"] = {{"rope_type", "dynamic"}, {"factor", 2.0}};
+  });
+  expect_one_line_error(run(generate_in(no_length)),
+                        "config.json: rope_scaling (rope_type 'dynamic') needs max_position_embeddings");
+}
+
+// Writes `text` as `file` of a copy of the golden qwen2.
+std::filesystem::path golden_copy_with(const std::string& name, const std::string& file, const std::string& text) {
+  auto dir = edited_golden_copy(name, "qwen2", [](Json&) {});
+  std::ofstream(dir / file, std::ios::binary) << text;
+  return dir;
+}
+
+std::string nested_json(size_t levels) {
+  return "{\"unused\": " + std::string(levels, '[') + std::string(levels, ']') + "}";
+}
+
+TEST(CliHardening, DeepJsonFilesAreOneLineErrorsNamingTheFile) {
+  // A million levels in a key nobody reads: refused before a recursive parser sees them.
+  const std::string deep = nested_json(1'000'000);
+  expect_one_line_error(run(generate_in(golden_copy_with("cli_h_deep_config", "config.json", deep))),
+                        "config.json: JSON nests deeper than 128 levels");
+  expect_one_line_error(run(generate_in(golden_copy_with("cli_h_deep_gen", "generation_config.json", deep))),
+                        "generation_config.json: JSON nests deeper than 128 levels");
+  // A safetensors header nested as deep (an 8-byte little-endian length, then the header).
+  std::string header = nested_json(1'000'000), st(8, '\0');
+  for (int i = 0; i < 8; ++i) st[i] = static_cast<char>((header.size() >> (8 * i)) & 0xff);
+  expect_one_line_error(run(generate_in(golden_copy_with("cli_h_deep_st", "model.safetensors", st + header))),
+                        "model.safetensors: header: JSON nests deeper than 128 levels");
+  // A conversation file nested 100k levels.
+  auto dir = testing::scratch_dir("cli_h_deep_conv");
+  std::ofstream(dir / "conversation.json")
+      << "{\"messages\": [{\"role\": \"user\", \"content\": " << std::string(100'000, '[') << std::string(100'000, ']')
+      << "}]}";
+  expect_one_line_error(run("apply-chat-template " + testing::shared_path("tokenizers/models/llama3").string() + " " +
+                            (dir / "conversation.json").string() + " --no-tokenize"),
+                        "conversation.json: JSON nests deeper than 128 levels");
 }
 
 TEST(CliHardening, AnUnusedLayerIsAWarningNotSilence) {

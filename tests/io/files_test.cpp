@@ -99,6 +99,16 @@ TEST(Files, JsonDepthIsBoundedBeforeParsing) {
   EXPECT_EQ(parse_json(in_string, "x")["a"].get<std::string>().size(), 2001u);
 }
 
+TEST(Files, NumbersBeyondDoubleAreFormatErrorsNamingTheFile) {
+  // nlohmann reports 1e406 as out_of_range, not as a parse error; it must still be a FormatError
+  // naming the file (Python's json reads it as inf; no config value can use that).
+  std::string e = error_of<FormatError>([&] { parse_json("{\"rope_theta\": 1e406}", "config.json"); });
+  EXPECT_TRUE(contains(e, "config.json") && contains(e, "1e406")) << e;
+  e = error_of<FormatError>([&] { parse_ordered_json("[-1e999]", "conversation.json"); });
+  EXPECT_TRUE(contains(e, "conversation.json") && contains(e, "1e999")) << e;
+  EXPECT_EQ(parse_json("[1e308]", "x")[0].get<double>(), 1e308);
+}
+
 TEST(Files, AtomicWriteReplacesALinkInsteadOfWritingThroughIt) {
   const fs::path dir = testing::scratch_dir("files_atomic");
   write_file(dir / "source.json", "original");

@@ -85,6 +85,45 @@ TEST(ConfigHardening, RopeValuesThatWouldDivideByZeroAreRefused) {
   expect_key_error("partial_rotary_factor", 0.0, {"partial_rotary_factor is 0, out of range"});
 }
 
+TEST(ConfigHardening, ScaledRopeWithoutMaxPositionEmbeddingsIsRefused) {
+  // Dynamic divides by max_position_embeddings; yarn and longrope take a missing factor or
+  // original length from it, llama3 a missing original length: without it each would divide by 0.
+  auto without_max_positions = [](const Json& rope) {
+    return [rope](Json& c) {
+      c.erase("max_position_embeddings");
+      c["rope_scaling"] = rope;
+    };
+  };
+  const std::string needs = "config.json: rope_scaling (rope_type '";
+  const Json refused[] = {
+      {{"rope_type", "dynamic"}, {"factor", 2.0}, {"original_max_position_embeddings", 64}},
+      {{"rope_type", "yarn"}, {"factor", 4.0}},
+      {{"rope_type", "yarn"}, {"original_max_position_embeddings", 64}},
+      {{"rope_type", "longrope"}, {"short_factor", {1, 1, 1, 1, 1, 1, 1, 1}}, {"long_factor", {1, 1, 1, 1, 1, 1, 1, 1}}},
+      {{"rope_type", "llama3"}, {"factor", 8.0}, {"low_freq_factor", 1.0}, {"high_freq_factor", 4.0}}};
+  for (const Json& rope : refused) {
+    SCOPED_TRACE(rope.dump());
+    expect_config_error("llama", without_max_positions(rope),
+                        {needs + rope["rope_type"].get<std::string>() + "') needs max_position_embeddings"});
+  }
+  // The v5 spelling names its own key.
+  expect_config_error("llama",
+                      [](Json& c) {
+                        c.erase("max_position_embeddings");
+                        c["rope_parameters"] = {{"rope_type", "dynamic"}, {"factor", 2.0}, {"rope_theta", 10000.0}};
+                      },
+                      {"config.json: rope_parameters (rope_type 'dynamic') needs max_position_embeddings"});
+  // Lengths given in the rope itself (and the unscaled ropes) need nothing more.
+  for (const Json& rope : {Json{{"rope_type", "yarn"}, {"factor", 4.0}, {"original_max_position_embeddings", 64}},
+                           Json{{"rope_type", "linear"}, {"factor", 2.0}}, Json::object()}) {
+    SCOPED_TRACE(rope.dump());
+    Json c = golden_config("llama");
+    without_max_positions(rope)(c);
+    PretrainedConfig config = PretrainedConfig::from_json(c, "config.json");
+    EXPECT_NO_THROW(find_model(config).causal_lm(config));
+  }
+}
+
 TEST(ConfigHardening, GemmaScalarsMustBePositive) {
   expect_config_error("gemma2", [](Json& c) { c["query_pre_attn_scalar"] = 0; }, {"query_pre_attn_scalar is 0, out of range"});
   expect_config_error("gemma2", [](Json& c) { c["query_pre_attn_scalar"] = -1.5; }, {"query_pre_attn_scalar is -1.5"});

@@ -7,8 +7,11 @@
 namespace transformers {
 namespace {
 
+// The rope parameters of a config holding `j` (its max_position_embeddings only satisfies the
+// config's check; each RotaryEmbedding below is given its own length).
 RopeParameters rope(const Json& j) {
-  PretrainedConfig c = PretrainedConfig::from_json({{"model_type", "llama"}, {"rope_parameters", j}});
+  PretrainedConfig c = PretrainedConfig::from_json(
+      {{"model_type", "llama"}, {"max_position_embeddings", 4096}, {"rope_parameters", j}});
   return c.rope_parameters;
 }
 

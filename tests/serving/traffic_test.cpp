@@ -100,8 +100,9 @@ TEST(ServeTraffic, FullQueueIs429AndFreesWhenClientsLeave) {
   ::close(waiting);
   ::close(running);
   // Both hung up: their sequences are cancelled and the next request is served.
+  // (Polled up to 5 minutes: a hang guard for ASan on a busy machine, not a speed bound.)
   HttpReply ok;
-  for (int attempt = 0; attempt < 100; ++attempt) {
+  for (int attempt = 0; attempt < 3000; ++attempt) {
     ok = post_json(server, "/v1/chat/completions", std::string(R"({"messages": [{"role": "user", "content": "hi"}], "max_tokens": 2})"));
     if (ok.status != 429) break;
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
@@ -221,7 +222,7 @@ TEST_F(ServeHostile, ClientsVanishingMidStreamCancelTheirRequests) {
   for (auto& t : clients) t.join();
   // Every cancelled sequence leaves the engine; far fewer than 8 x 4000 tokens were generated.
   Json engine;
-  for (int poll = 0; poll < 600; ++poll) {
+  for (int poll = 0; poll < 3000; ++poll) {  // up to 5 minutes: a hang guard, as above
     engine = Json::parse(server_->client().Get("/health")->body)["engine"];
     if (engine["running"] == 0 && engine["queued"] == 0) break;
     std::this_thread::sleep_for(std::chrono::milliseconds(100));

@@ -53,6 +53,20 @@ RopeParameters parse_rope(const Json& obj, std::optional<double> theta_fallback,
   return r;
 }
 
+// Scaled ropes fall back on max_position_embeddings: dynamic divides by it at every length, yarn
+// and longrope derive a missing factor or original length from it, llama3 a missing original
+// length. Without it (absent: v5's config classes would supply a default we do not know) the
+// frequencies would be divided by zero, so the folder is refused naming the rope and the key.
+void check_rope_fallback_length(const RopeParameters& r, int64_t max_position_embeddings, const std::string& where) {
+  if (max_position_embeddings >= 1) return;
+  const std::string& t = r.rope_type;
+  const bool original = r.has("original_max_position_embeddings");
+  const bool needs = t == "dynamic" || ((t == "yarn" || t == "longrope") && !(original && r.has("factor"))) ||
+                     (t == "llama3" && !original);
+  TCPP_CHECK(!needs, ConfigError, where, " (rope_type '", t, "') needs max_position_embeddings, which config.json lacks",
+             t == "dynamic" ? "" : " (or both factor and original_max_position_embeddings in the rope parameters)");
+}
+
 bool looks_per_layer_type(const Json& rp) {
   if (!rp.is_object() || rp.empty()) return false;
   for (auto it = rp.begin(); it != rp.end(); ++it)
@@ -129,7 +143,8 @@ PretrainedConfig PretrainedConfig::from_json(const Json& json, const std::filesy
   // Rotary parameters: v5 rope_parameters wins; else v4 rope_scaling + rope_theta.
   std::optional<double> theta = config_get_optional<double>(json, "rope_theta", w);
   auto partial = config_get_optional<double>(json, "partial_rotary_factor", w);
-  if (json.contains("rope_parameters") && !json["rope_parameters"].is_null()) {
+  const bool v5_rope = json.contains("rope_parameters") && !json["rope_parameters"].is_null();
+  if (v5_rope) {
     const Json& rp = json["rope_parameters"];
     if (looks_per_layer_type(rp)) {
       for (auto it = rp.begin(); it != rp.end(); ++it)
@@ -147,6 +162,10 @@ PretrainedConfig PretrainedConfig::from_json(const Json& json, const std::filesy
     c.rope_parameters.raw["partial_rotary_factor"] = *partial;
     validate_rope(c.rope_parameters, w + ": partial_rotary_factor");
   }
+  const std::string rope_key = v5_rope ? ": rope_parameters" : ": rope_scaling";
+  check_rope_fallback_length(c.rope_parameters, c.max_position_embeddings, w + rope_key);
+  for (const auto& [type, rope] : c.rope_parameters_by_layer_type)
+    check_rope_fallback_length(rope, c.max_position_embeddings, w + rope_key + "." + type);
   return c;
 }
 

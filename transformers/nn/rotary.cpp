@@ -118,6 +118,8 @@ RotaryEmbedding::RotaryEmbedding(const RopeParameters& rope, int64_t head_dim, i
   TCPP_CHECK(type == "default" || type == "linear" || type == "proportional" || original_max_position_embeddings_ >= 1,
              ConfigError, "rope_parameters (rope_type '", type,
              "'): needs original_max_position_embeddings or max_position_embeddings >= 1");
+  TCPP_CHECK(type != "dynamic" || max_position_embeddings >= 1, ConfigError,
+             "rope_parameters (rope_type 'dynamic'): needs max_position_embeddings >= 1 (its reference length)");
   if (type == "default") {
     inv_freq_ = default_inv_freq(rope.rope_theta, rotary_dim_);
   } else if (type == "linear") {

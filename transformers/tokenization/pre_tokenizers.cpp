@@ -4,9 +4,6 @@
 
 #include <cctype>
 
-#include <unicode/uchar.h>
-#include <unicode/uscript.h>
-
 #include "transformers/tokenization/byte_level.h"
 #include "transformers/tokenization/regex.h"
 #include "transformers/tokenization/unicode.h"
@@ -226,8 +223,8 @@ class FixedLengthPreTokenizer final : public PreTokenizer {
   size_t length_;
 };
 
-// UnicodeScripts: cut where the script changes (ICU's script property, limited to the characters
-// of the Unicode version of the Rust library's table; Hiragana, Katakana and U+30FC count as Han,
+// UnicodeScripts: cut where the script changes (the Script property of the characters the Rust
+// library's table covers, unicode_scripts_table.inc; Hiragana, Katakana and U+30FC count as Han,
 // the space belongs to any script). As in the Rust code, the text before the
 // first cut point is dropped when it is only spaces.
 class UnicodeScriptsPreTokenizer final : public PreTokenizer {
@@ -250,19 +247,16 @@ class UnicodeScriptsPreTokenizer final : public PreTokenizer {
 
  private:
   static constexpr int kNone = -2, kAny = -1;
-  static constexpr int kTableUnicodeMajor = 10;
+  // HF's fixed_script: the table's script, with Hiragana, Katakana and the prolonged sound mark
+  // folded into Han and the space into Any.
   static int fixed_script(char32_t c) {
-    if (c == 0x30FC) return USCRIPT_HAN;
+    if (c == 0x30FC) return static_cast<int>(UnicodeScript::Han);
     if (c == ' ') return kAny;
-    // The Rust table predates Unicode 10: later characters have no script there (Any).
-    UVersionInfo age;
-    u_charAge(static_cast<UChar32>(c), age);
-    if (age[0] >= kTableUnicodeMajor) return kAny;
-    UErrorCode err = U_ZERO_ERROR;
-    int script = uscript_getScript(static_cast<UChar32>(c), &err);
-    if (U_FAILURE(err) || script == USCRIPT_UNKNOWN) return kAny;
-    if (script == USCRIPT_HIRAGANA || script == USCRIPT_KATAKANA) return USCRIPT_HAN;
-    return script;
+    auto script = unicode_script(c);
+    if (!script) return kAny;
+    if (*script == UnicodeScript::Hiragana || *script == UnicodeScript::Katakana)
+      return static_cast<int>(UnicodeScript::Han);
+    return static_cast<int>(*script);
   }
 };
 

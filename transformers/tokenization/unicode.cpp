@@ -3,6 +3,7 @@
 #include <cstring>
 
 #include <algorithm>
+#include <iterator>
 
 #include <utf8proc.h>
 
@@ -392,6 +393,14 @@ std::vector<std::pair<size_t, size_t>> grapheme_ranges(std::string_view s) {
   }
   if (start < s.size()) out.emplace_back(start, s.size());
   return out;
+}
+
+std::optional<UnicodeScript> unicode_script(char32_t c) {
+  const auto* end = std::end(kUnicodeScriptRanges);
+  const auto* it = std::upper_bound(std::begin(kUnicodeScriptRanges), end, c,
+                                    [](char32_t v, const UnicodeScriptRange& r) { return v < r.first; });
+  if (it == std::begin(kUnicodeScriptRanges) || c > (it - 1)->last) return std::nullopt;
+  return (it - 1)->script;
 }
 
 }  // namespace transformers::tokenization

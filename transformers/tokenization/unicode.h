@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <optional>
 #include <utility>
 #include <vector>
 
@@ -108,5 +109,11 @@ bool is_nfc_quick(std::string_view s);
 
 // Grapheme clusters (extended, UAX #29) of s, as [start, end) byte ranges.
 std::vector<std::pair<size_t, size_t>> grapheme_ranges(std::string_view s);
+
+#include "transformers/tokenization/unicode_scripts_table.inc"
+
+// The Script property as HF tokenizers' table has it (code points assigned before Unicode 10),
+// none for the rest and for Unknown.
+std::optional<UnicodeScript> unicode_script(char32_t c);
 
 }  // namespace transformers::tokenization
