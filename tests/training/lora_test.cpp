@@ -232,3 +232,18 @@ TEST(Lora, TrainsOnAFrozenBf16OrQuantizedBase) {
     EXPECT_EQ(std::string(bytes, bytes + q_proj.nbytes()), stored_bytes);
   }
 }
+
+// An adapter on a tied LM head (fortune-llama ties it to the embeddings) runs at run time, but a
+// merge is refused: save_pretrained writes the tied head through the embeddings only.
+TEST(Lora, MergeIntoATiedHeadIsRefused) {
+  const auto model_dir = std::filesystem::path(TCPP_SOURCE_DIR) / "models/fortune-llama";
+  LoraConfig config;
+  config.r = 2;
+  config.target_modules = {"lm_head"};
+  const auto dir = transformers::testing::scratch_dir("lora_tied_head");
+  load_lora(model_dir, config)->save_pretrained(dir);
+  auto model = AutoModelForCausalLM::from_pretrained(model_dir);
+  EXPECT_EQ(attach_adapter(*model, dir)->adapters().size(), 1u);
+  transformers::testing::expect_error_naming<NotImplementedError>([&] { merge_adapter(*model, dir); },
+                                                                  "lm_head, whose weight is tied");
+}

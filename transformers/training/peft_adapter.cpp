@@ -173,8 +173,15 @@ std::unique_ptr<AttachedAdapters> attach_adapter(CausalLM& model, const fs::path
 }
 
 void merge_adapter(CausalLM& model, const fs::path& adapter_folder) {
+  const auto tied = model.tied_weights();
   for (const auto& adapter : read_lora_adapter(model, adapter_folder)) {
     nn::Linear& linear = *adapter->linear;
+    // A tied weight (an LM head sharing the embeddings) is saved through its source only: a merge
+    // into it alone would be lost on save, and into both would change the embeddings too.
+    for (const auto& [target, source] : tied)
+      TCPP_CHECK(target != adapter->module + ".weight" && source != adapter->module + ".weight", NotImplementedError,
+                 adapter_folder.string(), ": cannot merge into ", adapter->module, ", whose weight is tied to ",
+                 target == adapter->module + ".weight" ? source : target, " (apply it at run time with --adapter)");
     const DType stored = linear.weight.dtype();
     TCPP_CHECK(is_floating(stored), NotImplementedError, adapter_folder.string(), ": cannot merge into ",
                adapter->module, ", whose weight is ", linear.weight.describe(), " (load the base unquantized)");
