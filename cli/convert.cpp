@@ -12,6 +12,7 @@
 #include "cli/command.h"
 #include "cli/common.h"
 #include "cli/hub_args.h"
+#include "cli/model_side_files.h"
 #include "cli/progress.h"
 #include "transformers/io/files.h"
 #include "transformers/models/auto.h"
@@ -26,44 +27,12 @@ struct ConvertArgs {
   HubArgs hub;
 };
 
-// Files of a model folder that are not weights or configs written by save_pretrained.
-const char* const kCopied[] = {"tokenizer.json",         "tokenizer_config.json", "special_tokens_map.json",
-                               "tokenizer.model",        "chat_template.jinja",   "chat_template.json",
-                               "added_tokens.json",      "vocab.json",            "merges.txt"};
-
-// Reads a tokenizer or template file of the source folder to copy it, refusing one that is a link
-// leading outside it: a secret linked into a model folder must not be published with the model. A Hub
-// cache snapshot is the exception the layout needs: its files are links to ../../blobs/<hash>
-// of the same repository folder. The copy is read with the size limit of text files (a FIFO or a
-// device is refused). Every such file is read before anything is written, so a refusal leaves the
-// destination untouched.
-std::optional<std::string> read_model_file(const std::filesystem::path& src_dir, const std::string& name) {
-  namespace fs = std::filesystem;
-  const fs::path src = src_dir / name;
-  std::error_code ec;
-  const fs::file_status link_status = fs::symlink_status(src, ec);
-  if (ec || !fs::exists(link_status)) return std::nullopt;
-  if (fs::is_symlink(link_status)) {
-    const fs::path folder = fs::canonical(src_dir);
-    const fs::path target = fs::weakly_canonical(src);
-    const bool hub_snapshot = folder.parent_path().filename() == "snapshots" &&
-                              folder.parent_path().parent_path().filename().string().rfind("models--", 0) == 0;
-    const bool allowed = is_within(target, folder) ||
-                         (hub_snapshot && is_within(target, folder.parent_path().parent_path() / "blobs"));
-    TCPP_CHECK(allowed, IoError, src.string(), ": is a link to '", target.string(),
-               "' outside the model folder; refusing to copy it");
-  }
-  return read_text_file(src);
-}
-
 void run_convert(const ConvertArgs& a) {
   namespace fs = std::filesystem;
   TCPP_CHECK(fs::weakly_canonical(a.src) != fs::weakly_canonical(a.dst), ValueError,
              "convert: SRC and DST must be different folders (the source's weights are mapped while writing)");
   const uint64_t shard = parse_shard_size(a.max_shard_size);
-  std::vector<std::pair<std::string, std::string>> copies;
-  for (const char* name : kCopied)
-    if (auto bytes = read_model_file(a.src, name)) copies.emplace_back(name, std::move(*bytes));
+  const ModelSideFiles copies = read_model_side_files(a.src);
   LoadReport report;
   ProgressLine loading("loading weights");
   auto model = AutoModelForCausalLM::from_pretrained(
@@ -85,8 +54,7 @@ void run_convert(const ConvertArgs& a) {
   ProgressLine saving("saving weights");
   options.on_progress = saving.callback();
   save_pretrained(*model, a.dst, options);
-  // Written atomically: a link already at the destination is replaced, never written through.
-  for (const auto& [name, bytes] : copies) write_file_atomically(fs::path(a.dst) / name, bytes);
+  write_model_side_files(a.dst, copies);
 }
 
 const Command kCommand{[](CLI::App& app) {

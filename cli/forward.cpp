@@ -7,6 +7,7 @@
 // longest with its pad token and an attention mask, as tokenizer(texts, padding=True) does).
 #include <cstdio>
 
+#include "cli/adapter_flag.h"
 #include "cli/command.h"
 #include "cli/common.h"
 #include "cli/hub_args.h"
@@ -21,7 +22,7 @@ namespace transformers::cli {
 namespace {
 
 struct ForwardArgs {
-  std::string model, input_ids, out, hidden_states, dtype = "auto", quantization;
+  std::string model, input_ids, out, hidden_states, dtype = "auto", quantization, adapter;
   std::vector<std::string> prompts;
   std::string attention_mask, token_type_ids, last_hidden_state;
   HubArgs hub;
@@ -98,7 +99,10 @@ void run_forward(const ForwardArgs& a) {
 
 void run_forward_ids(const ForwardArgs& a, const Tensor& ids) {
   PretrainedConfig config = PretrainedConfig::from_pretrained(a.model);
-  if (find_encoder(config.model_type)) return run_encoder_forward(a, ids, config);
+  if (find_encoder(config.model_type)) {
+    TCPP_CHECK(a.adapter.empty(), ValueError, "--adapter: ", config.model_type, " is an encoder model (adapters apply to causal LMs)");
+    return run_encoder_forward(a, ids, config);
+  }
   TCPP_CHECK(a.token_type_ids.empty(), ValueError, "--token-type-ids: ", config.model_type, " is a decoder model");
   TCPP_CHECK(a.last_hidden_state.empty(), ValueError, "--last-hidden-state: only for encoder models");
   // The prompt rule of generate (the library's forward stays usable past it for re-forwarding
@@ -106,6 +110,7 @@ void run_forward_ids(const ForwardArgs& a, const Tensor& ids) {
   check_sequence_length(config, ids.size(1), "forward");
   ProgressLine loading("loading weights");
   auto model = AutoModelForCausalLM::from_pretrained(a.model, {.dtype = a.dtype, .on_progress = loading.callback(), .quantization_config = quantization_from_flag(a.quantization)});
+  const auto adapter = attach_adapter_flag(*model, a.adapter);
   ForwardOptions fo;
   fo.output_hidden_states = !a.hidden_states.empty();
   Tensor mask;
@@ -132,6 +137,7 @@ const Command kCommand{[](CLI::App& app) {
   sub->add_option("--dtype", args->dtype, "Weights dtype: auto (the checkpoint's), f32, bf16, f16")
       ->check(CLI::IsMember({"auto", "f32", "float32", "bf16", "bfloat16", "f16", "float16"}));
   add_quantization_flag(sub, &args->quantization);
+  add_adapter_flag(sub, &args->adapter);
   sub->callback([args] {
     args->model = resolve_model_arg(args->model, args->hub);
     run_forward(*args);

@@ -2,7 +2,9 @@
 // v5's generate() from the command line. With --prompt the model folder's tokenizer encodes the
 // text and the new text is streamed as words complete (greedy or sampling, one sequence);
 // otherwise the rows are printed at the end. --json prints {"sequences": [[...], ...]} (plus
-// "text" when a tokenizer is present and "sequences_scores" for beam search).
+// "text" when a tokenizer is present and "sequences_scores" for beam search). Decoded text leaves
+// special tokens out (the eos that ended the text), as Transformers' pipeline and v5's chat do;
+// --keep-special-tokens shows them. --adapter DIR applies a PEFT LoRA adapter at run time.
 //
 // Padded batches: --input-ids rows of unequal length are LEFT-padded to the longest one (with
 // pad_token_id, else the first eos id, else 0; the value does not matter since the attention
@@ -13,6 +15,7 @@
 #include <filesystem>
 #include <iostream>
 
+#include "cli/adapter_flag.h"
 #include "cli/command.h"
 #include "cli/common.h"
 #include "cli/generate_flags.h"
@@ -31,10 +34,11 @@ namespace transformers::cli {
 namespace {
 
 struct GenerateArgs {
-  std::string model, input_ids, attention_mask, prompt, dtype = "auto", quantization;
+  std::string model, input_ids, attention_mask, prompt, dtype = "auto", quantization, adapter;
   HubArgs hub;
   std::optional<int64_t> max_new_tokens;
-  bool json = false, no_cache = false, skip_special = false;
+  bool json = false, no_cache = false, keep_special = false;
+  bool skip_special = false;  // --skip-special-tokens: the default now, accepted for older command lines
   // Generation config overrides (unset: the model's generation_config.json).
   bool sample = false, greedy = false;  // --do-sample / --greedy (neither: the config decides)
   std::optional<double> temperature, top_p, min_p, repetition_penalty;
@@ -131,10 +135,12 @@ void apply_overrides(const GenerateArgs& a, GenerationConfig& cfg) {
 void run_generate(const GenerateArgs& a) {
   TCPP_CHECK(a.input_ids.empty() != a.prompt.empty(), UsageError, "give exactly one of --input-ids and --prompt");
   TCPP_CHECK(a.attention_mask.empty() || !a.input_ids.empty(), UsageError, "--attention-mask goes with --input-ids");
+  TCPP_CHECK(!(a.skip_special && a.keep_special), UsageError, "--skip-special-tokens and --keep-special-tokens contradict each other");
   check_flags(a);
   const std::optional<uint64_t> seed = parse_seed(a.seed);
   ProgressLine loading("loading weights");
   auto model = AutoModelForCausalLM::from_pretrained(a.model, {.dtype = a.dtype, .on_progress = loading.callback(), .quantization_config = quantization_from_flag(a.quantization)});
+  const auto adapter = attach_adapter_flag(*model, a.adapter);
   GenerationConfig cfg = model->generation_config;
   apply_overrides(a, cfg);
 
@@ -186,7 +192,9 @@ void run_generate(const GenerateArgs& a) {
   }
 
   GenerateOptions options{.use_cache = !a.no_cache, .attention_mask = have_mask ? &mask : nullptr, .seed = seed};
-  const DecodeOptions decode_options{.skip_special_tokens = a.skip_special};
+  // Decoded text leaves special tokens out (the eos that ends a reply, padding), as Transformers'
+  // text-generation pipeline and v5's chat and serve decode; --keep-special-tokens shows them.
+  const DecodeOptions decode_options{.skip_special_tokens = !a.keep_special};
   if (tok) options.decode = token_decoder(*tok, decode_options);
   std::optional<TextStreamer> streamer;
   const bool stream = !a.json && !a.prompt.empty() && cfg.num_beams == 1 && cfg.num_return_sequences == 1;
@@ -258,8 +266,12 @@ const Command kCommand{[](CLI::App& app) {
   sub->add_option("--dtype", args->dtype, "Weights dtype: auto (the checkpoint's), f32, bf16, f16")
       ->check(CLI::IsMember({"auto", "f32", "float32", "bf16", "bfloat16", "f16", "float16"}));
   add_quantization_flag(sub, &args->quantization);
+  add_adapter_flag(sub, &args->adapter);
   sub->add_flag("--json", args->json, "Print {\"sequences\": [[...], ...], \"text\": [...]}");
-  sub->add_flag("--skip-special-tokens,--skip_special_tokens", args->skip_special, "Leave special tokens out of the decoded text");
+  sub->add_flag("--skip-special-tokens,--skip_special_tokens", args->skip_special,
+                "Leave special tokens out of the decoded text (the default)");
+  sub->add_flag("--keep-special-tokens,--keep_special_tokens", args->keep_special,
+                "Show special tokens (e.g. the eos that ended the text) in the decoded text");
   sub->add_flag("--no-cache,--no_cache", args->no_cache, "Re-run the whole sequence at every step (no KV cache)");
   sub->callback([args] {
     args->model = resolve_model_arg(args->model, args->hub);

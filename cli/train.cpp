@@ -1,10 +1,11 @@
 // transformers train --model PATH --data train.jsonl [--eval-data eval.jsonl] [--args args.json]
-//     [--lora r=8,alpha=16,target=q_proj,v_proj] [--max-length N] [--pack]
+//     [--lora r=8,alpha=16,target=q_proj,v_proj [--quantization q8_0|q4_0]] [--max-length N] [--pack]
 //     [TrainingArguments: key=value, --key value, --flag]
 // Fine-tunes a causal LM with Transformers v5's Trainer semantics (transformers/training): the
 // model in float32 with autograd, AdamW and the schedule of TrainingArguments, checkpoints in
 // output_dir/checkpoint-N that resume exactly, trainer_state.json and loss.png, and the final
-// model saved to output_dir in Hugging Face's layout (with --lora: the adapter, in PEFT's layout).
+// model saved to output_dir in Hugging Face's layout (with --lora: the adapter, in PEFT's layout;
+// the base stays frozen in its stored dtype, bf16 included, or quantized with --quantization: QLoRA).
 #include <cstdio>
 #include <memory>
 #include <optional>
@@ -37,17 +38,27 @@ int64_t padding_id(const std::optional<Tokenizer>& tokenizer, const PretrainedCo
   return 0;
 }
 
-// The global options (--threads N, --quiet) among the train words: applied and removed, since
-// this command takes its other words as they come.
-std::vector<std::string> apply_global_options(const std::vector<std::string>& words) {
+// The value of `--flag VALUE` or `--flag=VALUE` at words[i] (advancing i past a separate value),
+// or nullopt when words[i] is another word.
+std::optional<std::string> flag_value(const std::vector<std::string>& words, size_t& i, const std::string& flag) {
+  if (words[i].rfind(flag + "=", 0) == 0) return words[i].substr(flag.size() + 1);
+  if (words[i] != flag) return std::nullopt;
+  TCPP_CHECK(i + 1 < words.size(), ValueError, "train: ", flag, " needs a value");
+  return words[++i];
+}
+
+// The options of this command that are not TrainingArguments (--threads N, --quiet, --quantization
+// q8_0|q4_0) among the train words: applied or kept in `quantization`, and removed, since this
+// command takes its other words as they come.
+std::vector<std::string> apply_global_options(const std::vector<std::string>& words, std::string& quantization) {
   std::vector<std::string> rest;
   for (size_t i = 0; i < words.size(); ++i) {
     if (words[i] == "--quiet" || words[i] == "-q") {
       set_quiet(true);
-    } else if (words[i] == "--threads" || words[i].rfind("--threads=", 0) == 0) {
-      const bool inline_value = words[i].size() > 9;
-      TCPP_CHECK(inline_value || i + 1 < words.size(), ValueError, "train: --threads needs a value");
-      use_threads(std::stoi(inline_value ? words[i].substr(10) : words[++i]));
+    } else if (auto threads = flag_value(words, i, "--threads")) {
+      use_threads(std::stoi(*threads));
+    } else if (auto method = flag_value(words, i, "--quantization")) {
+      quantization = *method;
     } else {
       rest.push_back(words[i]);
     }
@@ -56,7 +67,10 @@ std::vector<std::string> apply_global_options(const std::vector<std::string>& wo
 }
 
 void run_train(const std::vector<std::string>& words, const HubArgs& hub) {
-  training::TrainCommand cmd = training::parse_train_command_line(apply_global_options(words));
+  std::string quantization;
+  training::TrainCommand cmd = training::parse_train_command_line(apply_global_options(words, quantization));
+  TCPP_CHECK(quantization.empty() || cmd.lora, UsageError,
+             "train: --quantization needs --lora (QLoRA: a quantized, frozen base; full fine-tuning trains f32 weights)");
   const std::string model_path = resolve_model_arg(cmd.model, hub);
   std::optional<Tokenizer> tokenizer;
   if (has_tokenizer_files(model_path)) tokenizer = Tokenizer::from_pretrained(model_path);
@@ -75,7 +89,7 @@ void run_train(const std::vector<std::string>& words, const HubArgs& hub) {
     lora.seed = static_cast<uint64_t>(cmd.args.seed);
     lora.base_model_name_or_path = cmd.model;
     if (!cmd.lora->target_modules.empty()) lora.target_modules = cmd.lora->target_modules;
-    model = training::load_lora(model_path, lora);
+    model = training::load_lora(model_path, lora, {.quantization_config = quantization_from_flag(quantization)});
   } else {
     model = training::load_trainable_causal_lm(model_path);
   }

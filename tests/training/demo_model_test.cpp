@@ -1,7 +1,8 @@
 // models/fortune-llama, the model we trained ourselves (scripts/train-demo-model) and the default
 // of scripts/demo: its tokenizer gives Hugging Face tokenizers' ids and round-trips, it loads and
 // generates, and it predicts held-out fortunes far better than the unigram statistics of that
-// very text do (a broken, untrained or mis-loaded model does not).
+// very text do (a broken, untrained or mis-loaded model does not); `transformers generate` on it
+// stops at its eos (<|endoftext|>) and prints the text without it, as scripts/demo shows it.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -9,6 +10,7 @@
 #include <map>
 #include <sstream>
 
+#include "common/process.h"
 #include "transformers/generation/generate.h"
 #include "transformers/io/json.h"
 #include "transformers/models/auto.h"
@@ -122,4 +124,29 @@ TEST(DemoModel, HeldOutPerplexityIsFarBelowTheUnigramBaseline) {
 }
 
 }  // namespace
+// The demo's command: sampling with the folder's generation_config.json until eos_token_id (0,
+// <|endoftext|>) or max_new_tokens. A seed whose sample ends at eos is found through --json; the
+// printed text of the same run stops there and, unless asked, does not show the eos token.
+TEST(DemoModel, GenerateCommandStopsAtEosAndDoesNotPrintIt) {
+  const std::string prompt = "The secret of life is";
+  const std::string command = "generate " + kModel.string() + " --prompt '" + prompt + "' --max-new-tokens 60 -q --seed ";
+  for (int seed = 1; seed <= 30; ++seed) {
+    const auto json = testing::run_transformers(command + std::to_string(seed) + " --json");
+    ASSERT_EQ(json.exit_code, 0) << json.err;
+    const Json out = parse_json(json.out, "generate --json");
+    const auto& ids = out.at("sequences").at(0);
+    if (ids.back() != 0) continue;  // ran to max_new_tokens
+    EXPECT_EQ(std::count(ids.begin(), ids.end(), Json(0)), 1) << "generation went on past eos";
+    const std::string text = out.at("text").at(0);
+    EXPECT_EQ(text.find("<|endoftext|>"), std::string::npos) << text;
+    const auto plain = testing::run_transformers(command + std::to_string(seed));
+    ASSERT_EQ(plain.exit_code, 0) << plain.err;
+    EXPECT_EQ(plain.out, prompt + text + "\n");
+    const auto kept = testing::run_transformers(command + std::to_string(seed) + " --keep-special-tokens");
+    EXPECT_EQ(kept.out, prompt + text + "<|endoftext|>\n");
+    return;
+  }
+  FAIL() << "no seed from 1 to 30 ended at eos within 60 tokens";
+}
+
 }  // namespace transformers

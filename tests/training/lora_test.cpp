@@ -6,12 +6,18 @@
 
 #include <gtest/gtest.h>
 
+#include <fstream>
+#include <functional>
+#include <map>
+#include <string>
+
 #include "common/test_util.h"
 #include "training/model_gradcheck.h"
 #include "transformers/io/json.h"
 #include "transformers/io/npy.h"
 #include "transformers/io/safetensors.h"
 #include "transformers/models/auto.h"
+#include "transformers/nn/layers.h"
 #include "transformers/ops/ops.h"
 
 using namespace transformers;
@@ -92,4 +98,152 @@ TEST(Lora, RefusesWhatItCannotDo) {
   config.target_modules = {"q_proj"};
   config.lora_dropout = 0.1;
   EXPECT_THROW(load_lora(golden(), config), NotImplementedError);
+}
+
+namespace {
+
+// A saved adapter (r = 4, q_proj and v_proj of both layers) to take apart.
+std::filesystem::path saved_adapter(const std::string& name) {
+  LoraConfig config;
+  config.r = 4;
+  config.lora_alpha = 8;
+  const auto dir = transformers::testing::scratch_dir(name);
+  load_lora(golden(), config)->save_pretrained(dir);
+  return dir;
+}
+
+// Rewrites the adapter's tensors through `edit` (name -> tensor).
+void edit_tensors(const std::filesystem::path& dir,
+                  const std::function<void(std::map<std::string, Tensor>&)>& edit) {
+  std::map<std::string, Tensor> tensors;
+  {
+    const auto file = SafetensorsFile::open(dir / "adapter_model.safetensors");
+    for (const auto& name : file->names()) tensors[name] = file->tensor(name).clone();
+  }
+  edit(tensors);
+  save_safetensors(dir / "adapter_model.safetensors", {tensors.begin(), tensors.end()}, {});
+}
+
+void edit_config(const std::filesystem::path& dir, const std::function<void(Json&)>& edit) {
+  Json config = read_json_file(dir / "adapter_config.json");
+  edit(config);
+  std::ofstream(dir / "adapter_config.json") << config.dump();
+}
+
+const std::string kQ0A = "base_model.model.model.layers.0.self_attn.q_proj.lora_A.weight";
+
+const Tensor& q_proj_weight(const CausalLM& model) {
+  for (const auto& [name, module] : model.named_modules())
+    if (name == "model.layers.0.self_attn.q_proj") return dynamic_cast<nn::Linear&>(*module).weight;
+  throw std::runtime_error("no model.layers.0.self_attn.q_proj");
+}
+
+}  // namespace
+
+TEST(Lora, AttachedAdapterLeavesTheBaseAsLoadedAndDetaches) {
+  const auto dir = saved_adapter("lora_attach");
+  // A non-zero B, so that the adapter changes the logits.
+  edit_tensors(dir, [](auto& t) {
+    for (auto& [name, tensor] : t)
+      if (name.ends_with("lora_B.weight")) {
+        std::vector<float> values(static_cast<size_t>(tensor.numel()));
+        for (size_t i = 0; i < values.size(); ++i) values[i] = 0.01f * static_cast<float>(i % 7) - 0.03f;
+        tensor = Tensor::from_values(values, tensor.shape());
+      }
+  });
+  auto model = AutoModelForCausalLM::from_pretrained(golden());
+  const Tensor ids = Tensor::from_values(std::vector<int64_t>{1, 167, 176, 185, 194}, {1, 5});
+  const Tensor before = model->forward(ids).logits;
+  const Tensor weight_before = q_proj_weight(*model);
+  {
+    const auto attached = attach_adapter(*model, dir);
+    EXPECT_EQ(attached->adapters().size(), 4u);
+    EXPECT_GT(transformers::testing::max_abs_diff(model->forward(ids).logits, before), 1e-3f);
+    EXPECT_EQ(q_proj_weight(*model).data<float>(), weight_before.data<float>()) << "the base weight was replaced";
+  }
+  EXPECT_EQ(transformers::testing::max_abs_diff(model->forward(ids).logits, before), 0.0f) << "not detached";
+}
+
+TEST(Lora, AdapterThatDoesNotFitIsRefusedNamingFileAndKey) {
+  using transformers::testing::expect_error_naming;
+  auto model = AutoModelForCausalLM::from_pretrained(golden());
+
+  const auto missing = transformers::testing::scratch_dir("lora_missing");
+  expect_error_naming<IoError>([&] { attach_adapter(*model, missing); }, "adapter_config.json");
+
+  const auto unknown = saved_adapter("lora_unknown_key");
+  edit_tensors(unknown, [](auto& t) { t["base_model.model.model.embed_tokens.lora_embedding_A"] = t.at(kQ0A); });
+  expect_error_naming<FormatError>([&] { attach_adapter(*model, unknown); }, "lora_embedding_A");
+
+  const auto not_linear = saved_adapter("lora_not_linear");
+  edit_tensors(not_linear, [](auto& t) { t["base_model.model.model.layers.7.self_attn.q_proj.lora_A.weight"] = t.at(kQ0A); });
+  expect_error_naming<ValueError>([&] { attach_adapter(*model, not_linear); }, "model.layers.7.self_attn.q_proj");
+
+  const auto one_factor = saved_adapter("lora_one_factor");
+  edit_tensors(one_factor, [](auto& t) { t.erase("base_model.model.model.layers.1.self_attn.v_proj.lora_B.weight"); });
+  expect_error_naming<FormatError>([&] { attach_adapter(*model, one_factor); },
+                                   "model.layers.1.self_attn.v_proj.lora_B.weight' is missing");
+
+  const auto rank = saved_adapter("lora_rank");
+  edit_config(rank, [](Json& c) { c["r"] = 8; });
+  expect_error_naming<ShapeError>([&] { attach_adapter(*model, rank); }, "r = 8");
+
+  const auto target = saved_adapter("lora_target");
+  edit_config(target, [](Json& c) { c["target_modules"] = Json::array({"q_proj", "v_proj", "o_proj"}); });
+  expect_error_naming<ValueError>([&] { attach_adapter(*model, target); }, "target module model.layers.0.self_attn.o_proj");
+
+  const auto dora = saved_adapter("lora_dora");
+  edit_config(dora, [](Json& c) { c["use_dora"] = true; });
+  expect_error_naming<NotImplementedError>([&] { merge_adapter(*model, dora); }, "use_dora");
+}
+
+// QLoRA's premise: the base stays as stored (bf16, or quantized to Q8_0 / Q4_0 blocks while
+// loading), only the f32 adapters train, and the loss still falls.
+TEST(Lora, TrainsOnAFrozenBf16OrQuantizedBase) {
+  const Tensor ids = load_npy(golden() / "dataset.npy").slice(0, 0, 4).contiguous();
+  const Batch batch{ids, ids.clone(), Tensor{}};
+  const int64_t n = count_shifted_targets(batch.labels);
+  LoadOptions bf16, q8_0, q4_0;
+  bf16.dtype = "bfloat16";
+  q8_0.quantization_config = QuantizationConfig{.quant_method = "q8_0"};
+  q4_0.quantization_config = QuantizationConfig{.quant_method = "q4_0"};
+  for (const auto& [label, options] : {std::pair{"bf16", bf16}, std::pair{"q8_0", q8_0}, std::pair{"q4_0", q4_0}}) {
+    SCOPED_TRACE(label);
+    LoraConfig config;
+    config.r = 4;
+    config.lora_alpha = 8;
+    LoraModel lora(AutoModelForCausalLM::from_pretrained(golden(), options), config);
+    const Tensor q_proj = q_proj_weight(lora.model());
+    const DType stored = q_proj.dtype();
+    EXPECT_NE(stored, DType::F32);
+    const auto* bytes = static_cast<const char*>(q_proj.raw_data());
+    const std::string stored_bytes(bytes, bytes + q_proj.nbytes());
+    for (TrainableParameter* p : lora.parameters()) EXPECT_EQ(p->value.dtype(), DType::F32) << p->name;
+    const float first = lora.forward_backward(batch, n);
+    float last = first;
+    for (int step = 0; step < 6; ++step) {
+      sgd_step(lora, 0.5f);
+      last = lora.forward_backward(batch, n);
+    }
+    EXPECT_LT(last, first - 0.01f) << first << " -> " << last;
+    // The very same base tensor, unchanged in dtype and storage.
+    EXPECT_EQ(q_proj_weight(lora.model()).dtype(), stored);
+    EXPECT_EQ(q_proj_weight(lora.model()).raw_data(), q_proj.raw_data());
+    EXPECT_EQ(std::string(bytes, bytes + q_proj.nbytes()), stored_bytes);
+  }
+}
+
+// An adapter on a tied LM head (fortune-llama ties it to the embeddings) runs at run time, but a
+// merge is refused: save_pretrained writes the tied head through the embeddings only.
+TEST(Lora, MergeIntoATiedHeadIsRefused) {
+  const auto model_dir = std::filesystem::path(TCPP_SOURCE_DIR) / "models/fortune-llama";
+  LoraConfig config;
+  config.r = 2;
+  config.target_modules = {"lm_head"};
+  const auto dir = transformers::testing::scratch_dir("lora_tied_head");
+  load_lora(model_dir, config)->save_pretrained(dir);
+  auto model = AutoModelForCausalLM::from_pretrained(model_dir);
+  EXPECT_EQ(attach_adapter(*model, dir)->adapters().size(), 1u);
+  transformers::testing::expect_error_naming<NotImplementedError>([&] { merge_adapter(*model, dir); },
+                                                                  "lm_head, whose weight is tied");
 }

@@ -63,7 +63,7 @@ void write_folder_atomically(const fs::path& target, const std::function<void(co
   fs::create_directories(parent);
   const fs::path temp = parent / ("tmp-" + target.filename().string());
   fs::remove_all(temp);  // a leftover of a killed save; remove_all removes a link, not its target
-  TCPP_CHECK(fs::create_directory(temp), IoError, temp.string(), ": cannot create the temporary checkpoint folder");
+  TCPP_CHECK(fs::create_directory(temp), IoError, temp.string(), ": cannot create the temporary folder");
   fill(temp);
   sync_folder(temp);
   fs::remove_all(target);
@@ -72,7 +72,10 @@ void write_folder_atomically(const fs::path& target, const std::function<void(co
 }
 
 void load_model_weights(const fs::path& folder, const std::vector<ParameterBuffer>& buffers) {
-  const auto checkpoint = SafetensorsCheckpoint::open(folder);
+  // A LoRA run's checkpoint holds its adapter (PEFT's file, keyed by the parameter names) instead.
+  const fs::path adapter = folder / "adapter_model.safetensors";
+  const bool has_model = fs::exists(folder / "model.safetensors") || fs::exists(folder / "model.safetensors.index.json");
+  const auto checkpoint = SafetensorsCheckpoint::open(!has_model && fs::is_regular_file(adapter) ? adapter : folder);
   for (const auto& buffer : buffers) {
     TCPP_CHECK(checkpoint.contains(buffer.name), FormatError, folder.string(), ": the checkpoint has no weight '",
                buffer.name, "'");

@@ -1,5 +1,6 @@
 // Checkpoint folders: output_dir/checkpoint-N/ holding
 //   model.safetensors, config.json, generation_config.json   TrainableModel::save_pretrained
+//   (a LoRA run: adapter_model.safetensors, adapter_config.json)
 //   optimizer.safetensors + optimizer.json                   Optimizer::save (moments, step);
 //                                                            torch's optimizer.pt pickle is NOT written
 //   scheduler.json                                           LambdaLR's state (last_epoch, rates)
@@ -29,7 +30,8 @@ void rotate_checkpoints(const std::filesystem::path& output_dir, int64_t limit);
 // (replacing an existing folder or link of that name, never writing through a link).
 void write_folder_atomically(const std::filesystem::path& target,
                              const std::function<void(const std::filesystem::path&)>& fill);
-// Copies the saved model weights of a checkpoint (model.safetensors or shards) into the buffers by
+// Copies the saved model weights of a checkpoint (model.safetensors or shards, or a LoRA run's
+// adapter_model.safetensors) into the buffers by
 // name; a missing name or a different size is an error naming the folder and tensor.
 void load_model_weights(const std::filesystem::path& folder, const std::vector<ParameterBuffer>& buffers);
 

@@ -11,7 +11,9 @@
 #include <string>
 #include <vector>
 
+#include "transformers/models/auto.h"
 #include "transformers/models/causal_lm.h"
+#include "transformers/training/peft_adapter.h"
 #include "transformers/training/trainable.h"
 
 namespace transformers::training {
@@ -38,19 +40,15 @@ class LoraModel : public TrainableModel {
   const CausalLM& model() const { return *model_; }
 
  private:
-  struct Adapter;
   std::unique_ptr<CausalLM> model_;
   LoraConfig config_;
-  std::vector<std::unique_ptr<Adapter>> adapters_;
+  AttachedAdapters adapters_;  // declared after model_: detached before the model goes
   std::vector<TrainableParameter> parameters_;
 };
 
 // Loads the base (its own dtype, mmapped) and attaches fresh adapters.
-std::unique_ptr<LoraModel> load_lora(const std::filesystem::path& base_folder,
-                                     const LoraConfig& config);
-
-// Merges a saved adapter into `model`: W += (lora_alpha / r) · B·A for every adapted module (those
-// weights become owned f32 copies). ValueError naming the module when the adapter does not fit.
-void merge_adapter(CausalLM& model, const std::filesystem::path& adapter_folder);
+// `options` may keep the base in bf16 or quantize it while loading (QLoRA: the adapters stay f32).
+std::unique_ptr<LoraModel> load_lora(const std::filesystem::path& base_folder, const LoraConfig& config,
+                                     const LoadOptions& options = {});
 
 }  // namespace transformers::training
