@@ -7,9 +7,15 @@
 #include <vector>
 
 #include "transformers/core/thread_pool.h"
+#include "transformers/gguf/gguf_model.h"
 #include "transformers/io/files.h"
 
 namespace transformers::cli {
+
+bool has_tokenizer(const std::filesystem::path& model) {
+  return std::filesystem::exists(model / "tokenizer.json") || std::filesystem::exists(model / "tokenizer.model") ||
+         gguf::is_gguf_file(model);
+}
 
 Tensor parse_id_matrix(const std::string& text, const std::string& flag) {
   std::vector<std::vector<int64_t>> rows(1);

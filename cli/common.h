@@ -15,6 +15,10 @@ class App;
 
 namespace transformers::cli {
 
+// A model folder with tokenizer files (tokenizer.json or a sentencepiece tokenizer.model), or a
+// GGUF file (its tokenizer is in its metadata).
+bool has_tokenizer(const std::filesystem::path& model);
+
 // "1,17,42;1,5,5" -> int64 [2, 3]. Rows are separated by ';', ids by ',' (spaces allowed).
 // Throws ValueError naming `flag` for empty rows, non-integers or rows of unequal length.
 Tensor parse_id_matrix(const std::string& text, const std::string& flag);

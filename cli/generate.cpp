@@ -25,7 +25,6 @@
 #include "transformers/config/generation_config_overrides.h"
 #include "transformers/generation/generate.h"
 #include "transformers/generation/tokenizer_adapters.h"
-#include "transformers/gguf/gguf_model.h"
 #include "transformers/io/json.h"
 #include "transformers/models/auto.h"
 #include "transformers/tokenization/tokenizer.h"
@@ -49,12 +48,6 @@ struct GenerateArgs {
   std::string generation_config;  // a JSON object, or a file, merged over generation_config.json
   std::vector<std::string> key_values;  // v5 chat's GENERATE_FLAGS: max_new_tokens=64 ...
 };
-
-// A model folder with tokenizer files, or a GGUF file (its tokenizer is in its metadata).
-bool has_tokenizer(const std::filesystem::path& model) {
-  return std::filesystem::exists(model / "tokenizer.json") || std::filesystem::exists(model / "tokenizer.model") ||
-         gguf::is_gguf_file(model);
-}
 
 // "1,2,3;4,5" -> rows (lengths may differ).
 std::vector<std::vector<int64_t>> parse_rows(const std::string& text, const std::string& flag) {

@@ -24,10 +24,6 @@
 namespace transformers::cli {
 namespace {
 
-bool has_tokenizer_files(const std::filesystem::path& folder) {
-  return std::filesystem::exists(folder / "tokenizer.json") || std::filesystem::exists(folder / "tokenizer.model");
-}
-
 // The id that pads micro-batches: the tokenizer's pad token, else the config's pad_token_id,
 // else its eos, else 0 (padding positions are masked out of attention and of the loss anyway).
 int64_t padding_id(const std::optional<Tokenizer>& tokenizer, const PretrainedConfig& config) {
@@ -73,7 +69,7 @@ void run_train(const std::vector<std::string>& words, const HubArgs& hub) {
              "train: --quantization needs --lora (QLoRA: a quantized, frozen base; full fine-tuning trains f32 weights)");
   const std::string model_path = resolve_model_arg(cmd.model, hub);
   std::optional<Tokenizer> tokenizer;
-  if (has_tokenizer_files(model_path)) tokenizer = Tokenizer::from_pretrained(model_path);
+  if (has_tokenizer(model_path)) tokenizer = Tokenizer::from_pretrained(model_path);
   const training::DatasetOptions data_options{.tokenizer = tokenizer ? &*tokenizer : nullptr,
                                               .max_length = cmd.max_length, .pack = cmd.pack};
   std::vector<training::Example> train_rows = training::load_dataset(cmd.data, data_options), eval_rows;

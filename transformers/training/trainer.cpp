@@ -314,13 +314,7 @@ void Trainer::resume(const fs::path& checkpoint) {
   last_learning_rate_ = json_get<double>(loop, "last_learning_rate", loop_file.string());
   TCPP_CHECK(optimizer_->steps_taken() == saved.global_step, FormatError, checkpoint.string(),
              ": the optimizer state has ", optimizer_->steps_taken(), " steps, trainer_state.json ", saved.global_step);
-  state_.global_step = saved.global_step;
-  state_.epoch = saved.epoch;
-  state_.log_history = saved.log_history;
-  state_.num_input_tokens_seen = saved.num_input_tokens_seen;
-  state_.total_flos = saved.total_flos;
-  state_.best_metric = saved.best_metric;
-  state_.best_model_checkpoint = saved.best_model_checkpoint;
+  state_.continue_from(saved);
 }
 
 }  // namespace transformers::training

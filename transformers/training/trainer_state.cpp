@@ -59,4 +59,14 @@ TrainerState TrainerState::load(const std::filesystem::path& path) {
   return from_json(read_json_file(path), path.string());
 }
 
+void TrainerState::continue_from(const TrainerState& saved) {
+  global_step = saved.global_step;
+  epoch = saved.epoch;
+  log_history = saved.log_history;
+  num_input_tokens_seen = saved.num_input_tokens_seen;
+  total_flos = saved.total_flos;
+  best_metric = saved.best_metric;
+  best_model_checkpoint = saved.best_model_checkpoint;
+}
+
 }  // namespace transformers::training

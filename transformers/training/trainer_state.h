@@ -26,6 +26,10 @@ struct TrainerState {
   std::optional<double> best_metric;
   std::optional<std::string> best_model_checkpoint;
 
+  // Takes the progress of a checkpoint's state (step, epoch, history, tokens, flos, best metric);
+  // the schedule fields (max_steps, logging/eval/save steps, batch size) stay this run's.
+  void continue_from(const TrainerState& saved);
+
   Json to_json() const;
   static TrainerState from_json(const Json& json, const std::string& what);
   void save(const std::filesystem::path& path) const;
