@@ -467,21 +467,37 @@ void gemm_blocked(const typename Tile::X* x, int64_t M, int64_t K, int64_t ldx, 
 }
 
 // The GEMM of a few rows of x (a decode step of several sequences, kLinearGemmMinRows <= M <=
-// kSmallGemmMaxRows): x stays in L1/L2 whole, so K is not blocked; W is walked once, panel by
-// panel of kSmallNR rows, each panel prefetched while the one before it is multiplied, and each
-// W vector loaded from memory once for up to kSmallMR rows of x (the rest of x re-reads the panel
-// from L1/L2). Bandwidth-bound like the GEMV, with M products per weight instead of one.
+// kSmallGemmMaxRows): W is walked once, panel by panel of kSmallNR rows, each panel prefetched
+// while the one before it is multiplied, and each W vector loaded from memory once for up to
+// kSmallMR rows of x (further rows of x re-read the panel from L1). K is cut into blocks whose
+// kSmallMR x rows fit in a third of L1 beside two panels: with f32 x at K = 896 (28 KiB) x and
+// W's panels evicted each other and 8 rows cost 3x one. Bandwidth-bound like the GEMV, with M
+// products per weight instead of one.
+constexpr int64_t kSmallGemmXBlockBytes = 16 << 10;
 template <typename Tile>
 void gemm_small(const typename Tile::X* x, int64_t M, int64_t K, int64_t ldx, const void* w, int64_t w_elem_bytes,
                 int64_t n0, int64_t n1, float* y, int64_t ldy) {
-  for (int64_t n = n0; n < n1; n += kSmallNR) {
-    const int nr = static_cast<int>(std::min<int64_t>(kSmallNR, n1 - n));
-    const char* wn = static_cast<const char*>(w) + n * K * w_elem_bytes;
-    const char* next = n + kSmallNR < n1 ? wn + kSmallNR * K * w_elem_bytes : nullptr;
-    for (int64_t m = 0; m < M; m += kSmallMR) {
-      const int mr = static_cast<int>(std::min<int64_t>(kSmallMR, M - m));
-      kTiles<Tile, kSmallMR, kSmallNR>.fn[mr - 1][nr - 1](x + m * ldx, ldx, wn, K, 0, K, y + m * ldy + n, ldy, false,
-                                                         m == 0 ? next : nullptr);
+  constexpr int64_t align = Tile::kKAlign;
+  constexpr int64_t max_kb =
+      std::max<int64_t>(align, kSmallGemmXBlockBytes / (kSmallMR * int64_t{sizeof(typename Tile::X)}) / align * align);
+  const int64_t k_blocks = (K + max_kb - 1) / max_kb;
+  const int64_t kc = ((K + k_blocks - 1) / k_blocks + align - 1) / align * align;
+  const char* w0 = static_cast<const char*>(w);
+  for (int64_t k0 = 0; k0 < K; k0 += kc) {
+    const int64_t kb = std::min(kc, K - k0);
+    for (int64_t n = n0; n < n1; n += kSmallNR) {
+      const int nr = static_cast<int>(std::min<int64_t>(kSmallNR, n1 - n));
+      const char* wn = w0 + n * K * w_elem_bytes;
+      // The tile prefetches next + (row * K + k) for its own k: the next panel of this K block,
+      // or after the last panel the first panel of the next K block (shifted by one block).
+      const char* next = n + kSmallNR < n1  ? wn + kSmallNR * K * w_elem_bytes
+                         : k0 + kc < K      ? w0 + (n0 * K + kc) * w_elem_bytes
+                                            : nullptr;
+      for (int64_t m = 0; m < M; m += kSmallMR) {
+        const int mr = static_cast<int>(std::min<int64_t>(kSmallMR, M - m));
+        kTiles<Tile, kSmallMR, kSmallNR>.fn[mr - 1][nr - 1](x + m * ldx, ldx, wn, K, k0, kb, y + m * ldy + n, ldy,
+                                                           k0 > 0, m == 0 ? next : nullptr);
+      }
     }
   }
 }
