@@ -21,8 +21,9 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
-def stream_chat(port, prompt, max_tokens, system=None):
-    """Streams one greedy chat completion; returns (seconds to the first content token, total seconds, tokens)."""
+def stream_chat(port, prompt, max_tokens, system=None, chunk_times=None):
+    """Streams one greedy chat completion; returns (seconds to the first content token, total seconds, tokens).
+    chunk_times, when given, gets the perf_counter() time of every content chunk."""
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=600)
     messages = ([{"role": "system", "content": system}] if system else []) + [{"role": "user", "content": prompt}]
     body = {"messages": messages, "max_tokens": max_tokens, "temperature": 0,
@@ -38,8 +39,12 @@ def stream_chat(port, prompt, max_tokens, system=None):
         chunk = json.loads(line[6:])
         if chunk.get("usage"):
             tokens = chunk["usage"]["completion_tokens"]
-        elif first is None and chunk["choices"] and chunk["choices"][0]["delta"].get("content"):
-            first = time.perf_counter() - start
+        elif chunk["choices"] and chunk["choices"][0]["delta"].get("content"):
+            now = time.perf_counter()
+            if first is None:
+                first = now - start
+            if chunk_times is not None:
+                chunk_times.append(now)
     conn.close()
     return first or 0.0, time.perf_counter() - start, tokens
 
@@ -77,7 +82,10 @@ def main():
         results = [None] * a.streams
 
         def client(i):
-            results[i] = stream_chat(port, f"Story {i}: " + "tell me more " * i, a.max_tokens, system)
+            times = []
+            first, total, tokens = stream_chat(port, f"Story {i}: " + "tell me more " * i, a.max_tokens, system,
+                                               times)
+            results[i] = (first, total, tokens, times)
 
         before = engine_counters(port)
         threads = [threading.Thread(target=client, args=(i,)) for i in range(a.streams)]
@@ -88,7 +96,13 @@ def main():
             t.join()
         wall = time.perf_counter() - start
         total_tokens = sum(r[2] for r in results)
-        print(f"{a.streams} streams: {total_tokens / wall:.1f} aggregate decode tokens/s, time to first token median "
+        # Decode rate while all streams decode: content chunks (one per token) after the last
+        # stream's first, over the time from then to the last chunk (the prefills excluded).
+        all_first = max(r[3][0] for r in results if r[3])
+        decode_span = max(r[3][-1] for r in results if r[3]) - all_first
+        decode_tokens = sum(1 for r in results for t in r[3] if t > all_first)
+        print(f"{a.streams} streams: {decode_tokens / max(decode_span, 1e-9):.1f} aggregate decode tokens/s "
+              f"({total_tokens / wall:.1f} counting prefill), time to first token median "
               f"{statistics.median(r[0] for r in results) * 1000:.1f} ms, max {max(r[0] for r in results) * 1000:.1f} ms")
         after = engine_counters(port)
         prompt = after.get("prompt_tokens", 0) - before.get("prompt_tokens", 0)
