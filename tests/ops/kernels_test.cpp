@@ -62,12 +62,13 @@ struct LinearCase {
   int64_t M, N, K;
 };
 
-// Shapes around the kernels' unrolls (4 rows of W, 8 floats of K), the GEMV->GEMM switch (M 8),
+// Shapes around the kernels' unrolls (4 rows of W, 8 floats of K), the GEMV->small GEMM switch (M 8),
+// the small GEMM's tiles (8 rows of x on AVX-512, 4 on AVX2) and its end (M 32 -> 33),
 // the 16/64-row task and block boundaries, and enough rows for several pool tasks.
 std::vector<LinearCase> linear_cases() {
   std::vector<LinearCase> cases;
   const std::pair<int64_t, int64_t> nk[] = {{1, 1}, {7, 9}, {9, 33}, {33, 7}, {67, 100}, {130, 257}, {4099, 17}};
-  for (int64_t m : {1, 2, 3, 7, 8, 9, 33})
+  for (int64_t m : {1, 2, 3, 7, 8, 9, 17, 32, 33})
     for (auto [n, k] : nk) cases.push_back({m, n, k});
   // Long rows (a K that is not a multiple of 8) with many row tasks, for a few M only (the
   // scalar reference is slow).
@@ -137,12 +138,15 @@ TEST_P(WeightKernelTable, EveryFormatEntryMatchesTheReference) {
     const cpu::WeightKernels &r = ref().weight(dt), &f = fast.weight(dt);
     auto w = random_weights(dt, N * K, rng);
     auto w_abs = w.abs();
-    for (int64_t M : {1, 3, 8, 13}) {
+    for (int64_t M : {1, 3, 8, 13, 17}) {
       const int64_t ldx = K + 1, ldy = N + 3;
       const std::vector<float> x = random_floats(M * ldx, rng);
       const std::string what = std::string(cpu::weight_format(dt).name) + " M=" + std::to_string(M);
-      for (bool gemm_path : {false, true}) {
-        if (gemm_path && !f.gemm) continue;
+      // gemv, gemm, and small_gemm (gemm's contract and activation format, for few rows).
+      for (int path = 0; path < 3; ++path) {
+        const bool gemm_path = path > 0;
+        const auto gemm = path == 1 ? f.gemm : f.small_gemm;
+        if (gemm_path && !gemm) continue;
         const std::vector<float> x_seen = as_seen_by(f, gemm_path, x), x_abs = abs_of(x_seen);
         std::vector<float> want(M * ldy, 0.0f), scale(M * ldy, 0.0f), got(M * ldy, 0.0f);
         r.gemv(x_seen.data(), M, K, ldx, w.data(), n0, n1, want.data(), ldy);
@@ -152,11 +156,12 @@ TEST_P(WeightKernelTable, EveryFormatEntryMatchesTheReference) {
         } else if (f.convert_x) {  // gemm takes x in its activation format, made by convert_x
           std::vector<float> converted(M * K);  // room for M * K elements of any format up to 4 bytes
           f.convert_x(x.data(), M, K, ldx, converted.data());
-          f.gemm(converted.data(), M, K, K, w.data(), n0, n1, got.data(), ldy);
+          gemm(converted.data(), M, K, K, w.data(), n0, n1, got.data(), ldy);
         } else {
-          f.gemm(x.data(), M, K, ldx, w.data(), n0, n1, got.data(), ldy);
+          gemm(x.data(), M, K, ldx, w.data(), n0, n1, got.data(), ldy);
         }
-        expect_close(got, want, scale, linear_rel_tolerance(K), 1e-30f, (gemm_path ? "gemm " : "gemv ") + what);
+        const char* names[] = {"gemv ", "gemm ", "small_gemm "};
+        expect_close(got, want, scale, linear_rel_tolerance(K), 1e-30f, names[path] + what);
       }
     }
     std::vector<float> want(3 * K), got(3 * K, -1.0f);

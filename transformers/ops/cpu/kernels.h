@@ -55,10 +55,17 @@ struct WeightKernels {
   // call, shared by every task of the call. Int8Blocks formats have no gemv: their gemm takes
   // every M, on activations quantized once per call.
   void (*convert_x)(const float* x, int64_t M, int64_t K, int64_t ldx, void* out);
+  // gemm's contract for kLinearGemmMinRows <= M <= kSmallGemmMaxRows (a decode step of several
+  // sequences), x in gemm_activation too: W streamed from memory once at the GEMV's rate, with
+  // M products per weight. nullptr: the driver uses gemm (or BLAS) for these M as well.
+  void (*small_gemm)(const void* x, int64_t M, int64_t K, int64_t ldx, const void* w, int64_t n0, int64_t n1, float* y,
+                     int64_t ldy) = nullptr;
 };
 
 // linear() uses gemm from this many rows of x on, gemv below.
 constexpr int64_t kLinearGemmMinRows = 8;
+// ... and small_gemm, where the format has one, up to this many rows.
+constexpr int64_t kSmallGemmMaxRows = 32;
 
 
 constexpr int kWeightFormatCount = 5;

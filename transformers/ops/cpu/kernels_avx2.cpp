@@ -6,6 +6,10 @@
 // Prefill uses BLAS sgemm on this tier: OpenBLAS's Haswell kernel measured faster than this tile.
 #define TCPP_GEMM_MR 2
 #define TCPP_GEMM_NR 4
+// Small-M tile of 4 x 2 (8 accumulators, 2 weight vectors, 1 x vector and the conversion's
+// temporaries): 8 decode rows read each weight vector from memory once, the second 4 from L1.
+#define TCPP_SMALL_GEMM_MR 4
+#define TCPP_SMALL_GEMM_NR 2
 #define TCPP_TIER avx2
 #define TCPP_TIER_ISA Isa::AVX2
 #define TCPP_TIER_BF16_DOT 0

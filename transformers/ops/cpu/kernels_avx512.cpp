@@ -12,6 +12,10 @@
 // GEMM tile of 4 x 6 (24 accumulators, 6 weight vectors, 1 x vector: 31 of the 32 registers).
 #define TCPP_GEMM_MR 4
 #define TCPP_GEMM_NR 6
+// Small-M tile of 8 x 3 (24 accumulators, 3 weight vectors, 1 x vector): 8 decode rows read
+// each weight vector once.
+#define TCPP_SMALL_GEMM_MR 8
+#define TCPP_SMALL_GEMM_NR 3
 #define TCPP_TIER avx512
 #define TCPP_TIER_ISA Isa::AVX512
 #define TCPP_TIER_BF16_DOT 1

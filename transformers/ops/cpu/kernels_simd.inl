@@ -351,6 +351,9 @@ void gemv(const float* x, int64_t M, int64_t K, int64_t ldx, const void* w, int6
 #error "the tier's simd header defines the GEMM tile (TCPP_GEMM_MR x TCPP_GEMM_NR)"
 #endif
 constexpr int kMR = TCPP_GEMM_MR, kNR = TCPP_GEMM_NR;
+// The small-M tile (gemm_small below): as many rows of x as the registers allow beside a few W
+// rows, so that a batch of decode rows (8 on AVX-512) reads every W vector once.
+constexpr int kSmallMR = TCPP_SMALL_GEMM_MR, kSmallNR = TCPP_SMALL_GEMM_NR;
 // K per block: each block ends with a reduction of the tile's accumulators, so longer is cheaper,
 // while the x rows of a block must stay in L2 (128 x 1024 x 4 B = 512 KiB; CPUs with AVX-512 have
 // 1-2 MiB of L2). 1024 measured ~5-10% above 512 on Zen 5 (M=128, K=896/4864).
@@ -372,6 +375,18 @@ inline void store_tile(vf (&acc)[MR][NR], float* y, int64_t ldy, bool accumulate
   }
 }
 
+// The small-M GEMM streams W panel by panel (kSmallNR rows at a time, each row read once): rows
+// that short (a few KiB) end before the hardware prefetcher has locked on to them, and W's read
+// rate halved. So while a tile works on one panel it prefetches the next one (`next`, nullptr
+// when there is none), at the same rows and K offset: one panel ahead, which covers DRAM latency.
+// Always inlined: GCC deems a function that only prefetches free of effects, and an out-of-line
+// copy (its partial inliner made one) had every call to it deleted.
+template <int NR>
+[[gnu::always_inline]] inline void prefetch_panel(const void* next, int64_t K, int64_t k, int64_t elem_bytes) {
+  if (!next) return;
+  for (int j = 0; j < NR; ++j) prefetch_l1(static_cast<const char*>(next) + (j * K + k) * elem_bytes);
+}
+
 // One tile over K [k0, k0 + kb): x f32, W in its stored format converted in registers.
 template <DType DT>
 struct FloatTile {
@@ -379,12 +394,13 @@ struct FloatTile {
   static constexpr int64_t kKAlign = kLanes;
   template <int MR, int NR>
   static void run(const float* x, int64_t ldx, const void* w, int64_t K, int64_t k0, int64_t kb, float* y, int64_t ldy,
-                  bool accumulate) {
+                  bool accumulate, const void* next) {
     vf acc[MR][NR];
     for (int i = 0; i < MR; ++i)
       for (int j = 0; j < NR; ++j) acc[i][j] = vzero();
     const int64_t kv = kb / kLanes * kLanes;
     for (int64_t k = k0; k < k0 + kv; k += kLanes) {
+      prefetch_panel<NR>(next, K, k, kElemBytes<DT>);
       vf wv[NR];
       for (int j = 0; j < NR; ++j) wv[j] = loadw<DT>(w, j * K + k);
       for (int i = 0; i < MR; ++i) {
@@ -406,23 +422,24 @@ struct FloatTile {
 
 // tiles[mr - 1][nr - 1] is the (mr, nr) tile: full tiles in the bulk, smaller ones at the edges.
 template <typename Tile>
-using TileFn = void (*)(const typename Tile::X*, int64_t, const void*, int64_t, int64_t, int64_t, float*, int64_t, bool);
-template <typename Tile>
+using TileFn = void (*)(const typename Tile::X*, int64_t, const void*, int64_t, int64_t, int64_t, float*, int64_t, bool,
+                        const void*);
+template <typename Tile, int MR, int NR>
 struct TileTable {
-  TileFn<Tile> fn[kMR][kNR];
+  TileFn<Tile> fn[MR][NR];
 };
-template <typename Tile, int MR, int... NRs>
-constexpr void fill_tile_row(TileFn<Tile> (&row)[kNR], std::integer_sequence<int, NRs...>) {
+template <typename Tile, int NRmax, int MR, int... NRs>
+constexpr void fill_tile_row(TileFn<Tile> (&row)[NRmax], std::integer_sequence<int, NRs...>) {
   ((row[NRs] = &Tile::template run<MR, NRs + 1>), ...);
 }
-template <typename Tile, int... MRs>
-constexpr TileTable<Tile> make_tiles(std::integer_sequence<int, MRs...>) {
-  TileTable<Tile> t{};
-  (fill_tile_row<Tile, MRs + 1>(t.fn[MRs], std::make_integer_sequence<int, kNR>{}), ...);
+template <typename Tile, int NRmax, int MRmax, int... MRs>
+constexpr TileTable<Tile, MRmax, NRmax> make_tiles(std::integer_sequence<int, MRs...>) {
+  TileTable<Tile, MRmax, NRmax> t{};
+  (fill_tile_row<Tile, NRmax, MRs + 1>(t.fn[MRs], std::make_integer_sequence<int, NRmax>{}), ...);
   return t;
 }
-template <typename Tile>
-constexpr TileTable<Tile> kTiles = make_tiles<Tile>(std::make_integer_sequence<int, kMR>{});
+template <typename Tile, int MR, int NR>
+constexpr TileTable<Tile, MR, NR> kTiles = make_tiles<Tile, NR, MR>(std::make_integer_sequence<int, MR>{});
 
 // The blocking loop around the tiles: rows of x in blocks of kGemmMBlock, K in equal blocks of
 // at most kGemmKBlock (a multiple of the tile's K step), W rows [n0, n1) in groups of kNR.
@@ -441,11 +458,54 @@ void gemm_blocked(const typename Tile::X* x, int64_t M, int64_t K, int64_t ldx, 
         const void* wn = static_cast<const char*>(w) + n * K * w_elem_bytes;
         for (int64_t m = m0; m < m1; m += kMR) {
           const int mr = static_cast<int>(std::min<int64_t>(kMR, m1 - m));
-          kTiles<Tile>.fn[mr - 1][nr - 1](x + m * ldx, ldx, wn, K, k0, kb, y + m * ldy + n, ldy, k0 > 0);
+          kTiles<Tile, kMR, kNR>.fn[mr - 1][nr - 1](x + m * ldx, ldx, wn, K, k0, kb, y + m * ldy + n, ldy, k0 > 0,
+                                                   nullptr);
         }
       }
     }
   }
+}
+
+// The GEMM of a few rows of x (a decode step of several sequences, kLinearGemmMinRows <= M <=
+// kSmallGemmMaxRows): W is walked once, panel by panel of kSmallNR rows, each panel prefetched
+// while the one before it is multiplied, and each W vector loaded from memory once for up to
+// kSmallMR rows of x (further rows of x re-read the panel from L1). K is cut into blocks whose
+// kSmallMR x rows fit in a third of L1 beside two panels: with f32 x at K = 896 (28 KiB) x and
+// W's panels evicted each other and 8 rows cost 3x one. Bandwidth-bound like the GEMV, with M
+// products per weight instead of one.
+constexpr int64_t kSmallGemmXBlockBytes = 16 << 10;
+template <typename Tile>
+void gemm_small(const typename Tile::X* x, int64_t M, int64_t K, int64_t ldx, const void* w, int64_t w_elem_bytes,
+                int64_t n0, int64_t n1, float* y, int64_t ldy) {
+  constexpr int64_t align = Tile::kKAlign;
+  constexpr int64_t max_kb =
+      std::max<int64_t>(align, kSmallGemmXBlockBytes / (kSmallMR * int64_t{sizeof(typename Tile::X)}) / align * align);
+  const int64_t k_blocks = (K + max_kb - 1) / max_kb;
+  const int64_t kc = ((K + k_blocks - 1) / k_blocks + align - 1) / align * align;
+  const char* w0 = static_cast<const char*>(w);
+  for (int64_t k0 = 0; k0 < K; k0 += kc) {
+    const int64_t kb = std::min(kc, K - k0);
+    for (int64_t n = n0; n < n1; n += kSmallNR) {
+      const int nr = static_cast<int>(std::min<int64_t>(kSmallNR, n1 - n));
+      const char* wn = w0 + n * K * w_elem_bytes;
+      // The tile prefetches next + (row * K + k) for its own k: the next panel of this K block,
+      // or after the last panel the first panel of the next K block (shifted by one block).
+      const char* next = n + kSmallNR < n1  ? wn + kSmallNR * K * w_elem_bytes
+                         : k0 + kc < K      ? w0 + (n0 * K + kc) * w_elem_bytes
+                                            : nullptr;
+      for (int64_t m = 0; m < M; m += kSmallMR) {
+        const int mr = static_cast<int>(std::min<int64_t>(kSmallMR, M - m));
+        kTiles<Tile, kSmallMR, kSmallNR>.fn[mr - 1][nr - 1](x + m * ldx, ldx, wn, K, k0, kb, y + m * ldy + n, ldy,
+                                                           k0 > 0, m == 0 ? next : nullptr);
+      }
+    }
+  }
+}
+
+template <DType DT>
+void small_gemm(const void* x, int64_t M, int64_t K, int64_t ldx, const void* w, int64_t n0, int64_t n1, float* y,
+                int64_t ldy) {
+  gemm_small<FloatTile<DT>>(static_cast<const float*>(x), M, K, ldx, w, kElemBytes<DT>, n0, n1, y, ldy);
 }
 
 template <DType DT>
@@ -464,14 +524,15 @@ struct Bf16DotTile {
   using X = uint16_t;
   static constexpr int64_t kKAlign = 32;
   template <int MR, int NR>
-  static void run(const uint16_t* x, int64_t ldx, const void* wv, int64_t K, int64_t k0, int64_t kb,
-                                   float* y, int64_t ldy, bool accumulate) {
+  static void run(const uint16_t* x, int64_t ldx, const void* wv, int64_t K, int64_t k0, int64_t kb, float* y,
+                  int64_t ldy, bool accumulate, const void* next) {
     const auto* w = static_cast<const uint16_t*>(wv);
     vf acc[MR][NR];
     for (int i = 0; i < MR; ++i)
       for (int j = 0; j < NR; ++j) acc[i][j] = vzero();
     // The K tail is read through a mask: the missing pairs are zeros and add nothing.
     for (int64_t k = k0; k < k0 + kb; k += 32) {
+      prefetch_panel<NR>(next, K, k, 2);
       const __mmask32 mask = _cvtu32_mask32(k + 32 <= k0 + kb ? ~0u : (1u << (k0 + kb - k)) - 1);
       __m512i wr[NR];
       for (int j = 0; j < NR; ++j) wr[j] = _mm512_maskz_loadu_epi16(mask, w + j * K + k);
@@ -501,6 +562,10 @@ void round_to_bf16(const float* x, int64_t M, int64_t K, int64_t ldx, void* out_
 void gemm_bf16_dot(const void* x, int64_t M, int64_t K, int64_t ldx, const void* w, int64_t n0, int64_t n1, float* y,
                    int64_t ldy) {
   gemm_blocked<Bf16DotTile>(static_cast<const uint16_t*>(x), M, K, ldx, w, 2, n0, n1, y, ldy);
+}
+void small_gemm_bf16_dot(const void* x, int64_t M, int64_t K, int64_t ldx, const void* w, int64_t n0, int64_t n1,
+                         float* y, int64_t ldy) {
+  gemm_small<Bf16DotTile>(static_cast<const uint16_t*>(x), M, K, ldx, w, 2, n0, n1, y, ldy);
 }
 #endif
 
@@ -606,10 +671,12 @@ void matmul_acc_tile(const float* p, int64_t ldp, int64_t rows, int64_t cols, co
 template <DType DT>
 WeightKernels weight_kernels(bool own_gemm) {
   using Act = WeightFormat::ActivationFormat;
-  WeightKernels k{gemv<DT>, own_gemm ? gemm<DT> : nullptr, dequant_rows<DT>, Act::F32, nullptr};
+  // Every tier has its own small-M GEMM: BLAS would convert W to f32 blocks first.
+  WeightKernels k{gemv<DT>, own_gemm ? gemm<DT> : nullptr, dequant_rows<DT>, Act::F32, nullptr, small_gemm<DT>};
 #if TCPP_TIER_BF16_DOT
   if (DT == DType::BF16 && bf16_dot_products_enabled()) {
     k.gemm = gemm_bf16_dot;
+    k.small_gemm = small_gemm_bf16_dot;
     k.gemm_activation = Act::BF16;
     k.convert_x = round_to_bf16;
   }

@@ -85,11 +85,13 @@ void linear_on(const float* x, int64_t M, int64_t K, int64_t ldx, const void* w,
   // Quantized formats have no gemv: their gemm (on int8 activations) takes every M.
   const bool few_rows = M < kLinearGemmMinRows;
   const bool gemm = !few_rows || !wk.gemv;
-  const bool blas = gemm && !wk.gemm;
+  const bool small = gemm && wk.small_gemm && M <= kSmallGemmMaxRows;
+  const bool blas = gemm && !small && !wk.gemm;
   if (blas) ensure_blas_single_threaded();
   // Contiguous slices of W rows per task; a GEMV task streams at least ~64 KiB of f32 weights.
   const int64_t threads = pool ? pool->size() : 1;
-  const int64_t min_rows = few_rows ? std::max<int64_t>(4, 16384 / std::max<int64_t>(K, 1)) : kGemmMinTaskRows;
+  const int64_t min_rows =
+      few_rows || small ? std::max<int64_t>(4, 16384 / std::max<int64_t>(K, 1)) : kGemmMinTaskRows;
   const int64_t per =
       round_up(std::max(min_rows, (N + threads * kTasksPerThread - 1) / (threads * kTasksPerThread)), kRowAlign);
   const int64_t tasks = (N + per - 1) / per;
@@ -105,6 +107,8 @@ void linear_on(const float* x, int64_t M, int64_t K, int64_t ldx, const void* w,
     if (n0 >= n1) return;
     if (blas)
       blas_gemm_rows(wk, x, M, K, ldx, w, wdt, n0, n1, y, ldy);
+    else if (small)
+      wk.small_gemm(gx, M, K, gldx, w, n0, n1, y, ldy);
     else if (gemm)
       wk.gemm(gx, M, K, gldx, w, n0, n1, y, ldy);
     else

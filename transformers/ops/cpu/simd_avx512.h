@@ -63,5 +63,6 @@ inline void vstore_f16(uint16_t* p, vf v) {
 }
 
 inline void prefetch_nta(const void* p) { _mm_prefetch(static_cast<const char*>(p), _MM_HINT_NTA); }
+inline void prefetch_l1(const void* p) { _mm_prefetch(static_cast<const char*>(p), _MM_HINT_T0); }
 
 }  // namespace transformers::cpu::avx512
