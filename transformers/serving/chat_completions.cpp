@@ -36,11 +36,13 @@ ChatSetup setup_chat(const Request& request, ServerState& state) {
   s.model = generator_of(request.body, state);
   s.stream = get_bool(request.body, "stream").value_or(false);
   s.include_usage = stream_include_usage(request.body);
+  s.sampling = parse_sampling(request.body, *s.model, state.limits, {"max_completion_tokens", "max_tokens"});
   if (auto format = get_object(request.body, "response_format")) {
     const auto type = get_string(*format, "type");
-    if (type && *type != "text") throw bad_field("response_format", "only {\"type\": \"text\"} is supported");
+    if (type == "json_object") s.sampling.json_object = true;
+    else if (type && *type != "text")
+      throw bad_field("response_format", "type must be \"text\" or \"json_object\" (json_schema is not supported)");
   }
-  s.sampling = parse_sampling(request.body, *s.model, state.limits, {"max_completion_tokens", "max_tokens"});
   if (!request.body.contains("messages")) throw bad_field("messages", "is required");
   get_array(request.body, "messages");  // the type check names the field
   if (request.body.contains("tools")) get_array(request.body, "tools");

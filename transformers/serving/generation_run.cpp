@@ -1,5 +1,6 @@
 #include "transformers/serving/generation_run.h"
 
+#include "transformers/generation/json_constraint.h"
 #include "transformers/generation/tokenizer_adapters.h"
 #include "transformers/serving/api_error.h"
 
@@ -23,6 +24,9 @@ GenerationRun::GenerationRun(std::shared_ptr<ServedModel> model, std::vector<int
   prompt_tokens_ = static_cast<int64_t>(prompt.size());
   BatchRequestOptions options{.config = sampling.config, .seed = sampling.seed, .top_logprobs = sampling.top_logprobs};
   if (!sampling.config.stop_strings.empty()) options.decode = token_decoder(*model_->tokenizer);
+  if (sampling.json_object)
+    options.logits_processors.push_back(std::make_shared<JsonObjectLogitsProcessor>(
+        model_->token_texts(), sampling.config.eos_token_ids, prompt.size()));
   id_ = model_->manager->add_request(std::move(prompt), std::move(options));
 }
 

@@ -9,6 +9,18 @@
 
 namespace transformers::serving {
 
+std::shared_ptr<const std::vector<std::string>> ServedModel::token_texts() {
+  std::call_once(token_texts_once_, [&] {
+    auto texts = std::make_shared<std::vector<std::string>>(tokenizer ? tokenizer->size() : 0);
+    for (size_t id = 0; id < texts->size(); ++id) {
+      const int64_t one = static_cast<int64_t>(id);
+      if (!tokenizer->is_special_token(one)) (*texts)[id] = tokenizer->decode(std::span<const int64_t>(&one, 1));
+    }
+    token_texts_ = std::move(texts);
+  });
+  return token_texts_;
+}
+
 std::filesystem::path resolve_model_folder(const std::string& name) {
   std::filesystem::path folder;
   try {

@@ -41,6 +41,12 @@ struct ServedModel {
   int64_t created = 0;                                 // unix time of the load
 
   const PretrainedConfig& config() const { return model ? model->config() : encoder->config(); }
+  // Each token's text alone (special tokens empty), for constrained decoding; built on first use.
+  std::shared_ptr<const std::vector<std::string>> token_texts();
+
+ private:
+  std::once_flag token_texts_once_;
+  std::shared_ptr<const std::vector<std::string>> token_texts_;
 };
 
 // Progress of a model load, in the stages v5's POST /load_model reports: "processor" (the

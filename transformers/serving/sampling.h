@@ -24,6 +24,7 @@ struct SamplingRequest {
   std::optional<uint64_t> seed;
   int top_logprobs = -1;  // -1: no logprobs
   std::vector<std::string> stop;
+  bool json_object = false;  // response_format {"type": "json_object"}: decoding constrained to one JSON object
   int64_t n = 1;  // choices: sequences generated from the same prompt (choice i samples with seed + i)
 };
 
