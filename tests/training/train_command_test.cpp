@@ -150,6 +150,12 @@ TEST(TrainCommand, MixtureOfExpertsLossFalls) {
   for (const Json& log : logs) EXPECT_GT(log["grad_norm"].get<double>(), 0.0);
   const double first = logs.front()["loss"], last = logs.back()["loss"];
   EXPECT_LT(last, 0.8 * first) << "first " << first << ", last " << last;
+  // Saved in the checkpoint's layout (per-expert tensors), with the routers trained too.
+  const auto trained = SafetensorsCheckpoint::open(out / "run"),
+             golden = SafetensorsCheckpoint::open(shared_path("golden/mixtral"));
+  EXPECT_EQ(trained.names(), golden.names());
+  for (const char* router : {"model.layers.0.block_sparse_moe.gate.weight", "model.layers.1.block_sparse_moe.gate.weight"})
+    EXPECT_GT(max_abs_diff(trained.tensor(router), golden.tensor(router)), 1e-4f) << router;
 }
 
 }  // namespace transformers::testing
