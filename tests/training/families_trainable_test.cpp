@@ -4,12 +4,14 @@
 // The families exercise the ops the golden Llama does not: unit-offset norms and embedding scale
 // (Gemma), softcaps and sandwich norms with sliding windows (Gemma-2/3), q/k norms (Qwen3,
 // OLMo-2), LayerNorm, biases, learned positions and Conv1D weights (GPT-2), parallel blocks with
-// partial rotary (Phi), fused projections (Phi-3), logit scale with per-head norms (Cohere).
+// partial rotary (Phi), fused projections (Phi-3), logit scale with per-head norms (Cohere),
+// mixtures of experts (Mixtral, Qwen2-MoE's shared expert; the golden Mixtral and Qwen3-MoE).
 #include <gtest/gtest.h>
 
 #include <algorithm>
 #include <cmath>
 
+#include "common/test_util.h"
 #include "training/model_gradcheck.h"
 #include "transformers/models/save.h"
 #include "transformers/ops/ops.h"
@@ -39,28 +41,46 @@ Json tiny(const std::string& arch) {
   return c;
 }
 
-// The gradient of a few parameters (each one's largest element) against finite differences.
-void check_family(const std::string& arch) {
-  SCOPED_TRACE(arch);
-  auto model = make_trainable(make_random_model(PretrainedConfig::from_json(tiny(arch)), 5, 0.3));
+// The gradient of a few parameters (each one's largest element) against finite differences: every
+// params/7-th one, and those whose name contains one of `also` (e.g. the MoE routers).
+void check_gradients(TrainableModel& model, const std::vector<std::string>& also = {}, float h = 1e-2f) {
   const std::vector<int64_t> ids = {1, 7, 3, 9, 12, 4, 33, 5, 2, 8, 41, 6, 17, 3, 29, 11, 50, 23};
   const Tensor input = Tensor::from_values(ids, {2, 9});
   const Batch batch{input, input.clone(), Tensor{}};
   const int64_t n = count_shifted_targets(batch.labels);
-  const float loss = model->forward_backward(batch, n);
+  const float loss = model.forward_backward(batch, n);
   ASSERT_TRUE(std::isfinite(loss));
-  const auto params = model->parameters();
+  const auto params = model.parameters();
   ASSERT_FALSE(params.empty());
-  int checked = 0;
-  for (size_t k = 0; k < params.size(); k += std::max<size_t>(1, params.size() / 7)) {
+  int checked = 0, named_checked = 0;
+  const size_t stride = std::max<size_t>(1, params.size() / 7);
+  for (size_t k = 0; k < params.size(); ++k) {
     TrainableParameter* p = params[k];
+    const bool named = std::any_of(also.begin(), also.end(),
+                                   [&](const std::string& part) { return p->name.find(part) != std::string::npos; });
+    if (k % stride != 0 && !named) continue;
     const size_t i = model_gradcheck::largest_gradient(*p);
-    const double numeric = model_gradcheck::numeric_gradient(*model, batch, n, *p, i);
+    const double numeric = model_gradcheck::numeric_gradient(model, batch, n, *p, i, h);
     EXPECT_NEAR(model_gradcheck::gradient_at(*p, i), numeric, 2e-3 * std::abs(numeric) + 1e-4)
         << p->name << "[" << i << "]";
-    ++checked;
+    checked += named ? 0 : 1;
+    named_checked += named ? 1 : 0;
   }
   EXPECT_GE(checked, 5);
+  if (!also.empty()) EXPECT_GE(named_checked, 4);  // two layers' worth
+}
+
+// The finite-difference step for mixtures of experts: at 1e-2 a token of the golden Mixtral
+// changes experts (the loss jumps), at 4e-3 and below none does.
+constexpr float kMoeStep = 4e-3f;
+
+void check_family(const std::string& arch, const Json& extra = Json::object(),
+                  const std::vector<std::string>& also = {}) {
+  SCOPED_TRACE(arch);
+  Json c = tiny(arch);
+  c.update(extra);
+  auto model = make_trainable(make_random_model(PretrainedConfig::from_json(c), 5, 0.3));
+  check_gradients(*model, also, also.empty() ? 1e-2f : kMoeStep);
 }
 
 }  // namespace
@@ -79,11 +99,26 @@ TEST(FamiliesTrainable, Phi3) { check_family("phi3"); }
 TEST(FamiliesTrainable, Cohere) { check_family("cohere"); }
 TEST(FamiliesTrainable, Starcoder2) { check_family("starcoder2"); }
 
-TEST(FamiliesTrainable, MixtureOfExpertsRefusesByName) {
-  // The router's top-k has no backward yet: training says so instead of dropping its gradient.
-  Json c = tiny("mixtral");
-  c.update(Json{{"num_local_experts", 4}, {"num_experts_per_tok", 2}});
-  auto model = make_trainable(make_random_model(PretrainedConfig::from_json(c), 1));
-  const Tensor input = Tensor::from_values(std::vector<int64_t>{1, 2, 3, 4}, {1, 4});
-  EXPECT_THROW(model->forward_backward({input, input.clone(), Tensor{}}, 3), NotImplementedError);
+// Mixture of experts: the router's softmax, top-k and renormalisation, the per-expert gather and
+// the weighted scatter (the experts' fused [E, ...] weights get one gradient each). The checked
+// elements sit away from routing ties, so the finite differences keep every token's experts.
+// The routers and the fused expert weights of every sparse layer, beside the sampled parameters.
+const std::vector<std::string> kMoeParts = {"mlp.gate.weight", "experts.gate_up_proj", "experts.down_proj"};
+TEST(FamiliesTrainable, Mixtral) {
+  check_family("mixtral", {{"num_local_experts", 4}, {"num_experts_per_tok", 2}}, kMoeParts);
+}
+TEST(FamiliesTrainable, Qwen2MoeWithSharedExpert) {
+  check_family("qwen2_moe",
+               {{"num_experts", 4},
+                {"num_experts_per_tok", 2},
+                {"moe_intermediate_size", 16},
+                {"shared_expert_intermediate_size", 20},
+                {"norm_topk_prob", false}},
+               {"mlp.gate.weight", "shared_expert_gate.weight"});  // the shared expert's sigmoid gate
+}
+TEST(FamiliesTrainable, GoldenMixtral) {
+  check_gradients(*load_trainable_causal_lm(transformers::testing::shared_path("golden/mixtral")), kMoeParts, kMoeStep);
+}
+TEST(FamiliesTrainable, GoldenQwen3Moe) {
+  check_gradients(*load_trainable_causal_lm(transformers::testing::shared_path("golden/qwen3_moe")), kMoeParts, kMoeStep);
 }

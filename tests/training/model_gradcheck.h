@@ -1,5 +1,5 @@
 // Finite differences of a whole TrainableModel's loss (evaluate, summed CE / n) with respect to
-// one parameter element: central differences at h and h/2 combined by Richardson extrapolation
+// one parameter element: central differences at h and h/2 (h = 1e-2 unless given) combined by Richardson extrapolation
 // (cancelling the h^2 term), in float32 forward passes.
 #pragma once
 
@@ -25,8 +25,10 @@ inline size_t largest_gradient(const TrainableParameter& p) {
       g.begin());
 }
 
+// h: the larger step (the smaller is h / 2). A mixture of experts needs one small enough that no
+// token's top-k choice flips between the evaluations (the loss jumps where it does).
 inline double numeric_gradient(TrainableModel& model, const Batch& batch, int64_t n,
-                               TrainableParameter& p, size_t i) {
+                               TrainableParameter& p, size_t i, float h = 1e-2f) {
   float* w = p.value.data<float>() + i;
   const float original = *w;
   auto central = [&](float h) {
@@ -37,7 +39,7 @@ inline double numeric_gradient(TrainableModel& model, const Batch& batch, int64_
     *w = original;
     return (plus - minus) / (static_cast<double>(original + h) - static_cast<double>(original - h));
   };
-  return (4.0 * central(5e-3f) - central(1e-2f)) / 3.0;
+  return (4.0 * central(h / 2) - central(h)) / 3.0;
 }
 
 inline float gradient_at(const TrainableParameter& p, size_t i) {

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <cmath>
+#include <fstream>
 
 #include "common/process.h"
 #include "common/test_util.h"
@@ -120,6 +121,41 @@ TEST(TrainCommand, KilledDuringACheckpointSaveResumesExactly) {
     EXPECT_EQ(entry.path().filename().string().find("tmp"), std::string::npos) << entry.path();
   EXPECT_TRUE(std::filesystem::exists(killed / "checkpoint-24"));
   EXPECT_FALSE(std::filesystem::exists(killed / "checkpoint-18"));
+}
+
+}  // namespace transformers::testing
+
+namespace transformers::testing {
+
+TEST(TrainCommand, MixtureOfExpertsLossFalls) {
+  // The golden Mixtral (router, top-2 of 4 experts) fitted to four fixed token rows: every
+  // parameter, the router's included, trains through the real binary and the loss falls.
+  const auto out = scratch_dir("train_mixtral_run");
+  const auto data = out / "rows.jsonl";
+  {
+    std::ofstream rows(data);
+    for (int r = 0; r < 4; ++r) {
+      rows << "{\"input_ids\": [1";
+      for (int i = 1; i < 16; ++i) rows << ", " << 3 + (r * 37 + i * i * 11) % 250;
+      rows << "]}\n";
+    }
+  }
+  const auto r = run_transformers("train --model " + shared_path("golden/mixtral").string() + " --data " +
+                                  data.string() + " output_dir=" + (out / "run").string() +
+                                  " max_steps=10 per_device_train_batch_size=4 learning_rate=0.005 logging_steps=1"
+                                  " save_strategy=no report_to=none use_cpu=true seed=1");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const std::vector<Json> logs = step_logs(out / "run");
+  ASSERT_EQ(logs.size(), 10u);
+  for (const Json& log : logs) EXPECT_GT(log["grad_norm"].get<double>(), 0.0);
+  const double first = logs.front()["loss"], last = logs.back()["loss"];
+  EXPECT_LT(last, 0.8 * first) << "first " << first << ", last " << last;
+  // Saved in the checkpoint's layout (per-expert tensors), with the routers trained too.
+  const auto trained = SafetensorsCheckpoint::open(out / "run"),
+             golden = SafetensorsCheckpoint::open(shared_path("golden/mixtral"));
+  EXPECT_EQ(trained.names(), golden.names());
+  for (const char* router : {"model.layers.0.block_sparse_moe.gate.weight", "model.layers.1.block_sparse_moe.gate.weight"})
+    EXPECT_GT(max_abs_diff(trained.tensor(router), golden.tensor(router)), 1e-4f) << router;
 }
 
 }  // namespace transformers::testing

@@ -37,22 +37,21 @@ Tensor SparseMoeBlock::forward(const Tensor& x) const {
   // Tokens per expert (read back to the host, the routing bookkeeping), so each expert multiplies
   // only the rows routed to it.
   const std::vector<int64_t> expert_of = ops::to_int64_vector(chosen);
-  const std::vector<float> weight_of = ops::to_float_vector(weights);
-  std::vector<std::vector<int64_t>> rows_of(static_cast<size_t>(E));
-  std::vector<std::vector<float>> weights_of(static_cast<size_t>(E));
-  for (int64_t t = 0; t < T; ++t)
-    for (int64_t j = 0; j < k; ++j) {
-      const auto e = static_cast<size_t>(expert_of[static_cast<size_t>(t * k + j)]);
-      rows_of[e].push_back(t);
-      weights_of[e].push_back(weight_of[static_cast<size_t>(t * k + j)]);
-    }
+  // The (token, choice) slots t * k + j routed to each expert.
+  std::vector<std::vector<int64_t>> slots_of(static_cast<size_t>(E));
+  for (int64_t s = 0; s < T * k; ++s) slots_of[static_cast<size_t>(expert_of[static_cast<size_t>(s)])].push_back(s);
+  // Each expert's weights are gathered from the router's output, so that in training their
+  // gradient reaches the router (inference records nothing: no input carries a gradient).
+  const Tensor flat_weights = weights.view({-1});
   Tensor out = Tensor::zeros({T, H}, DType::F32);
   for (int64_t e = 0; e < E; ++e) {
-    const auto& rows = rows_of[static_cast<size_t>(e)];
-    if (rows.empty()) continue;
-    const int64_t n = static_cast<int64_t>(rows.size());
+    const auto& slots = slots_of[static_cast<size_t>(e)];
+    if (slots.empty()) continue;
+    const int64_t n = static_cast<int64_t>(slots.size());
+    std::vector<int64_t> rows(slots.size());
+    for (size_t i = 0; i < slots.size(); ++i) rows[i] = slots[i] / k;
     const Tensor ids = Tensor::from_values(rows, {n});
-    const Tensor row_weights = Tensor::from_values(weights_of[static_cast<size_t>(e)], {n});
+    const Tensor row_weights = ops::index_select(flat_weights, Tensor::from_values(slots, {n}));  // [n]
     Tensor xe = ops::index_select(tokens, ids);  // [n, H]
     Tensor gate_up = ops::linear(xe, experts.gate_up_proj.select(0, e));  // [n, 2I]
     Tensor h = ops::gated_activation(gate_up.slice(1, 0, I).contiguous(), gate_up.slice(1, I, 2 * I).contiguous(),

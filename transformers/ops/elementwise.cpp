@@ -151,7 +151,7 @@ void tanh_(Tensor& x) {
 }
 
 Tensor sigmoid(const Tensor& x) {
-  recorded::refuse("sigmoid", {&x});
+  if (autograd::recording({&x})) [[unlikely]] return recorded::sigmoid(x);
   require_f32(x, "sigmoid");
   Tensor out = x.contiguous().clone();
   on_device("sigmoid", x.device(), [&] { cpu_impl::sigmoid_(out); });
@@ -159,7 +159,7 @@ Tensor sigmoid(const Tensor& x) {
 }
 
 void normalize_sum_(Tensor& x) {
-  recorded::refuse("normalize_sum_", {&x});
+  if (autograd::recording({&x})) [[unlikely]] return recorded::normalize_sum_(x);
   require_f32(x, "normalize_sum_");
   TCPP_CHECK(x.dim() >= 1 && x.is_contiguous(), ShapeError,
              "normalize_sum_: expected a contiguous tensor, got ", x.describe());

@@ -220,6 +220,38 @@ void softmax_(Tensor& x) {
   });
 }
 
+void normalize_sum_(Tensor& x) {
+  auto inputs = std::vector{x.autograd()};
+  const Tensor before = saved_copy(x);
+  {
+    NoGrad off;
+    ops::normalize_sum_(x);
+  }
+  record(x, "normalize_sum_", std::move(inputs), [before](const Tensor& g) {
+    Tensor dx = empty_f32(before.shape(), g);
+    const Tensor gc = g.contiguous();
+    on_device("normalize_sum backward", g.device(),
+              [&] { cpu_impl::normalize_sum_backward(before, gc, dx); });
+    return std::vector<Tensor>{dx};
+  });
+}
+
+Tensor sigmoid(const Tensor& x) {
+  Tensor y;
+  {
+    NoGrad off;
+    y = ops::sigmoid(x);
+  }
+  const Tensor saved = y.detach();
+  record(y, "sigmoid", {x.autograd()}, [saved](const Tensor& g) {
+    Tensor dx = empty_f32(saved.shape(), g);
+    const Tensor gc = g.contiguous();
+    on_device("sigmoid backward", g.device(), [&] { cpu_impl::sigmoid_backward(saved, gc, dx); });
+    return std::vector<Tensor>{dx};
+  });
+  return y;
+}
+
 void activation_(Tensor& x, Activation act) {
   auto inputs = std::vector{x.autograd()};
   const Tensor before = saved_copy(x);

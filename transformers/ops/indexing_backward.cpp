@@ -1,4 +1,7 @@
-// Backward of cat, index_select and index_add_ (the mixture-of-experts gather and scatter).
+// Backward of cat, index_select, index_add_ and top-k (the mixture-of-experts routing, gather and
+// scatter).
+#include "transformers/ops/cpu/cpu_backward.h"
+#include "transformers/ops/on_device.h"
 #include "transformers/ops/recorded.h"
 
 namespace transformers::ops::recorded {
@@ -27,6 +30,23 @@ Tensor cat(const std::vector<Tensor>& xs, int64_t dim) {
     return out;
   });
   return y;
+}
+
+std::pair<Tensor, Tensor> topk(const Tensor& x, int64_t k) {
+  std::pair<Tensor, Tensor> out;
+  {
+    NoGrad off;
+    out = ops::topk(x, k);
+  }
+  const Tensor idx = out.second.detach();
+  const Shape x_shape = x.shape();
+  autograd::record(out.first, "topk", {x.autograd()}, [idx, x_shape](const Tensor& g) {
+    Tensor dx = Tensor::empty(x_shape, DType::F32, g.device());
+    const Tensor gc = g.contiguous();
+    on_device("topk backward", g.device(), [&] { cpu_impl::topk_backward(idx, gc, dx); });
+    return std::vector<Tensor>{dx};
+  });
+  return out;
 }
 
 Tensor index_select(const Tensor& x, const Tensor& ids) {

@@ -25,11 +25,14 @@ void tanh_(Tensor& x);
 Tensor rms_norm(const Tensor& x, const Tensor& weight, float eps, bool unit_offset);
 Tensor layer_norm(const Tensor& x, const Tensor* weight, const Tensor* bias, float eps);
 void softmax_(Tensor& x);
+void normalize_sum_(Tensor& x);
+Tensor sigmoid(const Tensor& x);
 void activation_(Tensor& x, Activation act);
 Tensor gated_activation(const Tensor& gate, const Tensor& up, Activation act);
 void apply_rotary_(Tensor& x, const Tensor& cos, const Tensor& sin);
 Tensor attention(const Tensor& q, const Tensor& k, const Tensor& v, const AttentionParams& params);
 Tensor cat(const std::vector<Tensor>& xs, int64_t dim);
+std::pair<Tensor, Tensor> topk(const Tensor& x, int64_t k);  // values recorded, indices not
 Tensor index_select(const Tensor& x, const Tensor& ids);
 void index_add_(Tensor& out, const Tensor& ids, const Tensor& src, const Tensor* weights);
 Tensor cross_entropy(const Tensor& logits, const Tensor& labels, int64_t ignore_index);

@@ -21,7 +21,7 @@ Tensor argmax(const Tensor& x) {
 }
 
 std::pair<Tensor, Tensor> topk(const Tensor& x, int64_t k) {
-  recorded::refuse("topk", {&x});
+  if (autograd::recording({&x})) [[unlikely]] return recorded::topk(x, k);
   TCPP_CHECK(x.dtype() == DType::F32 && x.dim() >= 1, ShapeError, "topk: expected f32, got ",
              x.describe());
   checks::require_one_device("topk", {&x});

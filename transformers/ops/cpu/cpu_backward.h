@@ -30,6 +30,14 @@ void gated_activation_backward(const Tensor& gate, const Tensor& up, Activation 
                                const Tensor& dy, Tensor* dgate, Tensor* dup);
 // y = softmax(x) over rows of the last dimension: dx = y * (dy - sum(dy * y)).
 void softmax_backward(const Tensor& y, const Tensor& dy, Tensor& dx);
+// y = sigmoid(x): dx = dy * y * (1 - y).
+void sigmoid_backward(const Tensor& y, const Tensor& dy, Tensor& dx);
+// y = x / sum(x) over rows of the last dimension (x the saved input):
+// dx = (dy - sum(dy * x) / sum(x)) / sum(x).
+void normalize_sum_backward(const Tensor& x, const Tensor& dy, Tensor& dx);
+// Top-k values (indices I64 [R, k], dy [R, k]) of rows of n values: dx [R, n] = 0, then
+// dx[r, indices[r, j]] = dy[r, j] (the values are a gather; the indices get no gradient).
+void topk_backward(const Tensor& indices, const Tensor& dy, Tensor& dx);
 // y = cap * tanh(x / cap) (or tanh with cap 1): dx = dy * (1 - (y / cap)^2).
 void tanh_backward(const Tensor& y, float cap, const Tensor& dy, Tensor& dx);
 

@@ -1,4 +1,5 @@
-// Backward loops of the embedding, the norms and the activations. Row statistics are recomputed
+// Backward loops of the embedding, the norms, the activations and the router's top-k and
+// renormalisation. Row statistics are recomputed
 // in double from the saved input (nothing of the forward's output is kept).
 #include <algorithm>
 #include <cmath>
@@ -142,6 +143,38 @@ void softmax_backward(const Tensor& y, const Tensor& dy, Tensor& dx) {
     for (int64_t i = 0; i < H; ++i) dot += static_cast<double>(yr[i]) * gr[i];
     for (int64_t i = 0; i < H; ++i) out[r * H + i] = static_cast<float>(yr[i] * (gr[i] - dot));
   }
+}
+
+void sigmoid_backward(const Tensor& y, const Tensor& dy, Tensor& dx) {
+  const int64_t n = y.numel();
+  const float *ys = y.data<float>(), *gs = dy.data<float>();
+  float* out = dx.data<float>();
+  for (int64_t i = 0; i < n; ++i) out[i] = static_cast<float>(gs[i] * (ys[i] * (1.0 - ys[i])));
+}
+
+void normalize_sum_backward(const Tensor& x, const Tensor& dy, Tensor& dx) {
+  const int64_t H = x.size(-1), R = rows_of(x);
+  const float *xs = x.data<float>(), *gs = dy.data<float>();
+  float* out = dx.data<float>();
+  for (int64_t r = 0; r < R; ++r) {
+    const float *xr = xs + r * H, *gr = gs + r * H;
+    double sum = 0.0, dot = 0.0;
+    for (int64_t i = 0; i < H; ++i) {
+      sum += xr[i];
+      dot += static_cast<double>(xr[i]) * gr[i];
+    }
+    for (int64_t i = 0; i < H; ++i) out[r * H + i] = static_cast<float>((gr[i] - dot / sum) / sum);
+  }
+}
+
+void topk_backward(const Tensor& indices, const Tensor& dy, Tensor& dx) {
+  const int64_t k = dy.size(-1), n = dx.size(-1), R = rows_of(dy);
+  const int64_t* idx = indices.data<int64_t>();
+  const float* gs = dy.data<float>();
+  float* out = dx.data<float>();
+  std::fill(out, out + R * n, 0.0f);
+  for (int64_t r = 0; r < R; ++r)
+    for (int64_t j = 0; j < k; ++j) out[r * n + idx[r * k + j]] += gs[r * k + j];
 }
 
 void tanh_backward(const Tensor& y, float cap, const Tensor& dy, Tensor& dx) {
