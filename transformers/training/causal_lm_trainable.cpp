@@ -15,6 +15,14 @@ class TrainableCausalLM : public TrainableModel {
  public:
   explicit TrainableCausalLM(std::unique_ptr<CausalLM> model) : model_(std::move(model)) {
     TCPP_CHECK(model_, ValueError, "make_trainable: no model");
+    // Transformers adds the MoE load-balancing loss when output_router_logits is set; we do not
+    // compute it, so such a config is refused rather than trained differently.
+    const Json& raw = model_->config().raw;
+    TCPP_CHECK(!(raw.contains("output_router_logits") && raw["output_router_logits"].is_boolean() &&
+                 raw["output_router_logits"].get<bool>()),
+               NotImplementedError,
+               "config.json: output_router_logits is true: the MoE auxiliary load-balancing loss is not implemented "
+               "(set it to false to train without it)");
     // One owned copy and one gradient per storage region, so tied parameters stay tied.
     std::map<std::pair<const void*, size_t>, Tensor> owned;
     for (const nn::ParameterSlot& slot : model_->named_parameters()) {
