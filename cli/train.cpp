@@ -6,6 +6,7 @@
 // output_dir/checkpoint-N that resume exactly, trainer_state.json and loss.png, and the final
 // model saved to output_dir in Hugging Face's layout (with --lora: the adapter, in PEFT's layout;
 // the base stays frozen in its stored dtype, bf16 included, or quantized with --quantization: QLoRA).
+#include <charconv>
 #include <cstdio>
 #include <memory>
 #include <optional>
@@ -52,7 +53,11 @@ std::vector<std::string> apply_global_options(const std::vector<std::string>& wo
     if (words[i] == "--quiet" || words[i] == "-q") {
       set_quiet(true);
     } else if (auto threads = flag_value(words, i, "--threads")) {
-      use_threads(std::stoi(*threads));
+      int n = 0;
+      const auto [end, ec] = std::from_chars(threads->data(), threads->data() + threads->size(), n);
+      TCPP_CHECK(ec == std::errc() && end == threads->data() + threads->size(), UsageError,
+                 "train: --threads expects an integer, got '", *threads, "'");
+      use_threads(n);
     } else if (auto method = flag_value(words, i, "--quantization")) {
       quantization = *method;
     } else {

@@ -152,6 +152,9 @@ TEST(LoraCommand, BadAdapterArgumentsAreOneLineErrors) {
   expect_one_line_error(run_transformers("train --model " + model + " --data " + shared_path("train_golden/dataset.jsonl").string() +
                                          " --quantization q8_0 output_dir=" + empty.string()),
                         "--quantization needs --lora");
+  expect_one_line_error(run_transformers("train --model " + model + " --data " + shared_path("train_golden/dataset.jsonl").string() +
+                                         " --threads abc output_dir=" + empty.string()),
+                        "--threads expects an integer, got 'abc'");
 }
 
 }  // namespace transformers::testing
