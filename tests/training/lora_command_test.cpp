@@ -11,6 +11,7 @@
 
 #include "common/process.h"
 #include "common/test_util.h"
+#include "training/golden_run.h"
 #include "transformers/io/json.h"
 #include "transformers/io/npy.h"
 #include "transformers/io/safetensors.h"
@@ -22,17 +23,7 @@ namespace {
 const std::string kIds = "1,167,176,185,194,203,236,221,230,239,248,4,13,215,31";
 
 std::string lora_train(const std::filesystem::path& out, const std::string& extra = "") {
-  return "train --model " + shared_path("train_golden").string() + " --data " +
-         shared_path("train_golden/dataset.jsonl").string() + " --args " + shared_path("train_golden/args.json").string() +
-         " output_dir=" + out.string() + " --lora r=4,alpha=8,target=q_proj,v_proj learning_rate=0.01 --quiet " + extra;
-}
-
-std::vector<Json> step_logs(const std::filesystem::path& out) {
-  std::vector<Json> logs;
-  const Json state = read_json_file(out / "trainer_state.json");
-  for (const auto& entry : state.at("log_history"))
-    if (entry.contains("loss")) logs.push_back(entry);
-  return logs;
+  return golden_command(out, "--lora r=4,alpha=8,target=q_proj,v_proj learning_rate=0.01 --quiet " + extra);
 }
 
 Tensor forward_logits(const std::string& model, const std::filesystem::path& out, const std::string& extra = "") {

@@ -12,26 +12,13 @@
 #include <fstream>
 
 #include "common/process.h"
+#include "training/golden_run.h"
 #include "common/test_util.h"
 #include "transformers/io/safetensors.h"
 #include "transformers/ops/ops.h"
 
 namespace transformers::testing {
 namespace {
-
-std::string golden_command(const std::filesystem::path& out, const std::string& extra = "") {
-  return "train --model " + shared_path("train_golden").string() + " --data " +
-         shared_path("train_golden/dataset.jsonl").string() + " --args " + shared_path("train_golden/args.json").string() +
-         " output_dir=" + out.string() + " " + extra;
-}
-
-std::vector<Json> step_logs(const std::filesystem::path& out) {
-  std::vector<Json> logs;
-  const Json state = read_json_file(out / "trainer_state.json");
-  for (const auto& entry : state.at("log_history"))
-    if (entry.contains("loss")) logs.push_back(entry);
-  return logs;
-}
 
 double relative(double a, double b) { return b == 0 ? std::fabs(a) : std::fabs(a - b) / std::fabs(b); }
 

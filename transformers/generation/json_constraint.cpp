@@ -11,20 +11,23 @@ bool is_digit(unsigned char c) { return c >= '0' && c <= '9'; }
 bool is_hex(unsigned char c) { return is_digit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F'); }
 }  // namespace
 
-bool JsonObjectPrefix::feed(unsigned char c) {
-  JsonObjectPrefix before = *this;
-  if (step(c)) return true;
-  *this = std::move(before);
-  return false;
-}
+bool JsonObjectPrefix::feed(unsigned char c) { return feed(std::string_view(reinterpret_cast<const char*>(&c), 1)); }
 
 bool JsonObjectPrefix::feed(std::string_view text) {
-  JsonObjectPrefix before = *this;
+  JsonObjectPrefix next = *this;
+  if (!next.read(text)) return false;
+  *this = std::move(next);
+  return true;
+}
+
+bool JsonObjectPrefix::accepts(std::string_view text) const {
+  JsonObjectPrefix next = *this;
+  return next.read(text);
+}
+
+bool JsonObjectPrefix::read(std::string_view text) {
   for (char c : text)
-    if (!step(static_cast<unsigned char>(c))) {
-      *this = std::move(before);
-      return false;
-    }
+    if (!step(static_cast<unsigned char>(c))) return false;
   return true;
 }
 
@@ -165,10 +168,7 @@ void JsonObjectLogitsProcessor::apply(std::span<const int64_t> sequence, std::sp
     if (scores[id] == kMasked) continue;
     const bool eos = std::find(eos_token_ids_.begin(), eos_token_ids_.end(), static_cast<int64_t>(id)) != eos_token_ids_.end();
     bool allowed = eos ? complete : false;
-    if (!eos && id < texts.size() && !texts[id].empty()) {
-      JsonObjectPrefix next = state_;
-      allowed = next.feed(texts[id]);
-    }
+    if (!eos && id < texts.size() && !texts[id].empty()) allowed = state_.accepts(texts[id]);
     if (allowed) any = true;
     else scores[id] = kMasked;
   }

@@ -23,6 +23,9 @@ class JsonObjectPrefix {
   // Reads one byte; false (and the state unchanged) when it cannot continue a JSON-object prefix.
   bool feed(unsigned char c);
   bool feed(std::string_view text);  // all or nothing
+  // Whether `text` would be read whole (the state unchanged either way): one copy, for the
+  // per-token check over the vocabulary.
+  bool accepts(std::string_view text) const;
   // The object is closed (only whitespace may follow).
   bool complete() const { return mode_ == Mode::kDone; }
 
@@ -32,6 +35,7 @@ class JsonObjectPrefix {
     kNumberSign, kNumberZero, kNumberInt, kNumberDot, kNumberFrac, kNumberExp, kNumberExpSign, kNumberExpDigits,
     kLiteral, kDone
   };
+  bool read(std::string_view text);  // steps through text, stopping at the first refused byte
   bool step(unsigned char c);
   bool start_value(unsigned char c);
   void value_done();
