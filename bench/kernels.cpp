@@ -58,7 +58,11 @@ ThreadPool& pool_of(int threads) {
   return *p;
 }
 
-DType dtype_arg(int64_t i) { return i == 0 ? DType::F32 : i == 1 ? DType::BF16 : DType::F16; }
+// dtype index of the benchmarks' arguments: 0 f32, 1 bf16, 2 f16, 3 q8_0, 4 q4_0.
+DType dtype_arg(int64_t i) {
+  constexpr DType kDtypes[] = {DType::F32, DType::BF16, DType::F16, DType::Q8_0, DType::Q4_0};
+  return kDtypes[i];
+}
 
 // Random [N, K] weights in `dt`, `copies` times; the last set made is kept for the next
 // benchmark of the same shape (Google Benchmark calls a benchmark several times while it
@@ -67,7 +71,7 @@ struct WeightCopies {
   int64_t N = 0, K = 0, copies = 0;
   DType dt = DType::F32;
   std::vector<uint8_t> bytes;
-  size_t matrix_bytes() const { return static_cast<size_t>(N * K) * dtype_size(dt); }
+  size_t matrix_bytes() const { return dtype_nbytes(dt, N * K); }
   const void* copy(int64_t i) const { return bytes.data() + static_cast<size_t>(i % copies) * matrix_bytes(); }
 };
 
@@ -79,6 +83,14 @@ const WeightCopies& weights(int64_t N, int64_t K, DType dt, int64_t copies) {
   std::mt19937 rng(1);
   std::normal_distribution<float> dist(0.0f, 0.05f);
   const int64_t n = N * K * copies;
+  if (is_block_dtype(dt)) {  // quantized from random floats, a matrix at a time
+    std::vector<float> f(static_cast<size_t>(N * K));
+    for (int64_t c = 0; c < copies; ++c) {
+      for (auto& v : f) v = dist(rng);
+      cpu::weight_format(dt).quantize(f.data(), w.bytes.data() + c * w.matrix_bytes(), N * K);
+    }
+    return w;
+  }
   for (int64_t i = 0; i < n; ++i) {
     float f = dist(rng);
     if (dt == DType::F32) reinterpret_cast<float*>(w.bytes.data())[i] = f;
@@ -99,7 +111,7 @@ std::vector<float> random_vector(int64_t n, unsigned seed) {
 void BM_GEMV(benchmark::State& state) {
   const int64_t N = state.range(0), K = state.range(1), threads = state.range(3);
   const DType dt = dtype_arg(state.range(2));
-  const size_t matrix_bytes = static_cast<size_t>(N * K) * dtype_size(dt);
+  const size_t matrix_bytes = dtype_nbytes(dt, N * K);
   const auto& w = weights(N, K, dt, std::max<int64_t>(2, (kStreamBytes + matrix_bytes - 1) / matrix_bytes));
   auto x = random_vector(K, 2);
   std::vector<float> y(N);
@@ -200,20 +212,20 @@ void gemv_args(benchmark::internal::Benchmark* b) {
   // [N, K] of decode-time projections: Qwen2.5-0.5B MLP down (896 x 4864), a 7B attention
   // projection (4096 x 4096), Llama-3.2-1B MLP down (2048 x 8192).
   for (auto [n, k] : {std::pair<int64_t, int64_t>{896, 4864}, {4096, 4096}, {2048, 8192}})
-    for (int64_t dt : {0, 1, 2})
+    for (int64_t dt : {0, 1, 2, 3, 4})
       for (int64_t t : {1, 2}) b->Args({n, k, dt, t});
 }
 
 void gemm_args(benchmark::internal::Benchmark* b) {
   for (int64_t m : {128, 512})
     for (auto [n, k] : {std::pair<int64_t, int64_t>{4864, 896}, {2048, 2048}})
-      for (int64_t dt : {0, 1, 2})
+      for (int64_t dt : {0, 1, 2, 3, 4})
         for (int64_t t : {1, 2}) b->Args({m, n, k, dt, t});
   // The other projections of a Qwen2.5-0.5B prompt of 128 tokens: q/o (896 x 896), k/v (128 x 896),
   // down (896 x 4864), and batched decode (8 rows) through gate/up.
   for (auto [m, n, k] : {std::tuple<int64_t, int64_t, int64_t>{128, 896, 896}, {128, 128, 896}, {128, 896, 4864},
-                         {8, 4864, 896}})
-    for (int64_t dt : {0, 1})
+                         {8, 4864, 896}, {16, 4864, 896}})
+    for (int64_t dt : {0, 1, 3, 4})
       for (int64_t t : {1, 2}) b->Args({m, n, k, dt, t});
 }
 

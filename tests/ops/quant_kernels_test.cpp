@@ -103,10 +103,28 @@ std::vector<cpu::Isa> vector_tiers() {
 INSTANTIATE_TEST_SUITE_P(Tiers, QuantTier, ::testing::ValuesIn(vector_tiers()),
                          [](const auto& info) { return std::string(cpu::isa_name(info.param)); });
 
+// x · Wᵀ + bias with x and the dequantized W rounded to bf16 (round to nearest even), summed in
+// double: what a tier with bf16 panels (WeightKernels::dequant_rows_bf16) computes for prompts.
+std::vector<float> bf16_panel_product(const std::vector<float>& x, int64_t M, int64_t K, int64_t ldx,
+                                      const std::vector<float>& w_deq, int64_t N, const std::vector<float>& bias,
+                                      int64_t ldy, float fill) {
+  auto r = [](float f) { return bf16_to_f32(f32_to_bf16(f)); };
+  std::vector<float> y(M * ldy, fill);
+  for (int64_t m = 0; m < M; ++m)
+    for (int64_t n = 0; n < N; ++n) {
+      double s = bias[n];
+      for (int64_t k = 0; k < K; ++k) s += double(r(x[m * ldx + k])) * r(w_deq[n * K + k]);
+      y[m * ldy + n] = static_cast<float>(s);
+    }
+  return y;
+}
+
 // The tier's gemm (on the shared activation rows) and its linear driver (activations quantized
 // once per call, bias, pools) against the reference, over M across the 64-row pass and N cut at
 // every 4-row tile edge. Sums differ only in order (f32 vectors vs double), so the tolerance is
-// relative to sum |x| |w|.
+// relative to sum |x| |w|. From kPanelGemmMinRows rows on, a tier with bf16 panels multiplies
+// bf16-rounded x and W (checked against that product, and its panels against the rounded
+// dequantized rows bit for bit).
 TEST_P(QuantTier, GemmAndLinearMatchTheReference) {
   const cpu::Kernels& fast = *cpu::kernels_for(GetParam());
   std::mt19937 rng(11);
@@ -117,7 +135,8 @@ TEST_P(QuantTier, GemmAndLinearMatchTheReference) {
     const auto w = quantized(dt, wf);
     std::vector<float> w_deq(N * K);
     cpu::weight_format(dt).dequantize(w.data(), w_deq.data(), N * K);
-    for (int64_t M : {1, 3, 8, 70}) {
+    const bool panels = fast.weight(dt).dequant_rows_bf16 != nullptr;
+    for (int64_t M : {1, 3, 7, 8, 16, 70}) {
       const int64_t ldx = K + 5, ldy = N + 2;
       const auto x = random_floats(M * ldx, rng);
       const auto bias = random_floats(N, rng);
@@ -135,7 +154,10 @@ TEST_P(QuantTier, GemmAndLinearMatchTheReference) {
       testing::expect_close(got, want, scale, 1e-6f, 1e-30f, "gemm " + what);
       // The whole linear, with bias, on a pool.
       std::vector<float> want_l(M * ldy, 7.0f), got_l(M * ldy, 7.0f);
-      ref().linear(x.data(), M, K, ldx, w.data(), dt, N, bias.data(), want_l.data(), ldy, nullptr);
+      if (panels && M >= cpu::kPanelGemmMinRows)
+        want_l = bf16_panel_product(x, M, K, ldx, w_deq, N, bias, ldy, 7.0f);
+      else
+        ref().linear(x.data(), M, K, ldx, w.data(), dt, N, bias.data(), want_l.data(), ldy, nullptr);
       fast.linear(x.data(), M, K, ldx, w.data(), dt, N, bias.data(), got_l.data(), ldy, &pool);
       testing::expect_close(got_l, want_l, scale, 1e-6f, 1e-6f, "linear " + what);
       if (HasFailure()) return;
@@ -145,6 +167,11 @@ TEST_P(QuantTier, GemmAndLinearMatchTheReference) {
     fast.weight(dt).dequant_rows(w.data(), K, 7, 3, b.data());
     EXPECT_EQ(0, std::memcmp(a.data(), b.data(), a.size() * sizeof(float)));
     EXPECT_EQ(0, std::memcmp(a.data(), w_deq.data() + 7 * K, a.size() * sizeof(float)));
+    if (panels) {
+      std::vector<uint16_t> p(3 * K, 0xffff);
+      fast.weight(dt).dequant_rows_bf16(w.data(), K, 7, 3, p.data());
+      for (int64_t i = 0; i < 3 * K; ++i) ASSERT_EQ(p[i], f32_to_bf16(w_deq[7 * K + i])) << "element " << i;
+    }
   }
 }
 

@@ -60,12 +60,20 @@ struct WeightKernels {
   // M products per weight. nullptr: the driver uses gemm (or BLAS) for these M as well.
   void (*small_gemm)(const void* x, int64_t M, int64_t K, int64_t ldx, const void* w, int64_t n0, int64_t n1, float* y,
                      int64_t ldy) = nullptr;
+  // Prompt-sized products (M >= kPanelGemmMinRows) of a quantized format on a tier whose BF16
+  // gemm takes bf16 x (VDPBF16PS): rows [row0, row0 + rows) of W as bf16 (round to nearest even),
+  // contiguous in out. The driver converts W panel by panel into a buffer that stays in L2 and
+  // multiplies each with the BF16 gemm, which does twice the products per instruction of the int8
+  // kernels' path. nullptr: gemm (or BLAS) takes every M.
+  void (*dequant_rows_bf16)(const void* w, int64_t K, int64_t row0, int64_t rows, uint16_t* out) = nullptr;
 };
 
 // linear() uses gemm from this many rows of x on, gemv below.
 constexpr int64_t kLinearGemmMinRows = 8;
 // ... and small_gemm, where the format has one, up to this many rows.
 constexpr int64_t kSmallGemmMaxRows = 32;
+// ... and the bf16 panels of dequant_rows_bf16, where the format has it, from this many rows on.
+constexpr int64_t kPanelGemmMinRows = 8;
 
 
 constexpr int kWeightFormatCount = 5;

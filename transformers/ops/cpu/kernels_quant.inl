@@ -131,12 +131,34 @@ void qdequant_rows(const void* w, int64_t K, int64_t row0, int64_t rows, float* 
   weight_format(DT).dequantize(static_cast<const char*>(w) + dtype_nbytes(DT, row0 * K), out, rows * K);
 }
 
+#if TCPP_TIER_BF16_DOT
+// Rows of W as bf16 panels for prompt-sized products (WeightKernels::dequant_rows_bf16): each
+// block's d * q is exact in f32 (an f16 scale times an integer below 128), then rounded to
+// nearest even by the same instruction the BF16 kernels round x with.
+template <DType DT>
+void qdequant_rows_bf16(const void* wv, int64_t K, int64_t row0, int64_t rows, uint16_t* out) {
+  constexpr int64_t bb = DT == DType::Q8_0 ? kQ8_0Bytes : kQ4_0Bytes;
+  const int64_t blocks = rows * (K / kQBlock);
+  const auto* b = static_cast<const unsigned char*>(wv) + row0 * (K / kQBlock) * bb;
+  for (int64_t i = 0; i < blocks; ++i, b += bb) {
+    const __m256i q = block_int8<DT>(b);
+    const __m512 d = _mm512_set1_ps(block_scale(b));
+    const __m512 lo = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm256_castsi256_si128(q))), d);
+    const __m512 hi = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm256_extracti128_si256(q, 1))), d);
+    _mm512_storeu_si512(out + i * kQBlock, reinterpret_cast<__m512i>(_mm512_cvtne2ps_pbh(hi, lo)));
+  }
+}
+#endif
+
 template <DType DT>
 WeightKernels quantized_weight_kernels() {
   WeightKernels k{nullptr, qgemm<DT, false>, qdequant_rows<DT>, WeightFormat::ActivationFormat::Int8Blocks,
                   quantize_activations};
 #if TCPP_TIER_VNNI
   if (cpu_has_avx512_vnni()) k.gemm = qgemm<DT, true>;
+#endif
+#if TCPP_TIER_BF16_DOT
+  if (bf16_dot_products_enabled()) k.dequant_rows_bf16 = qdequant_rows_bf16<DT>;
 #endif
   return k;
 }

@@ -5,6 +5,8 @@
 //  - many rows (prompt processing): the tier's gemm when it has one, else each task converts
 //    blocks of its W rows to f32 (dequant_rows) into a thread-local buffer and calls
 //    single-threaded OpenBLAS sgemm on them, so our pool, not OpenBLAS's, owns the cores.
+//    Quantized formats on a CPU with bf16 dot products convert W to bf16 panels instead and run
+//    the BF16 gemm on them (WeightKernels::dequant_rows_bf16).
 // Compiled without tier flags: nothing here runs vector code of its own.
 #include <cblas.h>
 
@@ -57,6 +59,25 @@ void blas_gemm_rows(const WeightKernels& wk, const float* x, int64_t M, int64_t 
   }
 }
 
+// Rows of bf16 W per panel: 256 KiB, so that a panel stays in L2 beside the x block the BF16 gemm
+// keeps there (kGemmMBlock x kGemmKBlock bf16, 256 KiB), on CPUs with 1-2 MiB of L2.
+constexpr int64_t kPanelBytes = 256 << 10;
+
+// W rows [n0, n1) of a quantized format converted to bf16 panel by panel (a buffer of the calling
+// thread) and multiplied with bf16 x by the BF16 gemm.
+void panel_gemm_rows(const WeightKernels& wk, const WeightKernels& bf16, const void* x, int64_t M, int64_t K,
+                     int64_t ldx, const void* w, int64_t n0, int64_t n1, float* y, int64_t ldy) {
+  const int64_t max_rows = std::max<int64_t>(kRowAlign, kPanelBytes / (2 * K) / kRowAlign * kRowAlign);
+  const int64_t panel_rows = std::min(max_rows, n1 - n0);
+  thread_local std::vector<uint16_t> panel;
+  panel.resize(static_cast<size_t>(panel_rows * K));
+  for (int64_t r0 = n0; r0 < n1; r0 += panel_rows) {
+    const int64_t rows = std::min(panel_rows, n1 - r0);
+    wk.dequant_rows_bf16(w, K, r0, rows, panel.data());
+    bf16.gemm(x, M, K, ldx, panel.data(), 0, rows, y + r0, ldy);
+  }
+}
+
 // x converted by wk.convert_x into a buffer of the calling thread (reused across calls), rows
 // split over the pool.
 const void* converted_activations(const WeightKernels& wk, const float* x, int64_t M, int64_t K, int64_t ldx,
@@ -82,11 +103,14 @@ void linear_on(const float* x, int64_t M, int64_t K, int64_t ldx, const void* w,
                const float* bias, float* y, int64_t ldy, ThreadPool* pool) {
   const Kernels& tier = *kernels_for(I);
   const WeightKernels& wk = tier.weight(wdt);
-  // Quantized formats have no gemv: their gemm (on int8 activations) takes every M.
+  // Quantized formats have no gemv: their gemm (on int8 activations) takes every M, except
+  // prompt-sized M where they have bf16 panels (then the BF16 gemm multiplies, on bf16 x).
+  const bool panels = wk.dequant_rows_bf16 && M >= kPanelGemmMinRows;
+  const WeightKernels& gk = panels ? tier.weight(DType::BF16) : wk;  // whose gemm and convert_x run
   const bool few_rows = M < kLinearGemmMinRows;
-  const bool gemm = !few_rows || !wk.gemv;
-  const bool small = gemm && wk.small_gemm && M <= kSmallGemmMaxRows;
-  const bool blas = gemm && !small && !wk.gemm;
+  const bool gemm = panels || !few_rows || !wk.gemv;
+  const bool small = !panels && gemm && wk.small_gemm && M <= kSmallGemmMaxRows;
+  const bool blas = gemm && !panels && !small && !wk.gemm;
   if (blas) ensure_blas_single_threaded();
   // Contiguous slices of W rows per task; a GEMV task streams at least ~64 KiB of f32 weights.
   const int64_t threads = pool ? pool->size() : 1;
@@ -98,8 +122,8 @@ void linear_on(const float* x, int64_t M, int64_t K, int64_t ldx, const void* w,
   // x in the format gemm wants, converted once for every task of the call.
   const void* gx = x;
   int64_t gldx = ldx;
-  if (gemm && wk.convert_x) {
-    gx = converted_activations(wk, x, M, K, ldx, pool);
+  if (gemm && gk.convert_x) {
+    gx = converted_activations(gk, x, M, K, ldx, pool);
     gldx = K;
   }
   auto work = [&](int64_t t) {
@@ -107,6 +131,8 @@ void linear_on(const float* x, int64_t M, int64_t K, int64_t ldx, const void* w,
     if (n0 >= n1) return;
     if (blas)
       blas_gemm_rows(wk, x, M, K, ldx, w, wdt, n0, n1, y, ldy);
+    else if (panels)
+      panel_gemm_rows(wk, gk, gx, M, K, gldx, w, n0, n1, y, ldy);
     else if (small)
       wk.small_gemm(gx, M, K, gldx, w, n0, n1, y, ldy);
     else if (gemm)
