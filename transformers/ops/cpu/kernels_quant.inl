@@ -2,9 +2,9 @@
 // source (included by kernels_simd.inl inside the tier's namespace). One 32-element block is one
 // 256-bit vector of int8 on both tiers. The integer dot uses the sign trick of llama.cpp:
 // |x| (u8) times sign(x) * w (s8), so one instruction multiplies unsigned by signed bytes:
-// maddubs + madd on AVX2 (pair sums stay below 2 * 127 * 127, no saturation), VPDPBUSD on an
-// AVX-512 CPU with VNNI. |x| is shared by the 4 weight rows of a tile; each block's int32 sums
-// become floats scaled by d_w * d_x.
+// maddubs + madd (pair sums stay below 2 * 127 * 127, no saturation). |x| is shared by the 4
+// weight rows of a tile; each block's int32 sums become floats scaled by d_w * d_x. An AVX-512 CPU
+// with VNNI takes two blocks per instruction instead (qgemm_vnni below).
 // (quant_blocks.h is included by kernels_simd.inl, outside the tier's namespace; its inline
 // activation_row_bytes is not called here, per the rule of that file.)
 
@@ -34,11 +34,7 @@ inline __m256i block_int8(const unsigned char* b) {
 }
 
 // Eight int32 partial sums of |x| * (sign(x) * w).
-template <bool Vnni>
 inline __m256i dot_int8(__m256i abs_x, __m256i signed_w) {
-#if TCPP_TIER_VNNI
-  if constexpr (Vnni) return _mm256_dpbusd_epi32(_mm256_setzero_si256(), abs_x, signed_w);
-#endif
   return _mm256_madd_epi16(_mm256_maddubs_epi16(abs_x, signed_w), _mm256_set1_epi16(1));
 }
 
@@ -58,14 +54,14 @@ constexpr int64_t kQuantPrefetchBytes = 2048;
 // out[r] = row r of W (R consecutive rows, row_bytes apart) · one activation row. Scales come
 // 8 blocks at a time (a gather, a multiply by the 8 activation scales) and are broadcast per
 // block with one permute, instead of a scalar f16 load, convert, multiply and broadcast per block.
-template <DType DT, bool Vnni, int R>
+template <DType DT, int R>
 inline void qdot_rows(const int8_t* xq, const float* xd, const unsigned char* w, int64_t row_bytes, int64_t nb,
                       float* out, int64_t ld_out) {
   constexpr int64_t bb = DT == DType::Q8_0 ? kQ8_0Bytes : kQ4_0Bytes;
   __m256 acc[R];
   for (int r = 0; r < R; ++r) acc[r] = _mm256_setzero_ps();
   auto block = [&](int64_t b, int r, __m256i x, __m256i ax, __m256 scale) {
-    const __m256i p = dot_int8<Vnni>(ax, _mm256_sign_epi8(block_int8<DT>(w + r * row_bytes + b * bb), x));
+    const __m256i p = dot_int8(ax, _mm256_sign_epi8(block_int8<DT>(w + r * row_bytes + b * bb), x));
     acc[r] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p), scale, acc[r]);
   };
   int64_t b = 0;
@@ -99,7 +95,7 @@ constexpr int64_t kQuantRowsPerPass = 64;
 
 // y[m, n] for n in [n0, n1): gemv (M = 1) and prompt GEMMs alike. y is written transposed per
 // tile (ld_out = 1 within a row of y).
-template <DType DT, bool Vnni>
+template <DType DT>
 void qgemm(const void* xv, int64_t M, int64_t K, int64_t ldx, const void* wv, int64_t n0, int64_t n1, float* y,
            int64_t ldy) {
   const int64_t nb = K / kQBlock, row_bytes = nb * (DT == DType::Q8_0 ? kQ8_0Bytes : kQ4_0Bytes);
@@ -116,15 +112,173 @@ void qgemm(const void* xv, int64_t M, int64_t K, int64_t ldx, const void* wv, in
         const auto* xd = reinterpret_cast<const float*>(row + ldx);
         float* out = y + m * ldy + n;
         switch (rows) {
-          case 4: qdot_rows<DT, Vnni, 4>(xq, xd, wn, row_bytes, nb, out, 1); break;
-          case 3: qdot_rows<DT, Vnni, 3>(xq, xd, wn, row_bytes, nb, out, 1); break;
-          case 2: qdot_rows<DT, Vnni, 2>(xq, xd, wn, row_bytes, nb, out, 1); break;
-          default: qdot_rows<DT, Vnni, 1>(xq, xd, wn, row_bytes, nb, out, 1); break;
+          case 4: qdot_rows<DT, 4>(xq, xd, wn, row_bytes, nb, out, 1); break;
+          case 3: qdot_rows<DT, 3>(xq, xd, wn, row_bytes, nb, out, 1); break;
+          case 2: qdot_rows<DT, 2>(xq, xd, wn, row_bytes, nb, out, 1); break;
+          default: qdot_rows<DT, 1>(xq, xd, wn, row_bytes, nb, out, 1); break;
         }
       }
     }
   }
 }
+
+#if TCPP_TIER_VNNI
+// ---------------------------------------------------------------------------------------------
+// The int8 product on a CPU with AVX-512 VNNI: two blocks per 512-bit VPDPBUSD. The weights are
+// its unsigned operand, offset to be non-negative: Q4_0's nibbles u = q as stored (w = u - 8),
+// Q8_0's u = q + 128 (the sign bit flipped). Then sum w x = sum u x - offset * sum x, and the
+// second sum belongs to the activation block alone: computed once per call (xs below), it leaves
+// per weight block one VPDPBUSD, one conversion and one FMA, without the sign flips of the path
+// above. Partial sums are exact in int32 (|sum u x| <= 32 * 255 * 127 < 2^24, so exact in f32 too).
+//
+// Each format loads a pair of blocks b, b + 1 as 64 unsigned bytes in its own lane order, and x is
+// copied once per call into that order:
+//   Q8_0: [q_b (32), q_b+1 (32)]                      -> dword lanes 0-7 block b, 8-15 block b+1
+//   Q4_0: [low nibbles b, low b+1, high b, high b+1]   -> dword lanes 0-3, 8-11 b; 4-7, 12-15 b+1
+template <DType DT>
+struct VnniPairs;
+template <>
+struct VnniPairs<DType::Q8_0> {
+  static constexpr int64_t kBytes = kQ8_0Bytes;
+  static constexpr float kOffset = 128.0f;
+  static constexpr int kLanesPerHalf = 8;  // dword lanes of one block, then of the next
+  // `two` false: block b + 1 is past the row; its lanes are zeros, never read.
+  static __m512i weights(const unsigned char* b, bool two) {
+    const __m256i q0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b + 2));
+    const __m256i q1 = _mm256_maskz_loadu_epi8(two ? ~0u : 0u, b + kBytes + 2);
+    return _mm512_xor_si512(_mm512_inserti64x4(_mm512_castsi256_si512(q0), q1, 1), _mm512_set1_epi8(-128));
+  }
+  static void order_x(const int8_t* x0, const int8_t* x1, int8_t* out) {
+    std::memcpy(out, x0, 32);
+    if (x1) std::memcpy(out + 32, x1, 32);
+    else std::memset(out + 32, 0, 32);
+  }
+};
+template <>
+struct VnniPairs<DType::Q4_0> {
+  static constexpr int64_t kBytes = kQ4_0Bytes;
+  static constexpr float kOffset = 8.0f;
+  static constexpr int kLanesPerHalf = 4;
+  static __m512i weights(const unsigned char* b, bool two) {
+    const __m128i p0 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(b + 2));
+    const __m128i p1 = _mm_maskz_loadu_epi8(two ? 0xffff : 0, b + kBytes + 2);
+    const __m256i packed = _mm256_inserti128_si256(_mm256_castsi128_si256(p0), p1, 1);
+    const __m256i low = _mm256_set1_epi8(0x0f);
+    const __m256i lo = _mm256_and_si256(packed, low), hi = _mm256_and_si256(_mm256_srli_epi16(packed, 4), low);
+    return _mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1);
+  }
+  static void order_x(const int8_t* x0, const int8_t* x1, int8_t* out) {
+    std::memcpy(out, x0, 16);
+    std::memcpy(out + 32, x0 + 16, 16);
+    if (x1) {
+      std::memcpy(out + 16, x1, 16);
+      std::memcpy(out + 48, x1 + 16, 16);
+    } else {
+      std::memset(out + 16, 0, 16);
+      std::memset(out + 48, 0, 16);
+    }
+  }
+};
+
+// out[r] = row r of W (R rows, row_bytes apart) · one activation row given as xo (pairs of
+// blocks in the format's order, an even number of blocks), xd (its block scales) and xs
+// (d_x * sum q_x per block). Scales come 16 blocks at a time (a masked gather of the f16 d's);
+// a permute hands each pair of blocks its two scales in the dot product's lane order.
+template <DType DT, int R>
+inline void qdot_rows_vnni(const int8_t* xo, const float* xd, const float* xs, const unsigned char* w,
+                           int64_t row_bytes, int64_t nb, float* out, int64_t ld_out) {
+  using P = VnniPairs<DT>;
+  constexpr int64_t bb = P::kBytes;
+  __m512 acc[R], corr[R];
+  for (int r = 0; r < R; ++r) acc[r] = corr[r] = _mm512_setzero_ps();
+  const __m512i offsets = _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
+                                             _mm512_set1_epi32(static_cast<int>(bb)));
+  // Lane l of a pair's product belongs to block 2p + ((l / kLanesPerHalf) & 1) of its group.
+  const __m512i first_pair = _mm512_srli_epi32(
+      _mm512_and_si512(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
+                       _mm512_set1_epi32(P::kLanesPerHalf)),
+      P::kLanesPerHalf == 8 ? 3 : 2);
+  for (int64_t g = 0; g < nb; g += 16) {
+    const int64_t n = std::min<int64_t>(16, nb - g);
+    const __mmask16 mask = static_cast<__mmask16>(n == 16 ? 0xffff : (1u << n) - 1);
+    const __m512 dx = _mm512_maskz_loadu_ps(mask, xd + g), sx = _mm512_maskz_loadu_ps(mask, xs + g);
+    __m512 s[R];
+    for (int r = 0; r < R; ++r) {
+      const unsigned char* wg = w + r * row_bytes + g * bb;
+      // The same blocks of the next tile's row (R rows on) into L2: a row (2.7 KB at K = 4864 in
+      // Q4_0) is too short for a fixed distance ahead in the row, and the gather below stalled on
+      // each new line (half the kernel's time, at the DRAM rows' first touch).
+      for (int64_t line = 0; line < 16 * bb; line += 64) _mm_prefetch(reinterpret_cast<const char*>(wg + R * row_bytes + line), _MM_HINT_T1);
+      const __m512i words = _mm512_mask_i32gather_epi32(_mm512_setzero_si512(), mask, offsets, wg, 1);
+      const __m512 dw = _mm512_cvtph_ps(_mm512_cvtepi32_epi16(words));  // each block's f16 d
+      s[r] = _mm512_mul_ps(dw, dx);
+      corr[r] = _mm512_fmadd_ps(dw, sx, corr[r]);
+    }
+    __m512i lanes = first_pair;
+    for (int64_t p = 0; p < n; p += 2) {
+      const __m512i x = _mm512_loadu_si512(xo + (g + p) * kQBlock);
+      const bool two = p + 1 < n;
+      for (int r = 0; r < R; ++r) {
+        const __m512i u = P::weights(w + r * row_bytes + (g + p) * bb, two);
+        const __m512i dot = _mm512_dpbusd_epi32(_mm512_setzero_si512(), u, x);
+        acc[r] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot), _mm512_permutexvar_ps(lanes, s[r]), acc[r]);
+      }
+      lanes = _mm512_add_epi32(lanes, _mm512_set1_epi32(2));
+    }
+  }
+  for (int r = 0; r < R; ++r)
+    out[r * ld_out] = _mm512_reduce_add_ps(acc[r]) - P::kOffset * _mm512_reduce_add_ps(corr[r]);
+}
+
+// W rows per tile of the VNNI kernel: 2 (4 measured slower: its accumulators, scales and
+// constants spilled to the stack).
+constexpr int kVnniTileRows = 2;
+
+// qgemm's contract on VNNI: each activation row copied once into the pairs' order with its
+// per-block sums (buffers of the calling thread), then tiles of kVnniTileRows rows of W.
+template <DType DT>
+void qgemm_vnni(const void* xv, int64_t M, int64_t K, int64_t ldx, const void* wv, int64_t n0, int64_t n1, float* y,
+                int64_t ldy) {
+  using P = VnniPairs<DT>;
+  const int64_t nb = K / kQBlock, row_bytes = nb * P::kBytes, pairs = (nb + 1) / 2;
+  const int64_t x_row_bytes = ldx + ldx / kQBlock * static_cast<int64_t>(sizeof(float));  // quant_blocks.h
+  const auto* w = static_cast<const unsigned char*>(wv);
+  thread_local std::vector<int8_t> xo;
+  thread_local std::vector<float> xs;
+  for (int64_t m0 = 0; m0 < M; m0 += kQuantRowsPerPass) {
+    const int64_t m1 = std::min(M, m0 + kQuantRowsPerPass), rows_x = m1 - m0;
+    xo.resize(static_cast<size_t>(rows_x * pairs * 2 * kQBlock));
+    xs.resize(static_cast<size_t>(rows_x * nb));
+    for (int64_t m = m0; m < m1; ++m) {
+      const auto* row = static_cast<const unsigned char*>(xv) + m * x_row_bytes;
+      const auto* xq = reinterpret_cast<const int8_t*>(row);
+      const auto* xd = reinterpret_cast<const float*>(row + ldx);
+      int8_t* o = xo.data() + (m - m0) * pairs * 2 * kQBlock;
+      for (int64_t b = 0; b < nb; b += 2)
+        P::order_x(xq + b * kQBlock, b + 1 < nb ? xq + (b + 1) * kQBlock : nullptr, o + b * kQBlock);
+      for (int64_t b = 0; b < nb; ++b) {
+        int sum = 0;
+        for (int64_t k = 0; k < kQBlock; ++k) sum += xq[b * kQBlock + k];
+        xs[(m - m0) * nb + b] = xd[b] * static_cast<float>(sum);
+      }
+    }
+    for (int64_t n = n0; n < n1; n += kVnniTileRows) {
+      const int64_t rows = std::min<int64_t>(kVnniTileRows, n1 - n);
+      const unsigned char* wn = w + n * row_bytes;
+      for (int64_t m = m0; m < m1; ++m) {
+        const int8_t* o = xo.data() + (m - m0) * pairs * 2 * kQBlock;
+        const float* xd = reinterpret_cast<const float*>(static_cast<const unsigned char*>(xv) + m * x_row_bytes + ldx);
+        const float* s = xs.data() + (m - m0) * nb;
+        float* out = y + m * ldy + n;
+        if (rows == kVnniTileRows)
+          qdot_rows_vnni<DT, kVnniTileRows>(o, xd, s, wn, row_bytes, nb, out, 1);
+        else
+          for (int64_t r = 0; r < rows; ++r) qdot_rows_vnni<DT, 1>(o, xd, s, wn + r * row_bytes, row_bytes, nb, out + r, 1);
+      }
+    }
+  }
+}
+#endif
 
 template <DType DT>
 void qdequant_rows(const void* w, int64_t K, int64_t row0, int64_t rows, float* out) {
@@ -152,10 +306,10 @@ void qdequant_rows_bf16(const void* wv, int64_t K, int64_t row0, int64_t rows, u
 
 template <DType DT>
 WeightKernels quantized_weight_kernels() {
-  WeightKernels k{nullptr, qgemm<DT, false>, qdequant_rows<DT>, WeightFormat::ActivationFormat::Int8Blocks,
+  WeightKernels k{nullptr, qgemm<DT>, qdequant_rows<DT>, WeightFormat::ActivationFormat::Int8Blocks,
                   quantize_activations};
 #if TCPP_TIER_VNNI
-  if (cpu_has_avx512_vnni()) k.gemm = qgemm<DT, true>;
+  if (cpu_has_avx512_vnni()) k.gemm = qgemm_vnni<DT>;
 #endif
 #if TCPP_TIER_BF16_DOT
   if (bf16_dot_products_enabled()) k.dequant_rows_bf16 = qdequant_rows_bf16<DT>;
