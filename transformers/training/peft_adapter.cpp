@@ -107,10 +107,15 @@ void AttachedAdapters::attach(std::unique_ptr<LoraLinear> adapter) {
   adapters_.push_back(std::move(adapter));
 }
 
+void check_adapter_folder(const fs::path& adapter_folder) {
+  for (const char* file : {kConfigFile, kWeightsFile})
+    TCPP_CHECK(fs::is_regular_file(adapter_folder / file), IoError, (adapter_folder / file).string(),
+               ": not found (not a PEFT adapter folder)");
+}
+
 std::vector<std::unique_ptr<LoraLinear>> read_lora_adapter(const CausalLM& model, const fs::path& adapter_folder) {
+  check_adapter_folder(adapter_folder);
   const fs::path config_path = adapter_folder / kConfigFile, weights_path = adapter_folder / kWeightsFile;
-  TCPP_CHECK(fs::is_regular_file(config_path), IoError, config_path.string(), ": not found (not a PEFT adapter folder)");
-  TCPP_CHECK(fs::is_regular_file(weights_path), IoError, weights_path.string(), ": not found (not a PEFT adapter folder)");
   const std::string where = config_path.string(), file_name = weights_path.string();
   const Json config = read_json_file(config_path);
   refuse_unsupported(config, where);

@@ -47,6 +47,10 @@ class AttachedAdapters {
   std::vector<std::unique_ptr<LoraLinear>> adapters_;
 };
 
+// The folder's adapter_config.json and adapter_model.safetensors exist (IoError naming the missing
+// one): what can be checked before a model is there to check the adapter against.
+void check_adapter_folder(const std::filesystem::path& adapter_folder);
+
 // Reads and checks a PEFT adapter folder against `model`. Errors name the file and key: a missing
 // adapter_config.json or adapter_model.safetensors, a peft_type other than LORA, DoRA or per-module
 // rank/alpha patterns (NotImplementedError), a key that is not a LoRA factor of a Linear of the
