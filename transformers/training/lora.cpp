@@ -74,6 +74,10 @@ std::pair<double, int64_t> LoraModel::evaluate(const Batch& batch) {
   return causal_lm_evaluate(*model_, batch);
 }
 
+double LoraModel::training_loss(const Batch& batch, int64_t num_items_in_batch) {
+  return causal_lm_training_loss(*model_, batch, num_items_in_batch);
+}
+
 void LoraModel::save_pretrained(const std::filesystem::path& folder) const {
   std::filesystem::create_directories(folder);
   std::vector<std::pair<std::string, Tensor>> tensors;
