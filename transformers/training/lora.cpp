@@ -88,13 +88,19 @@ void LoraModel::save_pretrained(const std::filesystem::path& folder) const {
   save_safetensors(folder / "adapter_model.safetensors", tensors, {{"format", "pt"}});
   // The fields of PEFT's LoraConfig as its save_pretrained writes them (sorted keys, nulls and
   // empty patterns included), so that PEFT loads the folder with this configuration.
+  // PEFT sets fan_in_fan_out itself for Conv1D targets (GPT-2's c_attn, stored [in, out]) and
+  // saves it so; the factors' shapes are the same either way.
+  bool fan_in_fan_out = false;
+  for (const auto& a : adapters_.adapters())
+    for (const nn::ParameterSlot& slot : a->linear->named_parameters())
+      fan_in_fan_out = fan_in_fan_out || (slot.name == "weight" && slot.stored_transposed);
   const double alpha = config_.lora_alpha;
   const Json lora_alpha = alpha == std::floor(alpha) ? Json(static_cast<int64_t>(alpha)) : Json(alpha);
   const Json config = {{"alpha_pattern", Json::object()},
                        {"auto_mapping", nullptr},
                        {"base_model_name_or_path", config_.base_model_name_or_path},
                        {"bias", "none"},
-                       {"fan_in_fan_out", false},
+                       {"fan_in_fan_out", fan_in_fan_out},
                        {"inference_mode", true},
                        {"init_lora_weights", true},
                        {"layer_replication", nullptr},
