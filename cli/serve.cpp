@@ -1,6 +1,7 @@
 // transformers serve [MODEL] [--host 127.0.0.1] [--port 8000] [--api-key KEY | --api-key-file F]
 //   [--max-concurrency N] [--dtype auto] [--cors-origin O]... [--model-timeout S] [--default-seed N]
 //   [--chat-template-kwargs JSON] [--reasoning on|off|auto] [--max-tokens-limit N] [--log-level L]
+//   [--adapter DIR]
 // v5's OpenAI-compatible server (transformers/serving). Prints the address it listens on
 // ("listening on http://HOST:PORT"); --port 0 picks a free port. SIGINT / SIGTERM stop it.
 #include <csignal>
@@ -10,6 +11,7 @@
 #include <cerrno>
 #include <thread>
 
+#include "cli/adapter_flag.h"
 #include "cli/command.h"
 #include "cli/common.h"
 #include "transformers/io/files.h"
@@ -28,6 +30,7 @@ struct ServeArgs {
   double model_timeout = 300;
   std::vector<std::string> cors_origins;
   std::optional<int64_t> default_seed;
+  std::string adapter;          // a PEFT LoRA adapter folder applied to the served decoder
   std::string kv_cache_memory;  // "2GB", or a fraction of the machine's memory ("0.25")
   bool no_prefix_caching = false;
 };
@@ -76,6 +79,7 @@ serving::ServeOptions serve_options(const ServeArgs& a) {
   o.models.pinned = a.model;
   o.models.dtype = a.dtype;
   o.models.quantization_config = quantization_from_flag(a.quantization);
+  o.models.adapter = a.adapter;
   o.models.batching.max_running = a.max_concurrency;
   o.models.batching.max_queued = a.max_queue;
   o.models.batching.kv_cache_bytes = kv_cache_bytes(a.kv_cache_memory);
@@ -143,6 +147,7 @@ const Command kCommand{[](CLI::App& app) {
   sub->add_option("--dtype", args->dtype, "Weights dtype: auto (the checkpoint's), f32, bf16, f16")
       ->check(CLI::IsMember({"auto", "f32", "float32", "bf16", "bfloat16", "f16", "float16"}));
   add_quantization_flag(sub, &args->quantization);
+  add_adapter_flag(sub, &args->adapter);
   sub->add_option("--cors-origin", args->cors_origins, "Allow browser requests from this origin (repeatable; default: none)");
   sub->add_option("--model-timeout", args->model_timeout, "Seconds before an idle model loaded on demand is unloaded (<= 0: never)");
   sub->add_option("--default-seed", args->default_seed, "Seed for requests that give none");

@@ -4,6 +4,7 @@
 #include <fstream>
 
 #include "serving/serve_fixture.h"
+#include "transformers/io/safetensors.h"
 
 namespace transformers::testing {
 namespace {
@@ -27,11 +28,11 @@ Json chat_request(int64_t max_tokens) {
 }
 
 // What `transformers generate` writes for these ids (greedy, special tokens left out of the text).
-std::string generate_text(const std::vector<int64_t>& ids, int64_t max_new_tokens) {
+std::string generate_text(const std::vector<int64_t>& ids, int64_t max_new_tokens, const std::string& extra = "") {
   std::string list;
   for (int64_t id : ids) list += (list.empty() ? "" : ",") + std::to_string(id);
   auto r = run_transformers("generate " + tiny_chat_model().string() + " --input-ids \"" + list +
-                            "\" --greedy --max-new-tokens " + std::to_string(max_new_tokens) + " --json --skip-special-tokens");
+                            "\" --greedy --max-new-tokens " + std::to_string(max_new_tokens) + " --json --skip-special-tokens " + extra);
   EXPECT_EQ(r.exit_code, 0) << r.err;
   return Json::parse(r.out)["text"][0].get<std::string>();
 }
@@ -370,6 +371,60 @@ TEST_F(ServeEndpoints, ModelsHealthTokenizeDetokenize) {
   EXPECT_EQ(t.body["tokens"], Json::parse("[9707, 1879]"));
   EXPECT_EQ(t.body["count"], 2);
   EXPECT_EQ(post_json(*server_, "/detokenize", Json{{"tokens", {9707, 1879}}}).body["prompt"], "Hello world");
+}
+
+// A LoRA adapter in PEFT's layout for tiny_chat_model's q_proj and v_proj (hidden 64; q 64, v 32
+// outputs), with factors large enough to change its greedy output.
+std::filesystem::path tiny_chat_adapter() {
+  const auto dir = scratch_dir("serve-adapter");
+  std::ofstream(dir / "adapter_config.json")
+      << R"({"peft_type": "LORA", "r": 2, "lora_alpha": 16, "target_modules": ["q_proj", "v_proj"]})";
+  uint32_t state = 12345;
+  auto factor = [&](int64_t rows, int64_t cols) {
+    std::vector<float> v(static_cast<size_t>(rows * cols));
+    for (float& x : v) x = static_cast<float>((state = state * 1664525u + 1013904223u) >> 8) / float(1 << 24) - 0.5f;
+    return Tensor::from_values(v, {rows, cols});
+  };
+  std::vector<std::pair<std::string, Tensor>> tensors;
+  for (int layer = 0; layer < 2; ++layer)
+    for (const auto& [proj, out] : {std::pair{"q_proj", int64_t{64}}, std::pair{"v_proj", int64_t{32}}}) {
+      const std::string module = "base_model.model.model.layers." + std::to_string(layer) + ".self_attn." + proj;
+      tensors.emplace_back(module + ".lora_A.weight", factor(2, 64));
+      tensors.emplace_back(module + ".lora_B.weight", factor(out, 2));
+    }
+  save_safetensors(dir / "adapter_model.safetensors", tensors);
+  return dir;
+}
+
+TEST(ServeAdapter, GreedyChatWithTheAdapterEqualsGenerateWithIt) {
+  const auto adapter = tiny_chat_adapter();
+  ServeProcess server({tiny_chat_model().string(), "--adapter", adapter.string()});
+  HttpReply r = post_json(server, "/v1/chat/completions", chat_request(12));
+  ASSERT_EQ(r.status, 200) << r.body;
+  const std::vector<int64_t> prompt = rendered_prompt();
+  const std::string adapted = generate_text(prompt, 12, "--adapter " + adapter.string());
+  EXPECT_EQ(r.body["choices"][0]["message"]["content"], adapted);
+  EXPECT_NE(adapted, generate_text(prompt, 12)) << "the adapter changed nothing";
+  // Streamed and batched requests go through the same adapted model.
+  HttpReply twice = post_json(server, "/v1/chat/completions", chat_request(12));
+  EXPECT_EQ(twice.body["choices"][0]["message"]["content"], adapted);
+}
+
+TEST(ServeAdapter, BadAdapterFolderIsOneLineStartupErrorNamingTheFile) {
+  const auto empty = scratch_dir("serve-adapter-empty");
+  expect_one_line_error(run_transformers("serve " + tiny_chat_model().string() + " --port 0 --adapter " + empty.string()),
+                        (empty / "adapter_config.json").string());
+  // Factors whose shapes do not fit the model: the error names the weights file and the key.
+  const auto misfit = scratch_dir("serve-adapter-misfit");
+  std::filesystem::copy_file(tiny_chat_adapter() / "adapter_config.json", misfit / "adapter_config.json");
+  save_safetensors(misfit / "adapter_model.safetensors",
+                   {{"base_model.model.model.layers.0.self_attn.q_proj.lora_A.weight", Tensor::zeros({2, 63}, DType::F32)},
+                    {"base_model.model.model.layers.0.self_attn.q_proj.lora_B.weight", Tensor::zeros({64, 2}, DType::F32)}});
+  const auto r = run_transformers("serve " + tiny_chat_model().string() + " --port 0 --adapter " + misfit.string());
+  expect_one_line_error(r, (misfit / "adapter_model.safetensors").string());
+  EXPECT_NE(r.err.find("q_proj.lora_A.weight"), std::string::npos) << r.err;
+  // Without a model to check against, the files are still checked at start.
+  expect_one_line_error(run_transformers("serve --port 0 --adapter " + empty.string()), "adapter_config.json");
 }
 
 }  // namespace

@@ -10,7 +10,6 @@
 #include <cmath>
 #include <numeric>
 
-#include "common/golden_copy.h"
 #include "common/test_util.h"
 #include "training/model_gradcheck.h"
 #include "transformers/io/json.h"
@@ -39,22 +38,6 @@ double grad_norm(TrainableModel& model) {
 }
 
 double relative(double a, double b) { return std::abs(a - b) / std::max(std::abs(b), 1e-30); }
-
-// Transformers adds the MoE load-balancing loss when output_router_logits is true; we do not, so
-// such a config is refused, naming the key (with false, the golden Mixtral trains).
-TEST(TrainableCausalLM, MoeWithOutputRouterLogitsIsRefusedNamingTheKey) {
-  const auto dir = transformers::testing::edited_golden_copy("moe_router_logits", "mixtral",
-                                               [](Json& c) { c["output_router_logits"] = true; });
-  try {
-    load_trainable_causal_lm(dir);
-    ADD_FAILURE() << "no error";
-  } catch (const NotImplementedError& e) {
-    EXPECT_NE(std::string(e.what()).find("output_router_logits"), std::string::npos) << e.what();
-  }
-  const auto plain = transformers::testing::edited_golden_copy("moe_router_logits_off", "mixtral",
-                                                 [](Json& c) { c["output_router_logits"] = false; });
-  EXPECT_NE(load_trainable_causal_lm(plain), nullptr);
-}
 
 }  // namespace
 

@@ -116,6 +116,21 @@ TEST(FamiliesTrainable, Qwen2MoeWithSharedExpert) {
                 {"norm_topk_prob", false}},
                {"mlp.gate.weight", "shared_expert_gate.weight"});  // the shared expert's sigmoid gate
 }
+// With output_router_logits, the loss adds router_aux_loss_coef · the load-balancing loss (a large
+// coefficient here, so that its share of the router gradient is far beyond the tolerance).
+TEST(FamiliesTrainable, MixtralWithRouterAuxLoss) {
+  const Json moe = {{"num_local_experts", 4}, {"num_experts_per_tok", 2}, {"output_router_logits", true},
+                    {"router_aux_loss_coef", 0.5}};
+  Json c = tiny("mixtral");
+  c.update(moe);
+  auto model = make_trainable(make_random_model(PretrainedConfig::from_json(c), 5, 0.3));
+  const Tensor input = Tensor::from_values(std::vector<int64_t>{1, 7, 3, 9, 12, 4, 33, 5}, {2, 4});
+  const Batch batch{input, input.clone(), Tensor{}};
+  const int64_t n = count_shifted_targets(batch.labels);
+  // The term is there: a load-balancing loss near top_k (2) for a router this close to uniform.
+  EXPECT_GT(model->training_loss(batch, n) - model->evaluate(batch).first / n, 0.5);
+  check_family("mixtral", moe, kMoeParts);
+}
 TEST(FamiliesTrainable, GoldenMixtral) {
   check_gradients(*load_trainable_causal_lm(transformers::testing::shared_path("golden/mixtral")), kMoeParts, kMoeStep);
 }

@@ -22,8 +22,9 @@ namespace {
 
 const std::string kIds = "1,167,176,185,194,203,236,221,230,239,248,4,13,215,31";
 
-std::string lora_train(const std::filesystem::path& out, const std::string& extra = "") {
-  return golden_command(out, "--lora r=4,alpha=8,target=q_proj,v_proj learning_rate=0.01 --quiet " + extra);
+std::string lora_train(const std::filesystem::path& out, const std::string& extra = "",
+                       const std::string& spec = "r=4,alpha=8,target=q_proj,v_proj") {
+  return golden_command(out, "--lora " + spec + " learning_rate=0.01 --quiet " + extra);
 }
 
 Tensor forward_logits(const std::string& model, const std::filesystem::path& out, const std::string& extra = "") {
@@ -95,13 +96,15 @@ TEST(LoraCommand, TrainsSavesPeftLayoutAndMergedLogitsEqualTheRunTimeAdapter) {
   EXPECT_EQ(greedy(merged.string()), greedy(shared_path("train_golden").string(), "--adapter " + run.string()));
 }
 
+// With lora_dropout: the masks are a function of (seed, step, micro-batch), so the resumed run
+// draws the ones the uninterrupted run drew.
 TEST(LoraCommand, ResumedRunContinuesExactly) {
-  const std::string every_12 = "save_strategy=steps save_steps=12";
+  const std::string every_12 = "save_strategy=steps save_steps=12", spec = "r=4,alpha=8,dropout=0.1,target=q_proj,v_proj";
   const auto straight = scratch_dir("lora_straight"), resumed = scratch_dir("lora_resumed");
-  ASSERT_EQ(run_transformers(lora_train(straight, every_12)).exit_code, 0);
+  ASSERT_EQ(run_transformers(lora_train(straight, every_12, spec)).exit_code, 0);
   // The second run starts from the first one's step-12 checkpoint, as if it had stopped there.
   std::filesystem::copy(straight / "checkpoint-12", resumed / "checkpoint-12", std::filesystem::copy_options::recursive);
-  const auto r = run_transformers(lora_train(resumed, every_12 + " resume_from_checkpoint=true"));
+  const auto r = run_transformers(lora_train(resumed, every_12 + " resume_from_checkpoint=true", spec));
   ASSERT_EQ(r.exit_code, 0) << r.err;
   const std::vector<Json> a = step_logs(straight), b = step_logs(resumed);
   ASSERT_EQ(a.size(), 24u);
@@ -110,6 +113,7 @@ TEST(LoraCommand, ResumedRunContinuesExactly) {
     EXPECT_EQ(a[i]["loss"], b[i]["loss"]) << "step " << i + 1;
     EXPECT_EQ(a[i]["grad_norm"], b[i]["grad_norm"]) << "step " << i + 1;
   }
+  EXPECT_EQ(read_json_file(straight / "adapter_config.json").at("lora_dropout"), 0.1);
   const auto x = SafetensorsFile::open(straight / "adapter_model.safetensors");
   const auto y = SafetensorsFile::open(resumed / "adapter_model.safetensors");
   ASSERT_EQ(x->names(), y->names());

@@ -6,11 +6,13 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <fstream>
 #include <functional>
 #include <map>
 #include <string>
 
+#include "autograd/gradcheck.h"
 #include "common/test_util.h"
 #include "training/model_gradcheck.h"
 #include "transformers/io/json.h"
@@ -96,8 +98,80 @@ TEST(Lora, RefusesWhatItCannotDo) {
   config.target_modules = {"no_such_proj"};
   EXPECT_THROW(load_lora(golden(), config), ValueError);
   config.target_modules = {"q_proj"};
-  config.lora_dropout = 0.1;
-  EXPECT_THROW(load_lora(golden(), config), NotImplementedError);
+  config.lora_dropout = 1.0;
+  EXPECT_THROW(load_lora(golden(), config), ValueError);
+}
+
+TEST(LoraDropout, MaskKeepsOneMinusPScaledAndDependsOnItsKeyAlone) {
+  const Tensor mask = dropout_mask({100, 1000}, 0.25, 42);
+  const std::vector<float> m = ops::to_float_vector(mask);
+  const int64_t kept = std::count(m.begin(), m.end(), 1.0f / 0.75f);
+  const int64_t dropped = std::count(m.begin(), m.end(), 0.0f);
+  EXPECT_EQ(kept + dropped, 100000);
+  EXPECT_NEAR(static_cast<double>(dropped) / 100000.0, 0.25, 0.005);  // 3.6 sigma of a binomial
+  EXPECT_EQ(ops::to_float_vector(dropout_mask({100, 1000}, 0.25, 42)), m);
+  EXPECT_NE(ops::to_float_vector(dropout_mask({100, 1000}, 0.25, 43)), m);
+}
+
+// PEFT's order: y = W x + s · B (A dropout(x)). With a fixed mask the branch is a smooth function
+// of x, A and B: its backward against double-precision central differences.
+TEST(LoraDropout, BranchBackwardMatchesFiniteDifferencesWithAFixedMask) {
+  constexpr int64_t kRows = 6, kIn = 8, kOut = 5, kRank = 3;
+  constexpr double kP = 0.4, kScaling = 1.5;
+  constexpr uint64_t kKey = 99;
+  const std::vector<float> mask = ops::to_float_vector(dropout_mask({kRows, kIn}, kP, kKey));
+  ASSERT_GT(std::count(mask.begin(), mask.end(), 0.0f), 0);
+  gradcheck::Case c;
+  c.inputs = {{{kRows, kIn}}, {{kRank, kIn}}, {{kOut, kRank}}};
+  c.op = [&](const std::vector<Tensor>& in) {
+    LoraLinear lora;
+    lora.a = in[1];
+    lora.b = in[2];
+    lora.scaling = static_cast<float>(kScaling);
+    lora.dropout = kP;
+    lora.dropout_key = kKey;
+    Tensor y = Tensor::zeros({kRows, kOut}, DType::F32);
+    lora.add_to(in[0], y);
+    return y;
+  };
+  c.reference = [&](const gradcheck::Values& v) {
+    std::vector<double> y(kRows * kOut, 0.0);
+    for (int64_t i = 0; i < kRows; ++i)
+      for (int64_t r = 0; r < kRank; ++r) {
+        double ax = 0.0;
+        for (int64_t k = 0; k < kIn; ++k) ax += v[1][r * kIn + k] * v[0][i * kIn + k] * mask[i * kIn + k];
+        for (int64_t o = 0; o < kOut; ++o) y[i * kOut + o] += kScaling * v[2][o * kRank + r] * ax;
+      }
+    return y;
+  };
+  EXPECT_EQ(gradcheck::check(c), "");
+}
+
+// Dropout acts in forward_backward only, with masks fixed by the random stream's key.
+TEST(LoraDropout, ActsInTrainingStepsOnlyAndFollowsTheStreamKey) {
+  const Tensor ids = load_npy(golden() / "dataset.npy").slice(0, 0, 2).contiguous();
+  const Batch batch{ids, ids.clone(), Tensor{}};
+  const int64_t n = count_shifted_targets(batch.labels);
+  LoraConfig config;
+  config.r = 4;
+  config.lora_alpha = 8;
+  config.lora_dropout = 0.5;
+  auto lora = load_lora(golden(), config);
+  lora->set_random_stream(1);
+  lora->forward_backward(batch, n);
+  sgd_step(*lora, 0.5f);  // B is no longer zero: the branch, and so its dropout, changes the loss
+  const double evaluated = lora->evaluate(batch).first / n;
+  auto step_loss = [&](uint64_t key) {
+    lora->set_random_stream(key);
+    const float loss = lora->forward_backward(batch, n);
+    for (TrainableParameter* p : lora->parameters()) ops::scale_(p->grad, 0.0f);
+    return loss;
+  };
+  const float seven = step_loss(7);
+  EXPECT_EQ(step_loss(7), seven);
+  EXPECT_NE(step_loss(8), seven);
+  EXPECT_GT(std::abs(seven - evaluated), 1e-6) << "dropout did not act in the training step";
+  EXPECT_EQ(lora->evaluate(batch).first / n, evaluated) << "dropout leaked into evaluation";
 }
 
 namespace {

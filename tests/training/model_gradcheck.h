@@ -1,4 +1,5 @@
-// Finite differences of a whole TrainableModel's loss (evaluate, summed CE / n) with respect to
+// Finite differences of a whole TrainableModel's loss (training_loss: summed CE / n, plus the MoE
+// auxiliary loss where the config asks for it) with respect to
 // one parameter element: central differences at h and h/2 (h = 1e-2 unless given) combined by Richardson extrapolation
 // (cancelling the h^2 term), in float32 forward passes.
 #pragma once
@@ -33,9 +34,9 @@ inline double numeric_gradient(TrainableModel& model, const Batch& batch, int64_
   const float original = *w;
   auto central = [&](float h) {
     *w = original + h;
-    const double plus = model.evaluate(batch).first / n;
+    const double plus = model.training_loss(batch, n);
     *w = original - h;
-    const double minus = model.evaluate(batch).first / n;
+    const double minus = model.training_loss(batch, n);
     *w = original;
     return (plus - minus) / (static_cast<double>(original + h) - static_cast<double>(original - h));
   };

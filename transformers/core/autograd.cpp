@@ -7,6 +7,7 @@ namespace transformers::autograd {
 
 namespace {
 thread_local bool g_grad_enabled = true;
+thread_local bool g_autocast_bf16 = false;
 
 // Calls fn(dst_element, src_element) over two f32 tensors of one shape, any strides; serial, so
 // stride-0 destinations accumulate correctly.
@@ -43,8 +44,9 @@ std::shared_ptr<Meta> new_meta(const Tensor& t) {
 }  // namespace
 
 bool grad_enabled() { return g_grad_enabled; }
-GradMode::GradMode(bool enabled) : previous_(g_grad_enabled) { g_grad_enabled = enabled; }
-GradMode::~GradMode() { g_grad_enabled = previous_; }
+bool& detail::grad_enabled_flag() { return g_grad_enabled; }
+bool autocast_bf16() { return g_autocast_bf16; }
+bool& detail::autocast_bf16_flag() { return g_autocast_bf16; }
 
 void accumulate(Tensor& dst, const Tensor& src) {
   TCPP_CHECK(dst.dtype() == DType::F32 && src.dtype() == DType::F32 && dst.shape() == src.shape(),

@@ -39,20 +39,41 @@ struct Node {
   BackwardFn backward;
 };
 
-// Thread-local grad mode (on by default, as torch). Off, no op records anything.
-bool grad_enabled();
-class GradMode {
+namespace detail {
+// A thread-local switch set for a scope and restored after it (grad mode, autocast).
+class ScopedSwitch {
  public:
-  explicit GradMode(bool enabled);
-  ~GradMode();
-  GradMode(const GradMode&) = delete;
-  GradMode& operator=(const GradMode&) = delete;
+  ScopedSwitch(bool& flag, bool value) : flag_(flag), previous_(flag) { flag = value; }
+  ~ScopedSwitch() { flag_ = previous_; }
+  ScopedSwitch(const ScopedSwitch&) = delete;
+  ScopedSwitch& operator=(const ScopedSwitch&) = delete;
 
  private:
+  bool& flag_;
   bool previous_;
+};
+bool& grad_enabled_flag();
+bool& autocast_bf16_flag();
+}  // namespace detail
+
+// Thread-local grad mode (on by default, as torch). Off, no op records anything.
+bool grad_enabled();
+class GradMode : detail::ScopedSwitch {
+ public:
+  explicit GradMode(bool enabled) : ScopedSwitch(detail::grad_enabled_flag(), enabled) {}
 };
 struct NoGrad : GradMode {
   NoGrad() : GradMode(false) {}
+};
+
+// Thread-local bf16 autocast (TrainingArguments bf16, as torch.autocast("cpu", torch.bfloat16)
+// around the training step): recorded linears round their input, weight and bias to bf16,
+// accumulate in f32 and round the output to bf16; their gradients likewise. Read only on the
+// recording path: inference never looks at it.
+bool autocast_bf16();
+class AutocastBf16 : detail::ScopedSwitch {
+ public:
+  explicit AutocastBf16(bool enabled) : ScopedSwitch(detail::autocast_bf16_flag(), enabled) {}
 };
 
 // Whether an op on these inputs must record: grad mode on and one of them carries a Meta.

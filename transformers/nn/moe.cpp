@@ -25,6 +25,8 @@ std::pair<Tensor, Tensor> SparseMoeBlock::route(const Tensor& tokens) const {
   Tensor probs = gate.forward(tokens);  // [T, E] f32
   ops::softmax_(probs);
   auto [weights, experts_of_token] = ops::topk(probs, config_.top_k);
+  if (router_record) [[unlikely]]
+    router_record->layers.emplace_back(probs, experts_of_token);
   if (config_.norm_topk_prob) ops::normalize_sum_(weights);
   return {experts_of_token, weights};
 }

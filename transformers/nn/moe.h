@@ -7,6 +7,8 @@
 #pragma once
 
 #include <memory>
+#include <utility>
+#include <vector>
 
 #include "transformers/nn/attention.h"
 
@@ -31,6 +33,13 @@ class FusedExperts : public Module {
   Tensor down_proj;     // [E, H, I]
 };
 
+// What the MoE auxiliary load-balancing loss (training/router_aux_loss.h) needs from each routed
+// layer of one forward: the router's softmax probabilities [T, E] (in the autograd graph, so the
+// loss reaches the router) and the experts chosen for each token [T, k] (I64).
+struct RouterRecord {
+  std::vector<std::pair<Tensor, Tensor>> layers;  // (probabilities, chosen experts) per MoE block
+};
+
 class SparseMoeBlock : public FeedForward {
  public:
   explicit SparseMoeBlock(const MoEConfig& config);
@@ -43,6 +52,9 @@ class SparseMoeBlock : public FeedForward {
   FusedExperts experts;
   std::unique_ptr<GatedMLP> shared_expert;
   std::unique_ptr<Linear> shared_expert_gate;
+  // Not owned; null (the inference path: one pointer check) unless a training step asked for the
+  // router outputs (output_router_logits), which route() then appends to it.
+  RouterRecord* router_record = nullptr;
 
  private:
   MoEConfig config_;

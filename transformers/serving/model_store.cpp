@@ -38,6 +38,7 @@ std::filesystem::path resolve_model_folder(const std::string& name) {
 }
 
 ModelStore::ModelStore(ModelStoreOptions options) : options_(std::move(options)) {
+  if (!options_.adapter.empty()) training::check_adapter_folder(options_.adapter);
   if (!options_.pinned.empty()) {
     current_ = load(options_.pinned, {});
   } else if (options_.model_timeout_s > 0) {
@@ -83,6 +84,11 @@ std::shared_ptr<ServedModel> ModelStore::load(const std::string& id, const LoadP
   if (progress) load.on_progress = [&](size_t done, size_t total) { stage("weights", done, total); };
   if (encoder) m->encoder = AutoModel::from_pretrained(m->folder, load);
   else m->model = AutoModelForCausalLM::from_pretrained(m->folder, load);
+  if (!options_.adapter.empty()) {
+    TCPP_CHECK(m->model, ValueError, "--adapter ", options_.adapter.string(), ": ", m->folder.string(),
+               " is an encoder model (adapters apply to causal LMs)");
+    m->adapter = training::attach_adapter(*m->model, options_.adapter);
+  }
   if (m->model) m->manager = std::make_unique<ContinuousBatchingManager>(*m->model, options_.batching);
   m->created = static_cast<int64_t>(std::time(nullptr));
   return m;

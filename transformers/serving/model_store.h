@@ -20,6 +20,7 @@
 #include "transformers/models/encoder.h"
 #include "transformers/serving/sentence_embedding.h"
 #include "transformers/tokenization/tokenizer.h"
+#include "transformers/training/peft_adapter.h"
 
 namespace transformers::serving {
 
@@ -33,6 +34,8 @@ struct ServedModel {
   std::filesystem::path folder;
   std::unique_ptr<CausalLM> model;      // decoders
   std::unique_ptr<EncoderModel> encoder;  // encoders
+  // The LoRA adapter of ModelStoreOptions::adapter on `model`; declared after it, so it detaches first.
+  std::unique_ptr<training::AttachedAdapters> adapter;
   // What the sentence-transformers pooling config (1_Pooling/config.json) asks for, else mean.
   Pooling pooling = Pooling::kMean;
   std::optional<Tokenizer> tokenizer;
@@ -59,6 +62,10 @@ struct ModelStoreOptions {
   std::string dtype = "auto";
   std::optional<QuantizationConfig> quantization_config{};  // LoadOptions::quantization_config
   ContinuousBatchingOptions batching = {};
+  // A LoRA adapter folder in PEFT's layout (`serve --adapter`), applied at run time to every
+  // decoder loaded: the pinned one at start (a bad adapter stops the server from starting), or
+  // each one a request or POST /load_model names (an adapter that does not fit fails that load).
+  std::filesystem::path adapter;
   // Seconds an unpinned model may stay idle before it is unloaded; <= 0: never.
   double model_timeout_s = 300;
 };

@@ -6,6 +6,7 @@
 #include "transformers/models/auto.h"
 #include "transformers/models/save.h"
 #include "transformers/ops/ops.h"
+#include "transformers/training/router_aux_loss.h"
 
 namespace transformers::training {
 
@@ -15,14 +16,6 @@ class TrainableCausalLM : public TrainableModel {
  public:
   explicit TrainableCausalLM(std::unique_ptr<CausalLM> model) : model_(std::move(model)) {
     TCPP_CHECK(model_, ValueError, "make_trainable: no model");
-    // Transformers adds the MoE load-balancing loss when output_router_logits is set; we do not
-    // compute it, so such a config is refused rather than trained differently.
-    const Json& raw = model_->config().raw;
-    TCPP_CHECK(!(raw.contains("output_router_logits") && raw["output_router_logits"].is_boolean() &&
-                 raw["output_router_logits"].get<bool>()),
-               NotImplementedError,
-               "config.json: output_router_logits is true: the MoE auxiliary load-balancing loss is not implemented "
-               "(set it to false to train without it)");
     // One owned copy and one gradient per storage region, so tied parameters stay tied.
     std::map<std::pair<const void*, size_t>, Tensor> owned;
     for (const nn::ParameterSlot& slot : model_->named_parameters()) {
@@ -59,6 +52,10 @@ class TrainableCausalLM : public TrainableModel {
     return causal_lm_evaluate(*model_, batch);
   }
 
+  double training_loss(const Batch& batch, int64_t num_items_in_batch) override {
+    return causal_lm_training_loss(*model_, batch, num_items_in_batch);
+  }
+
   void save_pretrained(const std::filesystem::path& folder) const override {
     transformers::save_pretrained(*model_, folder);
   }
@@ -67,6 +64,10 @@ class TrainableCausalLM : public TrainableModel {
   std::unique_ptr<CausalLM> model_;
   std::vector<TrainableParameter> parameters_;
 };
+
+const Tensor* mask_of(const Batch& batch) {
+  return batch.attention_mask.defined() ? &batch.attention_mask : nullptr;
+}
 
 // The summed cross-entropy of the shifted targets (with a graph when grad mode is on).
 Tensor summed_loss(const CausalLM& model, const Batch& batch) {
@@ -91,12 +92,27 @@ float causal_lm_forward_backward(const CausalLM& model, const Batch& batch,
   TCPP_CHECK(num_items_in_batch > 0, ValueError,
              "forward_backward: num_items_in_batch must be positive, got ", num_items_in_batch);
   autograd::GradMode on(true);
+  const RouterAuxLoss aux(model);
   Tensor loss_sum = summed_loss(model, batch);
   // torch: loss = sum / num_items_in_batch (float32), whose backward seeds 1 / num_items_in_batch.
   const float n = static_cast<float>(num_items_in_batch);
-  const float loss = ops::to_float_vector(loss_sum)[0] / n;
-  autograd::backward(loss_sum, Tensor::from_values(std::vector<float>{1.0f / n}, Shape{}));
-  return loss;
+  if (!aux.active()) {
+    const float loss = ops::to_float_vector(loss_sum)[0] / n;
+    autograd::backward(loss_sum, Tensor::from_values(std::vector<float>{1.0f / n}, Shape{}));
+    return loss;
+  }
+  // MoE with output_router_logits: loss += router_aux_loss_coef · load_balancing_loss.
+  ops::scale_(loss_sum, 1.0f / n);
+  const Tensor total = ops::add(loss_sum.view({1, 1}), aux.weighted_loss(mask_of(batch)));
+  autograd::backward(total, Tensor::from_values(std::vector<float>{1.0f}, Shape{1, 1}));
+  return ops::to_float_vector(total)[0];
+}
+
+double causal_lm_training_loss(const CausalLM& model, const Batch& batch, int64_t num_items_in_batch) {
+  autograd::NoGrad off;
+  const RouterAuxLoss aux(model);
+  const double ce = ops::to_float_vector(summed_loss(model, batch))[0] / static_cast<double>(num_items_in_batch);
+  return aux.active() ? ce + ops::to_float_vector(aux.weighted_loss(mask_of(batch)))[0] : ce;
 }
 
 std::pair<double, int64_t> causal_lm_evaluate(const CausalLM& model, const Batch& batch) {

@@ -19,8 +19,8 @@ LoraModel::LoraModel(std::unique_ptr<CausalLM> base, const LoraConfig& config)
   TCPP_CHECK(model_, ValueError, "lora: no base model");
   TCPP_CHECK(config.r > 0 && config.lora_alpha > 0, ValueError, "lora: r (", config.r,
              ") and lora_alpha (", config.lora_alpha, ") must be positive");
-  TCPP_CHECK(config.lora_dropout == 0.0, NotImplementedError, "lora: lora_dropout ",
-             config.lora_dropout, " is not supported (only 0)");
+  TCPP_CHECK(config.lora_dropout >= 0.0 && config.lora_dropout < 1.0, ValueError, "lora: lora_dropout ",
+             config.lora_dropout, " must be in [0, 1)");
   std::mt19937_64 rng(config.seed);
   for (const auto& [name, module] : model_->named_modules()) {
     auto* linear = dynamic_cast<nn::Linear*>(module);
@@ -29,6 +29,7 @@ LoraModel::LoraModel(std::unique_ptr<CausalLM> base, const LoraConfig& config)
     adapter->module = name;
     adapter->linear = linear;
     adapter->scaling = static_cast<float>(config.lora_alpha / static_cast<double>(config.r));
+    adapter->dropout = config.lora_dropout;
     const int64_t in = linear->in_features(), out = linear->out_features();
     std::uniform_real_distribution<float> u(-1.0f / std::sqrt(static_cast<float>(in)),
                                             1.0f / std::sqrt(static_cast<float>(in)));
@@ -57,11 +58,24 @@ std::vector<TrainableParameter*> LoraModel::parameters() {
 }
 
 float LoraModel::forward_backward(const Batch& batch, int64_t num_items_in_batch) {
+  // Dropout acts in this call only (evaluate and generation see the adapters without it).
+  const auto& adapters = adapters_.adapters();
+  for (size_t i = 0; i < adapters.size(); ++i) adapters[i]->dropout_key = stream_ * 0x100000001b3ull + (i << 40);
+  struct Unset {
+    const std::vector<std::unique_ptr<LoraLinear>>& adapters;
+    ~Unset() {
+      for (const auto& a : adapters) a->dropout_key.reset();
+    }
+  } unset{adapters};
   return causal_lm_forward_backward(*model_, batch, num_items_in_batch);
 }
 
 std::pair<double, int64_t> LoraModel::evaluate(const Batch& batch) {
   return causal_lm_evaluate(*model_, batch);
+}
+
+double LoraModel::training_loss(const Batch& batch, int64_t num_items_in_batch) {
+  return causal_lm_training_loss(*model_, batch, num_items_in_batch);
 }
 
 void LoraModel::save_pretrained(const std::filesystem::path& folder) const {
@@ -74,13 +88,19 @@ void LoraModel::save_pretrained(const std::filesystem::path& folder) const {
   save_safetensors(folder / "adapter_model.safetensors", tensors, {{"format", "pt"}});
   // The fields of PEFT's LoraConfig as its save_pretrained writes them (sorted keys, nulls and
   // empty patterns included), so that PEFT loads the folder with this configuration.
+  // PEFT sets fan_in_fan_out itself for Conv1D targets (GPT-2's c_attn, stored [in, out]) and
+  // saves it so; the factors' shapes are the same either way.
+  bool fan_in_fan_out = false;
+  for (const auto& a : adapters_.adapters())
+    for (const nn::ParameterSlot& slot : a->linear->named_parameters())
+      fan_in_fan_out = fan_in_fan_out || (slot.name == "weight" && slot.stored_transposed);
   const double alpha = config_.lora_alpha;
   const Json lora_alpha = alpha == std::floor(alpha) ? Json(static_cast<int64_t>(alpha)) : Json(alpha);
   const Json config = {{"alpha_pattern", Json::object()},
                        {"auto_mapping", nullptr},
                        {"base_model_name_or_path", config_.base_model_name_or_path},
                        {"bias", "none"},
-                       {"fan_in_fan_out", false},
+                       {"fan_in_fan_out", fan_in_fan_out},
                        {"inference_mode", true},
                        {"init_lora_weights", true},
                        {"layer_replication", nullptr},

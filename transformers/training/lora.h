@@ -22,7 +22,7 @@ struct LoraConfig {
   int64_t r = 8;
   double lora_alpha = 16.0;
   std::vector<std::string> target_modules = {"q_proj", "v_proj"};
-  double lora_dropout = 0.0;            // only 0 (dropout would make forward_backward random)
+  double lora_dropout = 0.0;            // on the LoRA branch's input, in forward_backward only
   uint64_t seed = 0;                    // A's initialisation
   std::string base_model_name_or_path;  // written to adapter_config.json
 };
@@ -32,8 +32,12 @@ class LoraModel : public TrainableModel {
   LoraModel(std::unique_ptr<CausalLM> base, const LoraConfig& config);
   ~LoraModel() override;
   std::vector<TrainableParameter*> parameters() override;
+  // With lora_dropout > 0, each adapter's mask comes from the stream key set last and the
+  // adapter's index (the same key gives the same masks).
   float forward_backward(const Batch& batch, int64_t num_items_in_batch) override;
+  void set_random_stream(uint64_t key) override { stream_ = key; }
   std::pair<double, int64_t> evaluate(const Batch& batch) override;
+  double training_loss(const Batch& batch, int64_t num_items_in_batch) override;
   // Writes the adapter (adapter_model.safetensors + adapter_config.json), not the base.
   void save_pretrained(const std::filesystem::path& folder) const override;
   // The model with its adapters applied at run time.
@@ -44,6 +48,7 @@ class LoraModel : public TrainableModel {
   LoraConfig config_;
   AttachedAdapters adapters_;  // declared after model_: detached before the model goes
   std::vector<TrainableParameter> parameters_;
+  uint64_t stream_ = 0;
 };
 
 // Loads the base (its own dtype, mmapped) and attaches fresh adapters.

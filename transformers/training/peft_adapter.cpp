@@ -91,8 +91,24 @@ std::string lora_key(const std::string& module, const char* which) {
   return kPrefix + module + "." + which + ".weight";
 }
 
+Tensor dropout_mask(const Shape& shape, double p, uint64_t key, DType dtype) {
+  Tensor mask = Tensor::zeros(shape, DType::F32);
+  float* m = mask.data<float>();
+  const float kept = static_cast<float>(1.0 / (1.0 - p));
+  for (int64_t i = 0; i < mask.numel(); ++i) {
+    uint64_t z = key + static_cast<uint64_t>(i + 1) * 0x9e3779b97f4a7c15ull;  // splitmix64
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    z ^= z >> 31;
+    const double u = static_cast<double>(z >> 11) * 0x1.0p-53;  // uniform in [0, 1)
+    m[i] = u < p ? 0.0f : kept;
+  }
+  return dtype == DType::F32 ? mask : ops::cast(mask, dtype);
+}
+
 void LoraLinear::add_to(const Tensor& x, Tensor& y) const {
-  Tensor u = ops::linear(ops::linear(x, a), b);
+  const bool drop = dropout > 0.0 && dropout_key.has_value();
+  Tensor u = ops::linear(ops::linear(drop ? ops::mul(x, dropout_mask(x.shape(), dropout, *dropout_key, x.dtype())) : x, a), b);
   ops::scale_(u, scaling);
   ops::add_(y, u);
 }
@@ -107,10 +123,15 @@ void AttachedAdapters::attach(std::unique_ptr<LoraLinear> adapter) {
   adapters_.push_back(std::move(adapter));
 }
 
+void check_adapter_folder(const fs::path& adapter_folder) {
+  for (const char* file : {kConfigFile, kWeightsFile})
+    TCPP_CHECK(fs::is_regular_file(adapter_folder / file), IoError, (adapter_folder / file).string(),
+               ": not found (not a PEFT adapter folder)");
+}
+
 std::vector<std::unique_ptr<LoraLinear>> read_lora_adapter(const CausalLM& model, const fs::path& adapter_folder) {
+  check_adapter_folder(adapter_folder);
   const fs::path config_path = adapter_folder / kConfigFile, weights_path = adapter_folder / kWeightsFile;
-  TCPP_CHECK(fs::is_regular_file(config_path), IoError, config_path.string(), ": not found (not a PEFT adapter folder)");
-  TCPP_CHECK(fs::is_regular_file(weights_path), IoError, weights_path.string(), ": not found (not a PEFT adapter folder)");
   const std::string where = config_path.string(), file_name = weights_path.string();
   const Json config = read_json_file(config_path);
   refuse_unsupported(config, where);

@@ -9,6 +9,7 @@
 
 #include <filesystem>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -23,12 +24,21 @@ std::string lora_key(const std::string& module, const char* which);
 // PEFT's list form of target_modules: `module` is one of them or ends with "." + one of them.
 bool targets_module(const std::string& module, const std::vector<std::string>& targets);
 
-// One adapted Linear: y += scaling · B (A x). Attaching sets linear->adapter; the holder detaches.
+// Inverted dropout's mask for `shape`: each element kept (value 1 / (1 - p)) or dropped (0) with
+// probability p, drawn from a counter-based generator (splitmix64 of key + element index), so a
+// mask is a function of its key alone: no generator state to save in a checkpoint.
+Tensor dropout_mask(const Shape& shape, double p, uint64_t key, DType dtype = DType::F32);
+
+// One adapted Linear: y += scaling · B (A dropout(x)). Attaching sets linear->adapter; the holder
+// detaches. Dropout (PEFT's lora_dropout: nn.Dropout on the LoRA branch's input) acts only while
+// a training step has set dropout_key; inference and evaluation leave it unset.
 struct LoraLinear : nn::LinearAdapter {
   std::string module;
   nn::Linear* linear = nullptr;
   Tensor a, b;  // f32 [r, in], [out, r]
   float scaling = 1.0f;
+  double dropout = 0.0;
+  std::optional<uint64_t> dropout_key;
   void add_to(const Tensor& x, Tensor& y) const override;
 };
 
@@ -46,6 +56,10 @@ class AttachedAdapters {
  private:
   std::vector<std::unique_ptr<LoraLinear>> adapters_;
 };
+
+// The folder's adapter_config.json and adapter_model.safetensors exist (IoError naming the missing
+// one): what can be checked before a model is there to check the adapter against.
+void check_adapter_folder(const std::filesystem::path& adapter_folder);
 
 // Reads and checks a PEFT adapter folder against `model`. Errors name the file and key: a missing
 // adapter_config.json or adapter_model.safetensors, a peft_type other than LORA, DoRA or per-module

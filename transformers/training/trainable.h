@@ -43,8 +43,16 @@ class TrainableModel {
   // Forward with gradients on; returns the loss (CE sum / num_items_in_batch, as float32 gives
   // it) and adds its gradient into every parameter's grad.
   virtual float forward_backward(const Batch& batch, int64_t num_items_in_batch) = 0;
+  // The random stream of the next forward_backward (dropout masks): the Trainer derives it from
+  // (seed, global_step, micro-batch), so a resumed run draws the masks the uninterrupted one drew.
+  virtual void set_random_stream(uint64_t /*key*/) {}
   // No gradients: the summed cross-entropy of the shifted targets and their number.
   virtual std::pair<double, int64_t> evaluate(const Batch& batch) = 0;
+  // No gradients: the loss forward_backward would return (what finite differences check); the
+  // cross-entropy mean unless the model adds a term (the MoE auxiliary loss). No dropout.
+  virtual double training_loss(const Batch& batch, int64_t num_items_in_batch) {
+    return evaluate(batch).first / static_cast<double>(num_items_in_batch);
+  }
   // The model in Hugging Face's layout (model.safetensors, config.json, generation_config.json).
   virtual void save_pretrained(const std::filesystem::path& folder) const = 0;
 };

@@ -4,6 +4,7 @@
 
 #include <unistd.h>
 
+#include "transformers/core/autograd.h"
 #include "transformers/io/files.h"
 #include "transformers/training/checkpoint.h"
 #include "transformers/training/loss_plot.h"
@@ -178,6 +179,11 @@ void Trainer::run_optimizer_step(const std::vector<std::vector<size_t>>& window,
     num_items_in_batch += count_shifted_targets(batches.back().labels);
   }
   for (size_t i = 0; i < batches.size(); ++i) {
+    // A function of (seed, step, micro-batch) alone: resuming at a step draws the same masks.
+    model_.set_random_stream((static_cast<uint64_t>(args_.seed) << 32) ^
+                             (static_cast<uint64_t>(state_.global_step) * static_cast<uint64_t>(args_.gradient_accumulation_steps) + i));
+    // bf16: the step's linears under bf16 autocast; weights, gradients and optimizer state stay f32.
+    const autograd::AutocastBf16 autocast(args_.bf16);
     const float loss = model_.forward_backward(batches[i], num_items_in_batch);
     if (args_.logging_nan_inf_filter && !std::isfinite(loss))
       running_loss_ = running_loss_ + running_loss_ / static_cast<float>(1 + state_.global_step - last_logged_step_);

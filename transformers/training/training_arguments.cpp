@@ -265,8 +265,6 @@ void TrainingArguments::validate() const {
   TCPP_CHECK(logging_steps > 0 && save_steps > 0 && (!eval_steps || *eval_steps > 0), ConfigError,
              "TrainingArguments: logging_steps, save_steps and eval_steps must be > 0");
   TCPP_CHECK(!fp16, ConfigError, "TrainingArguments: fp16 mixed precision needs a GPU; not available on CPU");
-  TCPP_CHECK(!bf16, NotImplementedError,
-             "TrainingArguments: bf16 mixed precision is not implemented; training runs in float32");
   TCPP_CHECK(label_smoothing_factor == 0.0, NotImplementedError,
              "TrainingArguments: label_smoothing_factor must be 0 (label smoothing is not implemented)");
   TCPP_CHECK(!push_to_hub, NotImplementedError, "TrainingArguments: push_to_hub is not implemented");
