@@ -179,8 +179,15 @@ float e4m3_value(uint8_t c) {
 }
 
 // FineGrained FP8: weight e4m3 [N, K]; weight_scale_inv f32 [ceil(N/128), ceil(K/128)].
-Packed fp8_module(const LinearShape& s, std::mt19937& rng) {
-  const int64_t SN = (s.N + 127) / 128, SK = (s.K + 127) / 128;
+// compressed-tensors float-quantized by channel: weight_scale bf16 [N, 1] (rows 1, cols K).
+struct Fp8Layout {
+  int64_t rows = 128, cols = 128;  // cols -1: the whole row
+  bool bf16_scale = false;
+  const char* scale_key = ".weight_scale_inv";
+};
+Packed fp8_module(const LinearShape& s, std::mt19937& rng, const Fp8Layout& l = {}) {
+  const int64_t rows = l.rows, cols = l.cols < 0 ? s.K : l.cols;
+  const int64_t SN = (s.N + rows - 1) / rows, SK = (s.K + cols - 1) / cols;
   std::uniform_int_distribution<int> code(0, 255);
   std::uniform_real_distribution<float> sc(0.0005f, 0.002f);
   Tensor w = Tensor::empty({s.N, s.K}, DType::F8_E4M3), scale = Tensor::empty({SN, SK}, DType::F32);
@@ -189,12 +196,18 @@ Packed fp8_module(const LinearShape& s, std::mt19937& rng) {
     int c = code(rng);
     codes[i] = static_cast<uint8_t>((c & 0x7f) == 0x7f ? c - 1 : c);  // no NaN
   }
-  for (int64_t i = 0; i < SN * SK; ++i) scale.data<float>()[i] = sc(rng);
+  for (int64_t i = 0; i < SN * SK; ++i)
+    scale.data<float>()[i] = l.bf16_scale ? bf16_to_f32(f32_to_bf16(sc(rng))) : sc(rng);
   Tensor deq = Tensor::empty({s.N, s.K}, DType::F32);
   for (int64_t n = 0; n < s.N; ++n)
     for (int64_t k = 0; k < s.K; ++k)
-      deq.data<float>()[n * s.K + k] = e4m3_value(codes[n * s.K + k]) * scale.data<float>()[n / 128 * SK + k / 128];
-  return {{{s.name + ".weight", w}, {s.name + ".weight_scale_inv", scale}}, deq};
+      deq.data<float>()[n * s.K + k] = e4m3_value(codes[n * s.K + k]) * scale.data<float>()[n / rows * SK + k / cols];
+  if (l.bf16_scale) {
+    Tensor b = Tensor::empty({SN, SK}, DType::BF16);
+    for (int64_t i = 0; i < SN * SK; ++i) static_cast<uint16_t*>(b.raw_data())[i] = f32_to_bf16(scale.data<float>()[i]);
+    scale = b;
+  }
+  return {{{s.name + ".weight", w}, {s.name + l.scale_key, scale}}, deq};
 }
 
 // MXFP4 (gpt-oss): NAME_blocks u8 [N, K/32, 16], element 2i the low nibble of byte i; NAME_scales
@@ -213,6 +226,23 @@ Packed mxfp4_module(const LinearShape& s, std::mt19937& rng) {
   return {{{s.name + ".weight_blocks", u8(blocks, {s.N, s.K / 32, 16})},
            {s.name + ".weight_scales", u8(scales, {s.N, s.K / 32})}},
           deq};
+}
+
+// compressed-tensors pack-quantized, symmetric int4: weight_packed int32 [N, K/8] with input k in
+// bits 4 (k % 8) of word k / 8, as q + 8; weight_scale f16 [N, G]; weight_shape int64 [N, K].
+Packed pack_quantized_module(const LinearShape& s, int64_t group_size, std::mt19937& rng) {
+  Int4 m = random_int4(s.N, s.K, group_size, 8, 8, rng);  // the offset code: zero 8
+  std::vector<int32_t> packed(s.N * s.K / 8, 0);
+  std::vector<uint16_t> scale(s.N * m.G);
+  for (int64_t n = 0; n < s.N; ++n) {
+    for (int64_t k = 0; k < s.K; ++k)
+      packed[n * s.K / 8 + k / 8] |= static_cast<int32_t>(static_cast<uint32_t>(m.q[k * s.N + n]) << (4 * (k % 8)));
+    for (int64_t g = 0; g < m.G; ++g) scale[n * m.G + g] = m.scale[g * s.N + n];
+  }
+  return {{{s.name + ".weight_packed", i32(packed, {s.N, s.K / 8})},
+           {s.name + ".weight_scale", f16(scale, {s.N, m.G})},
+           {s.name + ".weight_shape", Tensor::from_values(std::vector<int64_t>{s.N, s.K}, {2})}},
+          m.dequantize()};
 }
 
 std::filesystem::path write_model(const std::string& name, const Json& config, const Tensors& tensors) {
@@ -249,7 +279,9 @@ void expect_same_logits(const Pair& p, const std::string& method, DType weight_d
   EXPECT_EQ(report.quantization, method);
   EXPECT_EQ(report.quantized, linears().size()) << report.to_string();
   for (const auto& param : q->named_parameters())
-    if (param.name.ends_with("q_proj.weight")) EXPECT_EQ(param.tensor->dtype(), weight_dtype) << param.name;
+    if (param.name.ends_with("q_proj.weight")) {
+      EXPECT_EQ(param.tensor->dtype(), weight_dtype) << param.name;
+    }
   std::vector<int64_t> ids(12);
   for (size_t i = 0; i < ids.size(); ++i) ids[i] = static_cast<int64_t>(3 + 19 * i % 250);
   for (int64_t len : {1, 12}) {
@@ -308,11 +340,44 @@ TEST(Prequantized, AwqGemmMatchesTheDequantisedModel) {
 TEST(Prequantized, FineGrainedFp8MatchesTheDequantisedModel) {
   const Json qc = {{"quant_method", "fp8"}, {"fmt", "e4m3"}, {"activation_scheme", "dynamic"},
                    {"weight_block_size", {128, 128}}};
-  expect_same_logits(write_pair("fp8", qc, fp8_module), "fp8", DType::F8_B128);
+  expect_same_logits(write_pair("fp8", qc, [](const LinearShape& s, std::mt19937& rng) { return fp8_module(s, rng); }),
+                     "fp8", DType::F8_B128);
 }
 
 TEST(Prequantized, Mxfp4LinearWeightsMatchTheDequantisedModel) {
   expect_same_logits(write_pair("mxfp4", {{"quant_method", "mxfp4"}}, mxfp4_module), "mxfp4", DType::MXFP4);
+}
+
+Json compressed_tensors_config(const char* format, const Json& weights) {
+  return {{"quant_method", "compressed-tensors"}, {"format", format},
+          {"config_groups", {{"group_0", {{"targets", {"Linear"}}, {"weights", weights}}}}},
+          {"ignore", {"lm_head"}}};
+}
+
+TEST(Prequantized, CompressedTensorsInt4AndFp8MatchTheDequantisedModel) {
+  const Json int4 = {{"num_bits", 4}, {"type", "int"}, {"symmetric", true}, {"strategy", "group"}, {"group_size", 32}};
+  expect_same_logits(write_pair("ct_int4", compressed_tensors_config("pack-quantized", int4),
+                                [](const LinearShape& s, std::mt19937& rng) {
+                                  return pack_quantized_module(s, 32, rng);
+                                }),
+                     "compressed-tensors", DType::Q4_Z);
+  const Json fp8 = {{"num_bits", 8}, {"type", "float"}, {"strategy", "channel"}};
+  expect_same_logits(write_pair("ct_fp8", compressed_tensors_config("float-quantized", fp8),
+                                [](const LinearShape& s, std::mt19937& rng) {
+                                  return fp8_module(s, rng, {.rows = 1, .cols = -1, .bf16_scale = true,
+                                                             .scale_key = ".weight_scale"});
+                                }),
+                     "compressed-tensors", DType::F8_B128);
+  Json asym = int4;
+  asym["symmetric"] = false;
+  expect_error_naming<NotImplementedError>(
+      [&] {
+        AutoModelForCausalLM::from_pretrained(
+            write_pair("ct_asym", compressed_tensors_config("pack-quantized", asym),
+                       [](const LinearShape& s, std::mt19937& rng) { return pack_quantized_module(s, 32, rng); })
+                .quantized);
+      },
+      "quantization_config.config_groups.group_0.weights (4-bit int, group, asymmetric) is not supported");
 }
 
 TEST(Prequantized, BadConfigsAndTensorsNameTheKey) {
@@ -344,10 +409,10 @@ TEST(Prequantized, BadConfigsAndTensorsNameTheKey) {
       },
       "quantization_config.version 'gemv' is not supported for awq");
   expect_error_naming<NotImplementedError>(
-      [&] { load(write_pair("bad_fp8", {{"quant_method", "fp8"}}, fp8_module)); },
+      [&] { load(write_pair("bad_fp8", {{"quant_method", "fp8"}}, mxfp4_module)); },
       "quantization_config.weight_block_size must be [rows, cols]");
   expect_error_naming<NotImplementedError>(
-      [&] { load(write_pair("bad_method", {{"quant_method", "bitsandbytes"}}, fp8_module)); },
+      [&] { load(write_pair("bad_method", {{"quant_method", "bitsandbytes"}}, mxfp4_module)); },
       "quant_method 'bitsandbytes' is not supported");
   // A gptq config over float weights: nothing to repack is an error, not a silent float load.
   expect_error_naming<FormatError>(

@@ -93,7 +93,7 @@ LoadReport load_weights(nn::Module& module, const SafetensorsCheckpoint& ck, con
   std::set<std::string> filled;
   auto fetch = [&](const std::string& key) {
     const SafetensorsEntry& e = ck.entry(key);
-    const bool packed = !o.prequantized.empty() && (e.dtype == DType::I32 || e.dtype == DType::U8 ||
+    const bool packed = !o.prequantized.empty() && (e.dtype == DType::I32 || e.dtype == DType::I64 || e.dtype == DType::U8 ||
                                                      e.dtype == DType::F8_E4M3);
     TCPP_CHECK(is_floating(e.dtype) || is_block_dtype(e.dtype) || packed, FormatError, "tensor '", key, "' has dtype ",
                dtype_safetensors_name(e.dtype), ", expected a float or quantized (Q8_0, Q4_0) type");

@@ -86,6 +86,54 @@ PrequantizedConfig fp8_config(const Json& q, const std::string& where) {
   return c;
 }
 
+// compressed-tensors: every config group's weights one scheme that maps onto the ops below
+// (pack-quantized symmetric int4 by group or channel; float-quantized fp8 e4m3 by channel or
+// block), no quantized activations.
+PrequantizedConfig compressed_tensors_config(const Json& q, const std::string& where) {
+  PrequantizedConfig c{.method = "compressed-tensors"};
+  const std::string format = string_member(q, "format", "", where);
+  TCPP_CHECK(format == "pack-quantized" || format == "float-quantized", NotImplementedError, where,
+             ": quantization_config.format '", format,
+             "' is not supported for compressed-tensors (pack-quantized, float-quantized)");
+  c.scheme = format == "pack-quantized" ? "int4" : "fp8";
+  const Json* groups = member(q, "config_groups");
+  TCPP_CHECK(groups && groups->is_object() && !groups->empty(), ConfigError, where,
+             ": quantization_config.config_groups must be a non-empty object");
+  for (const auto& [name, g] : groups->items()) {
+    const std::string key = "quantization_config.config_groups." + name;
+    TCPP_CHECK(g.is_object() && g.contains("weights") && g["weights"].is_object(), ConfigError, where, ": ", key,
+               ".weights must be an object");
+    TCPP_CHECK(!member(g, "input_activations"), NotImplementedError, where, ": ", key,
+               ".input_activations: quantized activations are not supported");
+    const Json& w = g["weights"];
+    const int64_t bits = int_member(w, "num_bits", 0, where);
+    const std::string type = string_member(w, "type", "", where), strategy = string_member(w, "strategy", "", where);
+    const bool symmetric = !member(w, "symmetric") || (w["symmetric"].is_boolean() && w["symmetric"].get<bool>());
+    const bool int4 = c.scheme == "int4" && bits == 4 && type == "int" && symmetric &&
+                      (strategy == "group" || strategy == "channel");
+    const bool fp8 = c.scheme == "fp8" && bits == 8 && type == "float" && (strategy == "channel" || strategy == "block");
+    TCPP_CHECK(int4 || fp8, NotImplementedError, where, ": ", key, ".weights (", bits, "-bit ", type, ", ", strategy,
+               symmetric ? "" : ", asymmetric", ") is not supported for format ", format,
+               " (symmetric 4-bit int by group or channel; 8-bit float by channel or block)");
+    if (strategy == "group") {
+      c.group_size = int_member(w, "group_size", 0, where);
+      TCPP_CHECK(c.group_size > 0, ConfigError, where, ": ", key, ".weights.group_size must be positive");
+    } else if (strategy == "channel") {
+      c.group_size = -1;
+      c.block_rows = 1, c.block_cols = -1;
+    } else {
+      const Json* b = member(w, "block_structure");
+      TCPP_CHECK(b && b->is_array() && b->size() == 2 && (*b)[0].is_number_integer() && (*b)[1].is_number_integer() &&
+                     (*b)[0].get<int64_t>() > 0 && (*b)[1].get<int64_t>() % cpu::kF8Block == 0 &&
+                     (*b)[1].get<int64_t>() > 0,
+                 NotImplementedError, where, ": ", key, ".weights.block_structure must be [rows, cols] with cols a ",
+                 "positive multiple of ", cpu::kF8Block);
+      c.block_rows = (*b)[0].get<int64_t>(), c.block_cols = (*b)[1].get<int64_t>();
+    }
+  }
+  return c;
+}
+
 // ---- tensors
 
 std::string module_of(const ConversionContext& ctx, const std::string& suffix) {
@@ -105,15 +153,39 @@ const Tensor& only(const std::vector<Tensor>& group, const ConversionContext& ct
 }
 
 // 4-bit integers with a zero point per (group, output row): q[n * K + k], zero[g * N + n],
-// scale[g * N + n] (f16 bits), group[k].
+// scale[g * N + n], group[k].
 struct Int4Matrix {
   int64_t N = 0, K = 0, G = 0;
   std::vector<uint8_t> q, zero;
-  const uint16_t* scale = nullptr;
+  std::vector<float> scale;
   std::vector<int32_t> group;
 };
 
-// Q4_Z when each aligned run of 32 columns has one group, else the exact values in F32.
+// The scales of a tensor as f32 (f16, bf16 and f32 convert exactly), transposed from [N, G] to
+// [G, N] when `transposed`.
+std::vector<float> scale_values(const Tensor& s, int64_t G, int64_t N, bool transposed) {
+  std::vector<float> out(static_cast<size_t>(G * N));
+  for (int64_t i = 0; i < G * N; ++i) {
+    float v;
+    if (s.dtype() == DType::F32) v = s.data<float>()[i];
+    else {
+      uint16_t h;
+      std::memcpy(&h, static_cast<const char*>(s.raw_data()) + 2 * i, 2);
+      v = s.dtype() == DType::F16 ? f16_to_f32_portable(h) : bf16_to_f32(h);
+    }
+    out[transposed ? i % G * N + i / G : i] = v;
+  }
+  return out;
+}
+
+bool all_f16(const std::vector<float>& xs) {
+  for (float x : xs)
+    if (f16_to_f32_portable(f32_to_f16_portable(x)) != x) return false;
+  return true;
+}
+
+// Q4_Z when each aligned run of 32 columns has one group and every scale is an f16 value (GPTQ's
+// and AWQ's are), else the exact values in F32.
 Tensor pack_int4(const Int4Matrix& m, const std::string& key) {
   TCPP_CHECK(m.K % 32 == 0, ShapeError, "pre-quantized weight '", key, "': ", m.K,
              " input features are not whole blocks of 32");
@@ -123,13 +195,13 @@ Tensor pack_int4(const Int4Matrix& m, const std::string& key) {
                m.group[k], " of input feature ", k, " is outside the ", m.G, " groups of its scales");
     aligned = aligned && m.group[k] == m.group[k / 32 * 32];
   }
-  if (!aligned) {
+  if (!aligned || !all_f16(m.scale)) {
     Tensor out = Tensor::empty({m.N, m.K}, DType::F32);
     float* o = out.data<float>();
     for (int64_t n = 0; n < m.N; ++n)
       for (int64_t k = 0; k < m.K; ++k) {
         const int64_t g = m.group[k];
-        o[n * m.K + k] = f16_to_f32_portable(m.scale[g * m.N + n]) *
+        o[n * m.K + k] = m.scale[g * m.N + n] *
                          static_cast<float>(m.q[n * m.K + k] - m.zero[g * m.N + n]);
       }
     return out;
@@ -139,7 +211,7 @@ Tensor pack_int4(const Int4Matrix& m, const std::string& key) {
   for (int64_t n = 0; n < m.N; ++n)
     for (int64_t k = 0; k < m.K; k += 32, b += cpu::kQ4ZBytes) {
       const int64_t g = m.group[k];
-      cpu::pack_q4_z_block(&m.q[n * m.K + k], m.scale[g * m.N + n], m.zero[g * m.N + n], b);
+      cpu::pack_q4_z_block(&m.q[n * m.K + k], f32_to_f16_portable(m.scale[g * m.N + n]), m.zero[g * m.N + n], b);
     }
   return out;
 }
@@ -181,7 +253,7 @@ class GptqRepackOp : public RepackOp {
     expect_tensor(scales, DType::F16, {m.G, m.N}, module_of(ctx, ".scales"));
     expect_tensor(qzeros, DType::I32, {m.G, m.N / 8}, module_of(ctx, ".qzeros"));
     expect_tensor(g_idx, DType::I32, {m.K}, module_of(ctx, ".g_idx"));
-    m.scale = static_cast<const uint16_t*>(scales.raw_data());
+    m.scale = scale_values(scales, m.G, m.N, false);
     m.group.assign(g_idx.data<int32_t>(), g_idx.data<int32_t>() + m.K);
     const int32_t* qw = qweight.data<int32_t>();
     m.q.resize(static_cast<size_t>(m.N * m.K));
@@ -215,7 +287,7 @@ class AwqRepackOp : public RepackOp {
     m.G = m.K / c_.group_size;
     expect_tensor(scales, DType::F16, {m.G, m.N}, module_of(ctx, ".scales"));
     expect_tensor(qzeros, DType::I32, {m.G, m.N / 8}, module_of(ctx, ".qzeros"));
-    m.scale = static_cast<const uint16_t*>(scales.raw_data());
+    m.scale = scale_values(scales, m.G, m.N, false);
     m.group.resize(static_cast<size_t>(m.K));
     for (int64_t k = 0; k < m.K; ++k) m.group[k] = static_cast<int32_t>(k / c_.group_size);
     auto unpack = [&](const int32_t* words, int64_t rows, std::vector<uint8_t>& out, bool transpose) {
@@ -231,7 +303,9 @@ class AwqRepackOp : public RepackOp {
 };
 
 // FineGrained FP8: weight e4m3 [N, K], weight_scale_inv f32 [ceil(N / rows), ceil(K / cols)]:
-// each 128 codes of a row take the scale of their block.
+// each 128 codes of a row take the scale of their block. compressed-tensors' float-quantized
+// weights are the same with weight_scale (f32, f16 or bf16: converted exactly) per channel
+// ([N, 1]: block_cols -1, the whole row) or per block.
 class Fp8RepackOp : public RepackOp {
  public:
   explicit Fp8RepackOp(PrequantizedConfig c) : RepackOp(std::move(c), "Fp8ToF8B128") {}
@@ -242,18 +316,58 @@ class Fp8RepackOp : public RepackOp {
     const int64_t N = w.size(0), K = w.size(1);
     TCPP_CHECK(K % cpu::kF8Block == 0, ShapeError, "tensor '", module_of(ctx, ".weight"), "': ", K,
                " input features are not whole blocks of ", cpu::kF8Block);
-    const int64_t SN = (N + c_.block_rows - 1) / c_.block_rows, SK = (K + c_.block_cols - 1) / c_.block_cols;
-    expect_tensor(s, DType::F32, {SN, SK}, module_of(ctx, ".weight_scale_inv"));
+    const int64_t rows = c_.block_rows, cols = c_.block_cols < 0 ? K : c_.block_cols;
+    const int64_t SN = (N + rows - 1) / rows, SK = (K + cols - 1) / cols;
+    const std::string skey = module_of(ctx, c_.method == "fp8" ? ".weight_scale_inv" : ".weight_scale");
+    TCPP_CHECK(is_floating(s.dtype()) && s.shape() == Shape({SN, SK}), ShapeError, "tensor '", skey, "' is ",
+               s.describe(), ", expected a float tensor ", shape_to_string({SN, SK}));
+    const std::vector<float> scale = scale_values(s, SN, SK, false);
     Tensor out = Tensor::empty({N, K}, DType::F8_B128);
     auto* b = static_cast<unsigned char*>(out.raw_data());
     const auto* codes = static_cast<const unsigned char*>(w.raw_data());
-    const float* scale = s.data<float>();
     for (int64_t n = 0; n < N; ++n)
       for (int64_t k = 0; k < K; k += cpu::kF8Block, b += cpu::kF8B128Bytes) {
-        std::memcpy(b, &scale[n / c_.block_rows * SK + k / c_.block_cols], 4);
+        std::memcpy(b, &scale[n / rows * SK + k / cols], 4);
         std::memcpy(b + 4, codes + n * K + k, cpu::kF8Block);
       }
     return {{out}};
+  }
+};
+
+// compressed-tensors pack-quantized, symmetric int4: weight_packed int32 [N, K/8], input feature
+// k in bits 4 (k % 8) of word k / 8 as q + 8 (offset code); weight_scale [N, G]; weight_shape
+// [N, K]. x = scale * (code - 8).
+class PackedInt4RepackOp : public RepackOp {
+ public:
+  explicit PackedInt4RepackOp(PrequantizedConfig c) : RepackOp(std::move(c), "PackQuantizedToQ4Z") {}
+  TensorGroups convert(TensorGroups in, const ConversionContext& ctx) const override {
+    const Tensor packed = only(in[0], ctx).contiguous(), scales = only(in[1], ctx).contiguous();
+    const Tensor shape = only(in[2], ctx).contiguous();
+    TCPP_CHECK(packed.dim() == 2 && packed.dtype() == DType::I32, ShapeError, "tensor '",
+               module_of(ctx, ".weight_packed"), "' is ", packed.describe(), ", expected int32 [out, in / 8]");
+    Int4Matrix m;
+    m.N = packed.size(0);
+    m.K = packed.size(1) * 8;
+    TCPP_CHECK(shape.numel() == 2 && (shape.dtype() == DType::I64 || shape.dtype() == DType::I32) &&
+                   (shape.dtype() == DType::I64 ? shape.data<int64_t>()[0] : shape.data<int32_t>()[0]) == m.N &&
+                   (shape.dtype() == DType::I64 ? shape.data<int64_t>()[1] : shape.data<int32_t>()[1]) == m.K,
+               ShapeError, "tensor '", module_of(ctx, ".weight_shape"), "' does not hold [", m.N, ", ", m.K,
+               "], the shape of '", module_of(ctx, ".weight_packed"), "'");
+    TCPP_CHECK(c_.group_size == -1 || m.K % c_.group_size == 0, ConfigError, "quantization_config group_size ",
+               c_.group_size, " does not divide the ", m.K, " input features of '", module_of(ctx, ".weight_packed"),
+               "'");
+    m.G = c_.group_size == -1 ? 1 : m.K / c_.group_size;
+    TCPP_CHECK(is_floating(scales.dtype()) && scales.shape() == Shape({m.N, m.G}), ShapeError, "tensor '",
+               module_of(ctx, ".weight_scale"), "' is ", scales.describe(), ", expected a float tensor ",
+               shape_to_string({m.N, m.G}));
+    m.scale = scale_values(scales, m.G, m.N, true);
+    m.zero.assign(static_cast<size_t>(m.G * m.N), 8);
+    m.group.resize(static_cast<size_t>(m.K));
+    for (int64_t k = 0; k < m.K; ++k) m.group[k] = static_cast<int32_t>(c_.group_size == -1 ? 0 : k / c_.group_size);
+    const int32_t* words = packed.data<int32_t>();
+    m.q.resize(static_cast<size_t>(m.N * m.K));
+    for (int64_t i = 0; i < m.N * m.K; ++i) m.q[i] = nibble(words[i / 8], i % 8);
+    return {{pack_int4(m, ctx.target_key)}};
   }
 };
 
@@ -308,7 +422,7 @@ void add_module_rules(std::vector<WeightTransform>& rules, const std::vector<std
 }  // namespace
 
 bool is_prequantized_method(std::string_view method) {
-  return method == "gptq" || method == "awq" || method == "fp8" || method == "mxfp4";
+  return method == "gptq" || method == "awq" || method == "fp8" || method == "mxfp4" || method == "compressed-tensors";
 }
 
 std::optional<PrequantizedConfig> prequantized_checkpoint(const Json& config_json, const std::string& where) {
@@ -320,18 +434,20 @@ std::optional<PrequantizedConfig> prequantized_checkpoint(const Json& config_jso
   if (method == "awq") return awq_config(q, where);
   if (method == "fp8") return fp8_config(q, where);
   if (method == "mxfp4") return PrequantizedConfig{.method = "mxfp4"};
+  if (method == "compressed-tensors") return compressed_tensors_config(q, where);
   return std::nullopt;
 }
 
-std::string prequantized_marker(std::string_view method) {
-  if (method == "fp8") return ".weight_scale_inv";
-  if (method == "mxfp4") return "_blocks";
+std::string prequantized_marker(const PrequantizedConfig& c) {
+  if (c.method == "fp8") return ".weight_scale_inv";
+  if (c.method == "mxfp4") return "_blocks";
+  if (c.method == "compressed-tensors") return c.scheme == "int4" ? ".weight_packed" : ".weight_scale";
   return ".qweight";
 }
 
 std::vector<WeightTransform> prequantized_rules(const PrequantizedConfig& c, const std::vector<std::string>& keys) {
   std::vector<WeightTransform> rules;
-  const std::string marker = prequantized_marker(c.method);
+  const std::string marker = prequantized_marker(c);
   if (c.method == "gptq")
     add_module_rules(rules, keys, marker, {".qweight", ".qzeros", ".scales", ".g_idx"}, ".weight",
                      std::make_shared<GptqRepackOp>(c));
@@ -341,6 +457,11 @@ std::vector<WeightTransform> prequantized_rules(const PrequantizedConfig& c, con
   else if (c.method == "fp8")
     add_module_rules(rules, keys, marker, {".weight", ".weight_scale_inv"}, ".weight",
                      std::make_shared<Fp8RepackOp>(c));
+  else if (c.method == "compressed-tensors" && c.scheme == "int4")
+    add_module_rules(rules, keys, marker, {".weight_packed", ".weight_scale", ".weight_shape"}, ".weight",
+                     std::make_shared<PackedInt4RepackOp>(c));
+  else if (c.method == "compressed-tensors")
+    add_module_rules(rules, keys, marker, {".weight", ".weight_scale"}, ".weight", std::make_shared<Fp8RepackOp>(c));
   else if (c.method == "mxfp4")
     add_module_rules(rules, keys, marker, {"_blocks", "_scales"}, "", std::make_shared<Mxfp4RepackOp>(c));
   return rules;

@@ -6,6 +6,9 @@
 //   fp8   (FineGrained FP8: weight F8_E4M3 + weight_scale_inv f32 per weight_block_size block,
 //          block columns a multiple of 128)  -> F8_B128
 //   mxfp4 (gpt-oss: NAME_blocks u8 [..., N, K/32, 16] + NAME_scales e8m0 [..., N, K/32])  -> MXFP4
+//   compressed-tensors pack-quantized (symmetric int4 by group / channel: weight_packed,
+//          weight_scale, weight_shape) -> Q4_Z (F32 where a scale is not an f16 value);
+//          float-quantized (fp8 e4m3 weight + weight_scale by channel / block) -> F8_B128
 // Each dequantised value is the single f32 product the format defines (scale * (q - zero),
 // e4m3 * scale, e2m1 * 2^e), so the packed model computes with exactly the checkpoint's weights.
 //
@@ -31,10 +34,11 @@
 namespace transformers::loading {
 
 struct PrequantizedConfig {
-  std::string method;            // gptq, awq, fp8, mxfp4
+  std::string method;            // gptq, awq, fp8, mxfp4, compressed-tensors
+  std::string scheme;            // compressed-tensors: int4 (pack-quantized) or fp8 (float-quantized)
   int64_t group_size = 128;      // gptq / awq; -1: one group per row (gptq)
   bool zero_minus_one = true;    // gptq checkpoint_format "gptq" (v1): the stored zero is zero - 1
-  int64_t block_rows = 128, block_cols = 128;  // fp8 weight_block_size
+  int64_t block_rows = 128, block_cols = 128;  // fp8 weight_block_size; cols -1: the whole row
 };
 
 bool is_prequantized_method(std::string_view method);
@@ -44,7 +48,7 @@ bool is_prequantized_method(std::string_view method);
 std::optional<PrequantizedConfig> prequantized_checkpoint(const Json& config_json, const std::string& where);
 
 // The key ending that marks a quantized module of `method` (".qweight", "_blocks", ...).
-std::string prequantized_marker(std::string_view method);
+std::string prequantized_marker(const PrequantizedConfig& config);
 // One converter per quantized module found among the checkpoint's keys.
 std::vector<WeightTransform> prequantized_rules(const PrequantizedConfig& config, const std::vector<std::string>& keys);
 

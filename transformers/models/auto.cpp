@@ -72,7 +72,7 @@ std::unique_ptr<CausalLM> AutoModelForCausalLM::from_pretrained(const std::files
     auto rules = loading::prequantized_rules(*pre, ck.names());
     TCPP_CHECK(!rules.empty(), FormatError, config.where(), ": quantization_config.quant_method is '", pre->method,
                "' but the checkpoint has no tensor in that format (",
-               loading::prequantized_marker(pre->method), ")");
+               loading::prequantized_marker(*pre), ")");
     rules.insert(rules.end(), lw.rules.begin(), lw.rules.end());
     lw.rules = std::move(rules);
     lw.prequantized = pre->method;
