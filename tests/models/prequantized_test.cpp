@@ -15,6 +15,7 @@
 #include "transformers/io/json.h"
 #include "transformers/io/safetensors.h"
 #include "transformers/models/auto.h"
+#include "transformers/models/save.h"
 
 namespace transformers {
 namespace {
@@ -307,6 +308,16 @@ TEST(Prequantized, GptqV1AndV2MatchTheDequantisedModel) {
                                   [&](const LinearShape& s, std::mt19937& rng) { return gptq_module(s, o, rng); }),
                        "gptq", DType::Q4_Z);
   }
+}
+
+// A repacked model has no checkpoint layout to return to: save_pretrained refuses it by name.
+TEST(Prequantized, SavingARepackedModelIsRefused) {
+  const GptqOptions o;
+  const Pair p = write_pair("gptq_save", gptq_config(o),
+                            [&](const LinearShape& s, std::mt19937& rng) { return gptq_module(s, o, rng); });
+  auto m = AutoModelForCausalLM::from_pretrained(p.quantized, {.dtype = "float32"});
+  expect_error_naming<NotImplementedError>([&] { save_pretrained(*m, testing::scratch_dir("gptq_saved")); },
+                                           "q_proj.weight' is Q4_Z, repacked from a pre-quantized checkpoint");
 }
 
 TEST(Prequantized, GptqGroupSize128AndPerRow) {

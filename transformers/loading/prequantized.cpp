@@ -421,6 +421,8 @@ void add_module_rules(std::vector<WeightTransform>& rules, const std::vector<std
 
 }  // namespace
 
+bool is_repacked_dtype(DType dt) { return dt == DType::Q4_Z || dt == DType::F8_B128 || dt == DType::MXFP4; }
+
 bool is_prequantized_method(std::string_view method) {
   return method == "gptq" || method == "awq" || method == "fp8" || method == "mxfp4" || method == "compressed-tensors";
 }

@@ -42,6 +42,8 @@ struct PrequantizedConfig {
 };
 
 bool is_prequantized_method(std::string_view method);
+// The block dtypes the rules repack into (Q4_Z, F8_B128, MXFP4): save_pretrained refuses them.
+bool is_repacked_dtype(DType dt);
 // config.json's quantization_config when its quant_method is one of the above (nullopt for none
 // or another method); bad or unsupported values (bits 8, awq version gemv, a missing
 // weight_block_size, ...) are ConfigError / NotImplementedError naming `where` and the key.
