@@ -169,9 +169,9 @@ TEST(QuantizedLoad, UnsupportedMethodsAndBadOptionsAreClearErrors) {
   testing::expect_error_naming<NotImplementedError>(
       [] {
         AutoModelForCausalLM::from_pretrained(
-            folder_with_quantization_config("q_gptq", {{"quant_method", "gptq"}, {"bits", 4}}));
+            folder_with_quantization_config("q_bnb", {{"quant_method", "bitsandbytes"}, {"load_in_4bit", true}}));
       },
-      "quant_method 'gptq' is not supported");
+      "quant_method 'bitsandbytes' is not supported");
   testing::expect_error_naming<ConfigError>(
       [] { AutoModelForCausalLM::from_pretrained(folder_with_quantization_config("q_bad", Json::array())); },
       "quantization_config must be an object");

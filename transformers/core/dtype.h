@@ -14,7 +14,15 @@ namespace transformers {
 //   Q8_0: 34 bytes per block: f16 scale d, then 32 int8 q;                 x = d * q
 //   Q4_0: 18 bytes per block: f16 scale d, then 16 bytes of nibbles; element j < 16 is the low
 //         nibble of byte j, element j + 16 its high nibble;                 x = d * (q - 8)
-enum class DType : uint8_t { F32, F16, BF16, I32, I64, U8, Bool, I8, F8_E4M3, Q8_0, Q4_0 };
+// Pre-quantized checkpoint formats, repacked at load (loading/prequantized.h; codecs in
+// ops/cpu/prequant_blocks.h):
+//   Q4_Z:    20 bytes per 32: f16 scale d, u8 zero z, u8 0, 16 bytes of nibbles in Q4_0's order;
+//            x = d * (q - z)  (GPTQ, AWQ)
+//   F8_B128: 132 bytes per 128: f32 scale s, then 128 e4m3 codes;  x = e4m3(c) * s  (FP8)
+//   MXFP4:   17 bytes per 32: e8m0 scale e, then 16 bytes; element 2i is the low nibble of byte
+//            i, 2i + 1 its high nibble (gpt-oss's order); x = e2m1(q) * 2^(e - 127)
+enum class DType : uint8_t { F32, F16, BF16, I32, I64, U8, Bool, I8, F8_E4M3, Q8_0, Q4_0,
+                             Q4_Z, F8_B128, MXFP4 };
 
 // Bytes per element of a plain dtype; a block dtype has no per-element size and throws ValueError
 // (use dtype_nbytes).

@@ -93,7 +93,9 @@ LoadReport load_weights(nn::Module& module, const SafetensorsCheckpoint& ck, con
   std::set<std::string> filled;
   auto fetch = [&](const std::string& key) {
     const SafetensorsEntry& e = ck.entry(key);
-    TCPP_CHECK(is_floating(e.dtype) || is_block_dtype(e.dtype), FormatError, "tensor '", key, "' has dtype ",
+    const bool packed = !o.prequantized.empty() && (e.dtype == DType::I32 || e.dtype == DType::I64 || e.dtype == DType::U8 ||
+                                                     e.dtype == DType::F8_E4M3);
+    TCPP_CHECK(is_floating(e.dtype) || is_block_dtype(e.dtype) || packed, FormatError, "tensor '", key, "' has dtype ",
                dtype_safetensors_name(e.dtype), ", expected a float or quantized (Q8_0, Q4_0) type");
     return ck.tensor(key);
   };
@@ -128,13 +130,16 @@ LoadReport load_weights(nn::Module& module, const SafetensorsCheckpoint& ck, con
       DType want = p.role == nn::ParamRole::Matrix ? o.dtype : DType::F32;
       const auto decision = o.quantization ? quantize_decision(*o.quantization, p) : QuantizeDecision::NotMatrix;
       if (decision == QuantizeDecision::Quantize) want = o.quantization->weight_dtype();
+      const bool repacked = !o.prequantized.empty() && item.converter >= 0 && p.role == nn::ParamRole::Matrix &&
+                            (is_block_dtype(t.dtype()) || t.dtype() == DType::F32);
+      if (repacked) want = t.dtype();
       const bool in_place = t.dtype() == want && item.converter < 0 && !transposed;
       const uint64_t source_bytes = t.nbytes();
       if (t.dtype() != want) t = ops::cast(t, want);  // quantizes chunk by chunk: no f32 copy of t
       *p.tensor = t;
       sources_kept = sources_kept || in_place;
       std::lock_guard<std::mutex> lock(mutex);
-      if (decision == QuantizeDecision::Quantize) {
+      if (decision == QuantizeDecision::Quantize || repacked) {
         ++report.quantized;
         report.quantized_source_bytes += source_bytes;
         report.quantized_bytes += t.nbytes();
@@ -173,6 +178,7 @@ LoadReport load_weights(nn::Module& module, const SafetensorsCheckpoint& ck, con
   loading::sort_natural(report.missing);
   loading::sort_natural(report.kept_in_float);
   if (o.quantization) report.quantization = o.quantization->quant_method;
+  if (!o.prequantized.empty()) report.quantization = o.prequantized;
   std::sort(report.mismatched.begin(), report.mismatched.end());
   if (!report.mismatched.empty() || !report.missing.empty() || (o.strict && !report.unexpected.empty())) {
     std::string msg;

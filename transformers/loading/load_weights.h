@@ -53,6 +53,10 @@ struct LoadWeightsOptions {
   std::string base_model_prefix = "model";
   // Quantize weight matrices while loading (loading/quantization.h); nullptr: as stored / dtype.
   const QuantizationConfig* quantization = nullptr;
+  // A pre-quantized checkpoint (loading/prequantized.h), named here ("gptq", ...): its packed
+  // integer / fp8 tensors may be read, and the block dtypes its rules repack into are kept as
+  // they are (counted as quantized in the report) instead of being cast to `dtype`.
+  std::string prequantized;
   // Unexpected checkpoint keys are an error too (default: reported).
   bool strict = false;
   // Called after each group of tensors is in place with (groups done, groups in all), from the

@@ -3,6 +3,7 @@
 #include <map>
 
 #include "transformers/core/error.h"
+#include "transformers/loading/prequantized.h"
 #include "transformers/nn/module.h"
 #include "transformers/ops/ops.h"
 
@@ -96,9 +97,10 @@ std::optional<QuantizationConfig> checkpoint_quantization(const Json& config_jso
   TCPP_CHECK(q.is_object() && q.contains("quant_method") && q["quant_method"].is_string(), ConfigError, where,
              ": quantization_config must be an object with a string 'quant_method'");
   const std::string method = q["quant_method"].get<std::string>();
+  if (loading::is_prequantized_method(method)) return std::nullopt;  // loading/prequantized.h
   TCPP_CHECK(find_method(method), NotImplementedError, where, ": quantization_config.quant_method '", method,
              "' is not supported (pre-quantized checkpoints load in ", kMethodList,
-             " only); load the unquantized checkpoint, with a quantization option if wanted");
+             ", gptq, awq, fp8, mxfp4 only); load the unquantized checkpoint, with a quantization option if wanted");
   QuantizationConfig c;
   c.quant_method = method;
   if (q.contains("modules_to_not_convert") && !q["modules_to_not_convert"].is_null()) {

@@ -52,9 +52,11 @@ const char* quantize_decision_name(QuantizeDecision d);
 size_t quantize_parameters(nn::Module& module, const QuantizationConfig& config);
 
 // config.json's quantization_config (a checkpoint saved quantized): ours (quant_method q8_0 /
-// q4_0) is returned, so its tensors load as stored; any other method (gptq, awq, bitsandbytes,
-// fp8, ...) is a NotImplementedError naming it and the file, instead of loading its packed
-// tensors as if they were weights. nullopt when config.json has none.
+// q4_0) is returned, so its tensors load as stored; the pre-quantized methods that
+// loading/prequantized.h repacks (gptq, awq, fp8, mxfp4) give nullopt (prequantized_checkpoint
+// reads them); any other method (bitsandbytes, ...) is a NotImplementedError naming it and the
+// file, instead of loading its packed tensors as if they were weights. nullopt when config.json
+// has none.
 std::optional<QuantizationConfig> checkpoint_quantization(const Json& config_json, const std::string& where);
 
 }  // namespace transformers

@@ -5,6 +5,7 @@
 #include "transformers/gguf/gguf_model.h"
 #include "transformers/hub/hub_cache.h"
 #include "transformers/loading/conversion_mapping.h"
+#include "transformers/loading/prequantized.h"
 #include "transformers/models/checkpoint_checks.h"
 #include "transformers/models/registry.h"
 
@@ -63,6 +64,19 @@ std::unique_ptr<CausalLM> AutoModelForCausalLM::from_pretrained(const std::files
   const std::optional<QuantizationConfig>& quantization = options.quantization_config ? options.quantization_config : stored;
   if (quantization) quantization->weight_dtype();  // an unknown method fails before any tensor is read
   lw.quantization = quantization ? &*quantization : nullptr;
+  // A pre-quantized checkpoint (GPTQ, AWQ, FP8, MXFP4): its modules are repacked by rules that
+  // run before the model's own.
+  if (const auto pre = loading::prequantized_checkpoint(config.raw, config.where())) {
+    TCPP_CHECK(!options.quantization_config, ValueError, config.where(), ": the checkpoint is already quantized (",
+               pre->method, "); load it without a quantization_config");
+    auto rules = loading::prequantized_rules(*pre, ck.names());
+    TCPP_CHECK(!rules.empty(), FormatError, config.where(), ": quantization_config.quant_method is '", pre->method,
+               "' but the checkpoint has no tensor in that format (",
+               loading::prequantized_marker(*pre), ")");
+    rules.insert(rules.end(), lw.rules.begin(), lw.rules.end());
+    lw.rules = std::move(rules);
+    lw.prequantized = pre->method;
+  }
   LoadReport report = load_weights(*model, ck, lw);
   report_load(report, options);
   model->generation_config = GenerationConfig::from_pretrained(path, &model->config());

@@ -9,6 +9,7 @@
 #include "transformers/io/safetensors.h"
 #include "transformers/loading/conversion_mapping.h"
 #include "transformers/loading/conversion_plan.h"
+#include "transformers/loading/prequantized.h"
 #include "transformers/loading/shard_writer.h"
 #include "transformers/models/registry.h"
 #include "transformers/ops/ops.h"
@@ -60,6 +61,11 @@ void save_pretrained(const CausalLM& model, const std::filesystem::path& dir, co
   for (const auto& p : model.named_parameters()) {
     if (tied_targets.count(p.name) || !p.tensor->defined()) continue;
     Tensor t = *p.tensor;
+    // Repacked GPTQ / AWQ / FP8 / MXFP4 matrices have no layout to go back to (and a
+    // config.json that names their method would not load them): refused before any weight is written.
+    TCPP_CHECK(!loading::is_repacked_dtype(t.dtype()), NotImplementedError, "save_pretrained: '", p.name, "' is ",
+               dtype_safetensors_name(t.dtype()),
+               ", repacked from a pre-quantized checkpoint; saving such a model is not supported");
     if (p.stored_transposed) t = t.transpose(0, 1).contiguous();  // back to the checkpoint's [in, out]
     state.emplace(p.name, t);
   }

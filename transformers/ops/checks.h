@@ -48,6 +48,9 @@ inline void require_mask_dtype(const Tensor& mask, const char* op) {
     case DType::F8_E4M3:
     case DType::Q8_0:
     case DType::Q4_0:
+    case DType::Q4_Z:
+    case DType::F8_B128:
+    case DType::MXFP4:
       break;
   }
   throw ShapeError(transformers::detail::concat(op, ": key padding mask of dtype ",

@@ -76,8 +76,12 @@ constexpr int64_t kSmallGemmMaxRows = 32;
 constexpr int64_t kPanelGemmMinRows = 8;
 
 
-constexpr int kWeightFormatCount = 5;
-// The table slot of a weight dtype (F32, BF16, F16, Q8_0, Q4_0). Any other dtype throws
+constexpr int kWeightFormatCount = 8;
+// The kernels of a format that has dequant_rows only (Q4_Z, F8_B128, MXFP4: no gemv, no gemm):
+// the linear driver converts panels of rows to f32 and calls sgemm, for every M. The same on
+// every tier.
+WeightKernels dequant_only_weight_kernels(DType dt);
+// The table slot of a weight dtype (F32, BF16, F16, Q8_0, Q4_0, Q4_Z, F8_B128, MXFP4). Any other dtype throws
 // ValueError naming it: a format without kernels is an error, never zeros.
 int weight_format_index(DType dt);
 const WeightFormat& weight_format(DType dt);

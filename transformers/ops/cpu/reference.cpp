@@ -33,7 +33,10 @@ auto with_float_dtype(DType dt, const char* what, F&& fn) {
     case DType::I8:
     case DType::F8_E4M3:
     case DType::Q8_0:
-    case DType::Q4_0: break;
+    case DType::Q4_0:
+    case DType::Q4_Z:
+    case DType::F8_B128:
+    case DType::MXFP4: break;
   }
   throw_not_float(dt, what);
 }
@@ -128,6 +131,12 @@ void linear(const float* x, int64_t M, int64_t K, int64_t ldx, const void* w, DT
     if (bias)
       for (int64_t m = 0; m < M; ++m)
         for (int64_t n = 0; n < N; ++n) y[m * ldy + n] += bias[n];
+    return;
+  }
+  if (is_block_dtype(wdt)) {  // a dequant-only format: the f32 product of its exact values
+    std::vector<float> wf(static_cast<size_t>(N * K));
+    weight_format(wdt).dequantize(w, wf.data(), N * K);
+    product<DType::F32>(x, M, K, ldx, wf.data(), 0, N, bias, y, ldy);
     return;
   }
   with_float_dtype(wdt, "linear", [&]<DType DT>() { product<DT>(x, M, K, ldx, w, 0, N, bias, y, ldy); });
@@ -253,7 +262,9 @@ const Kernels& reference_kernels() {
   static const Kernels k{"scalar",
                          Isa::Scalar,
                          {weight_kernels<DType::F32>(), weight_kernels<DType::BF16>(), weight_kernels<DType::F16>(),
-                          quantized_weight_kernels<DType::Q8_0>(), quantized_weight_kernels<DType::Q4_0>()},
+                          quantized_weight_kernels<DType::Q8_0>(), quantized_weight_kernels<DType::Q4_0>(),
+                          dequant_only_weight_kernels(DType::Q4_Z), dequant_only_weight_kernels(DType::F8_B128),
+                          dequant_only_weight_kernels(DType::MXFP4)},
                          linear, dot, axpy, add, mul, scale, rms_norm_row, layer_norm_row, softmax_row,
                          silu, gelu, gelu_tanh, silu_mul, gelu_tanh_mul, to_f32, from_f32, dot_tile,
                          matmul_acc_tile, exp_shift_sum};

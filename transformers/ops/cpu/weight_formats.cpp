@@ -2,6 +2,7 @@
 
 #include "transformers/core/error.h"
 #include "transformers/ops/cpu/kernels.h"
+#include "transformers/ops/cpu/prequant_blocks.h"
 #include "transformers/ops/cpu/quant_blocks.h"
 
 namespace transformers::cpu {
@@ -14,7 +15,17 @@ const WeightFormat kFormats[kWeightFormatCount] = {
     {DType::F16, "f16", 1, 2, Act::F32, nullptr, nullptr},
     {DType::Q8_0, "q8_0", kQBlock, kQ8_0Bytes, Act::Int8Blocks, quantize_q8_0, dequantize_q8_0},
     {DType::Q4_0, "q4_0", kQBlock, kQ4_0Bytes, Act::Int8Blocks, quantize_q4_0, dequantize_q4_0},
+    // Pre-quantized checkpoint formats (prequant_blocks.h): dequant_rows only, f32 products.
+    {DType::Q4_Z, "q4_z", kQBlock, kQ4ZBytes, Act::F32, quantize_q4_z, dequantize_q4_z},
+    {DType::F8_B128, "f8_b128", kF8Block, kF8B128Bytes, Act::F32, quantize_f8_b128, dequantize_f8_b128},
+    {DType::MXFP4, "mxfp4", kQBlock, kMxfp4Bytes, Act::F32, quantize_mxfp4, dequantize_mxfp4},
 };
+
+template <DType DT>
+void format_dequant_rows(const void* w, int64_t K, int64_t row0, int64_t rows, float* out) {
+  kFormats[weight_format_index(DT)].dequantize(static_cast<const char*>(w) + dtype_nbytes(DT, row0 * K), out,
+                                               rows * K);
+}
 }  // namespace
 
 int weight_format_index(DType dt) {
@@ -24,6 +35,9 @@ int weight_format_index(DType dt) {
     case DType::F16: return 2;
     case DType::Q8_0: return 3;
     case DType::Q4_0: return 4;
+    case DType::Q4_Z: return 5;
+    case DType::F8_B128: return 6;
+    case DType::MXFP4: return 7;
     case DType::I32:
     case DType::I64:
     case DType::U8:
@@ -32,10 +46,21 @@ int weight_format_index(DType dt) {
     case DType::F8_E4M3: break;
   }
   throw ValueError("no weight kernels for dtype " + std::string(dtype_safetensors_name(dt)) +
-                   " (weights are F32, BF16, F16, Q8_0 or Q4_0)");
+                   " (weights are F32, BF16, F16, Q8_0, Q4_0, Q4_Z, F8_B128 or MXFP4)");
 }
 
 const WeightFormat& weight_format(DType dt) { return kFormats[weight_format_index(dt)]; }
+
+WeightKernels dequant_only_weight_kernels(DType dt) {
+  void (*rows)(const void*, int64_t, int64_t, int64_t, float*) = nullptr;
+  switch (dt) {
+    case DType::Q4_Z: rows = format_dequant_rows<DType::Q4_Z>; break;
+    case DType::F8_B128: rows = format_dequant_rows<DType::F8_B128>; break;
+    case DType::MXFP4: rows = format_dequant_rows<DType::MXFP4>; break;
+    default: throw ValueError("dequant_only_weight_kernels: " + std::string(dtype_safetensors_name(dt)));
+  }
+  return {nullptr, nullptr, rows, Act::F32, nullptr};
+}
 
 void throw_not_float(DType dt, const char* what) {
   throw ValueError(std::string(what) + ": dtype " + std::string(dtype_safetensors_name(dt)) +
