@@ -78,6 +78,8 @@ void set_flag(Tensor& mask, int64_t j, int flag) {
     case DType::F8_E4M3:
     case DType::Q8_0:
     case DType::Q4_0:
+    case DType::NF4:
+    case DType::FP4:
       break;
   }
   FAIL() << "no integer mask of dtype " << dtype_torch_name(mask.dtype());

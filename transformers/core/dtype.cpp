@@ -17,8 +17,9 @@ constexpr DTypeInfo kInfo[] = {
     {"I32", "int32", 1, 4},     {"I64", "int64", 1, 8},    {"U8", "uint8", 1, 1},
     {"BOOL", "bool", 1, 1},     {"I8", "int8", 1, 1},      {"F8_E4M3", "float8_e4m3fn", 1, 1},
     {"Q8_0", "q8_0", 32, 34},   {"Q4_0", "q4_0", 32, 18},
+    {"NF4", "nf4", 64, 36},     {"FP4", "fp4", 64, 36},  // bitsandbytes 4-bit
 };
-static_assert(sizeof(kInfo) / sizeof(kInfo[0]) == static_cast<size_t>(DType::Q4_0) + 1);
+static_assert(sizeof(kInfo) / sizeof(kInfo[0]) == static_cast<size_t>(DType::FP4) + 1);
 const DTypeInfo& info(DType dt) { return kInfo[static_cast<size_t>(dt)]; }
 }  // namespace
 

@@ -14,7 +14,13 @@ namespace transformers {
 //   Q8_0: 34 bytes per block: f16 scale d, then 32 int8 q;                 x = d * q
 //   Q4_0: 18 bytes per block: f16 scale d, then 16 bytes of nibbles; element j < 16 is the low
 //         nibble of byte j, element j + 16 its high nibble;                 x = d * (q - 8)
-enum class DType : uint8_t { F32, F16, BF16, I32, I64, U8, Bool, I8, F8_E4M3, Q8_0, Q4_0 };
+// NF4 and FP4 are bitsandbytes' 4-bit blocks (blocksize 64, ops/cpu/bnb_blocks.h has the code
+// books): 36 bytes per block: f32 absmax, then 32 bytes of nibbles; element 2j is the HIGH nibble
+// of byte j and element 2j + 1 its low nibble (bitsandbytes' order);   x = absmax * code[q]
+enum class DType : uint8_t {
+  F32, F16, BF16, I32, I64, U8, Bool, I8, F8_E4M3, Q8_0, Q4_0,
+  NF4, FP4,  // bitsandbytes 4-bit
+};
 
 // Bytes per element of a plain dtype; a block dtype has no per-element size and throws ValueError
 // (use dtype_nbytes).

@@ -48,6 +48,8 @@ inline void require_mask_dtype(const Tensor& mask, const char* op) {
     case DType::F8_E4M3:
     case DType::Q8_0:
     case DType::Q4_0:
+    case DType::NF4:
+    case DType::FP4:
       break;
   }
   throw ShapeError(transformers::detail::concat(op, ": key padding mask of dtype ",

@@ -131,6 +131,13 @@ void qdequant_rows(const void* w, int64_t K, int64_t row0, int64_t rows, float* 
   weight_format(DT).dequantize(static_cast<const char*>(w) + dtype_nbytes(DT, row0 * K), out, rows * K);
 }
 
+// A format with a scalar codec only (NF4, FP4): the driver dequantizes panels of W and calls sgemm
+// for every M (no gemv, no gemm).
+template <DType DT>
+WeightKernels dequant_only_weight_kernels() {
+  return {nullptr, nullptr, qdequant_rows<DT>, WeightFormat::ActivationFormat::F32, nullptr};
+}
+
 template <DType DT>
 WeightKernels quantized_weight_kernels() {
   WeightKernels k{nullptr, qgemm<DT, false>, qdequant_rows<DT>, WeightFormat::ActivationFormat::Int8Blocks,

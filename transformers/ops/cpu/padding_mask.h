@@ -29,6 +29,8 @@ inline bool key_allowed(const Tensor& mask, int64_t b, int64_t col) {
     case DType::F8_E4M3:
     case DType::Q8_0:
     case DType::Q4_0:
+    case DType::NF4:
+    case DType::FP4:
       break;
   }
   throw ShapeError(transformers::detail::concat("attention: key padding mask of dtype ",

@@ -33,7 +33,9 @@ auto with_float_dtype(DType dt, const char* what, F&& fn) {
     case DType::I8:
     case DType::F8_E4M3:
     case DType::Q8_0:
-    case DType::Q4_0: break;
+    case DType::Q4_0:
+    case DType::NF4:
+    case DType::FP4: break;
   }
   throw_not_float(dt, what);
 }
@@ -114,6 +116,26 @@ void qdequant_rows(const void* w, int64_t K, int64_t row0, int64_t rows, float* 
   weight_format(DT).dequantize(static_cast<const char*>(w) + dtype_nbytes(DT, row0 * K), out, rows * K);
 }
 
+// NF4, FP4: the reference product of the dequantized rows (the formats have no integer kernels).
+template <DType DT>
+void dequantized_product(const float* x, int64_t M, int64_t K, int64_t ldx, const void* w, int64_t n0, int64_t n1,
+                         const float* bias, float* y, int64_t ldy) {
+  std::vector<float> wf(static_cast<size_t>((n1 - n0) * K));
+  qdequant_rows<DT>(w, K, n0, n1 - n0, wf.data());
+  product<DType::F32>(x, M, K, ldx, wf.data(), 0, n1 - n0, bias ? bias + n0 : nullptr, y + n0, ldy);
+}
+
+template <DType DT>
+void dequantized_gemv(const float* x, int64_t M, int64_t K, int64_t ldx, const void* w, int64_t n0, int64_t n1,
+                      float* y, int64_t ldy) {
+  dequantized_product<DT>(x, M, K, ldx, w, n0, n1, nullptr, y, ldy);
+}
+
+template <DType DT>
+constexpr WeightKernels dequant_only_weight_kernels() {
+  return {dequantized_gemv<DT>, nullptr, qdequant_rows<DT>, WeightFormat::ActivationFormat::F32, nullptr};
+}
+
 template <DType DT>
 constexpr WeightKernels quantized_weight_kernels() {
   return {nullptr, qgemm<DT>, qdequant_rows<DT>, WeightFormat::ActivationFormat::Int8Blocks, quantize_activations};
@@ -128,6 +150,11 @@ void linear(const float* x, int64_t M, int64_t K, int64_t ldx, const void* w, DT
     if (bias)
       for (int64_t m = 0; m < M; ++m)
         for (int64_t n = 0; n < N; ++n) y[m * ldy + n] += bias[n];
+    return;
+  }
+  if (wdt == DType::NF4 || wdt == DType::FP4) {
+    (wdt == DType::NF4 ? dequantized_product<DType::NF4> : dequantized_product<DType::FP4>)(x, M, K, ldx, w, 0, N, bias,
+                                                                                           y, ldy);
     return;
   }
   with_float_dtype(wdt, "linear", [&]<DType DT>() { product<DT>(x, M, K, ldx, w, 0, N, bias, y, ldy); });
@@ -253,7 +280,8 @@ const Kernels& reference_kernels() {
   static const Kernels k{"scalar",
                          Isa::Scalar,
                          {weight_kernels<DType::F32>(), weight_kernels<DType::BF16>(), weight_kernels<DType::F16>(),
-                          quantized_weight_kernels<DType::Q8_0>(), quantized_weight_kernels<DType::Q4_0>()},
+                          quantized_weight_kernels<DType::Q8_0>(), quantized_weight_kernels<DType::Q4_0>(),
+                          dequant_only_weight_kernels<DType::NF4>(), dequant_only_weight_kernels<DType::FP4>()},
                          linear, dot, axpy, add, mul, scale, rms_norm_row, layer_norm_row, softmax_row,
                          silu, gelu, gelu_tanh, silu_mul, gelu_tanh_mul, to_f32, from_f32, dot_tile,
                          matmul_acc_tile, exp_shift_sum};

@@ -1,6 +1,7 @@
 #include <string>
 
 #include "transformers/core/error.h"
+#include "transformers/ops/cpu/bnb_blocks.h"
 #include "transformers/ops/cpu/kernels.h"
 #include "transformers/ops/cpu/quant_blocks.h"
 
@@ -14,6 +15,9 @@ const WeightFormat kFormats[kWeightFormatCount] = {
     {DType::F16, "f16", 1, 2, Act::F32, nullptr, nullptr},
     {DType::Q8_0, "q8_0", kQBlock, kQ8_0Bytes, Act::Int8Blocks, quantize_q8_0, dequantize_q8_0},
     {DType::Q4_0, "q4_0", kQBlock, kQ4_0Bytes, Act::Int8Blocks, quantize_q4_0, dequantize_q4_0},
+    // bitsandbytes 4-bit: no integer kernels yet; the driver multiplies dequantized panels (f32 x).
+    {DType::NF4, "nf4", kBnbBlock, kBnbBlockBytes, Act::F32, quantize_nf4, dequantize_nf4},
+    {DType::FP4, "fp4", kBnbBlock, kBnbBlockBytes, Act::F32, quantize_fp4, dequantize_fp4},
 };
 }  // namespace
 
@@ -24,6 +28,8 @@ int weight_format_index(DType dt) {
     case DType::F16: return 2;
     case DType::Q8_0: return 3;
     case DType::Q4_0: return 4;
+    case DType::NF4: return 5;
+    case DType::FP4: return 6;
     case DType::I32:
     case DType::I64:
     case DType::U8:
@@ -32,7 +38,7 @@ int weight_format_index(DType dt) {
     case DType::F8_E4M3: break;
   }
   throw ValueError("no weight kernels for dtype " + std::string(dtype_safetensors_name(dt)) +
-                   " (weights are F32, BF16, F16, Q8_0 or Q4_0)");
+                   " (weights are F32, BF16, F16, Q8_0, Q4_0, NF4 or FP4)");
 }
 
 const WeightFormat& weight_format(DType dt) { return kFormats[weight_format_index(dt)]; }
