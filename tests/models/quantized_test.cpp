@@ -63,11 +63,10 @@ TEST_P(QuantizedGolden, LogitsAgreeWithTheFloatModel) {
   auto f32 = AutoModelForCausalLM::from_pretrained(dir());
   const Tensor ids = positions(f32->config().vocab_size);
   const Tensor want = f32->forward(ids).logits;
-  const Agreement bf16 = compare(
-      AutoModelForCausalLM::from_pretrained(dir(), {.dtype = "bfloat16"})->forward(ids).logits,
-      want);
-  std::printf("%-10s bf16: logits max |err| %.4f, top-1 agreement %.1f %%\n", GetParam().c_str(),
-              bf16.max_abs_error, 100 * bf16.top1);
+  const Agreement bf16 =
+      compare(AutoModelForCausalLM::from_pretrained(dir(), {.dtype = "bfloat16"})->forward(ids).logits, want);
+  std::printf("%-10s bf16: logits max |err| %.4f, top-1 agreement %.1f %%\n", GetParam().c_str(), bf16.max_abs_error,
+              100 * bf16.top1);
   for (const char* method : {"q8_0", "q4_0"}) {
     LoadReport report;
     LoadOptions o;
@@ -80,8 +79,7 @@ TEST_P(QuantizedGolden, LogitsAgreeWithTheFloatModel) {
     const Agreement a = compare(got, want);
     // The same model with its quantized matrices dequantized to f32.
     for (auto& p : q->named_parameters())
-      if (p.tensor->defined() && is_block_dtype(p.tensor->dtype()))
-        *p.tensor = ops::cast(*p.tensor, DType::F32);
+      if (p.tensor->defined() && is_block_dtype(p.tensor->dtype())) *p.tensor = ops::cast(*p.tensor, DType::F32);
     const Agreement k = compare(got, q->forward(ids).logits);
     std::printf(
         "%-10s %s: %zu matrices, vs f32: max |err| %.4f (max |logit| %.2f), top-1 %.1f %% over "
@@ -90,18 +88,16 @@ TEST_P(QuantizedGolden, LogitsAgreeWithTheFloatModel) {
         GetParam().c_str(), method, report.quantized, a.max_abs_error, a.max_abs_logit,
         100 * a.top1, static_cast<long long>(ids.numel()), k.max_abs_error, 100 * k.top1);
     const bool eight = std::string(method) == "q8_0";
-    const bool moe = f32->config().raw.contains("num_local_experts") ||
-                     f32->config().raw.contains("num_experts");
+    const bool moe = f32->config().raw.contains("num_local_experts") || f32->config().raw.contains("num_experts");
     EXPECT_GE(a.top1, eight ? std::min(0.99, bf16.top1 - 0.07) : 0.25) << method;
-    EXPECT_GE(k.top1, moe ? 0.90 : 0.95)
-        << method << ": the int8 kernels do not run the dequantized model";
+    EXPECT_GE(k.top1, moe ? 0.90 : 0.95) << method << ": the int8 kernels do not run the dequantized model";
     EXPECT_GT(a.max_abs_error, 0.0f) << method << ": nothing was quantized";
   }
 }
 
 INSTANTIATE_TEST_SUITE_P(Golden, QuantizedGolden,
-                         ::testing::Values("llama", "llama3", "mistral", "mixtral", "phi3", "qwen2",
-                                           "qwen3", "qwen3_moe", "gemma2", "gemma3", "gpt2"));
+                         ::testing::Values("llama", "llama3", "mistral", "mixtral", "phi3", "qwen2", "qwen3",
+                                           "qwen3_moe", "gemma2", "gemma3", "gpt2"));
 
 // The bars (8-bit >= 99 %, 4-bit >= 95 % top-1 agreement) on a model whose predictions
 // mean something: models/fortune-llama, trained by us (4.5M parameters, stored in bf16, loaded as
@@ -161,15 +157,14 @@ TEST(QuantizedLoad, ReportNamesWhatWasKeptAndTiedEmbeddingsQuantize) {
   EXPECT_NE(text.find("QUANTIZED   14 matrices to q8_0"), std::string::npos) << text;
 
   auto f32 = AutoModelForCausalLM::from_pretrained(shared_path("golden/qwen2"));  // tied embeddings
-  o.quantization_config = QuantizationConfig{.quant_method = "q8_0",
-                                             .modules_to_not_convert = std::vector<std::string>{},
+  o.quantization_config = QuantizationConfig{.quant_method = "q8_0", .modules_to_not_convert = std::vector<std::string>{},
                                              .quantize_embeddings = true};
   auto q = AutoModelForCausalLM::from_pretrained(shared_path("golden/qwen2"), o, &report);
   EXPECT_TRUE(report.kept_in_float.empty()) << report.to_string();
   const Tensor ids = positions(f32->config().vocab_size);
   const Agreement a = compare(q->forward(ids).logits, f32->forward(ids).logits);
-  std::printf("qwen2 q8_0 with quantized tied embeddings: max |err| %.4f, top-1 %.1f %%\n",
-              a.max_abs_error, 100 * a.top1);
+  std::printf("qwen2 q8_0 with quantized tied embeddings: max |err| %.4f, top-1 %.1f %%\n", a.max_abs_error,
+              100 * a.top1);
   EXPECT_GE(a.top1, 0.90);
 }
 
@@ -193,25 +188,20 @@ TEST(QuantizedLoad, UnsupportedMethodsAndBadOptionsAreClearErrors) {
       },
       "quant_method 'gptq' is not supported");
   testing::expect_error_naming<ConfigError>(
-      [] {
-        AutoModelForCausalLM::from_pretrained(
-            folder_with_quantization_config("q_bad", Json::array()));
-      },
+      [] { AutoModelForCausalLM::from_pretrained(folder_with_quantization_config("q_bad", Json::array())); },
       "quantization_config must be an object");
   testing::expect_error_naming<ValueError>(
       [] {
-        AutoModelForCausalLM::from_pretrained(
-            shared_path("golden/llama"),
-            {.quantization_config = QuantizationConfig{.quant_method = "q3_x"}});
+        AutoModelForCausalLM::from_pretrained(shared_path("golden/llama"),
+                                              {.quantization_config = QuantizationConfig{.quant_method = "q3_x"}});
       },
       "quant_method 'q3_x' is not supported");
-  testing::expect_error_naming<ValueError>(
-      [] { QuantizationConfig::from_name("int3", "--quantization"); },
-      "--quantization: unknown quantization 'int3'");
+  testing::expect_error_naming<ValueError>([] { QuantizationConfig::from_name("int3", "--quantization"); },
+                                           "--quantization: unknown quantization 'int3'");
   // Our own method in config.json (a checkpoint saved quantized) loads, here from float tensors.
   LoadReport report;
-  AutoModelForCausalLM::from_pretrained(
-      folder_with_quantization_config("q_ours", {{"quant_method", "q4_0"}}), {}, &report);
+  AutoModelForCausalLM::from_pretrained(folder_with_quantization_config("q_ours", {{"quant_method", "q4_0"}}), {},
+                                        &report);
   EXPECT_EQ(report.quantization, "q4_0");
   EXPECT_EQ(report.quantized, 14u);
 }

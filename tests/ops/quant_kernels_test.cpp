@@ -58,8 +58,8 @@ TEST(QuantCodec, Q4_0MatchesHandWorkedBlocks) {
   EXPECT_EQ(b[0], 0x40);
   EXPECT_EQ(b[1], 0xC1);
   EXPECT_EQ(b[2 + 0], 0x6C);
-  EXPECT_EQ(b[2 + 10] & 0x0f, 8);  // x = 0
-  EXPECT_EQ(b[2 + 15] >> 4, 0);    // j = 31: x = 21
+  EXPECT_EQ(b[2 + 10] & 0x0f, 8);   // x = 0
+  EXPECT_EQ(b[2 + 15] >> 4, 0);     // j = 31: x = 21
   EXPECT_EQ(b[18], 0x00);
   EXPECT_EQ(b[19], 0x40);
   EXPECT_EQ(b[20 + 0] & 0x0f, 0);   // -16
@@ -161,13 +161,11 @@ TEST(QuantOps, EmbeddingAndLinearOfQuantizedTensors) {
     Tensor x = Tensor::from_values(random_floats(2 * H, rng), {2, H});
     Tensor y = ops::linear(x, w), y32 = ops::linear(x, deq);
     float scale = 0;
-    for (int64_t i = 0; i < y32.numel(); ++i)
-      scale = std::max(scale, std::fabs(y32.data<float>()[i]));
+    for (int64_t i = 0; i < y32.numel(); ++i) scale = std::max(scale, std::fabs(y32.data<float>()[i]));
     EXPECT_LE(testing::max_abs_diff(y, y32), 0.02f * scale) << dtype_torch_name(dt);
     // Row views keep working: rows 2..4 of the quantized matrix.
-    EXPECT_LE(
-        testing::max_abs_diff(ops::linear(x, w.slice(0, 2, 5)), ops::linear(x, deq.slice(0, 2, 5))),
-        0.02f * scale);
+    EXPECT_LE(testing::max_abs_diff(ops::linear(x, w.slice(0, 2, 5)), ops::linear(x, deq.slice(0, 2, 5))),
+              0.02f * scale);
   }
 }
 

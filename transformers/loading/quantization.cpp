@@ -88,8 +88,8 @@ DType QuantizationConfig::weight_dtype() const {
     return b.bnb_4bit_quant_type == "nf4" ? DType::NF4 : DType::FP4;
   }
   const Method* m = find_method(quant_method);
-  TCPP_CHECK(m, ValueError, "quantization_config: quant_method '", quant_method,
-             "' is not supported (use ", kMethodList, ")");
+  TCPP_CHECK(m, ValueError, "quantization_config: quant_method '", quant_method, "' is not supported (use ",
+             kMethodList, ")");
   return m->dtype;
 }
 
@@ -143,32 +143,24 @@ Json QuantizationConfig::to_json() const {
   return j;
 }
 
-QuantizeDecision quantize_decision(const QuantizationConfig& config,
-                                   const nn::ParameterSlot& slot) {
-  if (slot.role != nn::ParamRole::Matrix || slot.shape.size() < 2)
-    return QuantizeDecision::NotMatrix;
+QuantizeDecision quantize_decision(const QuantizationConfig& config, const nn::ParameterSlot& slot) {
+  if (slot.role != nn::ParamRole::Matrix || slot.shape.size() < 2) return QuantizeDecision::NotMatrix;
   if (slot.lookup_table && !config.quantize_embeddings) return QuantizeDecision::EmbeddingTable;
   const auto dot = slot.name.rfind('.');
   const std::string module = dot == std::string::npos ? slot.name : slot.name.substr(0, dot);
   for (const auto& key : config.skipped_modules())
     if (module_matches(module, key)) return QuantizeDecision::SkippedModule;
-  if (slot.shape.back() % dtype_block_elements(config.weight_dtype()) != 0)
-    return QuantizeDecision::NotWholeBlocks;
+  if (slot.shape.back() % dtype_block_elements(config.weight_dtype()) != 0) return QuantizeDecision::NotWholeBlocks;
   return QuantizeDecision::Quantize;
 }
 
 const char* quantize_decision_name(QuantizeDecision d) {
   switch (d) {
-    case QuantizeDecision::Quantize:
-      return "quantized";
-    case QuantizeDecision::NotMatrix:
-      return "not a matrix";
-    case QuantizeDecision::EmbeddingTable:
-      return "embedding table";
-    case QuantizeDecision::SkippedModule:
-      return "in modules_to_not_convert";
-    case QuantizeDecision::NotWholeBlocks:
-      return "rows are not whole blocks";
+    case QuantizeDecision::Quantize: return "quantized";
+    case QuantizeDecision::NotMatrix: return "not a matrix";
+    case QuantizeDecision::EmbeddingTable: return "embedding table";
+    case QuantizeDecision::SkippedModule: return "in modules_to_not_convert";
+    case QuantizeDecision::NotWholeBlocks: return "rows are not whole blocks";
   }
   return "?";
 }
@@ -177,8 +169,7 @@ size_t quantize_parameters(nn::Module& module, const QuantizationConfig& config)
   // A tied pair (lm_head and the embedding) is one tensor: quantized once, still shared.
   std::map<const void*, Tensor> done;
   for (const auto& p : module.named_parameters()) {
-    if (!p.tensor->defined() || quantize_decision(config, p) != QuantizeDecision::Quantize)
-      continue;
+    if (!p.tensor->defined() || quantize_decision(config, p) != QuantizeDecision::Quantize) continue;
     const void* key = p.tensor->raw_data();
     auto it = done.find(key);
     if (it == done.end()) it = done.emplace(key, ops::cast(*p.tensor, config.weight_dtype())).first;
@@ -220,8 +211,7 @@ std::optional<QuantizationConfig> checkpoint_quantization(const Json& config_jso
       config_json["quantization_config"].is_null())
     return std::nullopt;
   const Json& q = config_json["quantization_config"];
-  TCPP_CHECK(q.is_object() && q.contains("quant_method") && q["quant_method"].is_string(),
-             ConfigError, where,
+  TCPP_CHECK(q.is_object() && q.contains("quant_method") && q["quant_method"].is_string(), ConfigError, where,
              ": quantization_config must be an object with a string 'quant_method'");
   const std::string method = q["quant_method"].get<std::string>();
   if (method == kBitsAndBytes) {

@@ -16,9 +16,7 @@
 namespace transformers {
 
 namespace {
-void write_json(const std::filesystem::path& path, const Json& j) {
-  write_file_atomically(path, j.dump(2) + "\n");
-}
+void write_json(const std::filesystem::path& path, const Json& j) { write_file_atomically(path, j.dump(2) + "\n"); }
 
 // Removes the weight files of an earlier save that the new one did not write (a checkpoint
 // re-sharded into fewer files). Runs after the new files are complete, so a failed save loses
@@ -27,9 +25,8 @@ void remove_stale_weights(const std::filesystem::path& dir, const std::set<std::
   std::vector<std::filesystem::path> stale;
   for (const auto& e : std::filesystem::directory_iterator(dir)) {
     const std::string n = e.path().filename().string();
-    const bool weights =
-        n == "model.safetensors" || n == "model.safetensors.index.json" ||
-        (n.rfind("model-", 0) == 0 && n.size() > 12 && n.substr(n.size() - 12) == ".safetensors");
+    const bool weights = n == "model.safetensors" || n == "model.safetensors.index.json" ||
+                         (n.rfind("model-", 0) == 0 && n.size() > 12 && n.substr(n.size() - 12) == ".safetensors");
     if (weights && !written.count(n)) stale.push_back(e.path());
   }
   for (const auto& p : stale) std::filesystem::remove(p);
@@ -47,19 +44,11 @@ uint64_t parse_byte_size(const std::string& text, const std::string& what) {
   }
   std::string unit = text.substr(used);
   for (auto& c : unit) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-  static const std::map<std::string, double> units = {{"", 1},
-                                                      {"B", 1},
-                                                      {"KB", 1e3},
-                                                      {"MB", 1e6},
-                                                      {"GB", 1e9},
-                                                      {"TB", 1e12},
-                                                      {"KIB", 1024.0},
-                                                      {"MIB", 1048576.0},
-                                                      {"GIB", 1073741824.0},
-                                                      {"TIB", 1099511627776.0}};
+  static const std::map<std::string, double> units = {
+      {"", 1},       {"B", 1},          {"KB", 1e3},       {"MB", 1e6},       {"GB", 1e9},
+      {"TB", 1e12},  {"KIB", 1024.0},   {"MIB", 1048576.0}, {"GIB", 1073741824.0}, {"TIB", 1099511627776.0}};
   auto it = units.find(unit);
-  TCPP_CHECK(it != units.end() && value > 0, ValueError, what, " '", text,
-             "': expected a positive size like 2GB, 500MB or 1GiB");
+  TCPP_CHECK(it != units.end() && value > 0, ValueError, what, " '", text, "': expected a positive size like 2GB, 500MB or 1GiB");
   return static_cast<uint64_t>(value * it->second);
 }
 
@@ -80,16 +69,13 @@ void save_pretrained(const CausalLM& model, const std::filesystem::path& dir,
   for (const auto& p : model.named_parameters()) {
     if (tied_targets.count(p.name) || !p.tensor->defined()) continue;
     Tensor t = *p.tensor;
-    if (p.stored_transposed)
-      t = t.transpose(0, 1).contiguous();  // back to the checkpoint's [in, out]
+    if (p.stored_transposed) t = t.transpose(0, 1).contiguous();  // back to the checkpoint's [in, out]
     state.emplace(p.name, t);
   }
   // The reverse rules, last rule first (v5's revert_weight_conversion).
   std::vector<loading::WeightTransform> rules;
   if (options.save_original_format) {
-    const auto forward = options.conversions
-                             ? *options.conversions
-                             : loading::conversion_mapping(model.config().model_type);
+    const auto forward = options.conversions ? *options.conversions : loading::conversion_mapping(model.config().model_type);
     for (auto it = forward.rbegin(); it != forward.rend(); ++it) rules.push_back(it->reversed());
   }
   loading::PlanOptions po;
@@ -100,9 +86,7 @@ void save_pretrained(const CausalLM& model, const std::filesystem::path& dir,
   const loading::ConversionPlan plan = loading::plan_conversion(names, rules, po);
   auto fetch = [&](const std::string& key) { return state.at(key); };
   const DType want = options.dtype ? *options.dtype : model.dtype;
-  auto saved = [&](const Tensor& t) {
-    return is_floating(t.dtype()) && t.dtype() != want ? ops::cast(t, want) : t;
-  };
+  auto saved = [&](const Tensor& t) { return is_floating(t.dtype()) && t.dtype() != want ? ops::cast(t, want) : t; };
   // Two passes over the plan: the first learns every output's name, dtype and shape (which fixes
   // the shard headers and the index), the second converts again and streams the bytes out, so
   // at most one item's tensors are in memory. Converter ops are copies; doing them twice is
@@ -114,30 +98,24 @@ void save_pretrained(const CausalLM& model, const std::filesystem::path& dir,
   loading::ShardedSafetensorsWriter writer(dir, std::move(planned), options.max_shard_size);
   size_t items_written = 0;
   for (const auto& item : plan.items) {
-    for (const auto& [name, t] : loading::materialize(item, rules, po, fetch, &model.config()))
-      writer.write(name, saved(t));
+    for (const auto& [name, t] : loading::materialize(item, rules, po, fetch, &model.config())) writer.write(name, saved(t));
     if (options.on_progress) options.on_progress(++items_written, plan.items.size());
   }
   writer.finish();
   remove_stale_weights(dir, writer.written_files());
 
   Json config = options.v4_config ? model.config().raw : model.config().to_json();
-  if (options.v4_config)
-    config["torch_dtype"] = std::string(dtype_torch_name(want));
-  else
-    config["dtype"] = std::string(dtype_torch_name(want));
-  if (options.quantization_config)
-    config["quantization_config"] = options.quantization_config->to_json();
+  if (options.v4_config) config["torch_dtype"] = std::string(dtype_torch_name(want));
+  else config["dtype"] = std::string(dtype_torch_name(want));
+  if (options.quantization_config) config["quantization_config"] = options.quantization_config->to_json();
   write_json(dir / "config.json", config);
   const GenerationConfig& g = model.generation_config;
   // The file as read plus any field changed since (GenerationConfig::to_json).
-  if (Json generation = g.to_json(); !generation.empty())
-    write_json(dir / "generation_config.json", generation);
+  if (Json generation = g.to_json(); !generation.empty()) write_json(dir / "generation_config.json", generation);
 }
 
-std::unique_ptr<CausalLM> make_random_model(
-    const PretrainedConfig& config, uint64_t seed, double std, DType dtype,
-    const std::function<void(size_t, size_t)>& on_progress) {
+std::unique_ptr<CausalLM> make_random_model(const PretrainedConfig& config, uint64_t seed, double std, DType dtype,
+                                            const std::function<void(size_t, size_t)>& on_progress) {
   std::unique_ptr<CausalLM> model = find_model(config).causal_lm(config);
   model->dtype = dtype;
   std::mt19937_64 rng(seed);
@@ -149,8 +127,7 @@ std::unique_ptr<CausalLM> make_random_model(
   for (const auto& p : parameters) {
     if (on_progress) on_progress(filled++, parameters.size());  // before: the big ones take long
     if (tied_targets.count(p.name)) continue;
-    const bool is_norm =
-        p.role == nn::ParamRole::Vector && p.name.find("norm") != std::string::npos;
+    const bool is_norm = p.role == nn::ParamRole::Vector && p.name.find("norm") != std::string::npos;
     std::vector<float> values(static_cast<size_t>(shape_numel(p.shape)));
     for (float& value : values) {
       float v = normal(rng);
