@@ -42,7 +42,7 @@ void check_outputs(const std::string& model_dir, const std::vector<OutputFile>& 
 // pool already runs another number of threads.
 void use_threads(int threads);
 
-// --quantization q8_0|q4_0 (v5's quantization_config, loading/quantization.h): weight matrices
+// --quantization q8_0|q4_0|bnb-4bit|bnb-fp4|bnb-8bit (v5's quantization_config, loading/quantization.h): weight matrices
 // quantized while loading, embeddings and lm_head kept in float as v5 does; a "-all" suffix
 // (q8_0-all) quantizes those too, as llama.cpp's files of that type do. Empty: none.
 void add_quantization_flag(CLI::App* sub, std::string* value);

@@ -423,8 +423,8 @@ TEST(Prequantized, BadConfigsAndTensorsNameTheKey) {
       [&] { load(write_pair("bad_fp8", {{"quant_method", "fp8"}}, mxfp4_module)); },
       "quantization_config.weight_block_size must be [rows, cols]");
   expect_error_naming<NotImplementedError>(
-      [&] { load(write_pair("bad_method", {{"quant_method", "bitsandbytes"}}, mxfp4_module)); },
-      "quant_method 'bitsandbytes' is not supported");
+      [&] { load(write_pair("bad_method", {{"quant_method", "hqq"}}, mxfp4_module)); },
+      "quant_method 'hqq' is not supported");
   // A gptq config over float weights: nothing to repack is an error, not a silent float load.
   expect_error_naming<FormatError>(
       [&] { load(write_pair("gptq_float", gptq_config({}), mxfp4_module)); },

@@ -2,12 +2,14 @@
 // models against the f32 model over 320 positions (max |error| and top-1 agreement printed), the
 // load report naming what was quantized and what was kept in float, and clear errors for
 // quantization configs we cannot load.
+#include <cstring>
 #include <fstream>
 #include <random>
 
 #include "common/test_util.h"
 #include "transformers/io/json.h"
 #include "transformers/models/auto.h"
+#include "transformers/models/save.h"
 #include "transformers/ops/ops.h"
 
 namespace transformers {
@@ -79,10 +81,12 @@ TEST_P(QuantizedGolden, LogitsAgreeWithTheFloatModel) {
     for (auto& p : q->named_parameters())
       if (p.tensor->defined() && is_block_dtype(p.tensor->dtype())) *p.tensor = ops::cast(*p.tensor, DType::F32);
     const Agreement k = compare(got, q->forward(ids).logits);
-    std::printf("%-10s %s: %zu matrices, vs f32: max |err| %.4f (max |logit| %.2f), top-1 %.1f %% over %lld "
-                "positions; vs its dequantized weights: max |err| %.4f, top-1 %.1f %%\n",
-                GetParam().c_str(), method, report.quantized, a.max_abs_error, a.max_abs_logit, 100 * a.top1,
-                static_cast<long long>(ids.numel()), k.max_abs_error, 100 * k.top1);
+    std::printf(
+        "%-10s %s: %zu matrices, vs f32: max |err| %.4f (max |logit| %.2f), top-1 %.1f %% over "
+        "%lld "
+        "positions; vs its dequantized weights: max |err| %.4f, top-1 %.1f %%\n",
+        GetParam().c_str(), method, report.quantized, a.max_abs_error, a.max_abs_logit,
+        100 * a.top1, static_cast<long long>(ids.numel()), k.max_abs_error, 100 * k.top1);
     const bool eight = std::string(method) == "q8_0";
     const bool moe = f32->config().raw.contains("num_local_experts") || f32->config().raw.contains("num_experts");
     EXPECT_GE(a.top1, eight ? std::min(0.99, bf16.top1 - 0.07) : 0.25) << method;
@@ -99,10 +103,11 @@ INSTANTIATE_TEST_SUITE_P(Golden, QuantizedGolden,
 // mean something: models/fortune-llama, trained by us (4.5M parameters, stored in bf16, loaded as
 // f32 for the reference), over 320 positions of 4 seeded random-id contexts. Both the default
 // (embeddings and the tied lm_head kept in float) and llama.cpp's everything-quantized layout.
-// Measured: q8_0 99.4 %, q8_0-all 98.4 %, q4_0 93.8 %, q4_0-all 84.4 %. The 8-bit default meets
-// the bar; Q4_0 (one scale per 32 weights, GGML's reference rounding) does not, and a least-squares
-// scale search did not change that (93.1 %): 4 bits at 95 % needs a format with more per-block
-// state (K-quants). The floors below hold what is reached today.
+// Measured: q8_0 99.4 %, q8_0-all 98.4 %, q4_0 93.8 %, q4_0-all 84.4 %, bitsandbytes nf4 91.6 %,
+// fp4 93.8 % (blocks of 64, bit-identical to bitsandbytes, so nothing to tune). The 8-bit default
+// meets the bar; Q4_0 (one scale per 32 weights, GGML's reference rounding) does not, and a
+// least-squares scale search did not change that (93.1 %): 4 bits at 95 % needs a format with more
+// per-block state (K-quants). The floors below hold what is reached today.
 TEST(QuantizedTrained, OurDemoModelMeetsTheIssueBars) {
   const auto dir = std::filesystem::path(TCPP_SOURCE_DIR) / "models/fortune-llama";
   auto f32 = AutoModelForCausalLM::from_pretrained(dir, {.dtype = "float32"});
@@ -112,17 +117,27 @@ TEST(QuantizedTrained, OurDemoModelMeetsTheIssueBars) {
   for (auto& v : values) v = id(rng);
   const Tensor ids = Tensor::from_values(values, {4, 80});
   const Tensor want = f32->forward(ids).logits;
-  for (const std::string method : {"q8_0", "q8_0-all", "q4_0", "q4_0-all"}) {
+  for (const std::string method : {"q8_0", "q8_0-all", "q4_0", "q4_0-all", "bnb-4bit", "bnb-fp4"}) {
     LoadOptions o;
-    o.quantization_config = QuantizationConfig::from_name(method.substr(0, 4), "test");
+    o.quantization_config = QuantizationConfig::from_name(
+        method.starts_with("bnb") ? method : method.substr(0, 4), "test");
     if (method.ends_with("-all")) {
       o.quantization_config->modules_to_not_convert = std::vector<std::string>{};
       o.quantization_config->quantize_embeddings = true;
     }
-    const Agreement a = compare(AutoModelForCausalLM::from_pretrained(dir, o)->forward(ids).logits, want);
-    std::printf("fortune-llama %-8s vs f32: max |err| %.4f (max |logit| %.2f), top-1 %.1f %% over %lld positions\n",
-                method.c_str(), a.max_abs_error, a.max_abs_logit, 100 * a.top1, static_cast<long long>(ids.numel()));
-    const double floor = method == "q8_0" ? 0.99 : method == "q8_0-all" ? 0.975 : method == "q4_0" ? 0.92 : 0.82;
+    const Agreement a =
+        compare(AutoModelForCausalLM::from_pretrained(dir, o)->forward(ids).logits, want);
+    std::printf(
+        "fortune-llama %-8s vs f32: max |err| %.4f (max |logit| %.2f), top-1 %.1f %% over %lld "
+        "positions\n",
+        method.c_str(), a.max_abs_error, a.max_abs_logit, 100 * a.top1,
+        static_cast<long long>(ids.numel()));
+    const double floor = method == "q8_0"       ? 0.99
+                         : method == "q8_0-all" ? 0.975
+                         : method == "q4_0"     ? 0.92
+                         : method == "bnb-4bit" ? 0.90
+                         : method == "bnb-fp4"  ? 0.92
+                                                : 0.82;
     EXPECT_GE(a.top1, floor) << method;
   }
 }
@@ -189,6 +204,111 @@ TEST(QuantizedLoad, UnsupportedMethodsAndBadOptionsAreClearErrors) {
                                         &report);
   EXPECT_EQ(report.quantization, "q4_0");
   EXPECT_EQ(report.quantized, 14u);
+}
+
+// v5's BitsAndBytesConfig on load: NF4 / FP4 matrices (lm_head kept, as v5), the report naming
+// the method, the nibbles those of the codec on the stored weight (ops::cast), the logits close to
+// f32's; the config written as Transformers writes it; bad settings are errors naming their key.
+TEST(BitsAndBytesLoad, FourBitQuantizesWhileLoading) {
+  const auto dir = shared_path("golden/llama");
+  auto f32 = AutoModelForCausalLM::from_pretrained(dir);
+  for (const char* type : {"nf4", "fp4"}) {
+    LoadReport report;
+    auto q = AutoModelForCausalLM::from_pretrained(
+        dir,
+        {.quantization_config =
+             BitsAndBytesConfig{.load_in_4bit = true, .bnb_4bit_quant_type = type}},
+        &report);
+    EXPECT_EQ(report.quantization, std::string("bitsandbytes ") + type);
+    EXPECT_EQ(report.quantized, 14u);
+    EXPECT_NE(report.to_string().find("lm_head.weight (in modules_to_not_convert)"),
+              std::string::npos);
+    const DType dt = std::string(type) == "nf4" ? DType::NF4 : DType::FP4;
+    for (const auto& p : q->named_parameters())
+      if (p.name == "model.layers.0.self_attn.q_proj.weight") {
+        ASSERT_EQ(p.tensor->dtype(), dt);
+        Tensor stored;
+        for (const auto& r : f32->named_parameters())
+          if (r.name == p.name) stored = ops::cast(*r.tensor, dt);
+        ASSERT_EQ(stored.nbytes(), p.tensor->nbytes());
+        EXPECT_EQ(0, std::memcmp(stored.raw_data(), p.tensor->raw_data(), stored.nbytes())) << type;
+      }
+    const Tensor ids = positions(f32->config().vocab_size);
+    const Agreement a = compare(q->forward(ids).logits, f32->forward(ids).logits);
+    std::printf("llama bitsandbytes %s: max |err| %.4f (max |logit| %.2f), top-1 %.1f %%\n", type,
+                a.max_abs_error, a.max_abs_logit, 100 * a.top1);
+    EXPECT_GT(a.max_abs_error, 0.0f);
+    // The golden weights are random (std 0.15): 4 bits flip half their argmaxes, as Q4_0 does
+    // (48 %), so this holds the QuantizedGolden 4-bit floor; the accuracy bar is fortune-llama's.
+    EXPECT_GE(a.top1, 0.25);
+  }
+  const Json j =
+      QuantizationConfig(BitsAndBytesConfig{.load_in_4bit = true, .bnb_4bit_quant_type = "nf4"})
+          .to_json();
+  EXPECT_EQ(j["quant_method"], "bitsandbytes");
+  EXPECT_EQ(j["load_in_4bit"], true);
+  EXPECT_EQ(j["_load_in_8bit"], false);
+  EXPECT_EQ(j["bnb_4bit_quant_type"], "nf4");
+  EXPECT_EQ(j["bnb_4bit_compute_dtype"], "float32");
+  EXPECT_EQ(j["llm_int8_threshold"], 6.0);
+  EXPECT_TRUE(j["llm_int8_skip_modules"].is_null());
+  // The JSON reads back to the same settings.
+  const QuantizationConfig back = bitsandbytes_from_json(j, "test");
+  EXPECT_EQ(back.weight_dtype(), DType::NF4);
+  EXPECT_EQ(QuantizationConfig::from_name("bnb-4bit", "--quantization").weight_dtype(), DType::NF4);
+  EXPECT_EQ(QuantizationConfig::from_name("bnb-fp4", "--quantization").weight_dtype(), DType::FP4);
+  // v5's default quant type is fp4.
+  EXPECT_EQ(QuantizationConfig(BitsAndBytesConfig{.load_in_4bit = true}).weight_dtype(),
+            DType::FP4);
+}
+
+TEST(BitsAndBytesLoad, BadSettingsAreErrorsNamingTheKey) {
+  auto load = [](BitsAndBytesConfig b) {
+    return [b] {
+      AutoModelForCausalLM::from_pretrained(shared_path("golden/llama"),
+                                            {.quantization_config = b});
+    };
+  };
+  testing::expect_error_naming<ValueError>(load({.load_in_8bit = true, .load_in_4bit = true}),
+                                           "load_in_4bit and load_in_8bit are both true");
+  testing::expect_error_naming<ValueError>(load({}), "needs load_in_4bit or load_in_8bit");
+  testing::expect_error_naming<ValueError>(
+      load({.load_in_4bit = true, .bnb_4bit_quant_type = "int4"}), "bnb_4bit_quant_type 'int4'");
+  testing::expect_error_naming<ValueError>(
+      load({.load_in_4bit = true, .bnb_4bit_compute_dtype = "int8"}), "bnb_4bit_compute_dtype");
+  testing::expect_error_naming<ConfigError>(
+      [] {
+        bitsandbytes_from_json({{"quant_method", "bitsandbytes"}, {"load_in_4bit", "yes"}},
+                               "config.json");
+      },
+      "config.json: quantization_config.load_in_4bit must be true or false");
+  testing::expect_error_naming<ValueError>(
+      [] { QuantizationConfig::from_name("bnb-3bit", "--quantization"); },
+      "unknown quantization 'bnb-3bit'");
+  // A pre-quantized bitsandbytes checkpoint: its settings are read and checked, its layout refused
+  // by name.
+  testing::expect_error_naming<ValueError>(
+      [] {
+        AutoModelForCausalLM::from_pretrained(folder_with_quantization_config(
+            "q_bnb_both",
+            {{"quant_method", "bitsandbytes"}, {"load_in_4bit", true}, {"load_in_8bit", true}}));
+      },
+      "load_in_4bit and load_in_8bit are both true");
+  testing::expect_error_naming<NotImplementedError>(
+      [] {
+        AutoModelForCausalLM::from_pretrained(
+            folder_with_quantization_config("q_bnb", {{"quant_method", "bitsandbytes"},
+                                                      {"load_in_4bit", true},
+                                                      {"bnb_4bit_quant_type", "nf4"}}));
+      },
+      "pre-quantized bitsandbytes checkpoints");
+  // Nor is our NF4 layout written under a bitsandbytes config.
+  auto m = AutoModelForCausalLM::from_pretrained(shared_path("golden/llama"));
+  SaveOptions so;
+  so.quantization_config = BitsAndBytesConfig{.load_in_4bit = true};
+  testing::expect_error_naming<NotImplementedError>(
+      [&] { save_pretrained(*m, testing::scratch_dir("q_bnb_save"), so); },
+      "saving a bitsandbytes-quantized model");
 }
 
 }  // namespace

@@ -17,6 +17,7 @@
 
 #include "common/test_util.h"
 #include "ops/kernel_test_util.h"
+#include "ops/quant_test_util.h"
 #include "transformers/ops/cpu/kernels.h"
 
 namespace transformers {
@@ -27,16 +28,10 @@ using testing::dtype_label;
 using testing::expect_close;
 using testing::random_floats;
 using testing::random_weights;
+using testing::vector_tiers;
 
 const cpu::Kernels& ref() { return cpu::reference_kernels(); }
 
-// Every vector tier this CPU runs (AVX2, AVX-512), each checked against the scalar reference.
-std::vector<cpu::Isa> vector_tiers() {
-  std::vector<cpu::Isa> tiers;
-  for (cpu::Isa isa : cpu::supported_isas())
-    if (isa != cpu::Isa::Scalar) tiers.push_back(isa);
-  return tiers;
-}
 
 class TierTest : public ::testing::TestWithParam<cpu::Isa> {
  protected:

@@ -6,6 +6,7 @@
 
 #include "common/test_util.h"
 #include "kernel_test_util.h"
+#include "quant_test_util.h"
 #include "transformers/core/thread_pool.h"
 #include "transformers/ops/cpu/kernels.h"
 #include "transformers/ops/cpu/quant_blocks.h"
@@ -14,15 +15,11 @@
 namespace transformers {
 namespace {
 
+using testing::quantized;
 using testing::random_floats;
+using testing::vector_tiers;
 
 const cpu::Kernels& ref() { return cpu::reference_kernels(); }
-
-std::vector<unsigned char> quantized(DType dt, const std::vector<float>& x) {
-  std::vector<unsigned char> out(dtype_nbytes(dt, static_cast<int64_t>(x.size())));
-  cpu::weight_format(dt).quantize(x.data(), out.data(), static_cast<int64_t>(x.size()));
-  return out;
-}
 
 // x[j] = (j - 16) / 2: amax 8, d = 8 / 127 = 0.0629921 -> f16 0x2C08 (1.0078125 * 2^-4);
 // q = round(x * 127 / 8): -8 -> -127, 0.5 -> round(7.9375) = 8, 1 -> round(15.875) = 16,
@@ -94,12 +91,6 @@ TEST(QuantCodec, ReferenceProductMatchesTheHandValue) {
 }
 
 class QuantTier : public ::testing::TestWithParam<cpu::Isa> {};
-std::vector<cpu::Isa> vector_tiers() {
-  std::vector<cpu::Isa> tiers;
-  for (cpu::Isa isa : cpu::supported_isas())
-    if (isa != cpu::Isa::Scalar) tiers.push_back(isa);
-  return tiers;
-}
 INSTANTIATE_TEST_SUITE_P(Tiers, QuantTier, ::testing::ValuesIn(vector_tiers()),
                          [](const auto& info) { return std::string(cpu::isa_name(info.param)); });
 
@@ -121,16 +112,17 @@ std::vector<float> bf16_panel_product(const std::vector<float>& x, int64_t M, in
 
 // The tier's gemm (on the shared activation rows) and its linear driver (activations quantized
 // once per call, bias, pools) against the reference, over M across the 64-row pass and N cut at
-// every 4-row tile edge. Sums differ only in order (f32 vectors vs double), so the tolerance is
-// relative to sum |x| |w|. From kPanelGemmMinRows rows on, a tier with bf16 panels multiplies
-// bf16-rounded x and W (checked against that product, and its panels against the rounded
-// dequantized rows bit for bit).
+// every 4-row tile edge. Sums differ only in order (f32 vectors or sgemm on dequantized panels vs
+// double), so the tolerance is relative to sum |x| |w|. NF4 / FP4 (bitsandbytes) have no gemm of
+// their own: their linear runs on panels made by dequant_rows. From kPanelGemmMinRows rows on, a
+// tier with bf16 panels multiplies bf16-rounded x and W (checked against that product, and its
+// panels against the rounded dequantized rows bit for bit).
 TEST_P(QuantTier, GemmAndLinearMatchTheReference) {
   const cpu::Kernels& fast = *cpu::kernels_for(GetParam());
   std::mt19937 rng(11);
   ThreadPool pool(3);
-  for (DType dt : {DType::Q8_0, DType::Q4_0}) {
-    const int64_t N = 43, K = 32 * 17;
+  for (DType dt : {DType::Q8_0, DType::Q4_0, DType::NF4, DType::FP4}) {
+    const int64_t N = 43, K = 64 * 9;
     const auto wf = random_floats(N * K, rng);
     const auto w = quantized(dt, wf);
     std::vector<float> w_deq(N * K);
@@ -140,18 +132,19 @@ TEST_P(QuantTier, GemmAndLinearMatchTheReference) {
       const int64_t ldx = K + 5, ldy = N + 2;
       const auto x = random_floats(M * ldx, rng);
       const auto bias = random_floats(N, rng);
-      std::vector<float> scale(M * ldy, 0.0f);
-      for (int64_t m = 0; m < M; ++m)
-        for (int64_t n = 0; n < N; ++n)
-          for (int64_t k = 0; k < K; ++k) scale[m * ldy + n] += std::fabs(x[m * ldx + k] * w_deq[n * K + k]);
+      const auto scale = testing::abs_product_scale(x, M, ldx, w_deq, N, K, ldy);
       const std::string what = std::string(cpu::weight_format(dt).name) + " M=" + std::to_string(M);
       // gemm over rows [5, 42) on activations from the shared quantizer.
-      std::vector<unsigned char> xq(M * cpu::activation_row_bytes(K) + 4);
-      fast.weight(dt).convert_x(x.data(), M, K, ldx, xq.data());
-      std::vector<float> want(M * ldy, 0.0f), got(M * ldy, 0.0f);
-      ref().weight(dt).gemm(xq.data(), M, K, K, w.data(), 5, 42, want.data(), ldy);
-      fast.weight(dt).gemm(xq.data(), M, K, K, w.data(), 5, 42, got.data(), ldy);
-      testing::expect_close(got, want, scale, 1e-6f, 1e-30f, "gemm " + what);
+      const bool own_gemm = fast.weight(dt).gemm != nullptr;
+      EXPECT_EQ(own_gemm, dt == DType::Q8_0 || dt == DType::Q4_0) << what;
+      if (own_gemm) {
+        std::vector<unsigned char> xq(M * cpu::activation_row_bytes(K) + 4);
+        fast.weight(dt).convert_x(x.data(), M, K, ldx, xq.data());
+        std::vector<float> want(M * ldy, 0.0f), got(M * ldy, 0.0f);
+        ref().weight(dt).gemm(xq.data(), M, K, K, w.data(), 5, 42, want.data(), ldy);
+        fast.weight(dt).gemm(xq.data(), M, K, K, w.data(), 5, 42, got.data(), ldy);
+        testing::expect_close(got, want, scale, 1e-6f, 1e-30f, "gemm " + what);
+      }
       // The whole linear, with bias, on a pool.
       std::vector<float> want_l(M * ldy, 7.0f), got_l(M * ldy, 7.0f);
       if (panels && M >= cpu::kPanelGemmMinRows)
@@ -159,7 +152,8 @@ TEST_P(QuantTier, GemmAndLinearMatchTheReference) {
       else
         ref().linear(x.data(), M, K, ldx, w.data(), dt, N, bias.data(), want_l.data(), ldy, nullptr);
       fast.linear(x.data(), M, K, ldx, w.data(), dt, N, bias.data(), got_l.data(), ldy, &pool);
-      testing::expect_close(got_l, want_l, scale, 1e-6f, 1e-6f, "linear " + what);
+      testing::expect_close(got_l, want_l, scale, own_gemm ? 1e-6f : 1e-5f, 1e-6f,
+                            "linear " + what);
       if (HasFailure()) return;
     }
     std::vector<float> a(3 * K), b(3 * K, -1.0f);

@@ -81,6 +81,8 @@ void set_flag(Tensor& mask, int64_t j, int flag) {
     case DType::Q4_Z:
     case DType::F8_B128:
     case DType::MXFP4:
+    case DType::NF4:
+    case DType::FP4:
       break;
   }
   FAIL() << "no integer mask of dtype " << dtype_torch_name(mask.dtype());

@@ -18,8 +18,9 @@ constexpr DTypeInfo kInfo[] = {
     {"BOOL", "bool", 1, 1},     {"I8", "int8", 1, 1},      {"F8_E4M3", "float8_e4m3fn", 1, 1},
     {"Q8_0", "q8_0", 32, 34},   {"Q4_0", "q4_0", 32, 18},
     {"Q4_Z", "q4_z", 32, 20},   {"F8_B128", "f8_e4m3_b128", 128, 132}, {"MXFP4", "mxfp4", 32, 17},
+    {"NF4", "nf4", 64, 36},     {"FP4", "fp4", 64, 36},  // bitsandbytes 4-bit
 };
-static_assert(sizeof(kInfo) / sizeof(kInfo[0]) == static_cast<size_t>(DType::MXFP4) + 1);
+static_assert(sizeof(kInfo) / sizeof(kInfo[0]) == static_cast<size_t>(DType::FP4) + 1);
 const DTypeInfo& info(DType dt) { return kInfo[static_cast<size_t>(dt)]; }
 }  // namespace
 

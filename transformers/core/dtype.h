@@ -21,8 +21,14 @@ namespace transformers {
 //   F8_B128: 132 bytes per 128: f32 scale s, then 128 e4m3 codes;  x = e4m3(c) * s  (FP8)
 //   MXFP4:   17 bytes per 32: e8m0 scale e, then 16 bytes; element 2i is the low nibble of byte
 //            i, 2i + 1 its high nibble (gpt-oss's order); x = e2m1(q) * 2^(e - 127)
-enum class DType : uint8_t { F32, F16, BF16, I32, I64, U8, Bool, I8, F8_E4M3, Q8_0, Q4_0,
-                             Q4_Z, F8_B128, MXFP4 };
+// NF4 and FP4 are bitsandbytes' 4-bit blocks (blocksize 64, ops/cpu/bnb_blocks.h has the code
+// books): 36 bytes per block: f32 absmax, then 32 bytes of nibbles; element 2j is the HIGH nibble
+// of byte j and element 2j + 1 its low nibble (bitsandbytes' order);   x = absmax * code[q]
+enum class DType : uint8_t {
+  F32, F16, BF16, I32, I64, U8, Bool, I8, F8_E4M3, Q8_0, Q4_0,
+  Q4_Z, F8_B128, MXFP4,  // pre-quantized checkpoints
+  NF4, FP4,              // bitsandbytes 4-bit
+};
 
 // Bytes per element of a plain dtype; a block dtype has no per-element size and throws ValueError
 // (use dtype_nbytes).

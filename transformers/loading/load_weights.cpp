@@ -177,7 +177,7 @@ LoadReport load_weights(nn::Module& module, const SafetensorsCheckpoint& ck, con
   loading::sort_natural(report.unexpected);
   loading::sort_natural(report.missing);
   loading::sort_natural(report.kept_in_float);
-  if (o.quantization) report.quantization = o.quantization->quant_method;
+  if (o.quantization) report.quantization = o.quantization->label();
   if (!o.prequantized.empty()) report.quantization = o.prequantized;
   std::sort(report.mismatched.begin(), report.mismatched.end());
   if (!report.mismatched.empty() || !report.missing.empty() || (o.strict && !report.unexpected.empty())) {

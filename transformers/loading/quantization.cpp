@@ -1,6 +1,7 @@
 #include "transformers/loading/quantization.h"
 
 #include <map>
+#include <type_traits>
 
 #include "transformers/core/error.h"
 #include "transformers/loading/prequantized.h"
@@ -15,12 +16,38 @@ struct Method {
   DType dtype;
 };
 constexpr Method kMethods[] = {{"q8_0", DType::Q8_0}, {"q4_0", DType::Q4_0}};
-constexpr const char* kMethodList = "q8_0, q4_0";
+constexpr const char* kMethodList = "q8_0, q4_0, bitsandbytes";
+constexpr const char* kBitsAndBytes = "bitsandbytes";
+
+// The --quantization names of bitsandbytes configs (v5 serve's bnb-4bit is nf4).
+struct BnbPreset {
+  const char* name;
+  bool four_bit;
+  const char* quant_type;
+};
+constexpr BnbPreset kBnbPresets[] = {
+    {"bnb-4bit", true, "nf4"}, {"bnb-fp4", true, "fp4"}, {"bnb-8bit", false, "fp4"}};
+constexpr const char* kNameList = "q8_0, q4_0, bnb-4bit, bnb-fp4, bnb-8bit";
 
 const Method* find_method(std::string_view name) {
   for (const auto& m : kMethods)
     if (name == m.name) return &m;
   return nullptr;
+}
+
+// quantization_config[key]: a list of module names, or nullopt when absent or null.
+std::optional<std::vector<std::string>> name_list(const Json& q, const char* key,
+                                                  const std::string& where) {
+  if (!q.contains(key) || q[key].is_null()) return std::nullopt;
+  TCPP_CHECK(q[key].is_array(), ConfigError, where, ": quantization_config.", key,
+             " must be a list of names");
+  std::vector<std::string> names;
+  for (const auto& n : q[key]) {
+    TCPP_CHECK(n.is_string(), ConfigError, where, ": quantization_config.", key,
+               " holds a non-string");
+    names.push_back(n.get<std::string>());
+  }
+  return names;
 }
 
 // v5's match: the module path equals `key` or contains "key." (on dotted components here).
@@ -30,25 +57,88 @@ bool module_matches(const std::string& module, const std::string& key) {
 }
 }  // namespace
 
+BitsAndBytesConfig::operator QuantizationConfig() const {
+  return QuantizationConfig{.quant_method = kBitsAndBytes, .bitsandbytes = *this};
+}
+
+void BitsAndBytesConfig::validate(const std::string& where) const {
+  TCPP_CHECK(
+      !(load_in_4bit && load_in_8bit), ValueError, where,
+      ": load_in_4bit and load_in_8bit are both true, but only one can be used at the same time");
+  TCPP_CHECK(load_in_4bit || load_in_8bit, ValueError, where,
+             ": bitsandbytes needs load_in_4bit or load_in_8bit set to true (both are false)");
+  TCPP_CHECK(bnb_4bit_quant_type == "nf4" || bnb_4bit_quant_type == "fp4", ValueError, where,
+             ": bnb_4bit_quant_type '", bnb_4bit_quant_type, "' is not supported (use nf4 or fp4)");
+  TCPP_CHECK(
+      is_floating(dtype_from_name(bnb_4bit_compute_dtype, where + ": bnb_4bit_compute_dtype")),
+      ValueError, where, ": bnb_4bit_compute_dtype '", bnb_4bit_compute_dtype,
+      "' is not a float dtype");
+  TCPP_CHECK(llm_int8_threshold >= 0.0f, ValueError, where,
+             ": llm_int8_threshold must be >= 0 (0 disables outliers)");
+}
+
 DType QuantizationConfig::weight_dtype() const {
+  if (quant_method == kBitsAndBytes) {
+    TCPP_CHECK(bitsandbytes, ValueError,
+               "quantization_config: quant_method 'bitsandbytes' without its settings");
+    const BitsAndBytesConfig& b = *bitsandbytes;
+    b.validate("quantization_config");
+    TCPP_CHECK(
+        b.load_in_4bit, NotImplementedError,
+        "quantization_config: load_in_8bit (LLM.int8) is not supported yet; use load_in_4bit");
+    return b.bnb_4bit_quant_type == "nf4" ? DType::NF4 : DType::FP4;
+  }
   const Method* m = find_method(quant_method);
   TCPP_CHECK(m, ValueError, "quantization_config: quant_method '", quant_method, "' is not supported (use ",
              kMethodList, ")");
   return m->dtype;
 }
 
+std::string QuantizationConfig::label() const {
+  if (quant_method != kBitsAndBytes || !bitsandbytes) return quant_method;
+  return std::string("bitsandbytes ") +
+         (bitsandbytes->load_in_8bit ? "int8" : bitsandbytes->bnb_4bit_quant_type);
+}
+
 std::vector<std::string> QuantizationConfig::skipped_modules() const {
+  if (bitsandbytes && bitsandbytes->llm_int8_skip_modules)
+    return *bitsandbytes->llm_int8_skip_modules;
   return modules_to_not_convert ? *modules_to_not_convert : std::vector<std::string>{"lm_head"};
 }
 
 QuantizationConfig QuantizationConfig::from_name(std::string_view name, const std::string& where) {
-  TCPP_CHECK(find_method(name), ValueError, where, ": unknown quantization '", name, "' (use ", kMethodList, ")");
+  for (const auto& p : kBnbPresets)
+    if (name == p.name)
+      return BitsAndBytesConfig{.load_in_8bit = !p.four_bit,
+                                .load_in_4bit = p.four_bit,
+                                .bnb_4bit_quant_type = p.quant_type};
+  TCPP_CHECK(find_method(name), ValueError, where, ": unknown quantization '", name, "' (use ",
+             kNameList, ")");
   QuantizationConfig c;
   c.quant_method = std::string(name);
   return c;
 }
 
 Json QuantizationConfig::to_json() const {
+  if (quant_method == kBitsAndBytes && bitsandbytes) {
+    // As Transformers' BitsAndBytesConfig.to_dict writes it.
+    const BitsAndBytesConfig& b = *bitsandbytes;
+    Json j = {{"quant_method", kBitsAndBytes},
+              {"_load_in_4bit", b.load_in_4bit},
+              {"_load_in_8bit", b.load_in_8bit},
+              {"load_in_4bit", b.load_in_4bit},
+              {"load_in_8bit", b.load_in_8bit},
+              {"bnb_4bit_compute_dtype", b.bnb_4bit_compute_dtype},
+              {"bnb_4bit_quant_storage", "uint8"},
+              {"bnb_4bit_quant_type", b.bnb_4bit_quant_type},
+              {"bnb_4bit_use_double_quant", b.bnb_4bit_use_double_quant},
+              {"llm_int8_enable_fp32_cpu_offload", false},
+              {"llm_int8_has_fp16_weight", false},
+              {"llm_int8_threshold", b.llm_int8_threshold},
+              {"llm_int8_skip_modules", nullptr}};
+    if (b.llm_int8_skip_modules) j["llm_int8_skip_modules"] = *b.llm_int8_skip_modules;
+    return j;
+  }
   Json j = {{"quant_method", quant_method}, {"modules_to_not_convert", skipped_modules()}};
   if (quantize_embeddings) j["quantize_embeddings"] = true;
   return j;
@@ -89,7 +179,35 @@ size_t quantize_parameters(nn::Module& module, const QuantizationConfig& config)
   return done.size();
 }
 
-std::optional<QuantizationConfig> checkpoint_quantization(const Json& config_json, const std::string& where) {
+QuantizationConfig bitsandbytes_from_json(const Json& q, const std::string& where) {
+  TCPP_CHECK(q.is_object(), ConfigError, where, ": quantization_config must be an object");
+  BitsAndBytesConfig b;
+  auto read = [&](const char* key, auto& field, const char* what) {
+    if (!q.contains(key) || q[key].is_null()) return;
+    using T = std::decay_t<decltype(field)>;
+    bool ok;
+    if constexpr (std::is_same_v<T, bool>)
+      ok = q[key].is_boolean();
+    else if constexpr (std::is_same_v<T, float>)
+      ok = q[key].is_number();
+    else
+      ok = q[key].is_string();
+    TCPP_CHECK(ok, ConfigError, where, ": quantization_config.", key, " must be ", what);
+    field = q[key].get<T>();
+  };
+  read("load_in_4bit", b.load_in_4bit, "true or false");
+  read("load_in_8bit", b.load_in_8bit, "true or false");
+  read("bnb_4bit_quant_type", b.bnb_4bit_quant_type, "a string (nf4 or fp4)");
+  read("bnb_4bit_use_double_quant", b.bnb_4bit_use_double_quant, "true or false");
+  read("bnb_4bit_compute_dtype", b.bnb_4bit_compute_dtype, "a dtype name");
+  read("llm_int8_threshold", b.llm_int8_threshold, "a number");
+  b.llm_int8_skip_modules = name_list(q, "llm_int8_skip_modules", where);
+  b.validate(where + ": quantization_config");
+  return b;
+}
+
+std::optional<QuantizationConfig> checkpoint_quantization(const Json& config_json,
+                                                          const std::string& where) {
   if (!config_json.is_object() || !config_json.contains("quantization_config") ||
       config_json["quantization_config"].is_null())
     return std::nullopt;
@@ -98,21 +216,22 @@ std::optional<QuantizationConfig> checkpoint_quantization(const Json& config_jso
              ": quantization_config must be an object with a string 'quant_method'");
   const std::string method = q["quant_method"].get<std::string>();
   if (loading::is_prequantized_method(method)) return std::nullopt;  // loading/prequantized.h
-  TCPP_CHECK(find_method(method), NotImplementedError, where, ": quantization_config.quant_method '", method,
+  if (method == kBitsAndBytes) {
+    const QuantizationConfig c = bitsandbytes_from_json(q, where);
+    c.weight_dtype();  // validates
+    throw NotImplementedError(detail::concat(
+        where,
+        ": quantization_config.quant_method 'bitsandbytes': pre-quantized bitsandbytes checkpoints "
+        "(weight.absmax / weight.quant_state / weight.SCB tensors) are not supported yet; load the "
+        "unquantized checkpoint with quantization_config = BitsAndBytesConfig instead"));
+  }
+  TCPP_CHECK(find_method(method), NotImplementedError, where,
+             ": quantization_config.quant_method '", method,
              "' is not supported (pre-quantized checkpoints load in ", kMethodList,
              ", gptq, awq, fp8, mxfp4 only); load the unquantized checkpoint, with a quantization option if wanted");
   QuantizationConfig c;
   c.quant_method = method;
-  if (q.contains("modules_to_not_convert") && !q["modules_to_not_convert"].is_null()) {
-    TCPP_CHECK(q["modules_to_not_convert"].is_array(), ConfigError, where,
-               ": quantization_config.modules_to_not_convert must be a list of names");
-    std::vector<std::string> names;
-    for (const auto& n : q["modules_to_not_convert"]) {
-      TCPP_CHECK(n.is_string(), ConfigError, where, ": quantization_config.modules_to_not_convert holds a non-string");
-      names.push_back(n.get<std::string>());
-    }
-    c.modules_to_not_convert = names;
-  }
+  c.modules_to_not_convert = name_list(q, "modules_to_not_convert", where);
   if (q.contains("quantize_embeddings")) {
     TCPP_CHECK(q["quantize_embeddings"].is_boolean(), ConfigError, where,
                ": quantization_config.quantize_embeddings must be true or false");

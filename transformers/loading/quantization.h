@@ -9,6 +9,13 @@
 //     output embedding), matched as v5 does: a name matches a module path equal to it or
 //     containing it as a dotted component sequence ("lm_head", "mlp.gate", "layers.0").
 // A tied lm_head shares its embedding's tensor, quantized or not.
+//
+// bitsandbytes (quant_method "bitsandbytes", v5's BitsAndBytesConfig): load_in_4bit quantizes to
+// the NF4 / FP4 block dtypes (bnb_4bit_quant_type; bit-identical nibbles and absmax to
+// bitsandbytes' quantize_4bit, blocksize 64). bnb_4bit_use_double_quant is recorded (and written
+// to a saved config) but the absmax stays f32 in memory: the nibbles are the same either way.
+// bnb_4bit_compute_dtype is validated and recorded; our kernels multiply in f32. Modules skipped:
+// llm_int8_skip_modules when set (v5 uses it for both 4 and 8 bits), else modules_to_not_convert.
 #pragma once
 
 #include <optional>
@@ -24,18 +31,45 @@ namespace transformers {
 namespace nn {
 struct ParameterSlot;
 class Module;
-}
+}  // namespace nn
+
+struct QuantizationConfig;
+
+// v5's BitsAndBytesConfig: its field names and defaults (bnb_4bit_quant_type "fp4", threshold 6).
+// Exactly one of load_in_4bit / load_in_8bit must be true. Converts to a QuantizationConfig, so
+// from_pretrained(path, {.quantization_config = BitsAndBytesConfig{.load_in_4bit = true}}) works.
+struct BitsAndBytesConfig {
+  bool load_in_8bit = false;
+  bool load_in_4bit = false;
+  float llm_int8_threshold = 6.0f;
+  std::optional<std::vector<std::string>> llm_int8_skip_modules{};
+  std::string bnb_4bit_compute_dtype = "float32";
+  std::string bnb_4bit_quant_type = "fp4";
+  bool bnb_4bit_use_double_quant = false;
+
+  operator QuantizationConfig() const;  // NOLINT(google-explicit-constructor): v5's spelling
+  // ValueError naming `where` and the key: both or neither of load_in_4bit / load_in_8bit, a
+  // quant type other than nf4 / fp4, a compute dtype that is not a float dtype, a negative
+  // threshold.
+  void validate(const std::string& where) const;
+};
 
 struct QuantizationConfig {
-  // "q8_0" or "q4_0" (the formats' names, as llama.cpp's --outtype and our --quantization).
+  // "q8_0" or "q4_0" (the formats' names, as llama.cpp's --outtype and our --quantization), or
+  // "bitsandbytes" with `bitsandbytes` set.
   std::string quant_method = "q8_0";
   std::optional<std::vector<std::string>> modules_to_not_convert{};  // unset: {"lm_head"}
   bool quantize_embeddings = false;
+  std::optional<BitsAndBytesConfig> bitsandbytes{};
 
-  // The block dtype of quant_method; ValueError naming the method and the supported ones.
+  // The block dtype of quant_method; ValueError naming the method and the supported ones (or the
+  // bitsandbytes key at fault).
   DType weight_dtype() const;
+  // What the load report calls it: the method, or "bitsandbytes nf4" / "fp4" / "int8".
+  std::string label() const;
   std::vector<std::string> skipped_modules() const;
-  // "q4_0" -> a config for that format (ValueError naming `where` for an unknown name).
+  // "q4_0" -> a config for that format; "bnb-4bit" (nf4), "bnb-fp4", "bnb-8bit" -> bitsandbytes
+  // (ValueError naming `where` for an unknown name).
   static QuantizationConfig from_name(std::string_view name, const std::string& where);
   // config.json's "quantization_config" object, as save_pretrained writes it for our formats.
   Json to_json() const;
@@ -53,10 +87,14 @@ size_t quantize_parameters(nn::Module& module, const QuantizationConfig& config)
 
 // config.json's quantization_config (a checkpoint saved quantized): ours (quant_method q8_0 /
 // q4_0) is returned, so its tensors load as stored; the pre-quantized methods that
-// loading/prequantized.h repacks (gptq, awq, fp8, mxfp4) give nullopt (prequantized_checkpoint
-// reads them); any other method (bitsandbytes, ...) is a NotImplementedError naming it and the
-// file, instead of loading its packed tensors as if they were weights. nullopt when config.json
-// has none.
+// loading/prequantized.h repacks (gptq, awq, fp8, mxfp4, compressed-tensors) give nullopt
+// (prequantized_checkpoint reads them); any other method (pre-quantized bitsandbytes after its
+// settings are validated, ...) is a NotImplementedError naming it and the file, instead of loading
+// its packed tensors as if they were weights. nullopt when config.json has none.
+// A bitsandbytes quantization_config object (v5's BitsAndBytesConfig.to_dict; absent keys take
+// v5's defaults); ConfigError / ValueError naming `where` and the key.
+QuantizationConfig bitsandbytes_from_json(const Json& q, const std::string& where);
+
 std::optional<QuantizationConfig> checkpoint_quantization(const Json& config_json, const std::string& where);
 
 }  // namespace transformers

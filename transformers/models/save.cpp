@@ -53,7 +53,16 @@ uint64_t parse_byte_size(const std::string& text, const std::string& what) {
   return static_cast<uint64_t>(value * it->second);
 }
 
-void save_pretrained(const CausalLM& model, const std::filesystem::path& dir, const SaveOptions& options) {
+void save_pretrained(const CausalLM& model, const std::filesystem::path& dir,
+                     const SaveOptions& options) {
+  // bitsandbytes checkpoints store packed weights with weight.absmax / weight.quant_state tensors;
+  // writing our NF4 / FP4 blocks under their quantization_config would make a folder neither
+  // Transformers nor we read back.
+  TCPP_CHECK(!options.quantization_config || !options.quantization_config->bitsandbytes,
+             NotImplementedError, "save_pretrained(", dir.string(),
+             "): saving a bitsandbytes-quantized model (Transformers' weight.absmax / quant_state "
+             "layout) is not "
+             "supported yet");
   std::filesystem::create_directories(dir);
   std::set<std::string> tied_targets;
   for (const auto& [target, source] : model.tied_weights()) tied_targets.insert(target);

@@ -51,6 +51,8 @@ inline void require_mask_dtype(const Tensor& mask, const char* op) {
     case DType::Q4_Z:
     case DType::F8_B128:
     case DType::MXFP4:
+    case DType::NF4:
+    case DType::FP4:
       break;
   }
   throw ShapeError(transformers::detail::concat(op, ": key padding mask of dtype ",

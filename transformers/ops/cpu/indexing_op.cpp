@@ -56,6 +56,8 @@ void for_each_integer(const Tensor& c, F&& fn) {
     case DType::Q4_Z:
     case DType::F8_B128:
     case DType::MXFP4:
+    case DType::NF4:
+    case DType::FP4:
       break;
   }
   throw ShapeError(transformers::detail::concat("expected an integer tensor, got ", c.describe()));

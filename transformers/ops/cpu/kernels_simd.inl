@@ -246,7 +246,9 @@ void to_f32(const void* src, DType dt, float* dst, int64_t n) {
     case DType::Q4_0:
     case DType::Q4_Z:
     case DType::F8_B128:
-    case DType::MXFP4: break;
+    case DType::MXFP4:
+    case DType::NF4:
+    case DType::FP4: break;
   }
   throw_not_float(dt, "to_f32");
 }
@@ -278,7 +280,9 @@ void from_f32(const float* src, void* dst, DType dt, int64_t n) {
     case DType::Q4_0:
     case DType::Q4_Z:
     case DType::F8_B128:
-    case DType::MXFP4: break;
+    case DType::MXFP4:
+    case DType::NF4:
+    case DType::FP4: break;
   }
   throw_not_float(dt, "from_f32");
 }
@@ -701,7 +705,8 @@ const Kernels& tier_kernels() {
       {weight_kernels<DType::F32>(TCPP_TIER_OWN_GEMM), weight_kernels<DType::BF16>(TCPP_TIER_OWN_GEMM),
        weight_kernels<DType::F16>(TCPP_TIER_OWN_GEMM), quantized_weight_kernels<DType::Q8_0>(),
        quantized_weight_kernels<DType::Q4_0>(), dequant_only_weight_kernels(DType::Q4_Z),
-       dequant_only_weight_kernels(DType::F8_B128), dequant_only_weight_kernels(DType::MXFP4)},
+       dequant_only_weight_kernels(DType::F8_B128), dequant_only_weight_kernels(DType::MXFP4),
+       dequant_only_weight_kernels(DType::NF4), dequant_only_weight_kernels(DType::FP4)},
       linear_on<TCPP_TIER_ISA>,
       dot, axpy, add, mul, scale, rms_norm_row, layer_norm_row, softmax_row, silu, gelu, gelu_tanh, silu_mul,
       gelu_tanh_mul, to_f32, from_f32, dot_tile, matmul_acc_tile, exp_shift_sum};

@@ -32,6 +32,8 @@ inline bool key_allowed(const Tensor& mask, int64_t b, int64_t col) {
     case DType::Q4_Z:
     case DType::F8_B128:
     case DType::MXFP4:
+    case DType::NF4:
+    case DType::FP4:
       break;
   }
   throw ShapeError(transformers::detail::concat("attention: key padding mask of dtype ",

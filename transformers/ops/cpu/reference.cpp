@@ -36,7 +36,9 @@ auto with_float_dtype(DType dt, const char* what, F&& fn) {
     case DType::Q4_0:
     case DType::Q4_Z:
     case DType::F8_B128:
-    case DType::MXFP4: break;
+    case DType::MXFP4:
+    case DType::NF4:
+    case DType::FP4: break;
   }
   throw_not_float(dt, what);
 }
@@ -264,7 +266,8 @@ const Kernels& reference_kernels() {
                          {weight_kernels<DType::F32>(), weight_kernels<DType::BF16>(), weight_kernels<DType::F16>(),
                           quantized_weight_kernels<DType::Q8_0>(), quantized_weight_kernels<DType::Q4_0>(),
                           dequant_only_weight_kernels(DType::Q4_Z), dequant_only_weight_kernels(DType::F8_B128),
-                          dequant_only_weight_kernels(DType::MXFP4)},
+                          dequant_only_weight_kernels(DType::MXFP4), dequant_only_weight_kernels(DType::NF4),
+                          dequant_only_weight_kernels(DType::FP4)},
                          linear, dot, axpy, add, mul, scale, rms_norm_row, layer_norm_row, softmax_row,
                          silu, gelu, gelu_tanh, silu_mul, gelu_tanh_mul, to_f32, from_f32, dot_tile,
                          matmul_acc_tile, exp_shift_sum};

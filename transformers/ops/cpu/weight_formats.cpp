@@ -1,6 +1,7 @@
 #include <string>
 
 #include "transformers/core/error.h"
+#include "transformers/ops/cpu/bnb_blocks.h"
 #include "transformers/ops/cpu/kernels.h"
 #include "transformers/ops/cpu/prequant_blocks.h"
 #include "transformers/ops/cpu/quant_blocks.h"
@@ -19,6 +20,9 @@ const WeightFormat kFormats[kWeightFormatCount] = {
     {DType::Q4_Z, "q4_z", kQBlock, kQ4ZBytes, Act::F32, quantize_q4_z, dequantize_q4_z},
     {DType::F8_B128, "f8_b128", kF8Block, kF8B128Bytes, Act::F32, quantize_f8_b128, dequantize_f8_b128},
     {DType::MXFP4, "mxfp4", kQBlock, kMxfp4Bytes, Act::F32, quantize_mxfp4, dequantize_mxfp4},
+    // bitsandbytes 4-bit: no integer kernels yet; the driver multiplies dequantized panels (f32 x).
+    {DType::NF4, "nf4", kBnbBlock, kBnbBlockBytes, Act::F32, quantize_nf4, dequantize_nf4},
+    {DType::FP4, "fp4", kBnbBlock, kBnbBlockBytes, Act::F32, quantize_fp4, dequantize_fp4},
 };
 
 template <DType DT>
@@ -38,6 +42,8 @@ int weight_format_index(DType dt) {
     case DType::Q4_Z: return 5;
     case DType::F8_B128: return 6;
     case DType::MXFP4: return 7;
+    case DType::NF4: return 8;
+    case DType::FP4: return 9;
     case DType::I32:
     case DType::I64:
     case DType::U8:
@@ -46,7 +52,7 @@ int weight_format_index(DType dt) {
     case DType::F8_E4M3: break;
   }
   throw ValueError("no weight kernels for dtype " + std::string(dtype_safetensors_name(dt)) +
-                   " (weights are F32, BF16, F16, Q8_0, Q4_0, Q4_Z, F8_B128 or MXFP4)");
+                   " (weights are F32, BF16, F16, Q8_0, Q4_0, Q4_Z, F8_B128, MXFP4, NF4 or FP4)");
 }
 
 const WeightFormat& weight_format(DType dt) { return kFormats[weight_format_index(dt)]; }
@@ -57,6 +63,8 @@ WeightKernels dequant_only_weight_kernels(DType dt) {
     case DType::Q4_Z: rows = format_dequant_rows<DType::Q4_Z>; break;
     case DType::F8_B128: rows = format_dequant_rows<DType::F8_B128>; break;
     case DType::MXFP4: rows = format_dequant_rows<DType::MXFP4>; break;
+    case DType::NF4: rows = format_dequant_rows<DType::NF4>; break;
+    case DType::FP4: rows = format_dequant_rows<DType::FP4>; break;
     default: throw ValueError("dequant_only_weight_kernels: " + std::string(dtype_safetensors_name(dt)));
   }
   return {nullptr, nullptr, rows, Act::F32, nullptr};
