@@ -6,6 +6,7 @@
 
 #include "common/test_util.h"
 #include "kernel_test_util.h"
+#include "quant_test_util.h"
 #include "transformers/core/thread_pool.h"
 #include "transformers/ops/cpu/kernels.h"
 #include "transformers/ops/cpu/quant_blocks.h"
@@ -18,11 +19,7 @@ using testing::random_floats;
 
 const cpu::Kernels& ref() { return cpu::reference_kernels(); }
 
-std::vector<unsigned char> quantized(DType dt, const std::vector<float>& x) {
-  std::vector<unsigned char> out(dtype_nbytes(dt, static_cast<int64_t>(x.size())));
-  cpu::weight_format(dt).quantize(x.data(), out.data(), static_cast<int64_t>(x.size()));
-  return out;
-}
+using testing::quantized;
 
 // x[j] = (j - 16) / 2: amax 8, d = 8 / 127 = 0.0629921 -> f16 0x2C08 (1.0078125 * 2^-4);
 // q = round(x * 127 / 8): -8 -> -127, 0.5 -> round(7.9375) = 8, 1 -> round(15.875) = 16,
@@ -94,14 +91,7 @@ TEST(QuantCodec, ReferenceProductMatchesTheHandValue) {
 }
 
 class QuantTier : public ::testing::TestWithParam<cpu::Isa> {};
-std::vector<cpu::Isa> vector_tiers() {
-  std::vector<cpu::Isa> tiers;
-  for (cpu::Isa isa : cpu::supported_isas())
-    if (isa != cpu::Isa::Scalar) tiers.push_back(isa);
-  return tiers;
-}
-INSTANTIATE_TEST_SUITE_P(Tiers, QuantTier, ::testing::ValuesIn(vector_tiers()),
-                         [](const auto& info) { return std::string(cpu::isa_name(info.param)); });
+INSTANTIATE_TEST_SUITE_P(Tiers, QuantTier, ::testing::ValuesIn(testing::vector_tiers()), testing::tier_label);
 
 // The tier's gemm (on the shared activation rows) and its linear driver (activations quantized
 // once per call, bias, pools) against the reference, over M across the 64-row pass and N cut at
@@ -121,10 +111,7 @@ TEST_P(QuantTier, GemmAndLinearMatchTheReference) {
       const int64_t ldx = K + 5, ldy = N + 2;
       const auto x = random_floats(M * ldx, rng);
       const auto bias = random_floats(N, rng);
-      std::vector<float> scale(M * ldy, 0.0f);
-      for (int64_t m = 0; m < M; ++m)
-        for (int64_t n = 0; n < N; ++n)
-          for (int64_t k = 0; k < K; ++k) scale[m * ldy + n] += std::fabs(x[m * ldx + k] * w_deq[n * K + k]);
+      const auto scale = testing::abs_product(x, M, ldx, w_deq, N, K, ldy);
       const std::string what = std::string(cpu::weight_format(dt).name) + " M=" + std::to_string(M);
       // gemm over rows [5, 42) on activations from the shared quantizer.
       std::vector<unsigned char> xq(M * cpu::activation_row_bytes(K) + 4);
@@ -133,18 +120,10 @@ TEST_P(QuantTier, GemmAndLinearMatchTheReference) {
       ref().weight(dt).gemm(xq.data(), M, K, K, w.data(), 5, 42, want.data(), ldy);
       fast.weight(dt).gemm(xq.data(), M, K, K, w.data(), 5, 42, got.data(), ldy);
       testing::expect_close(got, want, scale, 1e-6f, 1e-30f, "gemm " + what);
-      // The whole linear, with bias, on a pool.
-      std::vector<float> want_l(M * ldy, 7.0f), got_l(M * ldy, 7.0f);
-      ref().linear(x.data(), M, K, ldx, w.data(), dt, N, bias.data(), want_l.data(), ldy, nullptr);
-      fast.linear(x.data(), M, K, ldx, w.data(), dt, N, bias.data(), got_l.data(), ldy, &pool);
-      testing::expect_close(got_l, want_l, scale, 1e-6f, 1e-6f, "linear " + what);
+      testing::expect_linear_matches_reference(fast, dt, w, N, K, x, M, ldx, ldy, bias, scale, pool, what);
       if (HasFailure()) return;
     }
-    std::vector<float> a(3 * K), b(3 * K, -1.0f);
-    ref().weight(dt).dequant_rows(w.data(), K, 7, 3, a.data());
-    fast.weight(dt).dequant_rows(w.data(), K, 7, 3, b.data());
-    EXPECT_EQ(0, std::memcmp(a.data(), b.data(), a.size() * sizeof(float)));
-    EXPECT_EQ(0, std::memcmp(a.data(), w_deq.data() + 7 * K, a.size() * sizeof(float)));
+    testing::expect_dequant_rows_exact(fast, dt, w, K, w_deq);
   }
 }
 

@@ -78,6 +78,9 @@ void set_flag(Tensor& mask, int64_t j, int flag) {
     case DType::F8_E4M3:
     case DType::Q8_0:
     case DType::Q4_0:
+    case DType::Q4_K:
+    case DType::Q5_K:
+    case DType::Q6_K:
       break;
   }
   FAIL() << "no integer mask of dtype " << dtype_torch_name(mask.dtype());

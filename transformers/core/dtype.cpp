@@ -16,9 +16,10 @@ constexpr DTypeInfo kInfo[] = {
     {"F32", "float32", 1, 4},   {"F16", "float16", 1, 2},  {"BF16", "bfloat16", 1, 2},
     {"I32", "int32", 1, 4},     {"I64", "int64", 1, 8},    {"U8", "uint8", 1, 1},
     {"BOOL", "bool", 1, 1},     {"I8", "int8", 1, 1},      {"F8_E4M3", "float8_e4m3fn", 1, 1},
-    {"Q8_0", "q8_0", 32, 34},   {"Q4_0", "q4_0", 32, 18},
+    {"Q8_0", "q8_0", 32, 34},   {"Q4_0", "q4_0", 32, 18},  {"Q4_K", "q4_k", 256, 144},
+    {"Q5_K", "q5_k", 256, 176}, {"Q6_K", "q6_k", 256, 210},
 };
-static_assert(sizeof(kInfo) / sizeof(kInfo[0]) == static_cast<size_t>(DType::Q4_0) + 1);
+static_assert(sizeof(kInfo) / sizeof(kInfo[0]) == static_cast<size_t>(DType::Q6_K) + 1);
 const DTypeInfo& info(DType dt) { return kInfo[static_cast<size_t>(dt)]; }
 }  // namespace
 

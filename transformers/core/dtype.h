@@ -14,7 +14,9 @@ namespace transformers {
 //   Q8_0: 34 bytes per block: f16 scale d, then 32 int8 q;                 x = d * q
 //   Q4_0: 18 bytes per block: f16 scale d, then 16 bytes of nibbles; element j < 16 is the low
 //         nibble of byte j, element j + 16 its high nibble;                 x = d * (q - 8)
-enum class DType : uint8_t { F32, F16, BF16, I32, I64, U8, Bool, I8, F8_E4M3, Q8_0, Q4_0 };
+// Q4_K, Q5_K and Q6_K are GGML's "K-quant" super-blocks of 256 elements (layouts in
+// ops/cpu/quant_kblocks.h): Q4_K 144 bytes, Q5_K 176 bytes, Q6_K 210 bytes.
+enum class DType : uint8_t { F32, F16, BF16, I32, I64, U8, Bool, I8, F8_E4M3, Q8_0, Q4_0, Q4_K, Q5_K, Q6_K };
 
 // Bytes per element of a plain dtype; a block dtype has no per-element size and throws ValueError
 // (use dtype_nbytes).
@@ -28,9 +30,9 @@ int64_t dtype_block_bytes(DType dt);
 // Bytes of `numel` elements; for a block dtype numel must be a multiple of the block (ShapeError).
 size_t dtype_nbytes(DType dt, int64_t numel);
 
-// "F32", "BF16", ... as in safetensors headers. The block dtypes are our own names, "Q8_0" and
-// "Q4_0" (safetensors has none for them; a tensor of either holds its blocks with the shape of
-// its elements, so its byte count is numel / 32 * bytes per block).
+// "F32", "BF16", ... as in safetensors headers. The block dtypes are our own names, "Q8_0",
+// "Q4_0", "Q4_K", "Q5_K", "Q6_K" (safetensors has none for them; a tensor of one holds its blocks
+// with the shape of its elements, so its byte count is numel / block elements * block bytes).
 std::string_view dtype_safetensors_name(DType dt);
 // Throws FormatError for names we do not support (F64, F8_E5M2, ...), naming `where` and the name.
 DType dtype_from_safetensors_name(std::string_view name, const std::string& where);

@@ -48,6 +48,9 @@ inline void require_mask_dtype(const Tensor& mask, const char* op) {
     case DType::F8_E4M3:
     case DType::Q8_0:
     case DType::Q4_0:
+    case DType::Q4_K:
+    case DType::Q5_K:
+    case DType::Q6_K:
       break;
   }
   throw ShapeError(transformers::detail::concat(op, ": key padding mask of dtype ",

@@ -53,6 +53,9 @@ void for_each_integer(const Tensor& c, F&& fn) {
     case DType::F8_E4M3:
     case DType::Q8_0:
     case DType::Q4_0:
+    case DType::Q4_K:
+    case DType::Q5_K:
+    case DType::Q6_K:
       break;
   }
   throw ShapeError(transformers::detail::concat("expected an integer tensor, got ", c.describe()));

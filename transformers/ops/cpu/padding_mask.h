@@ -29,6 +29,9 @@ inline bool key_allowed(const Tensor& mask, int64_t b, int64_t col) {
     case DType::F8_E4M3:
     case DType::Q8_0:
     case DType::Q4_0:
+    case DType::Q4_K:
+    case DType::Q5_K:
+    case DType::Q6_K:
       break;
   }
   throw ShapeError(transformers::detail::concat("attention: key padding mask of dtype ",

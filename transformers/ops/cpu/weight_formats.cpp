@@ -3,6 +3,7 @@
 #include "transformers/core/error.h"
 #include "transformers/ops/cpu/kernels.h"
 #include "transformers/ops/cpu/quant_blocks.h"
+#include "transformers/ops/cpu/quant_kblocks.h"
 
 namespace transformers::cpu {
 namespace {
@@ -14,6 +15,9 @@ const WeightFormat kFormats[kWeightFormatCount] = {
     {DType::F16, "f16", 1, 2, Act::F32, nullptr, nullptr},
     {DType::Q8_0, "q8_0", kQBlock, kQ8_0Bytes, Act::Int8Blocks, quantize_q8_0, dequantize_q8_0},
     {DType::Q4_0, "q4_0", kQBlock, kQ4_0Bytes, Act::Int8Blocks, quantize_q4_0, dequantize_q4_0},
+    {DType::Q4_K, "q4_k", kKBlock, kQ4_KBytes, Act::F32, quantize_q4_k, dequantize_q4_k},
+    {DType::Q5_K, "q5_k", kKBlock, kQ5_KBytes, Act::F32, quantize_q5_k, dequantize_q5_k},
+    {DType::Q6_K, "q6_k", kKBlock, kQ6_KBytes, Act::F32, quantize_q6_k, dequantize_q6_k},
 };
 }  // namespace
 
@@ -24,6 +28,9 @@ int weight_format_index(DType dt) {
     case DType::F16: return 2;
     case DType::Q8_0: return 3;
     case DType::Q4_0: return 4;
+    case DType::Q4_K: return 5;
+    case DType::Q5_K: return 6;
+    case DType::Q6_K: return 7;
     case DType::I32:
     case DType::I64:
     case DType::U8:
@@ -32,7 +39,7 @@ int weight_format_index(DType dt) {
     case DType::F8_E4M3: break;
   }
   throw ValueError("no weight kernels for dtype " + std::string(dtype_safetensors_name(dt)) +
-                   " (weights are F32, BF16, F16, Q8_0 or Q4_0)");
+                   " (weights are F32, BF16, F16, Q8_0, Q4_0, Q4_K, Q5_K or Q6_K)");
 }
 
 const WeightFormat& weight_format(DType dt) { return kFormats[weight_format_index(dt)]; }
