@@ -80,9 +80,9 @@ void use_threads(int threads) {
 
 void add_quantization_flag(CLI::App* sub, std::string* value) {
   sub->add_option("--quantization", *value,
-                  "Quantize weight matrices while loading: q8_0 or q4_0 (GGML's block formats; embeddings and "
-                  "lm_head stay in float), q8_0-all or q4_0-all (those too, as llama.cpp), bnb-4bit (bitsandbytes "
-                  "nf4), bnb-fp4");
+                  "Quantize weight matrices while loading: q8_0, q4_0, q4_k, q5_k, q6_k (GGML's block formats) "
+                  "or q4_k_m (llama.cpp's Q4_K / Q6_K mix); embeddings and lm_head stay in float, unless "
+                  "the name ends in -all (q4_0-all: those too, as llama.cpp); bnb-4bit (bitsandbytes nf4), bnb-fp4");
 }
 
 std::optional<QuantizationConfig> quantization_from_flag(const std::string& value) {

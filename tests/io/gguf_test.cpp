@@ -107,7 +107,8 @@ TEST(Gguf, WriterOutputReadsBack) {
   EXPECT_EQ(f->tensor("y").dtype(), DType::Q4_0);  // GGML's layout is the block dtype's
   EXPECT_EQ(f->tensor("y").shape(), (Shape{2, 32}));
   EXPECT_EQ(f->info("k").nbytes, 144u);
-  EXPECT_THROW(f->tensor("k"), FormatError);  // K-quants: raw_bytes only, for now
+  EXPECT_EQ(f->tensor("k").dtype(), DType::Q4_K);  // K-quants read packed, as stored
+  EXPECT_EQ(f->tensor("k").shape(), (Shape{1, 256}));
 
   GgufWriter bad;
   bad.add_tensor("z", {4}, GgmlType::F32, [] { return Tensor::zeros({3}, DType::F32); });

@@ -1,11 +1,14 @@
 // safetensors: round trip through our writer and reader, zero-copy mapping, sharded checkpoints,
 // and every kind of malformed header giving a FormatError that names the fault.
+#include <cmath>
+#include <cstring>
 #include <fstream>
 
 #include "common/test_util.h"
 #include "transformers/io/json.h"
 #include "transformers/io/npy.h"
 #include "transformers/io/safetensors.h"
+#include "transformers/ops/ops.h"
 
 namespace transformers {
 namespace {
@@ -97,6 +100,28 @@ TEST(Safetensors, ShardedCheckpointWithIndex) {
 
 // I8 and F8_E4M3 (int8 and FP8 checkpoints) are read as data; Q8_0 / Q4_0 (our names for the
 // GGML block dtypes) count bytes per block of 32 elements: 2 blocks of Q8_0 = 68 bytes.
+// The K-quant super-block dtypes (our names Q4_K, Q5_K, Q6_K) save and load back byte for byte:
+// 2 rows of 512 are 4 super-blocks (144, 176, 210 bytes each).
+TEST(Safetensors, KQuantDtypesSaveAndLoadBack) {
+  auto dir = testing::scratch_dir("st_k");
+  std::vector<float> v(2 * 512);
+  for (size_t i = 0; i < v.size(); ++i) v[i] = std::sin(static_cast<float>(i));
+  const Tensor x = Tensor::from_values(v, {2, 512});
+  std::vector<std::pair<std::string, Tensor>> saved;
+  for (DType dt : {DType::Q4_K, DType::Q5_K, DType::Q6_K}) saved.emplace_back(std::string(dtype_safetensors_name(dt)), ops::cast(x, dt));
+  save_safetensors(dir / "k.safetensors", saved);
+  auto f = SafetensorsFile::open(dir / "k.safetensors");
+  for (const auto& [name, t] : saved) {
+    const Tensor back = f->tensor(name);
+    EXPECT_EQ(back.dtype(), t.dtype()) << name;
+    EXPECT_EQ(back.shape(), t.shape()) << name;
+    ASSERT_EQ(back.nbytes(), dtype_block_bytes(t.dtype()) * 4) << name;
+    EXPECT_EQ(0, std::memcmp(back.raw_data(), t.raw_data(), back.nbytes())) << name;
+  }
+  expect_rejected(bytes_of(R"({"w":{"dtype":"Q6_K","shape":[256],"data_offsets":[0,209]}})", std::string(209, '\0')),
+                  "needs 210");
+}
+
 TEST(Safetensors, ReadsInt8Fp8AndBlockDtypes) {
   auto dir = testing::scratch_dir("st_q");
   std::string data(68 + 18 + 2 + 3, '\0');

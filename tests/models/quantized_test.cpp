@@ -4,6 +4,7 @@
 // quantization configs we cannot load.
 #include <cstring>
 #include <fstream>
+#include <map>
 #include <random>
 
 #include "common/test_util.h"
@@ -103,11 +104,14 @@ INSTANTIATE_TEST_SUITE_P(Golden, QuantizedGolden,
 // mean something: models/fortune-llama, trained by us (4.5M parameters, stored in bf16, loaded as
 // f32 for the reference), over 320 positions of 4 seeded random-id contexts. Both the default
 // (embeddings and the tied lm_head kept in float) and llama.cpp's everything-quantized layout.
-// Measured: q8_0 99.4 %, q8_0-all 98.4 %, q4_0 93.8 %, q4_0-all 84.4 %, bitsandbytes nf4 91.6 %,
-// fp4 93.8 % (blocks of 64, bit-identical to bitsandbytes, so nothing to tune). The 8-bit default
-// meets the bar; Q4_0 (one scale per 32 weights, GGML's reference rounding) does not, and a
-// least-squares scale search did not change that (93.1 %): 4 bits at 95 % needs a format with more
-// per-block state (K-quants). The floors below hold what is reached today.
+// Measured: q8_0 99.4 %, q8_0-all 98.4 %, q4_0 93.8 %, q4_0-all 84.4 %. The 8-bit default meets
+// the bar; Q4_0 (one scale per 32 weights, GGML's reference rounding) does not, and a least-squares
+// scale search did not change that (93.1 %): 4 bits at 95 % needs a format with more per-block
+// state. The K-quants reach it: q4_k 95.0 % (max |err| 0.28), q4_k-all 88.1 %, q4_k_m 95.3 %
+// (0.27), q4_k_m-all 94.4 % (0.34; its Q6_K tied embedding is what lifts it over q4_k-all).
+// bitsandbytes nf4 91.6 %, fp4 93.8 % (blocks of 64, bit-identical to bitsandbytes, so nothing to
+// tune). Since prompts of Q8_0/Q4_0 multiply on bf16 panels (AVX-512 BF16 CPUs): q8_0 99.7 %,
+// q4_0 94.1 %. The floors below hold what is reached today.
 TEST(QuantizedTrained, OurDemoModelMeetsTheIssueBars) {
   const auto dir = std::filesystem::path(TCPP_SOURCE_DIR) / "models/fortune-llama";
   auto f32 = AutoModelForCausalLM::from_pretrained(dir, {.dtype = "float32"});
@@ -117,29 +121,46 @@ TEST(QuantizedTrained, OurDemoModelMeetsTheIssueBars) {
   for (auto& v : values) v = id(rng);
   const Tensor ids = Tensor::from_values(values, {4, 80});
   const Tensor want = f32->forward(ids).logits;
-  for (const std::string method : {"q8_0", "q8_0-all", "q4_0", "q4_0-all", "bnb-4bit", "bnb-fp4"}) {
+  for (const std::string method : {"q8_0", "q8_0-all", "q4_0", "q4_0-all", "q4_k", "q4_k-all", "q4_k_m",
+                                   "q4_k_m-all", "bnb-4bit", "bnb-fp4"}) {
     LoadOptions o;
     o.quantization_config = QuantizationConfig::from_name(
-        method.starts_with("bnb") ? method : method.substr(0, 4), "test");
+        method.starts_with("bnb") ? method : method.substr(0, method.find('-')), "test");
     if (method.ends_with("-all")) {
       o.quantization_config->modules_to_not_convert = std::vector<std::string>{};
       o.quantization_config->quantize_embeddings = true;
     }
-    const Agreement a =
-        compare(AutoModelForCausalLM::from_pretrained(dir, o)->forward(ids).logits, want);
-    std::printf(
-        "fortune-llama %-8s vs f32: max |err| %.4f (max |logit| %.2f), top-1 %.1f %% over %lld "
-        "positions\n",
-        method.c_str(), a.max_abs_error, a.max_abs_logit, 100 * a.top1,
-        static_cast<long long>(ids.numel()));
-    const double floor = method == "q8_0"       ? 0.99
-                         : method == "q8_0-all" ? 0.975
-                         : method == "q4_0"     ? 0.92
-                         : method == "bnb-4bit" ? 0.90
-                         : method == "bnb-fp4"  ? 0.92
-                                                : 0.82;
-    EXPECT_GE(a.top1, floor) << method;
+    const Agreement a = compare(AutoModelForCausalLM::from_pretrained(dir, o)->forward(ids).logits, want);
+    std::printf("fortune-llama %-10s vs f32: max |err| %.4f (max |logit| %.2f), top-1 %.1f %% over %lld positions\n",
+                method.c_str(), a.max_abs_error, a.max_abs_logit, 100 * a.top1, static_cast<long long>(ids.numel()));
+    const std::map<std::string, double> floors = {
+        {"q8_0", 0.99},     {"q8_0-all", 0.975}, {"q4_0", 0.92}, {"q4_0-all", 0.82},  {"q4_k", 0.95},
+        {"q4_k-all", 0.86}, {"q4_k_m", 0.95},    {"q4_k_m-all", 0.93}, {"bnb-4bit", 0.90}, {"bnb-fp4", 0.92}};
+    EXPECT_GE(a.top1, floors.at(method)) << method;
   }
+}
+
+// q4_k_m follows llama.cpp's Q4_K_M rule (llama_tensor_get_type): Q6_K for v_proj and down_proj
+// of the layers use_more_bits picks (first and last eighth, every third between: for 32 layers
+// 0-3, 6, 9, ..., 27 and 28-31), for lm_head and a quantized embedding table; Q4_K elsewhere.
+// Hand-listed: 4 layers -> layers 2 and 3; 32 layers -> 6 yes, 7 no, 27 yes, 28 yes.
+TEST(QuantizedLoad, Q4KMPicksQ6KWhereLlamaCppDoes) {
+  const QuantizationConfig c = QuantizationConfig::from_name("q4_k_m", "test");
+  auto at = [&](const std::string& name, int64_t layers) { return c.dtype_for(name, false, layers); };
+  EXPECT_EQ(at("model.layers.0.self_attn.v_proj.weight", 4), DType::Q4_K);
+  EXPECT_EQ(at("model.layers.1.mlp.down_proj.weight", 4), DType::Q4_K);
+  EXPECT_EQ(at("model.layers.2.self_attn.v_proj.weight", 4), DType::Q6_K);
+  EXPECT_EQ(at("model.layers.3.mlp.down_proj.weight", 4), DType::Q6_K);
+  EXPECT_EQ(at("model.layers.3.self_attn.q_proj.weight", 4), DType::Q4_K);
+  EXPECT_EQ(at("model.layers.3.mlp.up_proj.weight", 4), DType::Q4_K);
+  EXPECT_EQ(at("model.layers.6.mlp.down_proj.weight", 32), DType::Q6_K);
+  EXPECT_EQ(at("model.layers.7.mlp.down_proj.weight", 32), DType::Q4_K);
+  EXPECT_EQ(at("model.layers.27.self_attn.v_proj.weight", 32), DType::Q6_K);
+  EXPECT_EQ(at("model.layers.28.self_attn.v_proj.weight", 32), DType::Q6_K);
+  EXPECT_EQ(at("lm_head.weight", 4), DType::Q6_K);
+  EXPECT_EQ(c.dtype_for("model.embed_tokens.weight", true, 4), DType::Q6_K);
+  EXPECT_EQ(QuantizationConfig::from_name("q4_k", "test").dtype_for("lm_head.weight", false, 4), DType::Q4_K);
+  EXPECT_THROW(QuantizationConfig::from_name("q3_k", "test"), ValueError);
 }
 
 // The report names what stayed in float and why: embeddings and lm_head by default; with
@@ -184,9 +205,9 @@ TEST(QuantizedLoad, UnsupportedMethodsAndBadOptionsAreClearErrors) {
   testing::expect_error_naming<NotImplementedError>(
       [] {
         AutoModelForCausalLM::from_pretrained(
-            folder_with_quantization_config("q_bnb", {{"quant_method", "bitsandbytes"}, {"load_in_4bit", true}}));
+            folder_with_quantization_config("q_hqq", {{"quant_method", "hqq"}, {"nbits", 4}}));
       },
-      "quant_method 'bitsandbytes' is not supported");
+      "quant_method 'hqq' is not supported");
   testing::expect_error_naming<ConfigError>(
       [] { AutoModelForCausalLM::from_pretrained(folder_with_quantization_config("q_bad", Json::array())); },
       "quantization_config must be an object");

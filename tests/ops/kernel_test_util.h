@@ -13,8 +13,18 @@
 
 #include "transformers/core/dtype.h"
 #include "transformers/core/half.h"
+#include "transformers/ops/cpu/isa.h"
 
 namespace transformers::testing {
+
+// Every vector tier this CPU runs (AVX2, AVX-512), each checked against the scalar reference.
+inline std::vector<cpu::Isa> vector_tiers() {
+  std::vector<cpu::Isa> tiers;
+  for (cpu::Isa isa : cpu::supported_isas())
+    if (isa != cpu::Isa::Scalar) tiers.push_back(isa);
+  return tiers;
+}
+inline std::string tier_label(const ::testing::TestParamInfo<cpu::Isa>& info) { return cpu::isa_name(info.param); }
 
 inline std::vector<float> random_floats(int64_t n, std::mt19937& rng, float scale = 1.0f) {
   std::normal_distribution<float> dist(0.0f, scale);
@@ -53,6 +63,17 @@ inline StoredWeights random_weights(DType dt, int64_t n, std::mt19937& rng) {
 inline std::vector<float> abs_of(std::vector<float> v) {
   for (auto& x : v) x = std::fabs(x);
   return v;
+}
+
+// sum_k |x[m, k] w[n, k]| at [m * ldy + n] (M rows of x, N rows of w, K columns): the size of
+// what a product sums, against which its accumulation error is measured.
+inline std::vector<float> abs_product(const std::vector<float>& x, int64_t M, int64_t ldx, const std::vector<float>& w,
+                                      int64_t N, int64_t K, int64_t ldy) {
+  std::vector<float> s(static_cast<size_t>(M * ldy), 0.0f);
+  for (int64_t m = 0; m < M; ++m)
+    for (int64_t n = 0; n < N; ++n)
+      for (int64_t k = 0; k < K; ++k) s[m * ldy + n] += std::fabs(x[m * ldx + k] * w[n * K + k]);
+  return s;
 }
 
 // Expects |got[i] - want[i]| <= rel * scale[i] + abs_tol for every i, reporting the first misses.

@@ -32,16 +32,14 @@ using testing::vector_tiers;
 
 const cpu::Kernels& ref() { return cpu::reference_kernels(); }
 
-
 class TierTest : public ::testing::TestWithParam<cpu::Isa> {
  protected:
   const cpu::Kernels& tier() const { return *cpu::kernels_for(GetParam()); }
 };
-std::string tier_label(const ::testing::TestParamInfo<cpu::Isa>& info) { return cpu::isa_name(info.param); }
 
 #define TIER_SUITE(name)   \
   class name : public TierTest {}; \
-  INSTANTIATE_TEST_SUITE_P(Tiers, name, ::testing::ValuesIn(vector_tiers()), tier_label)
+  INSTANTIATE_TEST_SUITE_P(Tiers, name, ::testing::ValuesIn(testing::vector_tiers()), testing::tier_label)
 TIER_SUITE(LinearKernel);
 TIER_SUITE(WeightKernelTable);
 TIER_SUITE(VectorKernels);

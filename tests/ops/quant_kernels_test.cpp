@@ -21,6 +21,8 @@ using testing::vector_tiers;
 
 const cpu::Kernels& ref() { return cpu::reference_kernels(); }
 
+using testing::quantized;
+
 // x[j] = (j - 16) / 2: amax 8, d = 8 / 127 = 0.0629921 -> f16 0x2C08 (1.0078125 * 2^-4);
 // q = round(x * 127 / 8): -8 -> -127, 0.5 -> round(7.9375) = 8, 1 -> round(15.875) = 16,
 // 7.5 -> round(119.0625) = 119, -0.5 -> -8.
@@ -91,8 +93,7 @@ TEST(QuantCodec, ReferenceProductMatchesTheHandValue) {
 }
 
 class QuantTier : public ::testing::TestWithParam<cpu::Isa> {};
-INSTANTIATE_TEST_SUITE_P(Tiers, QuantTier, ::testing::ValuesIn(vector_tiers()),
-                         [](const auto& info) { return std::string(cpu::isa_name(info.param)); });
+INSTANTIATE_TEST_SUITE_P(Tiers, QuantTier, ::testing::ValuesIn(testing::vector_tiers()), testing::tier_label);
 
 // x · Wᵀ + bias with x and the dequantized W rounded to bf16 (round to nearest even), summed in
 // double: what a tier with bf16 panels (WeightKernels::dequant_rows_bf16) computes for prompts.
@@ -132,7 +133,7 @@ TEST_P(QuantTier, GemmAndLinearMatchTheReference) {
       const int64_t ldx = K + 5, ldy = N + 2;
       const auto x = random_floats(M * ldx, rng);
       const auto bias = random_floats(N, rng);
-      const auto scale = testing::abs_product_scale(x, M, ldx, w_deq, N, K, ldy);
+      const auto scale = testing::abs_product(x, M, ldx, w_deq, N, K, ldy);
       const std::string what = std::string(cpu::weight_format(dt).name) + " M=" + std::to_string(M);
       // gemm over rows [5, 42) on activations from the shared quantizer.
       const bool own_gemm = fast.weight(dt).gemm != nullptr;
@@ -156,11 +157,7 @@ TEST_P(QuantTier, GemmAndLinearMatchTheReference) {
                             "linear " + what);
       if (HasFailure()) return;
     }
-    std::vector<float> a(3 * K), b(3 * K, -1.0f);
-    ref().weight(dt).dequant_rows(w.data(), K, 7, 3, a.data());
-    fast.weight(dt).dequant_rows(w.data(), K, 7, 3, b.data());
-    EXPECT_EQ(0, std::memcmp(a.data(), b.data(), a.size() * sizeof(float)));
-    EXPECT_EQ(0, std::memcmp(a.data(), w_deq.data() + 7 * K, a.size() * sizeof(float)));
+    testing::expect_dequant_rows_exact(fast, dt, w, K, w_deq);
     if (panels) {
       std::vector<uint16_t> p(3 * K, 0xffff);
       fast.weight(dt).dequant_rows_bf16(w.data(), K, 7, 3, p.data());

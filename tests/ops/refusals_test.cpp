@@ -83,6 +83,9 @@ void set_flag(Tensor& mask, int64_t j, int flag) {
     case DType::MXFP4:
     case DType::NF4:
     case DType::FP4:
+    case DType::Q4_K:
+    case DType::Q5_K:
+    case DType::Q6_K:
       break;
   }
   FAIL() << "no integer mask of dtype " << dtype_torch_name(mask.dtype());

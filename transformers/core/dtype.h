@@ -21,6 +21,8 @@ namespace transformers {
 //   F8_B128: 132 bytes per 128: f32 scale s, then 128 e4m3 codes;  x = e4m3(c) * s  (FP8)
 //   MXFP4:   17 bytes per 32: e8m0 scale e, then 16 bytes; element 2i is the low nibble of byte
 //            i, 2i + 1 its high nibble (gpt-oss's order); x = e2m1(q) * 2^(e - 127)
+// Q4_K, Q5_K and Q6_K are GGML's "K-quant" super-blocks of 256 elements (layouts in
+// ops/cpu/quant_kblocks.h): Q4_K 144 bytes, Q5_K 176 bytes, Q6_K 210 bytes.
 // NF4 and FP4 are bitsandbytes' 4-bit blocks (blocksize 64, ops/cpu/bnb_blocks.h has the code
 // books): 36 bytes per block: f32 absmax, then 32 bytes of nibbles; element 2j is the HIGH nibble
 // of byte j and element 2j + 1 its low nibble (bitsandbytes' order);   x = absmax * code[q]
@@ -28,6 +30,7 @@ enum class DType : uint8_t {
   F32, F16, BF16, I32, I64, U8, Bool, I8, F8_E4M3, Q8_0, Q4_0,
   Q4_Z, F8_B128, MXFP4,  // pre-quantized checkpoints
   NF4, FP4,              // bitsandbytes 4-bit
+  Q4_K, Q5_K, Q6_K,      // GGML's K-quants
 };
 
 // Bytes per element of a plain dtype; a block dtype has no per-element size and throws ValueError
@@ -42,9 +45,9 @@ int64_t dtype_block_bytes(DType dt);
 // Bytes of `numel` elements; for a block dtype numel must be a multiple of the block (ShapeError).
 size_t dtype_nbytes(DType dt, int64_t numel);
 
-// "F32", "BF16", ... as in safetensors headers. The block dtypes are our own names, "Q8_0" and
-// "Q4_0" (safetensors has none for them; a tensor of either holds its blocks with the shape of
-// its elements, so its byte count is numel / 32 * bytes per block).
+// "F32", "BF16", ... as in safetensors headers. The block dtypes are our own names, "Q8_0",
+// "Q4_0", "Q4_K", "Q5_K", "Q6_K" (safetensors has none for them; a tensor of one holds its blocks
+// with the shape of its elements, so its byte count is numel / block elements * block bytes).
 std::string_view dtype_safetensors_name(DType dt);
 // Throws FormatError for names we do not support (F64, F8_E5M2, ...), naming `where` and the name.
 DType dtype_from_safetensors_name(std::string_view name, const std::string& where);

@@ -1,5 +1,6 @@
 #include "transformers/gguf/gguf_export.h"
 
+#include <algorithm>
 #include <cmath>
 #include <numbers>
 #include <set>
@@ -7,6 +8,8 @@
 #include "transformers/core/error.h"
 #include "transformers/gguf/gguf_names.h"
 #include "transformers/io/gguf.h"
+#include "transformers/loading/quantization.h"
+#include "transformers/nn/module.h"
 #include "transformers/ops/ops.h"
 
 namespace transformers::gguf {
@@ -23,12 +26,31 @@ constexpr OutType kOutTypes[] = {
     {"bf16", GgmlType::BF16, 32},
     {"q8_0", GgmlType::Q8_0, 7},
     {"q4_0", GgmlType::Q4_0, 2},
+    // llama_ftype: MOSTLY_Q4_K_S 14 (all Q4_K), Q5_K_S 16, Q6_K 18, Q4_K_M 15 (the mix).
+    {"q4_k", GgmlType::Q4_K, 14},
+    {"q5_k", GgmlType::Q5_K, 16},
+    {"q6_k", GgmlType::Q6_K, 18},
+    {"q4_k_m", GgmlType::Q4_K, 15},
 };
 
 const OutType& out_type(const std::string& name) {
   for (const auto& t : kOutTypes)
     if (name == t.name) return t;
   throw ValueError("export-gguf: --outtype " + name + " is not supported (" + gguf_outtypes() + ")");
+}
+
+// The type a parameter is stored in (see export_gguf).
+GgmlType stored_type(const OutType& type, const nn::ParameterSlot& p, bool tied, int64_t layers) {
+  if (p.tensor->dim() < 2) return GgmlType::F32;
+  GgmlType t = type.type;
+  if (std::string_view(type.name) == "q4_k_m") {
+    const DType d = QuantizationConfig::from_name("q4_k_m", "export-gguf").dtype_for(p.name, p.lookup_table && tied, layers);
+    t = d == DType::Q6_K ? GgmlType::Q6_K : GgmlType::Q4_K;
+  }
+  const int64_t cols = p.tensor->size(-1);
+  if (cols % ggml_type_info(static_cast<uint32_t>(t))->block_elements == 0) return t;
+  const bool k_type = t == GgmlType::Q4_K || t == GgmlType::Q5_K || t == GgmlType::Q6_K;
+  return k_type && cols % 32 == 0 ? GgmlType::Q8_0 : GgmlType::F32;
 }
 
 void write_model_metadata(GgufWriter& w, const PretrainedConfig& c, const std::string& arch, const OutType& type,
@@ -103,14 +125,16 @@ GgufExportReport export_gguf(const CausalLM& model, const std::filesystem::path&
   std::set<std::string> tied_targets;
   for (const auto& [target, source] : model.tied_weights()) tied_targets.insert(target);
   const bool permute = *arch == "llama";
+  int64_t layers = 0;
+  for (const auto& p : model.named_parameters()) layers = std::max(layers, layer_index(p.name) + 1);
   for (const auto& p : model.named_parameters()) {
     if (tied_targets.count(p.name) || !p.tensor->defined()) continue;
     const auto gguf_name = gguf_tensor_name(p.name);
     TCPP_CHECK(gguf_name.has_value(), ValueError, "export-gguf: parameter ", p.name, " has no GGUF name");
-    // Matrices in the chosen type; vectors, and rows that are not whole blocks, in F32 (as
-    // llama.cpp's converter does).
-    const auto block = ggml_type_info(static_cast<uint32_t>(type.type))->block_elements;
-    const GgmlType stored = p.tensor->dim() >= 2 && p.tensor->size(-1) % block == 0 ? type.type : GgmlType::F32;
+    // Matrices in the chosen type (q4_k_m: Q4_K or Q6_K by llama.cpp's rule, quantization.h,
+    // the tied token_embd counting as the output); vectors, and rows that are not whole blocks,
+    // in F32 (as llama.cpp's converter does; a K type's rows of whole 32s but not 256s in Q8_0).
+    const GgmlType stored = stored_type(type, p, !tied_targets.empty(), layers);
     const int64_t heads = p.name.find("k_proj") != std::string::npos ? c.num_key_value_heads : c.num_attention_heads;
     const Tensor* source = p.tensor;
     const bool rope_rows = permute && is_rope_permuted(p.name);
@@ -122,6 +146,9 @@ GgufExportReport export_gguf(const CausalLM& model, const std::filesystem::path&
         case GgmlType::BF16: return ops::cast(x, DType::BF16);
         case GgmlType::Q8_0: return ops::cast(x, DType::Q8_0);  // GGML's reference rounding
         case GgmlType::Q4_0: return ops::cast(x, DType::Q4_0);
+        case GgmlType::Q4_K: return ops::cast(x, DType::Q4_K);
+        case GgmlType::Q5_K: return ops::cast(x, DType::Q5_K);
+        case GgmlType::Q6_K: return ops::cast(x, DType::Q6_K);
         default: return x;
       }
     });

@@ -367,6 +367,9 @@ Tensor GgufFile::tensor(const std::string& name) const {
     case GgmlType::I8: dtype = DType::I8; break;
     case GgmlType::Q8_0: dtype = DType::Q8_0; break;
     case GgmlType::Q4_0: dtype = DType::Q4_0; break;
+    case GgmlType::Q4_K: dtype = DType::Q4_K; break;
+    case GgmlType::Q5_K: dtype = DType::Q5_K; break;
+    case GgmlType::Q6_K: dtype = DType::Q6_K; break;
     default:
       throw FormatError(path().string() + ": tensor " + name + " is " + ggml_type_info(t.type)->name +
                         ", which this build cannot hold as a tensor");

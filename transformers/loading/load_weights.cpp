@@ -66,7 +66,11 @@ LoadReport load_weights(nn::Module& module, const SafetensorsCheckpoint& ck, con
   std::set<std::string> tied_targets;
   for (const auto& [target, source] : o.tied) tied_targets.insert(target);
   std::map<std::string, nn::ParameterSlot> slots;
-  for (auto& p : module.named_parameters()) slots.emplace(p.name, p);
+  int64_t layers = 0;  // for quantization mixes that depend on the layer (q4_k_m)
+  for (auto& p : module.named_parameters()) {
+    slots.emplace(p.name, p);
+    layers = std::max(layers, layer_index(p.name) + 1);
+  }
 
   loading::PlanOptions po;
   po.known = [&](const std::string& k) { return slots.count(k) != 0; };
@@ -96,7 +100,7 @@ LoadReport load_weights(nn::Module& module, const SafetensorsCheckpoint& ck, con
     const bool packed = !o.prequantized.empty() && (e.dtype == DType::I32 || e.dtype == DType::I64 || e.dtype == DType::U8 ||
                                                      e.dtype == DType::F8_E4M3);
     TCPP_CHECK(is_floating(e.dtype) || is_block_dtype(e.dtype) || packed, FormatError, "tensor '", key, "' has dtype ",
-               dtype_safetensors_name(e.dtype), ", expected a float or quantized (Q8_0, Q4_0) type");
+               dtype_safetensors_name(e.dtype), ", expected a float or quantized (Q8_0, Q4_0, Q4_K, Q5_K, Q6_K) type");
     return ck.tensor(key);
   };
   // One task per item: the pool bounds how many groups of temporaries exist at once.
@@ -129,7 +133,7 @@ LoadReport load_weights(nn::Module& module, const SafetensorsCheckpoint& ck, con
       if (p.role == nn::ParamRole::Vector && o.dtype != DType::F32 && t.dtype() == DType::F32) t = ops::cast(t, o.dtype);
       DType want = p.role == nn::ParamRole::Matrix ? o.dtype : DType::F32;
       const auto decision = o.quantization ? quantize_decision(*o.quantization, p) : QuantizeDecision::NotMatrix;
-      if (decision == QuantizeDecision::Quantize) want = o.quantization->weight_dtype();
+      if (decision == QuantizeDecision::Quantize) want = o.quantization->dtype_for(key, p.lookup_table, layers);
       const bool repacked = !o.prequantized.empty() && item.converter >= 0 && p.role == nn::ParamRole::Matrix &&
                             (is_block_dtype(t.dtype()) || t.dtype() == DType::F32);
       if (repacked) want = t.dtype();

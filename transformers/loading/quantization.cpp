@@ -1,5 +1,6 @@
 #include "transformers/loading/quantization.h"
 
+#include <algorithm>
 #include <map>
 #include <type_traits>
 
@@ -14,9 +15,11 @@ namespace {
 struct Method {
   const char* name;
   DType dtype;
+  bool mix = false;  // q4_k_m: Q6_K for the matrices llama.cpp's rule picks (dtype_for)
 };
-constexpr Method kMethods[] = {{"q8_0", DType::Q8_0}, {"q4_0", DType::Q4_0}};
-constexpr const char* kMethodList = "q8_0, q4_0, bitsandbytes";
+constexpr Method kMethods[] = {{"q8_0", DType::Q8_0}, {"q4_0", DType::Q4_0}, {"q4_k", DType::Q4_K},
+                               {"q5_k", DType::Q5_K}, {"q6_k", DType::Q6_K}, {"q4_k_m", DType::Q4_K, true}};
+constexpr const char* kMethodList = "q8_0, q4_0, q4_k, q5_k, q6_k, q4_k_m, bitsandbytes";
 constexpr const char* kBitsAndBytes = "bitsandbytes";
 
 // The --quantization names of bitsandbytes configs (v5 serve's bnb-4bit is nf4).
@@ -27,7 +30,7 @@ struct BnbPreset {
 };
 constexpr BnbPreset kBnbPresets[] = {
     {"bnb-4bit", true, "nf4"}, {"bnb-fp4", true, "fp4"}, {"bnb-8bit", false, "fp4"}};
-constexpr const char* kNameList = "q8_0, q4_0, bnb-4bit, bnb-fp4, bnb-8bit";
+constexpr const char* kNameList = "q8_0, q4_0, q4_k, q5_k, q6_k, q4_k_m, bnb-4bit, bnb-fp4, bnb-8bit";
 
 const Method* find_method(std::string_view name) {
   for (const auto& m : kMethods)
@@ -100,6 +103,31 @@ std::string QuantizationConfig::label() const {
          (bitsandbytes->load_in_8bit ? "int8" : bitsandbytes->bnb_4bit_quant_type);
 }
 
+bool more_bits_layer(int64_t i, int64_t n) { return i < n / 8 || i >= 7 * n / 8 || (i - n / 8) % 3 == 2; }
+
+int64_t layer_index(std::string_view name) {
+  const auto at = name.find(".layers.");
+  if (at == std::string_view::npos) return -1;
+  int64_t i = 0;
+  size_t k = at + 8;
+  if (k >= name.size() || name[k] < '0' || name[k] > '9') return -1;
+  for (; k < name.size() && name[k] >= '0' && name[k] <= '9'; ++k) i = i * 10 + (name[k] - '0');
+  return i;
+}
+
+DType QuantizationConfig::dtype_for(std::string_view name, bool lookup_table, int64_t num_layers) const {
+  const DType base = weight_dtype();
+  const Method* m = find_method(quant_method);
+  if (!m || !m->mix) return base;
+  // The output matrix, and an embedding table (which a tied lm_head shares), get Q6_K.
+  if (lookup_table || name.find("lm_head") != std::string_view::npos) return DType::Q6_K;
+  const bool v = name.find(".v_proj.") != std::string_view::npos;
+  const bool down = name.find(".down_proj.") != std::string_view::npos;
+  const int64_t layer = layer_index(name);
+  if ((v || down) && layer >= 0 && more_bits_layer(layer, num_layers)) return DType::Q6_K;
+  return base;
+}
+
 std::vector<std::string> QuantizationConfig::skipped_modules() const {
   if (bitsandbytes && bitsandbytes->llm_int8_skip_modules)
     return *bitsandbytes->llm_int8_skip_modules;
@@ -169,11 +197,15 @@ const char* quantize_decision_name(QuantizeDecision d) {
 size_t quantize_parameters(nn::Module& module, const QuantizationConfig& config) {
   // A tied pair (lm_head and the embedding) is one tensor: quantized once, still shared.
   std::map<const void*, Tensor> done;
-  for (const auto& p : module.named_parameters()) {
+  const auto params = module.named_parameters();
+  int64_t layers = 0;
+  for (const auto& p : params) layers = std::max(layers, layer_index(p.name) + 1);
+  for (const auto& p : params) {
     if (!p.tensor->defined() || quantize_decision(config, p) != QuantizeDecision::Quantize) continue;
     const void* key = p.tensor->raw_data();
     auto it = done.find(key);
-    if (it == done.end()) it = done.emplace(key, ops::cast(*p.tensor, config.weight_dtype())).first;
+    if (it == done.end())
+      it = done.emplace(key, ops::cast(*p.tensor, config.dtype_for(p.name, p.lookup_table, layers))).first;
     *p.tensor = it->second;
   }
   return done.size();

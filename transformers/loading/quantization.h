@@ -1,9 +1,10 @@
 // Quantize-on-load (v5's `quantization_config` argument of from_pretrained) for the CPU block
-// formats Q8_0 and Q4_0 (core/dtype.h): each weight matrix is quantized as its plan item is
+// formats Q8_0, Q4_0, Q4_K, Q5_K, Q6_K (core/dtype.h) and llama.cpp's Q4_K_M mix: each weight matrix is quantized as its plan item is
 // materialised, one tensor at a time, so the float model never exists in memory whole.
 //
 // Which parameters are quantized (as v5's quantizers, which convert Linear layers only):
-//   - weight matrices (nn::ParamRole::Matrix) whose last dimension is whole blocks of 32;
+//   - weight matrices (nn::ParamRole::Matrix) whose last dimension is whole blocks (32; 256 for
+//     the K formats);
 //   - not embedding tables (nn::Embedding), unless quantize_embeddings;
 //   - not the modules in modules_to_not_convert (default {"lm_head"}, v5's default of keeping the
 //     output embedding), matched as v5 does: a name matches a module path equal to it or
@@ -55,18 +56,26 @@ struct BitsAndBytesConfig {
 };
 
 struct QuantizationConfig {
-  // "q8_0" or "q4_0" (the formats' names, as llama.cpp's --outtype and our --quantization), or
-  // "bitsandbytes" with `bitsandbytes` set.
+  // A format's name (q8_0, q4_0, q4_k, q5_k, q6_k; as llama.cpp's --outtype and our
+  // --quantization), q4_k_m, llama.cpp's mix of Q4_K and Q6_K (dtype_for), or "bitsandbytes" with
+  // `bitsandbytes` set.
   std::string quant_method = "q8_0";
   std::optional<std::vector<std::string>> modules_to_not_convert{};  // unset: {"lm_head"}
   bool quantize_embeddings = false;
   std::optional<BitsAndBytesConfig> bitsandbytes{};
 
-  // The block dtype of quant_method; ValueError naming the method and the supported ones (or the
-  // bitsandbytes key at fault).
+  // The block dtype of quant_method (Q4_K for q4_k_m); ValueError naming the method and the
+  // supported ones (or the bitsandbytes key at fault).
   DType weight_dtype() const;
   // What the load report calls it: the method, or "bitsandbytes nf4" / "fp4" / "int8".
   std::string label() const;
+  // The dtype of one quantized matrix, `name` in a model of `num_layers` decoder layers. One
+  // format for all but q4_k_m, which follows llama.cpp's llama_tensor_get_type for Q4_K_M
+  // (non-MoE, non-Falcon models): Q6_K for self_attn.v_proj and mlp.down_proj of the layers
+  // more_bits_layer picks, for lm_head, and for an embedding table when one is quantized
+  // (llama.cpp gives Q6_K to a tied table, Q4_K to an untied token_embd; here every table gets
+  // Q6_K, as the tie is not known at this point); Q4_K for the rest.
+  DType dtype_for(std::string_view name, bool lookup_table, int64_t num_layers) const;
   std::vector<std::string> skipped_modules() const;
   // "q4_0" -> a config for that format; "bnb-4bit" (nf4), "bnb-fp4", "bnb-8bit" -> bitsandbytes
   // (ValueError naming `where` for an unknown name).
@@ -74,6 +83,11 @@ struct QuantizationConfig {
   // config.json's "quantization_config" object, as save_pretrained writes it for our formats.
   Json to_json() const;
 };
+
+// llama.cpp's use_more_bits: layer i of n is in the first or last eighth, or every third between.
+bool more_bits_layer(int64_t i, int64_t n);
+// N of a name with ".layers.N." in it; -1 when there is none.
+int64_t layer_index(std::string_view name);
 
 // Why a parameter is (not) quantized, for the load report.
 enum class QuantizeDecision { Quantize, NotMatrix, EmbeddingTable, SkippedModule, NotWholeBlocks };

@@ -53,6 +53,9 @@ inline void require_mask_dtype(const Tensor& mask, const char* op) {
     case DType::MXFP4:
     case DType::NF4:
     case DType::FP4:
+    case DType::Q4_K:
+    case DType::Q5_K:
+    case DType::Q6_K:
       break;
   }
   throw ShapeError(transformers::detail::concat(op, ": key padding mask of dtype ",

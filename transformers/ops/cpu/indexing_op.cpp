@@ -58,6 +58,9 @@ void for_each_integer(const Tensor& c, F&& fn) {
     case DType::MXFP4:
     case DType::NF4:
     case DType::FP4:
+    case DType::Q4_K:
+    case DType::Q5_K:
+    case DType::Q6_K:
       break;
   }
   throw ShapeError(transformers::detail::concat("expected an integer tensor, got ", c.describe()));

@@ -15,7 +15,8 @@ namespace transformers::cpu {
 // What a weight format is, whatever the tier: its element type, how elements are grouped into
 // blocks (1 for plain floats; quantized formats store a block of elements with its scales), and
 // the format the kernels want the activations in.
-// Quantized formats (Q8_0, Q4_0, NF4, FP4) also carry their scalar codec, the same on every tier.
+// Quantized formats (Q8_0, Q4_0, the pre-quantized, bitsandbytes and K-quant blocks) also carry their
+// scalar codec, the same on every tier.
 struct WeightFormat {
   // Int8Blocks: rows of int8 with an f32 scale per 32 (quant_blocks.h, quantize_activations).
   enum class ActivationFormat : uint8_t { F32, BF16, Int8Blocks };
@@ -76,13 +77,13 @@ constexpr int64_t kSmallGemmMaxRows = 32;
 constexpr int64_t kPanelGemmMinRows = 8;
 
 
-constexpr int kWeightFormatCount = 10;
+constexpr int kWeightFormatCount = 13;
 // The kernels of a format that has dequant_rows only (Q4_Z, F8_B128, MXFP4, NF4, FP4: no gemv, no gemm):
 // the linear driver converts panels of rows to f32 and calls sgemm, for every M. The same on
 // every tier.
 WeightKernels dequant_only_weight_kernels(DType dt);
 // The table slot of a weight dtype (F32, BF16, F16, Q8_0, Q4_0, Q4_Z, F8_B128, MXFP4, NF4,
-// FP4). Any other dtype throws
+// FP4, Q4_K, Q5_K, Q6_K). Any other dtype throws
 // ValueError naming it: a format without kernels is an error, never zeros.
 int weight_format_index(DType dt);
 const WeightFormat& weight_format(DType dt);

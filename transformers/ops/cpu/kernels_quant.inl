@@ -316,3 +316,23 @@ WeightKernels quantized_weight_kernels() {
 #endif
   return k;
 }
+
+// The K-quant super-block formats (Q4_K, Q5_K, Q6_K; quant_kblocks.h), correct before fast: gemv
+// dequantizes each row of W with the scalar codec into a buffer of the thread and takes the tier's
+// f32 dot with each row of x; many rows go to the driver's BLAS path on dequantized panels.
+template <DType DT>
+void dequantizing_gemv(const float* x, int64_t M, int64_t K, int64_t ldx, const void* w, int64_t n0, int64_t n1,
+                       float* y, int64_t ldy) {
+  thread_local std::vector<float> row;
+  row.resize(static_cast<size_t>(K));
+  const int64_t row_bytes = static_cast<int64_t>(dtype_nbytes(DT, K));
+  for (int64_t n = n0; n < n1; ++n) {
+    weight_format(DT).dequantize(static_cast<const char*>(w) + n * row_bytes, row.data(), K);
+    for (int64_t m = 0; m < M; ++m) y[m * ldy + n] = dot(x + m * ldx, row.data(), K);
+  }
+}
+
+template <DType DT>
+WeightKernels dequantizing_weight_kernels() {
+  return {dequantizing_gemv<DT>, nullptr, qdequant_rows<DT>, WeightFormat::ActivationFormat::F32, nullptr};
+}

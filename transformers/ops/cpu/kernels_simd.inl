@@ -10,6 +10,7 @@
 #include <cmath>
 #include <cstring>
 #include <utility>
+#include <vector>
 
 #include "transformers/ops/cpu/kernels.h"
 #include "transformers/ops/cpu/quant_blocks.h"
@@ -248,7 +249,10 @@ void to_f32(const void* src, DType dt, float* dst, int64_t n) {
     case DType::F8_B128:
     case DType::MXFP4:
     case DType::NF4:
-    case DType::FP4: break;
+    case DType::FP4:
+    case DType::Q4_K:
+    case DType::Q5_K:
+    case DType::Q6_K: break;
   }
   throw_not_float(dt, "to_f32");
 }
@@ -282,7 +286,10 @@ void from_f32(const float* src, void* dst, DType dt, int64_t n) {
     case DType::F8_B128:
     case DType::MXFP4:
     case DType::NF4:
-    case DType::FP4: break;
+    case DType::FP4:
+    case DType::Q4_K:
+    case DType::Q5_K:
+    case DType::Q6_K: break;
   }
   throw_not_float(dt, "from_f32");
 }
@@ -706,7 +713,9 @@ const Kernels& tier_kernels() {
        weight_kernels<DType::F16>(TCPP_TIER_OWN_GEMM), quantized_weight_kernels<DType::Q8_0>(),
        quantized_weight_kernels<DType::Q4_0>(), dequant_only_weight_kernels(DType::Q4_Z),
        dequant_only_weight_kernels(DType::F8_B128), dequant_only_weight_kernels(DType::MXFP4),
-       dequant_only_weight_kernels(DType::NF4), dequant_only_weight_kernels(DType::FP4)},
+       dequant_only_weight_kernels(DType::NF4), dequant_only_weight_kernels(DType::FP4),
+       dequantizing_weight_kernels<DType::Q4_K>(), dequantizing_weight_kernels<DType::Q5_K>(),
+       dequantizing_weight_kernels<DType::Q6_K>()},
       linear_on<TCPP_TIER_ISA>,
       dot, axpy, add, mul, scale, rms_norm_row, layer_norm_row, softmax_row, silu, gelu, gelu_tanh, silu_mul,
       gelu_tanh_mul, to_f32, from_f32, dot_tile, matmul_acc_tile, exp_shift_sum};

@@ -34,6 +34,9 @@ inline bool key_allowed(const Tensor& mask, int64_t b, int64_t col) {
     case DType::MXFP4:
     case DType::NF4:
     case DType::FP4:
+    case DType::Q4_K:
+    case DType::Q5_K:
+    case DType::Q6_K:
       break;
   }
   throw ShapeError(transformers::detail::concat("attention: key padding mask of dtype ",

@@ -9,16 +9,6 @@
 namespace transformers::cpu {
 namespace {
 
-void store_d(unsigned char* block, float d) {
-  const uint16_t h = f32_to_f16_portable(d);
-  std::memcpy(block, &h, 2);
-}
-float load_d(const unsigned char* block) {
-  uint16_t h;
-  std::memcpy(&h, block, 2);
-  return f16_to_f32_portable(h);
-}
-
 // One block of 32 to int8 with d = amax / 127; returns d.
 float quantize_int8_block(const float* x, int8_t* q) {
   float amax = 0.0f;
@@ -31,10 +21,21 @@ float quantize_int8_block(const float* x, int8_t* q) {
 
 }  // namespace
 
+void store_f16_scale(unsigned char* p, float v) {
+  const uint16_t h = f32_to_f16_portable(v);
+  std::memcpy(p, &h, 2);
+}
+
+float load_f16_scale(const unsigned char* p) {
+  uint16_t h;
+  std::memcpy(&h, p, 2);
+  return f16_to_f32_portable(h);
+}
+
 void quantize_q8_0(const float* x, void* out, int64_t n) {
   auto* b = static_cast<unsigned char*>(out);
   for (int64_t i = 0; i < n / kQBlock; ++i, b += kQ8_0Bytes, x += kQBlock)
-    store_d(b, quantize_int8_block(x, reinterpret_cast<int8_t*>(b + 2)));
+    store_f16_scale(b, quantize_int8_block(x, reinterpret_cast<int8_t*>(b + 2)));
 }
 
 void quantize_q4_0(const float* x, void* out, int64_t n) {
@@ -48,7 +49,7 @@ void quantize_q4_0(const float* x, void* out, int64_t n) {
       }
     const float d = max / -8.0f;
     const float id = d != 0.0f ? 1.0f / d : 0.0f;
-    store_d(b, d);
+    store_f16_scale(b, d);
     for (int64_t j = 0; j < kQBlock / 2; ++j) {
       const int lo = std::min(15, static_cast<int>(static_cast<int8_t>(x[j] * id + 8.5f)));
       const int hi = std::min(15, static_cast<int>(static_cast<int8_t>(x[j + kQBlock / 2] * id + 8.5f)));
@@ -60,7 +61,7 @@ void quantize_q4_0(const float* x, void* out, int64_t n) {
 void dequantize_q8_0(const void* in, float* out, int64_t n) {
   const auto* b = static_cast<const unsigned char*>(in);
   for (int64_t i = 0; i < n / kQBlock; ++i, b += kQ8_0Bytes, out += kQBlock) {
-    const float d = load_d(b);
+    const float d = load_f16_scale(b);
     for (int64_t j = 0; j < kQBlock; ++j) out[j] = d * static_cast<float>(static_cast<int8_t>(b[2 + j]));
   }
 }
@@ -68,7 +69,7 @@ void dequantize_q8_0(const void* in, float* out, int64_t n) {
 void dequantize_q4_0(const void* in, float* out, int64_t n) {
   const auto* b = static_cast<const unsigned char*>(in);
   for (int64_t i = 0; i < n / kQBlock; ++i, b += kQ4_0Bytes, out += kQBlock) {
-    const float d = load_d(b);
+    const float d = load_f16_scale(b);
     for (int64_t j = 0; j < kQBlock / 2; ++j) {
       out[j] = d * static_cast<float>((b[2 + j] & 0x0f) - 8);
       out[j + kQBlock / 2] = d * static_cast<float>((b[2 + j] >> 4) - 8);

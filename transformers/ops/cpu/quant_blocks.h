@@ -11,6 +11,10 @@ constexpr int64_t kQBlock = 32;       // elements per block of Q8_0, Q4_0 and th
 constexpr int64_t kQ8_0Bytes = 34;    // f16 d + 32 int8
 constexpr int64_t kQ4_0Bytes = 18;    // f16 d + 16 bytes of nibbles
 
+// The f16 scales inside blocks (no alignment): stored rounded to nearest even, and read back.
+void store_f16_scale(unsigned char* p, float v);
+float load_f16_scale(const unsigned char* p);
+
 // f32 -> blocks, n a multiple of 32, GGML's reference rounding:
 //   Q8_0 (quantize_row_q8_0_ref): d = amax / 127, q = round(x / d) (half away from zero).
 //   Q4_0 (quantize_row_q4_0_ref): m = the element largest in magnitude, sign kept; d = m / -8,

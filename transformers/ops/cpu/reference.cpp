@@ -38,7 +38,10 @@ auto with_float_dtype(DType dt, const char* what, F&& fn) {
     case DType::F8_B128:
     case DType::MXFP4:
     case DType::NF4:
-    case DType::FP4: break;
+    case DType::FP4:
+    case DType::Q4_K:
+    case DType::Q5_K:
+    case DType::Q6_K: break;
   }
   throw_not_float(dt, what);
 }
@@ -55,16 +58,18 @@ void product(const float* x, int64_t M, int64_t K, int64_t ldx, const void* w, i
     }
 }
 
-template <DType DT>
-void gemv(const float* x, int64_t M, int64_t K, int64_t ldx, const void* w, int64_t n0, int64_t n1, float* y,
-          int64_t ldy) {
-  product<DT>(x, M, K, ldx, w, n0, n1, nullptr, y, ldy);
+// gemv and gemm (f32 x) of a product function: the product without bias.
+using ProductFn = void (*)(const float*, int64_t, int64_t, int64_t, const void*, int64_t, int64_t, const float*,
+                           float*, int64_t);
+template <ProductFn P>
+void gemv_of(const float* x, int64_t M, int64_t K, int64_t ldx, const void* w, int64_t n0, int64_t n1, float* y,
+             int64_t ldy) {
+  P(x, M, K, ldx, w, n0, n1, nullptr, y, ldy);
 }
-
-template <DType DT>
-void gemm(const void* x, int64_t M, int64_t K, int64_t ldx, const void* w, int64_t n0, int64_t n1, float* y,
-          int64_t ldy) {
-  product<DT>(static_cast<const float*>(x), M, K, ldx, w, n0, n1, nullptr, y, ldy);
+template <ProductFn P>
+void gemm_of(const void* x, int64_t M, int64_t K, int64_t ldx, const void* w, int64_t n0, int64_t n1, float* y,
+             int64_t ldy) {
+  P(static_cast<const float*>(x), M, K, ldx, w, n0, n1, nullptr, y, ldy);
 }
 
 template <DType DT>
@@ -74,7 +79,7 @@ void dequant_rows(const void* w, int64_t K, int64_t row0, int64_t rows, float* o
 
 template <DType DT>
 constexpr WeightKernels weight_kernels() {
-  return {gemv<DT>, gemm<DT>, dequant_rows<DT>, WeightFormat::ActivationFormat::F32, nullptr};
+  return {gemv_of<product<DT>>, gemm_of<product<DT>>, dequant_rows<DT>, WeightFormat::ActivationFormat::F32, nullptr};
 }
 
 // ---- Quantized weights (Q8_0, Q4_0) times int8 activations (quant_blocks.h).
@@ -124,8 +129,33 @@ constexpr WeightKernels quantized_weight_kernels() {
   return {nullptr, qgemm<DT>, qdequant_rows<DT>, WeightFormat::ActivationFormat::Int8Blocks, quantize_activations};
 }
 
+// ---- K-quant formats (Q4_K, Q5_K, Q6_K): f32 activations times the weights dequantized by the
+// scalar codec, summed in double (the tiers multiply the same f32 values).
+template <DType DT>
+void kproduct(const float* x, int64_t M, int64_t K, int64_t ldx, const void* w, int64_t n0, int64_t n1,
+              const float* bias, float* y, int64_t ldy) {
+  std::vector<float> row(static_cast<size_t>(K));
+  for (int64_t n = n0; n < n1; ++n) {
+    qdequant_rows<DT>(w, K, n, 1, row.data());
+    for (int64_t m = 0; m < M; ++m) {
+      double acc = bias ? bias[n] : 0.0;
+      for (int64_t k = 0; k < K; ++k) acc += static_cast<double>(x[m * ldx + k]) * row[k];
+      y[m * ldy + n] = static_cast<float>(acc);
+    }
+  }
+}
+
+template <DType DT>
+constexpr WeightKernels kquant_weight_kernels() {
+  return {gemv_of<kproduct<DT>>, gemm_of<kproduct<DT>>, qdequant_rows<DT>, WeightFormat::ActivationFormat::F32,
+          nullptr};
+}
+
 void linear(const float* x, int64_t M, int64_t K, int64_t ldx, const void* w, DType wdt, int64_t N, const float* bias,
             float* y, int64_t ldy, ThreadPool*) {
+  if (wdt == DType::Q4_K) return kproduct<DType::Q4_K>(x, M, K, ldx, w, 0, N, bias, y, ldy);
+  if (wdt == DType::Q5_K) return kproduct<DType::Q5_K>(x, M, K, ldx, w, 0, N, bias, y, ldy);
+  if (wdt == DType::Q6_K) return kproduct<DType::Q6_K>(x, M, K, ldx, w, 0, N, bias, y, ldy);
   if (wdt == DType::Q8_0 || wdt == DType::Q4_0) {
     std::vector<unsigned char> xq(static_cast<size_t>(M * activation_row_bytes(K)));
     quantize_activations(x, M, K, ldx, xq.data());
@@ -267,7 +297,8 @@ const Kernels& reference_kernels() {
                           quantized_weight_kernels<DType::Q8_0>(), quantized_weight_kernels<DType::Q4_0>(),
                           dequant_only_weight_kernels(DType::Q4_Z), dequant_only_weight_kernels(DType::F8_B128),
                           dequant_only_weight_kernels(DType::MXFP4), dequant_only_weight_kernels(DType::NF4),
-                          dequant_only_weight_kernels(DType::FP4)},
+                          dequant_only_weight_kernels(DType::FP4), kquant_weight_kernels<DType::Q4_K>(),
+                          kquant_weight_kernels<DType::Q5_K>(), kquant_weight_kernels<DType::Q6_K>()},
                          linear, dot, axpy, add, mul, scale, rms_norm_row, layer_norm_row, softmax_row,
                          silu, gelu, gelu_tanh, silu_mul, gelu_tanh_mul, to_f32, from_f32, dot_tile,
                          matmul_acc_tile, exp_shift_sum};

@@ -5,6 +5,7 @@
 #include "transformers/ops/cpu/kernels.h"
 #include "transformers/ops/cpu/prequant_blocks.h"
 #include "transformers/ops/cpu/quant_blocks.h"
+#include "transformers/ops/cpu/quant_kblocks.h"
 
 namespace transformers::cpu {
 namespace {
@@ -23,6 +24,9 @@ const WeightFormat kFormats[kWeightFormatCount] = {
     // bitsandbytes 4-bit: no integer kernels yet; the driver multiplies dequantized panels (f32 x).
     {DType::NF4, "nf4", kBnbBlock, kBnbBlockBytes, Act::F32, quantize_nf4, dequantize_nf4},
     {DType::FP4, "fp4", kBnbBlock, kBnbBlockBytes, Act::F32, quantize_fp4, dequantize_fp4},
+    {DType::Q4_K, "q4_k", kKBlock, kQ4_KBytes, Act::F32, quantize_q4_k, dequantize_q4_k},
+    {DType::Q5_K, "q5_k", kKBlock, kQ5_KBytes, Act::F32, quantize_q5_k, dequantize_q5_k},
+    {DType::Q6_K, "q6_k", kKBlock, kQ6_KBytes, Act::F32, quantize_q6_k, dequantize_q6_k},
 };
 
 template <DType DT>
@@ -44,6 +48,9 @@ int weight_format_index(DType dt) {
     case DType::MXFP4: return 7;
     case DType::NF4: return 8;
     case DType::FP4: return 9;
+    case DType::Q4_K: return 10;
+    case DType::Q5_K: return 11;
+    case DType::Q6_K: return 12;
     case DType::I32:
     case DType::I64:
     case DType::U8:
@@ -52,7 +59,7 @@ int weight_format_index(DType dt) {
     case DType::F8_E4M3: break;
   }
   throw ValueError("no weight kernels for dtype " + std::string(dtype_safetensors_name(dt)) +
-                   " (weights are F32, BF16, F16, Q8_0, Q4_0, Q4_Z, F8_B128, MXFP4, NF4 or FP4)");
+                   " (weights are F32, BF16, F16, Q8_0, Q4_0, Q4_Z, F8_B128, MXFP4, NF4, FP4, Q4_K, Q5_K or Q6_K)");
 }
 
 const WeightFormat& weight_format(DType dt) { return kFormats[weight_format_index(dt)]; }

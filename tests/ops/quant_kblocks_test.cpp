@@ -1,0 +1,198 @@
+// The K-quant super-block formats Q4_K, Q5_K and Q6_K (ops/cpu/quant_kblocks.h): dequantize of
+// blocks built byte by byte from GGML's layout with the expected floats worked by hand, the
+// quantizers' round-trip error, and every vector tier's kernels against the scalar reference.
+#include <cmath>
+#include <cstring>
+#include <random>
+
+#include "common/test_util.h"
+#include "kernel_test_util.h"
+#include "quant_test_util.h"
+#include "transformers/core/thread_pool.h"
+#include "transformers/ops/cpu/kernels.h"
+#include "transformers/ops/ops.h"
+
+namespace transformers {
+namespace {
+
+using testing::random_floats;
+
+using testing::dequantized;
+using testing::quantized;
+
+// The Q4_K / Q5_K header: d = 0.5 (f16 0x3800), dmin = 0.25 (0x3400), 6-bit scales
+// sc = {1, 2, 3, 4, 17, 33, 5, 63} and mins m = {0, 1, 2, 3, 16, 48, 7, 62}, packed by hand:
+// bytes 0-3 = sc[j] | (sc[j+4] >> 4) << 6 = 0x41 0x82 0x03 0xC4; bytes 4-7 = m[j] | (m[j+4] >> 4)
+// << 6 = 0x40 0xC1 0x02 0xC3; bytes 8-11 = (sc[j+4] & 15) | (m[j+4] & 15) << 4 = 0x01 0x01 0x75
+// 0xEF.
+void put_header(unsigned char* b) {
+  const unsigned char header[16] = {0x00, 0x38, 0x00, 0x34, 0x41, 0x82, 0x03, 0xC4,
+                                    0x40, 0xC1, 0x02, 0xC3, 0x01, 0x01, 0x75, 0xEF};
+  std::memcpy(b, header, 16);
+}
+// Nibbles: byte 32c + l holds element 64c + l (low) and 64c + 32 + l (high).
+void put_nibbles(unsigned char* qs) {
+  qs[0] = 0x3A;        // element 0: q 10 (sub-block 0); element 32: q 3 (sub-block 1)
+  qs[64 + 5] = 0xF7;   // element 133: q 7 (sub-block 4); element 165: q 15 (sub-block 5)
+  qs[96 + 31] = 0x9E;  // element 223: q 14 (sub-block 6); element 255: q 9 (sub-block 7)
+}
+
+// x = d * sc[j] * q - dmin * m[j].
+TEST(KQuantCodec, Q4_KDequantizesAHandBuiltBlock) {
+  std::vector<unsigned char> b(144, 0);
+  put_header(b.data());
+  put_nibbles(b.data() + 16);
+  const auto x = dequantized(DType::Q4_K, b);
+  EXPECT_EQ(x[0], 5.0f);      // 0.5 * 1 * 10 - 0
+  EXPECT_EQ(x[1], 0.0f);      // q 0, m 0
+  EXPECT_EQ(x[32], 2.75f);    // 0.5 * 2 * 3 - 0.25 * 1
+  EXPECT_EQ(x[33], -0.25f);   // 0 - 0.25 * 1
+  EXPECT_EQ(x[100], -0.75f);  // sub-block 3, q 0: -0.25 * 3
+  EXPECT_EQ(x[133], 55.5f);   // 0.5 * 17 * 7 - 0.25 * 16
+  EXPECT_EQ(x[165], 235.5f);  // 0.5 * 33 * 15 - 0.25 * 48
+  EXPECT_EQ(x[223], 33.25f);  // 0.5 * 5 * 14 - 0.25 * 7
+  EXPECT_EQ(x[255], 268.0f);  // 0.5 * 63 * 9 - 0.25 * 62
+}
+
+// Q5_K: the same header and nibbles at byte 48; qh[e % 32] bit e / 32 adds 16 to element e.
+TEST(KQuantCodec, Q5_KDequantizesAHandBuiltBlock) {
+  std::vector<unsigned char> b(176, 0);
+  put_header(b.data());
+  b[16 + 0] = 0x03;   // elements 0 and 32
+  b[16 + 5] = 0x10;   // element 133 (sub-block 4)
+  b[16 + 31] = 0x80;  // element 255 (sub-block 7)
+  put_nibbles(b.data() + 48);
+  const auto x = dequantized(DType::Q5_K, b);
+  EXPECT_EQ(x[0], 13.0f);     // 0.5 * 1 * 26
+  EXPECT_EQ(x[32], 18.75f);   // 0.5 * 2 * 19 - 0.25
+  EXPECT_EQ(x[133], 191.5f);  // 0.5 * 17 * 23 - 4
+  EXPECT_EQ(x[165], 235.5f);  // no fifth bit
+  EXPECT_EQ(x[223], 33.25f);  // bit 6 of qh[31] clear
+  EXPECT_EQ(x[255], 772.0f);  // 0.5 * 63 * 25 - 15.5
+}
+
+// Q6_K: ql[128], qh[64], int8 scales[16], f16 d = 0.5 at byte 208. x = d * sc[e / 16] * (q - 32).
+TEST(KQuantCodec, Q6_KDequantizesAHandBuiltBlock) {
+  std::vector<unsigned char> b(210, 0);
+  unsigned char *ql = b.data(), *qh = b.data() + 128;
+  auto* sc = reinterpret_cast<int8_t*>(b.data() + 192);
+  b[209] = 0x38;
+  sc[0] = 2, sc[1] = -3, sc[4] = 4, sc[10] = 7, sc[15] = -128;
+  ql[0] = 0x4D, qh[0] = 0x12;    // element 0: q = 13 | 2 << 4 = 45; element 64: q = 4 | 1 << 4 = 20
+  ql[16] = 0x0F, qh[16] = 0x03;  // element 16: q = 63
+  ql[97] = 0x01, qh[33] = 0x08;  // element 161 (half 1, quarter 1, l 1): q = 1 | 2 << 4 = 33
+  const auto x = dequantized(DType::Q6_K, b);
+  EXPECT_EQ(x[0], 13.0f);      // 0.5 * 2 * 13
+  EXPECT_EQ(x[1], -32.0f);     // 0.5 * 2 * -32
+  EXPECT_EQ(x[16], -46.5f);    // 0.5 * -3 * 31
+  EXPECT_EQ(x[64], -24.0f);    // 0.5 * 4 * -12
+  EXPECT_EQ(x[161], 3.5f);     // 0.5 * 7 * 1
+  EXPECT_EQ(x[255], 2048.0f);  // 0.5 * -128 * -32
+  EXPECT_EQ(x[40], 0.0f);      // scale 0
+}
+
+// An all-zero super-block quantizes to zero bytes (Q6_K) or zero scales (Q4_K, Q5_K), and
+// dequantizes to zeros.
+TEST(KQuantCodec, ZerosStayZeros) {
+  for (DType dt : {DType::Q4_K, DType::Q5_K, DType::Q6_K}) {
+    const std::vector<float> x(256, 0.0f);
+    const auto b = quantized(dt, x);
+    for (float v : dequantized(dt, b)) ASSERT_EQ(v, 0.0f) << dtype_torch_name(dt);
+    if (dt == DType::Q6_K) {
+      for (unsigned char c : b) ASSERT_EQ(c, 0);
+    }
+  }
+}
+
+// Round trip of Gaussian weights: the rms error relative to the rms of x halves with each bit
+// (uniform rounding over a 32-sample block's ~4.5 sigma spread would give 4.5 / 15 / sqrt(12) =
+// 0.087 at 4 bits; the fitted scales and mins do better: measured 0.071, 0.036, 0.018), and no
+// element is off by more than ~1.5 steps of the coarsest block.
+TEST(KQuantCodec, RoundTripErrorIsWithinTheFormatsResolution) {
+  std::mt19937 rng(5);
+  const auto x = random_floats(256 * 16, rng);
+  struct Case {
+    DType dt;
+    double max_rel_rms;
+  };
+  for (const Case c :
+       {Case{DType::Q4_K, 0.085}, Case{DType::Q5_K, 0.043}, Case{DType::Q6_K, 0.021}}) {
+    const auto y = dequantized(c.dt, quantized(c.dt, x));
+    double err2 = 0, x2 = 0, max_err = 0;
+    for (size_t i = 0; i < x.size(); ++i) {
+      err2 += (x[i] - y[i]) * (x[i] - y[i]);
+      x2 += x[i] * x[i];
+      max_err = std::max(max_err, std::fabs(static_cast<double>(x[i] - y[i])));
+    }
+    const double rel = std::sqrt(err2 / x2);
+    EXPECT_LT(rel, c.max_rel_rms) << dtype_torch_name(c.dt);
+    EXPECT_GT(rel, c.max_rel_rms / 8) << dtype_torch_name(c.dt) << ": suspiciously exact";
+    EXPECT_LT(max_err, 3 * c.max_rel_rms) << dtype_torch_name(c.dt);
+  }
+}
+
+// Rows of a K-quant matrix are whole super-blocks: a row of 300 elements cannot be one.
+TEST(KQuantCodec, RowsMustBeWholeSuperBlocks) {
+  EXPECT_EQ(dtype_nbytes(DType::Q4_K, 512), 288u);
+  EXPECT_EQ(dtype_nbytes(DType::Q6_K, 256), 210u);
+  EXPECT_THROW(dtype_nbytes(DType::Q5_K, 300), ShapeError);
+  EXPECT_THROW(ops::cast(Tensor::zeros({2, 300}, DType::F32), DType::Q4_K), ShapeError);
+}
+
+class KQuantTier : public ::testing::TestWithParam<cpu::Isa> {};
+INSTANTIATE_TEST_SUITE_P(Tiers, KQuantTier, ::testing::ValuesIn(testing::vector_tiers()),
+                         testing::tier_label);
+
+// Each K format on each tier: dequant_rows equals the codec bit for bit; gemv (rows [5, 42)) and
+// the whole linear (bias, a pool, M across the gemv / gemm switch) match the reference, which
+// sums the same dequantized weights in double; the tolerance is relative to sum |x| |w|.
+TEST_P(KQuantTier, KernelsMatchTheReference) {
+  const cpu::Kernels& fast = *cpu::kernels_for(GetParam());
+  std::mt19937 rng(12);
+  ThreadPool pool(3);
+  for (DType dt : {DType::Q4_K, DType::Q5_K, DType::Q6_K}) {
+    const int64_t N = 43, K = 256 * 3;
+    const auto w = quantized(dt, random_floats(N * K, rng));
+    const auto w_deq = dequantized(dt, w);
+    testing::expect_dequant_rows_exact(fast, dt, w, K, w_deq);
+    // M: gemv (decode), the driver's small-M and BLAS paths, an odd tail.
+    for (int64_t M : {1, 2, 9, 40}) {
+      const std::string what = std::string(cpu::weight_format(dt).name) + " M=" + std::to_string(M);
+      const int64_t ldx = K + 3, ldy = N + 1;
+      const auto x = random_floats(M * ldx, rng), bias = random_floats(N, rng);
+      const auto scale = testing::abs_product(x, M, ldx, w_deq, N, K, ldy);
+      if (M < cpu::kLinearGemmMinRows) {
+        std::vector<float> want(M * ldy, 0.0f), got(M * ldy, 0.0f);
+        cpu::reference_kernels().weight(dt).gemv(x.data(), M, K, ldx, w.data(), 5, 42, want.data(), ldy);
+        fast.weight(dt).gemv(x.data(), M, K, ldx, w.data(), 5, 42, got.data(), ldy);
+        testing::expect_close(got, want, scale, 1e-6f, 1e-30f, "gemv " + what);
+      }
+      testing::expect_linear_matches_reference(fast, dt, w, N, K, x, M, ldx, ldy, bias, scale, pool, what);
+      if (HasFailure()) return;
+    }
+  }
+}
+
+// Through the op API: a K-quant embedding gathers dequantized rows, a linear is the f32 linear of
+// the dequantized weights, and row views (whole rows of super-blocks) keep working.
+TEST(KQuantOps, EmbeddingAndLinearOfKQuantTensors) {
+  std::mt19937 rng(4);
+  const int64_t V = 10, H = 512;
+  const auto wf = random_floats(V * H, rng);
+  for (DType dt : {DType::Q4_K, DType::Q5_K, DType::Q6_K}) {
+    Tensor w = ops::cast(Tensor::from_values(wf, {V, H}), dt);
+    ASSERT_EQ(w.dtype(), dt);
+    Tensor deq = ops::cast(w, DType::F32);
+    Tensor ids = Tensor::from_values(std::vector<int64_t>{3, 0, 9}, {3});
+    EXPECT_EQ(testing::max_abs_diff(ops::embedding(w, ids), ops::embedding(deq, ids)), 0.0f);
+    Tensor x = Tensor::from_values(random_floats(2 * H, rng), {2, H});
+    EXPECT_LE(testing::max_abs_diff(ops::linear(x, w), ops::linear(x, deq)), 1e-4f)
+        << dtype_torch_name(dt);
+    EXPECT_LE(
+        testing::max_abs_diff(ops::linear(x, w.slice(0, 2, 5)), ops::linear(x, deq.slice(0, 2, 5))),
+        1e-4f);
+  }
+}
+
+}  // namespace
+}  // namespace transformers
