@@ -143,14 +143,17 @@ class KQuantTier : public ::testing::TestWithParam<cpu::Isa> {};
 INSTANTIATE_TEST_SUITE_P(Tiers, KQuantTier, ::testing::ValuesIn(testing::vector_tiers()),
                          testing::tier_label);
 
-// Each K format on each tier: dequant_rows equals the codec bit for bit; gemv (rows [5, 42)) and
-// the whole linear (bias, a pool, M across the gemv / gemm switch) match the reference, which
-// sums the same dequantized weights in double; the tolerance is relative to sum |x| |w|.
+// Each format without integer kernels (the K formats, and the pre-quantized and bitsandbytes
+// blocks, which share their dequantizing kernels) on each tier: dequant_rows equals the codec bit
+// for bit; gemv (rows [5, 42)) and the whole linear (bias, a pool, M across the gemv / gemm
+// switch) match the reference, which sums the same dequantized weights in double; the tolerance
+// is relative to sum |x| |w|.
 TEST_P(KQuantTier, KernelsMatchTheReference) {
   const cpu::Kernels& fast = *cpu::kernels_for(GetParam());
   std::mt19937 rng(12);
   ThreadPool pool(3);
-  for (DType dt : {DType::Q4_K, DType::Q5_K, DType::Q6_K}) {
+  for (DType dt : {DType::Q4_K, DType::Q5_K, DType::Q6_K, DType::Q4_Z, DType::F8_B128, DType::MXFP4, DType::NF4,
+                   DType::FP4}) {
     const int64_t N = 43, K = 256 * 3;
     const auto w = quantized(dt, random_floats(N * K, rng));
     const auto w_deq = dequantized(dt, w);

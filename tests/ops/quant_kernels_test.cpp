@@ -123,7 +123,8 @@ TEST_P(QuantTier, GemmAndLinearMatchTheReference) {
   std::mt19937 rng(11);
   ThreadPool pool(3);
   for (DType dt : {DType::Q8_0, DType::Q4_0, DType::NF4, DType::FP4}) {
-    const int64_t N = 43, K = 64 * 9;
+    // An odd block count for the 32-element formats (the VNNI kernels take blocks in pairs).
+    const int64_t N = 43, K = dt == DType::Q8_0 || dt == DType::Q4_0 ? 32 * 19 : 64 * 9;
     const auto wf = random_floats(N * K, rng);
     const auto w = quantized(dt, wf);
     std::vector<float> w_deq(N * K);
@@ -139,11 +140,16 @@ TEST_P(QuantTier, GemmAndLinearMatchTheReference) {
       const bool own_gemm = fast.weight(dt).gemm != nullptr;
       EXPECT_EQ(own_gemm, dt == DType::Q8_0 || dt == DType::Q4_0) << what;
       if (own_gemm) {
-        std::vector<unsigned char> xq(M * cpu::activation_row_bytes(K) + 4);
-        fast.weight(dt).convert_x(x.data(), M, K, ldx, xq.data());
+        // Each tier's gemm on x in its own activation format (the VNNI kernels' differs).
+        auto converted = [&](const cpu::WeightKernels& k) {
+          std::vector<float> out((M * cpu::activation_row_bytes(k.gemm_activation, K) + 3) / 4);
+          k.convert_x(x.data(), M, K, ldx, out.data());
+          return out;
+        };
+        const auto xq_ref = converted(ref().weight(dt)), xq_fast = converted(fast.weight(dt));
         std::vector<float> want(M * ldy, 0.0f), got(M * ldy, 0.0f);
-        ref().weight(dt).gemm(xq.data(), M, K, K, w.data(), 5, 42, want.data(), ldy);
-        fast.weight(dt).gemm(xq.data(), M, K, K, w.data(), 5, 42, got.data(), ldy);
+        ref().weight(dt).gemm(xq_ref.data(), M, K, K, w.data(), 5, 42, want.data(), ldy);
+        fast.weight(dt).gemm(xq_fast.data(), M, K, K, w.data(), 5, 42, got.data(), ldy);
         testing::expect_close(got, want, scale, 1e-6f, 1e-30f, "gemm " + what);
       }
       // The whole linear, with bias, on a pool.

@@ -46,21 +46,7 @@ void for_each_integer(const Tensor& c, F&& fn) {
     case DType::U8:
     case DType::Bool:
       return for_each_value<uint8_t>(c, fn);
-    case DType::F32:
-    case DType::F16:
-    case DType::BF16:
-    case DType::I8:
-    case DType::F8_E4M3:
-    case DType::Q8_0:
-    case DType::Q4_0:
-    case DType::Q4_Z:
-    case DType::F8_B128:
-    case DType::MXFP4:
-    case DType::NF4:
-    case DType::FP4:
-    case DType::Q4_K:
-    case DType::Q5_K:
-    case DType::Q6_K:
+    default:  // every other dtype, block formats included, is refused below
       break;
   }
   throw ShapeError(transformers::detail::concat("expected an integer tensor, got ", c.describe()));

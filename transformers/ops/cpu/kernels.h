@@ -19,7 +19,9 @@ namespace transformers::cpu {
 // scalar codec, the same on every tier.
 struct WeightFormat {
   // Int8Blocks: rows of int8 with an f32 scale per 32 (quant_blocks.h, quantize_activations).
-  enum class ActivationFormat : uint8_t { F32, BF16, Int8Blocks };
+  // Int8Pairs: the same values laid out for the VNNI kernels, with each block's sum (quant_blocks.h,
+  // vnni_activation_row_bytes): made once per call, not once per task.
+  enum class ActivationFormat : uint8_t { F32, BF16, Int8Blocks, Int8Pairs };
   DType dtype;
   const char* name;
   int64_t block_elements;
@@ -78,10 +80,6 @@ constexpr int64_t kPanelGemmMinRows = 8;
 
 
 constexpr int kWeightFormatCount = 13;
-// The kernels of a format that has dequant_rows only (Q4_Z, F8_B128, MXFP4, NF4, FP4: no gemv, no gemm):
-// the linear driver converts panels of rows to f32 and calls sgemm, for every M. The same on
-// every tier.
-WeightKernels dequant_only_weight_kernels(DType dt);
 // The table slot of a weight dtype (F32, BF16, F16, Q8_0, Q4_0, Q4_Z, F8_B128, MXFP4, NF4,
 // FP4, Q4_K, Q5_K, Q6_K). Any other dtype throws
 // ValueError naming it: a format without kernels is an error, never zeros.
@@ -89,6 +87,15 @@ int weight_format_index(DType dt);
 const WeightFormat& weight_format(DType dt);
 // For conversions defined on float dtypes only (to_f32, from_f32): ValueError naming `what` and dt.
 [[noreturn]] void throw_not_float(DType dt, const char* what);
+
+// WeightKernels::dequant_rows of a block format through its scalar codec (the same bytes on
+// every tier). The formats without integer kernels (Q4_Z, F8_B128, MXFP4, NF4, FP4, Q4_K, Q5_K,
+// Q6_K) have this, a gemv that dequantizes a row at a time, and no gemm: prompt-sized products go
+// to the linear driver's BLAS path on dequantized panels.
+template <DType DT>
+void format_dequant_rows(const void* w, int64_t K, int64_t row0, int64_t rows, float* out) {
+  weight_format(DT).dequantize(static_cast<const char*>(w) + dtype_nbytes(DT, row0 * K), out, rows * K);
+}
 
 struct Kernels {
   const char* name;

@@ -234,41 +234,52 @@ inline void qdot_rows_vnni(const int8_t* xo, const float* xd, const float* xs, c
 // constants spilled to the stack).
 constexpr int kVnniTileRows = 2;
 
-// qgemm's contract on VNNI: each activation row copied once into the pairs' order with its
-// per-block sums (buffers of the calling thread), then tiles of kVnniTileRows rows of W.
+// x in the VNNI kernels' format (Int8Pairs; quant_blocks.h): quantized as quantize_activations
+// does, copied into the pairs' order and summed per block, once per call for every task.
+template <DType DT>
+void quantize_activations_vnni(const float* x, int64_t M, int64_t K, int64_t ldx, void* out) {
+  using P = VnniPairs<DT>;
+  const int64_t nb = K / kQBlock, pairs = (nb + 1) / 2;
+  thread_local std::vector<unsigned char> row;
+  row.resize(static_cast<size_t>(activation_row_bytes(K)));
+  const auto* xq = reinterpret_cast<const int8_t*>(row.data());
+  const auto* xd = reinterpret_cast<const float*>(row.data() + K);
+  for (int64_t m = 0; m < M; ++m) {
+    quantize_activations(x + m * ldx, 1, K, ldx, row.data());
+    auto* o = static_cast<unsigned char*>(out) + m * vnni_activation_row_bytes(K);
+    auto* d = reinterpret_cast<float*>(o + pairs * 2 * kQBlock);
+    float* sums = d + nb;
+    for (int64_t b = 0; b < nb; b += 2)
+      P::order_x(xq + b * kQBlock, b + 1 < nb ? xq + (b + 1) * kQBlock : nullptr,
+                 reinterpret_cast<int8_t*>(o) + b * kQBlock);
+    for (int64_t b = 0; b < nb; ++b) {
+      int sum = 0;
+      for (int64_t k = 0; k < kQBlock; ++k) sum += xq[b * kQBlock + k];
+      d[b] = xd[b];
+      sums[b] = xd[b] * static_cast<float>(sum);
+    }
+  }
+}
+
+// qgemm's contract on VNNI, x made by quantize_activations_vnni: tiles of kVnniTileRows rows of
+// W, each against a pass of up to kQuantRowsPerPass rows of x.
 template <DType DT>
 void qgemm_vnni(const void* xv, int64_t M, int64_t K, int64_t ldx, const void* wv, int64_t n0, int64_t n1, float* y,
                 int64_t ldy) {
   using P = VnniPairs<DT>;
   const int64_t nb = K / kQBlock, row_bytes = nb * P::kBytes, pairs = (nb + 1) / 2;
-  const int64_t x_row_bytes = ldx + ldx / kQBlock * static_cast<int64_t>(sizeof(float));  // quant_blocks.h
+  const int64_t x_row_bytes = vnni_activation_row_bytes(ldx);
   const auto* w = static_cast<const unsigned char*>(wv);
-  thread_local std::vector<int8_t> xo;
-  thread_local std::vector<float> xs;
   for (int64_t m0 = 0; m0 < M; m0 += kQuantRowsPerPass) {
-    const int64_t m1 = std::min(M, m0 + kQuantRowsPerPass), rows_x = m1 - m0;
-    xo.resize(static_cast<size_t>(rows_x * pairs * 2 * kQBlock));
-    xs.resize(static_cast<size_t>(rows_x * nb));
-    for (int64_t m = m0; m < m1; ++m) {
-      const auto* row = static_cast<const unsigned char*>(xv) + m * x_row_bytes;
-      const auto* xq = reinterpret_cast<const int8_t*>(row);
-      const auto* xd = reinterpret_cast<const float*>(row + ldx);
-      int8_t* o = xo.data() + (m - m0) * pairs * 2 * kQBlock;
-      for (int64_t b = 0; b < nb; b += 2)
-        P::order_x(xq + b * kQBlock, b + 1 < nb ? xq + (b + 1) * kQBlock : nullptr, o + b * kQBlock);
-      for (int64_t b = 0; b < nb; ++b) {
-        int sum = 0;
-        for (int64_t k = 0; k < kQBlock; ++k) sum += xq[b * kQBlock + k];
-        xs[(m - m0) * nb + b] = xd[b] * static_cast<float>(sum);
-      }
-    }
+    const int64_t m1 = std::min(M, m0 + kQuantRowsPerPass);
     for (int64_t n = n0; n < n1; n += kVnniTileRows) {
       const int64_t rows = std::min<int64_t>(kVnniTileRows, n1 - n);
       const unsigned char* wn = w + n * row_bytes;
       for (int64_t m = m0; m < m1; ++m) {
-        const int8_t* o = xo.data() + (m - m0) * pairs * 2 * kQBlock;
-        const float* xd = reinterpret_cast<const float*>(static_cast<const unsigned char*>(xv) + m * x_row_bytes + ldx);
-        const float* s = xs.data() + (m - m0) * nb;
+        const auto* row = static_cast<const unsigned char*>(xv) + m * x_row_bytes;
+        const auto* o = reinterpret_cast<const int8_t*>(row);
+        const auto* xd = reinterpret_cast<const float*>(row + pairs * 2 * kQBlock);
+        const float* s = xd + nb;
         float* out = y + m * ldy + n;
         if (rows == kVnniTileRows)
           qdot_rows_vnni<DT, kVnniTileRows>(o, xd, s, wn, row_bytes, nb, out, 1);
@@ -279,11 +290,6 @@ void qgemm_vnni(const void* xv, int64_t M, int64_t K, int64_t ldx, const void* w
   }
 }
 #endif
-
-template <DType DT>
-void qdequant_rows(const void* w, int64_t K, int64_t row0, int64_t rows, float* out) {
-  weight_format(DT).dequantize(static_cast<const char*>(w) + dtype_nbytes(DT, row0 * K), out, rows * K);
-}
 
 #if TCPP_TIER_BF16_DOT
 // Rows of W as bf16 panels for prompt-sized products (WeightKernels::dequant_rows_bf16): each
@@ -306,10 +312,14 @@ void qdequant_rows_bf16(const void* wv, int64_t K, int64_t row0, int64_t rows, u
 
 template <DType DT>
 WeightKernels quantized_weight_kernels() {
-  WeightKernels k{nullptr, qgemm<DT>, qdequant_rows<DT>, WeightFormat::ActivationFormat::Int8Blocks,
+  WeightKernels k{nullptr, qgemm<DT>, format_dequant_rows<DT>, WeightFormat::ActivationFormat::Int8Blocks,
                   quantize_activations};
 #if TCPP_TIER_VNNI
-  if (cpu_has_avx512_vnni()) k.gemm = qgemm_vnni<DT>;
+  if (cpu_has_avx512_vnni()) {
+    k.gemm = qgemm_vnni<DT>;
+    k.gemm_activation = WeightFormat::ActivationFormat::Int8Pairs;
+    k.convert_x = quantize_activations_vnni<DT>;
+  }
 #endif
 #if TCPP_TIER_BF16_DOT
   if (bf16_dot_products_enabled()) k.dequant_rows_bf16 = qdequant_rows_bf16<DT>;
@@ -317,9 +327,10 @@ WeightKernels quantized_weight_kernels() {
   return k;
 }
 
-// The K-quant super-block formats (Q4_K, Q5_K, Q6_K; quant_kblocks.h), correct before fast: gemv
-// dequantizes each row of W with the scalar codec into a buffer of the thread and takes the tier's
-// f32 dot with each row of x; many rows go to the driver's BLAS path on dequantized panels.
+// The formats without integer kernels (K-quants, pre-quantized, bitsandbytes; kernels.h), correct
+// before fast: gemv dequantizes each row of W with the scalar codec into a buffer of the thread and
+// takes the tier's f32 dot with each row of x; many rows go to the driver's BLAS path on
+// dequantized panels.
 template <DType DT>
 void dequantizing_gemv(const float* x, int64_t M, int64_t K, int64_t ldx, const void* w, int64_t n0, int64_t n1,
                        float* y, int64_t ldy) {
@@ -334,5 +345,5 @@ void dequantizing_gemv(const float* x, int64_t M, int64_t K, int64_t ldx, const 
 
 template <DType DT>
 WeightKernels dequantizing_weight_kernels() {
-  return {dequantizing_gemv<DT>, nullptr, qdequant_rows<DT>, WeightFormat::ActivationFormat::F32, nullptr};
+  return {dequantizing_gemv<DT>, nullptr, format_dequant_rows<DT>, WeightFormat::ActivationFormat::F32, nullptr};
 }

@@ -237,22 +237,8 @@ void to_f32(const void* src, DType dt, float* dst, int64_t n) {
     case DType::F32: dequant_rows<DType::F32>(src, n, 0, 1, dst); return;
     case DType::BF16: dequant_rows<DType::BF16>(src, n, 0, 1, dst); return;
     case DType::F16: dequant_rows<DType::F16>(src, n, 0, 1, dst); return;
-    case DType::I32:
-    case DType::I64:
-    case DType::U8:
-    case DType::Bool:
-    case DType::I8:
-    case DType::F8_E4M3:
-    case DType::Q8_0:
-    case DType::Q4_0:
-    case DType::Q4_Z:
-    case DType::F8_B128:
-    case DType::MXFP4:
-    case DType::NF4:
-    case DType::FP4:
-    case DType::Q4_K:
-    case DType::Q5_K:
-    case DType::Q6_K: break;
+    default:  // every other dtype, block formats included, is refused below
+      break;
   }
   throw_not_float(dt, "to_f32");
 }
@@ -274,22 +260,8 @@ void from_f32(const float* src, void* dst, DType dt, int64_t n) {
       for (; i < n; ++i) d[i] = _cvtss_sh(src[i], _MM_FROUND_TO_NEAREST_INT);
       return;
     }
-    case DType::I32:
-    case DType::I64:
-    case DType::U8:
-    case DType::Bool:
-    case DType::I8:
-    case DType::F8_E4M3:
-    case DType::Q8_0:
-    case DType::Q4_0:
-    case DType::Q4_Z:
-    case DType::F8_B128:
-    case DType::MXFP4:
-    case DType::NF4:
-    case DType::FP4:
-    case DType::Q4_K:
-    case DType::Q5_K:
-    case DType::Q6_K: break;
+    default:  // every other dtype, block formats included, is refused below
+      break;
   }
   throw_not_float(dt, "from_f32");
 }
@@ -711,9 +683,9 @@ const Kernels& tier_kernels() {
       TCPP_TIER_ISA,
       {weight_kernels<DType::F32>(TCPP_TIER_OWN_GEMM), weight_kernels<DType::BF16>(TCPP_TIER_OWN_GEMM),
        weight_kernels<DType::F16>(TCPP_TIER_OWN_GEMM), quantized_weight_kernels<DType::Q8_0>(),
-       quantized_weight_kernels<DType::Q4_0>(), dequant_only_weight_kernels(DType::Q4_Z),
-       dequant_only_weight_kernels(DType::F8_B128), dequant_only_weight_kernels(DType::MXFP4),
-       dequant_only_weight_kernels(DType::NF4), dequant_only_weight_kernels(DType::FP4),
+       quantized_weight_kernels<DType::Q4_0>(), dequantizing_weight_kernels<DType::Q4_Z>(),
+       dequantizing_weight_kernels<DType::F8_B128>(), dequantizing_weight_kernels<DType::MXFP4>(),
+       dequantizing_weight_kernels<DType::NF4>(), dequantizing_weight_kernels<DType::FP4>(),
        dequantizing_weight_kernels<DType::Q4_K>(), dequantizing_weight_kernels<DType::Q5_K>(),
        dequantizing_weight_kernels<DType::Q6_K>()},
       linear_on<TCPP_TIER_ISA>,

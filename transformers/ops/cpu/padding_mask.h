@@ -22,21 +22,7 @@ inline bool key_allowed(const Tensor& mask, int64_t b, int64_t col) {
     case DType::U8:
     case DType::Bool:
       return static_cast<const uint8_t*>(mask.raw_data())[idx] != 0;
-    case DType::F32:
-    case DType::F16:
-    case DType::BF16:
-    case DType::I8:
-    case DType::F8_E4M3:
-    case DType::Q8_0:
-    case DType::Q4_0:
-    case DType::Q4_Z:
-    case DType::F8_B128:
-    case DType::MXFP4:
-    case DType::NF4:
-    case DType::FP4:
-    case DType::Q4_K:
-    case DType::Q5_K:
-    case DType::Q6_K:
+    default:  // every other dtype, block formats included, is refused below
       break;
   }
   throw ShapeError(transformers::detail::concat("attention: key padding mask of dtype ",

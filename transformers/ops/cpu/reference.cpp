@@ -26,22 +26,8 @@ auto with_float_dtype(DType dt, const char* what, F&& fn) {
     case DType::F32: return fn.template operator()<DType::F32>();
     case DType::BF16: return fn.template operator()<DType::BF16>();
     case DType::F16: return fn.template operator()<DType::F16>();
-    case DType::I32:
-    case DType::I64:
-    case DType::U8:
-    case DType::Bool:
-    case DType::I8:
-    case DType::F8_E4M3:
-    case DType::Q8_0:
-    case DType::Q4_0:
-    case DType::Q4_Z:
-    case DType::F8_B128:
-    case DType::MXFP4:
-    case DType::NF4:
-    case DType::FP4:
-    case DType::Q4_K:
-    case DType::Q5_K:
-    case DType::Q6_K: break;
+    default:  // every other dtype, block formats included, is refused below
+      break;
   }
   throw_not_float(dt, what);
 }
@@ -120,23 +106,19 @@ void qgemm(const void* xv, int64_t M, int64_t K, int64_t ldx, const void* w, int
 }
 
 template <DType DT>
-void qdequant_rows(const void* w, int64_t K, int64_t row0, int64_t rows, float* out) {
-  weight_format(DT).dequantize(static_cast<const char*>(w) + dtype_nbytes(DT, row0 * K), out, rows * K);
-}
-
-template <DType DT>
 constexpr WeightKernels quantized_weight_kernels() {
-  return {nullptr, qgemm<DT>, qdequant_rows<DT>, WeightFormat::ActivationFormat::Int8Blocks, quantize_activations};
+  return {nullptr, qgemm<DT>, format_dequant_rows<DT>, WeightFormat::ActivationFormat::Int8Blocks, quantize_activations};
 }
 
-// ---- K-quant formats (Q4_K, Q5_K, Q6_K): f32 activations times the weights dequantized by the
-// scalar codec, summed in double (the tiers multiply the same f32 values).
+// ---- Formats without integer kernels (K-quants, pre-quantized, bitsandbytes): f32 activations
+// times the weights dequantized by the scalar codec, summed in double (the tiers multiply the same
+// f32 values).
 template <DType DT>
-void kproduct(const float* x, int64_t M, int64_t K, int64_t ldx, const void* w, int64_t n0, int64_t n1,
-              const float* bias, float* y, int64_t ldy) {
+void dequantized_product(const float* x, int64_t M, int64_t K, int64_t ldx, const void* w, int64_t n0, int64_t n1,
+                         const float* bias, float* y, int64_t ldy) {
   std::vector<float> row(static_cast<size_t>(K));
   for (int64_t n = n0; n < n1; ++n) {
-    qdequant_rows<DT>(w, K, n, 1, row.data());
+    format_dequant_rows<DT>(w, K, n, 1, row.data());
     for (int64_t m = 0; m < M; ++m) {
       double acc = bias ? bias[n] : 0.0;
       for (int64_t k = 0; k < K; ++k) acc += static_cast<double>(x[m * ldx + k]) * row[k];
@@ -146,16 +128,13 @@ void kproduct(const float* x, int64_t M, int64_t K, int64_t ldx, const void* w, 
 }
 
 template <DType DT>
-constexpr WeightKernels kquant_weight_kernels() {
-  return {gemv_of<kproduct<DT>>, gemm_of<kproduct<DT>>, qdequant_rows<DT>, WeightFormat::ActivationFormat::F32,
+constexpr WeightKernels dequantizing_weight_kernels() {
+  return {gemv_of<dequantized_product<DT>>, gemm_of<dequantized_product<DT>>, format_dequant_rows<DT>, WeightFormat::ActivationFormat::F32,
           nullptr};
 }
 
 void linear(const float* x, int64_t M, int64_t K, int64_t ldx, const void* w, DType wdt, int64_t N, const float* bias,
             float* y, int64_t ldy, ThreadPool*) {
-  if (wdt == DType::Q4_K) return kproduct<DType::Q4_K>(x, M, K, ldx, w, 0, N, bias, y, ldy);
-  if (wdt == DType::Q5_K) return kproduct<DType::Q5_K>(x, M, K, ldx, w, 0, N, bias, y, ldy);
-  if (wdt == DType::Q6_K) return kproduct<DType::Q6_K>(x, M, K, ldx, w, 0, N, bias, y, ldy);
   if (wdt == DType::Q8_0 || wdt == DType::Q4_0) {
     std::vector<unsigned char> xq(static_cast<size_t>(M * activation_row_bytes(K)));
     quantize_activations(x, M, K, ldx, xq.data());
@@ -295,10 +274,10 @@ const Kernels& reference_kernels() {
                          Isa::Scalar,
                          {weight_kernels<DType::F32>(), weight_kernels<DType::BF16>(), weight_kernels<DType::F16>(),
                           quantized_weight_kernels<DType::Q8_0>(), quantized_weight_kernels<DType::Q4_0>(),
-                          dequant_only_weight_kernels(DType::Q4_Z), dequant_only_weight_kernels(DType::F8_B128),
-                          dequant_only_weight_kernels(DType::MXFP4), dequant_only_weight_kernels(DType::NF4),
-                          dequant_only_weight_kernels(DType::FP4), kquant_weight_kernels<DType::Q4_K>(),
-                          kquant_weight_kernels<DType::Q5_K>(), kquant_weight_kernels<DType::Q6_K>()},
+                          dequantizing_weight_kernels<DType::Q4_Z>(), dequantizing_weight_kernels<DType::F8_B128>(),
+                          dequantizing_weight_kernels<DType::MXFP4>(), dequantizing_weight_kernels<DType::NF4>(),
+                          dequantizing_weight_kernels<DType::FP4>(), dequantizing_weight_kernels<DType::Q4_K>(),
+                          dequantizing_weight_kernels<DType::Q5_K>(), dequantizing_weight_kernels<DType::Q6_K>()},
                          linear, dot, axpy, add, mul, scale, rms_norm_row, layer_norm_row, softmax_row,
                          silu, gelu, gelu_tanh, silu_mul, gelu_tanh_mul, to_f32, from_f32, dot_tile,
                          matmul_acc_tile, exp_shift_sum};

@@ -29,11 +29,6 @@ const WeightFormat kFormats[kWeightFormatCount] = {
     {DType::Q6_K, "q6_k", kKBlock, kQ6_KBytes, Act::F32, quantize_q6_k, dequantize_q6_k},
 };
 
-template <DType DT>
-void format_dequant_rows(const void* w, int64_t K, int64_t row0, int64_t rows, float* out) {
-  kFormats[weight_format_index(DT)].dequantize(static_cast<const char*>(w) + dtype_nbytes(DT, row0 * K), out,
-                                               rows * K);
-}
 }  // namespace
 
 int weight_format_index(DType dt) {
@@ -64,19 +59,6 @@ int weight_format_index(DType dt) {
 
 const WeightFormat& weight_format(DType dt) { return kFormats[weight_format_index(dt)]; }
 
-WeightKernels dequant_only_weight_kernels(DType dt) {
-  void (*rows)(const void*, int64_t, int64_t, int64_t, float*) = nullptr;
-  switch (dt) {
-    case DType::Q4_Z: rows = format_dequant_rows<DType::Q4_Z>; break;
-    case DType::F8_B128: rows = format_dequant_rows<DType::F8_B128>; break;
-    case DType::MXFP4: rows = format_dequant_rows<DType::MXFP4>; break;
-    case DType::NF4: rows = format_dequant_rows<DType::NF4>; break;
-    case DType::FP4: rows = format_dequant_rows<DType::FP4>; break;
-    default: throw ValueError("dequant_only_weight_kernels: " + std::string(dtype_safetensors_name(dt)));
-  }
-  return {nullptr, nullptr, rows, Act::F32, nullptr};
-}
-
 void throw_not_float(DType dt, const char* what) {
   throw ValueError(std::string(what) + ": dtype " + std::string(dtype_safetensors_name(dt)) +
                    " is not a float dtype (F32, BF16, F16)");
@@ -87,6 +69,7 @@ int64_t activation_row_bytes(WeightFormat::ActivationFormat format, int64_t K) {
     case Act::F32: return 4 * K;
     case Act::BF16: return 2 * K;
     case Act::Int8Blocks: return activation_row_bytes(K);
+    case Act::Int8Pairs: return vnni_activation_row_bytes(K);
   }
   return 0;
 }
