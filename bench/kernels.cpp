@@ -209,9 +209,10 @@ void BM_RmsNormOp(benchmark::State& state) {
 }
 
 void gemv_args(benchmark::internal::Benchmark* b) {
-  // [N, K] of decode-time projections: Qwen2.5-0.5B MLP down (896 x 4864), a 7B attention
-  // projection (4096 x 4096), Llama-3.2-1B MLP down (2048 x 8192).
-  for (auto [n, k] : {std::pair<int64_t, int64_t>{896, 4864}, {4096, 4096}, {2048, 8192}})
+  // [N, K] of decode-time projections: Qwen2.5-0.5B MLP down (896 x 4864) and gate/up (4864 x
+  // 896: short rows, 504 bytes in Q4_0), a 7B attention projection (4096 x 4096), Llama-3.2-1B
+  // MLP down (2048 x 8192).
+  for (auto [n, k] : {std::pair<int64_t, int64_t>{896, 4864}, {4864, 896}, {4096, 4096}, {2048, 8192}})
     for (int64_t dt : {0, 1, 2, 3, 4})
       for (int64_t t : {1, 2}) b->Args({n, k, dt, t});
 }

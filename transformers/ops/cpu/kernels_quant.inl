@@ -186,7 +186,7 @@ struct VnniPairs<DType::Q4_0> {
 // a permute hands each pair of blocks its two scales in the dot product's lane order.
 template <DType DT, int R>
 inline void qdot_rows_vnni(const int8_t* xo, const float* xd, const float* xs, const unsigned char* w,
-                           int64_t row_bytes, int64_t nb, float* out, int64_t ld_out) {
+                           int64_t row_bytes, int64_t nb, float* out, int64_t ld_out, int64_t ahead_bytes) {
   using P = VnniPairs<DT>;
   constexpr int64_t bb = P::kBytes;
   __m512 acc[R], corr[R];
@@ -205,10 +205,10 @@ inline void qdot_rows_vnni(const int8_t* xo, const float* xd, const float* xs, c
     __m512 s[R];
     for (int r = 0; r < R; ++r) {
       const unsigned char* wg = w + r * row_bytes + g * bb;
-      // The same blocks of the next tile's row (R rows on) into L2: a row (2.7 KB at K = 4864 in
-      // Q4_0) is too short for a fixed distance ahead in the row, and the gather below stalled on
-      // each new line (half the kernel's time, at the DRAM rows' first touch).
-      for (int64_t line = 0; line < 16 * bb; line += 64) _mm_prefetch(reinterpret_cast<const char*>(wg + R * row_bytes + line), _MM_HINT_T1);
+      // The same blocks of a row some tiles on into L2 (ahead_bytes: whole tiles, a few KiB): the
+      // gather below stalls on each line's first touch from DRAM otherwise (half the kernel's time;
+      // one tile ahead was too close for short rows, 504 bytes at K = 896 in Q4_0).
+      for (int64_t line = 0; line < 16 * bb; line += 64) _mm_prefetch(reinterpret_cast<const char*>(wg + ahead_bytes + line), _MM_HINT_T1);
       const __m512i words = _mm512_mask_i32gather_epi32(_mm512_setzero_si512(), mask, offsets, wg, 1);
       const __m512 dw = _mm512_cvtph_ps(_mm512_cvtepi32_epi16(words));  // each block's f16 d
       s[r] = _mm512_mul_ps(dw, dx);
@@ -233,6 +233,9 @@ inline void qdot_rows_vnni(const int8_t* xo, const float* xd, const float* xs, c
 // W rows per tile of the VNNI kernel: 2 (4 measured slower: its accumulators, scales and
 // constants spilled to the stack).
 constexpr int kVnniTileRows = 2;
+// How far ahead of a tile its rows' blocks are prefetched, at least: rounded up to whole tiles
+// (W's rows are consecutive, so the next tiles are what the task reads next).
+constexpr int64_t kVnniPrefetchBytes = 6144;
 
 // x in the VNNI kernels' format (Int8Pairs; quant_blocks.h): quantized as quantize_activations
 // does, copied into the pairs' order and summed per block, once per call for every task.
@@ -269,6 +272,8 @@ void qgemm_vnni(const void* xv, int64_t M, int64_t K, int64_t ldx, const void* w
   using P = VnniPairs<DT>;
   const int64_t nb = K / kQBlock, row_bytes = nb * P::kBytes, pairs = (nb + 1) / 2;
   const int64_t x_row_bytes = vnni_activation_row_bytes(ldx);
+  const int64_t tile_bytes = kVnniTileRows * row_bytes;
+  const int64_t ahead = (kVnniPrefetchBytes + tile_bytes - 1) / tile_bytes * tile_bytes;
   const auto* w = static_cast<const unsigned char*>(wv);
   for (int64_t m0 = 0; m0 < M; m0 += kQuantRowsPerPass) {
     const int64_t m1 = std::min(M, m0 + kQuantRowsPerPass);
@@ -282,9 +287,10 @@ void qgemm_vnni(const void* xv, int64_t M, int64_t K, int64_t ldx, const void* w
         const float* s = xd + nb;
         float* out = y + m * ldy + n;
         if (rows == kVnniTileRows)
-          qdot_rows_vnni<DT, kVnniTileRows>(o, xd, s, wn, row_bytes, nb, out, 1);
+          qdot_rows_vnni<DT, kVnniTileRows>(o, xd, s, wn, row_bytes, nb, out, 1, ahead);
         else
-          for (int64_t r = 0; r < rows; ++r) qdot_rows_vnni<DT, 1>(o, xd, s, wn + r * row_bytes, row_bytes, nb, out + r, 1);
+          for (int64_t r = 0; r < rows; ++r)
+            qdot_rows_vnni<DT, 1>(o, xd, s, wn + r * row_bytes, row_bytes, nb, out + r, 1, ahead);
       }
     }
   }
