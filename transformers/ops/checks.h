@@ -56,6 +56,7 @@ inline void require_mask_dtype(const Tensor& mask, const char* op) {
     case DType::Q4_K:
     case DType::Q5_K:
     case DType::Q6_K:
+    case DType::LLM_INT8:
       break;
   }
   throw ShapeError(transformers::detail::concat(op, ": key padding mask of dtype ",

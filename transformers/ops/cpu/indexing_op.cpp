@@ -61,6 +61,7 @@ void for_each_integer(const Tensor& c, F&& fn) {
     case DType::Q4_K:
     case DType::Q5_K:
     case DType::Q6_K:
+    case DType::LLM_INT8:
       break;
   }
   throw ShapeError(transformers::detail::concat("expected an integer tensor, got ", c.describe()));

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "transformers/ops/cpu/kernels.h"
+#include "transformers/ops/cpu/llm_int8.h"
 #include "transformers/ops/cpu/quant_blocks.h"
 
 #ifndef TCPP_TIER
@@ -252,7 +253,8 @@ void to_f32(const void* src, DType dt, float* dst, int64_t n) {
     case DType::FP4:
     case DType::Q4_K:
     case DType::Q5_K:
-    case DType::Q6_K: break;
+    case DType::Q6_K:
+    case DType::LLM_INT8: break;
   }
   throw_not_float(dt, "to_f32");
 }
@@ -289,7 +291,8 @@ void from_f32(const float* src, void* dst, DType dt, int64_t n) {
     case DType::FP4:
     case DType::Q4_K:
     case DType::Q5_K:
-    case DType::Q6_K: break;
+    case DType::Q6_K:
+    case DType::LLM_INT8: break;
   }
   throw_not_float(dt, "from_f32");
 }
@@ -715,7 +718,7 @@ const Kernels& tier_kernels() {
        dequant_only_weight_kernels(DType::F8_B128), dequant_only_weight_kernels(DType::MXFP4),
        dequant_only_weight_kernels(DType::NF4), dequant_only_weight_kernels(DType::FP4),
        dequantizing_weight_kernels<DType::Q4_K>(), dequantizing_weight_kernels<DType::Q5_K>(),
-       dequantizing_weight_kernels<DType::Q6_K>()},
+       dequantizing_weight_kernels<DType::Q6_K>(), llm_int8_weight_kernels()},
       linear_on<TCPP_TIER_ISA>,
       dot, axpy, add, mul, scale, rms_norm_row, layer_norm_row, softmax_row, silu, gelu, gelu_tanh, silu_mul,
       gelu_tanh_mul, to_f32, from_f32, dot_tile, matmul_acc_tile, exp_shift_sum};

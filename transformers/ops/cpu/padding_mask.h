@@ -37,6 +37,7 @@ inline bool key_allowed(const Tensor& mask, int64_t b, int64_t col) {
     case DType::Q4_K:
     case DType::Q5_K:
     case DType::Q6_K:
+    case DType::LLM_INT8:
       break;
   }
   throw ShapeError(transformers::detail::concat("attention: key padding mask of dtype ",
