@@ -4,6 +4,8 @@
 
 #include "transformers/core/error.h"
 #include "transformers/core/half.h"
+#include "transformers/loading/bnb_serialized.h"
+#include "transformers/loading/quantization.h"
 #include "transformers/ops/cpu/prequant_blocks.h"
 
 namespace transformers::loading {
@@ -424,7 +426,8 @@ void add_module_rules(std::vector<WeightTransform>& rules, const std::vector<std
 bool is_repacked_dtype(DType dt) { return dt == DType::Q4_Z || dt == DType::F8_B128 || dt == DType::MXFP4; }
 
 bool is_prequantized_method(std::string_view method) {
-  return method == "gptq" || method == "awq" || method == "fp8" || method == "mxfp4" || method == "compressed-tensors";
+  return method == "gptq" || method == "awq" || method == "fp8" || method == "mxfp4" || method == "compressed-tensors" ||
+         method == "bitsandbytes";
 }
 
 std::optional<PrequantizedConfig> prequantized_checkpoint(const Json& config_json, const std::string& where) {
@@ -437,6 +440,13 @@ std::optional<PrequantizedConfig> prequantized_checkpoint(const Json& config_jso
   if (method == "fp8") return fp8_config(q, where);
   if (method == "mxfp4") return PrequantizedConfig{.method = "mxfp4"};
   if (method == "compressed-tensors") return compressed_tensors_config(q, where);
+  if (method == "bitsandbytes") {
+    const QuantizationConfig b = bitsandbytes_from_json(q, where);
+    b.weight_dtype();  // validates
+    return PrequantizedConfig{.method = "bitsandbytes",
+                              .eight_bit = b.bitsandbytes->load_in_8bit,
+                              .int8_threshold = b.bitsandbytes->llm_int8_threshold};
+  }
   return std::nullopt;
 }
 
@@ -444,6 +454,7 @@ std::string prequantized_marker(const PrequantizedConfig& c) {
   if (c.method == "fp8") return ".weight_scale_inv";
   if (c.method == "mxfp4") return "_blocks";
   if (c.method == "compressed-tensors") return c.scheme == "int4" ? ".weight_packed" : ".weight_scale";
+  if (c.method == "bitsandbytes") return bnb_marker(c.eight_bit);
   return ".qweight";
 }
 
@@ -466,6 +477,8 @@ std::vector<WeightTransform> prequantized_rules(const PrequantizedConfig& c, con
     add_module_rules(rules, keys, marker, {".weight", ".weight_scale"}, ".weight", std::make_shared<Fp8RepackOp>(c));
   else if (c.method == "mxfp4")
     add_module_rules(rules, keys, marker, {"_blocks", "_scales"}, "", std::make_shared<Mxfp4RepackOp>(c));
+  else if (c.method == "bitsandbytes")
+    rules = bnb_rules(c.eight_bit, c.int8_threshold, keys);
   return rules;
 }
 
