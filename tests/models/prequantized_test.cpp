@@ -596,12 +596,15 @@ TEST(BitsAndBytesLayout, BadTensorsNameTheTensor) {
       return p;
     };
   };
+  auto state_is = [&](const std::string& text) {
+    return with([text](Tensors& t) {
+      for (auto& [k, v] : t)
+        if (k.ends_with("__nf4")) v = text_tensor(text);
+    });
+  };
   expect_error_naming<ValueError>(
       [&] {
-        load(write_pair("bnb_bad_json", kBnb4, with([](Tensors& t) {
-                          for (auto& [k, v] : t)
-                            if (k.ends_with("__nf4")) v = text_tensor("{\"quant_type\": \"nf4\", \"blocksize");
-                        })));
+        load(write_pair("bnb_bad_json", kBnb4, state_is("{\"quant_type\": \"nf4\", \"blocksize")));
       },
       ".weight.quant_state.bitsandbytes__nf4' does not hold a JSON quant_state");
   expect_error_naming<ValueError>(
@@ -614,21 +617,14 @@ TEST(BitsAndBytesLayout, BadTensorsNameTheTensor) {
       ".weight.absmax' is float32[");
   expect_error_naming<ValueError>(
       [&] {
-        load(write_pair("bnb_bad_shape", kBnb4, with([](Tensors& t) {
-                          for (auto& [k, v] : t)
-                            if (k.ends_with("__nf4"))
-                              v = text_tensor("{\"quant_type\": \"nf4\", \"blocksize\": 64, \"dtype\": \"float16\", "
-                                              "\"shape\": [1, 64]}");
-                        })));
+        load(write_pair("bnb_bad_shape", kBnb4,
+                        state_is("{\"quant_type\": \"nf4\", \"blocksize\": 64, \"dtype\": \"float16\", \"shape\": [1, 64]}")));
       },
       "_proj.weight' is uint8[");
   expect_error_naming<ValueError>(
       [&] {
-        load(write_pair("bnb_bad_block", kBnb4, with([](Tensors& t) {
-                          for (auto& [k, v] : t)
-                            if (k.ends_with("__nf4"))
-                              v = text_tensor("{\"quant_type\": \"nf4\", \"blocksize\": 128, \"shape\": [1, 128]}");
-                        })));
+        load(write_pair("bnb_bad_block", kBnb4,
+                        state_is("{\"quant_type\": \"nf4\", \"blocksize\": 128, \"shape\": [1, 128]}")));
       },
       "blocksize 128 is not supported");
   expect_error_naming<ValueError>(

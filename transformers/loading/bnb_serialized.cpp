@@ -6,6 +6,7 @@
 
 #include "transformers/core/error.h"
 #include "transformers/io/json.h"
+#include "transformers/loading/prequantized.h"
 #include "transformers/ops/cpu/bnb_blocks.h"
 #include "transformers/ops/cpu/llm_int8.h"
 
@@ -168,21 +169,6 @@ class Bnb8bitRepackOp : public ConversionOp {
   bool has_format_;
 };
 
-std::string regex_escape(const std::string& s) {
-  std::string out;
-  for (char c : s) {
-    if (std::strchr(".^$|()[]{}*+?\\", c)) out += '\\';
-    out += c;
-  }
-  return out;
-}
-
-std::vector<std::string> exact(const std::string& module, const std::vector<std::string>& suffixes) {
-  std::vector<std::string> out;
-  for (const auto& s : suffixes) out.push_back("^" + regex_escape(module + s) + "$");
-  return out;
-}
-
 Tensor u8_tensor(const void* bytes, int64_t n, const Shape& shape) {
   Tensor t = Tensor::empty(shape, DType::U8);
   std::memcpy(t.raw_data(), bytes, static_cast<size_t>(n));
@@ -203,7 +189,7 @@ std::vector<WeightTransform> bnb_rules(bool eight_bit, float int8_threshold, con
       const bool format = present.count(module + ".weight_format") > 0;
       std::vector<std::string> suffixes{".weight", ".SCB"};
       if (format) suffixes.push_back(".weight_format");
-      rules.push_back(WeightTransform::converter(exact(module, suffixes), {module + ".weight"},
+      rules.push_back(WeightTransform::converter(exact_key_patterns(module, suffixes), {module + ".weight"},
                                                  {std::make_shared<Bnb8bitRepackOp>(module, int8_threshold, format)}));
       continue;
     }
@@ -216,7 +202,7 @@ std::vector<WeightTransform> bnb_rules(bool eight_bit, float int8_threshold, con
     std::vector<std::string> suffixes{".weight", ".weight.absmax", ".weight.quant_map",
                                       ".weight.quant_state.bitsandbytes__" + type};
     if (nested) suffixes.insert(suffixes.end(), {".weight.nested_absmax", ".weight.nested_quant_map"});
-    rules.push_back(WeightTransform::converter(exact(module, suffixes), {module + ".weight"},
+    rules.push_back(WeightTransform::converter(exact_key_patterns(module, suffixes), {module + ".weight"},
                                                {std::make_shared<Bnb4bitRepackOp>(module, type, nested)}));
   }
   return rules;

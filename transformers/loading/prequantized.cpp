@@ -399,15 +399,6 @@ class Mxfp4RepackOp : public RepackOp {
   }
 };
 
-std::string regex_escape(const std::string& s) {
-  std::string out;
-  for (char c : s) {
-    if (std::strchr(".^$|()[]{}*+?\\", c)) out += '\\';
-    out += c;
-  }
-  return out;
-}
-
 // A rule per key ending in `marker`: its module's keys module + suffixes -> module + target.
 void add_module_rules(std::vector<WeightTransform>& rules, const std::vector<std::string>& keys,
                       const std::string& marker, const std::vector<std::string>& suffixes, const std::string& target,
@@ -415,13 +406,24 @@ void add_module_rules(std::vector<WeightTransform>& rules, const std::vector<std
   for (const auto& key : keys) {
     if (!key.ends_with(marker)) continue;
     const std::string module = key.substr(0, key.size() - marker.size());
-    std::vector<std::string> sources;
-    for (const auto& s : suffixes) sources.push_back("^" + regex_escape(module + s) + "$");
-    rules.push_back(WeightTransform::converter(sources, {module + target}, {op}));
+    rules.push_back(WeightTransform::converter(exact_key_patterns(module, suffixes), {module + target}, {op}));
   }
 }
 
 }  // namespace
+
+std::vector<std::string> exact_key_patterns(const std::string& module, const std::vector<std::string>& suffixes) {
+  std::vector<std::string> out;
+  for (const auto& suffix : suffixes) {
+    std::string pattern = "^";
+    for (char c : module + suffix) {
+      if (std::strchr(".^$|()[]{}*+?\\", c)) pattern += '\\';
+      pattern += c;
+    }
+    out.push_back(pattern + "$");
+  }
+  return out;
+}
 
 bool is_repacked_dtype(DType dt) { return dt == DType::Q4_Z || dt == DType::F8_B128 || dt == DType::MXFP4; }
 

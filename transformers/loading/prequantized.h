@@ -56,6 +56,8 @@ std::optional<PrequantizedConfig> prequantized_checkpoint(const Json& config_jso
 
 // The key ending that marks a quantized module of `method` (".qweight", "_blocks", ...).
 std::string prequantized_marker(const PrequantizedConfig& config);
+// The source patterns of one module's converter: each of module + suffix, matched exactly.
+std::vector<std::string> exact_key_patterns(const std::string& module, const std::vector<std::string>& suffixes);
 // One converter per quantized module found among the checkpoint's keys.
 std::vector<WeightTransform> prequantized_rules(const PrequantizedConfig& config, const std::vector<std::string>& keys);
 
