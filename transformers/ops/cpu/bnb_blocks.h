@@ -51,8 +51,11 @@ struct BnbNestedAbsmax {
   std::vector<float> nested_absmax;    // one per 256
   float offset = 0.0f;
 };
-// Quantizes n absmax values (quantize_blockwise's nearest code, ties to the lower index; mean in
-// double rounded once to f32).
+// Quantizes n absmax values (quantize_blockwise's nearest code, ties to the lower index). The
+// offset is the mean summed in double and rounded once to f32; torch's f32 mean (whose summation
+// order depends on the device and its vector kernel: PyTorch 1.13's CPU mean differed in the last
+// bit for 35 of 120 random vectors) can differ by one ulp, which moves every dequantized absmax by
+// that ulp. Loading a bitsandbytes file uses the file's offset, so there the values are exact.
 BnbNestedAbsmax bnb_double_quantize(const float* absmax, int64_t n);
 // The absmax values bitsandbytes dequantizes from q (n of them), nested_absmax and offset with
 // `code` (256 values).
