@@ -59,7 +59,8 @@ class QuantizedGolden : public ::testing::TestWithParam<std::string> {
 // is printed, not reachable on these weights by any 8-bit format), and (2) against the f32 model
 // with the same dequantized weights, where only the int8 activations differ: there the kernels
 // must agree on >= 95 % of argmaxes (90 % for MoE models, whose routers flip experts on
-// activation rounding too), which a wrong nibble, scale or block fails.
+// activation rounding too; 93 % for bitsandbytes' LLM.int8, whose activations have one scale per
+// row), which a wrong nibble, scale or block fails.
 TEST_P(QuantizedGolden, LogitsAgreeWithTheFloatModel) {
   auto f32 = AutoModelForCausalLM::from_pretrained(dir());
   const Tensor ids = positions(f32->config().vocab_size);
@@ -68,12 +69,12 @@ TEST_P(QuantizedGolden, LogitsAgreeWithTheFloatModel) {
       compare(AutoModelForCausalLM::from_pretrained(dir(), {.dtype = "bfloat16"})->forward(ids).logits, want);
   std::printf("%-10s bf16: logits max |err| %.4f, top-1 agreement %.1f %%\n", GetParam().c_str(), bf16.max_abs_error,
               100 * bf16.top1);
-  for (const char* method : {"q8_0", "q4_0"}) {
+  for (const char* method : {"q8_0", "q4_0", "bnb-8bit"}) {
     LoadReport report;
     LoadOptions o;
     o.quantization_config = QuantizationConfig::from_name(method, "test");
     auto q = AutoModelForCausalLM::from_pretrained(dir(), o, &report);
-    EXPECT_EQ(report.quantization, method);
+    EXPECT_EQ(report.quantization, o.quantization_config->label());
     EXPECT_GT(report.quantized, 0u);
     EXPECT_LT(report.quantized_bytes, report.quantized_source_bytes / 3);
     const Tensor got = q->forward(ids).logits;
@@ -88,10 +89,12 @@ TEST_P(QuantizedGolden, LogitsAgreeWithTheFloatModel) {
         "positions; vs its dequantized weights: max |err| %.4f, top-1 %.1f %%\n",
         GetParam().c_str(), method, report.quantized, a.max_abs_error, a.max_abs_logit,
         100 * a.top1, static_cast<long long>(ids.numel()), k.max_abs_error, 100 * k.top1);
-    const bool eight = std::string(method) == "q8_0";
+    const bool eight = std::string(method) != "q4_0";
     const bool moe = f32->config().raw.contains("num_local_experts") || f32->config().raw.contains("num_experts");
     EXPECT_GE(a.top1, eight ? std::min(0.99, bf16.top1 - 0.07) : 0.25) << method;
-    EXPECT_GE(k.top1, moe ? 0.90 : 0.95) << method << ": the int8 kernels do not run the dequantized model";
+    // LLM.int8 quantizes activations with one scale per row (Q8_0 per 32): measured 94.7-98.3 %.
+    const bool rows = std::string(method) == "bnb-8bit";
+    EXPECT_GE(k.top1, moe ? 0.90 : rows ? 0.93 : 0.95) << method << ": the int8 kernels do not run the dequantized model";
     EXPECT_GT(a.max_abs_error, 0.0f) << method << ": nothing was quantized";
   }
 }
