@@ -86,6 +86,7 @@ void set_flag(Tensor& mask, int64_t j, int flag) {
     case DType::Q4_K:
     case DType::Q5_K:
     case DType::Q6_K:
+    case DType::LLM_INT8:
       break;
   }
   FAIL() << "no integer mask of dtype " << dtype_torch_name(mask.dtype());
