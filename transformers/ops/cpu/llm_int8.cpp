@@ -57,12 +57,6 @@ void quantize_activations_lt(const float* x, int64_t M, int64_t K, int64_t ldx, 
   }
 }
 
-int32_t dot_int8(const int8_t* a, const int8_t* b, int64_t n) {
-  int32_t s = 0;
-  for (int64_t i = 0; i < n; ++i) s += static_cast<int32_t>(a[i]) * static_cast<int32_t>(b[i]);
-  return s;
-}
-
 void dequant_rows(const void* w, int64_t K, int64_t row0, int64_t rows, float* out) {
   dequantize_llm_int8(static_cast<const char*>(w) + dtype_nbytes(DType::LLM_INT8, row0 * K), out, rows * K);
 }
@@ -95,10 +89,21 @@ void dequantize_llm_int8(const void* in, float* out, int64_t n) {
   }
 }
 
+int32_t int8_dot_scalar(const int8_t* a, const int8_t* b, int64_t n) {
+  int32_t s = 0;
+  for (int64_t i = 0; i < n; ++i) s += static_cast<int32_t>(a[i]) * static_cast<int32_t>(b[i]);
+  return s;
+}
+
 float llm_int8_threshold(const void* blocks) { return read_f32(static_cast<const unsigned char*>(blocks) + 4); }
 
-void llm_int8_gemm(const void* xv, int64_t M, int64_t K, int64_t ldx, const void* w, int64_t n0, int64_t n1, float* y,
+void llm_int8_gemm(const void* x, int64_t M, int64_t K, int64_t ldx, const void* w, int64_t n0, int64_t n1, float* y,
                    int64_t ldy) {
+  llm_int8_gemm_with(int8_dot_scalar, x, M, K, ldx, w, n0, n1, y, ldy);
+}
+
+void llm_int8_gemm_with(Int8Dot dot, const void* xv, int64_t M, int64_t K, int64_t ldx, const void* w, int64_t n0,
+                        int64_t n1, float* y, int64_t ldy) {
   const auto* x = static_cast<const float*>(xv);
   // Each task of the linear driver quantizes x itself (O(M K) beside its O(M K rows) product):
   // the outlier columns depend on every row of x, which the driver's per-row convert_x cannot see.
@@ -117,7 +122,7 @@ void llm_int8_gemm(const void* xv, int64_t M, int64_t K, int64_t ldx, const void
     for (size_t c = 0; c < q.columns.size(); ++c)
       sub[c] = static_cast<float>(cb[q.columns[c]]) * scb * kInv127;
     for (int64_t m = 0; m < M; ++m) {
-      const int32_t acc = dot_int8(q.ca.data() + m * K, cb.data(), K);
+      const int32_t acc = dot(q.ca.data() + m * K, cb.data(), K);
       float v = static_cast<float>(acc) * (q.sca[m] * scb) * kInv127Squared;
       float outliers = 0.0f;
       for (size_t c = 0; c < q.columns.size(); ++c) outliers += x[m * ldx + q.columns[c]] * sub[c];

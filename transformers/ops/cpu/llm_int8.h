@@ -15,8 +15,8 @@
 //     CA = round(x * (127 / SCA)), then CA[:, outlier columns] = 0;
 //   - y = float(CA · CBᵀ) * (SCA * SCB) * 6.200124e-05 (1/127², bitsandbytes' int8_mm_dequant)
 //         + x[:, outliers] · dequant(W)[:, outliers]ᵀ (the columns in f32).
-// The integer part sums exactly in int32. No VNNI path yet: the same scalar-C++ kernel on every
-// tier (the compiler vectorises the int8 dot).
+// The integer part sums exactly in int32: the AVX2 / AVX-512 tiers use llama.cpp's sign trick
+// (maddubs + madd, 32 bytes a step; no VNNI path yet).
 #pragma once
 
 #include <cstdint>
@@ -38,10 +38,19 @@ void dequantize_llm_int8(const void* in, float* out, int64_t n);
 // The threshold stored in a tensor's blocks (its first block's).
 float llm_int8_threshold(const void* blocks);
 
+// The int32 dot product of n int8 pairs: the scalar loop here, a tier's SIMD one in
+// kernels_quant.inl (exact either way, so every tier gives the same sums).
+using Int8Dot = int32_t (*)(const int8_t* a, const int8_t* b, int64_t n);
+int32_t int8_dot_scalar(const int8_t* a, const int8_t* b, int64_t n);
+
 // The mixed-precision product above for rows [n0, n1) of W; x f32 [M, K] with leading dimension
-// ldx. Every tier's (and the reference's) gemm: it takes every M.
+// ldx, the integer part summed by `dot`. Every tier's gemm (it takes every M).
+void llm_int8_gemm_with(Int8Dot dot, const void* x, int64_t M, int64_t K, int64_t ldx, const void* w, int64_t n0,
+                        int64_t n1, float* y, int64_t ldy);
+// ... with int8_dot_scalar: the reference's gemm.
 void llm_int8_gemm(const void* x, int64_t M, int64_t K, int64_t ldx, const void* w, int64_t n0, int64_t n1, float* y,
                    int64_t ldy);
+// The reference's kernels (gemm llm_int8_gemm); a tier replaces gemm with its own dot's.
 WeightKernels llm_int8_weight_kernels();
 
 }  // namespace transformers::cpu
