@@ -82,7 +82,7 @@ void add_quantization_flag(CLI::App* sub, std::string* value) {
   sub->add_option("--quantization", *value,
                   "Quantize weight matrices while loading: q8_0, q4_0, q4_k, q5_k, q6_k (GGML's block formats) "
                   "or q4_k_m (llama.cpp's Q4_K / Q6_K mix); embeddings and lm_head stay in float, unless "
-                  "the name ends in -all (q4_0-all: those too, as llama.cpp); bnb-4bit (bitsandbytes nf4), bnb-fp4");
+                  "the name ends in -all (q4_0-all: those too, as llama.cpp); bnb-4bit (bitsandbytes nf4), bnb-fp4, bnb-8bit (LLM.int8)");
 }
 
 std::optional<QuantizationConfig> quantization_from_flag(const std::string& value) {

@@ -6,7 +6,9 @@
 // Bad configs and tensors are errors naming the key or tensor.
 #include <cmath>
 #include <cstring>
+#include <algorithm>
 #include <fstream>
+#include <map>
 #include <numeric>
 #include <random>
 
@@ -429,6 +431,213 @@ TEST(Prequantized, BadConfigsAndTensorsNameTheKey) {
   expect_error_naming<FormatError>(
       [&] { load(write_pair("gptq_float", gptq_config({}), mxfp4_module)); },
       "quant_method is 'gptq' but the checkpoint has no tensor in that format (.qweight)");
+}
+
+// ---- bitsandbytes' serialized layout (loading/bnb_serialized.h), packed here from the layout of
+// Transformers' save_pretrained (QuantState.as_dict(packed=True), Int8Params' CB / SCB).
+
+// NF4 as published (QLoRA, appendix E; bitsandbytes' get_4bit_type table).
+constexpr float kNf4[16] = {-1.0f, -0.6961928009986877f, -0.5250730514526367f, -0.39491748809814453f,
+                            -0.28444138169288635f, -0.18477343022823334f, -0.09105003625154495f, 0.0f,
+                            0.07958029955625534f, 0.16093020141124725f, 0.24611230194568634f, 0.33791524171829224f,
+                            0.44070982933044434f, 0.5626170039176941f, 0.7229568362236023f, 1.0f};
+
+Tensor text_tensor(const std::string& s) {
+  return u8(std::vector<uint8_t>(s.begin(), s.end()), {static_cast<int64_t>(s.size())});
+}
+
+// Random nibbles and absmax packed as bitsandbytes stores them; nested: the absmax as 8-bit
+// indices into a made-up nested code (the file's nested_quant_map is what counts) with an
+// nested_absmax per 256 and an offset. W = code[q] * absmax, absmax = ncode[a] * nested + offset.
+Packed bnb4_module(const LinearShape& s, bool nested, std::mt19937& rng) {
+  const int64_t n = s.N * s.K, blocks = n / 64;
+  std::uniform_int_distribution<int> nib(0, 15), byte(0, 255);
+  std::uniform_real_distribution<float> u(0.05f, 0.5f);
+  std::vector<uint8_t> q(n), packed(n / 2), qa(blocks);
+  for (auto& v : q) v = static_cast<uint8_t>(nib(rng));
+  for (int64_t j = 0; j < n / 2; ++j) packed[j] = static_cast<uint8_t>(q[2 * j] << 4 | q[2 * j + 1]);
+  std::vector<float> absmax(blocks), ncode(256), nabs((blocks + 255) / 256);
+  const float offset = 0.25f;
+  for (int i = 0; i < 256; ++i) ncode[i] = -1.0f + 2.0f * static_cast<float>(i) / 255.0f;
+  for (auto& v : nabs) v = u(rng) / 4;
+  for (int64_t i = 0; i < blocks; ++i) {
+    qa[i] = static_cast<uint8_t>(byte(rng));
+    absmax[i] = nested ? ncode[qa[i]] * nabs[i / 256] + offset : u(rng);
+  }
+  Tensor w = Tensor::empty({s.N, s.K}, DType::F32);
+  for (int64_t i = 0; i < n; ++i) w.data<float>()[i] = kNf4[q[i]] * absmax[i / 64];
+  const std::string k = s.name + ".weight";
+  std::string state = "{\"quant_type\": \"nf4\", \"blocksize\": 64, \"dtype\": \"bfloat16\", \"shape\": [" +
+                      std::to_string(s.N) + ", " + std::to_string(s.K) + "]";
+  Tensors t{{k, u8(packed, {n / 2, 1})}, {k + ".quant_map", Tensor::from_values(std::vector<float>(kNf4, kNf4 + 16), {16})}};
+  if (nested) {
+    state += ", \"nested_blocksize\": 256, \"nested_dtype\": \"float32\", \"nested_offset\": 0.25";
+    t.emplace_back(k + ".absmax", u8(qa, {blocks}));
+    t.emplace_back(k + ".nested_absmax", Tensor::from_values(nabs, {static_cast<int64_t>(nabs.size())}));
+    t.emplace_back(k + ".nested_quant_map", Tensor::from_values(ncode, {256}));
+  } else {
+    t.emplace_back(k + ".absmax", Tensor::from_values(absmax, {blocks}));
+  }
+  t.emplace_back(k + ".quant_state.bitsandbytes__nf4", text_tensor(state + "}"));
+  return {t, w};
+}
+
+// Random CB in [-127, 127] and SCB: W = CB * SCB / 127 (int8_vectorwise_dequant).
+Packed bnb8_module(const LinearShape& s, std::mt19937& rng) {
+  std::uniform_int_distribution<int> c(-127, 127);
+  std::uniform_real_distribution<float> u(0.1f, 2.0f);
+  Tensor cb = Tensor::empty({s.N, s.K}, DType::I8), scb = Tensor::empty({s.N}, DType::F32);
+  Tensor w = Tensor::empty({s.N, s.K}, DType::F32);
+  auto* q = static_cast<int8_t*>(cb.raw_data());
+  for (int64_t n = 0; n < s.N; ++n) {
+    scb.data<float>()[n] = u(rng);
+    for (int64_t k = 0; k < s.K; ++k) {
+      q[n * s.K + k] = static_cast<int8_t>(c(rng));
+      w.data<float>()[n * s.K + k] = q[n * s.K + k] * scb.data<float>()[n] / 127.0f;
+    }
+  }
+  return {{{s.name + ".weight", cb}, {s.name + ".SCB", scb}, {s.name + ".weight_format", u8({0}, {})}}, w};
+}
+
+const Json kBnb4 = {{"quant_method", "bitsandbytes"}, {"load_in_4bit", true}, {"bnb_4bit_quant_type", "nf4"}};
+
+TEST(BitsAndBytesLayout, FourBitFilesMatchTheDequantisedModel) {
+  for (bool nested : {false, true}) {
+    Json qc = kBnb4;
+    qc["bnb_4bit_use_double_quant"] = nested;
+    expect_same_logits(write_pair(nested ? "bnb4_nested" : "bnb4", qc,
+                                  [&](const LinearShape& s, std::mt19937& rng) { return bnb4_module(s, nested, rng); }),
+                       "bitsandbytes", DType::NF4);
+  }
+}
+
+// 8-bit: the loaded matrices are the checkpoint's CB * SCB / 127; the logits are LLM.int8's
+// (int8 activations), close to the dequantised model's.
+TEST(BitsAndBytesLayout, EightBitFilesHoldTheCheckpointsWeights) {
+  const Pair p = write_pair("bnb8", {{"quant_method", "bitsandbytes"}, {"load_in_8bit", true}, {"llm_int8_threshold", 3.0}},
+                            bnb8_module);
+  LoadReport report;
+  auto q = AutoModelForCausalLM::from_pretrained(p.quantized, {.dtype = "float32"}, &report);
+  auto ref = AutoModelForCausalLM::from_pretrained(p.reference, {.dtype = "float32"});
+  EXPECT_EQ(report.quantized, linears().size()) << report.to_string();
+  std::map<std::string, Tensor> want;
+  for (const auto& r : ref->named_parameters()) want[r.name] = *r.tensor;
+  size_t checked = 0;
+  for (const auto& param : q->named_parameters()) {
+    if (param.tensor->dtype() != DType::LLM_INT8) continue;
+    float threshold;
+    std::memcpy(&threshold, static_cast<const char*>(param.tensor->raw_data()) + 4, 4);
+    EXPECT_EQ(threshold, 3.0f) << param.name;
+    EXPECT_LE(testing::max_abs_diff(ops::cast(*param.tensor, DType::F32), want.at(param.name)), 1e-5f) << param.name;
+    ++checked;
+  }
+  EXPECT_EQ(checked, linears().size());
+  const Tensor x = Tensor::from_values(std::vector<int64_t>{5, 17, 99, 3}, {1, 4});
+  const Tensor wl = ref->forward(x).logits;
+  const float err = testing::max_abs_diff(q->forward(x).logits, wl);
+  std::printf("bnb8: logits vs the dequantised model max |err| %.4f (max |logit| %.2f)\n", err, testing::max_abs(wl));
+  EXPECT_LE(err, 0.05f * testing::max_abs(wl));
+}
+
+// save_pretrained under a BitsAndBytesConfig writes bitsandbytes' tensors; loading them gives the
+// same bytes and logits (nf4, nf4 with double quant, fp4, 8-bit).
+TEST(BitsAndBytesLayout, SaveLoadRoundTrip) {
+  const auto golden = testing::shared_path("golden/llama");
+  const BitsAndBytesConfig configs[] = {
+      {.load_in_4bit = true, .bnb_4bit_quant_type = "nf4"},
+      {.load_in_4bit = true, .bnb_4bit_quant_type = "nf4", .bnb_4bit_use_double_quant = true},
+      {.load_in_4bit = true, .bnb_4bit_quant_type = "fp4"},
+      {.load_in_8bit = true, .llm_int8_threshold = 2.0f}};
+  int i = 0;
+  for (const auto& b : configs) {
+    const std::string what = QuantizationConfig(b).label() + (b.bnb_4bit_use_double_quant ? " double quant" : "");
+    auto m = AutoModelForCausalLM::from_pretrained(golden, {.quantization_config = b});
+    const auto dir = testing::scratch_dir("bnb_round_trip_" + std::to_string(i++));
+    SaveOptions so;
+    so.quantization_config = b;
+    save_pretrained(*m, dir, so);
+    const auto file = SafetensorsFile::open(dir / "model.safetensors");
+    const std::string q = "model.layers.0.self_attn.q_proj";
+    auto has = [&](const std::string& k) { return file->contains(k); };
+    const Tensor w = file->tensor(q + ".weight");  // q_proj: [64, 64]
+    if (b.load_in_8bit) {
+      EXPECT_TRUE(has(q + ".SCB") && has(q + ".weight_format")) << what;
+      EXPECT_EQ(w.dtype(), DType::I8);
+      EXPECT_EQ(w.shape(), Shape({64, 64}));
+    } else {
+      EXPECT_EQ(w.dtype(), DType::U8);
+      EXPECT_EQ(w.shape(), Shape({64 * 64 / 2, 1}));
+      EXPECT_TRUE(has(q + ".weight.absmax") && has(q + ".weight.quant_map") &&
+                  has(q + ".weight.quant_state.bitsandbytes__" + b.bnb_4bit_quant_type))
+          << what;
+    }
+    LoadReport report;
+    auto back = AutoModelForCausalLM::from_pretrained(dir, {}, &report);
+    EXPECT_EQ(report.quantized, 14u) << what;
+    std::map<std::string, Tensor> saved;
+    for (const auto& p : m->named_parameters()) saved[p.name] = *p.tensor;
+    for (const auto& p : back->named_parameters()) {
+      const Tensor& t = saved.at(p.name);
+      ASSERT_EQ(p.tensor->dtype(), t.dtype()) << what << " " << p.name;
+      ASSERT_EQ(p.tensor->nbytes(), t.nbytes());
+      EXPECT_EQ(0, std::memcmp(p.tensor->raw_data(), t.raw_data(), t.nbytes())) << what << " " << p.name;
+    }
+    const Tensor x = Tensor::from_values(std::vector<int64_t>{5, 17, 99, 3, 42, 7}, {1, 6});
+    EXPECT_EQ(testing::max_abs_diff(back->forward(x).logits, m->forward(x).logits), 0.0f) << what;
+  }
+}
+
+TEST(BitsAndBytesLayout, BadTensorsNameTheTensor) {
+  auto load = [](const Pair& p) { AutoModelForCausalLM::from_pretrained(p.quantized, {.dtype = "float32"}); };
+  auto with = [](const std::function<void(Tensors&)>& edit) {
+    return [edit](const LinearShape& s, std::mt19937& rng) {
+      Packed p = bnb4_module(s, false, rng);
+      edit(p.tensors);
+      return p;
+    };
+  };
+  auto state_is = [&](const std::string& text) {
+    return with([text](Tensors& t) {
+      for (auto& [k, v] : t)
+        if (k.ends_with("__nf4")) v = text_tensor(text);
+    });
+  };
+  expect_error_naming<ValueError>(
+      [&] {
+        load(write_pair("bnb_bad_json", kBnb4, state_is("{\"quant_type\": \"nf4\", \"blocksize")));
+      },
+      ".weight.quant_state.bitsandbytes__nf4' does not hold a JSON quant_state");
+  expect_error_naming<ValueError>(
+      [&] {
+        load(write_pair("bnb_bad_absmax", kBnb4, with([](Tensors& t) {
+                          for (auto& [k, v] : t)
+                            if (k.ends_with(".absmax")) v = v.slice(0, 0, v.size(0) - 1).contiguous();
+                        })));
+      },
+      ".weight.absmax' is float32[");
+  expect_error_naming<ValueError>(
+      [&] {
+        load(write_pair("bnb_bad_shape", kBnb4,
+                        state_is("{\"quant_type\": \"nf4\", \"blocksize\": 64, \"dtype\": \"float16\", \"shape\": [1, 64]}")));
+      },
+      "_proj.weight' is uint8[");
+  expect_error_naming<ValueError>(
+      [&] {
+        load(write_pair("bnb_bad_block", kBnb4,
+                        state_is("{\"quant_type\": \"nf4\", \"blocksize\": 128, \"shape\": [1, 128]}")));
+      },
+      "blocksize 128 is not supported");
+  expect_error_naming<ValueError>(
+      [&] {
+        load(write_pair("bnb8_bad_scb", {{"quant_method", "bitsandbytes"}, {"load_in_8bit", true}},
+                        [](const LinearShape& s, std::mt19937& rng) {
+                          Packed p = bnb8_module(s, rng);
+                          for (auto& [k, v] : p.tensors)
+                            if (k.ends_with(".SCB")) v = Tensor::zeros({s.N + 1}, DType::F32);
+                          return p;
+                        }));
+      },
+      ".SCB' is float32[");
 }
 
 }  // namespace

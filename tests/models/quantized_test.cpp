@@ -59,7 +59,8 @@ class QuantizedGolden : public ::testing::TestWithParam<std::string> {
 // is printed, not reachable on these weights by any 8-bit format), and (2) against the f32 model
 // with the same dequantized weights, where only the int8 activations differ: there the kernels
 // must agree on >= 95 % of argmaxes (90 % for MoE models, whose routers flip experts on
-// activation rounding too), which a wrong nibble, scale or block fails.
+// activation rounding too; 93 % for bitsandbytes' LLM.int8, whose activations have one scale per
+// row), which a wrong nibble, scale or block fails.
 TEST_P(QuantizedGolden, LogitsAgreeWithTheFloatModel) {
   auto f32 = AutoModelForCausalLM::from_pretrained(dir());
   const Tensor ids = positions(f32->config().vocab_size);
@@ -68,12 +69,12 @@ TEST_P(QuantizedGolden, LogitsAgreeWithTheFloatModel) {
       compare(AutoModelForCausalLM::from_pretrained(dir(), {.dtype = "bfloat16"})->forward(ids).logits, want);
   std::printf("%-10s bf16: logits max |err| %.4f, top-1 agreement %.1f %%\n", GetParam().c_str(), bf16.max_abs_error,
               100 * bf16.top1);
-  for (const char* method : {"q8_0", "q4_0"}) {
+  for (const char* method : {"q8_0", "q4_0", "bnb-8bit"}) {
     LoadReport report;
     LoadOptions o;
     o.quantization_config = QuantizationConfig::from_name(method, "test");
     auto q = AutoModelForCausalLM::from_pretrained(dir(), o, &report);
-    EXPECT_EQ(report.quantization, method);
+    EXPECT_EQ(report.quantization, o.quantization_config->label());
     EXPECT_GT(report.quantized, 0u);
     EXPECT_LT(report.quantized_bytes, report.quantized_source_bytes / 3);
     const Tensor got = q->forward(ids).logits;
@@ -88,10 +89,12 @@ TEST_P(QuantizedGolden, LogitsAgreeWithTheFloatModel) {
         "positions; vs its dequantized weights: max |err| %.4f, top-1 %.1f %%\n",
         GetParam().c_str(), method, report.quantized, a.max_abs_error, a.max_abs_logit,
         100 * a.top1, static_cast<long long>(ids.numel()), k.max_abs_error, 100 * k.top1);
-    const bool eight = std::string(method) == "q8_0";
+    const bool eight = std::string(method) != "q4_0";
     const bool moe = f32->config().raw.contains("num_local_experts") || f32->config().raw.contains("num_experts");
     EXPECT_GE(a.top1, eight ? std::min(0.99, bf16.top1 - 0.07) : 0.25) << method;
-    EXPECT_GE(k.top1, moe ? 0.90 : 0.95) << method << ": the int8 kernels do not run the dequantized model";
+    // LLM.int8 quantizes activations with one scale per row (Q8_0 per 32): measured 94.7-98.3 %.
+    const bool rows = std::string(method) == "bnb-8bit";
+    EXPECT_GE(k.top1, moe ? 0.90 : rows ? 0.93 : 0.95) << method << ": the int8 kernels do not run the dequantized model";
     EXPECT_GT(a.max_abs_error, 0.0f) << method << ": nothing was quantized";
   }
 }
@@ -110,7 +113,9 @@ INSTANTIATE_TEST_SUITE_P(Golden, QuantizedGolden,
 // state. The K-quants reach it: q4_k 95.0 % (max |err| 0.28), q4_k-all 88.1 %, q4_k_m 95.3 %
 // (0.27), q4_k_m-all 94.4 % (0.34; its Q6_K tied embedding is what lifts it over q4_k-all).
 // bitsandbytes nf4 91.6 %, fp4 93.8 % (blocks of 64, bit-identical to bitsandbytes, so nothing to
-// tune). Since prompts of Q8_0/Q4_0 multiply on bf16 panels (AVX-512 BF16 CPUs): q8_0 99.7 %,
+// tune). bitsandbytes LLM.int8 (bnb-8bit): 98.8 %, under the 8-bit bar: its activations are int8
+// with one scale per row (no outlier above the 6.0 threshold in this model), coarser than Q8_0's
+// scale per 32. Since prompts of Q8_0/Q4_0 multiply on bf16 panels (AVX-512 BF16 CPUs): q8_0 99.7 %,
 // q4_0 94.1 %. The floors below hold what is reached today.
 TEST(QuantizedTrained, OurDemoModelMeetsTheIssueBars) {
   const auto dir = std::filesystem::path(TCPP_SOURCE_DIR) / "models/fortune-llama";
@@ -122,7 +127,7 @@ TEST(QuantizedTrained, OurDemoModelMeetsTheIssueBars) {
   const Tensor ids = Tensor::from_values(values, {4, 80});
   const Tensor want = f32->forward(ids).logits;
   for (const std::string method : {"q8_0", "q8_0-all", "q4_0", "q4_0-all", "q4_k", "q4_k-all", "q4_k_m",
-                                   "q4_k_m-all", "bnb-4bit", "bnb-fp4"}) {
+                                   "q4_k_m-all", "bnb-4bit", "bnb-fp4", "bnb-8bit"}) {
     LoadOptions o;
     o.quantization_config = QuantizationConfig::from_name(
         method.starts_with("bnb") ? method : method.substr(0, method.find('-')), "test");
@@ -135,7 +140,8 @@ TEST(QuantizedTrained, OurDemoModelMeetsTheIssueBars) {
                 method.c_str(), a.max_abs_error, a.max_abs_logit, 100 * a.top1, static_cast<long long>(ids.numel()));
     const std::map<std::string, double> floors = {
         {"q8_0", 0.99},     {"q8_0-all", 0.975}, {"q4_0", 0.92}, {"q4_0-all", 0.82},  {"q4_k", 0.95},
-        {"q4_k-all", 0.86}, {"q4_k_m", 0.95},    {"q4_k_m-all", 0.93}, {"bnb-4bit", 0.90}, {"bnb-fp4", 0.92}};
+        {"q4_k-all", 0.86}, {"q4_k_m", 0.95},    {"q4_k_m-all", 0.93}, {"bnb-4bit", 0.90}, {"bnb-fp4", 0.92},
+        {"bnb-8bit", 0.985}};
     EXPECT_GE(a.top1, floors.at(method)) << method;
   }
 }
@@ -283,6 +289,60 @@ TEST(BitsAndBytesLoad, FourBitQuantizesWhileLoading) {
             DType::FP4);
 }
 
+// LLM.int8 on load (load_in_8bit): LLM_INT8 matrices (lm_head kept), their bytes those of
+// ops::quantize_llm_int8 with the config's threshold, the config's threshold in the blocks, logits
+// close to f32's; the 8-bit top-1 bar is fortune-llama's (QuantizedTrained).
+TEST(BitsAndBytesLoad, EightBitQuantizesWhileLoading) {
+  const auto dir = shared_path("golden/llama");
+  auto f32 = AutoModelForCausalLM::from_pretrained(dir);
+  const Tensor ids = positions(f32->config().vocab_size);
+  const Tensor want = f32->forward(ids).logits;
+  for (float threshold : {6.0f, 0.5f}) {
+    LoadReport report;
+    auto q = AutoModelForCausalLM::from_pretrained(
+        dir, {.quantization_config = BitsAndBytesConfig{.load_in_8bit = true, .llm_int8_threshold = threshold}},
+        &report);
+    EXPECT_EQ(report.quantization, "bitsandbytes int8");
+    EXPECT_EQ(report.quantized, 14u);
+    EXPECT_NE(report.to_string().find("lm_head.weight (in modules_to_not_convert)"), std::string::npos);
+    for (const auto& p : q->named_parameters())
+      if (p.name == "model.layers.1.mlp.down_proj.weight") {
+        ASSERT_EQ(p.tensor->dtype(), DType::LLM_INT8);
+        Tensor stored;
+        for (const auto& r : f32->named_parameters())
+          if (r.name == p.name) stored = ops::quantize_llm_int8(*r.tensor, threshold);
+        ASSERT_EQ(stored.nbytes(), p.tensor->nbytes());
+        EXPECT_EQ(0, std::memcmp(stored.raw_data(), p.tensor->raw_data(), stored.nbytes()));
+        float t;
+        std::memcpy(&t, static_cast<const char*>(p.tensor->raw_data()) + 4, 4);
+        EXPECT_EQ(t, threshold);
+      }
+    const Agreement a = compare(q->forward(ids).logits, want);
+    std::printf("llama bitsandbytes int8 (threshold %.1f): max |err| %.4f (max |logit| %.2f), top-1 %.1f %%\n",
+                threshold, a.max_abs_error, a.max_abs_logit, 100 * a.top1);
+    EXPECT_GT(a.max_abs_error, 0.0f);
+    EXPECT_GE(a.top1, 0.85);  // as q8_0 on these random weights (bf16 itself agrees on ~96 %)
+  }
+  EXPECT_EQ(QuantizationConfig::from_name("bnb-8bit", "--quantization").weight_dtype(), DType::LLM_INT8);
+}
+
+// Double quantization on load: the nibbles of plain NF4, the absmax of ops::bnb_double_quantize.
+TEST(BitsAndBytesLoad, DoubleQuantIsAppliedOnLoad) {
+  const auto dir = shared_path("golden/llama");
+  auto f32 = AutoModelForCausalLM::from_pretrained(dir);
+  auto q = AutoModelForCausalLM::from_pretrained(
+      dir, {.quantization_config = BitsAndBytesConfig{
+                .load_in_4bit = true, .bnb_4bit_quant_type = "nf4", .bnb_4bit_use_double_quant = true}});
+  for (const auto& p : q->named_parameters())
+    if (p.name == "model.layers.0.mlp.up_proj.weight") {
+      Tensor want;
+      for (const auto& r : f32->named_parameters())
+        if (r.name == p.name) want = ops::bnb_double_quantize(ops::cast(*r.tensor, DType::NF4));
+      ASSERT_EQ(p.tensor->dtype(), DType::NF4);
+      EXPECT_EQ(0, std::memcmp(want.raw_data(), p.tensor->raw_data(), want.nbytes()));
+    }
+}
+
 TEST(BitsAndBytesLoad, BadSettingsAreErrorsNamingTheKey) {
   auto load = [](BitsAndBytesConfig b) {
     return [b] {
@@ -315,21 +375,25 @@ TEST(BitsAndBytesLoad, BadSettingsAreErrorsNamingTheKey) {
             {{"quant_method", "bitsandbytes"}, {"load_in_4bit", true}, {"load_in_8bit", true}}));
       },
       "load_in_4bit and load_in_8bit are both true");
-  testing::expect_error_naming<NotImplementedError>(
+  // A bitsandbytes config over float tensors: nothing in bitsandbytes' layout is an error.
+  testing::expect_error_naming<FormatError>(
       [] {
         AutoModelForCausalLM::from_pretrained(
             folder_with_quantization_config("q_bnb", {{"quant_method", "bitsandbytes"},
                                                       {"load_in_4bit", true},
                                                       {"bnb_4bit_quant_type", "nf4"}}));
       },
-      "pre-quantized bitsandbytes checkpoints");
-  // Nor is our NF4 layout written under a bitsandbytes config.
+      "quant_method is 'bitsandbytes' but the checkpoint has no tensor in that format");
+  // Nor is a float model written under a bitsandbytes config.
   auto m = AutoModelForCausalLM::from_pretrained(shared_path("golden/llama"));
   SaveOptions so;
   so.quantization_config = BitsAndBytesConfig{.load_in_4bit = true};
   testing::expect_error_naming<NotImplementedError>(
       [&] { save_pretrained(*m, testing::scratch_dir("q_bnb_save"), so); },
-      "saving a bitsandbytes-quantized model");
+      "no matrix is quantized so");
+  // bitsandbytes' training-time 8-bit mode.
+  testing::expect_error_naming<NotImplementedError>(
+      load({.load_in_8bit = true, .llm_int8_has_fp16_weight = true}), "llm_int8_has_fp16_weight=true");
 }
 
 }  // namespace

@@ -3,6 +3,8 @@
 // through the op API. Every vector tier against the scalar reference: quant_kernels_test.cpp.
 #include "transformers/ops/cpu/bnb_blocks.h"
 
+#include <algorithm>
+#include <cmath>
 #include <cstring>
 #include <random>
 
@@ -131,6 +133,87 @@ TEST(BnbOps, CastAndLinearOfBnbTensors) {
     EXPECT_LE(
         testing::max_abs_diff(ops::linear(x, w.slice(0, 2, 5)), ops::linear(x, deq.slice(0, 2, 5))),
         1e-4f);
+  }
+}
+
+// ---- Double quantization (bnb_4bit_use_double_quant)
+
+// bitsandbytes' create_dynamic_map(signed=True): its algorithm run on PyTorch 1.13 (f32 linspace
+// and products; tests/ops/reference/bnb_dynamic_map.py prints these), index = sorted position;
+// and the sums of |code| and code^2 over all 256 entries from the same run.
+TEST(BnbDoubleQuant, DynamicCodeBookIsBitsandbytes) {
+  const float* code = cpu::bnb_dynamic_code_book();
+  const std::pair<int, float> torch_values[] = {
+      {0, -0.992968738079071f},       {1, -0.9789062142372131f},    {2, -0.96484375f},
+      {30, -0.5710937976837158f},     {63, -0.10703125596046448f},  {64, -0.09859374910593033f},
+      {96, -0.009718749672174454f},   {100, -0.0074687497690320015f}, {112, -0.0009437500848434865f},
+      {120, -8.874999912222847e-05f}, {126, -5.500000384017767e-07f}, {127, 0.0f},
+      {128, 5.500000384017767e-07f},  {131, 2.1249998098937795e-05f}, {133, 6.625000241911039e-05f},
+      {137, 0.0003812500217463821f},  {140, 0.0007187500596046448f}, {150, 0.0052187503315508366f},
+      {159, 0.011406250298023224f},   {170, 0.04234374687075615f},   {190, 0.09859374910593033f},
+      {191, 0.10703125596046448f},    {200, 0.23359376192092896f},   {223, 0.5570312738418579f},
+      {240, 0.7960937023162842f},     {253, 0.9789062142372131f},    {254, 0.992968738079071f},
+      {255, 1.0f}};
+  for (auto [i, v] : torch_values) EXPECT_EQ(code[i], v) << "code[" << i << "]";
+  double abs_sum = 0, square_sum = 0;
+  for (int i = 0; i < 256; ++i) abs_sum += std::fabs(code[i]), square_sum += static_cast<double>(code[i]) * code[i];
+  EXPECT_NEAR(abs_sum, 75.10526275849304, 1e-12);
+  EXPECT_NEAR(square_sum, 48.59583695086447, 1e-12);
+  // And each entry is the algorithm's value (computed here in double) to f32 rounding.
+  std::vector<double> exact{0.0, 1.0};
+  for (int i = 0; i < 7; ++i)
+    for (int j = 0; j < (1 << i); ++j) {
+      const double mid = 0.1 + 0.9 * (j + 0.5) / (1 << i);
+      exact.push_back(mid * std::pow(10.0, i - 6));
+      exact.push_back(-mid * std::pow(10.0, i - 6));
+    }
+  std::sort(exact.begin(), exact.end());
+  for (int i = 0; i < 256; ++i) EXPECT_NEAR(code[i], exact[i], 2e-7 * std::fabs(exact[i])) << i;
+  for (int i = 1; i < 256; ++i) EXPECT_LT(code[i - 1], code[i]) << i;
+}
+
+// absmax (1, 2, 3): offset = mean = 2, centred (-1, 0, 1), nested absmax 1, so the scaled values
+// are -1, 0, 1: nearest codes 0 (-0.99296874, the book has no -1), 127 (0) and 255 (1).
+// Dequantized: code * 1 + 2 = 1.0070312, 2, 3.
+TEST(BnbDoubleQuant, HandWorkedAbsmaxVector) {
+  const float absmax[] = {1.0f, 2.0f, 3.0f};
+  const cpu::BnbNestedAbsmax n = cpu::bnb_double_quantize(absmax, 3);
+  EXPECT_EQ(n.offset, 2.0f);
+  ASSERT_EQ(n.nested_absmax.size(), 1u);
+  EXPECT_EQ(n.nested_absmax[0], 1.0f);
+  EXPECT_EQ(n.q, (std::vector<uint8_t>{0, 127, 255}));
+  float back[3];
+  cpu::bnb_dequantize_nested(n.q.data(), 3, n.nested_absmax.data(), cpu::bnb_dynamic_code_book(), n.offset, back);
+  EXPECT_EQ(back[0], -0.992968738079071f + 2.0f);
+  EXPECT_EQ(back[1], 2.0f);
+  EXPECT_EQ(back[2], 3.0f);
+}
+
+// A whole NF4 tensor (300 blocks: two nested blocks of 256 and 44): the nibbles stay, and each
+// absmax becomes the value of the definition, computed here by a brute-force nearest-code search.
+TEST(BnbDoubleQuant, TensorAbsmaxIsWhatBitsandbytesDequantizes) {
+  std::mt19937 rng(8);
+  const int64_t N = 150, K = 128;  // 2 blocks per row, 300 in all
+  const Tensor w = ops::cast(Tensor::from_values(random_floats(N * K, rng), {N, K}), DType::NF4);
+  const Tensor d = ops::bnb_double_quantize(w);
+  const auto* a = static_cast<const unsigned char*>(w.raw_data());
+  const auto* b = static_cast<const unsigned char*>(d.raw_data());
+  const int64_t n = N * K / 64;
+  std::vector<float> absmax(n);
+  double sum = 0;
+  for (int64_t i = 0; i < n; ++i) sum += absmax[i] = absmax_of({a + i * 36, a + i * 36 + 36}, 0);
+  const float offset = static_cast<float>(sum / n);
+  const float* code = cpu::bnb_dynamic_code_book();
+  for (int64_t i = 0; i < n; ++i) {
+    EXPECT_EQ(0, std::memcmp(a + i * 36 + 4, b + i * 36 + 4, 32)) << "nibbles of block " << i;
+    const int64_t b0 = i / 256 * 256, b1 = std::min<int64_t>(n, b0 + 256);
+    float nested = 0;
+    for (int64_t j = b0; j < b1; ++j) nested = std::max(nested, std::fabs(absmax[j] - offset));
+    const float s = (absmax[i] - offset) * (1.0f / nested);
+    int best = 0;
+    for (int q = 1; q < 256; ++q)
+      if (std::fabs(code[q] - s) < std::fabs(code[best] - s)) best = q;
+    EXPECT_EQ(absmax_of({b + i * 36, b + i * 36 + 36}, 0), code[best] * nested + offset) << "block " << i;
   }
 }
 

@@ -20,8 +20,9 @@ constexpr DTypeInfo kInfo[] = {
     {"Q4_Z", "q4_z", 32, 20},   {"F8_B128", "f8_e4m3_b128", 128, 132}, {"MXFP4", "mxfp4", 32, 17},
     {"NF4", "nf4", 64, 36},     {"FP4", "fp4", 64, 36},  // bitsandbytes 4-bit
     {"Q4_K", "q4_k", 256, 144}, {"Q5_K", "q5_k", 256, 176}, {"Q6_K", "q6_k", 256, 210},
+    {"LLM_INT8", "llm_int8", 64, 72},  // bitsandbytes 8-bit
 };
-static_assert(sizeof(kInfo) / sizeof(kInfo[0]) == static_cast<size_t>(DType::Q6_K) + 1);
+static_assert(sizeof(kInfo) / sizeof(kInfo[0]) == static_cast<size_t>(DType::LLM_INT8) + 1);
 const DTypeInfo& info(DType dt) { return kInfo[static_cast<size_t>(dt)]; }
 }  // namespace
 

@@ -31,6 +31,7 @@ enum class DType : uint8_t {
   Q4_Z, F8_B128, MXFP4,  // pre-quantized checkpoints
   NF4, FP4,              // bitsandbytes 4-bit
   Q4_K, Q5_K, Q6_K,      // GGML's K-quants
+  LLM_INT8,              // bitsandbytes 8-bit
 };
 
 // Bytes per element of a plain dtype; a block dtype has no per-element size and throws ValueError

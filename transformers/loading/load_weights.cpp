@@ -98,7 +98,7 @@ LoadReport load_weights(nn::Module& module, const SafetensorsCheckpoint& ck, con
   auto fetch = [&](const std::string& key) {
     const SafetensorsEntry& e = ck.entry(key);
     const bool packed = !o.prequantized.empty() && (e.dtype == DType::I32 || e.dtype == DType::I64 || e.dtype == DType::U8 ||
-                                                     e.dtype == DType::F8_E4M3);
+                                                     e.dtype == DType::I8 || e.dtype == DType::F8_E4M3);
     TCPP_CHECK(is_floating(e.dtype) || is_block_dtype(e.dtype) || packed, FormatError, "tensor '", key, "' has dtype ",
                dtype_safetensors_name(e.dtype), ", expected a float or quantized (Q8_0, Q4_0, Q4_K, Q5_K, Q6_K) type");
     return ck.tensor(key);
@@ -139,7 +139,9 @@ LoadReport load_weights(nn::Module& module, const SafetensorsCheckpoint& ck, con
       if (repacked) want = t.dtype();
       const bool in_place = t.dtype() == want && item.converter < 0 && !transposed;
       const uint64_t source_bytes = t.nbytes();
-      if (t.dtype() != want) t = ops::cast(t, want);  // quantizes chunk by chunk: no f32 copy of t
+      // Quantizes chunk by chunk: no f32 copy of t.
+      if (t.dtype() != want)
+        t = decision == QuantizeDecision::Quantize ? o.quantization->quantize(t, want) : ops::cast(t, want);
       *p.tensor = t;
       sources_kept = sources_kept || in_place;
       std::lock_guard<std::mutex> lock(mutex);

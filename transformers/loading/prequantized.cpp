@@ -4,6 +4,8 @@
 
 #include "transformers/core/error.h"
 #include "transformers/core/half.h"
+#include "transformers/loading/bnb_serialized.h"
+#include "transformers/loading/quantization.h"
 #include "transformers/ops/cpu/prequant_blocks.h"
 
 namespace transformers::loading {
@@ -397,15 +399,6 @@ class Mxfp4RepackOp : public RepackOp {
   }
 };
 
-std::string regex_escape(const std::string& s) {
-  std::string out;
-  for (char c : s) {
-    if (std::strchr(".^$|()[]{}*+?\\", c)) out += '\\';
-    out += c;
-  }
-  return out;
-}
-
 // A rule per key ending in `marker`: its module's keys module + suffixes -> module + target.
 void add_module_rules(std::vector<WeightTransform>& rules, const std::vector<std::string>& keys,
                       const std::string& marker, const std::vector<std::string>& suffixes, const std::string& target,
@@ -413,18 +406,30 @@ void add_module_rules(std::vector<WeightTransform>& rules, const std::vector<std
   for (const auto& key : keys) {
     if (!key.ends_with(marker)) continue;
     const std::string module = key.substr(0, key.size() - marker.size());
-    std::vector<std::string> sources;
-    for (const auto& s : suffixes) sources.push_back("^" + regex_escape(module + s) + "$");
-    rules.push_back(WeightTransform::converter(sources, {module + target}, {op}));
+    rules.push_back(WeightTransform::converter(exact_key_patterns(module, suffixes), {module + target}, {op}));
   }
 }
 
 }  // namespace
 
+std::vector<std::string> exact_key_patterns(const std::string& module, const std::vector<std::string>& suffixes) {
+  std::vector<std::string> out;
+  for (const auto& suffix : suffixes) {
+    std::string pattern = "^";
+    for (char c : module + suffix) {
+      if (std::strchr(".^$|()[]{}*+?\\", c)) pattern += '\\';
+      pattern += c;
+    }
+    out.push_back(pattern + "$");
+  }
+  return out;
+}
+
 bool is_repacked_dtype(DType dt) { return dt == DType::Q4_Z || dt == DType::F8_B128 || dt == DType::MXFP4; }
 
 bool is_prequantized_method(std::string_view method) {
-  return method == "gptq" || method == "awq" || method == "fp8" || method == "mxfp4" || method == "compressed-tensors";
+  return method == "gptq" || method == "awq" || method == "fp8" || method == "mxfp4" || method == "compressed-tensors" ||
+         method == "bitsandbytes";
 }
 
 std::optional<PrequantizedConfig> prequantized_checkpoint(const Json& config_json, const std::string& where) {
@@ -437,6 +442,13 @@ std::optional<PrequantizedConfig> prequantized_checkpoint(const Json& config_jso
   if (method == "fp8") return fp8_config(q, where);
   if (method == "mxfp4") return PrequantizedConfig{.method = "mxfp4"};
   if (method == "compressed-tensors") return compressed_tensors_config(q, where);
+  if (method == "bitsandbytes") {
+    const QuantizationConfig b = bitsandbytes_from_json(q, where);
+    b.weight_dtype();  // validates
+    return PrequantizedConfig{.method = "bitsandbytes",
+                              .eight_bit = b.bitsandbytes->load_in_8bit,
+                              .int8_threshold = b.bitsandbytes->llm_int8_threshold};
+  }
   return std::nullopt;
 }
 
@@ -444,6 +456,7 @@ std::string prequantized_marker(const PrequantizedConfig& c) {
   if (c.method == "fp8") return ".weight_scale_inv";
   if (c.method == "mxfp4") return "_blocks";
   if (c.method == "compressed-tensors") return c.scheme == "int4" ? ".weight_packed" : ".weight_scale";
+  if (c.method == "bitsandbytes") return bnb_marker(c.eight_bit);
   return ".qweight";
 }
 
@@ -466,6 +479,8 @@ std::vector<WeightTransform> prequantized_rules(const PrequantizedConfig& c, con
     add_module_rules(rules, keys, marker, {".weight", ".weight_scale"}, ".weight", std::make_shared<Fp8RepackOp>(c));
   else if (c.method == "mxfp4")
     add_module_rules(rules, keys, marker, {"_blocks", "_scales"}, "", std::make_shared<Mxfp4RepackOp>(c));
+  else if (c.method == "bitsandbytes")
+    rules = bnb_rules(c.eight_bit, c.int8_threshold, keys);
   return rules;
 }
 

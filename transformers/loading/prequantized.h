@@ -9,6 +9,9 @@
 //   compressed-tensors pack-quantized (symmetric int4 by group / channel: weight_packed,
 //          weight_scale, weight_shape) -> Q4_Z (F32 where a scale is not an f16 value);
 //          float-quantized (fp8 e4m3 weight + weight_scale by channel / block) -> F8_B128
+//   bitsandbytes (Transformers' save_pretrained of a bnb model; loading/bnb_serialized.h):
+//          4-bit weight/absmax/quant_map/quant_state[/nested_*] -> NF4 / FP4; 8-bit weight/SCB
+//          -> LLM_INT8
 // Each dequantised value is the single f32 product the format defines (scale * (q - zero),
 // e4m3 * scale, e2m1 * 2^e), so the packed model computes with exactly the checkpoint's weights.
 //
@@ -34,11 +37,13 @@
 namespace transformers::loading {
 
 struct PrequantizedConfig {
-  std::string method;            // gptq, awq, fp8, mxfp4, compressed-tensors
+  std::string method;            // gptq, awq, fp8, mxfp4, compressed-tensors, bitsandbytes
   std::string scheme;            // compressed-tensors: int4 (pack-quantized) or fp8 (float-quantized)
   int64_t group_size = 128;      // gptq / awq; -1: one group per row (gptq)
   bool zero_minus_one = true;    // gptq checkpoint_format "gptq" (v1): the stored zero is zero - 1
   int64_t block_rows = 128, block_cols = 128;  // fp8 weight_block_size; cols -1: the whole row
+  bool eight_bit = false;        // bitsandbytes: load_in_8bit (LLM.int8) rather than 4-bit
+  float int8_threshold = 6.0f;   // bitsandbytes: llm_int8_threshold, stored in LLM_INT8 blocks
 };
 
 bool is_prequantized_method(std::string_view method);
@@ -51,6 +56,8 @@ std::optional<PrequantizedConfig> prequantized_checkpoint(const Json& config_jso
 
 // The key ending that marks a quantized module of `method` (".qweight", "_blocks", ...).
 std::string prequantized_marker(const PrequantizedConfig& config);
+// The source patterns of one module's converter: each of module + suffix, matched exactly.
+std::vector<std::string> exact_key_patterns(const std::string& module, const std::vector<std::string>& suffixes);
 // One converter per quantized module found among the checkpoint's keys.
 std::vector<WeightTransform> prequantized_rules(const PrequantizedConfig& config, const std::vector<std::string>& keys);
 

@@ -78,6 +78,9 @@ void BitsAndBytesConfig::validate(const std::string& where) const {
       "' is not a float dtype");
   TCPP_CHECK(llm_int8_threshold >= 0.0f, ValueError, where,
              ": llm_int8_threshold must be >= 0 (0 disables outliers)");
+  TCPP_CHECK(!(load_in_8bit && llm_int8_has_fp16_weight), NotImplementedError, where,
+             ": llm_int8_has_fp16_weight=true is bitsandbytes' training-time mode (f16 master weights "
+             "re-quantized at every step); only inference weights (false) are supported");
 }
 
 DType QuantizationConfig::weight_dtype() const {
@@ -86,15 +89,20 @@ DType QuantizationConfig::weight_dtype() const {
                "quantization_config: quant_method 'bitsandbytes' without its settings");
     const BitsAndBytesConfig& b = *bitsandbytes;
     b.validate("quantization_config");
-    TCPP_CHECK(
-        b.load_in_4bit, NotImplementedError,
-        "quantization_config: load_in_8bit (LLM.int8) is not supported yet; use load_in_4bit");
+    if (b.load_in_8bit) return DType::LLM_INT8;
     return b.bnb_4bit_quant_type == "nf4" ? DType::NF4 : DType::FP4;
   }
   const Method* m = find_method(quant_method);
   TCPP_CHECK(m, ValueError, "quantization_config: quant_method '", quant_method, "' is not supported (use ",
              kMethodList, ")");
   return m->dtype;
+}
+
+Tensor QuantizationConfig::quantize(const Tensor& t, DType dtype) const {
+  if (dtype == DType::LLM_INT8 && bitsandbytes) return ops::quantize_llm_int8(t, bitsandbytes->llm_int8_threshold);
+  if ((dtype == DType::NF4 || dtype == DType::FP4) && bitsandbytes && bitsandbytes->bnb_4bit_use_double_quant)
+    return ops::bnb_double_quantize(ops::cast(t, dtype));
+  return ops::cast(t, dtype);
 }
 
 std::string QuantizationConfig::label() const {
@@ -161,7 +169,7 @@ Json QuantizationConfig::to_json() const {
               {"bnb_4bit_quant_type", b.bnb_4bit_quant_type},
               {"bnb_4bit_use_double_quant", b.bnb_4bit_use_double_quant},
               {"llm_int8_enable_fp32_cpu_offload", false},
-              {"llm_int8_has_fp16_weight", false},
+              {"llm_int8_has_fp16_weight", b.llm_int8_has_fp16_weight},
               {"llm_int8_threshold", b.llm_int8_threshold},
               {"llm_int8_skip_modules", nullptr}};
     if (b.llm_int8_skip_modules) j["llm_int8_skip_modules"] = *b.llm_int8_skip_modules;
@@ -205,7 +213,7 @@ size_t quantize_parameters(nn::Module& module, const QuantizationConfig& config)
     const void* key = p.tensor->raw_data();
     auto it = done.find(key);
     if (it == done.end())
-      it = done.emplace(key, ops::cast(*p.tensor, config.dtype_for(p.name, p.lookup_table, layers))).first;
+      it = done.emplace(key, config.quantize(*p.tensor, config.dtype_for(p.name, p.lookup_table, layers))).first;
     *p.tensor = it->second;
   }
   return done.size();
@@ -233,6 +241,7 @@ QuantizationConfig bitsandbytes_from_json(const Json& q, const std::string& wher
   read("bnb_4bit_use_double_quant", b.bnb_4bit_use_double_quant, "true or false");
   read("bnb_4bit_compute_dtype", b.bnb_4bit_compute_dtype, "a dtype name");
   read("llm_int8_threshold", b.llm_int8_threshold, "a number");
+  read("llm_int8_has_fp16_weight", b.llm_int8_has_fp16_weight, "true or false");
   b.llm_int8_skip_modules = name_list(q, "llm_int8_skip_modules", where);
   b.validate(where + ": quantization_config");
   return b;
@@ -248,19 +257,10 @@ std::optional<QuantizationConfig> checkpoint_quantization(const Json& config_jso
              ": quantization_config must be an object with a string 'quant_method'");
   const std::string method = q["quant_method"].get<std::string>();
   if (loading::is_prequantized_method(method)) return std::nullopt;  // loading/prequantized.h
-  if (method == kBitsAndBytes) {
-    const QuantizationConfig c = bitsandbytes_from_json(q, where);
-    c.weight_dtype();  // validates
-    throw NotImplementedError(detail::concat(
-        where,
-        ": quantization_config.quant_method 'bitsandbytes': pre-quantized bitsandbytes checkpoints "
-        "(weight.absmax / weight.quant_state / weight.SCB tensors) are not supported yet; load the "
-        "unquantized checkpoint with quantization_config = BitsAndBytesConfig instead"));
-  }
   TCPP_CHECK(find_method(method), NotImplementedError, where,
              ": quantization_config.quant_method '", method,
              "' is not supported (pre-quantized checkpoints load in ", kMethodList,
-             ", gptq, awq, fp8, mxfp4 only); load the unquantized checkpoint, with a quantization option if wanted");
+             ", gptq, awq, fp8, mxfp4, compressed-tensors only); load the unquantized checkpoint, with a quantization option if wanted");
   QuantizationConfig c;
   c.quant_method = method;
   c.modules_to_not_convert = name_list(q, "modules_to_not_convert", where);

@@ -13,10 +13,16 @@
 //
 // bitsandbytes (quant_method "bitsandbytes", v5's BitsAndBytesConfig): load_in_4bit quantizes to
 // the NF4 / FP4 block dtypes (bnb_4bit_quant_type; bit-identical nibbles and absmax to
-// bitsandbytes' quantize_4bit, blocksize 64). bnb_4bit_use_double_quant is recorded (and written
-// to a saved config) but the absmax stays f32 in memory: the nibbles are the same either way.
+// bitsandbytes' quantize_4bit, blocksize 64). bnb_4bit_use_double_quant: the tensor's absmax
+// values are quantized again as bitsandbytes does (8-bit dynamic code, blocks of 256, mean offset)
+// and each block keeps, as f32, the absmax bitsandbytes dequantizes from that state: the same
+// numbers as bitsandbytes, not its smaller size (the nested blocks span rows, which one block
+// dtype cannot hold).
 // bnb_4bit_compute_dtype is validated and recorded; our kernels multiply in f32. Modules skipped:
 // llm_int8_skip_modules when set (v5 uses it for both 4 and 8 bits), else modules_to_not_convert.
+// load_in_8bit: LLM.int8 (the LLM_INT8 block dtype, ops/cpu/llm_int8.h): row-wise absmax int8 as
+// bitsandbytes' Int8Params, with llm_int8_threshold's outlier columns multiplied in f32 at run time;
+// llm_int8_has_fp16_weight (a training-time mode) is refused.
 #pragma once
 
 #include <optional>
@@ -25,6 +31,7 @@
 #include <vector>
 
 #include "transformers/core/dtype.h"
+#include "transformers/core/tensor.h"
 #include "transformers/io/json.h"
 
 namespace transformers {
@@ -43,6 +50,7 @@ struct BitsAndBytesConfig {
   bool load_in_8bit = false;
   bool load_in_4bit = false;
   float llm_int8_threshold = 6.0f;
+  bool llm_int8_has_fp16_weight = false;  // true (training-time weights) is refused
   std::optional<std::vector<std::string>> llm_int8_skip_modules{};
   std::string bnb_4bit_compute_dtype = "float32";
   std::string bnb_4bit_quant_type = "fp4";
@@ -77,6 +85,9 @@ struct QuantizationConfig {
   // Q6_K, as the tie is not known at this point); Q4_K for the rest.
   DType dtype_for(std::string_view name, bool lookup_table, int64_t num_layers) const;
   std::vector<std::string> skipped_modules() const;
+  // t quantized to `dtype` (one of dtype_for's): ops::cast, or for LLM_INT8 with this config's
+  // llm_int8_threshold stored in the blocks.
+  Tensor quantize(const Tensor& t, DType dtype) const;
   // "q4_0" -> a config for that format; "bnb-4bit" (nf4), "bnb-fp4", "bnb-8bit" -> bitsandbytes
   // (ValueError naming `where` for an unknown name).
   static QuantizationConfig from_name(std::string_view name, const std::string& where);
@@ -101,10 +112,10 @@ size_t quantize_parameters(nn::Module& module, const QuantizationConfig& config)
 
 // config.json's quantization_config (a checkpoint saved quantized): ours (quant_method q8_0 /
 // q4_0) is returned, so its tensors load as stored; the pre-quantized methods that
-// loading/prequantized.h repacks (gptq, awq, fp8, mxfp4, compressed-tensors) give nullopt
-// (prequantized_checkpoint reads them); any other method (pre-quantized bitsandbytes after its
-// settings are validated, ...) is a NotImplementedError naming it and the file, instead of loading
-// its packed tensors as if they were weights. nullopt when config.json has none.
+// loading/prequantized.h repacks (gptq, awq, fp8, mxfp4, compressed-tensors, bitsandbytes) give
+// nullopt (prequantized_checkpoint reads them); any other method is a NotImplementedError naming
+// it and the file, instead of loading its packed tensors as if they were weights. nullopt when
+// config.json has none.
 // A bitsandbytes quantization_config object (v5's BitsAndBytesConfig.to_dict; absent keys take
 // v5's defaults); ConfigError / ValueError naming `where` and the key.
 QuantizationConfig bitsandbytes_from_json(const Json& q, const std::string& where);

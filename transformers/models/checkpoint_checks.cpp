@@ -59,7 +59,8 @@ void check_config_against_checkpoint(const PretrainedConfig& c, const Safetensor
       TCPP_CHECK(c.vocab_size == shape[0], ConfigError, w, ": vocab_size is ", c.vocab_size, " but ", *embedding, " is ",
                  shape_to_string(shape));
   }
-  if (q_proj0 && c.num_attention_heads > 0 && c.head_dim > 0) {
+  // A U8 q_proj weight is bitsandbytes' packed 4-bit layout ([N * K / 2, 1]), checked at repack.
+  if (q_proj0 && c.num_attention_heads > 0 && c.head_dim > 0 && ck.entry(*q_proj0).dtype != DType::U8) {
     const Shape& shape = ck.entry(*q_proj0).shape;
     TCPP_CHECK(shape.size() == 2 && shape[0] == c.num_attention_heads * c.head_dim, ConfigError, w,
                ": num_attention_heads x head_dim is ", c.num_attention_heads, " x ", c.head_dim, " but ", *q_proj0,

@@ -9,6 +9,7 @@
 #include "transformers/io/safetensors.h"
 #include "transformers/loading/conversion_mapping.h"
 #include "transformers/loading/conversion_plan.h"
+#include "transformers/loading/bnb_serialized.h"
 #include "transformers/loading/prequantized.h"
 #include "transformers/loading/shard_writer.h"
 #include "transformers/models/registry.h"
@@ -55,14 +56,9 @@ uint64_t parse_byte_size(const std::string& text, const std::string& what) {
 
 void save_pretrained(const CausalLM& model, const std::filesystem::path& dir,
                      const SaveOptions& options) {
-  // bitsandbytes checkpoints store packed weights with weight.absmax / weight.quant_state tensors;
-  // writing our NF4 / FP4 blocks under their quantization_config would make a folder neither
-  // Transformers nor we read back.
-  TCPP_CHECK(!options.quantization_config || !options.quantization_config->bitsandbytes,
-             NotImplementedError, "save_pretrained(", dir.string(),
-             "): saving a bitsandbytes-quantized model (Transformers' weight.absmax / quant_state "
-             "layout) is not "
-             "supported yet");
+  // A bitsandbytes config writes its matrices in bitsandbytes' layout (loading/bnb_serialized.h).
+  const bool bnb = options.quantization_config && options.quantization_config->bitsandbytes;
+  const DType bnb_dtype = bnb ? options.quantization_config->weight_dtype() : DType::F32;
   std::filesystem::create_directories(dir);
   std::set<std::string> tied_targets;
   for (const auto& [target, source] : model.tied_weights()) tied_targets.insert(target);
@@ -93,18 +89,42 @@ void save_pretrained(const CausalLM& model, const std::filesystem::path& dir,
   auto fetch = [&](const std::string& key) { return state.at(key); };
   const DType want = options.dtype ? *options.dtype : model.dtype;
   auto saved = [&](const Tensor& t) { return is_floating(t.dtype()) && t.dtype() != want ? ops::cast(t, want) : t; };
+  // An output tensor, or the tensors bitsandbytes stores for it.
+  size_t bnb_written = 0;
+  auto outputs = [&](std::vector<std::pair<std::string, Tensor>> items) {
+    if (!bnb) return items;
+    std::vector<std::pair<std::string, Tensor>> out;
+    for (auto& [name, t] : items) {
+      if (t.dtype() != DType::NF4 && t.dtype() != DType::FP4 && t.dtype() != DType::LLM_INT8) {
+        out.emplace_back(name, t);
+        continue;
+      }
+      TCPP_CHECK(t.dtype() == bnb_dtype, ValueError, "save_pretrained: '", name, "' is ",
+                 dtype_safetensors_name(t.dtype()), " but quantization_config (", options.quantization_config->label(),
+                 ") stores ", dtype_safetensors_name(bnb_dtype));
+      ++bnb_written;
+      for (auto& item : loading::bnb_serialized_tensors(name, t, std::string(dtype_torch_name(want))))
+        out.push_back(std::move(item));
+    }
+    return out;
+  };
   // Two passes over the plan: the first learns every output's name, dtype and shape (which fixes
   // the shard headers and the index), the second converts again and streams the bytes out, so
   // at most one item's tensors are in memory. Converter ops are copies; doing them twice is
   // cheaper than holding a shard of converted tensors.
   std::vector<loading::PlannedTensor> planned;
   for (const auto& item : plan.items)
-    for (const auto& [name, t] : loading::materialize(item, rules, po, fetch, &model.config()))
+    for (const auto& [name, t] : outputs(loading::materialize(item, rules, po, fetch, &model.config())))
       planned.push_back({name, is_floating(t.dtype()) ? want : t.dtype(), t.shape()});
+  // A bitsandbytes config over float matrices would make a folder that nobody reads back.
+  TCPP_CHECK(!bnb || bnb_written > 0, NotImplementedError, "save_pretrained(", dir.string(),
+             "): quantization_config is bitsandbytes (", options.quantization_config->label(),
+             ") but no matrix is quantized so; load the model with that BitsAndBytesConfig first");
   loading::ShardedSafetensorsWriter writer(dir, std::move(planned), options.max_shard_size);
   size_t items_written = 0;
   for (const auto& item : plan.items) {
-    for (const auto& [name, t] : loading::materialize(item, rules, po, fetch, &model.config())) writer.write(name, saved(t));
+    for (const auto& [name, t] : outputs(loading::materialize(item, rules, po, fetch, &model.config())))
+      writer.write(name, saved(t));
     if (options.on_progress) options.on_progress(++items_written, plan.items.size());
   }
   writer.finish();

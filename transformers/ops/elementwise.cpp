@@ -36,8 +36,8 @@ Tensor to(const Tensor& x, Device device) {
       " is not supported by this build (only cpu)"));
 }
 
-Tensor cast(const Tensor& x, DType dtype) {
-  if (autograd::recording({&x})) [[unlikely]] return recorded::cast(x, dtype);
+namespace {
+Tensor cast_impl(const Tensor& x, DType dtype, float int8_threshold) {
   checks::require_one_device("cast", {&x});
   auto castable = [](DType dt) { return is_floating(dt) || is_block_dtype(dt); };
   TCPP_CHECK(castable(x.dtype()) && castable(dtype), ShapeError, "cast: only float and quantized dtypes, got ",
@@ -48,8 +48,29 @@ Tensor cast(const Tensor& x, DType dtype) {
   Tensor src = x.contiguous();
   if (src.dtype() == dtype) return src.clone();
   Tensor out = Tensor::empty(x.shape(), dtype, x.device());
-  on_device("cast", x.device(), [&] { cpu_impl::cast(src, out); });
+  on_device("cast", x.device(), [&] { cpu_impl::cast(src, out, int8_threshold); });
   return out;
+}
+}  // namespace
+
+Tensor cast(const Tensor& x, DType dtype) {
+  if (autograd::recording({&x})) [[unlikely]] return recorded::cast(x, dtype);
+  return cast_impl(x, dtype, 6.0f);
+}
+
+Tensor bnb_double_quantize(const Tensor& x) {
+  TCPP_CHECK(x.dtype() == DType::NF4 || x.dtype() == DType::FP4, ShapeError,
+             "bnb_double_quantize: an NF4 or FP4 tensor, got ", x.describe());
+  checks::require_one_device("bnb_double_quantize", {&x});
+  Tensor out = x.contiguous().clone();
+  on_device("bnb_double_quantize", x.device(), [&] { cpu_impl::bnb_double_quantize_(out); });
+  return out;
+}
+
+Tensor quantize_llm_int8(const Tensor& x, float threshold) {
+  TCPP_CHECK(threshold >= 0.0f, ValueError, "quantize_llm_int8: threshold must be >= 0, got ", threshold);
+  TCPP_CHECK(is_floating(x.dtype()), ShapeError, "quantize_llm_int8: a float tensor, got ", x.describe());
+  return cast_impl(x, DType::LLM_INT8, threshold);
 }
 
 Tensor embedding(const Tensor& weight, const Tensor& ids) {

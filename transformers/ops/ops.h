@@ -24,7 +24,14 @@ Activation activation_from_name(const std::string& name, const std::string& wher
 // Dtype conversion of float and quantized tensors (any strides in, contiguous out): to a block
 // dtype (Q8_0, Q4_0) quantizes with GGML's reference rounding, from one dequantizes; the last
 // dimension of a quantized result must be a multiple of its block.
+// To LLM_INT8 (bitsandbytes' row-wise int8) the outlier threshold is 6.0, BitsAndBytesConfig's
+// default; quantize_llm_int8 sets another (0: no outlier columns, every product in int8).
 Tensor cast(const Tensor& x, DType dtype);
+Tensor quantize_llm_int8(const Tensor& x, float threshold);
+// An NF4 / FP4 tensor with bitsandbytes' double quantization applied to its absmax values
+// (ops/cpu/bnb_blocks.h): each block's f32 absmax becomes the value bitsandbytes dequantizes from
+// the 8-bit nested state of the whole tensor.
+Tensor bnb_double_quantize(const Tensor& x);
 // x on `device`: x itself when it is there already; NotImplementedError naming the devices when
 // a copy between them would be needed (only the CPU exists today).
 Tensor to(const Tensor& x, Device device);

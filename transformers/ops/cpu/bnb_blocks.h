@@ -13,6 +13,7 @@
 #pragma once
 
 #include <cstdint>
+#include <vector>
 
 namespace transformers::cpu {
 
@@ -33,5 +34,34 @@ void quantize_nf4(const float* x, void* out, int64_t n);
 void quantize_fp4(const float* x, void* out, int64_t n);
 void dequantize_nf4(const void* in, float* out, int64_t n);
 void dequantize_fp4(const void* in, float* out, int64_t n);
+
+// ---- Double quantization (bnb_4bit_use_double_quant, bitsandbytes' compress_statistics): the
+// absmax vector of a whole tensor (its blocks in order) is quantized again: offset = mean(absmax),
+// then absmax - offset blockwise to 8 bits in blocks of 256 with bitsandbytes' signed dynamic code
+// (create_dynamic_map) and an f32 absmax per block (nested_absmax). Dequantized as bitsandbytes'
+// dequantize_blockwise then `+= offset`: code[q] * nested_absmax[i / 256] + offset, in f32.
+constexpr int64_t kBnbNestedBlock = 256;
+
+// bitsandbytes' create_dynamic_map(signed=True, max_exponent_bits=7, total_bits=8): 256 f32
+// values in increasing order (torch.linspace and f32 arithmetic reproduced).
+const float* bnb_dynamic_code_book();
+
+struct BnbNestedAbsmax {
+  std::vector<uint8_t> q;              // one code index per absmax
+  std::vector<float> nested_absmax;    // one per 256
+  float offset = 0.0f;
+};
+// Quantizes n absmax values (quantize_blockwise's nearest code, ties to the lower index). The
+// offset is the mean summed in double and rounded once to f32; torch's f32 mean (whose summation
+// order depends on the device and its vector kernel: PyTorch 1.13's CPU mean differed in the last
+// bit for 35 of 120 random vectors) can differ by one ulp, which moves every dequantized absmax by
+// that ulp. Loading a bitsandbytes file uses the file's offset, so there the values are exact.
+BnbNestedAbsmax bnb_double_quantize(const float* absmax, int64_t n);
+// The absmax values bitsandbytes dequantizes from q (n of them), nested_absmax and offset with
+// `code` (256 values).
+void bnb_dequantize_nested(const uint8_t* q, int64_t n, const float* nested_absmax, const float* code, float offset,
+                           float* out);
+// In place on NF4 / FP4 blocks: every block's absmax replaced by its double-quantized value.
+void bnb_double_quantize_blocks(void* blocks, int64_t n_blocks);
 
 }  // namespace transformers::cpu

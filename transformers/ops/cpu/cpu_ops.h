@@ -14,7 +14,10 @@
 namespace transformers::ops::cpu_impl {
 
 // elementwise_op.cpp
-void cast(const Tensor& src, Tensor& out);  // src contiguous float, out a float dtype, same numel
+// src contiguous, out of the same numel; int8_threshold: the outlier threshold stored in LLM_INT8 blocks.
+void cast(const Tensor& src, Tensor& out, float int8_threshold = 6.0f);
+// In place on a contiguous NF4 / FP4 tensor: its absmax values double-quantized (bnb_blocks.h).
+void bnb_double_quantize_(Tensor& x);
 // out[i] = weight row ids[i] as f32; ids contiguous I64 or I32; ValueError on an id outside [0, V).
 void embedding(const Tensor& weight, const Tensor& ids, Tensor& out);
 // out = a op b elementwise over contiguous f32 tensors of one size; out may be a (in place).

@@ -4,7 +4,9 @@
 
 #include "transformers/core/thread_pool.h"
 #include "transformers/ops/cpu/cpu_ops.h"
+#include "transformers/ops/cpu/bnb_blocks.h"
 #include "transformers/ops/cpu/kernels.h"
+#include "transformers/ops/cpu/llm_int8.h"
 
 namespace transformers::ops::cpu_impl {
 
@@ -51,19 +53,27 @@ void map_(Tensor& x, F f) {
 }
 }  // namespace
 
-void cast(const Tensor& src, Tensor& out) {
+void cast(const Tensor& src, Tensor& out, float int8_threshold) {
   const DType from = src.dtype(), dtype = out.dtype();
   // Work in units of whole blocks when either side is a block dtype (quantize / dequantize),
-  // through an f32 buffer of one chunk: a tensor is never held whole in f32.
-  const int64_t unit = std::max(dtype_block_elements(from), dtype_block_elements(dtype));
+  // through an f32 buffer of one chunk: a tensor is never held whole in f32. A row-scaled target
+  // (LLM_INT8) is quantized in units of whole rows.
+  const bool rows = is_block_dtype(dtype) && cpu::weight_format(dtype).row_scaled;
+  const int64_t unit = rows ? src.size(-1) : std::max(dtype_block_elements(from), dtype_block_elements(dtype));
   const int64_t units = src.numel() / unit;
   auto to_f32 = [&](const char* s, float* d, int64_t n) {
     if (is_block_dtype(from)) cpu::weight_format(from).dequantize(s, d, n);
     else K().to_f32(s, from, d, n);
   };
   auto from_f32 = [&](const float* s, char* d, int64_t n) {
-    if (is_block_dtype(dtype)) cpu::weight_format(dtype).quantize(s, d, n);
-    else K().from_f32(s, d, dtype, n);
+    if (dtype == DType::LLM_INT8) {
+      for (int64_t r = 0; r < n / unit; ++r)
+        cpu::quantize_llm_int8_row(s + r * unit, d + dtype_nbytes(dtype, r * unit), unit, int8_threshold);
+    } else if (is_block_dtype(dtype)) {
+      cpu::weight_format(dtype).quantize(s, d, n);
+    } else {
+      K().from_f32(s, d, dtype, n);
+    }
   };
   ThreadPool::global().parallel_for(units, std::max<int64_t>(1, (1 << 16) / unit), [&](int64_t ub, int64_t ue) {
     const int64_t b = ub * unit, n = (ue - ub) * unit;
@@ -79,6 +89,10 @@ void cast(const Tensor& src, Tensor& out) {
       from_f32(tmp.data(), d, n);
     }
   });
+}
+
+void bnb_double_quantize_(Tensor& x) {
+  cpu::bnb_double_quantize_blocks(x.raw_data(), x.numel() / cpu::kBnbBlock);
 }
 
 void embedding(const Tensor& weight, const Tensor& ids, Tensor& out) {

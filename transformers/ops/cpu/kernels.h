@@ -31,6 +31,8 @@ struct WeightFormat {
   // (ops::cast converts those).
   void (*quantize)(const float* x, void* out, int64_t n);
   void (*dequantize)(const void* in, float* out, int64_t n);
+  // One scale per row (LLM_INT8): quantize must be given exactly one row (n = the last dimension).
+  bool row_scaled = false;
 };
 // Bytes of one row of K activations in a format.
 int64_t activation_row_bytes(WeightFormat::ActivationFormat format, int64_t K);
@@ -79,9 +81,9 @@ constexpr int64_t kSmallGemmMaxRows = 32;
 constexpr int64_t kPanelGemmMinRows = 8;
 
 
-constexpr int kWeightFormatCount = 13;
+constexpr int kWeightFormatCount = 14;
 // The table slot of a weight dtype (F32, BF16, F16, Q8_0, Q4_0, Q4_Z, F8_B128, MXFP4, NF4,
-// FP4, Q4_K, Q5_K, Q6_K). Any other dtype throws
+// FP4, Q4_K, Q5_K, Q6_K, LLM_INT8). Any other dtype throws
 // ValueError naming it: a format without kernels is an error, never zeros.
 int weight_format_index(DType dt);
 const WeightFormat& weight_format(DType dt);

@@ -38,6 +38,35 @@ inline __m256i dot_int8(__m256i abs_x, __m256i signed_w) {
   return _mm256_madd_epi16(_mm256_maddubs_epi16(abs_x, signed_w), _mm256_set1_epi16(1));
 }
 
+// LLM.int8's row dot (llm_int8.h): sum a[i] * b[i] in int32, 32 pairs a step with the sign trick
+// (both sides in [-127, 127]: |a| fits u8, pair sums stay below 2 * 127 * 127).
+inline int32_t llm_int8_dot(const int8_t* a, const int8_t* b, int64_t n) {
+  __m256i acc = _mm256_setzero_si256();
+  int64_t i = 0;
+  for (; i + 32 <= n; i += 32) {
+    const __m256i x = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a + i));
+    const __m256i w = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b + i));
+    acc = _mm256_add_epi32(acc, dot_int8(_mm256_sign_epi8(x, x), _mm256_sign_epi8(w, x)));
+  }
+  __m128i s = _mm_add_epi32(_mm256_castsi256_si128(acc), _mm256_extracti128_si256(acc, 1));
+  s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0x4e));
+  s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0xb1));
+  int32_t sum = _mm_cvtsi128_si32(s);
+  for (; i < n; ++i) sum += static_cast<int32_t>(a[i]) * static_cast<int32_t>(b[i]);
+  return sum;
+}
+
+void llm_int8_gemm_tier(const void* x, int64_t M, int64_t K, int64_t ldx, const void* w, int64_t n0, int64_t n1,
+                        float* y, int64_t ldy) {
+  llm_int8_gemm_with(llm_int8_dot, x, M, K, ldx, w, n0, n1, y, ldy);
+}
+
+inline WeightKernels llm_int8_tier_kernels() {
+  WeightKernels k = llm_int8_weight_kernels();
+  k.gemm = llm_int8_gemm_tier;
+  return k;
+}
+
 // The f16 scales d of 8 consecutive weight blocks (bb bytes apart) as 8 floats: one gather of
 // 32-bit words (each d with the block's first two bytes of q, inside the block), narrowed to 16.
 template <int64_t bb>

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "transformers/ops/cpu/kernels.h"
+#include "transformers/ops/cpu/llm_int8.h"
 #include "transformers/ops/cpu/quant_blocks.h"
 
 #ifndef TCPP_TIER
@@ -687,7 +688,7 @@ const Kernels& tier_kernels() {
        dequantizing_weight_kernels<DType::F8_B128>(), dequantizing_weight_kernels<DType::MXFP4>(),
        dequantizing_weight_kernels<DType::NF4>(), dequantizing_weight_kernels<DType::FP4>(),
        dequantizing_weight_kernels<DType::Q4_K>(), dequantizing_weight_kernels<DType::Q5_K>(),
-       dequantizing_weight_kernels<DType::Q6_K>()},
+       dequantizing_weight_kernels<DType::Q6_K>(), llm_int8_tier_kernels()},
       linear_on<TCPP_TIER_ISA>,
       dot, axpy, add, mul, scale, rms_norm_row, layer_norm_row, softmax_row, silu, gelu, gelu_tanh, silu_mul,
       gelu_tanh_mul, to_f32, from_f32, dot_tile, matmul_acc_tile, exp_shift_sum};

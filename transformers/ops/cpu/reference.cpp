@@ -7,6 +7,7 @@
 
 #include "transformers/core/half.h"
 #include "transformers/ops/cpu/kernels.h"
+#include "transformers/ops/cpu/llm_int8.h"
 #include "transformers/ops/cpu/quant_blocks.h"
 
 namespace transformers::cpu {
@@ -139,6 +140,13 @@ void linear(const float* x, int64_t M, int64_t K, int64_t ldx, const void* w, DT
     std::vector<unsigned char> xq(static_cast<size_t>(M * activation_row_bytes(K)));
     quantize_activations(x, M, K, ldx, xq.data());
     (wdt == DType::Q8_0 ? qgemm<DType::Q8_0> : qgemm<DType::Q4_0>)(xq.data(), M, K, K, w, 0, N, y, ldy);
+    if (bias)
+      for (int64_t m = 0; m < M; ++m)
+        for (int64_t n = 0; n < N; ++n) y[m * ldy + n] += bias[n];
+    return;
+  }
+  if (wdt == DType::LLM_INT8) {  // the one mixed-precision kernel (llm_int8.h), as on every tier
+    llm_int8_gemm(x, M, K, ldx, w, 0, N, y, ldy);
     if (bias)
       for (int64_t m = 0; m < M; ++m)
         for (int64_t n = 0; n < N; ++n) y[m * ldy + n] += bias[n];
@@ -277,7 +285,8 @@ const Kernels& reference_kernels() {
                           dequantizing_weight_kernels<DType::Q4_Z>(), dequantizing_weight_kernels<DType::F8_B128>(),
                           dequantizing_weight_kernels<DType::MXFP4>(), dequantizing_weight_kernels<DType::NF4>(),
                           dequantizing_weight_kernels<DType::FP4>(), dequantizing_weight_kernels<DType::Q4_K>(),
-                          dequantizing_weight_kernels<DType::Q5_K>(), dequantizing_weight_kernels<DType::Q6_K>()},
+                          dequantizing_weight_kernels<DType::Q5_K>(), dequantizing_weight_kernels<DType::Q6_K>(),
+                          llm_int8_weight_kernels()},
                          linear, dot, axpy, add, mul, scale, rms_norm_row, layer_norm_row, softmax_row,
                          silu, gelu, gelu_tanh, silu_mul, gelu_tanh_mul, to_f32, from_f32, dot_tile,
                          matmul_acc_tile, exp_shift_sum};

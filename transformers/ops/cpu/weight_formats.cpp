@@ -3,6 +3,7 @@
 #include "transformers/core/error.h"
 #include "transformers/ops/cpu/bnb_blocks.h"
 #include "transformers/ops/cpu/kernels.h"
+#include "transformers/ops/cpu/llm_int8.h"
 #include "transformers/ops/cpu/prequant_blocks.h"
 #include "transformers/ops/cpu/quant_blocks.h"
 #include "transformers/ops/cpu/quant_kblocks.h"
@@ -27,6 +28,9 @@ const WeightFormat kFormats[kWeightFormatCount] = {
     {DType::Q4_K, "q4_k", kKBlock, kQ4_KBytes, Act::F32, quantize_q4_k, dequantize_q4_k},
     {DType::Q5_K, "q5_k", kKBlock, kQ5_KBytes, Act::F32, quantize_q5_k, dequantize_q5_k},
     {DType::Q6_K, "q6_k", kKBlock, kQ6_KBytes, Act::F32, quantize_q6_k, dequantize_q6_k},
+    // bitsandbytes LLM.int8: one scale per row, so quantize takes whole rows (row_scaled).
+    {DType::LLM_INT8, "llm_int8", kInt8RowBlock, kInt8RowBlockBytes, Act::F32, quantize_llm_int8,
+     dequantize_llm_int8, true},
 };
 
 }  // namespace
@@ -46,6 +50,7 @@ int weight_format_index(DType dt) {
     case DType::Q4_K: return 10;
     case DType::Q5_K: return 11;
     case DType::Q6_K: return 12;
+    case DType::LLM_INT8: return 13;
     case DType::I32:
     case DType::I64:
     case DType::U8:
@@ -54,7 +59,7 @@ int weight_format_index(DType dt) {
     case DType::F8_E4M3: break;
   }
   throw ValueError("no weight kernels for dtype " + std::string(dtype_safetensors_name(dt)) +
-                   " (weights are F32, BF16, F16, Q8_0, Q4_0, Q4_Z, F8_B128, MXFP4, NF4, FP4, Q4_K, Q5_K or Q6_K)");
+                   " (weights are F32, BF16, F16, Q8_0, Q4_0, Q4_Z, F8_B128, MXFP4, NF4, FP4, Q4_K, Q5_K, Q6_K or LLM_INT8)");
 }
 
 const WeightFormat& weight_format(DType dt) { return kFormats[weight_format_index(dt)]; }
