@@ -49,7 +49,11 @@ void template_specials(const Json& post, bool& add_bos, bool& add_eos) {
   add_eos = single.size() > 1 && single.back().is_object() && single.back().contains("SpecialToken");
 }
 
-std::vector<std::string> merge_list(const Json& model, const std::string& where) {
+size_t utf8_length(unsigned char lead) { return lead < 0x80 ? 1 : lead < 0xE0 ? 2 : lead < 0xF0 ? 3 : 4; }
+
+}  // namespace
+
+std::vector<std::string> tokenizer_json_merges(const Json& model, const std::string& where) {
   std::vector<std::string> out;
   if (!model.contains("merges") || !model["merges"].is_array()) return out;
   for (const auto& m : model["merges"]) {
@@ -63,10 +67,6 @@ std::vector<std::string> merge_list(const Json& model, const std::string& where)
   }
   return out;
 }
-
-size_t utf8_length(unsigned char lead) { return lead < 0x80 ? 1 : lead < 0xE0 ? 2 : lead < 0xF0 ? 3 : 4; }
-
-}  // namespace
 
 bool is_sentencepiece_bpe(const Json& tokenizer) {
   return tokenizer.is_object() && tokenizer.contains("model") && tokenizer["model"].is_object() &&
@@ -131,7 +131,7 @@ SpmVocabulary spm_vocabulary(const Json& tokenizer, int64_t vocab_size, const st
       const bool unknown = id >= 0 && id < count && v.types[id] == kUnknown && v.tokens[id] == content;
       place(id, content, unknown ? kUnknown : flag(added, "special") ? kControl : kUserDefined, "added token");
     }
-  const auto merges = merge_list(model, where);
+  const auto merges = tokenizer_json_merges(model, where);
   for (size_t rank = 0; rank < merges.size(); ++rank) {
     const std::string& m = merges[rank];
     const size_t space = m.find(' ');

@@ -23,6 +23,9 @@ namespace transformers::tokenization {
 // llama.cpp's token types (llama_token_type).
 enum GgufTokenType : int32_t { kNormal = 1, kUnknown = 2, kControl = 3, kUserDefined = 4, kUnused = 5, kByte = 6 };
 
+// model.merges of a BPE tokenizer.json as "left right" strings (either of its two spellings).
+std::vector<std::string> tokenizer_json_merges(const Json& model, const std::string& where);
+
 // A BPE tokenizer.json with byte_fallback: SentencePiece's BPE converted by Transformers.
 bool is_sentencepiece_bpe(const Json& tokenizer);
 

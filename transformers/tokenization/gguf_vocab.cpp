@@ -204,17 +204,7 @@ std::string write_gguf_vocabulary(GgufWriter& w, const PretrainedConfig& config,
     types[id] = entry.second;
   }
 
-  std::vector<std::string> merges;
-  if (model.contains("merges") && model["merges"].is_array())
-    for (const auto& m : model["merges"]) {
-      if (m.is_string()) {
-        merges.push_back(m.get<std::string>());
-      } else {
-        TCPP_CHECK(m.is_array() && m.size() == 2 && m[0].is_string() && m[1].is_string(), FormatError, where,
-                   ": model.merges entry");
-        merges.push_back(m[0].get<std::string>() + " " + m[1].get<std::string>());
-      }
-    }
+  std::vector<std::string> merges = tokenizer_json_merges(model, where);
 
   w.set_string("tokenizer.ggml.model", "gpt2");
   w.set_string("tokenizer.ggml.pre", pre);
