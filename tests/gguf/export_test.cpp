@@ -43,7 +43,9 @@ Json golden_generate(const std::string& arch) { return read_json_file(shared_pat
 TEST(GgufExport, LlamaCppGeneratesTheGoldenGreedyIds) {
   const auto runner = llama_cpp_runner();
   ASSERT_FALSE(runner.empty());
-  for (const char* name : {"llama", "llama3", "qwen2", "qwen3"}) {
+  // gemma2 / gemma3: (1 + w) norms, query_pre_attn_scalar folded into the queries, softcaps and
+  // sliding windows (6 and 4, shorter than the 18 positions) as llama.cpp reads them.
+  for (const char* name : {"llama", "llama3", "qwen2", "qwen3", "gemma2", "gemma3"}) {
     const std::string arch(name);
     SCOPED_TRACE(arch);
     const auto out = scratch_dir("gguf_export") / (arch + ".gguf");

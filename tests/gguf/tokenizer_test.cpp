@@ -102,6 +102,7 @@ TEST(GgufTokenizer, Llama3RoundTripsThroughGguf) { check_family("llama3", "llama
 // SentencePiece-style BPE (byte fallback, the ▁ marker): llama.cpp's "llama" vocabulary of
 // tokens, scores and token types, its merges rebuilt from the scores when read back.
 TEST(GgufTokenizer, Llama2RoundTripsThroughGguf) { check_family("llama2", "llama", 32000); }
+TEST(GgufTokenizer, GemmaRoundTripsThroughGguf) { check_family("gemma", "gemma", 256000); }
 TEST(GgufTokenizer, Phi3RoundTripsThroughGguf) { check_family("phi-3", "llama", 32064); }
 
 TEST(GgufTokenizer, GenerateFromTheGgufFileEqualsTheFolder) {
