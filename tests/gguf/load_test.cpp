@@ -11,6 +11,7 @@
 #include "transformers/io/npy.h"
 #include "transformers/io/safetensors.h"
 #include "transformers/models/auto.h"
+#include "transformers/models/save.h"
 #include "transformers/ops/ops.h"
 #include "transformers/tokenization/gguf_vocab.h"
 
@@ -82,6 +83,30 @@ TEST(GgufLoad, ExportedGemmaModelsGiveTheSafetensorsLogits) {
     EXPECT_LT(max_abs_diff(logits, from_folder->forward(ids).logits), 1e-5f);
     EXPECT_LT(max_abs_diff(logits, load_npy(shared_path("golden/" + arch + "/logits.npy"))), 1e-4f);
   }
+}
+
+// Gemma (v1): llama.cpp's "gemma" names, (1 + w) norms, no query scale to fold; a random model
+// (no golden one) read back equals its folder's logits.
+TEST(GgufLoad, ExportedGemmaV1GivesTheFolderLogits) {
+  const auto folder = scratch_dir("gguf_load_gemma");
+  const Json config = {{"model_type", "gemma"}, {"architectures", {"GemmaForCausalLM"}}, {"vocab_size", 300},
+                       {"hidden_size", 64}, {"intermediate_size", 128}, {"num_hidden_layers", 2},
+                       {"num_attention_heads", 4}, {"num_key_value_heads", 1}, {"head_dim", 16},
+                       {"max_position_embeddings", 64}, {"rms_norm_eps", 1e-6}};
+  const auto model = make_random_model(PretrainedConfig::from_json(config), 5, 0.1);
+  save_pretrained(*model, folder);
+  const auto out = folder / "gemma.gguf";
+  gguf::export_gguf(*model, out, {.outtype = "f32", .write_tokenizer = [&](GgufWriter& w) {
+    return tokenization::write_gguf_vocabulary(w, model->config(), {});
+  }});
+  const auto f = GgufFile::open(out);
+  EXPECT_EQ(f->get_string("general.architecture"), "gemma");
+  EXPECT_TRUE(f->contains("blk.1.ffn_norm.weight"));  // post_attention_layernorm: before the MLP
+  const auto loaded = AutoModelForCausalLM::from_pretrained(out);
+  EXPECT_EQ(loaded->config().model_type, "gemma");
+  const Tensor ids = Tensor::from_values(std::vector<int64_t>{2, 17, 250, 9, 299, 3}, {1, 6});
+  EXPECT_LT(max_abs_diff(loaded->forward(ids).logits, AutoModelForCausalLM::from_pretrained(folder)->forward(ids).logits),
+            1e-5f);
 }
 
 TEST(GgufLoad, SixteenBitWeightsStayInTheMapping) {

@@ -105,6 +105,23 @@ TEST(GgufTokenizer, Llama2RoundTripsThroughGguf) { check_family("llama2", "llama
 TEST(GgufTokenizer, GemmaRoundTripsThroughGguf) { check_family("gemma", "gemma", 256000); }
 TEST(GgufTokenizer, Phi3RoundTripsThroughGguf) { check_family("phi-3", "llama", 32064); }
 
+// A "llama" vocabulary needs its scores (one per token): an error naming the key, not a crash.
+TEST(GgufTokenizer, SentencePieceVocabularyWithoutScoresIsAnError) {
+  const auto path = scratch_dir("gguf_tokenizer_bad") / "no_scores.gguf";
+  GgufWriter w;
+  w.set_string("general.architecture", "llama");
+  w.set_string("tokenizer.ggml.model", "llama");
+  w.set_strings("tokenizer.ggml.tokens", {"<unk>", "a", "b", "ab"});
+  w.set_f32s("tokenizer.ggml.scores", {0, 0, 0});
+  w.write(path);
+  try {
+    Tokenizer::from_pretrained(path);
+    ADD_FAILURE() << "loaded";
+  } catch (const FormatError& e) {
+    EXPECT_NE(std::string(e.what()).find("tokenizer.ggml.scores"), std::string::npos) << e.what();
+  }
+}
+
 TEST(GgufTokenizer, GenerateFromTheGgufFileEqualsTheFolder) {
   const auto gguf = export_with_tokenizer("llama3", "llama", 128256);
   const std::string args = " --prompt 'The quick brown fox' --max-new-tokens 6 --quiet";

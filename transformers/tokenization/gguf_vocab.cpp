@@ -310,7 +310,11 @@ GgufTokenizer gguf_tokenizer(const GgufFile& f) {
       model == "llama" ? spm_tokenizer_json(f, bos, eos, unk, add_bos, add_eos)
                        : byte_level_tokenizer_json(f, add_bos ? std::optional(std::pair(tokens->strings[bos], bos))
                                                               : std::nullopt);
-  out.tokenizer_json = tokenizer.dump();
+  try {
+    out.tokenizer_json = tokenizer.dump();
+  } catch (const nlohmann::json::type_error&) {  // a token that is not UTF-8 text
+    throw FormatError(where + ": tokenizer.ggml.tokens holds a token that is not valid UTF-8");
+  }
   return out;
 }
 
