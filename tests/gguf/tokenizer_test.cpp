@@ -4,6 +4,8 @@
 // from the GGUF file alone, does.
 #include <gtest/gtest.h>
 
+#include <sentencepiece_processor.h>
+
 #include <fstream>
 
 #include "common/npm_package.h"
@@ -104,6 +106,45 @@ TEST(GgufTokenizer, Llama3RoundTripsThroughGguf) { check_family("llama3", "llama
 TEST(GgufTokenizer, Llama2RoundTripsThroughGguf) { check_family("llama2", "llama", 32000); }
 TEST(GgufTokenizer, GemmaRoundTripsThroughGguf) { check_family("gemma", "gemma", 256000); }
 TEST(GgufTokenizer, Phi3RoundTripsThroughGguf) { check_family("phi-3", "llama", 32064); }
+
+// A "llama" vocabulary as llama.cpp's converter writes it from tokenizer.model (its
+// _create_vocab_sentencepiece): SentencePiece's own pieces, scores and types, no tokenizer.json
+// involved. Read back here, it tokenizes as HF's Llama 2 tokenizer on every reference text.
+TEST(GgufTokenizer, Llama2SentencePieceModelThroughGguf) {
+  sentencepiece::SentencePieceProcessor sp;
+  ASSERT_TRUE(sp.Load(shared_path("tokenizers/models/llama2/tokenizer.model").string()).ok());
+  std::vector<std::string> tokens;
+  std::vector<float> scores;
+  std::vector<int32_t> types;
+  for (int id = 0; id < sp.GetPieceSize(); ++id) {
+    tokens.push_back(sp.IdToPiece(id));
+    scores.push_back(sp.GetScore(id));
+    types.push_back(sp.IsUnknown(id) ? 2 : sp.IsControl(id) ? 3 : sp.IsByte(id) ? 6 : sp.IsUnused(id) ? 5 : 1);
+  }
+  const auto path = scratch_dir("gguf_tokenizer_spm") / "llama2_spm.gguf";
+  GgufWriter w;
+  w.set_string("general.architecture", "llama");
+  w.set_string("tokenizer.ggml.model", "llama");
+  w.set_strings("tokenizer.ggml.tokens", tokens);
+  w.set_f32s("tokenizer.ggml.scores", scores);
+  w.set_i32s("tokenizer.ggml.token_type", types);
+  w.set_u32("tokenizer.ggml.bos_token_id", 1);
+  w.set_u32("tokenizer.ggml.eos_token_id", 2);
+  w.set_u32("tokenizer.ggml.unknown_token_id", 0);
+  w.set_bool("tokenizer.ggml.add_bos_token", true);
+  w.set_bool("tokenizer.ggml.add_eos_token", false);
+  w.write(path);
+  const Tokenizer tok = Tokenizer::from_pretrained(path);
+  const Reference ref = reference("llama2");
+  ASSERT_GT(ref.texts.size(), 400u);
+  size_t equal = 0;
+  for (size_t i = 0; i < ref.texts.size(); ++i) {
+    const Json with = tok.encode(ref.texts[i], true);
+    EXPECT_EQ(with, ref.with_special[i]) << "text " << i;
+    equal += with == ref.with_special[i];
+  }
+  std::printf("llama2 tokenizer.model as GGUF: agrees with HF on %zu/%zu texts\n", equal, ref.texts.size());
+}
 
 // A "llama" vocabulary needs its scores (one per token): an error naming the key, not a crash.
 TEST(GgufTokenizer, SentencePieceVocabularyWithoutScoresIsAnError) {

@@ -12,7 +12,8 @@ namespace {
 
 constexpr char kSpace[] = "\xE2\x96\x81";  // "▁", SentencePiece's space marker
 // The score of tokens no merge makes: below every merge's, and read back as "never merged".
-constexpr float kNeverMerged = -1e9f;
+// (SentencePiece itself scores some pieces -1e9, Llama 2's runs of spaces: those do merge.)
+constexpr float kNeverMerged = -1e30f;
 
 bool is_byte_token(const std::string& t) {
   auto hex = [](char c) { return (c >= '0' && c <= '9') || (c >= 'A' && c <= 'F') || (c >= 'a' && c <= 'f'); };

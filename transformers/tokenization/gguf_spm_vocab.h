@@ -4,7 +4,7 @@
 // GGUF keeps SentencePiece's form: tokens, a score per token (the higher, the earlier merged) and
 // a token type (normal, unknown, control, user-defined, unused, byte <0xNN>); no merges. Written
 // from a tokenizer.json, a token's score is minus the rank of the first merge that makes it
-// (-1e9 for tokens no merge makes), so the order of merging is the file's. Read back, the merges
+// (-1e30 for tokens no merge makes), so the order of merging is the file's. Read back, the merges
 // are rebuilt as Transformers' SentencePiece converter builds them: every split of a token into two
 // vocabulary pieces, by descending score of the token, splits of one token by their pieces' ids.
 // For the Llama 2 and Gemma tokenizer.json files this gives their merges list exactly.
