@@ -148,7 +148,8 @@ TEST(QuantizedTrained, OurDemoModelMeetsTheIssueBars) {
 
 // q4_k_m follows llama.cpp's Q4_K_M rule (llama_tensor_get_type): Q6_K for v_proj and down_proj
 // of the layers use_more_bits picks (first and last eighth, every third between: for 32 layers
-// 0-3, 6, 9, ..., 27 and 28-31), for lm_head and a quantized embedding table; Q4_K elsewhere.
+// 0-3, 6, 9, ..., 27 and 28-31), for lm_head and a tied embedding table (the output); Q4_K
+// elsewhere, an untied embedding table included (llama.cpp's token_embd).
 // Hand-listed: 4 layers -> layers 2 and 3; 32 layers -> 6 yes, 7 no, 27 yes, 28 yes.
 TEST(QuantizedLoad, Q4KMPicksQ6KWhereLlamaCppDoes) {
   const QuantizationConfig c = QuantizationConfig::from_name("q4_k_m", "test");
@@ -165,6 +166,7 @@ TEST(QuantizedLoad, Q4KMPicksQ6KWhereLlamaCppDoes) {
   EXPECT_EQ(at("model.layers.28.self_attn.v_proj.weight", 32), DType::Q6_K);
   EXPECT_EQ(at("lm_head.weight", 4), DType::Q6_K);
   EXPECT_EQ(c.dtype_for("model.embed_tokens.weight", true, 4), DType::Q6_K);
+  EXPECT_EQ(c.dtype_for("model.embed_tokens.weight", false, 4), DType::Q4_K);
   EXPECT_EQ(QuantizationConfig::from_name("q4_k", "test").dtype_for("lm_head.weight", false, 4), DType::Q4_K);
   EXPECT_THROW(QuantizationConfig::from_name("q3_k", "test"), ValueError);
 }

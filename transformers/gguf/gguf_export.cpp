@@ -6,6 +6,7 @@
 #include <set>
 
 #include "transformers/core/error.h"
+#include "transformers/gguf/gguf_gemma.h"
 #include "transformers/gguf/gguf_names.h"
 #include "transformers/io/gguf.h"
 #include "transformers/loading/quantization.h"
@@ -40,11 +41,12 @@ const OutType& out_type(const std::string& name) {
 }
 
 // The type a parameter is stored in (see export_gguf).
-GgmlType stored_type(const OutType& type, const nn::ParameterSlot& p, bool tied, int64_t layers) {
+GgmlType stored_type(const OutType& type, const nn::ParameterSlot& p, bool output_table, int64_t layers) {
   if (p.tensor->dim() < 2) return GgmlType::F32;
   GgmlType t = type.type;
   if (std::string_view(type.name) == "q4_k_m") {
-    const DType d = QuantizationConfig::from_name("q4_k_m", "export-gguf").dtype_for(p.name, p.lookup_table && tied, layers);
+    // The rule quantize-on-load follows (quantization.h), so the file equals that load.
+    const DType d = QuantizationConfig::from_name("q4_k_m", "export-gguf").dtype_for(p.name, output_table, layers);
     t = d == DType::Q6_K ? GgmlType::Q6_K : GgmlType::Q4_K;
   }
   const int64_t cols = p.tensor->size(-1);
@@ -54,7 +56,7 @@ GgmlType stored_type(const OutType& type, const nn::ParameterSlot& p, bool tied,
 }
 
 void write_model_metadata(GgufWriter& w, const PretrainedConfig& c, const std::string& arch, const OutType& type,
-                          const std::string& name) {
+                          const std::string& name, const RopeParameters& rope) {
   const std::string a = arch + ".";
   w.set_string("general.architecture", arch);
   w.set_string("general.name", name);
@@ -66,24 +68,26 @@ void write_model_metadata(GgufWriter& w, const PretrainedConfig& c, const std::s
   w.set_u32(a + "feed_forward_length", static_cast<uint32_t>(c.intermediate_size));
   w.set_u32(a + "attention.head_count", static_cast<uint32_t>(c.num_attention_heads));
   w.set_u32(a + "attention.head_count_kv", static_cast<uint32_t>(c.num_key_value_heads));
-  w.set_f32(a + "rope.freq_base", static_cast<float>(c.rope_parameters.rope_theta));
+  w.set_f32(a + "rope.freq_base", static_cast<float>(rope.rope_theta));
   w.set_f32(a + "attention.layer_norm_rms_epsilon", static_cast<float>(c.rms_norm_eps));
   w.set_u32(a + "vocab_size", static_cast<uint32_t>(c.vocab_size));
-  const double partial = c.rope_parameters.partial_rotary_factor.value_or(1.0);
+  const double partial = rope.partial_rotary_factor.value_or(1.0);
   w.set_u32(a + "rope.dimension_count", static_cast<uint32_t>(static_cast<double>(c.head_dim) * partial));
   w.set_u32(a + "attention.key_length", static_cast<uint32_t>(c.head_dim));
   w.set_u32(a + "attention.value_length", static_cast<uint32_t>(c.head_dim));
-  const std::string& rope_type = c.rope_parameters.rope_type;
+  const std::string& rope_type = rope.rope_type;
   if (rope_type == "linear") {
     w.set_string(a + "rope.scaling.type", "linear");
-    w.set_f32(a + "rope.scaling.factor", static_cast<float>(c.rope_parameters.get("factor")));
+    w.set_f32(a + "rope.scaling.factor", static_cast<float>(rope.get("factor")));
   } else if (rope_type != "default" && rope_type != "llama3") {
     throw ValueError(c.where() + ": export-gguf: rope type " + rope_type + " is not exported yet (default, linear, llama3)");
   }
 }
 
-// What llama.cpp would compute differently: refused rather than written silently wrong.
-void check_exportable(const PretrainedConfig& c) {
+// What llama.cpp would compute differently: refused rather than written silently wrong. Returns
+// the rope parameters {arch}.rope.* describe.
+RopeParameters check_exportable(const PretrainedConfig& c, const std::string& arch) {
+  if (is_gemma_architecture(arch)) return check_gemma_exportable(c, arch);
   TCPP_CHECK(c.rope_parameters_by_layer_type.empty(), ValueError, c.where(),
              ": export-gguf: per-layer-type rope parameters are not exported yet");
   if (c.sliding_window && (c.max_position_embeddings <= 0 || *c.sliding_window < c.max_position_embeddings)) {
@@ -93,6 +97,7 @@ void check_exportable(const PretrainedConfig& c) {
   }
   TCPP_CHECK(c.hidden_act == "silu", ValueError, c.where(), ": export-gguf: hidden_act ", c.hidden_act,
              " (llama.cpp's Llama-family graphs use silu)");
+  return c.rope_parameters;
 }
 
 }  // namespace
@@ -107,40 +112,58 @@ GgufExportReport export_gguf(const CausalLM& model, const std::filesystem::path&
   const PretrainedConfig& c = model.config();
   const auto arch = gguf_architecture(c.model_type);
   TCPP_CHECK(arch.has_value(), ValueError, c.where(), ": export-gguf: model_type ", c.model_type,
-             " is not exported yet (llama, mistral, qwen2, qwen3)");
-  check_exportable(c);
+             " is not exported yet (llama, mistral, qwen2, qwen3, gemma, gemma2, gemma3_text)");
+  const RopeParameters rope = check_exportable(c, *arch);
   const OutType& type = out_type(options.outtype);
 
   GgufWriter w;
   TCPP_CHECK(options.write_tokenizer != nullptr, ValueError, "export-gguf: no tokenizer writer given");
-  write_model_metadata(w, c, *arch, type, options.name.empty() ? c.model_type : options.name);
+  write_model_metadata(w, c, *arch, type, options.name.empty() ? c.model_type : options.name, rope);
+  if (is_gemma_architecture(*arch)) write_gemma_metadata(w, c, *arch);
   GgufExportReport report;
   report.architecture = *arch;
   report.tokenizer_model = options.write_tokenizer(w);
 
-  if (c.rope_parameters.rope_type == "llama3") {
-    const Tensor factors = llama3_rope_factors(c.rope_parameters, c.head_dim);
+  if (rope.rope_type == "llama3") {
+    const Tensor factors = llama3_rope_factors(rope, c.head_dim);
     w.add_tensor("rope_freqs.weight", factors.shape(), GgmlType::F32, [factors] { return factors; });
   }
-  std::set<std::string> tied_targets;
-  for (const auto& [target, source] : model.tied_weights()) tied_targets.insert(target);
+  std::set<std::string> tied_targets, tied_sources;
+  for (const auto& [target, source] : model.tied_weights()) {
+    tied_targets.insert(target);
+    tied_sources.insert(source);
+  }
   const bool permute = *arch == "llama";
+  // Gemma: llama.cpp's attention scale folded into the queries (gguf_gemma.h): the q_norm weight
+  // where there is one, else the q_proj rows.
+  const double query_scale = is_gemma_architecture(*arch) ? gemma_query_scale(c, *arch) : 1.0;
+  bool has_q_norm = false;
+  for (const auto& p : model.named_parameters()) has_q_norm = has_q_norm || p.name.ends_with("self_attn.q_norm.weight");
   int64_t layers = 0;
   for (const auto& p : model.named_parameters()) layers = std::max(layers, layer_index(p.name) + 1);
   for (const auto& p : model.named_parameters()) {
     if (tied_targets.count(p.name) || !p.tensor->defined()) continue;
-    const auto gguf_name = gguf_tensor_name(p.name);
+    const auto gguf_name = gguf_tensor_name(p.name, *arch);
     TCPP_CHECK(gguf_name.has_value(), ValueError, "export-gguf: parameter ", p.name, " has no GGUF name");
     // Matrices in the chosen type (q4_k_m: Q4_K or Q6_K by llama.cpp's rule, quantization.h,
     // the tied token_embd counting as the output); vectors, and rows that are not whole blocks,
     // in F32 (as llama.cpp's converter does; a K type's rows of whole 32s but not 256s in Q8_0).
-    const GgmlType stored = stored_type(type, p, !tied_targets.empty(), layers);
+    const GgmlType stored = stored_type(type, p, p.lookup_table && tied_sources.count(p.name), layers);
     const int64_t heads = p.name.find("k_proj") != std::string::npos ? c.num_key_value_heads : c.num_attention_heads;
     const Tensor* source = p.tensor;
     const bool rope_rows = permute && is_rope_permuted(p.name);
-    w.add_tensor(*gguf_name, p.tensor->shape(), stored, [source, stored, rope_rows, heads] {
+    const bool plus_one = stores_norms_plus_one(*arch, p.name);
+    const bool scaled = query_scale != 1.0 && (has_q_norm ? p.name.ends_with("self_attn.q_norm.weight")
+                                                          : p.name.find("self_attn.q_proj.") != std::string::npos);
+    const float scale = scaled ? static_cast<float>(query_scale) : 1.0f;
+    w.add_tensor(*gguf_name, p.tensor->shape(), stored, [source, stored, rope_rows, heads, plus_one, scale] {
       Tensor x = ops::cast(*source, DType::F32);
       if (rope_rows) x = permute_rows_for_ggml_rope(x, heads);
+      if (plus_one) x = plus(x, 1.0f);
+      if (scale != 1.0f) {
+        x = x.clone();  // the cast may share the model's own tensor
+        ops::scale_(x, scale);
+      }
       switch (stored) {
         case GgmlType::F16: return ops::cast(x, DType::F16);
         case GgmlType::BF16: return ops::cast(x, DType::BF16);

@@ -1,7 +1,8 @@
 // `transformers export-gguf`: a causal LM written as a GGUF file that llama.cpp runs, with the
 // conventions of llama.cpp's own converter (convert_hf_to_gguf.py): Q/K rows permuted for the
 // "llama" architecture, a rope_freqs tensor for llama3 rope scaling, no output tensor when the
-// embeddings are tied, norms and biases in F32, and the tokenizer and chat template as metadata.
+// embeddings are tied, norms and biases in F32 (Gemma's as 1 + w, gguf_gemma.h), and the tokenizer
+// and chat template as metadata.
 #pragma once
 
 #include <filesystem>

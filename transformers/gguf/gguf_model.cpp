@@ -5,6 +5,7 @@
 #include <set>
 
 #include "transformers/core/error.h"
+#include "transformers/gguf/gguf_gemma.h"
 #include "transformers/gguf/gguf_names.h"
 #include "transformers/loading/quantization.h"
 #include "transformers/models/registry.h"
@@ -22,13 +23,17 @@ constexpr ArchitectureEntry kArchitectures[] = {
     {"llama", "llama", "LlamaForCausalLM"},
     {"qwen2", "qwen2", "Qwen2ForCausalLM"},
     {"qwen3", "qwen3", "Qwen3ForCausalLM"},
+    {"gemma", "gemma", "GemmaForCausalLM"},
+    {"gemma2", "gemma2", "Gemma2ForCausalLM"},
+    {"gemma3", "gemma3_text", "Gemma3ForCausalLM"},
 };
 
 const ArchitectureEntry& architecture_entry(const GgufFile& f) {
   const std::string arch = f.get_string("general.architecture");
   for (const auto& e : kArchitectures)
     if (arch == e.gguf) return e;
-  throw ValueError(f.path().string() + ": GGUF architecture " + arch + " is not supported yet (llama, qwen2, qwen3)");
+  throw ValueError(f.path().string() + ": GGUF architecture " + arch +
+                   " is not supported yet (llama, qwen2, qwen3, gemma, gemma2, gemma3)");
 }
 
 const char* torch_dtype_of(uint32_t ggml_type) {
@@ -101,6 +106,7 @@ PretrainedConfig gguf_config(const GgufFile& f) {
   c["tie_word_embeddings"] = !f.contains("output.weight");
   c["attention_bias"] = f.contains("blk.0.attn_q.bias");
   c["hidden_act"] = "silu";
+  if (is_gemma_architecture(entry.gguf)) read_gemma_config(f, entry.gguf, c);
   c["torch_dtype"] = torch_dtype_of(f.info("token_embd.weight").type);
   if (auto id = f.find_int("tokenizer.ggml.bos_token_id")) c["bos_token_id"] = *id;
   if (auto id = f.find_int("tokenizer.ggml.eos_token_id")) c["eos_token_id"] = *id;
@@ -120,14 +126,15 @@ std::unique_ptr<CausalLM> load_gguf_causal_lm(const std::filesystem::path& path,
 
   std::set<std::string> tied_targets, used;
   for (const auto& [target, source] : model->tied_weights()) tied_targets.insert(target);
-  const bool permuted = file->get_string("general.architecture") == "llama";
+  const std::string arch = file->get_string("general.architecture");
+  const bool permuted = arch == "llama";
   const bool keep_stored = options.dtype.empty() || options.dtype == "auto";
   const DType requested = keep_stored ? DType::F32 : dtype_from_name(options.dtype, where + ": dtype");
   size_t done = 0;
   const auto parameters = model->named_parameters();
   for (const auto& p : parameters) {
     if (tied_targets.count(p.name)) continue;
-    const auto name = gguf_tensor_name(p.name);
+    const auto name = gguf_tensor_name(p.name, arch);
     TCPP_CHECK(name.has_value(), NotImplementedError, where, ": no GGUF name for parameter ", p.name);
     if (!file->contains(*name)) {
       TCPP_CHECK(p.optional, FormatError, where, ": tensor ", *name, " (", p.name, ") is missing");
@@ -142,6 +149,7 @@ std::unique_ptr<CausalLM> load_gguf_causal_lm(const std::filesystem::path& path,
                                                                        : config.num_attention_heads;
       t = permute_rows_for_ggml_rope(t, heads, /*inverse=*/true);
     }
+    if (stores_norms_plus_one(arch, p.name)) t = plus(t, -1.0f);
     // Vectors in f32 for the kernels; matrices as stored (quantized blocks always: they run
     // packed), or in the dtype asked for.
     const DType wanted = p.role == nn::ParamRole::Vector               ? DType::F32

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "transformers/core/error.h"
+#include "transformers/ops/ops.h"
 
 namespace transformers::gguf {
 namespace {
@@ -27,6 +28,13 @@ constexpr std::pair<const char*, const char*> kLayerParts[] = {
     {"mlp.up_proj.weight", "ffn_up.weight"},
     {"mlp.down_proj.weight", "ffn_down.weight"},
 };
+// Gemma2 / Gemma3's sandwich norms: their post_attention_layernorm follows attention (the Llama
+// family's precedes the MLP, which GGUF calls ffn_norm); pre_feedforward_layernorm is ffn_norm.
+constexpr std::pair<const char*, const char*> kSandwichParts[] = {
+    {"post_attention_layernorm.weight", "post_attention_norm.weight"},
+    {"pre_feedforward_layernorm.weight", "ffn_norm.weight"},
+    {"post_feedforward_layernorm.weight", "post_ffw_norm.weight"},
+};
 constexpr std::pair<const char*, const char*> kGlobalParts[] = {
     {"model.embed_tokens.weight", "token_embd.weight"},
     {"model.norm.weight", "output_norm.weight"},
@@ -43,33 +51,55 @@ std::optional<std::pair<std::string, std::string>> split_layer(const std::string
   return std::make_pair(layer, name.substr(dot + 1));
 }
 
-std::optional<std::string> translate(const std::string& name, bool to_gguf) {
+bool sandwich_norms(const std::string& arch) { return arch == "gemma2" || arch == "gemma3"; }
+
+std::optional<std::string> translate(const std::string& name, const std::string& arch, bool to_gguf) {
   for (const auto& [hf, gg] : kGlobalParts)
     if (name == (to_gguf ? hf : gg)) return std::string(to_gguf ? gg : hf);
   const auto parts = split_layer(name, to_gguf ? "model.layers." : "blk.");
   if (!parts) return std::nullopt;
-  for (const auto& [hf, gg] : kLayerParts)
-    if (parts->second == (to_gguf ? hf : gg))
-      return (to_gguf ? "blk." : "model.layers.") + parts->first + "." + (to_gguf ? gg : hf);
-  return std::nullopt;
+  auto find = [&](const auto& table) -> std::optional<std::string> {
+    for (const auto& [hf, gg] : table)
+      if (parts->second == (to_gguf ? hf : gg))
+        return (to_gguf ? "blk." : "model.layers.") + parts->first + "." + (to_gguf ? gg : hf);
+    return std::nullopt;
+  };
+  if (sandwich_norms(arch))
+    if (auto found = find(kSandwichParts)) return found;
+  return find(kLayerParts);
 }
 
 }  // namespace
 
 std::optional<std::string> gguf_architecture(const std::string& model_type) {
   if (model_type == "llama" || model_type == "mistral") return "llama";
-  if (model_type == "qwen2" || model_type == "qwen3") return model_type;
+  if (model_type == "qwen2" || model_type == "qwen3" || model_type == "gemma" || model_type == "gemma2") return model_type;
+  if (model_type == "gemma3_text") return "gemma3";
   return std::nullopt;
 }
 
-std::optional<std::string> gguf_tensor_name(const std::string& hf_name) { return translate(hf_name, true); }
-std::optional<std::string> hf_tensor_name(const std::string& gguf_name) { return translate(gguf_name, false); }
+std::optional<std::string> gguf_tensor_name(const std::string& hf_name, const std::string& arch) {
+  return translate(hf_name, arch, true);
+}
+std::optional<std::string> hf_tensor_name(const std::string& gguf_name, const std::string& arch) {
+  return translate(gguf_name, arch, false);
+}
+
+bool stores_norms_plus_one(const std::string& arch, const std::string& hf_name) {
+  return arch.starts_with("gemma") && hf_name.ends_with("norm.weight");
+}
 
 bool is_rope_permuted(const std::string& hf_name) {
   for (const char* suffix : {"self_attn.q_proj.weight", "self_attn.q_proj.bias", "self_attn.k_proj.weight",
                              "self_attn.k_proj.bias"})
     if (hf_name.ends_with(suffix)) return true;
   return false;
+}
+
+Tensor plus(const Tensor& x, float delta) {
+  std::vector<float> v = ops::to_float_vector(x);
+  for (float& e : v) e += delta;
+  return Tensor::from_values(v, x.shape());
 }
 
 Tensor permute_rows_for_ggml_rope(const Tensor& x, int64_t heads, bool inverse) {

@@ -1,6 +1,7 @@
 // The correspondence between Hugging Face's state_dict names and llama.cpp's GGUF names for the
-// Llama-family decoders (llama, mistral, qwen2, qwen3), and GGUF's architecture names. Export
-// maps one way, import the other, from the same table.
+// Llama-family decoders (llama, mistral, qwen2, qwen3) and the Gemma family (gemma, gemma2,
+// gemma3), and GGUF's architecture names. Export maps one way, import the other, from the same
+// table.
 #pragma once
 
 #include <optional>
@@ -11,15 +12,22 @@
 
 namespace transformers::gguf {
 
-// "llama" (also for mistral), "qwen2", "qwen3"; nullopt for a model_type GGUF export does not
-// cover yet.
+// "llama" (also for mistral), "qwen2", "qwen3", "gemma", "gemma2", "gemma3" (gemma3_text);
+// nullopt for a model_type GGUF export does not cover yet.
 std::optional<std::string> gguf_architecture(const std::string& model_type);
 
 // "model.layers.3.self_attn.q_proj.weight" -> "blk.3.attn_q.weight"; nullopt for names outside
 // the table (the caller names them in its error).
-std::optional<std::string> gguf_tensor_name(const std::string& hf_name);
+// `arch` is the GGUF architecture: gemma2 / gemma3 name their four norms per layer differently.
+std::optional<std::string> gguf_tensor_name(const std::string& hf_name, const std::string& arch);
 // The inverse: "blk.3.attn_q.weight" -> "model.layers.3.self_attn.q_proj.weight".
-std::optional<std::string> hf_tensor_name(const std::string& gguf_name);
+std::optional<std::string> hf_tensor_name(const std::string& gguf_name, const std::string& arch);
+
+// Gemma's RMSNorm multiplies by (1 + w), GGML's by w: llama.cpp's converter stores 1 + w for
+// every Gemma-family norm weight, so export adds 1 and import subtracts it.
+bool stores_norms_plus_one(const std::string& arch, const std::string& hf_name);
+// x + delta elementwise, in f32 (norm weights: vectors).
+Tensor plus(const Tensor& x, float delta);
 
 // Whether llama.cpp's "llama" architecture stores this projection with its rows permuted
 // (GGML's rope rotates adjacent pairs, Transformers' rotate_half the two halves of each head):

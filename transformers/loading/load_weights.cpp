@@ -63,8 +63,11 @@ std::string LoadReport::to_string() const {
 LoadReport load_weights(nn::Module& module, const SafetensorsCheckpoint& ck, const LoadWeightsOptions& o) {
   const auto start = std::chrono::steady_clock::now();
   LoadReport report;
-  std::set<std::string> tied_targets;
-  for (const auto& [target, source] : o.tied) tied_targets.insert(target);
+  std::set<std::string> tied_targets, tied_sources;
+  for (const auto& [target, source] : o.tied) {
+    tied_targets.insert(target);
+    tied_sources.insert(source);
+  }
   std::map<std::string, nn::ParameterSlot> slots;
   int64_t layers = 0;  // for quantization mixes that depend on the layer (q4_k_m)
   for (auto& p : module.named_parameters()) {
@@ -133,7 +136,8 @@ LoadReport load_weights(nn::Module& module, const SafetensorsCheckpoint& ck, con
       if (p.role == nn::ParamRole::Vector && o.dtype != DType::F32 && t.dtype() == DType::F32) t = ops::cast(t, o.dtype);
       DType want = p.role == nn::ParamRole::Matrix ? o.dtype : DType::F32;
       const auto decision = o.quantization ? quantize_decision(*o.quantization, p) : QuantizeDecision::NotMatrix;
-      if (decision == QuantizeDecision::Quantize) want = o.quantization->dtype_for(key, p.lookup_table, layers);
+      if (decision == QuantizeDecision::Quantize)
+        want = o.quantization->dtype_for(key, p.lookup_table && tied_sources.count(key), layers);
       const bool repacked = !o.prequantized.empty() && item.converter >= 0 && p.role == nn::ParamRole::Matrix &&
                             (is_block_dtype(t.dtype()) || t.dtype() == DType::F32);
       if (repacked) want = t.dtype();

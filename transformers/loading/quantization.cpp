@@ -123,12 +123,12 @@ int64_t layer_index(std::string_view name) {
   return i;
 }
 
-DType QuantizationConfig::dtype_for(std::string_view name, bool lookup_table, int64_t num_layers) const {
+DType QuantizationConfig::dtype_for(std::string_view name, bool output_table, int64_t num_layers) const {
   const DType base = weight_dtype();
   const Method* m = find_method(quant_method);
   if (!m || !m->mix) return base;
-  // The output matrix, and an embedding table (which a tied lm_head shares), get Q6_K.
-  if (lookup_table || name.find("lm_head") != std::string_view::npos) return DType::Q6_K;
+  // The output matrix, or the embedding table a tied lm_head shares, gets Q6_K.
+  if (output_table || name.find("lm_head") != std::string_view::npos) return DType::Q6_K;
   const bool v = name.find(".v_proj.") != std::string_view::npos;
   const bool down = name.find(".down_proj.") != std::string_view::npos;
   const int64_t layer = layer_index(name);
@@ -207,13 +207,19 @@ size_t quantize_parameters(nn::Module& module, const QuantizationConfig& config)
   std::map<const void*, Tensor> done;
   const auto params = module.named_parameters();
   int64_t layers = 0;
-  for (const auto& p : params) layers = std::max(layers, layer_index(p.name) + 1);
+  std::map<const void*, int> sharing;  // a table shared with another parameter is tied to the output
+  for (const auto& p : params) {
+    layers = std::max(layers, layer_index(p.name) + 1);
+    if (p.tensor->defined()) ++sharing[p.tensor->raw_data()];
+  }
   for (const auto& p : params) {
     if (!p.tensor->defined() || quantize_decision(config, p) != QuantizeDecision::Quantize) continue;
     const void* key = p.tensor->raw_data();
     auto it = done.find(key);
     if (it == done.end())
-      it = done.emplace(key, config.quantize(*p.tensor, config.dtype_for(p.name, p.lookup_table, layers))).first;
+      it = done.emplace(key, config.quantize(*p.tensor, config.dtype_for(p.name, p.lookup_table && sharing[key] > 1,
+                                                                         layers)))
+               .first;
     *p.tensor = it->second;
   }
   return done.size();

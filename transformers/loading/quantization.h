@@ -77,13 +77,14 @@ struct QuantizationConfig {
   DType weight_dtype() const;
   // What the load report calls it: the method, or "bitsandbytes nf4" / "fp4" / "int8".
   std::string label() const;
-  // The dtype of one quantized matrix, `name` in a model of `num_layers` decoder layers. One
-  // format for all but q4_k_m, which follows llama.cpp's llama_tensor_get_type for Q4_K_M
-  // (non-MoE, non-Falcon models): Q6_K for self_attn.v_proj and mlp.down_proj of the layers
-  // more_bits_layer picks, for lm_head, and for an embedding table when one is quantized
-  // (llama.cpp gives Q6_K to a tied table, Q4_K to an untied token_embd; here every table gets
-  // Q6_K, as the tie is not known at this point); Q4_K for the rest.
-  DType dtype_for(std::string_view name, bool lookup_table, int64_t num_layers) const;
+  // The dtype of one quantized matrix, `name` in a model of `num_layers` decoder layers;
+  // `output_table`: an embedding table the output layer shares (tied). One format for all but
+  // q4_k_m, which follows llama.cpp's llama_tensor_get_type for Q4_K_M (non-MoE, non-Falcon
+  // models): Q6_K for self_attn.v_proj and mlp.down_proj of the layers more_bits_layer picks, for
+  // lm_head and for a tied embedding table (llama.cpp's output); Q4_K for the rest, an untied
+  // embedding table included (llama.cpp's token_embd). export-gguf and quantize-on-load both ask
+  // this, so a q4_k_m file holds the blocks of the --quantization q4_k_m-all load.
+  DType dtype_for(std::string_view name, bool output_table, int64_t num_layers) const;
   std::vector<std::string> skipped_modules() const;
   // t quantized to `dtype` (one of dtype_for's): ops::cast, or for LLM_INT8 with this config's
   // llm_int8_threshold stored in the blocks.

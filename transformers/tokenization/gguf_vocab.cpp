@@ -8,13 +8,11 @@
 #include "transformers/io/files.h"
 #include "transformers/io/json.h"
 #include "transformers/tokenization/byte_level.h"
+#include "transformers/tokenization/gguf_spm_vocab.h"
 #include "transformers/tokenization/tokenizer_config.h"
 
 namespace transformers::tokenization {
 namespace {
-
-// llama.cpp's token types (llama_token_type).
-enum TokenType : int32_t { kNormal = 1, kUnknown = 2, kControl = 3, kUserDefined = 4, kUnused = 5, kByte = 6 };
 
 // The split patterns of the byte-level tokenizers llama.cpp knows by name (llama-vocab.cpp's
 // pre-tokenizer types); the regex in tokenizer.json identifies which one a tokenizer uses.
@@ -76,7 +74,7 @@ std::optional<int64_t> token_id(const std::map<std::string, int64_t>& ids, const
 }
 
 void write_special_ids(GgufWriter& w, const PretrainedConfig& config, const TokenizerConfig& tc,
-                       const std::map<std::string, int64_t>& ids) {
+                       const std::map<std::string, int64_t>& ids, bool add_bos, bool add_eos) {
   auto bos = token_id(ids, tc.special.bos_token);
   if (!bos) bos = config.bos_token_id;
   auto eos = token_id(ids, tc.special.eos_token);
@@ -87,8 +85,8 @@ void write_special_ids(GgufWriter& w, const PretrainedConfig& config, const Toke
   if (eos) w.set_u32("tokenizer.ggml.eos_token_id", static_cast<uint32_t>(*eos));
   if (pad) w.set_u32("tokenizer.ggml.padding_token_id", static_cast<uint32_t>(*pad));
   if (const auto unk = token_id(ids, tc.special.unk_token)) w.set_u32("tokenizer.ggml.unknown_token_id", *unk);
-  w.set_bool("tokenizer.ggml.add_bos_token", tc.add_bos_token.value_or(false));
-  w.set_bool("tokenizer.ggml.add_eos_token", tc.add_eos_token.value_or(false));
+  w.set_bool("tokenizer.ggml.add_bos_token", add_bos);
+  w.set_bool("tokenizer.ggml.add_eos_token", add_eos);
   const auto chat = tc.chat_templates.find("default");
   if (chat != tc.chat_templates.end()) w.set_string("tokenizer.chat_template", chat->second);
 }
@@ -142,6 +140,24 @@ std::string write_placeholder_vocabulary(GgufWriter& w, const PretrainedConfig& 
   return model;
 }
 
+// A SentencePiece-style BPE tokenizer.json as llama.cpp's "llama" vocabulary (gguf_spm_vocab.h);
+// BOS / EOS are added as its post-processor adds them.
+std::string write_llama_vocabulary(GgufWriter& w, const PretrainedConfig& config, const Json& tokenizer,
+                                   const std::filesystem::path& folder, const std::string& where) {
+  SpmVocabulary v = spm_vocabulary(tokenizer, config.vocab_size, where);
+  std::map<std::string, int64_t> ids;
+  for (size_t i = 0; i < v.tokens.size(); ++i)
+    if (v.types[i] != kUnused) ids.emplace(v.tokens[i], static_cast<int64_t>(i));
+  w.set_string("tokenizer.ggml.model", "llama");
+  w.set_string("tokenizer.ggml.pre", "default");
+  w.set_strings("tokenizer.ggml.tokens", std::move(v.tokens));
+  w.set_f32s("tokenizer.ggml.scores", v.scores);
+  w.set_i32s("tokenizer.ggml.token_type", v.types);
+  w.set_bool("tokenizer.ggml.add_space_prefix", v.add_space_prefix);
+  write_special_ids(w, config, load_tokenizer_config(folder), ids, v.add_bos, v.add_eos);
+  return "llama";
+}
+
 }  // namespace
 
 std::string write_gguf_vocabulary(GgufWriter& w, const PretrainedConfig& config,
@@ -155,6 +171,7 @@ std::string write_gguf_vocabulary(GgufWriter& w, const PretrainedConfig& config,
   TCPP_CHECK(tokenizer.is_object() && tokenizer.contains("model") && tokenizer["model"].is_object(), FormatError,
              where, ": no model");
   const Json& model = tokenizer["model"];
+  if (is_sentencepiece_bpe(tokenizer)) return write_llama_vocabulary(w, config, tokenizer, tokenizer_folder, where);
   TCPP_CHECK(model.value("type", "") == "BPE", ValueError, where, ": export-gguf converts BPE tokenizers; this one is ",
              model.value("type", "?"));
   const std::string pre = pretokenizer_name(tokenizer, where);
@@ -187,39 +204,25 @@ std::string write_gguf_vocabulary(GgufWriter& w, const PretrainedConfig& config,
     types[id] = entry.second;
   }
 
-  std::vector<std::string> merges;
-  if (model.contains("merges") && model["merges"].is_array())
-    for (const auto& m : model["merges"]) {
-      if (m.is_string()) {
-        merges.push_back(m.get<std::string>());
-      } else {
-        TCPP_CHECK(m.is_array() && m.size() == 2 && m[0].is_string() && m[1].is_string(), FormatError, where,
-                   ": model.merges entry");
-        merges.push_back(m[0].get<std::string>() + " " + m[1].get<std::string>());
-      }
-    }
+  std::vector<std::string> merges = tokenizer_json_merges(model, where);
 
   w.set_string("tokenizer.ggml.model", "gpt2");
   w.set_string("tokenizer.ggml.pre", pre);
   w.set_strings("tokenizer.ggml.tokens", std::move(tokens));
   w.set_i32s("tokenizer.ggml.token_type", types);
   w.set_strings("tokenizer.ggml.merges", std::move(merges));
-  write_special_ids(w, config, load_tokenizer_config(tokenizer_folder), ids);
+  const TokenizerConfig tc = load_tokenizer_config(tokenizer_folder);
+  write_special_ids(w, config, tc, ids, tc.add_bos_token.value_or(false), tc.add_eos_token.value_or(false));
   return "gpt2";
 }
 
-GgufTokenizer gguf_tokenizer(const GgufFile& f) {
+namespace {
+
+// The byte-level BPE ("gpt2") vocabulary as a tokenizer.json.
+OrderedJson byte_level_tokenizer_json(const GgufFile& f, const std::optional<std::pair<std::string, int64_t>>& bos) {
   const std::string where = f.path().string();
-  const std::string model = f.get_string("tokenizer.ggml.model");
-  TCPP_CHECK(model == "gpt2", ValueError, where, ": tokenizer.ggml.model ", model,
-             " is not converted yet (gpt2, the byte-level BPE of GPT-2, Llama 3 and Qwen, is)");
   const GgufValue* tokens = f.find("tokenizer.ggml.tokens");
-  TCPP_CHECK(tokens && tokens->element_type == GgufType::String && !tokens->strings.empty(), FormatError, where,
-             ": tokenizer.ggml.tokens must be an array of strings");
   const GgufValue* types = f.find("tokenizer.ggml.token_type");
-  TCPP_CHECK(!types || types->integers.size() == tokens->strings.size(), FormatError, where,
-             ": tokenizer.ggml.token_type has ", types ? types->integers.size() : 0, " entries for ",
-             tokens->strings.size(), " tokens");
   const GgufValue* merges = f.find("tokenizer.ggml.merges");
   TCPP_CHECK(!merges || merges->element_type == GgufType::String, FormatError, where,
              ": tokenizer.ggml.merges must be an array of strings");
@@ -250,35 +253,10 @@ GgufTokenizer gguf_tokenizer(const GgufFile& f) {
   TCPP_CHECK(pre_tokenizer["type"] == "Sequence" || pre == "default" || pre == "gpt-2", ValueError, where,
              ": tokenizer.ggml.pre ", pre, " is not converted yet (llama-bpe, qwen2, gpt-2, default are)");
 
-  GgufTokenizer out;
-  auto token_of = [&](const std::string& key) -> std::optional<std::string> {
-    const auto id = f.find_int(key);
-    if (!id) return std::nullopt;
-    TCPP_CHECK(*id >= 0 && static_cast<size_t>(*id) < tokens->strings.size(), FormatError, where, ": ", key, " ", *id,
-               " is not a token id");
-    return tokens->strings[static_cast<size_t>(*id)];
-  };
-  out.config.special.bos_token = token_of("tokenizer.ggml.bos_token_id");
-  out.config.special.eos_token = token_of("tokenizer.ggml.eos_token_id");
-  out.config.special.pad_token = token_of("tokenizer.ggml.padding_token_id");
-  out.config.special.unk_token = token_of("tokenizer.ggml.unknown_token_id");
-  const bool add_bos = f.find_int("tokenizer.ggml.add_bos_token").value_or(0) != 0 && out.config.special.bos_token;
-  out.config.add_bos_token = add_bos;
-  out.config.add_eos_token = f.find_int("tokenizer.ggml.add_eos_token").value_or(0) != 0;
-  if (auto chat = f.find_string("tokenizer.chat_template")) out.config.chat_templates["default"] = std::move(*chat);
-
-  OrderedJson post = {{"type", "ByteLevel"}, {"add_prefix_space", true}, {"trim_offsets", false}, {"use_regex", true}};
-  if (add_bos) {
-    const int64_t bos = *f.find_int("tokenizer.ggml.bos_token_id");
-    const OrderedJson bos_piece = {{"SpecialToken", {{"id", *out.config.special.bos_token}, {"type_id", 0}}}};
-    post = {{"type", "TemplateProcessing"},
-            {"single", {bos_piece, {{"Sequence", {{"id", "A"}, {"type_id", 0}}}}}},
-            {"pair", {bos_piece, {{"Sequence", {{"id", "A"}, {"type_id", 0}}}}, bos_piece,
-                      {{"Sequence", {{"id", "B"}, {"type_id", 1}}}}}},
-            {"special_tokens", {{*out.config.special.bos_token,
-                                 {{"id", *out.config.special.bos_token}, {"ids", {bos}}, {"tokens", {*out.config.special.bos_token}}}}}}};
-  }
-  OrderedJson tokenizer = {
+  const OrderedJson post = bos ? template_post_processor(bos, std::nullopt)
+                               : OrderedJson{{"type", "ByteLevel"}, {"add_prefix_space", true}, {"trim_offsets", false},
+                                             {"use_regex", true}};
+  return {
       {"version", "1.0"}, {"truncation", nullptr}, {"padding", nullptr}, {"added_tokens", added},
       // Qwen's tokenizers normalise to NFC first (llama.cpp's qwen2 pre-tokenizer does not).
       {"normalizer", pre == "qwen2" ? OrderedJson{{"type", "NFC"}} : OrderedJson(nullptr)}, {"pre_tokenizer", pre_tokenizer}, {"post_processor", post},
@@ -289,7 +267,54 @@ GgufTokenizer gguf_tokenizer(const GgufFile& f) {
                  // before merging, as Llama 3's tokenizer.json (ignore_merges) does.
                  {"ignore_merges", pre == "llama-bpe"}, {"vocab", vocab},
                  {"merges", merges ? OrderedJson(merges->strings) : OrderedJson::array()}}}};
-  out.tokenizer_json = tokenizer.dump();
+}
+
+}  // namespace
+
+GgufTokenizer gguf_tokenizer(const GgufFile& f) {
+  const std::string where = f.path().string();
+  const std::string model = f.get_string("tokenizer.ggml.model");
+  TCPP_CHECK(model == "gpt2" || model == "llama", ValueError, where, ": tokenizer.ggml.model ", model,
+             " is not converted yet (gpt2, the byte-level BPE of GPT-2, Llama 3 and Qwen, and llama, SentencePiece's "
+             "BPE, are)");
+  const GgufValue* tokens = f.find("tokenizer.ggml.tokens");
+  TCPP_CHECK(tokens && tokens->element_type == GgufType::String && !tokens->strings.empty(), FormatError, where,
+             ": tokenizer.ggml.tokens must be an array of strings");
+  const GgufValue* types = f.find("tokenizer.ggml.token_type");
+  TCPP_CHECK(!types || types->integers.size() == tokens->strings.size(), FormatError, where,
+             ": tokenizer.ggml.token_type has ", types ? types->integers.size() : 0, " entries for ",
+             tokens->strings.size(), " tokens");
+
+  GgufTokenizer out;
+  auto id_of = [&](const std::string& key) -> int64_t {
+    const auto id = f.find_int(key);
+    if (!id) return -1;
+    TCPP_CHECK(*id >= 0 && static_cast<size_t>(*id) < tokens->strings.size(), FormatError, where, ": ", key, " ", *id,
+               " is not a token id");
+    return *id;
+  };
+  auto token_of = [&](int64_t id) { return id < 0 ? std::nullopt : std::optional<std::string>(tokens->strings[id]); };
+  const int64_t bos = id_of("tokenizer.ggml.bos_token_id"), eos = id_of("tokenizer.ggml.eos_token_id"),
+                unk = id_of("tokenizer.ggml.unknown_token_id");
+  out.config.special.bos_token = token_of(bos);
+  out.config.special.eos_token = token_of(eos);
+  out.config.special.pad_token = token_of(id_of("tokenizer.ggml.padding_token_id"));
+  out.config.special.unk_token = token_of(unk);
+  const bool add_bos = f.find_int("tokenizer.ggml.add_bos_token").value_or(0) != 0 && bos >= 0;
+  const bool add_eos = f.find_int("tokenizer.ggml.add_eos_token").value_or(0) != 0 && eos >= 0;
+  out.config.add_bos_token = add_bos;
+  out.config.add_eos_token = add_eos;
+  if (auto chat = f.find_string("tokenizer.chat_template")) out.config.chat_templates["default"] = std::move(*chat);
+
+  const OrderedJson tokenizer =
+      model == "llama" ? spm_tokenizer_json(f, bos, eos, unk, add_bos, add_eos)
+                       : byte_level_tokenizer_json(f, add_bos ? std::optional(std::pair(tokens->strings[bos], bos))
+                                                              : std::nullopt);
+  try {
+    out.tokenizer_json = tokenizer.dump();
+  } catch (const nlohmann::json::type_error&) {  // a token that is not UTF-8 text
+    throw FormatError(where + ": tokenizer.ggml.tokens holds a token that is not valid UTF-8");
+  }
   return out;
 }
 
