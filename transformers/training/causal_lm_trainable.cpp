@@ -124,7 +124,9 @@ std::pair<double, int64_t> causal_lm_evaluate(const CausalLM& model, const Batch
 }
 
 float causal_lm_eval_loss(const CausalLM& model, const Batch& batch) {
-  autograd::NoGrad off;
+  // Under bf16 autocast the forward must take the recording path, where ops emulate torch's bf16
+  // arithmetic (the inference kernels never round); the graph it records is dropped unused.
+  autograd::GradMode grad(autograd::autocast_bf16());
   const RouterAuxLoss aux(model);
   const Tensor loss_sum = summed_loss(model, batch);
   // cross_entropy's mean in float32, then (MoE) + router_aux_loss_coef · aux in float32.
