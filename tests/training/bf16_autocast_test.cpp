@@ -40,6 +40,23 @@ void expect_bf16_of(float got, double exact, const std::string& what) {
   EXPECT_LE(std::abs(got - bf16(exact)), std::abs(exact) * std::ldexp(1.0, -7) + 1e-30) << what;
 }
 
+std::vector<float> floats(const Json& j) { return j.get<std::vector<float>>(); }
+
+// Equal to torch's value, or (an f32 sum in another order rounding to the other side) one bf16
+// step away; and equal in all but a few elements.
+void expect_torch_bf16(const Tensor& got, const Json& want, const std::string& what) {
+  const std::vector<float> g = ops::to_float_vector(got), w = floats(want);
+  ASSERT_EQ(g.size(), w.size()) << what;
+  size_t equal = 0;
+  float scale = 0;
+  for (float v : w) scale = std::max(scale, std::abs(v));
+  for (size_t i = 0; i < g.size(); ++i) {
+    equal += g[i] == w[i];
+    EXPECT_LE(std::abs(g[i] - w[i]), std::abs(w[i]) * std::ldexp(1.0f, -7) + scale * 1e-6f) << what << "[" << i << "]";
+  }
+  EXPECT_GE(static_cast<double>(equal), 0.98 * static_cast<double>(g.size())) << what << ": too few bit-equal elements";
+}
+
 std::vector<float> random_values(size_t n, std::mt19937& rng) {
   std::uniform_real_distribution<float> u(-1.0f, 1.0f);
   std::vector<float> v(n);
@@ -170,4 +187,38 @@ TEST(Bf16Autocast, EvaluateRunsUnderAutocastAsTorchDoes) {
   std::cout << std::setprecision(9) << "eval_loss bf16 " << got << " torch " << want << " (f32 " << f32 << ")\n";
   ASSERT_GT(std::abs(want - f32), 5e-6) << "the reference's bf16 effect is too small to tell apart";
   EXPECT_NEAR(got, want, 4e-6);
+}
+
+// Eager attention under torch's autocast, one op: grouped KV heads, a padding mask, scale
+// 1/sqrt(12), v a bf16 linear output, without and with Gemma 2's softcap.
+TEST(Bf16Autocast, AttentionMatchesTorchAutocast) {
+  const Json ref = read_json_file(std::filesystem::path(TCPP_SOURCE_DIR) / "tests/training/data/train_bf16_autocast_reference.json");
+  for (const Json& c : ref.at("attention")) {
+    SCOPED_TRACE("softcap " + std::to_string(c.at("softcap").get<double>()));
+    const int64_t B = c.at("B"), H = c.at("heads"), KV = c.at("kv_heads"), L = c.at("length"), D = c.at("head_dim"),
+                  X = c.at("x_dim");
+    Tensor q = Tensor::from_values(floats(c.at("q")), {B, H, L, D}), k = Tensor::from_values(floats(c.at("k")), {B, KV, L, D}),
+           x = Tensor::from_values(floats(c.at("x")), {B, L, X}), wv = Tensor::from_values(floats(c.at("wv")), {KV * D, X});
+    for (Tensor* t : {&q, &k, &x, &wv}) autograd::set_requires_grad(*t);
+    std::vector<int64_t> padding;
+    for (const Json& row : c.at("padding"))
+      for (const Json& v : row) padding.push_back(v.get<int64_t>());
+    const Tensor mask = Tensor::from_values(padding, {B, L});
+    ops::AttentionParams p;
+    p.scale = static_cast<float>(1.0 / std::sqrt(static_cast<double>(D)));
+    p.softcap = c.at("softcap").get<float>();
+    p.key_padding_mask = &mask;
+    Tensor y;
+    {
+      const autograd::AutocastBf16 autocast(true);
+      const Tensor v = ops::linear(x, wv, nullptr).view({B, L, KV, D}).transpose(1, 2);
+      y = ops::attention(q, k, v, p);
+    }
+    autograd::backward(y, Tensor::from_values(floats(c.at("grad_out")), {B, L, H * D}));
+    expect_torch_bf16(y, c.at("out"), "out");
+    expect_torch_bf16(autograd::grad_of(q), c.at("dq"), "dq");
+    expect_torch_bf16(autograd::grad_of(k), c.at("dk"), "dk");
+    expect_torch_bf16(autograd::grad_of(x), c.at("dx"), "dx");
+    expect_torch_bf16(autograd::grad_of(wv), c.at("dwv"), "dwv");
+  }
 }

@@ -2,6 +2,8 @@
 // kernel with sin negated (cos/sin halves are duplicated, rotate_half layout). Attention
 // recomputes its probabilities from the saved q, k, v (ops/cpu/attention_backward_op.cpp). Under
 // bf16 autocast both round where torch's bf16 ops round (ops/cpu/attention_bf16_op.cpp).
+#include <functional>
+
 #include "transformers/ops/cpu/cpu_backward.h"
 #include "transformers/ops/on_device.h"
 #include "transformers/ops/recorded.h"
@@ -37,53 +39,50 @@ void apply_rotary_(Tensor& x, const Tensor& cos, const Tensor& sin) {
 
 namespace {
 
-// Under bf16 autocast, eager attention's matmuls in bf16 (ops/cpu/attention_bf16_op.cpp).
-Tensor autocast_attention(const Tensor& q, const Tensor& k, const Tensor& v, const AttentionParams& params) {
-  const int64_t B = q.size(0), Hq = q.size(1), L = q.size(2), Dv = v.size(3);
-  Tensor y = Tensor::empty({B, L, Hq * Dv}, DType::F32, q.device());
-  on_device("attention (bf16 autocast)", q.device(), [&] { cpu_impl::attention_bf16(q, k, v, params, y); });
+// The CPU arithmetic of one attention backward: (q, k, v, params, dout) -> dq, dk, dv.
+using AttentionBackward = std::function<void(const Tensor&, const Tensor&, const Tensor&, const AttentionParams&,
+                                             const Tensor&, Tensor&, Tensor&, Tensor&)>;
+
+// Records y = attention(q, k, v) with a backward that recomputes from the saved inputs.
+void record_attention(Tensor& y, const char* name, const Tensor& q, const Tensor& k, const Tensor& v,
+                      const AttentionParams& params, AttentionBackward kernel) {
   const Tensor qs = q.detach(), ks = k.detach(), vs = v.detach();
   const Tensor mask = params.key_padding_mask ? params.key_padding_mask->detach() : Tensor{};
-  const bool k_bf16 = autograd::holds_bf16(k), v_bf16 = autograd::holds_bf16(v);
-  autograd::record(
-      y, "attention (bf16 autocast)", {q.autograd(), k.autograd(), v.autograd()}, [=](const Tensor& g) {
-        AttentionParams p = params;
-        p.key_padding_mask = mask.defined() ? &mask : nullptr;
-        Tensor dq = Tensor::empty(qs.shape(), DType::F32, g.device());
-        Tensor dk = Tensor::empty(ks.shape(), DType::F32, g.device());
-        Tensor dv = Tensor::empty(vs.shape(), DType::F32, g.device());
-        const Tensor gc = g.contiguous();
-        on_device("attention backward (bf16 autocast)", g.device(),
-                  [&] { cpu_impl::attention_bf16_backward(qs, ks, vs, p, gc, k_bf16, v_bf16, dq, dk, dv); });
-        return std::vector<Tensor>{dq, dk, dv};
-      });
-  autograd::mark_bf16(y);
-  return y;
+  autograd::record(y, name, {q.autograd(), k.autograd(), v.autograd()}, [=](const Tensor& g) {
+    AttentionParams p = params;
+    p.key_padding_mask = mask.defined() ? &mask : nullptr;
+    Tensor dq = Tensor::empty(qs.shape(), DType::F32, g.device());
+    Tensor dk = Tensor::empty(ks.shape(), DType::F32, g.device());
+    Tensor dv = Tensor::empty(vs.shape(), DType::F32, g.device());
+    const Tensor gc = g.contiguous();
+    on_device(name, g.device(), [&] { kernel(qs, ks, vs, p, gc, dq, dk, dv); });
+    return std::vector<Tensor>{dq, dk, dv};
+  });
 }
 
 }  // namespace
 
 Tensor attention(const Tensor& q, const Tensor& k, const Tensor& v, const AttentionParams& params) {
-  if (autograd::autocast_bf16()) return autocast_attention(q, k, v, params);
   Tensor y;
+  if (autograd::autocast_bf16()) {
+    // Eager attention's matmuls in bf16 (ops/cpu/attention_bf16_op.cpp).
+    const int64_t B = q.size(0), Hq = q.size(1), L = q.size(2), Dv = v.size(3);
+    y = Tensor::empty({B, L, Hq * Dv}, DType::F32, q.device());
+    on_device("attention (bf16 autocast)", q.device(), [&] { cpu_impl::attention_bf16(q, k, v, params, y); });
+    const bool k_bf16 = autograd::holds_bf16(k), v_bf16 = autograd::holds_bf16(v);
+    record_attention(y, "attention (bf16 autocast)", q, k, v, params,
+                     [k_bf16, v_bf16](const Tensor& qs, const Tensor& ks, const Tensor& vs, const AttentionParams& p,
+                                      const Tensor& g, Tensor& dq, Tensor& dk, Tensor& dv) {
+                       cpu_impl::attention_bf16_backward(qs, ks, vs, p, g, k_bf16, v_bf16, dq, dk, dv);
+                     });
+    autograd::mark_bf16(y);
+    return y;
+  }
   {
     autograd::NoGrad off;
     y = ops::attention(q, k, v, params);
   }
-  const Tensor qs = q.detach(), ks = k.detach(), vs = v.detach();
-  const Tensor mask = params.key_padding_mask ? params.key_padding_mask->detach() : Tensor{};
-  autograd::record(
-      y, "attention", {q.autograd(), k.autograd(), v.autograd()}, [=](const Tensor& g) {
-        AttentionParams p = params;
-        p.key_padding_mask = mask.defined() ? &mask : nullptr;
-        Tensor dq = Tensor::empty(qs.shape(), DType::F32, g.device());
-        Tensor dk = Tensor::empty(ks.shape(), DType::F32, g.device());
-        Tensor dv = Tensor::empty(vs.shape(), DType::F32, g.device());
-        const Tensor gc = g.contiguous();
-        on_device("attention backward", g.device(),
-                  [&] { cpu_impl::attention_backward(qs, ks, vs, p, gc, dq, dk, dv); });
-        return std::vector<Tensor>{dq, dk, dv};
-      });
+  record_attention(y, "attention", q, k, v, params, cpu_impl::attention_backward);
   return y;
 }
 

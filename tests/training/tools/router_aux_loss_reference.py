@@ -50,10 +50,6 @@ EVAL_ROWS = [[1, 17, 203, 45, 99, 12, 180, 66, 7, 140], [1, 230, 8, 61, 77, 150,
 EVAL_BATCH, EVAL_COEF = 2, 0.1
 
 
-def shifted_labels(labels):
-    return torch.nn.functional.pad(labels, (0, 1), value=-100)[:, 1:]
-
-
 def eval_case(shared):
     golden = f"{shared}/golden/mixtral"
     logits_diff = tiny_decoder.check_against_golden(golden)
@@ -63,16 +59,11 @@ def eval_case(shared):
     batch_losses, lm_losses = [], []
     for begin in range(0, len(EVAL_ROWS), EVAL_BATCH):
         rows = EVAL_ROWS[begin:begin + EVAL_BATCH]
-        longest = max(len(r) for r in rows)
-        ids = torch.tensor([r + [config["pad_token_id"]] * (longest - len(r)) for r in rows])
-        labels = torch.tensor([r + [-100] * (longest - len(r)) for r in rows])
-        mask = torch.tensor([[1] * len(r) + [0] * (longest - len(r)) for r in rows])
-        padded = any(len(r) < longest for r in rows)
+        ids, labels, mask, count = tiny_decoder.padded_batch(rows, config["pad_token_id"])
         with torch.no_grad():
-            logits, router_logits = tiny_decoder.forward(config, w, ids, mask if padded else None)
-            count = (shifted_labels(labels) != -100).sum()
+            logits, router_logits = tiny_decoder.forward(config, w, ids, mask)
             lm = tiny_decoder.causal_lm_loss_sum(logits, labels) / count  # cross_entropy's "mean"
-            aux = aux_loss(router_logits, mask if padded else None, config["num_experts_per_tok"])
+            aux = aux_loss(router_logits, mask, config["num_experts_per_tok"])
             loss = lm + EVAL_COEF * aux
         batch_losses += [loss.item()] * len(rows)
         lm_losses += [lm.item()] * len(rows)

@@ -145,6 +145,18 @@ def causal_lm_loss_sum(logits, labels):
                            reduction="sum")
 
 
+def padded_batch(rows, pad_token_id):
+    """The collator's batch of token rows: ids right-padded, labels -100 on padding, the attention
+    mask, and the number of targets after the causal shift. The mask is None when no row is padded
+    (the collator then gives none)."""
+    longest = max(len(r) for r in rows)
+    ids = torch.tensor([r + [pad_token_id] * (longest - len(r)) for r in rows])
+    labels = torch.tensor([r + [-100] * (longest - len(r)) for r in rows])
+    mask = torch.tensor([[1] * len(r) + [0] * (longest - len(r)) for r in rows])
+    targets = (F.pad(labels, (0, 1), value=-100)[:, 1:] != -100).sum()
+    return ids, labels, (mask if any(len(r) < longest for r in rows) else None), targets
+
+
 def check_against_golden(golden_dir, tolerance=1e-4):
     """Fails unless this forward reproduces the logits Transformers wrote for golden_dir."""
     with open(f"{golden_dir}/config.json") as f:

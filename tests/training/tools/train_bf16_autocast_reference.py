@@ -17,6 +17,12 @@ same autocast-wrapped forward): seven rows of the dataset cut to uneven lengths,
 right-padded with an attention mask, each batch's loss the mean cross-entropy, eval_loss the
 float32 mean of the per-row repeats; the float32 value beside it.
 
+"attention" holds two op-level cases (tests/training/bf16_autocast_test.cpp): eager attention under the
+same autocast with grouped KV heads (4 query, 2 KV), a padding mask, scale 1/sqrt(12), without and with
+a softcap (Gemma 2's scores / cap, tanh, · cap); q and k f32 inputs (rope's outputs), v a linear's
+bf16 output; the output and the gradients of q, k, the linear's input and weight for a fixed
+upstream gradient.
+
 "autocast_dtypes" records what autocast did to each kind of op of this forward (probed on small
 tensors, so the file states the behaviour the trace rests on).
 
@@ -53,6 +59,35 @@ def probe_autocast():
             "cross_entropy(f32)": F.cross_entropy(a32, torch.tensor([0, 1, 2, 3])),
         }
     return {name: str(t.dtype).replace("torch.", "") for name, t in probes.items()}
+
+
+def attention_case(softcap):
+    # Sizes whose bf16 matmuls torch routes to its f32-accumulating GEMM (for some tiny shapes,
+    # e.g. 5x12 by 12x5 or 16x24 by 24x8, it takes another path that rounds otherwise).
+    B, HQ, HKV, L, D, X = 2, 4, 2, 8, 12, 16
+    generator = torch.Generator().manual_seed(7)
+    draw = lambda *shape: (torch.randn(*shape, generator=generator)).round(decimals=4)
+    q, k, x, wv = draw(B, HQ, L, D), draw(B, HKV, L, D), draw(B, L, X), draw(HKV * D, X) * 0.5
+    g = draw(B, L, HQ * D).bfloat16().float()
+    padding = torch.tensor([[1] * L, [1] * (L - 2) + [0] * 2])
+    for t in (q, k, x, wv):
+        t.requires_grad_(True)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        v = F.linear(x, wv).view(B, L, HKV, D).transpose(1, 2)
+        k_rep = k[:, :, None].expand(B, HKV, HQ // HKV, L, D).reshape(B, HQ, L, D)
+        v_rep = v[:, :, None].expand(B, HKV, HQ // HKV, L, D).reshape(B, HQ, L, D)
+        scores = torch.matmul(q, k_rep.transpose(2, 3)) * D ** -0.5
+        if softcap:
+            scores = torch.tanh(scores / softcap) * softcap
+        scores = scores + tiny_decoder.additive_mask(padding, B, L, torch.float32)
+        probs = F.softmax(scores, dim=-1, dtype=torch.float32).to(q.dtype)
+        out = torch.matmul(probs, v_rep).transpose(1, 2).reshape(B, L, HQ * D)
+    out.backward(g.bfloat16())
+    values = lambda t: t.detach().float().reshape(-1).tolist()
+    return {"softcap": softcap, "B": B, "heads": HQ, "kv_heads": HKV, "length": L, "head_dim": D, "x_dim": X,
+            "padding": padding.tolist(), "q": values(q), "k": values(k), "x": values(x), "wv": values(wv),
+            "grad_out": values(g), "out": values(out), "dq": values(q.grad), "dk": values(k.grad),
+            "dx": values(x.grad), "dwv": values(wv.grad)}
 
 
 def cosine_with_warmup(step, warmup, total):
@@ -103,14 +138,9 @@ def evaluate(config, weights, dataset, bf16):
     losses = []
     for begin in range(0, len(rows), EVAL_BATCH):
         batch = rows[begin:begin + EVAL_BATCH]
-        longest = max(len(r) for r in batch)
-        ids = torch.tensor([r + [config["pad_token_id"]] * (longest - len(r)) for r in batch])
-        labels = torch.tensor([r + [-100] * (longest - len(r)) for r in batch])
-        mask = torch.tensor([[1] * len(r) + [0] * (longest - len(r)) for r in batch])
-        padded = any(len(r) < longest for r in batch)
+        ids, labels, mask, count = tiny_decoder.padded_batch(batch, config["pad_token_id"])
         with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
-            logits, _ = tiny_decoder.forward(config, weights, ids, mask if padded else None)
-            count = (F.pad(labels, (0, 1), value=-100)[:, 1:] != -100).sum()
+            logits, _ = tiny_decoder.forward(config, weights, ids, mask)
             loss = tiny_decoder.causal_lm_loss_sum(logits, labels) / count
         losses += [loss.item()] * len(batch)
     return rows, np.asarray(losses, dtype=np.float32).mean().item()
@@ -142,6 +172,7 @@ def main():
            "float32_loop_vs_trace_json": {"max_rel_loss_diff": f32_loss_diff, "max_rel_grad_norm_diff": f32_norm_diff},
            "bf16_vs_float32_max_rel_loss_diff": max(abs(a["loss"] - b["loss"]) / b["loss"]
                                                    for a, b in zip(bf16_steps, f32_steps)),
+           "attention": [attention_case(0.0), attention_case(5.0)],
            "steps": bf16_steps,
            "eval": {"per_device_eval_batch_size": EVAL_BATCH, "rows": eval_rows, "eval_loss": eval_bf16,
                     "eval_loss_float32": eval_f32},

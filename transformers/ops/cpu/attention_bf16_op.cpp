@@ -1,13 +1,14 @@
 // Attention as Transformers' eager attention runs under torch.autocast("cpu", torch.bfloat16)
 // (training with bf16=true): matmul is on autocast's bf16 list, everything else keeps its
 // input's dtype. Per query head, with r() rounding to bf16:
-//   S = r(r(r(Q)·r(K)ᵀ) · scale)             matmul in bf16, then a bf16 tensor times a float
-//   [softcap: S = r(r(tanh(r(S / cap))) · cap)]
+//   S = r(r(r(Q)·r(K)ᵀ) · r(scale))          matmul in bf16, then a bf16 tensor times a Python float
+//                                            (torch rounds the scalar to bf16 first)
+//   [softcap: S = r(r(tanh(r(S / r(cap)))) · r(cap))]
 //   P = softmax(S + mask) in f32             the mask is f32, so the sum is f32
 //   O = r(r(P) · r(V))                       autocast casts P to bf16 for the second matmul
 // and the backward torch's autograd then runs: dP = r(r(dO)·r(V)ᵀ), dS = P ∘ (dP − rowsum(P ∘ dP))
 // in f32, rounded to bf16 at the mask add (its input was bf16), the scale and softcap steps in
-// bf16, dQ = r(dS·r(K)), dK_h = r(dSᵀ·r(Q)), dV_h = r(r(P)ᵀ·r(dO)). The heads of a KV group add
+// bf16 (with the same bf16 scalars), dQ = r(dS·r(K)), dK_h = r(dSᵀ·r(Q)), dV_h = r(r(P)ᵀ·r(dO)). The heads of a KV group add
 // their dK/dV in f32, or in bf16 (one rounding of the sum) where the input was a bf16 tensor
 // (repeat_kv expanded it in bf16). Products accumulate in f32 (OpenBLAS), as torch's bf16 GEMM.
 #include <cblas.h>
@@ -58,13 +59,14 @@ void probabilities(const HeadOperands& h, int64_t b, int64_t L, int64_t T, int64
   AttentionParams plain = p;
   plain.softcap = 0.0f;  // applied here, in bf16 steps
   const auto& K = cpu::kernels();
+  const float scale = r(p.scale), cap = r(p.softcap);
   for (int64_t i = 0; i < L; ++i) {
     float* w = P.data() + i * T;
     for (int64_t j = 0; j < T; ++j) {
-      w[j] = r(w[j] * p.scale);
-      if (p.softcap > 0.0f) {
-        tanh_out[i * T + j] = r(std::tanh(r(w[j] / p.softcap)));
-        w[j] = r(tanh_out[i * T + j] * p.softcap);
+      w[j] = r(w[j] * scale);
+      if (cap > 0.0f) {
+        tanh_out[i * T + j] = r(std::tanh(r(w[j] / cap)));
+        w[j] = r(tanh_out[i * T + j] * cap);
       }
     }
     const auto [lo, hi] = visible_keys(p, p.query_position + i, T);
@@ -111,6 +113,7 @@ void attention_bf16_backward(const Tensor& q, const Tensor& k, const Tensor& v, 
                 Dv = v.size(3), group = Hq / Hkv;
   cpu::ensure_blas_single_threaded();
   const int iL = static_cast<int>(L), iT = static_cast<int>(T), iD = static_cast<int>(D), iDv = static_cast<int>(Dv);
+  const float scale = r(p.scale), cap = r(p.softcap);
   ThreadPool::global().parallel_for(B * Hkv, 1, [&](int64_t begin, int64_t end) {
     std::vector<float> P(static_cast<size_t>(L * T)), Pr(P.size()), dS(P.size()),
         tanh_out(p.softcap > 0 ? P.size() : 0), g(static_cast<size_t>(L * Dv)), dKh(static_cast<size_t>(T * D)),
@@ -134,11 +137,11 @@ void attention_bf16_backward(const Tensor& q, const Tensor& k, const Tensor& v, 
           for (int64_t j = 0; j < T; ++j) delta += static_cast<double>(w[j]) * ds[j];
           for (int64_t j = 0; j < T; ++j) {
             float s = r(w[j] * static_cast<float>(ds[j] - delta));  // softmax backward, into bf16 scores
-            if (p.softcap > 0.0f) {
+            if (cap > 0.0f) {
               const float t = tanh_out[i * T + j];
-              s = r(r(r(s * p.softcap) * (1.0f - t * t)) / p.softcap);
+              s = r(r(r(s * cap) * (1.0f - t * t)) / cap);
             }
-            ds[j] = r(s * p.scale);
+            ds[j] = r(s * scale);
           }
         }
         gemm_bf16(false, false, iL, iD, iT, dS.data(), iT, ops.k.data(), iD,
