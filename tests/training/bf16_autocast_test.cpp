@@ -222,3 +222,22 @@ TEST(Bf16Autocast, AttentionMatchesTorchAutocast) {
     expect_torch_bf16(autograd::grad_of(wv), c.at("dwv"), "dwv");
   }
 }
+
+// Llama's gated product on two bf16 linear outputs: torch's SiLU runs each step in bf16.
+TEST(Bf16Autocast, GatedSiluMatchesTorchAutocast) {
+  const Json c = read_json_file(std::filesystem::path(TCPP_SOURCE_DIR) / "tests/training/data/train_bf16_autocast_reference.json").at("gated_silu");
+  const int64_t M = c.at("rows"), K = c.at("in"), N = c.at("out_features");
+  Tensor x = Tensor::from_values(floats(c.at("x")), {M, K}), wg = Tensor::from_values(floats(c.at("wg")), {N, K}),
+         wu = Tensor::from_values(floats(c.at("wu")), {N, K});
+  for (Tensor* t : {&x, &wg, &wu}) autograd::set_requires_grad(*t);
+  Tensor h;
+  {
+    const autograd::AutocastBf16 autocast(true);
+    h = ops::gated_activation(ops::linear(x, wg, nullptr), ops::linear(x, wu, nullptr), ops::Activation::SiLU);
+  }
+  autograd::backward(h, Tensor::from_values(floats(c.at("grad_out")), {M, N}));
+  expect_torch_bf16(h, c.at("out"), "out");
+  expect_torch_bf16(autograd::grad_of(x), c.at("dx"), "dx");
+  expect_torch_bf16(autograd::grad_of(wg), c.at("dwg"), "dwg");
+  expect_torch_bf16(autograd::grad_of(wu), c.at("dwu"), "dwu");
+}

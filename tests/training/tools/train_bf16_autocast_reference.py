@@ -23,6 +23,8 @@ a softcap (Gemma 2's scores / cap, tanh, · cap); q and k f32 inputs (rope's out
 bf16 output; the output and the gradients of q, k, the linear's input and weight for a fixed
 upstream gradient.
 
+"gated_silu" is Llama's gated MLP product SiLU(x·Wgᵀ) · (x·Wuᵀ) under autocast, with its gradients.
+
 "autocast_dtypes" records what autocast did to each kind of op of this forward (probed on small
 tensors, so the file states the behaviour the trace rests on).
 
@@ -88,6 +90,27 @@ def attention_case(softcap):
             "padding": padding.tolist(), "q": values(q), "k": values(k), "x": values(x), "wv": values(wv),
             "grad_out": values(g), "out": values(out), "dq": values(q.grad), "dk": values(k.grad),
             "dx": values(x.grad), "dwv": values(wv.grad)}
+
+
+def gated_case():
+    """SiLU(x·Wgᵀ) · (x·Wuᵀ) under autocast (Llama's MLP before down_proj), with its gradients."""
+    M, K, N = 32, 32, 48
+    generator = torch.Generator().manual_seed(11)
+    draw = lambda *shape: (torch.randn(*shape, generator=generator)).round(decimals=4)
+    x, wg, wu = draw(M, K), draw(N, K) * 0.5, draw(N, K) * 0.5
+    g = draw(M, N).bfloat16().float()
+    for t in (x, wg, wu):
+        t.requires_grad_(True)
+    # Not a leaf (a norm's output in the model): autocast caches the bf16 cast of a leaf that
+    # requires grad, which would sum the two input gradients in bf16.
+    hidden = x * 1.0
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        h = F.silu(F.linear(hidden, wg)) * F.linear(hidden, wu)
+    h.backward(g.bfloat16())
+    values = lambda t: t.detach().float().reshape(-1).tolist()
+    return {"rows": M, "in": K, "out_features": N, "x": values(x), "wg": values(wg), "wu": values(wu),
+            "grad_out": values(g), "out": values(h), "dx": values(x.grad), "dwg": values(wg.grad),
+            "dwu": values(wu.grad)}
 
 
 def cosine_with_warmup(step, warmup, total):
@@ -173,6 +196,7 @@ def main():
            "bf16_vs_float32_max_rel_loss_diff": max(abs(a["loss"] - b["loss"]) / b["loss"]
                                                    for a, b in zip(bf16_steps, f32_steps)),
            "attention": [attention_case(0.0), attention_case(5.0)],
+           "gated_silu": gated_case(),
            "steps": bf16_steps,
            "eval": {"per_device_eval_batch_size": EVAL_BATCH, "rows": eval_rows, "eval_loss": eval_bf16,
                     "eval_loss_float32": eval_f32},
