@@ -241,3 +241,23 @@ TEST(Bf16Autocast, GatedSiluMatchesTorchAutocast) {
   expect_torch_bf16(autograd::grad_of(wg), c.at("dwg"), "dwg");
   expect_torch_bf16(autograd::grad_of(wu), c.at("dwu"), "dwu");
 }
+
+// Rope on a bf16 projection: f32 products forward; backward, each product's gradient rounded to
+// bf16 and the two added in bf16, as torch's autograd does for q · cos + rotate_half(q) · sin.
+TEST(Bf16Autocast, RopeOnABf16ProjectionMatchesTorchAutocast) {
+  const Json c = read_json_file(std::filesystem::path(TCPP_SOURCE_DIR) / "tests/training/data/train_bf16_autocast_reference.json").at("rope");
+  const int64_t B = c.at("B"), L = c.at("length"), H = c.at("heads"), D = c.at("head_dim"), X = c.at("x_dim");
+  Tensor x = Tensor::from_values(floats(c.at("x")), {B, L, X}), wq = Tensor::from_values(floats(c.at("wq")), {H * D, X});
+  for (Tensor* t : {&x, &wq}) autograd::set_requires_grad(*t);
+  const Tensor cos = Tensor::from_values(floats(c.at("cos")), {B, L, D}), sin = Tensor::from_values(floats(c.at("sin")), {B, L, D});
+  Tensor q;
+  {
+    const autograd::AutocastBf16 autocast(true);
+    q = ops::linear(x, wq, nullptr).view({B, L, H, D});
+    ops::apply_rotary_(q, cos, sin);
+  }
+  autograd::backward(q, Tensor::from_values(floats(c.at("grad_out")), {B, L, H, D}));
+  expect_torch_bf16(q, c.at("out"), "out");
+  expect_torch_bf16(autograd::grad_of(x), c.at("dx"), "dx");
+  expect_torch_bf16(autograd::grad_of(wq), c.at("dwq"), "dwq");
+}

@@ -23,7 +23,7 @@ a softcap (Gemma 2's scores / cap, tanh, · cap); q and k f32 inputs (rope's out
 bf16 output; the output and the gradients of q, k, the linear's input and weight for a fixed
 upstream gradient.
 
-"gated_silu" is Llama's gated MLP product SiLU(x·Wgᵀ) · (x·Wuᵀ) under autocast, with its gradients.
+"rope" is rotary embedding on a bf16 projection, with its gradients. "gated_silu" is Llama's gated MLP product SiLU(x·Wgᵀ) · (x·Wuᵀ) under autocast, with its gradients.
 
 "autocast_dtypes" records what autocast did to each kind of op of this forward (probed on small
 tensors, so the file states the behaviour the trace rests on).
@@ -113,6 +113,30 @@ def gated_case():
             "dwu": values(wu.grad)}
 
 
+def rope_case():
+    """Rope on a bf16 projection (q = x·Wqᵀ viewed [B, L, H, D]) under autocast: torch's f32
+    result, and the gradients reaching x and Wq through the bf16 products' backward."""
+    B, L, H, D, X = 2, 8, 2, 16, 32
+    generator = torch.Generator().manual_seed(13)
+    draw = lambda *shape: (torch.randn(*shape, generator=generator)).round(decimals=4)
+    x, wq = draw(B, L, X), draw(H * D, X) * 0.5
+    g = draw(B, L, H, D).bfloat16().float()
+    for t in (x, wq):
+        t.requires_grad_(True)
+    cos, sin = tiny_decoder.rotary({"head_dim": D, "rope_theta": 10000.0, "hidden_size": H * D,
+                                    "num_attention_heads": H}, L, torch.float32)
+    cos, sin = cos.expand(B, L, D).contiguous(), sin.expand(B, L, D).contiguous()
+    hidden = x * 1.0  # not a leaf, as in the model
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        q = F.linear(hidden, wq).view(B, L, H, D)
+        out = q * cos[:, :, None] + tiny_decoder.rotate_half(q) * sin[:, :, None]
+    out.backward(g)
+    values = lambda t: t.detach().float().reshape(-1).tolist()
+    return {"B": B, "length": L, "heads": H, "head_dim": D, "x_dim": X, "x": values(x), "wq": values(wq),
+            "cos": values(cos), "sin": values(sin), "grad_out": values(g), "out": values(out),
+            "dx": values(x.grad), "dwq": values(wq.grad)}
+
+
 def cosine_with_warmup(step, warmup, total):
     if step < warmup:
         return step / max(1, warmup)
@@ -197,6 +221,7 @@ def main():
                                                    for a, b in zip(bf16_steps, f32_steps)),
            "attention": [attention_case(0.0), attention_case(5.0)],
            "gated_silu": gated_case(),
+           "rope": rope_case(),
            "steps": bf16_steps,
            "eval": {"per_device_eval_batch_size": EVAL_BATCH, "rows": eval_rows, "eval_loss": eval_bf16,
                     "eval_loss_float32": eval_f32},
