@@ -2,14 +2,20 @@
 // (tests/training/data/router_aux_loss_reference.json, written by
 // tests/training/tools/router_aux_loss_reference.py with torch 1.13), without and with a padding
 // mask: the loss and its gradient with respect to the logits, through softmax and the recorded
-// probabilities as the MoE block hands them over.
+// probabilities as the MoE block hands them over. And Trainer.evaluate's eval_loss on the golden
+// Mixtral with output_router_logits, against v5's evaluation computed by the same script.
 #include "transformers/training/router_aux_loss.h"
 
 #include <gtest/gtest.h>
 
+#include <fstream>
+
+#include "common/test_util.h"
 #include "transformers/core/autograd.h"
 #include "transformers/io/json.h"
 #include "transformers/ops/ops.h"
+#include "transformers/training/causal_lm_trainable.h"
+#include "transformers/training/trainer.h"
 
 using namespace transformers;
 
@@ -68,4 +74,32 @@ TEST(RouterAuxLoss, RefusesAMaskOfTheWrongSize) {
   record.layers.emplace_back(Tensor::zeros({6, 4}, DType::F32), Tensor::zeros({6, 2}, DType::I64));
   const Tensor mask = Tensor::from_values(std::vector<int64_t>{1, 1, 1, 1}, {2, 2});
   EXPECT_THROW(training::load_balancing_loss(record, 4, &mask), ShapeError);
+}
+
+// v5's prediction_step takes the model's own loss (mean cross-entropy + router_aux_loss_coef · aux,
+// padding masked) per batch; evaluation_loop repeats it per row and eval_loss is their mean.
+TEST(RouterAuxLoss, EvalLossIncludesTheAuxiliaryLossAsV5Does) {
+  const Json& expected = reference().at("eval");
+  const std::filesystem::path golden = transformers::testing::shared_path("golden/mixtral");
+  const std::filesystem::path dir = transformers::testing::scratch_dir("router_aux_eval_model");
+  Json config = read_json_file(golden / "config.json");
+  config["output_router_logits"] = expected.at("output_router_logits");
+  config["router_aux_loss_coef"] = expected.at("router_aux_loss_coef");
+  std::ofstream(dir / "config.json") << config.dump(2);
+  std::filesystem::copy_file(golden / "model.safetensors", dir / "model.safetensors");
+  auto model = training::load_trainable_causal_lm(dir);
+
+  std::vector<training::Example> rows;
+  for (const Json& row : expected.at("rows")) {
+    const auto ids = row.get<std::vector<int64_t>>();
+    rows.push_back({ids, ids});
+  }
+  training::TrainingArguments args;
+  args.output_dir = transformers::testing::scratch_dir("router_aux_eval_out").string();
+  args.per_device_eval_batch_size = expected.at("per_device_eval_batch_size").get<int64_t>();
+  training::Trainer trainer(*model, args, {}, rows, config.at("pad_token_id").get<int64_t>());
+  const double eval_loss = trainer.evaluate().at("eval_loss").get<double>();
+  const double want = expected.at("eval_loss").get<double>(), lm_only = expected.at("eval_loss_lm_only").get<double>();
+  ASSERT_GT(want - lm_only, 0.1) << "the reference's auxiliary term is too small to tell apart";
+  EXPECT_NEAR(eval_loss, want, 2e-6 * want);
 }

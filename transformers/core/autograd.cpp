@@ -95,6 +95,7 @@ std::shared_ptr<Meta> view_meta(const Tensor& src, const Tensor& out,
            accumulate(target, g);
            return std::vector<Tensor>{grad_src};
          });
+  view.autograd()->bf16 = src.autograd()->bf16;  // a view keeps its source's dtype
   return view.autograd();
 }
 

@@ -27,6 +27,10 @@ struct Meta {
   std::shared_ptr<Node> node;  // null for a leaf
   Tensor grad;                 // a leaf's gradient buffer (f32, the tensor's shape)
   Shape shape;                 // the tensor's shape, for checking the gradients that reach it
+  // Under bf16 autocast: torch would hold this value as a bfloat16 tensor (an autocast linear's
+  // output, views of it, elementwise ops on such values). Ops read it to round where torch's
+  // bf16 arithmetic rounds, and views pass it on.
+  bool bf16 = false;
 };
 
 // Returns one gradient per input of the Node (undefined: no gradient, e.g. an input that needs
@@ -68,8 +72,10 @@ struct NoGrad : GradMode {
 
 // Thread-local bf16 autocast (TrainingArguments bf16, as torch.autocast("cpu", torch.bfloat16)
 // around the training step): recorded linears round their input, weight and bias to bf16,
-// accumulate in f32 and round the output to bf16; their gradients likewise. Read only on the
-// recording path: inference never looks at it.
+// accumulate in f32 and round the output to bf16 (marking it Meta::bf16); their gradients
+// likewise. Attention's two matmuls, the gated activation on bf16 halves and rope's backward on a
+// bf16 input round where torch's bf16 ops do (ops/*_backward.cpp). Read only on the recording
+// path: inference never looks at it.
 bool autocast_bf16();
 class AutocastBf16 : detail::ScopedSwitch {
  public:
@@ -84,6 +90,11 @@ inline bool recording(std::initializer_list<const Tensor*> inputs) {
   return false;
 }
 inline std::shared_ptr<Meta> meta_of(const Tensor* t) { return t ? t->autograd() : nullptr; }
+// Under autocast: whether torch would hold `t` in bf16 (Meta::bf16); marks a recorded output so.
+inline bool holds_bf16(const Tensor& t) { return autocast_bf16() && t.autograd() && t.autograd()->bf16; }
+inline void mark_bf16(const Tensor& t) {
+  if (t.autograd()) t.autograd()->bf16 = true;
+}
 
 // Makes `t` a leaf that needs a gradient; backward adds into `grad` (f32, t's shape, writable),
 // or into a new zero buffer when `grad` is undefined. Every tensor sharing this Meta (copies of

@@ -21,6 +21,9 @@ inline uint16_t f32_to_bf16(float f) {
   return static_cast<uint16_t>(u >> 16);
 }
 
+// f rounded to the nearest bf16 (ties to even), as a float: what a cast to bf16 and back keeps.
+inline float bf16_round(float f) { return bf16_to_f32(f32_to_bf16(f)); }
+
 // Portable IEEE half conversions (used as the scalar reference, and where F16C is absent).
 float f16_to_f32_portable(uint16_t h);
 uint16_t f32_to_f16_portable(float f);

@@ -269,10 +269,19 @@ void activation_(Tensor& x, Activation act) {
 }
 
 Tensor gated_activation(const Tensor& gate, const Tensor& up, Activation act) {
+  // bf16 autocast with both halves bf16 (linear outputs): torch's act and product run in bf16.
+  const bool bf16 = autograd::holds_bf16(gate) && autograd::holds_bf16(up);
   Tensor y;
   {
     NoGrad off;
-    y = ops::gated_activation(gate, up, act);
+    if (bf16) {
+      y = empty_f32(gate.shape(), gate);
+      const Tensor gc = gate.contiguous(), uc = up.contiguous();
+      on_device("gated_activation (bf16 autocast)", gate.device(),
+                [&] { cpu_impl::gated_activation_bf16(gc, uc, act, y); });
+    } else {
+      y = ops::gated_activation(gate, up, act);
+    }
   }
   const Tensor gs = gate.detach(), us = up.detach();
   const bool want_gate = gate.autograd() != nullptr, want_up = up.autograd() != nullptr;
@@ -282,10 +291,11 @@ Tensor gated_activation(const Tensor& gate, const Tensor& up, Activation act) {
     const Tensor gc = gs.contiguous(), uc = us.contiguous(), grad = g.contiguous();
     on_device("gated_activation backward", g.device(), [&] {
       cpu_impl::gated_activation_backward(gc, uc, act, grad, want_gate ? &dgate : nullptr,
-                                          want_up ? &dup : nullptr);
+                                          want_up ? &dup : nullptr, bf16);
     });
     return std::vector<Tensor>{dgate, dup};
   });
+  if (bf16) autograd::mark_bf16(y);
   return y;
 }
 

@@ -7,10 +7,9 @@
 
 namespace transformers::ops::recorded {
 
-namespace {
-
-// f32 values rounded to the nearest bf16 (ties to even), kept in f32.
 Tensor bf16_values(const Tensor& t) { return ops::cast(ops::cast(t, DType::BF16), DType::F32); }
+
+namespace {
 
 // torch.autocast(cpu, bfloat16)'s linear: x, W and b cast to bf16, one GEMM accumulating in f32,
 // the output bf16. Its backward runs in bf16 too: the incoming gradient is rounded to bf16, and
@@ -45,6 +44,7 @@ Tensor autocast_linear(const Tensor& x, const Tensor& weight, const Tensor* bias
                      return std::vector<Tensor>{want_x ? bf16_values(dx).view(x_shape) : Tensor{},
                                                 want_w ? bf16_values(dw) : Tensor{}, want_b ? bf16_values(db) : Tensor{}};
                    });
+  autograd::mark_bf16(y);
   return y;
 }
 

@@ -43,4 +43,7 @@ void refuse(const char* op, std::initializer_list<const Tensor*> inputs);
 // The gradient of a broadcast operand: g summed over the dimensions `shape` was broadcast along.
 Tensor reduce_to(const Tensor& g, const Shape& shape);
 
+// f32 values rounded to the nearest bf16 (ties to even), kept in f32 (bf16 autocast's casts).
+Tensor bf16_values(const Tensor& t);
+
 }  // namespace transformers::ops::recorded

@@ -52,6 +52,8 @@ class TrainableCausalLM : public TrainableModel {
     return causal_lm_evaluate(*model_, batch);
   }
 
+  float eval_loss(const Batch& batch) override { return causal_lm_eval_loss(*model_, batch); }
+
   double training_loss(const Batch& batch, int64_t num_items_in_batch) override {
     return causal_lm_training_loss(*model_, batch, num_items_in_batch);
   }
@@ -119,6 +121,18 @@ std::pair<double, int64_t> causal_lm_evaluate(const CausalLM& model, const Batch
   autograd::NoGrad off;
   const Tensor loss_sum = summed_loss(model, batch);
   return {ops::to_float_vector(loss_sum)[0], count_shifted_targets(batch.labels)};
+}
+
+float causal_lm_eval_loss(const CausalLM& model, const Batch& batch) {
+  // Under bf16 autocast the forward must take the recording path, where ops emulate torch's bf16
+  // arithmetic (the inference kernels never round); the graph it records is dropped unused.
+  autograd::GradMode grad(autograd::autocast_bf16());
+  const RouterAuxLoss aux(model);
+  const Tensor loss_sum = summed_loss(model, batch);
+  // cross_entropy's mean in float32, then (MoE) + router_aux_loss_coef · aux in float32.
+  const float mean = static_cast<float>(ops::to_float_vector(loss_sum)[0] /
+                                        static_cast<double>(count_shifted_targets(batch.labels)));
+  return aux.active() ? mean + ops::to_float_vector(aux.weighted_loss(mask_of(batch)))[0] : mean;
 }
 
 Tensor shift_labels(const Tensor& labels) {

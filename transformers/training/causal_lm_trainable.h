@@ -27,13 +27,16 @@ std::unique_ptr<TrainableModel> make_trainable(std::unique_ptr<CausalLM> model);
 // What forward_backward and evaluate do on any causal LM whose trainable tensors are autograd
 // leaves (shared with training/lora.h). A MoE config with output_router_logits true adds
 // router_aux_loss_coef · the load-balancing loss (training/router_aux_loss.h) to the training
-// loss, as v5's forward does when given labels; evaluate reports the language-model loss alone.
+// loss, as v5's forward does when given labels; evaluate reports the language-model loss alone,
+// eval_loss the batch's mean cross-entropy with the same term (what v5's evaluation averages),
+// under bf16 autocast when it is on (through the recording path, whose ops emulate it).
 float causal_lm_forward_backward(const CausalLM& model, const Batch& batch,
                                  int64_t num_items_in_batch);
 // The loss forward_backward returns, computed without gradients (in double after the forward):
 // what finite-difference checks differentiate.
 double causal_lm_training_loss(const CausalLM& model, const Batch& batch, int64_t num_items_in_batch);
 std::pair<double, int64_t> causal_lm_evaluate(const CausalLM& model, const Batch& batch);
+float causal_lm_eval_loss(const CausalLM& model, const Batch& batch);
 
 // The labels ForCausalLMLoss predicts: labels [B, L] shifted left by one, kIgnoreIndex last.
 Tensor shift_labels(const Tensor& labels);

@@ -74,6 +74,8 @@ std::pair<double, int64_t> LoraModel::evaluate(const Batch& batch) {
   return causal_lm_evaluate(*model_, batch);
 }
 
+float LoraModel::eval_loss(const Batch& batch) { return causal_lm_eval_loss(*model_, batch); }
+
 double LoraModel::training_loss(const Batch& batch, int64_t num_items_in_batch) {
   return causal_lm_training_loss(*model_, batch, num_items_in_batch);
 }

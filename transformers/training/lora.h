@@ -37,6 +37,7 @@ class LoraModel : public TrainableModel {
   float forward_backward(const Batch& batch, int64_t num_items_in_batch) override;
   void set_random_stream(uint64_t key) override { stream_ = key; }
   std::pair<double, int64_t> evaluate(const Batch& batch) override;
+  float eval_loss(const Batch& batch) override;
   double training_loss(const Batch& batch, int64_t num_items_in_batch) override;
   // Writes the adapter (adapter_model.safetensors + adapter_config.json), not the base.
   void save_pretrained(const std::filesystem::path& folder) const override;

@@ -46,8 +46,16 @@ class TrainableModel {
   // The random stream of the next forward_backward (dropout masks): the Trainer derives it from
   // (seed, global_step, micro-batch), so a resumed run draws the masks the uninterrupted one drew.
   virtual void set_random_stream(uint64_t /*key*/) {}
-  // No gradients: the summed cross-entropy of the shifted targets and their number.
+  // No gradients: the summed cross-entropy of the shifted targets and their number (the
+  // language-model loss alone).
   virtual std::pair<double, int64_t> evaluate(const Batch& batch) = 0;
+  // No gradients: the loss v5's prediction_step reads from the model for one eval batch (compute_loss
+  // without num_items_in_batch): the float32 mean cross-entropy of the shifted targets, plus any
+  // term the model's forward adds (the MoE auxiliary loss). The Trainer's eval_loss averages it.
+  virtual float eval_loss(const Batch& batch) {
+    const auto [loss_sum, targets] = evaluate(batch);
+    return static_cast<float>(loss_sum / static_cast<double>(targets));
+  }
   // No gradients: the loss forward_backward would return (what finite differences check); the
   // cross-entropy mean unless the model adds a term (the MoE auxiliary loss). No dropout.
   virtual double training_loss(const Batch& batch, int64_t num_items_in_batch) {

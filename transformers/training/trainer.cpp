@@ -252,9 +252,10 @@ OrderedJson Trainer::evaluate() {
   for (size_t begin = 0; begin < eval_dataset_.size(); begin += batch_size, ++batches) {
     std::vector<const Example*> rows;
     for (size_t i = begin; i < std::min(eval_dataset_.size(), begin + batch_size); ++i) rows.push_back(&eval_dataset_[i]);
-    const auto [loss_sum, targets] = model_.evaluate(collate(rows, pad_token_id_));
-    // The model's mean loss of the batch in float32, repeated once per row (evaluation_loop).
-    const float batch_loss = static_cast<float>(loss_sum / static_cast<double>(targets));
+    // The model's loss of the batch in float32, repeated once per row (evaluation_loop); with
+    // bf16, under the autocast of the training forward (accelerate wraps the model's forward).
+    const autograd::AutocastBf16 autocast(args_.bf16);
+    const float batch_loss = model_.eval_loss(collate(rows, pad_token_id_));
     weighted_loss += static_cast<double>(batch_loss) * static_cast<double>(rows.size());
   }
   const double eval_loss = weighted_loss / static_cast<double>(eval_dataset_.size());

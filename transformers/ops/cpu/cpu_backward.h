@@ -25,9 +25,14 @@ void layer_norm_backward(const Tensor& x, const Tensor* weight, float eps, const
                          Tensor& dx, Tensor* dw, Tensor* db);
 // dx = dy * act'(x).
 void activation_backward(const Tensor& x, Activation act, const Tensor& dy, Tensor& dx);
-// y = act(gate) * up: dgate = dy * up * act'(gate), dup = dy * act(gate).
+// y = act(gate) * up: dgate = dy * up * act'(gate), dup = dy * act(gate). bf16: both halves were
+// bf16 tensors under torch's autocast, y = r(act_bf16(gate) * up) with r() rounding to bf16 and
+// act_bf16 torch's bf16 kernel (SiLU rounds each step), and the backward rounds as torch's bf16 ops
+// do: g = r(dy), dup = r(g * act_bf16(gate)), dgate = act's bf16 backward of r(g * up).
 void gated_activation_backward(const Tensor& gate, const Tensor& up, Activation act,
-                               const Tensor& dy, Tensor* dgate, Tensor* dup);
+                               const Tensor& dy, Tensor* dgate, Tensor* dup, bool bf16 = false);
+// The forward of the bf16 case above: out = r(act_bf16(gate) * up).
+void gated_activation_bf16(const Tensor& gate, const Tensor& up, Activation act, Tensor& out);
 // y = softmax(x) over rows of the last dimension: dx = y * (dy - sum(dy * y)).
 void softmax_backward(const Tensor& y, const Tensor& dy, Tensor& dx);
 // y = sigmoid(x): dx = dy * y * (1 - y).
@@ -46,6 +51,15 @@ void tanh_backward(const Tensor& y, float cap, const Tensor& dy, Tensor& dx);
 // [B, Hkv, T, D/Dv], contiguous. Probabilities recomputed with the forward's masking rules.
 void attention_backward(const Tensor& q, const Tensor& k, const Tensor& v, const AttentionParams& p,
                         const Tensor& dout, Tensor& dq, Tensor& dk, Tensor& dv);
+
+// attention_bf16_op.cpp: the same operands as attention_backward, computed as the eager attention
+// runs under torch's bf16 CPU autocast (bf16 matmuls, f32 softmax; see the file). out [B, L, Hq * Dv]
+// contiguous. k_holds_bf16 / v_holds_bf16: the input was a bf16 tensor in torch, so the heads of a
+// KV group sum their gradients in bf16.
+void attention_bf16(const Tensor& q, const Tensor& k, const Tensor& v, const AttentionParams& p, Tensor& out);
+void attention_bf16_backward(const Tensor& q, const Tensor& k, const Tensor& v, const AttentionParams& p,
+                             const Tensor& dout, bool k_holds_bf16, bool v_holds_bf16, Tensor& dq, Tensor& dk,
+                             Tensor& dv);
 
 // loss_op.cpp: logits [N, V], labels I64 [N] (ignore_index rows skipped; the others in [0, V)).
 // The summed cross-entropy, each row's log-sum-exp in double.

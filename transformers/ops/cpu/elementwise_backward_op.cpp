@@ -5,6 +5,7 @@
 #include <cmath>
 #include <vector>
 
+#include "transformers/core/half.h"
 #include "transformers/core/thread_pool.h"
 #include "transformers/ops/cpu/cpu_backward.h"
 
@@ -37,6 +38,23 @@ std::pair<double, double> activation_and_slope(double x, Activation act) {
       return {x > 0 ? x : 0.0, x > 0 ? 1.0 : 0.0};
   }
   return {0.0, 0.0};
+}
+
+// An activation of a bf16 tensor as torch 1.13's CPU kernels compute it. SiLU evaluates
+// x / (1 + exp(-x)) and its backward dy · s · (1 + x · (1 - s)), s = 1 / (1 + exp(-x)), in bf16
+// arithmetic: every operation rounded (checked against torch bit for bit by
+// tests/training/tools/train_bf16_autocast_reference.py's trace). The others are taken as computed
+// in float and rounded once.
+float activation_bf16(float x, Activation act) {
+  if (act == Activation::SiLU) return bf16_round(x / bf16_round(1.0f + bf16_round(std::exp(-x))));
+  return bf16_round(static_cast<float>(activation_and_slope(x, act).first));
+}
+float activation_backward_bf16(float x, float dy, Activation act) {
+  if (act == Activation::SiLU) {
+    const float s = bf16_round(1.0f / bf16_round(1.0f + bf16_round(std::exp(-x))));
+    return bf16_round(bf16_round(dy * s) * bf16_round(1.0f + bf16_round(x * bf16_round(1.0f - s))));
+  }
+  return bf16_round(static_cast<float>(dy * activation_and_slope(x, act).second));
 }
 
 int64_t rows_of(const Tensor& x) { return x.numel() / std::max<int64_t>(x.size(-1), 1); }
@@ -119,18 +137,32 @@ void activation_backward(const Tensor& x, Activation act, const Tensor& dy, Tens
 }
 
 void gated_activation_backward(const Tensor& gate, const Tensor& up, Activation act,
-                               const Tensor& dy, Tensor* dgate, Tensor* dup) {
+                               const Tensor& dy, Tensor* dgate, Tensor* dup, bool bf16) {
   const int64_t n = gate.numel();
   const float *gs = gate.data<float>(), *us = up.data<float>(), *g = dy.data<float>();
   float* dg = dgate ? dgate->data<float>() : nullptr;
   float* du = dup ? dup->data<float>() : nullptr;
   ThreadPool::global().parallel_for(n, 4096, [&](int64_t begin, int64_t end) {
     for (int64_t i = begin; i < end; ++i) {
+      if (bf16) {
+        const float gi = bf16_round(g[i]);
+        if (dg) dg[i] = activation_backward_bf16(gs[i], bf16_round(gi * us[i]), act);
+        if (du) du[i] = bf16_round(gi * activation_bf16(gs[i], act));
+        continue;
+      }
       const auto [a, slope] = activation_and_slope(gs[i], act);
       if (dg) dg[i] = static_cast<float>(g[i] * us[i] * slope);
       if (du) du[i] = static_cast<float>(g[i] * a);
     }
   });
+}
+
+void gated_activation_bf16(const Tensor& gate, const Tensor& up, Activation act, Tensor& out) {
+  const int64_t n = gate.numel();
+  const float *gs = gate.data<float>(), *us = up.data<float>();
+  float* y = out.data<float>();
+  for (int64_t i = 0; i < n; ++i)
+    y[i] = bf16_round(activation_bf16(gs[i], act) * us[i]);
 }
 
 void softmax_backward(const Tensor& y, const Tensor& dy, Tensor& dx) {
