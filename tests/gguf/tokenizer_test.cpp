@@ -6,6 +6,7 @@
 
 #include <sentencepiece_processor.h>
 
+#include <cmath>
 #include <fstream>
 
 #include "common/npm_package.h"
@@ -188,6 +189,44 @@ TEST(GgufTokenizer, SentencePieceVocabularyWithoutScoresIsAnError) {
   } catch (const FormatError& e) {
     EXPECT_NE(std::string(e.what()).find("tokenizer.ggml.scores"), std::string::npos) << e.what();
   }
+}
+
+// A stranger's vocabulary: a NaN score (it would break the merge order's sort) and pieces long
+// enough that rebuilding their merges would run for hours are FormatErrors naming the key.
+TEST(GgufTokenizer, HostileSentencePieceVocabulariesAreErrors) {
+  auto expect_refused = [](const std::filesystem::path& path, const std::string& key) {
+    try {
+      Tokenizer::from_pretrained(path);
+      ADD_FAILURE() << path << " loaded";
+    } catch (const FormatError& e) {
+      EXPECT_NE(std::string(e.what()).find(key), std::string::npos) << e.what();
+    }
+  };
+  const auto dir = scratch_dir("gguf_tokenizer_hostile");
+  {
+    GgufWriter w;
+    w.set_string("general.architecture", "llama");
+    w.set_string("tokenizer.ggml.model", "llama");
+    w.set_strings("tokenizer.ggml.tokens", {"<unk>", "a", "b", "ab"});
+    w.set_f32s("tokenizer.ggml.scores", {0, -1, std::nanf(""), -2});
+    w.write(dir / "nan.gguf");
+  }
+  expect_refused(dir / "nan.gguf", "tokenizer.ggml.scores[2]");
+  {
+    std::vector<std::string> tokens{"<unk>"};
+    std::vector<float> scores{0};
+    for (int n = 1; n <= 1200; ++n) {
+      tokens.push_back(std::string(static_cast<size_t>(n), 'a'));
+      scores.push_back(-static_cast<float>(n));
+    }
+    GgufWriter w;
+    w.set_string("general.architecture", "llama");
+    w.set_string("tokenizer.ggml.model", "llama");
+    w.set_strings("tokenizer.ggml.tokens", tokens);
+    w.set_f32s("tokenizer.ggml.scores", scores);
+    w.write(dir / "long.gguf");
+  }
+  expect_refused(dir / "long.gguf", "tokenizer.ggml.tokens");
 }
 
 TEST(GgufTokenizer, GenerateFromTheGgufFileEqualsTheFolder) {

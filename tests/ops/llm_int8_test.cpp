@@ -142,6 +142,43 @@ TEST_P(LlmInt8Product, MatchesTheDefinition) {
     }
 }
 
+// A file may hold -128 in CB (bitsandbytes never writes it; a stranger's checkpoint can): every
+// tier multiplies it as -128, as the scalar reference does (the sign trick negates the weights'
+// signs onto x, since -(-128) does not fit int8).
+TEST_P(LlmInt8Product, MinusOneTwentyEightInTheWeightsIsMinusOneTwentyEight) {
+  const cpu::Kernels& tier = *cpu::kernels_for(GetParam());
+  std::mt19937 rng(5);
+  const int64_t K = 128, N = 9, M = 3;
+  const auto w = testing::random_floats(N * K, rng, 0.2f);
+  const auto x = testing::random_floats(M * K, rng);
+  std::vector<unsigned char> wq(dtype_nbytes(DType::LLM_INT8, N * K));
+  for (int64_t n = 0; n < N; ++n) cpu::quantize_llm_int8_row(w.data() + n * K, wq.data() + n * 2 * 72, K, 0.0f);
+  for (int64_t n = 0; n < N; ++n)
+    for (int64_t j : {0, 5, 31, 32, 63}) wq[n * 2 * 72 + 72 + 8 + j] = 0x80;  // second block of each row
+  // The definition, in double: x quantized per row (absmax / 127), times CB as stored.
+  std::vector<float> want(M * N);
+  for (int64_t m = 0; m < M; ++m) {
+    float sca = 0;
+    for (int64_t k = 0; k < K; ++k) sca = std::max(sca, std::fabs(x[m * K + k]));
+    for (int64_t n = 0; n < N; ++n) {
+      float scb;
+      std::memcpy(&scb, wq.data() + n * 2 * 72, 4);
+      long long acc = 0;
+      for (int64_t k = 0; k < K; ++k) {
+        const auto q = static_cast<int8_t>(wq[n * 2 * 72 + (k / 64) * 72 + 8 + k % 64]);
+        acc += static_cast<long long>(std::nearbyint(x[m * K + k] * (127.0f / sca))) * q;
+      }
+      want[m * N + n] = static_cast<float>(static_cast<double>(acc) * sca * scb * 6.200124e-05);
+    }
+  }
+  for (const cpu::Kernels* k : {&cpu::reference_kernels(), &tier}) {
+    std::vector<float> y(M * N, 7.0f);
+    k->linear(x.data(), M, K, K, wq.data(), DType::LLM_INT8, N, nullptr, y.data(), N, nullptr);
+    for (int64_t i = 0; i < M * N; ++i)
+      EXPECT_NEAR(y[i], want[i], 1e-6 * (1.0 + std::fabs(want[i]))) << k->name << " element " << i;
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(Tiers, LlmInt8Product, ::testing::ValuesIn(testing::vector_tiers()), testing::tier_label);
 
 // The outlier columns matter: with them the product is closer to x·Wᵀ in f32 than all-int8 is,

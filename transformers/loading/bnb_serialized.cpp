@@ -2,6 +2,7 @@
 
 #include <cmath>
 #include <cstring>
+#include <limits>
 #include <set>
 
 #include "transformers/core/error.h"
@@ -109,7 +110,11 @@ class Bnb4bitRepackOp : public ConversionOp {
                "': nested_blocksize ", nb, " is not supported (", cpu::kBnbNestedBlock, ")");
     TCPP_CHECK(qs.contains("nested_offset") && qs["nested_offset"].is_number(), FormatError, "bitsandbytes tensor '",
                state_key, "': quant_state field 'nested_offset' must be a number");
-    const float offset = static_cast<float>(qs["nested_offset"].get<double>());
+    const double offset_value = qs["nested_offset"].get<double>();
+    TCPP_CHECK(std::isfinite(offset_value) && std::fabs(offset_value) <= std::numeric_limits<float>::max(),
+               FormatError, "bitsandbytes tensor '", state_key, "': quant_state field 'nested_offset' ", offset_value,
+               " is not a finite float");
+    const float offset = static_cast<float>(offset_value);
     expect(q.dtype() == DType::U8 && q.numel() == blocks, wkey + ".absmax", q,
            detail::concat("uint8 [", blocks, "] (double-quantized)"));
     const int64_t groups = (blocks + nb - 1) / nb;
@@ -223,6 +228,8 @@ std::vector<std::pair<std::string, Tensor>> bnb_serialized_tensors(const std::st
         if (k == 0) std::memcpy(scb.data<float>() + n, b, 4);
         std::memcpy(q + n * K + k, b + 8, cpu::kInt8RowBlock);
       }
+    TCPP_CHECK(name.ends_with(".weight"), ValueError, "bitsandbytes layout: LLM.int8 tensor '", name,
+               "' is not a module's .weight");
     const std::string module = name.substr(0, name.size() - 7);  // without ".weight"
     const uint8_t row_major = 0;
     out.emplace_back(name, cb);

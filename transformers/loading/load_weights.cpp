@@ -131,6 +131,11 @@ LoadReport load_weights(nn::Module& module, const SafetensorsCheckpoint& ck, con
         continue;
       }
       Tensor t = tensor;
+      // A packed integer tensor that no repacking rule consumed (an 8-bit file under a 4-bit
+      // config, a missing scale tensor): name it, rather than failing in a cast below.
+      TCPP_CHECK(is_floating(t.dtype()) || is_block_dtype(t.dtype()), FormatError, "tensor '", key, "' of dtype ",
+                 dtype_safetensors_name(t.dtype()), " is not a weight the ", o.prequantized,
+                 " quantization_config can repack (a tensor of its layout missing, or another method's file)");
       // Vectors are computed in f32, but a model loaded in bf16/f16 has them rounded to that
       // dtype (as Transformers stores them), so they are rounded once here.
       if (p.role == nn::ParamRole::Vector && o.dtype != DType::F32 && t.dtype() == DType::F32) t = ops::cast(t, o.dtype);

@@ -24,7 +24,7 @@ std::pair<int64_t, int64_t> visible_keys(const AttentionParams& p, int64_t qpos,
 }
 
 Tensor attention(const Tensor& q, const Tensor& k, const Tensor& v, const AttentionParams& p) {
-  if (autograd::recording({&q, &k, &v})) [[unlikely]] return recorded::attention(q, k, v, p);
+  // Checked before the recorded path too: its bf16 autocast kernel indexes by these shapes.
   checks::require_one_device("attention", {&q, &k, &v, p.key_padding_mask});
   for (const Tensor* t : {&q, &k, &v})
     TCPP_CHECK(t->dtype() == DType::F32 && t->dim() == 4 && t->stride(3) == 1, ShapeError,
@@ -37,6 +37,7 @@ Tensor attention(const Tensor& q, const Tensor& k, const Tensor& v, const Attent
              " do not fit");
   if (p.key_padding_mask)
     checks::require_key_padding_mask(*p.key_padding_mask, B, p.key_position + T, "attention");
+  if (autograd::recording({&q, &k, &v})) [[unlikely]] return recorded::attention(q, k, v, p);
   Tensor out = Tensor::empty({B, L, Hq * v.size(3)}, DType::F32, q.device());
   on_device("attention", q.device(), [&] { cpu_impl::attention(q, k, v, p, out); });
   return out;

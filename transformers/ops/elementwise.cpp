@@ -233,6 +233,12 @@ void activation_(Tensor& x, Activation act) {
 }
 
 Tensor gated_activation(const Tensor& gate, const Tensor& up, Activation act) {
+  // Checked before the recorded path too: its bf16 autocast kernel takes both as one shape.
+  require_f32(gate, "gated_activation");
+  require_f32(up, "gated_activation");
+  checks::require_one_device("gated_activation", {&gate, &up});
+  TCPP_CHECK(gate.shape() == up.shape(), ShapeError, "gated_activation: shapes differ: ", gate.describe(), " and ",
+             up.describe());
   if (autograd::recording({&gate, &up})) [[unlikely]] return recorded::gated_activation(gate, up, act);
   if (act == Activation::SiLU) return binary(gate, up, "gated_activation", cpu_impl::silu_mul);
   if (act == Activation::GELUTanh)

@@ -1,6 +1,7 @@
 #include "transformers/tokenization/gguf_spm_vocab.h"
 
 #include <algorithm>
+#include <cmath>
 #include <map>
 #include <string_view>
 #include <unordered_map>
@@ -14,6 +15,9 @@ constexpr char kSpace[] = "\xE2\x96\x81";  // "▁", SentencePiece's space marke
 // The score of tokens no merge makes: below every merge's, and read back as "never merged".
 // (SentencePiece itself scores some pieces -1e9, Llama 2's runs of spaces: those do merge.)
 constexpr float kNeverMerged = -1e30f;
+// Sum of the squared byte lengths of the pieces merges are rebuilt from: about 4e7 for Gemma's
+// 256k pieces; 5.4e8 is a fraction of a second of hashing, and a hostile file stops there.
+constexpr int64_t kMaxMergeWork = int64_t{1} << 29;
 
 bool is_byte_token(const std::string& t) {
   auto hex = [](char c) { return (c >= '0' && c <= '9') || (c >= 'A' && c <= 'F') || (c >= 'a' && c <= 'f'); };
@@ -54,18 +58,29 @@ size_t utf8_length(unsigned char lead) { return lead < 0x80 ? 1 : lead < 0xE0 ? 
 
 }  // namespace
 
-std::vector<std::string> tokenizer_json_merges(const Json& model, const std::string& where) {
-  std::vector<std::string> out;
+std::vector<std::pair<std::string, std::string>> tokenizer_json_merge_pairs(const Json& model,
+                                                                           const std::string& where) {
+  std::vector<std::pair<std::string, std::string>> out;
   if (!model.contains("merges") || !model["merges"].is_array()) return out;
   for (const auto& m : model["merges"]) {
-    if (m.is_string()) {
-      out.push_back(m.get<std::string>());
+    if (m.is_string()) {  // "a b": split at the first space (the legacy form cannot hold one in a)
+      const std::string text = m.get<std::string>();
+      const size_t space = text.find(' ');
+      TCPP_CHECK(space != std::string::npos, FormatError, where, ": model.merges[", out.size(), "] '", text,
+                 "' is not a pair");
+      out.emplace_back(text.substr(0, space), text.substr(space + 1));
     } else {
       TCPP_CHECK(m.is_array() && m.size() == 2 && m[0].is_string() && m[1].is_string(), FormatError, where,
                  ": model.merges entry");
-      out.push_back(m[0].get<std::string>() + " " + m[1].get<std::string>());
+      out.emplace_back(m[0].get<std::string>(), m[1].get<std::string>());
     }
   }
+  return out;
+}
+
+std::vector<std::string> tokenizer_json_merges(const Json& model, const std::string& where) {
+  std::vector<std::string> out;
+  for (auto& [left, right] : tokenizer_json_merge_pairs(model, where)) out.push_back(left + " " + right);
   return out;
 }
 
@@ -132,13 +147,12 @@ SpmVocabulary spm_vocabulary(const Json& tokenizer, int64_t vocab_size, const st
       const bool unknown = id >= 0 && id < count && v.types[id] == kUnknown && v.tokens[id] == content;
       place(id, content, unknown ? kUnknown : flag(added, "special") ? kControl : kUserDefined, "added token");
     }
-  const auto merges = tokenizer_json_merges(model, where);
+  const auto merges = tokenizer_json_merge_pairs(model, where);
   for (size_t rank = 0; rank < merges.size(); ++rank) {
-    const std::string& m = merges[rank];
-    const size_t space = m.find(' ');
-    TCPP_CHECK(space != std::string::npos, FormatError, where, ": model.merges[", rank, "] '", m, "' is not a pair");
-    const auto it = ids.find(m.substr(0, space) + m.substr(space + 1));
-    TCPP_CHECK(it != ids.end(), FormatError, where, ": model.merges[", rank, "] '", m, "' makes no vocabulary token");
+    const auto& [left, right] = merges[rank];
+    const auto it = ids.find(left + right);
+    TCPP_CHECK(it != ids.end(), FormatError, where, ": model.merges[", rank, "] '", left, " ", right,
+               "' makes no vocabulary token");
     float& score = v.scores[it->second];
     score = std::max(score, -static_cast<float>(rank));
   }
@@ -177,22 +191,33 @@ OrderedJson spm_tokenizer_json(const GgufFile& f, int64_t bos, int64_t eos, int6
     double score;
   };
   std::vector<Merge> merges;
+  // Bounds for a stranger's file: each split of a token hashes both halves, so the work grows with
+  // the square of a token's length (real pieces are a few dozen bytes), and the merges with its length.
+  int64_t work = 0;
+  const size_t max_merges = 64 * tokens.size() + 1024;
   for (size_t id = 0; id < tokens.size(); ++id) {
+    TCPP_CHECK(std::isfinite(scores[id]), FormatError, where, ": tokenizer.ggml.scores[", id, "] is not finite");
     const int64_t type = type_of(id);
     if ((type != kNormal && type != kUserDefined) || scores[id] <= kNeverMerged || tokens[id].empty()) continue;
     const std::string& t = tokens[id];
+    work += static_cast<int64_t>(t.size()) * static_cast<int64_t>(t.size());
+    TCPP_CHECK(work <= kMaxMergeWork, FormatError, where, ": tokenizer.ggml.tokens: pieces too long to rebuild ",
+               "merges from (token ", id, " is ", t.size(), " bytes)");
     const size_t first = merges.size();
     for (size_t at = utf8_length(static_cast<unsigned char>(t[0])); at < t.size();
          at += utf8_length(static_cast<unsigned char>(t[at]))) {
       const auto l = ids.find(std::string_view(t).substr(0, at)), r = ids.find(std::string_view(t).substr(at));
       if (l != ids.end() && r != ids.end()) merges.push_back({l->second, r->second, scores[id]});
     }
+    TCPP_CHECK(merges.size() <= max_merges, FormatError, where, ": tokenizer.ggml.tokens: more than ", max_merges,
+               " merges");
     std::sort(merges.begin() + static_cast<std::ptrdiff_t>(first), merges.end(),
               [](const Merge& a, const Merge& b) { return std::pair(a.left, a.right) < std::pair(b.left, b.right); });
   }
   std::stable_sort(merges.begin(), merges.end(), [](const Merge& a, const Merge& b) { return a.score > b.score; });
   OrderedJson merge_list = OrderedJson::array();
-  for (const Merge& m : merges) merge_list.push_back(tokens[m.left] + " " + tokens[m.right]);
+  // As pairs: a piece may hold a space (the "a b" form splits at the first one).
+  for (const Merge& m : merges) merge_list.push_back(OrderedJson::array({tokens[m.left], tokens[m.right]}));
 
   const OrderedJson replace_spaces = {{"type", "Replace"}, {"pattern", {{"String", " "}}}, {"content", kSpace}};
   OrderedJson normalizer = replace_spaces;

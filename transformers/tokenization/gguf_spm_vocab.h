@@ -23,7 +23,10 @@ namespace transformers::tokenization {
 // llama.cpp's token types (llama_token_type).
 enum GgufTokenType : int32_t { kNormal = 1, kUnknown = 2, kControl = 3, kUserDefined = 4, kUnused = 5, kByte = 6 };
 
-// model.merges of a BPE tokenizer.json as "left right" strings (either of its two spellings).
+// model.merges of a BPE tokenizer.json as (left, right) pairs, from either of its two spellings,
+// and as "left right" strings (GGUF's tokenizer.ggml.merges form).
+std::vector<std::pair<std::string, std::string>> tokenizer_json_merge_pairs(const Json& model,
+                                                                           const std::string& where);
 std::vector<std::string> tokenizer_json_merges(const Json& model, const std::string& where);
 
 // A BPE tokenizer.json with byte_fallback: SentencePiece's BPE converted by Transformers.

@@ -39,14 +39,15 @@ inline __m256i dot_int8(__m256i abs_x, __m256i signed_w) {
 }
 
 // LLM.int8's row dot (llm_int8.h): sum a[i] * b[i] in int32, 32 pairs a step with the sign trick
-// (both sides in [-127, 127]: |a| fits u8, pair sums stay below 2 * 127 * 127).
+// on b, the weights, which a file may hold as -128 (|b| <= 128 fits u8; a, the activations, is in
+// [-127, 127], so pair sums stay below 2 * 128 * 127 and never saturate).
 inline int32_t llm_int8_dot(const int8_t* a, const int8_t* b, int64_t n) {
   __m256i acc = _mm256_setzero_si256();
   int64_t i = 0;
   for (; i + 32 <= n; i += 32) {
     const __m256i x = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a + i));
     const __m256i w = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b + i));
-    acc = _mm256_add_epi32(acc, dot_int8(_mm256_sign_epi8(x, x), _mm256_sign_epi8(w, x)));
+    acc = _mm256_add_epi32(acc, dot_int8(_mm256_sign_epi8(w, w), _mm256_sign_epi8(x, w)));
   }
   __m128i s = _mm_add_epi32(_mm256_castsi256_si128(acc), _mm256_extracti128_si256(acc, 1));
   s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0x4e));
