@@ -15,6 +15,7 @@
 
 #include "common/process.h"
 #include "training/golden_run.h"
+#include "training/reference_eval.h"
 #include "transformers/core/autograd.h"
 #include "transformers/ops/ops.h"
 #include "transformers/training/causal_lm_trainable.h"
@@ -172,17 +173,7 @@ TEST(Bf16Autocast, GoldenTrainCommandFollowsTorchAutocastTrace) {
 TEST(Bf16Autocast, EvaluateRunsUnderAutocastAsTorchDoes) {
   const Json ref = read_json_file(std::filesystem::path(TCPP_SOURCE_DIR) / "tests/training/data/train_bf16_autocast_reference.json").at("eval");
   auto model = training::load_trainable_causal_lm(transformers::testing::shared_path("train_golden"));
-  std::vector<training::Example> rows;
-  for (const Json& row : ref.at("rows")) {
-    const auto ids = row.get<std::vector<int64_t>>();
-    rows.push_back({ids, ids});
-  }
-  training::TrainingArguments args;
-  args.output_dir = transformers::testing::scratch_dir("bf16_eval_out").string();
-  args.per_device_eval_batch_size = ref.at("per_device_eval_batch_size").get<int64_t>();
-  args.bf16 = true;
-  training::Trainer trainer(*model, args, {}, rows, 0);
-  const double got = trainer.evaluate().at("eval_loss").get<double>();
+  const double got = transformers::testing::reference_eval_loss(*model, ref, "bf16_eval_out", true, 0);
   const double want = ref.at("eval_loss").get<double>(), f32 = ref.at("eval_loss_float32").get<double>();
   std::cout << std::setprecision(9) << "eval_loss bf16 " << got << " torch " << want << " (f32 " << f32 << ")\n";
   ASSERT_GT(std::abs(want - f32), 5e-6) << "the reference's bf16 effect is too small to tell apart";

@@ -11,6 +11,7 @@
 #include <fstream>
 
 #include "common/test_util.h"
+#include "training/reference_eval.h"
 #include "transformers/core/autograd.h"
 #include "transformers/io/json.h"
 #include "transformers/ops/ops.h"
@@ -89,16 +90,8 @@ TEST(RouterAuxLoss, EvalLossIncludesTheAuxiliaryLossAsV5Does) {
   std::filesystem::copy_file(golden / "model.safetensors", dir / "model.safetensors");
   auto model = training::load_trainable_causal_lm(dir);
 
-  std::vector<training::Example> rows;
-  for (const Json& row : expected.at("rows")) {
-    const auto ids = row.get<std::vector<int64_t>>();
-    rows.push_back({ids, ids});
-  }
-  training::TrainingArguments args;
-  args.output_dir = transformers::testing::scratch_dir("router_aux_eval_out").string();
-  args.per_device_eval_batch_size = expected.at("per_device_eval_batch_size").get<int64_t>();
-  training::Trainer trainer(*model, args, {}, rows, config.at("pad_token_id").get<int64_t>());
-  const double eval_loss = trainer.evaluate().at("eval_loss").get<double>();
+  const double eval_loss = transformers::testing::reference_eval_loss(*model, expected, "router_aux_eval_out", false,
+                                                                     config.at("pad_token_id").get<int64_t>());
   const double want = expected.at("eval_loss").get<double>(), lm_only = expected.at("eval_loss_lm_only").get<double>();
   ASSERT_GT(want - lm_only, 0.1) << "the reference's auxiliary term is too small to tell apart";
   EXPECT_NEAR(eval_loss, want, 2e-6 * want);
