@@ -4,17 +4,29 @@
 #include <cstring>
 #include <new>
 
+#include <sys/mman.h>
+
 namespace transformers {
 
 namespace {
+
+constexpr size_t kHugePage = size_t{2} << 20;
+constexpr size_t kHugeThreshold = size_t{4} << 20;
 
 class CpuAllocator final : public Allocator {
  public:
   Device device() const override { return Device::CPU; }
   void* allocate(size_t nbytes, bool zero) override {
-    const size_t rounded = nbytes == 0 ? 64 : (nbytes + 63) / 64 * 64;  // aligned_alloc wants a multiple
-    void* p = std::aligned_alloc(64, rounded);
+    // Large buffers (weights converted or quantized at load, prompt activations) start on a 2 MiB
+    // boundary and ask for transparent huge pages: one page fault and one TLB entry per 2 MiB
+    // instead of per 4 KiB. Converting Qwen2.5-0.5B from f32 to bf16 at load spent more time
+    // zeroing 4 KiB pages on first touch than converting.
+    const bool huge = nbytes >= kHugeThreshold;
+    const size_t align = huge ? kHugePage : 64;
+    const size_t rounded = nbytes == 0 ? align : (nbytes + align - 1) / align * align;  // aligned_alloc wants a multiple
+    void* p = std::aligned_alloc(align, rounded);
     if (!p) throw std::bad_alloc();
+    if (huge) ::madvise(p, rounded, MADV_HUGEPAGE);  // advice only: without THP it changes nothing
     if (zero) std::memset(p, 0, rounded);
     return p;
   }

@@ -248,10 +248,12 @@ void from_f32(const float* src, void* dst, DType dt, int64_t n) {
   switch (dt) {
     case DType::F32: std::memcpy(dst, src, static_cast<size_t>(n) * sizeof(float)); return;
     case DType::BF16: {
-      // Round to nearest even with quiet NaNs, as PyTorch (the scalar form is exact; this runs
-      // once per weight at load, not per token).
+      // Round to nearest even with quiet NaNs, as PyTorch. Vectorised: a checkpoint stored in f32
+      // and run in bf16 goes through here whole at load (Qwen2.5-0.5B: 494 M weights).
       auto* d = static_cast<uint16_t*>(dst);
-      for (int64_t i = 0; i < n; ++i) d[i] = bf16_round_scalar(src[i]);
+      int64_t i = 0;
+      for (; i + kLanes <= n; i += kLanes) vstore_bf16(d + i, vload(src + i));
+      for (; i < n; ++i) d[i] = bf16_round_scalar(src[i]);
       return;
     }
     case DType::F16: {
