@@ -16,6 +16,8 @@
 #include "transformers/core/half.h"
 #include "transformers/io/json.h"
 #include "transformers/io/safetensors.h"
+#include "transformers/loading/conversion_ops.h"
+#include "transformers/loading/prequantized.h"
 #include "transformers/models/auto.h"
 #include "transformers/models/save.h"
 
@@ -431,6 +433,32 @@ TEST(Prequantized, BadConfigsAndTensorsNameTheKey) {
   expect_error_naming<FormatError>(
       [&] { load(write_pair("gptq_float", gptq_config({}), mxfp4_module)); },
       "quant_method is 'gptq' but the checkpoint has no tensor in that format (.qweight)");
+}
+
+// Found by fuzz/prequant_repack.cpp: a per-channel fp8 weight with no input features divided by
+// its zero-width block; a block size near INT64_MAX overflowed the rounded-up block count.
+TEST(Prequantized, Fp8WeightsWithoutColumnsOrWithHugeBlocksAreShapeErrors) {
+  const std::string m = "model.layers.0.self_attn.q_proj";
+  auto repack = [&](const loading::PrequantizedConfig& c, const Tensor& w, const Tensor& s) {
+    const auto rules = loading::prequantized_rules(c, {m + ".weight", m + ".weight_scale"});
+    ASSERT_EQ(rules.size(), 1u);
+    loading::TensorGroups groups{{w}, {s}};
+    loading::ConversionContext ctx;
+    ctx.target_key = m + ".weight";
+    for (const auto& op : rules[0].operations()) groups = op->convert(std::move(groups), ctx);
+  };
+  const loading::PrequantizedConfig per_channel{.method = "compressed-tensors", .scheme = "fp8", .block_rows = 1,
+                                                .block_cols = -1};
+  expect_error_naming<ShapeError>(
+      [&] { repack(per_channel, Tensor::zeros({4, 0}, DType::F8_E4M3), Tensor::zeros({4, 1}, DType::F32)); },
+      "0 input features are not whole blocks of 128");
+  // A block of INT64_MAX rows and columns: one scale for the whole matrix.
+  const loading::PrequantizedConfig huge{.method = "compressed-tensors", .scheme = "fp8",
+                                         .block_rows = INT64_MAX, .block_cols = INT64_MAX / 128 * 128};
+  repack(huge, Tensor::zeros({4, 128}, DType::F8_E4M3), Tensor::zeros({1, 1}, DType::F32));
+  expect_error_naming<ShapeError>(
+      [&] { repack(huge, Tensor::zeros({4, 128}, DType::F8_E4M3), Tensor::zeros({2, 1}, DType::F32)); },
+      "expected a float tensor [1, 1]");
 }
 
 // ---- bitsandbytes' serialized layout (loading/bnb_serialized.h), packed here from the layout of

@@ -61,7 +61,7 @@ struct LinearCase {
 std::vector<LinearCase> linear_cases() {
   std::vector<LinearCase> cases;
   const std::pair<int64_t, int64_t> nk[] = {{1, 1}, {7, 9}, {9, 33}, {33, 7}, {67, 100}, {130, 257}, {4099, 17}};
-  for (int64_t m : {1, 2, 3, 7, 8, 9, 17, 32, 33})
+  for (int64_t m : {1, 2, 3, 4, 5, 7, 8, 9, 17, 32, 33})
     for (auto [n, k] : nk) cases.push_back({m, n, k});
   // Long rows (a K that is not a multiple of 8) with many row tasks, for a few M only (the
   // scalar reference is slow).
@@ -97,7 +97,7 @@ TEST_P(LinearKernel, MatchesReferenceForEveryDtypeShapeBiasAndPool) {
     for (DType dt : {DType::F32, DType::BF16, DType::F16}) {
       auto w = random_weights(dt, c.N * c.K, rng);
       auto w_abs = w.abs();
-      const std::vector<float> x_seen = as_seen_by(fast.weight(dt), c.M >= cpu::kLinearGemmMinRows, x);
+      const std::vector<float> x_seen = as_seen_by(fast.weight(dt), cpu::linear_uses_gemm(fast.weight(dt), c.M), x);
       std::vector<float> x_abs = abs_of(x_seen), bias_abs = abs_of(bias);
       for (bool with_bias : {false, true}) {
         std::vector<float> want(c.M * ldy, kSentinel), scale(c.M * ldy, 0.0f);

@@ -316,10 +316,12 @@ class Fp8RepackOp : public RepackOp {
     TCPP_CHECK(w.dim() == 2 && w.dtype() == DType::F8_E4M3, ShapeError, "tensor '", module_of(ctx, ".weight"), "' is ",
                w.describe(), ", expected F8_E4M3 [out_features, in_features]");
     const int64_t N = w.size(0), K = w.size(1);
-    TCPP_CHECK(K % cpu::kF8Block == 0, ShapeError, "tensor '", module_of(ctx, ".weight"), "': ", K,
+    TCPP_CHECK(K > 0 && K % cpu::kF8Block == 0, ShapeError, "tensor '", module_of(ctx, ".weight"), "': ", K,
                " input features are not whole blocks of ", cpu::kF8Block);
     const int64_t rows = c_.block_rows, cols = c_.block_cols < 0 ? K : c_.block_cols;
-    const int64_t SN = (N + rows - 1) / rows, SK = (K + cols - 1) / cols;
+    // Rounded-up quotients written without N + rows - 1, which overflows for a block size near
+    // INT64_MAX in a stranger's config.
+    const int64_t SN = N / rows + (N % rows != 0), SK = K / cols + (K % cols != 0);
     const std::string skey = module_of(ctx, c_.method == "fp8" ? ".weight_scale_inv" : ".weight_scale");
     TCPP_CHECK(is_floating(s.dtype()) && s.shape() == Shape({SN, SK}), ShapeError, "tensor '", skey, "' is ",
                s.describe(), ", expected a float tensor ", shape_to_string({SN, SK}));

@@ -60,7 +60,7 @@ struct WeightKernels {
   // call, shared by every task of the call. Int8Blocks formats have no gemv: their gemm takes
   // every M, on activations quantized once per call.
   void (*convert_x)(const float* x, int64_t M, int64_t K, int64_t ldx, void* out);
-  // gemm's contract for kLinearGemmMinRows <= M <= kSmallGemmMaxRows (a decode step of several
+  // gemm's contract for kSmallGemmMinRows <= M <= kSmallGemmMaxRows (a decode step of several
   // sequences), x in gemm_activation too: W streamed from memory once at the GEMV's rate, with
   // M products per weight. nullptr: the driver uses gemm (or BLAS) for these M as well.
   void (*small_gemm)(const void* x, int64_t M, int64_t K, int64_t ldx, const void* w, int64_t n0, int64_t n1, float* y,
@@ -75,8 +75,16 @@ struct WeightKernels {
 
 // linear() uses gemm from this many rows of x on, gemv below.
 constexpr int64_t kLinearGemmMinRows = 8;
-// ... and small_gemm, where the format has one, up to this many rows.
+// ... and small_gemm, where the format has one, from this many rows (its tile reads each weight
+// once for up to 8 rows of x, where gemv's tiles of at most 4 rows read W twice from 5 rows on;
+// f32 and bf16 on Zen 5 measured it ahead from 4 rows, level at 2-3) up to this many rows.
+constexpr int64_t kSmallGemmMinRows = 4;
 constexpr int64_t kSmallGemmMaxRows = 32;
+// The rows of x from which linear() leaves the gemv for a gemm of the format.
+inline int64_t gemm_min_rows(const WeightKernels& wk) { return wk.small_gemm ? kSmallGemmMinRows : kLinearGemmMinRows; }
+// Whether linear() runs M rows of x through a gemm (gemm, small_gemm, panels or BLAS, on x in
+// the gemm's activation format) rather than the gemv.
+inline bool linear_uses_gemm(const WeightKernels& wk, int64_t M) { return !wk.gemv || M >= gemm_min_rows(wk); }
 // ... and the bf16 panels of dequant_rows_bf16, where the format has it, from this many rows on.
 constexpr int64_t kPanelGemmMinRows = 8;
 

@@ -464,7 +464,7 @@ void gemm_blocked(const typename Tile::X* x, int64_t M, int64_t K, int64_t ldx, 
   }
 }
 
-// The GEMM of a few rows of x (a decode step of several sequences, kLinearGemmMinRows <= M <=
+// The GEMM of a few rows of x (a decode step of several sequences, kSmallGemmMinRows <= M <=
 // kSmallGemmMaxRows): W is walked once, panel by panel of kSmallNR rows, each panel prefetched
 // while the one before it is multiplied, and each W vector loaded from memory once for up to
 // kSmallMR rows of x (further rows of x re-read the panel from L1). K is cut into blocks whose

@@ -1,6 +1,7 @@
 // y = x · Wᵀ (+ bias) on a vector tier: splits W's rows into tasks on the thread pool and calls
 // the tier's kernels for the weight format (kernels.h, WeightKernels). Two paths:
-//  - few rows of x (decode, M < kLinearGemmMinRows): gemv streams each row of W once, converting
+//  - few rows of x (decode, M < kSmallGemmMinRows, or kLinearGemmMinRows for a format without
+//    small_gemm): gemv streams each row of W once, converting
 //    bf16/f16 to f32 in registers; its speed is GB/s of weights read.
 //  - many rows (prompt processing): the tier's gemm when it has one, else each task converts
 //    blocks of its W rows to f32 (dequant_rows) into a thread-local buffer and calls
@@ -107,7 +108,7 @@ void linear_on(const float* x, int64_t M, int64_t K, int64_t ldx, const void* w,
   // prompt-sized M where they have bf16 panels (then the BF16 gemm multiplies, on bf16 x).
   const bool panels = wk.dequant_rows_bf16 && M >= kPanelGemmMinRows;
   const WeightKernels& gk = panels ? tier.weight(DType::BF16) : wk;  // whose gemm and convert_x run
-  const bool few_rows = M < kLinearGemmMinRows;
+  const bool few_rows = M < gemm_min_rows(wk);
   const bool gemm = panels || !few_rows || !wk.gemv;
   const bool small = !panels && gemm && wk.small_gemm && M <= kSmallGemmMaxRows;
   const bool blas = gemm && !panels && !small && !wk.gemm;
