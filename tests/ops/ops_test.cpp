@@ -3,6 +3,7 @@
 // against element-by-element placement, cast against core/half.h.
 #include <bit>
 #include <cmath>
+#include <cstring>
 #include <limits>
 #include <random>
 
@@ -87,6 +88,39 @@ TEST(Rope, RejectsMismatchedTables) {
 
 // ---------------------------------------------------------------------------------------------
 // embedding
+
+// linear_group runs each weight's tasks as linear() alone would, only in one dispatch: the values
+// are the separate calls', bit for bit (linear() itself is checked against the scalar reference
+// in kernels_test.cpp), for formats mixed in one group (q4_k_m puts Q4_K beside Q6_K), the decode,
+// small-M, panel and prompt paths, with and without biases.
+TEST(LinearGroup, EqualsSeparateLinearCallsBitForBit) {
+  std::mt19937 rng(77);
+  const int64_t K = 256;
+  const DType dtypes[] = {DType::F32, DType::BF16, DType::F16, DType::Q8_0, DType::Q4_0, DType::Q4_K, DType::Q6_K};
+  for (int64_t M : {1, 3, 5, 9, 40, 130}) {
+    Tensor x = random_tensor({M, K}, rng);
+    std::vector<Tensor> weights, biases;
+    for (size_t i = 0; i < std::size(dtypes); ++i) {
+      const int64_t N = 16 + 48 * static_cast<int64_t>(i);  // row counts that cut tasks differently
+      weights.push_back(ops::cast(random_tensor({N, K}, rng), dtypes[i]));
+      biases.push_back(random_tensor({N}, rng));
+    }
+    std::vector<ops::LinearWeights> parts;
+    for (size_t i = 0; i < weights.size(); ++i) parts.push_back({&weights[i], i % 2 ? &biases[i] : nullptr});
+    const std::vector<Tensor> ys = ops::linear_group(x, parts);
+    ASSERT_EQ(ys.size(), parts.size());
+    for (size_t i = 0; i < parts.size(); ++i) {
+      const Tensor want = ops::linear(x, weights[i], parts[i].bias);
+      ASSERT_EQ(ys[i].shape(), want.shape());
+      EXPECT_EQ(0, std::memcmp(ys[i].raw_data(), want.raw_data(), want.nbytes()))
+          << "M=" << M << " " << dtype_safetensors_name(dtypes[i]) << " differs by " << max_abs_diff(ys[i], want);
+    }
+  }
+  Tensor x = random_tensor({2, K}, rng);
+  Tensor w = random_tensor({8, K + 1}, rng);
+  EXPECT_THROW(ops::linear_group(x, {{&w}}), ShapeError);
+  EXPECT_TRUE(ops::linear_group(x, {}).empty());
+}
 
 TEST(Embedding, PicksRowsInEveryWeightDtype) {
   std::mt19937 rng(13);

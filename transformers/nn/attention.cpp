@@ -59,9 +59,10 @@ Tensor Attention::forward(const Tensor& x, const AttentionInputs& in, CacheLayer
     k = qkv.slice(2, H * D, (H + KV) * D).contiguous();
     v = qkv.slice(2, (H + KV) * D, (H + 2 * KV) * D).contiguous();
   } else {
-    q = q_proj->forward(x);
-    k = k_proj->forward(x);
-    v = v_proj->forward(x);
+    std::vector<Tensor> qkv = forward_group(x, {q_proj.get(), k_proj.get(), v_proj.get()});
+    q = std::move(qkv[0]);
+    k = std::move(qkv[1]);
+    v = std::move(qkv[2]);
   }
   if (q_norm && config_.qk_norm_full) {
     q = q_norm->forward(q);
@@ -126,7 +127,8 @@ Tensor GatedMLP::forward(const Tensor& x) const {
     return down_proj.forward(
         ops::gated_activation(gu.slice(last, 0, I).contiguous(), gu.slice(last, I, 2 * I).contiguous(), act_));
   }
-  return down_proj.forward(ops::gated_activation(gate_proj->forward(x), up_proj->forward(x), act_));
+  std::vector<Tensor> gate_up = forward_group(x, {gate_proj.get(), up_proj.get()});
+  return down_proj.forward(ops::gated_activation(gate_up[0], gate_up[1], act_));
 }
 
 DenseMLP::DenseMLP(int64_t hidden, int64_t intermediate, ops::Activation act, bool bias, const std::string& up_name,

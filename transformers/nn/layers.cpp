@@ -15,6 +15,19 @@ Tensor Linear::forward(const Tensor& x) const {
   return y;
 }
 
+std::vector<Tensor> forward_group(const Tensor& x, std::initializer_list<const Linear*> linears) {
+  std::vector<ops::LinearWeights> parts;
+  for (const Linear* l : linears) parts.push_back({&l->weight, l->bias.defined() ? &l->bias : nullptr});
+  std::vector<Tensor> ys = ops::linear_group(x, parts);
+  size_t i = 0;
+  for (const Linear* l : linears) {
+    if (l->adapter) [[unlikely]]
+      l->adapter->add_to(x, ys[i]);
+    ++i;
+  }
+  return ys;
+}
+
 Embedding::Embedding(int64_t num_embeddings, int64_t dim) {
   register_parameter("weight", &weight, {num_embeddings, dim}, ParamRole::Matrix);
   mark_parameter_lookup_table("weight");

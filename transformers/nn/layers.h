@@ -34,6 +34,10 @@ class Linear : public Module {
   int64_t in_, out_;
 };
 
+// Linear::forward of each of `linears` on one x, their products in one op (ops::linear_group):
+// the separate q/k/v or gate/up projections of a checkpoint, read back to back in decode.
+std::vector<Tensor> forward_group(const Tensor& x, std::initializer_list<const Linear*> linears);
+
 class Embedding : public Module {
  public:
   Embedding(int64_t num_embeddings, int64_t dim);

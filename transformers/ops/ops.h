@@ -42,6 +42,14 @@ Tensor embedding(const Tensor& weight, const Tensor& ids);
 
 // x [..., K] f32 · weight[N, K]ᵀ + bias[N] -> [..., N] f32.
 Tensor linear(const Tensor& x, const Tensor& weight, const Tensor* bias = nullptr);
+// linear() of one x with each of several weights (the separate q/k/v or gate/up projections of
+// one input), in one pass over the thread pool: the same values as the separate calls, without
+// a barrier between them. Recorded (autograd) as the separate calls.
+struct LinearWeights {
+  const Tensor* weight;
+  const Tensor* bias = nullptr;
+};
+std::vector<Tensor> linear_group(const Tensor& x, const std::vector<LinearWeights>& parts);
 
 Tensor add(const Tensor& a, const Tensor& b);
 void add_(Tensor& a, const Tensor& b);  // a += b

@@ -42,6 +42,8 @@ void layer_norm(const Tensor& x, const Tensor* weight, const Tensor* bias, float
 
 // linear_op.cpp: y = x · weightᵀ + bias, x contiguous f32 [..., K], y [..., N].
 void linear(const Tensor& x, const Tensor& weight, const Tensor* bias, Tensor& y);
+// ys[i] = x · parts[i].weightᵀ + parts[i].bias, in one dispatch of the pool.
+void linear_group(const Tensor& x, const std::vector<LinearWeights>& parts, std::vector<Tensor>& ys);
 
 // attention_op.cpp, attention_weights_op.cpp: out [B, L, Hq * Dv] and zero-filled [B, Hq, L, T].
 void attention(const Tensor& q, const Tensor& k, const Tensor& v, const AttentionParams& params,

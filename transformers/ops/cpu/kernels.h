@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <span>
 
 #include "transformers/core/dtype.h"
 #include "transformers/core/thread_pool.h"
@@ -164,8 +165,23 @@ const Kernels* kernels_for(Isa isa);
 // The table ops/ uses: selected_isa()'s, chosen once.
 const Kernels& kernels();
 
+// One weight of a linear call: y[m, n] = sum_k x[m, k] * w[n, k] (+ bias[n]) for n < N.
+struct LinearPart {
+  const void* w;
+  DType wdt;
+  int64_t N;
+  const float* bias;
+  float* y;
+  int64_t ldy;
+};
+
 // The linear driver of the vector tiers (linear_driver.cpp): splits W's rows over the pool and
-// calls the tier's WeightKernels (gemv for few rows of x, gemm or BLAS for many).
+// calls the tier's WeightKernels (gemv for few rows of x, gemm or BLAS for many). linear_group
+// multiplies one x by several weights (q/k/v, gate/up) with the tasks of all of them in one
+// dispatch of the pool, each part computed exactly as linear_on alone computes it: decode reads
+// the weights back to back, without a barrier and a wake-up of the pool between them.
+void linear_group(const Kernels& tier, const float* x, int64_t M, int64_t K, int64_t ldx,
+                  std::span<const LinearPart> parts, ThreadPool* pool);
 template <Isa I>
 void linear_on(const float* x, int64_t M, int64_t K, int64_t ldx, const void* w, DType wdt, int64_t N,
                const float* bias, float* y, int64_t ldy, ThreadPool* pool);

@@ -79,12 +79,11 @@ void panel_gemm_rows(const WeightKernels& wk, const WeightKernels& bf16, const v
   }
 }
 
-// x converted by wk.convert_x into a buffer of the calling thread (reused across calls), rows
-// split over the pool.
+// x converted by wk.convert_x into `buffer` (reused across calls), rows split over the pool.
 const void* converted_activations(const WeightKernels& wk, const float* x, int64_t M, int64_t K, int64_t ldx,
-                                  ThreadPool* pool) {
+                                  ThreadPool* pool, std::vector<float>& buffer) {
   const size_t row_bytes = static_cast<size_t>(activation_row_bytes(wk.gemm_activation, K));
-  thread_local std::vector<float> buffer;  // floats: the int8 rows' f32 scales stay aligned
+  // floats: the int8 rows' f32 scales stay aligned
   buffer.resize((static_cast<size_t>(M) * row_bytes + sizeof(float) - 1) / sizeof(float));
   char* out = reinterpret_cast<char*>(buffer.data());
   auto rows = [&](int64_t m0, int64_t m1) {
@@ -97,57 +96,102 @@ const void* converted_activations(const WeightKernels& wk, const float* x, int64
   return out;
 }
 
-}  // namespace
+// How one weight of a call is multiplied: the path its format and M take, its x in that path's
+// format, and its rows cut into tasks.
+struct PartPlan {
+  LinearPart part;
+  const WeightKernels* wk = nullptr;  // the weight format's kernels
+  const WeightKernels* gk = nullptr;  // whose gemm and convert_x run (BF16's on the panel path)
+  bool panels = false, small = false, gemm = false, blas = false;
+  const void* gx = nullptr;  // x as the gemm wants it
+  int64_t gldx = 0;
+  int64_t per = 0, tasks = 0;  // W rows per task, tasks
+};
 
-template <Isa I>
-void linear_on(const float* x, int64_t M, int64_t K, int64_t ldx, const void* w, DType wdt, int64_t N,
-               const float* bias, float* y, int64_t ldy, ThreadPool* pool) {
-  const Kernels& tier = *kernels_for(I);
-  const WeightKernels& wk = tier.weight(wdt);
+PartPlan plan_part(const Kernels& tier, const LinearPart& part, const float* x, int64_t M, int64_t K, int64_t ldx,
+                   ThreadPool* pool, std::vector<float>& buffer) {
+  PartPlan p;
+  p.part = part;
+  p.wk = &tier.weight(part.wdt);
+  const WeightKernels& wk = *p.wk;
   // Quantized formats have no gemv: their gemm (on int8 activations) takes every M, except
   // prompt-sized M where they have bf16 panels (then the BF16 gemm multiplies, on bf16 x).
-  const bool panels = wk.dequant_rows_bf16 && M >= kPanelGemmMinRows;
-  const WeightKernels& gk = panels ? tier.weight(DType::BF16) : wk;  // whose gemm and convert_x run
+  p.panels = wk.dequant_rows_bf16 && M >= kPanelGemmMinRows;
+  p.gk = p.panels ? &tier.weight(DType::BF16) : p.wk;
   const bool few_rows = M < gemm_min_rows(wk);
-  const bool gemm = panels || !few_rows || !wk.gemv;
-  const bool small = !panels && gemm && wk.small_gemm && M <= kSmallGemmMaxRows;
-  const bool blas = gemm && !panels && !small && !wk.gemm;
-  if (blas) ensure_blas_single_threaded();
+  p.gemm = p.panels || !few_rows || !wk.gemv;
+  p.small = !p.panels && p.gemm && wk.small_gemm && M <= kSmallGemmMaxRows;
+  p.blas = p.gemm && !p.panels && !p.small && !wk.gemm;
+  if (p.blas) ensure_blas_single_threaded();
   // Contiguous slices of W rows per task; a GEMV task streams at least ~64 KiB of f32 weights.
   const int64_t threads = pool ? pool->size() : 1;
   const int64_t min_rows =
-      few_rows || small ? std::max<int64_t>(4, 16384 / std::max<int64_t>(K, 1)) : kGemmMinTaskRows;
-  const int64_t per =
-      round_up(std::max(min_rows, (N + threads * kTasksPerThread - 1) / (threads * kTasksPerThread)), kRowAlign);
-  const int64_t tasks = (N + per - 1) / per;
+      few_rows || p.small ? std::max<int64_t>(4, 16384 / std::max<int64_t>(K, 1)) : kGemmMinTaskRows;
+  const int64_t N = part.N;
+  p.per = round_up(std::max(min_rows, (N + threads * kTasksPerThread - 1) / (threads * kTasksPerThread)), kRowAlign);
+  p.tasks = (N + p.per - 1) / p.per;
   // x in the format gemm wants, converted once for every task of the call.
-  const void* gx = x;
-  int64_t gldx = ldx;
-  if (gemm && gk.convert_x) {
-    gx = converted_activations(gk, x, M, K, ldx, pool);
-    gldx = K;
+  p.gx = x;
+  p.gldx = ldx;
+  if (p.gemm && p.gk->convert_x) {
+    p.gx = converted_activations(*p.gk, x, M, K, ldx, pool, buffer);
+    p.gldx = K;
+  }
+  return p;
+}
+
+void run_part_task(const Kernels& tier, const PartPlan& p, int64_t t, const float* x, int64_t M, int64_t K,
+                   int64_t ldx) {
+  const LinearPart& w = p.part;
+  const int64_t n0 = t * p.per, n1 = std::min(w.N, n0 + p.per);
+  if (n0 >= n1) return;
+  if (p.blas)
+    blas_gemm_rows(*p.wk, x, M, K, ldx, w.w, w.wdt, n0, n1, w.y, w.ldy);
+  else if (p.panels)
+    panel_gemm_rows(*p.wk, *p.gk, p.gx, M, K, p.gldx, w.w, n0, n1, w.y, w.ldy);
+  else if (p.small)
+    p.wk->small_gemm(p.gx, M, K, p.gldx, w.w, n0, n1, w.y, w.ldy);
+  else if (p.gemm)
+    p.wk->gemm(p.gx, M, K, p.gldx, w.w, n0, n1, w.y, w.ldy);
+  else
+    p.wk->gemv(x, M, K, ldx, w.w, n0, n1, w.y, w.ldy);
+  if (w.bias)
+    for (int64_t m = 0; m < M; ++m) tier.add(w.y + m * w.ldy + n0, w.bias + n0, w.y + m * w.ldy + n0, n1 - n0);
+}
+
+}  // namespace
+
+void linear_group(const Kernels& tier, const float* x, int64_t M, int64_t K, int64_t ldx,
+                  std::span<const LinearPart> parts, ThreadPool* pool) {
+  if (parts.empty()) return;
+  // One buffer of converted x per part (the calling thread's, reused across calls).
+  thread_local std::vector<std::vector<float>> buffers;
+  if (buffers.size() < parts.size()) buffers.resize(parts.size());
+  std::vector<PartPlan> plans;
+  plans.reserve(parts.size());
+  std::vector<int64_t> first_task;  // the group's task index where each part's tasks start
+  int64_t tasks = 0;
+  for (size_t i = 0; i < parts.size(); ++i) {
+    plans.push_back(plan_part(tier, parts[i], x, M, K, ldx, pool, buffers[i]));
+    first_task.push_back(tasks);
+    tasks += plans.back().tasks;
   }
   auto work = [&](int64_t t) {
-    const int64_t n0 = t * per, n1 = std::min(N, n0 + per);
-    if (n0 >= n1) return;
-    if (blas)
-      blas_gemm_rows(wk, x, M, K, ldx, w, wdt, n0, n1, y, ldy);
-    else if (panels)
-      panel_gemm_rows(wk, gk, gx, M, K, gldx, w, n0, n1, y, ldy);
-    else if (small)
-      wk.small_gemm(gx, M, K, gldx, w, n0, n1, y, ldy);
-    else if (gemm)
-      wk.gemm(gx, M, K, gldx, w, n0, n1, y, ldy);
-    else
-      wk.gemv(x, M, K, ldx, w, n0, n1, y, ldy);
-    if (bias)
-      for (int64_t m = 0; m < M; ++m) tier.add(y + m * ldy + n0, bias + n0, y + m * ldy + n0, n1 - n0);
+    const size_t i = static_cast<size_t>(std::upper_bound(first_task.begin(), first_task.end(), t) - first_task.begin()) - 1;
+    run_part_task(tier, plans[i], t - first_task[i], x, M, K, ldx);
   };
   if (pool && tasks > 1) {
     pool->run(tasks, work);
   } else {
     for (int64_t t = 0; t < tasks; ++t) work(t);
   }
+}
+
+template <Isa I>
+void linear_on(const float* x, int64_t M, int64_t K, int64_t ldx, const void* w, DType wdt, int64_t N,
+               const float* bias, float* y, int64_t ldy, ThreadPool* pool) {
+  const LinearPart part{w, wdt, N, bias, y, ldy};
+  linear_group(*kernels_for(I), x, M, K, ldx, {&part, 1}, pool);
 }
 
 template void linear_on<Isa::AVX2>(const float*, int64_t, int64_t, int64_t, const void*, DType, int64_t, const float*,
