@@ -89,6 +89,16 @@ TEST(OpsBackward, Linear) {
   }
 }
 
+TEST(OpsBackward, LinearShapesOfTheGemmPaths) {
+  // Enough rows for the tiers' GEMM tiles (M = 2 x 35 tokens; dW's product has N = 41 rows) and
+  // sizes that are no multiple of a vector or of the transpose's 8 x 8 blocks.
+  Case c;
+  c.inputs = {{{2, 35, 27}}, {{41, 27}}, {{41}}};
+  c.op = [](const std::vector<Tensor>& in) { return ops::linear(in[0], in[1], &in[2]); };
+  c.reference = [](const Values& v) { return linear_ref(v[0], v[1], &v[2], 70, 41, 27); };
+  expect_passes(c);
+}
+
 TEST(OpsBackward, LinearInputGradientWithBf16Weight) {
   Case c;
   c.inputs = {{{3, 8}}, {{6, 8}, false, DType::BF16}};

@@ -529,5 +529,28 @@ TEST(HalfConversions, PortableHalfMatchesF16C) {
   EXPECT_EQ(f32_to_bf16(1.01171875f), 0x3f82);  // halfway 1 + 3*2^-8 ties to even (up)
 }
 
+
+// ---------------------------------------------------------------------------------------------
+// transpose (the training GEMMs' operands): an exact copy, checked element by element against
+// the index formula, on shapes with and without whole 8 x 8 blocks and with padded strides.
+
+TIER_SUITE(TransposeKernel);
+
+TEST_P(TransposeKernel, EveryElementLandsAtItsTransposedIndex) {
+  const cpu::Kernels& fast = tier();
+  for (const cpu::Kernels* table : {&ref(), &fast})
+    for (auto [rows, cols] : {std::pair<int64_t, int64_t>{8, 8}, {16, 24}, {13, 21}, {7, 5}, {64, 9}, {1, 33}}) {
+      const int64_t lds = cols + 3, ldd = rows + 5;
+      std::vector<float> src(static_cast<size_t>(rows * lds));
+      for (size_t i = 0; i < src.size(); ++i) src[i] = static_cast<float>(i) + 0.25f;
+      std::vector<float> dst(static_cast<size_t>(cols * ldd), -1.0f);
+      table->transpose(src.data(), rows, cols, lds, dst.data(), ldd);
+      for (int64_t c = 0; c < cols; ++c)
+        for (int64_t r = 0; r < ldd; ++r)
+          ASSERT_EQ(dst[c * ldd + r], r < rows ? src[r * lds + c] : -1.0f)
+              << table->name << " " << rows << "x" << cols << " at c=" << c << " r=" << r;
+    }
+}
+
 }  // namespace
 }  // namespace transformers

@@ -11,7 +11,8 @@
 namespace transformers::ops::cpu_impl {
 
 // linear_backward_op.cpp: x [M, K], w f32 [N, K], dy [M, N] -> dx = dy·w [M, K],
-// dw = dyᵀ·x [N, K], db = column sums of dy [N] (general GEMMs through OpenBLAS).
+// dw = dyᵀ·x [N, K], db = column sums of dy [N] (the tier's f32 GEMM where it has one, else
+// OpenBLAS sgemm).
 void linear_backward(const Tensor& x, const Tensor& w, const Tensor& dy, Tensor* dx, Tensor* dw,
                      Tensor* db);
 
