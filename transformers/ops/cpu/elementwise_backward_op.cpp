@@ -8,6 +8,7 @@
 #include "transformers/core/half.h"
 #include "transformers/core/thread_pool.h"
 #include "transformers/ops/cpu/cpu_backward.h"
+#include "transformers/ops/cpu/kernels.h"
 
 namespace transformers::ops::cpu_impl {
 
@@ -142,6 +143,13 @@ void gated_activation_backward(const Tensor& gate, const Tensor& up, Activation 
   const float *gs = gate.data<float>(), *us = up.data<float>(), *g = dy.data<float>();
   float* dg = dgate ? dgate->data<float>() : nullptr;
   float* du = dup ? dup->data<float>() : nullptr;
+  if (!bf16 && act == Activation::SiLU) {  // the tier's vector kernel (f32, vector sigmoid)
+    const auto kernel = cpu::kernels().silu_mul_backward;
+    ThreadPool::global().parallel_for(n, 4096, [&](int64_t begin, int64_t end) {
+      kernel(gs + begin, us + begin, g + begin, dg ? dg + begin : nullptr, du ? du + begin : nullptr, end - begin);
+    });
+    return;
+  }
   ThreadPool::global().parallel_for(n, 4096, [&](int64_t begin, int64_t end) {
     for (int64_t i = begin; i < end; ++i) {
       if (bf16) {

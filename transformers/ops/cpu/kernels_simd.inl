@@ -216,6 +216,21 @@ void silu_mul(const float* g, const float* u, float* out, int64_t n) {
        [](float gs, float us) { return silu1(gs) * us; });
 }
 
+void silu_mul_backward(const float* g, const float* u, const float* dy, float* dg, float* du, int64_t n) {
+  const vf one = vset1(1.0f);
+  int64_t i = 0;
+  for (; i + kLanes <= n; i += kLanes) {
+    const vf gv = vload(g + i), s = vsigmoid(gv), d = vload(dy + i);
+    if (dg) vstore(dg + i, vmul(vmul(d, vload(u + i)), vmul(s, vfmadd(gv, vsub(one, s), one))));
+    if (du) vstore(du + i, vmul(d, vmul(gv, s)));
+  }
+  for (; i < n; ++i) {
+    const float s = 1.0f / (1.0f + std::exp(-g[i]));
+    if (dg) dg[i] = dy[i] * u[i] * (s * (1.0f + g[i] * (1.0f - s)));
+    if (du) du[i] = dy[i] * (g[i] * s);
+  }
+}
+
 void gelu_tanh_mul(const float* g, const float* u, float* out, int64_t n) {
   map2(g, u, out, n, [](vf gv, vf uv) { return vmul(vgelu_tanh(gv), uv); },
        [](float gs, float us) { return gelu_tanh1(gs) * us; });
@@ -731,7 +746,8 @@ const Kernels& tier_kernels() {
        dequantizing_weight_kernels<DType::Q6_K>(), llm_int8_tier_kernels()},
       linear_on<TCPP_TIER_ISA>,
       dot, axpy, add, mul, scale, rms_norm_row, layer_norm_row, softmax_row, silu, gelu, gelu_tanh, silu_mul,
-      gelu_tanh_mul, to_f32, from_f32, dot_tile, matmul_acc_tile, exp_shift_sum, transpose};
+      gelu_tanh_mul, to_f32, from_f32, dot_tile, matmul_acc_tile, exp_shift_sum, transpose,
+      silu_mul_backward};
   return k;
 }
 
