@@ -477,6 +477,26 @@ TEST(OpsBackward, AttentionBidirectionalWindow) {
   expect_passes(attention_case(s));
 }
 
+TEST(OpsBackward, AttentionRowsAndKeysInSeveralBlocks) {
+  // 40 queries and keys: the backward's blocks of 32 (whole, and the tail), with the spans each
+  // block of queries sees (causal; a causal window) and each block of keys is seen by (a
+  // bidirectional window, with left padding).
+  AttentionSetup s;
+  s.B = 1;
+  s.L = 40;
+  s.Hq = 2;
+  s.Hkv = 1;
+  s.D = 12;
+  s.p.scale = 0.35f;
+  expect_passes(attention_case(s));
+  s.p.sliding_window = 20;
+  expect_passes(attention_case(s));
+  s.p.causal = false;
+  s.mask.assign(40, 1);
+  for (int i = 0; i < 5; ++i) s.mask[i] = 0;
+  expect_passes(attention_case(s));
+}
+
 namespace {
 // Cross-entropy of [2, 3, V] logits with the labels below, against a double reference written
 // from the formula (sum over counted rows of log(sum(exp(x))) - x[label]).
