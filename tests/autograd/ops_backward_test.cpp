@@ -185,25 +185,27 @@ TEST(OpsBackward, SoftcapTanhAndSoftmaxInPlace) {
 }
 
 TEST(OpsBackward, RmsNorm) {
-  for (bool unit_offset : {false, true}) {
-    Case c;
-    c.inputs = {{{2, 3, 6}}, {{6}}};
-    c.op = [unit_offset](const std::vector<Tensor>& in) {
-      return ops::rms_norm(in[0], in[1], 1e-5f, unit_offset);
-    };
-    c.reference = [unit_offset](const Values& v) {
-      Vec y(36);
-      for (int r = 0; r < 6; ++r) {
-        double ss = 0;
-        for (int j = 0; j < 6; ++j) ss += v[0][r * 6 + j] * v[0][r * 6 + j];
-        const double inv = 1 / std::sqrt(ss / 6 + 1e-5);
-        for (int j = 0; j < 6; ++j)
-          y[r * 6 + j] = v[0][r * 6 + j] * inv * (v[1][j] + (unit_offset ? 1 : 0));
-      }
-      return y;
-    };
-    expect_passes(c);
-  }
+  // 6 rows, and 150 rows (the backward's blocks of 64 rows, whose weight gradients are summed).
+  for (int64_t rows : {6, 150})
+    for (bool unit_offset : {false, true}) {
+      Case c;
+      c.inputs = {{{2, rows / 2, 6}}, {{6}}};
+      c.op = [unit_offset](const std::vector<Tensor>& in) {
+        return ops::rms_norm(in[0], in[1], 1e-5f, unit_offset);
+      };
+      c.reference = [unit_offset, rows](const Values& v) {
+        Vec y(static_cast<size_t>(rows * 6));
+        for (int64_t r = 0; r < rows; ++r) {
+          double ss = 0;
+          for (int j = 0; j < 6; ++j) ss += v[0][r * 6 + j] * v[0][r * 6 + j];
+          const double inv = 1 / std::sqrt(ss / 6 + 1e-5);
+          for (int j = 0; j < 6; ++j)
+            y[r * 6 + j] = v[0][r * 6 + j] * inv * (v[1][j] + (unit_offset ? 1 : 0));
+        }
+        return y;
+      };
+      expect_passes(c);
+    }
 }
 
 TEST(OpsBackward, LayerNorm) {
