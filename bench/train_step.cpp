@@ -1,10 +1,12 @@
 // Training throughput of forward_backward (training/causal_lm_trainable.h): tokens per second of
-// the forward, loss and backward of one micro-batch, and the process's peak RSS. Prints figures;
-// asserts nothing.
+// the forward, loss and backward of one micro-batch, per wall second and per second of the
+// process's CPU time (all threads; the figure to compare on a shared, loaded machine), and the
+// process's peak RSS. Prints figures; asserts nothing.
 //   bench_train_step [--model DIR] [--batch B] [--length L] [--steps N]
 // Without --model: a ~10M-parameter Llama made in memory (hidden 256, 6 layers, 8 heads / 4 KV,
 // intermediate 768, vocab 8192). --model golden: ../shared/train_golden.
 #include <sys/resource.h>
+#include <time.h>
 
 #include <chrono>
 #include <cstdio>
@@ -28,6 +30,12 @@ std::unique_ptr<TrainableModel> tiny_llama(int64_t* vocab) {
       {"rope_theta", 10000.0}};
   *vocab = 8192;
   return make_trainable(make_random_model(PretrainedConfig::from_json(c), 1, 0.02));
+}
+
+double cpu_seconds() {
+  timespec t{};
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
+  return static_cast<double>(t.tv_sec) + 1e-9 * static_cast<double>(t.tv_nsec);
 }
 
 double peak_rss_mib() {
@@ -76,15 +84,17 @@ int main(int argc, char** argv) {
   const int64_t n = count_shifted_targets(batch.labels);
   model->forward_backward(batch, n);  // warm-up
   const auto start = std::chrono::steady_clock::now();
+  const double cpu_start = cpu_seconds();
   float loss = 0;
   for (int64_t s = 0; s < steps; ++s) loss = model->forward_backward(batch, n);
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  const double cpu = cpu_seconds() - cpu_start;
   std::printf(
-      "parameters %lld, batch %lld x %lld, %lld steps: %.0f tokens/s (%.3f s/step), loss %.4f, "
-      "peak RSS %.0f MiB\n",
+      "parameters %lld, batch %lld x %lld, %lld steps: %.0f tokens/s (%.3f s/step), %.0f tokens per "
+      "CPU-second, loss %.4f, peak RSS %.0f MiB\n",
       static_cast<long long>(parameters), static_cast<long long>(B), static_cast<long long>(L),
       static_cast<long long>(steps), static_cast<double>(B * L * steps) / seconds, seconds / steps,
-      loss, peak_rss_mib());
+      static_cast<double>(B * L * steps) / cpu, loss, peak_rss_mib());
   return 0;
 }

@@ -89,6 +89,16 @@ TEST(OpsBackward, Linear) {
   }
 }
 
+TEST(OpsBackward, LinearShapesOfTheGemmPaths) {
+  // Enough rows for the tiers' GEMM tiles (M = 2 x 35 tokens; dW's product has N = 41 rows) and
+  // sizes that are no multiple of a vector or of the transpose's 8 x 8 blocks.
+  Case c;
+  c.inputs = {{{2, 35, 27}}, {{41, 27}}, {{41}}};
+  c.op = [](const std::vector<Tensor>& in) { return ops::linear(in[0], in[1], &in[2]); };
+  c.reference = [](const Values& v) { return linear_ref(v[0], v[1], &v[2], 70, 41, 27); };
+  expect_passes(c);
+}
+
 TEST(OpsBackward, LinearInputGradientWithBf16Weight) {
   Case c;
   c.inputs = {{{3, 8}}, {{6, 8}, false, DType::BF16}};
@@ -175,25 +185,27 @@ TEST(OpsBackward, SoftcapTanhAndSoftmaxInPlace) {
 }
 
 TEST(OpsBackward, RmsNorm) {
-  for (bool unit_offset : {false, true}) {
-    Case c;
-    c.inputs = {{{2, 3, 6}}, {{6}}};
-    c.op = [unit_offset](const std::vector<Tensor>& in) {
-      return ops::rms_norm(in[0], in[1], 1e-5f, unit_offset);
-    };
-    c.reference = [unit_offset](const Values& v) {
-      Vec y(36);
-      for (int r = 0; r < 6; ++r) {
-        double ss = 0;
-        for (int j = 0; j < 6; ++j) ss += v[0][r * 6 + j] * v[0][r * 6 + j];
-        const double inv = 1 / std::sqrt(ss / 6 + 1e-5);
-        for (int j = 0; j < 6; ++j)
-          y[r * 6 + j] = v[0][r * 6 + j] * inv * (v[1][j] + (unit_offset ? 1 : 0));
-      }
-      return y;
-    };
-    expect_passes(c);
-  }
+  // 6 rows, and 150 rows (the backward's blocks of 64 rows, whose weight gradients are summed).
+  for (int64_t rows : {6, 150})
+    for (bool unit_offset : {false, true}) {
+      Case c;
+      c.inputs = {{{2, rows / 2, 6}}, {{6}}};
+      c.op = [unit_offset](const std::vector<Tensor>& in) {
+        return ops::rms_norm(in[0], in[1], 1e-5f, unit_offset);
+      };
+      c.reference = [unit_offset, rows](const Values& v) {
+        Vec y(static_cast<size_t>(rows * 6));
+        for (int64_t r = 0; r < rows; ++r) {
+          double ss = 0;
+          for (int j = 0; j < 6; ++j) ss += v[0][r * 6 + j] * v[0][r * 6 + j];
+          const double inv = 1 / std::sqrt(ss / 6 + 1e-5);
+          for (int j = 0; j < 6; ++j)
+            y[r * 6 + j] = v[0][r * 6 + j] * inv * (v[1][j] + (unit_offset ? 1 : 0));
+        }
+        return y;
+      };
+      expect_passes(c);
+    }
 }
 
 TEST(OpsBackward, LayerNorm) {
@@ -467,27 +479,62 @@ TEST(OpsBackward, AttentionBidirectionalWindow) {
   expect_passes(attention_case(s));
 }
 
-TEST(OpsBackward, CrossEntropyIgnoresMinus100) {
-  const std::vector<int64_t> labels = {3, -100, 0, 4, 1, -100};
+TEST(OpsBackward, AttentionRowsAndKeysInSeveralBlocks) {
+  // 40 queries and keys: the backward's blocks of 32 (whole, and the tail), with the spans each
+  // block of queries sees (causal; a causal window) and each block of keys is seen by (a
+  // bidirectional window, with left padding).
+  AttentionSetup s;
+  s.B = 1;
+  s.L = 40;
+  s.Hq = 2;
+  s.Hkv = 1;
+  s.D = 12;
+  s.p.scale = 0.35f;
+  expect_passes(attention_case(s));
+  s.p.sliding_window = 20;
+  expect_passes(attention_case(s));
+  s.p.causal = false;
+  s.mask.assign(40, 1);
+  for (int i = 0; i < 5; ++i) s.mask[i] = 0;
+  expect_passes(attention_case(s));
+}
+
+namespace {
+// Cross-entropy of [2, 3, V] logits with the labels below, against a double reference written
+// from the formula (sum over counted rows of log(sum(exp(x))) - x[label]).
+Case cross_entropy_case(int64_t V, double scale) {
+  const std::vector<int64_t> labels = {3, -100, 0, 4, V - 1, -100};
   Case c;
-  c.inputs = {{{2, 3, 5}, true, DType::F32, 2.0}};
-  c.op = [&](const std::vector<Tensor>& in) {
+  c.inputs = {{{2, 3, V}, true, DType::F32, scale}};
+  c.op = [=](const std::vector<Tensor>& in) {
     return ops::cross_entropy(in[0], Tensor::from_values(labels, {2, 3}));
   };
-  c.reference = [&](const Values& v) {
+  c.reference = [=](const Values& v) {
     double total = 0;
-    for (int r = 0; r < 6; ++r) {
+    for (int64_t r = 0; r < 6; ++r) {
       if (labels[r] == -100) continue;
       double sum = 0;
-      for (int j = 0; j < 5; ++j) sum += std::exp(v[0][r * 5 + j]);
-      total += std::log(sum) - v[0][r * 5 + labels[r]];
+      for (int64_t j = 0; j < V; ++j) sum += std::exp(v[0][r * V + j]);
+      total += std::log(sum) - v[0][r * V + labels[r]];
     }
     return Vec{total};
   };
-  expect_passes(c);
+  return c;
+}
+}  // namespace
+
+TEST(OpsBackward, CrossEntropyIgnoresMinus100) {
+  expect_passes(cross_entropy_case(5, 2.0));
   EXPECT_THROW(ops::cross_entropy(Tensor::zeros({2, 5}, DType::F32),
                                   Tensor::from_values(std::vector<int64_t>{1, 5}, {2})),
                ValueError);
+}
+
+TEST(OpsBackward, CrossEntropyRowsWiderThanAVectorRegister) {
+  // 71 logits a row: the vector exp's full registers (8 or 16 lanes) and its scalar tail, on
+  // peaked rows (scale 6) as well as flat ones.
+  expect_passes(cross_entropy_case(71, 1.0));
+  expect_passes(cross_entropy_case(71, 6.0));
 }
 
 TEST(OpsBackward, OpsWithoutBackwardRefuseToRecord) {
@@ -520,4 +567,38 @@ TEST(Autograd, TiedUsesAccumulateIntoOneGradient) {
   autograd::backward(logits, Tensor::from_values(std::vector<float>{1, 1, 1}, {1, 3}));
   // d/dw of sum_n h·w_n: row n gets h (3, 4) each; row 1 also gets sum_n w_n = (9, 12).
   EXPECT_EQ(ops::to_float_vector(autograd::grad_of(w)), (std::vector<float>{3, 4, 12, 16, 3, 4}));
+}
+
+TEST(Autograd, StridedViewGradientsLandOnTheirSourceElements) {
+  // Attention's heads: x [B, L, H, D] seen as [B, H, L, D], and a view whose last dimension is
+  // strided (permute) sliced on an outer dimension: each gradient element must reach the source
+  // element it was read from (by index arithmetic on the shapes, written out here).
+  const int64_t B = 2, L = 3, H = 4, D = 5;
+  std::vector<float> seed(static_cast<size_t>(B * L * H * D));
+  for (size_t i = 0; i < seed.size(); ++i) seed[i] = static_cast<float>(i) + 0.5f;
+  Tensor x = Tensor::zeros({B, L, H, D}, DType::F32);
+  autograd::set_requires_grad(x);
+  autograd::backward(x.transpose(1, 2), Tensor::from_values(seed, {B, H, L, D}));
+  const std::vector<float> gx = ops::to_float_vector(autograd::grad_of(x));
+  for (int64_t b = 0; b < B; ++b)
+    for (int64_t l = 0; l < L; ++l)
+      for (int64_t h = 0; h < H; ++h)
+        for (int64_t d = 0; d < D; ++d)
+          ASSERT_EQ(gx[((b * L + l) * H + h) * D + d], seed[((b * H + h) * L + l) * D + d]);
+
+  Tensor y = Tensor::zeros({B, L, H, D}, DType::F32);
+  autograd::set_requires_grad(y);
+  // permute to [H, B, D, L] (last dimension strided by H * D), then rows h in [1, 3).
+  const Tensor view = y.permute({2, 0, 3, 1}).slice(0, 1, 3);
+  std::vector<float> g2(static_cast<size_t>(2 * B * D * L));
+  for (size_t i = 0; i < g2.size(); ++i) g2[i] = static_cast<float>(i) + 1.0f;
+  autograd::backward(view, Tensor::from_values(g2, {2, B, D, L}));
+  const std::vector<float> gy = ops::to_float_vector(autograd::grad_of(y));
+  for (int64_t b = 0; b < B; ++b)
+    for (int64_t l = 0; l < L; ++l)
+      for (int64_t h = 0; h < H; ++h)
+        for (int64_t d = 0; d < D; ++d) {
+          const float want = h >= 1 && h < 3 ? g2[(((h - 1) * B + b) * D + d) * L + l] : 0.0f;
+          ASSERT_EQ(gy[((b * L + l) * H + h) * D + d], want);
+        }
 }

@@ -369,6 +369,26 @@ TEST_P(VectorKernels, ActivationsMatchReference) {
   }
 }
 
+// SiLU's gated backward against the double-precision reference, with either output absent.
+TEST_P(VectorKernels, SiluMulBackwardMatchesReference) {
+  const cpu::Kernels& fast = tier();
+  std::mt19937 rng(6);
+  for (int64_t n : kSizes) {
+    auto x = random_floats(n, rng, 4.0f), up = random_floats(n, rng), dy = random_floats(n, rng);
+    for (int64_t i = 0; i < n; i += 5) x[i] *= 25.0f;  // the saturated tails
+    std::vector<float> want_g(n), want_u(n), got_g(n, -7.0f), got_u(n, -7.0f);
+    ref().silu_mul_backward(x.data(), up.data(), dy.data(), want_g.data(), want_u.data(), n);
+    fast.silu_mul_backward(x.data(), up.data(), dy.data(), got_g.data(), nullptr, n);
+    fast.silu_mul_backward(x.data(), up.data(), dy.data(), nullptr, got_u.data(), n);
+    const std::string sz = " n=" + std::to_string(n);
+    // dgate's slope crosses zero (gate near -1.28): its error is measured against |dy * up|.
+    std::vector<float> scale_g(n);
+    for (int64_t i = 0; i < n; ++i) scale_g[i] = std::fabs(dy[i] * up[i]);
+    expect_close(got_g, want_g, scale_g, 2e-5f, 1e-7f, "silu_mul_backward dgate" + sz);
+    expect_close(got_u, want_u, {}, 2e-5f, 1e-6f, "silu_mul_backward dup" + sz);
+  }
+}
+
 // ---------------------------------------------------------------------------------------------
 // attention tiles
 
@@ -527,6 +547,29 @@ TEST(HalfConversions, PortableHalfMatchesF16C) {
   EXPECT_TRUE(std::isnan(f16_to_f32_portable(0x7e00)));
   EXPECT_EQ(f32_to_bf16(1.00390625f), 0x3f80);  // halfway 1 + 2^-8 ties to even
   EXPECT_EQ(f32_to_bf16(1.01171875f), 0x3f82);  // halfway 1 + 3*2^-8 ties to even (up)
+}
+
+
+// ---------------------------------------------------------------------------------------------
+// transpose (the training GEMMs' operands): an exact copy, checked element by element against
+// the index formula, on shapes with and without whole 8 x 8 blocks and with padded strides.
+
+TIER_SUITE(TransposeKernel);
+
+TEST_P(TransposeKernel, EveryElementLandsAtItsTransposedIndex) {
+  const cpu::Kernels& fast = tier();
+  for (const cpu::Kernels* table : {&ref(), &fast})
+    for (auto [rows, cols] : {std::pair<int64_t, int64_t>{8, 8}, {16, 24}, {13, 21}, {7, 5}, {64, 9}, {1, 33}}) {
+      const int64_t lds = cols + 3, ldd = rows + 5;
+      std::vector<float> src(static_cast<size_t>(rows * lds));
+      for (size_t i = 0; i < src.size(); ++i) src[i] = static_cast<float>(i) + 0.25f;
+      std::vector<float> dst(static_cast<size_t>(cols * ldd), -1.0f);
+      table->transpose(src.data(), rows, cols, lds, dst.data(), ldd);
+      for (int64_t c = 0; c < cols; ++c)
+        for (int64_t r = 0; r < ldd; ++r)
+          ASSERT_EQ(dst[c * ldd + r], r < rows ? src[r * lds + c] : -1.0f)
+              << table->name << " " << rows << "x" << cols << " at c=" << c << " r=" << r;
+    }
 }
 
 }  // namespace

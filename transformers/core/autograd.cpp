@@ -10,7 +10,9 @@ thread_local bool g_grad_enabled = true;
 thread_local bool g_autocast_bf16 = false;
 
 // Calls fn(dst_element, src_element) over two f32 tensors of one shape, any strides; serial, so
-// stride-0 destinations accumulate correctly.
+// stride-0 destinations accumulate correctly. Strided tensors (a view's gradient, e.g. attention's
+// [B, H, L, D] heads added into [B, L, H, D]) go a row of the last dimension at a time, the outer
+// offsets kept by an odometer: no per-element index arithmetic.
 template <typename Fn>
 void for_each_pair(Tensor& dst, const Tensor& src, Fn&& fn) {
   const int64_t nd = dst.dim(), n = dst.numel();
@@ -21,16 +23,30 @@ void for_each_pair(Tensor& dst, const Tensor& src, Fn&& fn) {
     for (int64_t i = 0; i < n; ++i) fn(d[i], s[i]);
     return;
   }
-  std::vector<int64_t> idx(static_cast<size_t>(nd), 0);
-  for (int64_t e = 0; e < n; ++e) {
-    int64_t od = 0, os = 0;
-    for (int64_t k = 0; k < nd; ++k) {
-      od += idx[k] * dst.stride(k);
-      os += idx[k] * src.stride(k);
+  const Shape& size = dst.shape();
+  // One buffer for the three per-dimension arrays (strides of each side, the odometer).
+  std::vector<int64_t> scratch(static_cast<size_t>(3 * nd), 0);
+  int64_t* dst_stride = scratch.data();
+  int64_t* src_stride = dst_stride + nd;
+  int64_t* idx = src_stride + nd;
+  for (int64_t k = 0; k < nd; ++k) {
+    dst_stride[k] = dst.stride(k);
+    src_stride[k] = src.stride(k);
+  }
+  const int64_t inner = size[nd - 1], d_in = dst_stride[nd - 1], s_in = src_stride[nd - 1];
+  int64_t od = 0, os = 0;
+  for (int64_t row = 0; row < n / inner; ++row) {
+    if (d_in == 1 && s_in == 1) {
+      for (int64_t j = 0; j < inner; ++j) fn(d[od + j], s[os + j]);
+    } else {
+      for (int64_t j = 0; j < inner; ++j) fn(d[od + j * d_in], s[os + j * s_in]);
     }
-    fn(d[od], s[os]);
-    for (int64_t k = nd - 1; k >= 0; --k) {
-      if (++idx[k] < dst.size(k)) break;
+    for (int64_t k = nd - 2; k >= 0; --k) {
+      od += dst_stride[k];
+      os += src_stride[k];
+      if (++idx[k] < size[k]) break;
+      od -= dst_stride[k] * size[k];
+      os -= src_stride[k] * size[k];
       idx[k] = 0;
     }
   }

@@ -43,19 +43,21 @@ Tensor cross_entropy(const Tensor& logits, const Tensor& labels, int64_t ignore_
 namespace recorded {
 
 Tensor cross_entropy(const Tensor& logits, const Tensor& labels, int64_t ignore_index) {
-  Tensor loss;
-  {
-    autograd::NoGrad off;
-    loss = ops::cross_entropy(logits, labels, ignore_index);
-  }
   const auto flat = flat_rows(logits, labels, ignore_index);
   const Tensor rows = flat.first, targets = flat.second;
+  // Each row's log-sum-exp, kept for the backward (one float a row).
+  const Tensor lse = Tensor::empty({rows.size(0)}, DType::F32, logits.device());
+  const double total = on_device("cross_entropy", logits.device(), [&] {
+    return cpu_impl::cross_entropy_saving_lse(rows, targets, ignore_index, lse.data<float>());
+  });
+  Tensor loss = Tensor::from_values(std::vector<float>{static_cast<float>(total)}, Shape{});
   const Shape shape = logits.shape();
   autograd::record(loss, "cross_entropy", {logits.autograd()}, [=](const Tensor& g) {
     Tensor d = Tensor::empty(rows.shape(), DType::F32, g.device());
     const float gs = to_float_vector(g)[0];
-    on_device("cross_entropy backward", g.device(),
-              [&] { cpu_impl::cross_entropy_backward(rows, targets, ignore_index, gs, d); });
+    on_device("cross_entropy backward", g.device(), [&] {
+      cpu_impl::cross_entropy_backward(rows, targets, ignore_index, lse.data<float>(), gs, d);
+    });
     return std::vector<Tensor>{d.view(shape)};
   });
   return loss;

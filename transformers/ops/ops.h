@@ -139,7 +139,8 @@ Tensor cat(const std::vector<Tensor>& xs, int64_t dim);
 
 // The summed cross-entropy of logits [..., V] against I64 labels [...] (rows labelled
 // ignore_index count nothing; other labels outside [0, V) throw ValueError), as a float32 scalar
-// tensor: torch's cross_entropy(reduction="sum"), each row's log-sum-exp and the sum in double.
+// tensor: torch's cross_entropy(reduction="sum"), each row's log-sum-exp and the sum in double
+// (recording for a backward: the exps in f32 through the tier's vector exp, ops/cpu/loss_op.cpp).
 Tensor cross_entropy(const Tensor& logits, const Tensor& labels, int64_t ignore_index = -100);
 
 // Copies src into dst (same shape and dtype, any strides; dst writable). dst and src may overlap

@@ -37,6 +37,8 @@ struct Batch {
 
 class TrainableModel {
  public:
+  // Sets the process's allocator to keep freed memory for reuse (see trainable.cpp).
+  TrainableModel();
   virtual ~TrainableModel() = default;
   // Every trainable parameter once (tied weights share one entry and one gradient).
   virtual std::vector<TrainableParameter*> parameters() = 0;

@@ -11,7 +11,8 @@
 namespace transformers::ops::cpu_impl {
 
 // linear_backward_op.cpp: x [M, K], w f32 [N, K], dy [M, N] -> dx = dy·w [M, K],
-// dw = dyᵀ·x [N, K], db = column sums of dy [N] (general GEMMs through OpenBLAS).
+// dw = dyᵀ·x [N, K], db = column sums of dy [N] (the tier's f32 GEMM where it has one, else
+// OpenBLAS sgemm).
 void linear_backward(const Tensor& x, const Tensor& w, const Tensor& dy, Tensor* dx, Tensor* dw,
                      Tensor* db);
 
@@ -62,10 +63,15 @@ void attention_bf16_backward(const Tensor& q, const Tensor& k, const Tensor& v, 
                              Tensor& dv);
 
 // loss_op.cpp: logits [N, V], labels I64 [N] (ignore_index rows skipped; the others in [0, V)).
-// The summed cross-entropy, each row's log-sum-exp in double.
+// The summed cross-entropy, each row's log-sum-exp in double (exps included).
 double cross_entropy(const Tensor& logits, const Tensor& labels, int64_t ignore_index);
-// dlogits = g * (softmax(logits) - onehot(label)) on counted rows, 0 on ignored ones.
+// The same for training: exps in f32 through the tier's vector exp, their sum's log and the loss
+// in double; row_lse [N] gets each counted row's log-sum-exp, for the backward.
+double cross_entropy_saving_lse(const Tensor& logits, const Tensor& labels, int64_t ignore_index,
+                                float* row_lse);
+// dlogits = g * (softmax(logits) - onehot(label)) on counted rows, 0 on ignored ones; row_lse
+// from cross_entropy_saving_lse.
 void cross_entropy_backward(const Tensor& logits, const Tensor& labels, int64_t ignore_index,
-                            float g, Tensor& dlogits);
+                            const float* row_lse, float g, Tensor& dlogits);
 
 }  // namespace transformers::ops::cpu_impl

@@ -8,6 +8,7 @@
 #include "transformers/core/half.h"
 #include "transformers/core/thread_pool.h"
 #include "transformers/ops/cpu/cpu_backward.h"
+#include "transformers/ops/cpu/kernels.h"
 
 namespace transformers::ops::cpu_impl {
 
@@ -57,6 +58,9 @@ float activation_backward_bf16(float x, float dy, Activation act) {
   return bf16_round(static_cast<float>(dy * activation_and_slope(x, act).second));
 }
 
+// rms_norm_backward's unit of work (and of its weight gradient's partial sums).
+constexpr int64_t kNormRowsPerBlock = 64;
+
 int64_t rows_of(const Tensor& x) { return x.numel() / std::max<int64_t>(x.size(-1), 1); }
 
 }  // namespace
@@ -77,23 +81,33 @@ void rms_norm_backward(const Tensor& x, const Tensor& weight, float eps, bool un
                        const Tensor& dy, Tensor& dx, Tensor* dw) {
   const int64_t H = x.size(-1), R = rows_of(x);
   const float* w = weight.data<float>();
-  std::vector<double> dw_acc(dw ? H : 0, 0.0);
-  for (int64_t r = 0; r < R; ++r) {
-    const float* xr = x.data<float>() + r * H;
-    const float* gr = dy.data<float>() + r * H;
-    float* dxr = dx.data<float>() + r * H;
-    double ss = 0.0, dot = 0.0;
-    for (int64_t i = 0; i < H; ++i) ss += static_cast<double>(xr[i]) * xr[i];
-    const double inv = 1.0 / std::sqrt(ss / H + eps);
-    for (int64_t i = 0; i < H; ++i) dot += gr[i] * (w[i] + (unit_offset ? 1.0 : 0.0)) * xr[i];
-    for (int64_t i = 0; i < H; ++i) {
-      const double wi = w[i] + (unit_offset ? 1.0 : 0.0);
-      dxr[i] = static_cast<float>(inv * (gr[i] * wi - xr[i] * inv * inv * dot / H));
-      if (dw) dw_acc[i] += gr[i] * xr[i] * inv;
+  // Rows in fixed blocks over the pool; each block's dw in double, the blocks summed in order
+  // (the same gradient whatever the number of threads).
+  const int64_t blocks = (R + kNormRowsPerBlock - 1) / kNormRowsPerBlock;
+  std::vector<double> dw_acc(dw ? blocks * H : 0, 0.0);
+  ThreadPool::global().parallel_for(blocks, 1, [&](int64_t b0, int64_t b1) {
+    for (int64_t r = b0 * kNormRowsPerBlock; r < std::min(R, b1 * kNormRowsPerBlock); ++r) {
+      const float* xr = x.data<float>() + r * H;
+      const float* gr = dy.data<float>() + r * H;
+      float* dxr = dx.data<float>() + r * H;
+      double* dwb = dw ? dw_acc.data() + r / kNormRowsPerBlock * H : nullptr;
+      double ss = 0.0, dot = 0.0;
+      for (int64_t i = 0; i < H; ++i) ss += static_cast<double>(xr[i]) * xr[i];
+      const double inv = 1.0 / std::sqrt(ss / H + eps);
+      for (int64_t i = 0; i < H; ++i) dot += gr[i] * (w[i] + (unit_offset ? 1.0 : 0.0)) * xr[i];
+      for (int64_t i = 0; i < H; ++i) {
+        const double wi = w[i] + (unit_offset ? 1.0 : 0.0);
+        dxr[i] = static_cast<float>(inv * (gr[i] * wi - xr[i] * inv * inv * dot / H));
+        if (dwb) dwb[i] += gr[i] * xr[i] * inv;
+      }
     }
-  }
+  });
   if (dw)
-    for (int64_t i = 0; i < H; ++i) dw->data<float>()[i] = static_cast<float>(dw_acc[i]);
+    for (int64_t i = 0; i < H; ++i) {
+      double total = 0.0;
+      for (int64_t b = 0; b < blocks; ++b) total += dw_acc[b * H + i];
+      dw->data<float>()[i] = static_cast<float>(total);
+    }
 }
 
 void layer_norm_backward(const Tensor& x, const Tensor* weight, float eps, const Tensor& dy,
@@ -142,6 +156,13 @@ void gated_activation_backward(const Tensor& gate, const Tensor& up, Activation 
   const float *gs = gate.data<float>(), *us = up.data<float>(), *g = dy.data<float>();
   float* dg = dgate ? dgate->data<float>() : nullptr;
   float* du = dup ? dup->data<float>() : nullptr;
+  if (!bf16 && act == Activation::SiLU) {  // the tier's vector kernel (f32, vector sigmoid)
+    const auto kernel = cpu::kernels().silu_mul_backward;
+    ThreadPool::global().parallel_for(n, 4096, [&](int64_t begin, int64_t end) {
+      kernel(gs + begin, us + begin, g + begin, dg ? dg + begin : nullptr, du ? du + begin : nullptr, end - begin);
+    });
+    return;
+  }
   ThreadPool::global().parallel_for(n, 4096, [&](int64_t begin, int64_t end) {
     for (int64_t i = begin; i < end; ++i) {
       if (bf16) {

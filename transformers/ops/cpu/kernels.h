@@ -157,6 +157,14 @@ struct Kernels {
                           float* y, int64_t ldy, int64_t n);
   // x[i] = exp(x[i] - shift) for n floats (exp(-inf) = 0); returns the sum of the results.
   float (*exp_shift_sum)(float* x, float shift, int64_t n);
+
+  // dst[c * ldd + r] = src[r * lds + c] for r < rows, c < cols (the transposed operands of the
+  // training GEMMs, dW = dYᵀ·X as linear(dYᵀ, Xᵀ)).
+  void (*transpose)(const float* src, int64_t rows, int64_t cols, int64_t lds, float* dst, int64_t ldd);
+
+  // The backward of out = silu(gate) * up over n floats: with s = sigmoid(gate),
+  // dgate = dy * up * s * (1 + gate * (1 - s)) and dup = dy * gate * s (either output may be null).
+  void (*silu_mul_backward)(const float* gate, const float* up, const float* dy, float* dgate, float* dup, int64_t n);
 };
 
 const Kernels& reference_kernels();

@@ -216,6 +216,21 @@ void silu_mul(const float* g, const float* u, float* out, int64_t n) {
        [](float gs, float us) { return silu1(gs) * us; });
 }
 
+void silu_mul_backward(const float* g, const float* u, const float* dy, float* dg, float* du, int64_t n) {
+  const vf one = vset1(1.0f);
+  int64_t i = 0;
+  for (; i + kLanes <= n; i += kLanes) {
+    const vf gv = vload(g + i), s = vsigmoid(gv), d = vload(dy + i);
+    if (dg) vstore(dg + i, vmul(vmul(d, vload(u + i)), vmul(s, vfmadd(gv, vsub(one, s), one))));
+    if (du) vstore(du + i, vmul(d, vmul(gv, s)));
+  }
+  for (; i < n; ++i) {
+    const float s = 1.0f / (1.0f + std::exp(-g[i]));
+    if (dg) dg[i] = dy[i] * u[i] * (s * (1.0f + g[i] * (1.0f - s)));
+    if (du) du[i] = dy[i] * (g[i] * s);
+  }
+}
+
 void gelu_tanh_mul(const float* g, const float* u, float* out, int64_t n) {
   map2(g, u, out, n, [](vf gv, vf uv) { return vmul(vgelu_tanh(gv), uv); },
        [](float gs, float us) { return gelu_tanh1(gs) * us; });
@@ -664,6 +679,40 @@ void matmul_acc_tile(const float* p, int64_t ldp, int64_t rows, int64_t cols, co
   }
 }
 
+// Transposes in 8 x 8 blocks held in eight 256-bit registers (both vector tiers have AVX2: the
+// AVX-512 tier uses the same block), the edges element by element. A strip of 8 rows of src is
+// read sequentially while each dst row gets 32 contiguous bytes; the next strip fills the other
+// half of those lines while they are still in L2 (a row of dst lines is cols x 64 bytes).
+inline void transpose_8x8(const float* src, int64_t lds, float* dst, int64_t ldd) {
+  __m256 r[8], t[8], u[8];
+  for (int i = 0; i < 8; ++i) r[i] = _mm256_loadu_ps(src + i * lds);
+  for (int i = 0; i < 8; i += 2) {
+    t[i] = _mm256_unpacklo_ps(r[i], r[i + 1]);      // a0 b0 a1 b1 | a4 b4 a5 b5
+    t[i + 1] = _mm256_unpackhi_ps(r[i], r[i + 1]);  // a2 b2 a3 b3 | a6 b6 a7 b7
+  }
+  for (int i = 0; i < 8; i += 4) {
+    u[i] = _mm256_shuffle_ps(t[i], t[i + 2], _MM_SHUFFLE(1, 0, 1, 0));      // a0 b0 c0 d0 | a4 ..
+    u[i + 1] = _mm256_shuffle_ps(t[i], t[i + 2], _MM_SHUFFLE(3, 2, 3, 2));  // a1 b1 c1 d1 | a5 ..
+    u[i + 2] = _mm256_shuffle_ps(t[i + 1], t[i + 3], _MM_SHUFFLE(1, 0, 1, 0));
+    u[i + 3] = _mm256_shuffle_ps(t[i + 1], t[i + 3], _MM_SHUFFLE(3, 2, 3, 2));
+  }
+  for (int j = 0; j < 4; ++j) {
+    _mm256_storeu_ps(dst + j * ldd, _mm256_permute2f128_ps(u[j], u[j + 4], 0x20));
+    _mm256_storeu_ps(dst + (j + 4) * ldd, _mm256_permute2f128_ps(u[j], u[j + 4], 0x31));
+  }
+}
+
+void transpose(const float* src, int64_t rows, int64_t cols, int64_t lds, float* dst, int64_t ldd) {
+  const int64_t rows8 = rows / 8 * 8, cols8 = cols / 8 * 8;
+  for (int64_t r = 0; r < rows8; r += 8) {
+    for (int64_t c = 0; c < cols8; c += 8) transpose_8x8(src + r * lds + c, lds, dst + c * ldd + r, ldd);
+    for (int64_t c = cols8; c < cols; ++c)
+      for (int64_t i = r; i < r + 8; ++i) dst[c * ldd + i] = src[i * lds + c];
+  }
+  for (int64_t r = rows8; r < rows; ++r)
+    for (int64_t c = 0; c < cols; ++c) dst[c * ldd + r] = src[r * lds + c];
+}
+
 #include "transformers/ops/cpu/kernels_quant.inl"
 
 template <DType DT>
@@ -699,7 +748,8 @@ const Kernels& tier_kernels() {
        dequantizing_weight_kernels<DType::Q6_K>(), llm_int8_tier_kernels()},
       linear_on<TCPP_TIER_ISA>,
       dot, axpy, add, mul, scale, rms_norm_row, layer_norm_row, softmax_row, silu, gelu, gelu_tanh, silu_mul,
-      gelu_tanh_mul, to_f32, from_f32, dot_tile, matmul_acc_tile, exp_shift_sum};
+      gelu_tanh_mul, to_f32, from_f32, dot_tile, matmul_acc_tile, exp_shift_sum, transpose,
+      silu_mul_backward};
   return k;
 }
 

@@ -275,6 +275,19 @@ float exp_shift_sum(float* x, float shift, int64_t n) {
   return static_cast<float>(sum);
 }
 
+void transpose(const float* src, int64_t rows, int64_t cols, int64_t lds, float* dst, int64_t ldd) {
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t c = 0; c < cols; ++c) dst[c * ldd + r] = src[r * lds + c];
+}
+
+void silu_mul_backward(const float* g, const float* u, const float* dy, float* dg, float* du, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) {
+    const double x = g[i], s = 1.0 / (1.0 + std::exp(-x));
+    if (dg) dg[i] = static_cast<float>(static_cast<double>(dy[i]) * u[i] * s * (1.0 + x * (1.0 - s)));
+    if (du) du[i] = static_cast<float>(static_cast<double>(dy[i]) * x * s);
+  }
+}
+
 }  // namespace
 
 const Kernels& reference_kernels() {
@@ -289,7 +302,7 @@ const Kernels& reference_kernels() {
                           llm_int8_weight_kernels()},
                          linear, dot, axpy, add, mul, scale, rms_norm_row, layer_norm_row, softmax_row,
                          silu, gelu, gelu_tanh, silu_mul, gelu_tanh_mul, to_f32, from_f32, dot_tile,
-                         matmul_acc_tile, exp_shift_sum};
+                         matmul_acc_tile, exp_shift_sum, transpose, silu_mul_backward};
   return k;
 }
 
