@@ -110,7 +110,8 @@ void linear_on(const float* x, int64_t M, int64_t K, int64_t ldx, const void* w,
   const bool few_rows = M < kLinearGemmMinRows;
   const bool gemm = panels || !few_rows || !wk.gemv;
   const bool small = !panels && gemm && wk.small_gemm && M <= kSmallGemmMaxRows;
-  const bool blas = gemm && !panels && !small && !wk.gemm;
+  const bool own_gemm = wk.gemm && (wk.gemm_rows_below == 0 || M < wk.gemm_rows_below);
+  const bool blas = gemm && !panels && !small && !own_gemm;
   if (blas) ensure_blas_single_threaded();
   // Contiguous slices of W rows per task; a GEMV task streams at least ~64 KiB of f32 weights.
   const int64_t threads = pool ? pool->size() : 1;
@@ -122,7 +123,7 @@ void linear_on(const float* x, int64_t M, int64_t K, int64_t ldx, const void* w,
   // x in the format gemm wants, converted once for every task of the call.
   const void* gx = x;
   int64_t gldx = ldx;
-  if (gemm && gk.convert_x) {
+  if (gemm && !blas && gk.convert_x) {
     gx = converted_activations(gk, x, M, K, ldx, pool);
     gldx = K;
   }
