@@ -237,8 +237,8 @@ TEST(KQuantActivations, ReferenceProductIsTheDequantizedProduct) {
 }
 
 // Each tier's K-quant integer gemm (decode: M < kLinearGemmMinRows) on x in its own activation
-// rows against the reference's, over odd super-block counts (1, 3, 5) and rows [5, 42) (an odd
-// count: a tile of one row at the end). Sums differ by f32 rounding of the integer sums only.
+// rows against the reference's, over odd super-block counts (1, 3, 5) and row ranges that end in
+// a partial tile of 1, 2 or 3 rows. Sums differ by f32 rounding of the integer sums only.
 TEST_P(KQuantTier, IntegerGemmMatchesTheReference) {
   const cpu::Kernels& fast = *cpu::kernels_for(GetParam());
   std::mt19937 rng(13);
@@ -271,10 +271,14 @@ TEST_P(KQuantTier, IntegerGemmMatchesTheReference) {
           xv.insert(xv.end(), row.begin(), row.end());
         }
         const auto scale = testing::abs_product(xv, M, K, terms, N, K, ldy);
-        std::vector<float> want(M * ldy, 7.0f), got(M * ldy, 7.0f);
-        cpu::reference_kernels().weight(dt).gemm(xq.data(), M, K, K, w.data(), 5, 42, want.data(), ldy);
-        fk.gemm(xq.data(), M, K, K, w.data(), 5, 42, got.data(), ldy);
-        testing::expect_close(got, want, scale, 1e-6f, 1e-30f, "gemm " + what);
+        // Row ranges whose last tile of 4 rows is cut at each length.
+        for (auto [n0, n1] : {std::pair<int64_t, int64_t>{5, 42}, {0, 43}, {3, 9}, {1, 4}}) {
+          std::vector<float> want(M * ldy, 7.0f), got(M * ldy, 7.0f);
+          cpu::reference_kernels().weight(dt).gemm(xq.data(), M, K, K, w.data(), n0, n1, want.data(), ldy);
+          fk.gemm(xq.data(), M, K, K, w.data(), n0, n1, got.data(), ldy);
+          testing::expect_close(got, want, scale, 1e-6f, 1e-30f,
+                                "gemm " + what + " rows " + std::to_string(n0) + ".." + std::to_string(n1));
+        }
         if (HasFailure()) return;
       }
     }
