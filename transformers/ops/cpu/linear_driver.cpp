@@ -1,8 +1,10 @@
 // y = x · Wᵀ (+ bias) on a vector tier: splits W's rows into tasks on the thread pool and calls
 // the tier's kernels for the weight format (kernels.h, WeightKernels). Two paths:
 //  - few rows of x (decode, M < kLinearGemmMinRows): gemv streams each row of W once, converting
-//    bf16/f16 to f32 in registers; its speed is GB/s of weights read.
-//  - many rows (prompt processing): the tier's gemm when it has one, else each task converts
+//    bf16/f16 to f32 in registers; its speed is GB/s of weights read. Integer formats (Q8_0, Q4_0,
+//    the K-quants) have no gemv: their gemm takes these M, on x converted once per call.
+//  - many rows (prompt processing): the tier's gemm when it has one (and takes that M:
+//    gemm_rows_below), else each task converts
 //    blocks of its W rows to f32 (dequant_rows) into a thread-local buffer and calls
 //    single-threaded OpenBLAS sgemm on them, so our pool, not OpenBLAS's, owns the cores.
 //    Quantized formats on a CPU with bf16 dot products convert W to bf16 panels instead and run
