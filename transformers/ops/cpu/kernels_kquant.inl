@@ -10,9 +10,12 @@
 // with s_x,g the activation sums per 16. The first sum: maddubs (q unsigned, q_x signed; pair sums
 // at most 2 * 63 * 127, no saturation), then madd by the scales; the second is one madd of the
 // mins against the sums. Both stay in int32 (at most ~2^25 per lane) until one conversion and
-// FMA per super-block. 256-bit vectors on both tiers.
+// FMA per super-block. 256-bit vectors on AVX2 (and AVX-512 without VNNI); AVX-512 CPUs with VNNI
+// take 512-bit VPDPBUSD kernels of the same math (KFormatVnni below).
 
-constexpr int64_t kKTileRows = 4;  // W rows per tile, sharing x (measured over 2: q4_k ~13 -> ~18 GB/s on Zen 5)
+// W rows per tile, sharing x's vectors (over 2: q4_k ~13 -> ~18 GB/s on Zen 5, CPU-time rates of
+// bench_kernels measured under load).
+constexpr int64_t kKTileRows = 4;
 
 // Q4_K / Q5_K's 12 packed scale bytes as 16 bytes: the 8 six-bit scales, then the 8 mins.
 inline __m128i kblock_scales_mins(const unsigned char* s) {
