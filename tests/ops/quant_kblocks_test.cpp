@@ -10,6 +10,7 @@
 #include "quant_test_util.h"
 #include "transformers/core/thread_pool.h"
 #include "transformers/ops/cpu/kernels.h"
+#include "transformers/ops/cpu/quant_kblocks.h"
 #include "transformers/ops/ops.h"
 
 namespace transformers {
@@ -143,11 +144,152 @@ class KQuantTier : public ::testing::TestWithParam<cpu::Isa> {};
 INSTANTIATE_TEST_SUITE_P(Tiers, KQuantTier, ::testing::ValuesIn(testing::vector_tiers()),
                          testing::tier_label);
 
-// Each format without integer kernels (the K formats, and the pre-quantized and bitsandbytes
-// blocks, which share their dequantizing kernels) on each tier: dequant_rows equals the codec bit
-// for bit; gemv (rows [5, 42)) and the whole linear (bias, a pool, M across the gemv / gemm
-// switch) match the reference, which sums the same dequantized weights in double; the tolerance
-// is relative to sum |x| |w|.
+bool is_kquant(DType dt) { return dt == DType::Q4_K || dt == DType::Q5_K || dt == DType::Q6_K; }
+
+// x = (x_q * d) of a K-quant activation row: the values the integer kernels multiply.
+std::vector<float> activation_values(const std::vector<unsigned char>& row, int64_t K) {
+  std::vector<float> v(static_cast<size_t>(K));
+  const auto* q = reinterpret_cast<const int8_t*>(row.data());
+  const auto* d = reinterpret_cast<const float*>(row.data() + K);
+  for (int64_t k = 0; k < K; ++k) v[k] = q[k] * d[k / 256];
+  return v;
+}
+
+// Per element |d sc q| + |dmin m| (cpu::decode_kblock): the size of the two integer sums a
+// K-quant kernel converts to float, against which its rounding is measured (the mins term may
+// cancel most of the scaled term, so |w| alone understates it).
+std::vector<float> kquant_terms(DType dt, const std::vector<unsigned char>& w) {
+  const int64_t blocks = static_cast<int64_t>(w.size()) / dtype_block_bytes(dt);
+  std::vector<float> t(static_cast<size_t>(blocks * 256));
+  cpu::KBlockIntegers k;
+  for (int64_t b = 0; b < blocks; ++b) {
+    cpu::decode_kblock(dt, w.data() + b * dtype_block_bytes(dt), &k);
+    for (int e = 0; e < 256; ++e)
+      t[b * 256 + e] = std::fabs(k.d * k.sc[e / 16] * k.q[e]) + std::fabs(k.dmin * k.m[e / 16]);
+  }
+  return t;
+}
+
+// The activation format: q = round(x / d) with d = amax / 127 per 256 (the largest element maps
+// to +-127), and the int16 sums per 16 are the sums of those q.
+TEST(KQuantActivations, ScalesAndSumsPerSuperBlock) {
+  std::mt19937 rng(8);
+  const int64_t K = 512, M = 2, ldx = K + 3;
+  const auto x = random_floats(M * ldx, rng);
+  std::vector<unsigned char> out(M * cpu::kquant_activation_row_bytes(K));
+  cpu::quantize_activations_k(x.data(), M, K, ldx, out.data());
+  ASSERT_EQ(cpu::kquant_activation_row_bytes(K), 512 + 2 * 4 + 32 * 2);
+  for (int64_t m = 0; m < M; ++m) {
+    const unsigned char* row = out.data() + m * cpu::kquant_activation_row_bytes(K);
+    const auto* q = reinterpret_cast<const int8_t*>(row);
+    const auto* d = reinterpret_cast<const float*>(row + K);
+    const auto* sums = reinterpret_cast<const int16_t*>(row + K + 8);
+    for (int64_t b = 0; b < 2; ++b) {
+      float amax = 0;
+      for (int64_t k = 0; k < 256; ++k) amax = std::max(amax, std::fabs(x[m * ldx + b * 256 + k]));
+      EXPECT_EQ(d[b], amax / 127.0f);
+      for (int64_t k = 0; k < 256; ++k)
+        ASSERT_EQ(q[b * 256 + k], static_cast<int>(std::round(x[m * ldx + b * 256 + k] / d[b])));
+    }
+    for (int64_t g = 0; g < K / 16; ++g) {
+      int sum = 0;
+      for (int64_t k = 0; k < 16; ++k) sum += q[g * 16 + k];
+      ASSERT_EQ(sums[g], sum) << "group " << g;
+    }
+  }
+}
+
+// The reference's integer product is the exact product of the dequantized weights and the
+// dequantized activations (q_x * d_x): the same sum, regrouped, summed here in double over the
+// codec's floats. Then a hand value: the hand-built Q4_K block times x = 1 (q_x = 127, d_x =
+// 1 / 127) is the sum of its dequantized elements.
+TEST(KQuantActivations, ReferenceProductIsTheDequantizedProduct) {
+  std::mt19937 rng(9);
+  const int64_t N = 5, K = 768;
+  for (DType dt : {DType::Q4_K, DType::Q5_K, DType::Q6_K}) {
+    const auto w = quantized(dt, random_floats(N * K, rng));
+    const auto w_deq = dequantized(dt, w);
+    const auto x = random_floats(K, rng);
+    std::vector<unsigned char> xq(cpu::kquant_activation_row_bytes(K));
+    const auto& rk = cpu::reference_kernels().weight(dt);
+    ASSERT_EQ(rk.gemm_activation, cpu::WeightFormat::ActivationFormat::Int8KBlocks);
+    rk.convert_x(x.data(), 1, K, K, xq.data());
+    const auto xv = activation_values(xq, K);
+    std::vector<float> y(N);
+    rk.gemm(xq.data(), 1, K, K, w.data(), 0, N, y.data(), N);
+    const auto scale = testing::abs_product(xv, 1, K, kquant_terms(dt, w), N, K, N);
+    for (int64_t n = 0; n < N; ++n) {
+      double want = 0;
+      for (int64_t k = 0; k < K; ++k) want += static_cast<double>(w_deq[n * K + k]) * xv[k];
+      EXPECT_NEAR(y[n], want, 1e-6 * scale[n]) << dtype_torch_name(dt) << " row " << n;
+    }
+  }
+  std::vector<unsigned char> b(144, 0);
+  put_header(b.data());
+  put_nibbles(b.data() + 16);
+  double sum = 0;
+  for (float v : dequantized(DType::Q4_K, b)) sum += v;
+  const std::vector<float> ones(256, 1.0f);
+  float y = 0;
+  cpu::reference_kernels().linear(ones.data(), 1, 256, 256, b.data(), DType::Q4_K, 1, nullptr, &y, 1, nullptr);
+  EXPECT_NEAR(y, sum, 1e-4);
+  EXPECT_NEAR(sum, 5.0 + 2.75 + 55.5 + 235.5 + 33.25 + 268.0 - 0.25 * (31 * 1 + 32 * 2 + 32 * 3 + 31 * 16 + 31 * 48 + 31 * 7 + 31 * 62), 1e-9);
+}
+
+// Each tier's K-quant integer gemm (decode: M < kLinearGemmMinRows) on x in its own activation
+// rows against the reference's, over odd super-block counts (1, 3, 5) and row ranges that end in
+// a partial tile of 1, 2 or 3 rows. Sums differ by f32 rounding of the integer sums only.
+TEST_P(KQuantTier, IntegerGemmMatchesTheReference) {
+  const cpu::Kernels& fast = *cpu::kernels_for(GetParam());
+  std::mt19937 rng(13);
+  for (DType dt : {DType::Q4_K, DType::Q5_K, DType::Q6_K}) {
+    const auto& fk = fast.weight(dt);
+    ASSERT_NE(fk.gemm, nullptr);
+    ASSERT_EQ(fk.gemm_rows_below, cpu::kLinearGemmMinRows);
+    for (int64_t K : {256, 256 * 3, 256 * 5}) {
+      const int64_t N = 43;
+      const auto w = quantized(dt, random_floats(N * K, rng));
+      const auto terms = kquant_terms(dt, w);
+      for (int64_t M : {1, 2, 3, 7}) {
+        const std::string what = std::string(cpu::weight_format(dt).name) + " K=" + std::to_string(K) +
+                                 " M=" + std::to_string(M);
+        const int64_t ldx = K + 3, ldy = N + 1;
+        const auto x = random_floats(M * ldx, rng);
+        auto converted = [&](const cpu::WeightKernels& k) {
+          std::vector<unsigned char> out(M * cpu::activation_row_bytes(k.gemm_activation, K));
+          k.convert_x(x.data(), M, K, ldx, out.data());
+          return out;
+        };
+        const auto xq = converted(cpu::reference_kernels().weight(dt));
+        ASSERT_EQ(xq, converted(fk)) << what;
+        std::vector<float> xv;
+        for (int64_t m = 0; m < M; ++m) {
+          const auto row = activation_values(
+              std::vector<unsigned char>(xq.begin() + m * cpu::kquant_activation_row_bytes(K),
+                                         xq.begin() + (m + 1) * cpu::kquant_activation_row_bytes(K)),
+              K);
+          xv.insert(xv.end(), row.begin(), row.end());
+        }
+        const auto scale = testing::abs_product(xv, M, K, terms, N, K, ldy);
+        // Row ranges whose last tile of 4 rows is cut at each length.
+        for (auto [n0, n1] : {std::pair<int64_t, int64_t>{5, 42}, {0, 43}, {3, 9}, {1, 4}}) {
+          std::vector<float> want(M * ldy, 7.0f), got(M * ldy, 7.0f);
+          cpu::reference_kernels().weight(dt).gemm(xq.data(), M, K, K, w.data(), n0, n1, want.data(), ldy);
+          fk.gemm(xq.data(), M, K, K, w.data(), n0, n1, got.data(), ldy);
+          testing::expect_close(got, want, scale, 1e-6f, 1e-30f,
+                                "gemm " + what + " rows " + std::to_string(n0) + ".." + std::to_string(n1));
+        }
+        if (HasFailure()) return;
+      }
+    }
+  }
+}
+
+// Each K-quant, pre-quantized and bitsandbytes format on each tier: dequant_rows equals the codec
+// bit for bit; gemv (the formats without integer kernels, rows [5, 42)) and the whole linear
+// (bias, a pool, M across the decode / prompt switch) match the reference, which sums the same
+// dequantized weights in double (prompts) or runs the same integer product (K-quant decode); the
+// tolerance is relative to sum |x| |w| (K-quants: to the size of their integer sums).
 TEST_P(KQuantTier, KernelsMatchTheReference) {
   const cpu::Kernels& fast = *cpu::kernels_for(GetParam());
   std::mt19937 rng(12);
@@ -158,13 +300,14 @@ TEST_P(KQuantTier, KernelsMatchTheReference) {
     const auto w = quantized(dt, random_floats(N * K, rng));
     const auto w_deq = dequantized(dt, w);
     testing::expect_dequant_rows_exact(fast, dt, w, K, w_deq);
-    // M: gemv (decode), the driver's small-M and BLAS paths, an odd tail.
+    // M: decode, the driver's small-M and BLAS paths, an odd tail.
     for (int64_t M : {1, 2, 9, 40}) {
       const std::string what = std::string(cpu::weight_format(dt).name) + " M=" + std::to_string(M);
       const int64_t ldx = K + 3, ldy = N + 1;
       const auto x = random_floats(M * ldx, rng), bias = random_floats(N, rng);
-      const auto scale = testing::abs_product(x, M, ldx, w_deq, N, K, ldy);
-      if (M < cpu::kLinearGemmMinRows) {
+      const bool integer = is_kquant(dt) && M < cpu::kLinearGemmMinRows;
+      const auto scale = testing::abs_product(x, M, ldx, integer ? kquant_terms(dt, w) : w_deq, N, K, ldy);
+      if (!is_kquant(dt) && M < cpu::kLinearGemmMinRows) {
         std::vector<float> want(M * ldy, 0.0f), got(M * ldy, 0.0f);
         cpu::reference_kernels().weight(dt).gemv(x.data(), M, K, ldx, w.data(), 5, 42, want.data(), ldy);
         fast.weight(dt).gemv(x.data(), M, K, ldx, w.data(), 5, 42, got.data(), ldy);
@@ -176,8 +319,9 @@ TEST_P(KQuantTier, KernelsMatchTheReference) {
   }
 }
 
-// Through the op API: a K-quant embedding gathers dequantized rows, a linear is the f32 linear of
-// the dequantized weights, and row views (whole rows of super-blocks) keep working.
+// Through the op API: a K-quant embedding gathers dequantized rows, a linear is the linear of the
+// dequantized weights (up to the int8 rounding of x in decode), and row views (whole rows of
+// super-blocks) keep working.
 TEST(KQuantOps, EmbeddingAndLinearOfKQuantTensors) {
   std::mt19937 rng(4);
   const int64_t V = 10, H = 512;
@@ -188,12 +332,17 @@ TEST(KQuantOps, EmbeddingAndLinearOfKQuantTensors) {
     Tensor deq = ops::cast(w, DType::F32);
     Tensor ids = Tensor::from_values(std::vector<int64_t>{3, 0, 9}, {3});
     EXPECT_EQ(testing::max_abs_diff(ops::embedding(w, ids), ops::embedding(deq, ids)), 0.0f);
+    // Two rows of x: the integer kernels, x rounded to int8 per 256 (< 1 % of the largest output);
+    // ten rows: the f32 product of the dequantized rows.
     Tensor x = Tensor::from_values(random_floats(2 * H, rng), {2, H});
-    EXPECT_LE(testing::max_abs_diff(ops::linear(x, w), ops::linear(x, deq)), 1e-4f)
-        << dtype_torch_name(dt);
-    EXPECT_LE(
-        testing::max_abs_diff(ops::linear(x, w.slice(0, 2, 5)), ops::linear(x, deq.slice(0, 2, 5))),
-        1e-4f);
+    const Tensor y32 = ops::linear(x, deq);
+    const float scale = testing::max_abs(y32);
+    EXPECT_LE(testing::max_abs_diff(ops::linear(x, w), y32), 0.01f * scale) << dtype_torch_name(dt);
+    EXPECT_GT(testing::max_abs_diff(ops::linear(x, w), y32), 0.0f) << dtype_torch_name(dt) << ": not the int8 path";
+    EXPECT_LE(testing::max_abs_diff(ops::linear(x, w.slice(0, 2, 5)), ops::linear(x, deq.slice(0, 2, 5))),
+              0.01f * scale);
+    Tensor x10 = Tensor::from_values(random_floats(10 * H, rng), {10, H});
+    EXPECT_LE(testing::max_abs_diff(ops::linear(x10, w), ops::linear(x10, deq)), 1e-4f) << dtype_torch_name(dt);
   }
 }
 

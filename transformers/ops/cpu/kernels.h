@@ -22,7 +22,9 @@ struct WeightFormat {
   // Int8Blocks: rows of int8 with an f32 scale per 32 (quant_blocks.h, quantize_activations).
   // Int8Pairs: the same values laid out for the VNNI kernels, with each block's sum (quant_blocks.h,
   // vnni_activation_row_bytes): made once per call, not once per task.
-  enum class ActivationFormat : uint8_t { F32, BF16, Int8Blocks, Int8Pairs };
+  // Int8KBlocks: int8 with an f32 scale per 256 and int16 sums per 16, for the K-quants
+  // (quant_kblocks.h, quantize_activations_k).
+  enum class ActivationFormat : uint8_t { F32, BF16, Int8Blocks, Int8Pairs, Int8KBlocks };
   DType dtype;
   const char* name;
   int64_t block_elements;
@@ -72,6 +74,9 @@ struct WeightKernels {
   // multiplies each with the BF16 gemm, which does twice the products per instruction of the int8
   // kernels' path. nullptr: gemm (or BLAS) takes every M.
   void (*dequant_rows_bf16)(const void* w, int64_t K, int64_t row0, int64_t rows, uint16_t* out) = nullptr;
+  // > 0: gemm takes M below this only (the K-quants' integer kernels, made for decode); larger M
+  // go to the BLAS path on dequant_rows. 0: gemm takes every M.
+  int64_t gemm_rows_below = 0;
 };
 
 // linear() uses gemm from this many rows of x on, gemv below.
@@ -100,9 +105,10 @@ const WeightFormat& weight_format(DType dt);
 [[noreturn]] void throw_not_float(DType dt, const char* what);
 
 // WeightKernels::dequant_rows of a block format through its scalar codec (the same bytes on
-// every tier). The formats without integer kernels (Q4_Z, F8_B128, MXFP4, NF4, FP4, Q4_K, Q5_K,
-// Q6_K) have this, a gemv that dequantizes a row at a time, and no gemm: prompt-sized products go
-// to the linear driver's BLAS path on dequantized panels.
+// every tier). The formats without integer kernels (Q4_Z, F8_B128, MXFP4, NF4, FP4) have this, a
+// gemv that dequantizes a row at a time, and no gemm: prompt-sized products go to the linear
+// driver's BLAS path on dequantized panels. The K-quants (Q4_K, Q5_K, Q6_K) have an integer gemm
+// for decode (M < kLinearGemmMinRows, gemm_rows_below) and take that BLAS path for prompts.
 template <DType DT>
 void format_dequant_rows(const void* w, int64_t K, int64_t row0, int64_t rows, float* out) {
   weight_format(DT).dequantize(static_cast<const char*>(w) + dtype_nbytes(DT, row0 * K), out, rows * K);

@@ -15,6 +15,7 @@
 #include "transformers/ops/cpu/kernels.h"
 #include "transformers/ops/cpu/llm_int8.h"
 #include "transformers/ops/cpu/quant_blocks.h"
+#include "transformers/ops/cpu/quant_kblocks.h"
 
 #ifndef TCPP_TIER
 #error "define TCPP_TIER and TCPP_TIER_ISA, include the tier's simd header, then this file"
@@ -714,6 +715,7 @@ void transpose(const float* src, int64_t rows, int64_t cols, int64_t lds, float*
 }
 
 #include "transformers/ops/cpu/kernels_quant.inl"
+#include "transformers/ops/cpu/kernels_kquant.inl"
 
 template <DType DT>
 WeightKernels weight_kernels(bool own_gemm) {
@@ -744,8 +746,8 @@ const Kernels& tier_kernels() {
        quantized_weight_kernels<DType::Q4_0>(), dequantizing_weight_kernels<DType::Q4_Z>(),
        dequantizing_weight_kernels<DType::F8_B128>(), dequantizing_weight_kernels<DType::MXFP4>(),
        dequantizing_weight_kernels<DType::NF4>(), dequantizing_weight_kernels<DType::FP4>(),
-       dequantizing_weight_kernels<DType::Q4_K>(), dequantizing_weight_kernels<DType::Q5_K>(),
-       dequantizing_weight_kernels<DType::Q6_K>(), llm_int8_tier_kernels()},
+       kquant_weight_kernels<DType::Q4_K>(), kquant_weight_kernels<DType::Q5_K>(),
+       kquant_weight_kernels<DType::Q6_K>(), llm_int8_tier_kernels()},
       linear_on<TCPP_TIER_ISA>,
       dot, axpy, add, mul, scale, rms_norm_row, layer_norm_row, softmax_row, silu, gelu, gelu_tanh, silu_mul,
       gelu_tanh_mul, to_f32, from_f32, dot_tile, matmul_acc_tile, exp_shift_sum, transpose,

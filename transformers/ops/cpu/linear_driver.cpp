@@ -1,9 +1,11 @@
 // y = x · Wᵀ (+ bias) on a vector tier: splits W's rows into tasks on the thread pool and calls
 // the tier's kernels for the weight format (kernels.h, WeightKernels). Two paths:
 //  - few rows of x (decode, M < kSmallGemmMinRows, or kLinearGemmMinRows for a format without
-//    small_gemm): gemv streams each row of W once, converting
-//    bf16/f16 to f32 in registers; its speed is GB/s of weights read.
-//  - many rows (prompt processing): the tier's gemm when it has one, else each task converts
+//    small_gemm): gemv streams each row of W once, converting bf16/f16 to f32 in registers; its
+//    speed is GB/s of weights read. Integer formats (Q8_0, Q4_0, the K-quants) have no gemv:
+//    their gemm takes these M, on x converted once per call.
+//  - many rows (prompt processing): the tier's gemm when it has one (and takes that M:
+//    gemm_rows_below), else each task converts
 //    blocks of its W rows to f32 (dequant_rows) into a thread-local buffer and calls
 //    single-threaded OpenBLAS sgemm on them, so our pool, not OpenBLAS's, owns the cores.
 //    Quantized formats on a CPU with bf16 dot products convert W to bf16 panels instead and run
@@ -121,7 +123,8 @@ PartPlan plan_part(const Kernels& tier, const LinearPart& part, const float* x, 
   const bool few_rows = M < gemm_min_rows(wk);
   p.gemm = p.panels || !few_rows || !wk.gemv;
   p.small = !p.panels && p.gemm && wk.small_gemm && M <= kSmallGemmMaxRows;
-  p.blas = p.gemm && !p.panels && !p.small && !wk.gemm;
+  const bool own_gemm = wk.gemm && (wk.gemm_rows_below == 0 || M < wk.gemm_rows_below);
+  p.blas = p.gemm && !p.panels && !p.small && !own_gemm;
   if (p.blas) ensure_blas_single_threaded();
   // Contiguous slices of W rows per task; a GEMV task streams at least ~64 KiB of f32 weights.
   const int64_t threads = pool ? pool->size() : 1;
@@ -133,7 +136,7 @@ PartPlan plan_part(const Kernels& tier, const LinearPart& part, const float* x, 
   // x in the format gemm wants, converted once for every task of the call.
   p.gx = x;
   p.gldx = ldx;
-  if (p.gemm && p.gk->convert_x) {
+  if (p.gemm && !p.blas && p.gk->convert_x) {
     p.gx = converted_activations(*p.gk, x, M, K, ldx, pool, buffer);
     p.gldx = K;
   }

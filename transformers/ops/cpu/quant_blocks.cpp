@@ -7,19 +7,15 @@
 #include "transformers/core/half.h"
 
 namespace transformers::cpu {
-namespace {
 
-// One block of 32 to int8 with d = amax / 127; returns d.
-float quantize_int8_block(const float* x, int8_t* q) {
+float quantize_int8(const float* x, int64_t n, int8_t* q) {
   float amax = 0.0f;
-  for (int64_t j = 0; j < kQBlock; ++j) amax = std::max(amax, std::fabs(x[j]));
+  for (int64_t j = 0; j < n; ++j) amax = std::max(amax, std::fabs(x[j]));
   const float d = amax / 127.0f;
   const float id = d != 0.0f ? 1.0f / d : 0.0f;
-  for (int64_t j = 0; j < kQBlock; ++j) q[j] = static_cast<int8_t>(std::roundf(x[j] * id));
+  for (int64_t j = 0; j < n; ++j) q[j] = static_cast<int8_t>(std::roundf(x[j] * id));
   return d;
 }
-
-}  // namespace
 
 void store_f16_scale(unsigned char* p, float v) {
   const uint16_t h = f32_to_f16_portable(v);
@@ -35,7 +31,7 @@ float load_f16_scale(const unsigned char* p) {
 void quantize_q8_0(const float* x, void* out, int64_t n) {
   auto* b = static_cast<unsigned char*>(out);
   for (int64_t i = 0; i < n / kQBlock; ++i, b += kQ8_0Bytes, x += kQBlock)
-    store_f16_scale(b, quantize_int8_block(x, reinterpret_cast<int8_t*>(b + 2)));
+    store_f16_scale(b, quantize_int8(x, kQBlock, reinterpret_cast<int8_t*>(b + 2)));
 }
 
 void quantize_q4_0(const float* x, void* out, int64_t n) {
@@ -82,7 +78,7 @@ void quantize_activations(const float* x, int64_t M, int64_t K, int64_t ldx, voi
     auto* row = static_cast<unsigned char*>(out) + m * activation_row_bytes(K);
     auto* q = reinterpret_cast<int8_t*>(row);
     auto* d = reinterpret_cast<float*>(row + K);
-    for (int64_t b = 0; b < K / kQBlock; ++b) d[b] = quantize_int8_block(x + m * ldx + b * kQBlock, q + b * kQBlock);
+    for (int64_t b = 0; b < K / kQBlock; ++b) d[b] = quantize_int8(x + m * ldx + b * kQBlock, kQBlock, q + b * kQBlock);
   }
 }
 

@@ -15,6 +15,10 @@ constexpr int64_t kQ4_0Bytes = 18;    // f16 d + 16 bytes of nibbles
 void store_f16_scale(unsigned char* p, float v);
 float load_f16_scale(const unsigned char* p);
 
+// n floats to int8 with d = amax / 127, q = round(x / d) (half away from zero); returns d. The
+// rounding of Q8_0 and of every int8 activation format (Q8_0's blocks of 32, the K-quants' 256).
+float quantize_int8(const float* x, int64_t n, int8_t* q);
+
 // f32 -> blocks, n a multiple of 32, GGML's reference rounding:
 //   Q8_0 (quantize_row_q8_0_ref): d = amax / 127, q = round(x / d) (half away from zero).
 //   Q4_0 (quantize_row_q4_0_ref): m = the element largest in magnitude, sign kept; d = m / -8,

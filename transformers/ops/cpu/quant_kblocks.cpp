@@ -154,6 +154,16 @@ void quantize_with_mins(const float* x, int nmax, float rmin, int nstep, unsigne
 }
 
 // The low nibbles of Q4_K / Q5_K: 64 elements per 32 bytes, sub-block 2c low, 2c + 1 high.
+int nibble(const unsigned char* qs, int e) { return qs[32 * (e / 64) + e % 32] >> (4 * (e / 32 % 2)) & 15; }
+// Q5_K's fifth bit of element e, as 0 or 16.
+int fifth_bit(const unsigned char* qh, int e) { return (qh[e % 32] >> (e / 32) & 1) << 4; }
+// Q6_K's 6-bit value of element e (0..63, x = d * sc * (q - 32)).
+int six_bits(const unsigned char* ql, const unsigned char* qh, int e) {
+  const int h = e / 128, t = (e % 128) / 32, l = e % 32;
+  const int lo = ql[64 * h + 32 * (t % 2) + l] >> (t < 2 ? 0 : 4) & 15;
+  return lo | (qh[32 * h + l] >> (2 * t) & 3) << 4;
+}
+
 void pack_nibbles(const uint8_t* L, unsigned char* qs) {
   for (int c = 0; c < kKBlock / 64; ++c)
     for (int l = 0; l < 32; ++l)
@@ -169,11 +179,9 @@ void dequantize_with_mins(const unsigned char* b, const unsigned char* qs, High&
   const KHeader h = load_header(b);
   for (int j = 0; j < kSubBlocks; ++j) {
     const float d = h.d * h.sc[j], m = h.dmin * h.m[j];
-    const int shift = 4 * (j % 2);
     for (int l = 0; l < kSub; ++l) {
       const int e = kSub * j + l;
-      const int q = ((qs[32 * (j / 2) + l] >> shift) & 15) + high(e);
-      out[e] = d * q - m;
+      out[e] = d * (nibble(qs, e) + high(e)) - m;
     }
   }
 }
@@ -301,7 +309,7 @@ void dequantize_q5_k(const void* in, float* out, int64_t n) {
   for (int64_t i = 0; i < n / kKBlock; ++i, b += kQ5_KBytes, out += kKBlock) {
     const unsigned char* qh = b + 16;
     dequantize_with_mins(
-        b, b + 48, [qh](int e) { return (qh[e % 32] >> (e / 32) & 1) << 4; }, out);
+        b, b + 48, [qh](int e) { return fifth_bit(qh, e); }, out);
   }
 }
 
@@ -311,11 +319,46 @@ void dequantize_q6_k(const void* in, float* out, int64_t n) {
     const unsigned char *ql = b, *qh = b + 128;
     const auto* sc = reinterpret_cast<const int8_t*>(b + 192);
     const float d = load_f16_scale(b + 208);
-    for (int e = 0; e < kKBlock; ++e) {
-      const int h = e / 128, t = (e % 128) / 32, l = e % 32;
-      const int lo = ql[64 * h + 32 * (t % 2) + l] >> (t < 2 ? 0 : 4) & 15;
-      const int hi = qh[32 * h + l] >> (2 * t) & 3;
-      out[e] = d * sc[e / 16] * static_cast<float>((lo | hi << 4) - 32);
+    for (int e = 0; e < kKBlock; ++e) out[e] = d * sc[e / 16] * static_cast<float>(six_bits(ql, qh, e) - 32);
+  }
+}
+
+void decode_kblock(DType dt, const unsigned char* b, KBlockIntegers* out) {
+  if (dt == DType::Q6_K) {
+    const auto* sc = reinterpret_cast<const int8_t*>(b + 192);
+    out->d = out->dmin = load_f16_scale(b + 208);
+    for (int e = 0; e < kKBlock; ++e) out->q[e] = static_cast<uint8_t>(six_bits(b, b + 128, e));
+    for (int g = 0; g < kSubBlocks6; ++g) {
+      out->sc[g] = sc[g];
+      out->m[g] = 32 * sc[g];
+    }
+    return;
+  }
+  const KHeader h = load_header(b);
+  const bool five = dt == DType::Q5_K;
+  const unsigned char* qs = b + (five ? 48 : 16);
+  out->d = h.d;
+  out->dmin = h.dmin;
+  for (int e = 0; e < kKBlock; ++e)
+    out->q[e] = static_cast<uint8_t>(nibble(qs, e) + (five ? fifth_bit(b + 16, e) : 0));
+  for (int g = 0; g < kSubBlocks6; ++g) {
+    out->sc[g] = h.sc[g / 2];
+    out->m[g] = h.m[g / 2];
+  }
+}
+
+void quantize_activations_k(const float* x, int64_t M, int64_t K, int64_t ldx, void* out) {
+  const int64_t nb = K / kKBlock;
+  for (int64_t m = 0; m < M; ++m) {
+    auto* row = static_cast<unsigned char*>(out) + m * kquant_activation_row_bytes(K);
+    auto* q = reinterpret_cast<int8_t*>(row);
+    auto* d = reinterpret_cast<float*>(row + K);
+    auto* sums = reinterpret_cast<int16_t*>(row + K + nb * 4);
+    for (int64_t b = 0; b < nb; ++b) d[b] = quantize_int8(x + m * ldx + b * kKBlock, kKBlock, q + b * kKBlock);
+    for (int64_t g = 0; g < K / kKSumGroup; ++g) {
+      int sum = 0;
+      for (int64_t k = 0; k < kKSumGroup; ++k) sum += q[g * kKSumGroup + k];
+      sums[g] = static_cast<int16_t>(sum);
     }
   }
 }

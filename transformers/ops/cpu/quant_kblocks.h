@@ -19,6 +19,8 @@
 
 #include <cstdint>
 
+#include "transformers/core/dtype.h"
+
 namespace transformers::cpu {
 
 constexpr int64_t kKBlock = 256;  // elements per super-block
@@ -37,5 +39,27 @@ void quantize_q6_k(const float* x, void* out, int64_t n);
 void dequantize_q4_k(const void* in, float* out, int64_t n);
 void dequantize_q5_k(const void* in, float* out, int64_t n);
 void dequantize_q6_k(const void* in, float* out, int64_t n);
+
+// A super-block as the integers its dot product with int8 activations multiplies (the scalar
+// reference kernel's view of all three formats, reference.cpp):
+//   x_e = d * sc[e / 16] * q[e] - dmin * m[e / 16]
+// Q4_K / Q5_K: q the 4- or 5-bit value, sc and m the 6-bit scale and min of e's sub-block of 32
+// (one pair per 16, each repeated twice). Q6_K: q the 6 bits as stored (0..63), sc the int8
+// scale, dmin = d and m = 32 * sc (the format's offset of 32).
+struct KBlockIntegers {
+  float d, dmin;
+  uint8_t q[kKBlock];
+  int32_t sc[16], m[16];
+};
+void decode_kblock(DType dt, const unsigned char* block, KBlockIntegers* out);
+
+// Activations of the K-quant integer kernels (ActivationFormat::Int8KBlocks; llama.cpp's Q8_K in
+// a layout of ours): one row of K (a multiple of 256) in kquant_activation_row_bytes(K) bytes:
+// K int8 q, then K / 256 f32 scales d (d = amax / 127 of the super-block, q = round(x / d), as
+// quantize_int8), then K / 16 int16 sums of q per 16 elements: the min term of Q4_K / Q5_K and
+// the offset of Q6_K (sum_e m[e / 16] q_x[e]) need only these. Quantized once per linear call.
+constexpr int64_t kKSumGroup = 16;
+constexpr int64_t kquant_activation_row_bytes(int64_t K) { return K + K / kKBlock * 4 + K / kKSumGroup * 2; }
+void quantize_activations_k(const float* x, int64_t M, int64_t K, int64_t ldx, void* out);
 
 }  // namespace transformers::cpu

@@ -9,6 +9,7 @@
 #include "transformers/ops/cpu/kernels.h"
 #include "transformers/ops/cpu/llm_int8.h"
 #include "transformers/ops/cpu/quant_blocks.h"
+#include "transformers/ops/cpu/quant_kblocks.h"
 
 namespace transformers::cpu {
 namespace {
@@ -111,7 +112,51 @@ constexpr WeightKernels quantized_weight_kernels() {
   return {nullptr, qgemm<DT>, format_dequant_rows<DT>, WeightFormat::ActivationFormat::Int8Blocks, quantize_activations};
 }
 
-// ---- Formats without integer kernels (K-quants, pre-quantized, bitsandbytes): f32 activations
+// ---- K-quants (Q4_K, Q5_K, Q6_K) times int8 super-block activations (quant_kblocks.h): per
+// super-block, d_x * (d * sum_e sc q q_x - dmin * sum_16 m * (sum of q_x)), the two integer sums
+// exact in int64, combined in double. Decode only (gemm_rows_below): prompts take the dequantized
+// product below, as on every tier.
+template <DType DT>
+void kgemm(const void* xv, int64_t M, int64_t K, int64_t ldx, const void* w, int64_t n0, int64_t n1, float* y,
+           int64_t ldy) {
+  const int64_t nb = K / kKBlock, row_bytes = nb * dtype_block_bytes(DT);
+  KBlockIntegers k;
+  for (int64_t m = 0; m < M; ++m) {
+    const auto* row = static_cast<const unsigned char*>(xv) + m * kquant_activation_row_bytes(ldx);
+    const auto* xq = reinterpret_cast<const int8_t*>(row);
+    const auto* xd = reinterpret_cast<const float*>(row + ldx);
+    const auto* xs = reinterpret_cast<const int16_t*>(row + ldx + ldx / kKBlock * 4);
+    for (int64_t n = n0; n < n1; ++n) {
+      double acc = 0;
+      for (int64_t b = 0; b < nb; ++b) {
+        decode_kblock(DT, static_cast<const unsigned char*>(w) + n * row_bytes + b * dtype_block_bytes(DT), &k);
+        int64_t scaled = 0, mins = 0;
+        for (int64_t g = 0; g < kKBlock / kKSumGroup; ++g) {
+          int64_t isum = 0;
+          for (int64_t j = 0; j < kKSumGroup; ++j) {
+            const int64_t e = g * kKSumGroup + j;
+            isum += static_cast<int64_t>(k.q[e]) * xq[b * kKBlock + e];
+          }
+          scaled += k.sc[g] * isum;
+          mins += static_cast<int64_t>(k.m[g]) * xs[b * (kKBlock / kKSumGroup) + g];
+        }
+        acc += static_cast<double>(xd[b]) *
+               (static_cast<double>(k.d) * static_cast<double>(scaled) - static_cast<double>(k.dmin) * static_cast<double>(mins));
+      }
+      y[m * ldy + n] = static_cast<float>(acc);
+    }
+  }
+}
+
+template <DType DT>
+WeightKernels kquant_weight_kernels() {
+  WeightKernels k{nullptr, kgemm<DT>, format_dequant_rows<DT>, WeightFormat::ActivationFormat::Int8KBlocks,
+                  quantize_activations_k};
+  k.gemm_rows_below = kLinearGemmMinRows;
+  return k;
+}
+
+// ---- Formats without integer kernels (pre-quantized, bitsandbytes; K-quant prompts): f32 activations
 // times the weights dequantized by the scalar codec, summed in double (the tiers multiply the same
 // f32 values).
 template <DType DT>
@@ -134,25 +179,36 @@ constexpr WeightKernels dequantizing_weight_kernels() {
           nullptr};
 }
 
+// y[m, n] += bias[n] (bias may be null): the integer products add it after their one rounding.
+void add_bias(const float* bias, int64_t M, int64_t N, float* y, int64_t ldy) {
+  if (bias)
+    for (int64_t m = 0; m < M; ++m)
+      for (int64_t n = 0; n < N; ++n) y[m * ldy + n] += bias[n];
+}
+
 void linear(const float* x, int64_t M, int64_t K, int64_t ldx, const void* w, DType wdt, int64_t N, const float* bias,
             float* y, int64_t ldy, ThreadPool*) {
   if (wdt == DType::Q8_0 || wdt == DType::Q4_0) {
     std::vector<unsigned char> xq(static_cast<size_t>(M * activation_row_bytes(K)));
     quantize_activations(x, M, K, ldx, xq.data());
     (wdt == DType::Q8_0 ? qgemm<DType::Q8_0> : qgemm<DType::Q4_0>)(xq.data(), M, K, K, w, 0, N, y, ldy);
-    if (bias)
-      for (int64_t m = 0; m < M; ++m)
-        for (int64_t n = 0; n < N; ++n) y[m * ldy + n] += bias[n];
+    add_bias(bias, M, N, y, ldy);
     return;
   }
   if (wdt == DType::LLM_INT8) {  // the one mixed-precision kernel (llm_int8.h), as on every tier
     llm_int8_gemm(x, M, K, ldx, w, 0, N, y, ldy);
-    if (bias)
-      for (int64_t m = 0; m < M; ++m)
-        for (int64_t n = 0; n < N; ++n) y[m * ldy + n] += bias[n];
+    add_bias(bias, M, N, y, ldy);
     return;
   }
-  if (is_block_dtype(wdt)) {  // a dequant-only format: the f32 product of its exact values
+  const bool kquant = wdt == DType::Q4_K || wdt == DType::Q5_K || wdt == DType::Q6_K;
+  if (kquant && M < kLinearGemmMinRows) {  // decode: the integer product, as the tiers
+    std::vector<unsigned char> xq(static_cast<size_t>(M * kquant_activation_row_bytes(K)));
+    quantize_activations_k(x, M, K, ldx, xq.data());
+    reference_kernels().weight(wdt).gemm(xq.data(), M, K, K, w, 0, N, y, ldy);
+    add_bias(bias, M, N, y, ldy);
+    return;
+  }
+  if (is_block_dtype(wdt)) {  // a dequant-only format (or a prompt): the f32 product of its exact values
     std::vector<float> wf(static_cast<size_t>(N * K));
     weight_format(wdt).dequantize(w, wf.data(), N * K);
     product<DType::F32>(x, M, K, ldx, wf.data(), 0, N, bias, y, ldy);
@@ -297,8 +353,8 @@ const Kernels& reference_kernels() {
                           quantized_weight_kernels<DType::Q8_0>(), quantized_weight_kernels<DType::Q4_0>(),
                           dequantizing_weight_kernels<DType::Q4_Z>(), dequantizing_weight_kernels<DType::F8_B128>(),
                           dequantizing_weight_kernels<DType::MXFP4>(), dequantizing_weight_kernels<DType::NF4>(),
-                          dequantizing_weight_kernels<DType::FP4>(), dequantizing_weight_kernels<DType::Q4_K>(),
-                          dequantizing_weight_kernels<DType::Q5_K>(), dequantizing_weight_kernels<DType::Q6_K>(),
+                          dequantizing_weight_kernels<DType::FP4>(), kquant_weight_kernels<DType::Q4_K>(),
+                          kquant_weight_kernels<DType::Q5_K>(), kquant_weight_kernels<DType::Q6_K>(),
                           llm_int8_weight_kernels()},
                          linear, dot, axpy, add, mul, scale, rms_norm_row, layer_norm_row, softmax_row,
                          silu, gelu, gelu_tanh, silu_mul, gelu_tanh_mul, to_f32, from_f32, dot_tile,

@@ -25,9 +25,9 @@ const WeightFormat kFormats[kWeightFormatCount] = {
     // bitsandbytes 4-bit: no integer kernels yet; the driver multiplies dequantized panels (f32 x).
     {DType::NF4, "nf4", kBnbBlock, kBnbBlockBytes, Act::F32, quantize_nf4, dequantize_nf4},
     {DType::FP4, "fp4", kBnbBlock, kBnbBlockBytes, Act::F32, quantize_fp4, dequantize_fp4},
-    {DType::Q4_K, "q4_k", kKBlock, kQ4_KBytes, Act::F32, quantize_q4_k, dequantize_q4_k},
-    {DType::Q5_K, "q5_k", kKBlock, kQ5_KBytes, Act::F32, quantize_q5_k, dequantize_q5_k},
-    {DType::Q6_K, "q6_k", kKBlock, kQ6_KBytes, Act::F32, quantize_q6_k, dequantize_q6_k},
+    {DType::Q4_K, "q4_k", kKBlock, kQ4_KBytes, Act::Int8KBlocks, quantize_q4_k, dequantize_q4_k},
+    {DType::Q5_K, "q5_k", kKBlock, kQ5_KBytes, Act::Int8KBlocks, quantize_q5_k, dequantize_q5_k},
+    {DType::Q6_K, "q6_k", kKBlock, kQ6_KBytes, Act::Int8KBlocks, quantize_q6_k, dequantize_q6_k},
     // bitsandbytes LLM.int8: one scale per row, so quantize takes whole rows (row_scaled).
     {DType::LLM_INT8, "llm_int8", kInt8RowBlock, kInt8RowBlockBytes, Act::F32, quantize_llm_int8,
      dequantize_llm_int8, true},
@@ -75,6 +75,7 @@ int64_t activation_row_bytes(WeightFormat::ActivationFormat format, int64_t K) {
     case Act::BF16: return 2 * K;
     case Act::Int8Blocks: return activation_row_bytes(K);
     case Act::Int8Pairs: return vnni_activation_row_bytes(K);
+    case Act::Int8KBlocks: return kquant_activation_row_bytes(K);
   }
   return 0;
 }
