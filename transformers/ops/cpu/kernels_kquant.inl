@@ -115,7 +115,8 @@ struct KFormat<DType::Q6_K> {
       const __m256i ql0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + 64 * h));
       const __m256i ql1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + 64 * h + 32));
       const __m256i qh = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + 128 + 32 * h));
-      const __m256i half_sc = _mm256_permute2x128_si256(sc, sc, h ? 0x11 : 0x00);
+      // Two spelled-out immediates: below -O2 (the ASan build) h is not folded into one.
+      const __m256i half_sc = h ? _mm256_permute2x128_si256(sc, sc, 0x11) : _mm256_permute2x128_si256(sc, sc, 0x00);
       for (int t = 0; t < 4; ++t) {
         const __m256i ql = t % 2 ? ql1 : ql0;
         const __m256i lo = t < 2 ? _mm256_and_si256(ql, low) : _mm256_and_si256(_mm256_srli_epi16(ql, 4), low);
