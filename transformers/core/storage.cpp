@@ -1,5 +1,6 @@
 #include "transformers/core/storage.h"
 
+#include <cstdint>
 #include <cstdlib>
 #include <cstring>
 #include <new>
@@ -23,6 +24,7 @@ class CpuAllocator final : public Allocator {
     // zeroing 4 KiB pages on first touch than converting.
     const bool huge = nbytes >= kHugeThreshold;
     const size_t align = huge ? kHugePage : 64;
+    if (nbytes > SIZE_MAX - align) throw std::bad_alloc();  // the rounding below must not wrap
     const size_t rounded = nbytes == 0 ? align : (nbytes + align - 1) / align * align;  // aligned_alloc wants a multiple
     void* p = std::aligned_alloc(align, rounded);
     if (!p) throw std::bad_alloc();

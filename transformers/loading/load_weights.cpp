@@ -124,7 +124,8 @@ LoadReport load_weights(nn::Module& module, const SafetensorsCheckpoint& ck, con
     return ck.tensor(key);
   };
   // One task per item: the pool bounds how many groups of temporaries exist at once.
-  std::atomic<size_t> items_done{0};
+  size_t items_done = 0;
+  std::mutex progress_mutex;
   ThreadPool::global().run(static_cast<int64_t>(work.size()), [&](int64_t w) {
     const loading::PlanItem& item = plan.items[work[static_cast<size_t>(w)]];
     auto outputs = loading::materialize(item, o.rules, po, fetch, o.config);
@@ -200,7 +201,12 @@ LoadReport load_weights(nn::Module& module, const SafetensorsCheckpoint& ck, con
           if (!shared) release_mapped_pages(src);
         }
     }
-    if (o.on_progress) o.on_progress(items_done.fetch_add(1) + 1, work.size());
+    if (o.on_progress) {
+      // Counted and reported under one lock: with the count taken outside it, a task could report
+      // 6 after another had reported 21 (serve streams these counts; they must only grow).
+      std::lock_guard<std::mutex> progress(progress_mutex);
+      o.on_progress(++items_done, work.size());
+    }
   });
   for (size_t r = 0; r < o.rules.size(); ++r)
     if (plan.fired[r]) report.conversions.push_back(o.rules[r]);
