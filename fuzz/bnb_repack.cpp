@@ -15,6 +15,7 @@
 #include "transformers/core/tensor.h"
 #include "transformers/loading/bnb_serialized.h"
 #include "transformers/loading/conversion_ops.h"
+#include "repack_rules.h"
 
 namespace {
 
@@ -86,18 +87,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       }
     }
     const float threshold = in.ConsumeBool() ? 6.0f : in.ConsumeFloatingPoint<float>();
-    for (const auto& rule : transformers::loading::bnb_rules(eight_bit, threshold, keys)) {
-      transformers::loading::TensorGroups value = groups;
-      transformers::loading::ConversionContext ctx;
-      ctx.target_key = m + ".weight";
-      for (const auto& op : rule.operations()) value = op->convert(std::move(value), ctx);
-      volatile uint8_t sink = 0;
-      for (const auto& group : value)
-        for (const auto& t : group)
-          if (t.nbytes() > 0)
-            sink = static_cast<uint8_t>(sink ^ static_cast<const uint8_t*>(t.raw_data())[t.nbytes() - 1]);
-      (void)sink;
-    }
+    run_repack_rules(transformers::loading::bnb_rules(eight_bit, threshold, keys), groups, m + ".weight");
   } catch (const transformers::Error&) {
   }
   return 0;

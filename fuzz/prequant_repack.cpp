@@ -17,6 +17,7 @@
 #include "transformers/core/tensor.h"
 #include "transformers/io/json.h"
 #include "transformers/loading/conversion_ops.h"
+#include "repack_rules.h"
 #include "transformers/loading/prequantized.h"
 
 namespace {
@@ -125,18 +126,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       keys.push_back(module + part.suffix);
       groups.push_back({fuzzed_tensor(in, part.dtype)});
     }
-    for (const auto& rule : transformers::loading::prequantized_rules(*config, keys)) {
-      transformers::loading::TensorGroups value = groups;
-      transformers::loading::ConversionContext ctx;
-      ctx.target_key = config->method == "mxfp4" ? module : module + ".weight";
-      for (const auto& op : rule.operations()) value = op->convert(std::move(value), ctx);
-      volatile uint8_t sink = 0;
-      for (const auto& group : value)
-        for (const auto& t : group)
-          if (t.nbytes() > 0)
-            sink = static_cast<uint8_t>(sink ^ static_cast<const uint8_t*>(t.raw_data())[t.nbytes() - 1]);
-      (void)sink;
-    }
+    run_repack_rules(transformers::loading::prequantized_rules(*config, keys), groups,
+                     config->method == "mxfp4" ? module : module + ".weight");
   } catch (const transformers::Error&) {
   }
   return 0;
