@@ -24,7 +24,10 @@ struct WeightFormat {
   // vnni_activation_row_bytes): made once per call, not once per task.
   // Int8KBlocks: int8 with an f32 scale per 256 and int16 sums per 16, for the K-quants
   // (quant_kblocks.h, quantize_activations_k).
-  enum class ActivationFormat : uint8_t { F32, BF16, Int8Blocks, Int8Pairs, Int8KBlocks };
+  // F32Strips: f32 x cut into strips of a vector's worth of rows (the tier's lanes), each strip
+  // stored k-major ([K][rows of the strip]; the last strip may be narrower), for the f32 GEMM's
+  // outer products (kernels_gemm_strips.inl). 4 bytes per element like F32, laid out per tier.
+  enum class ActivationFormat : uint8_t { F32, BF16, Int8Blocks, Int8Pairs, Int8KBlocks, F32Strips };
   DType dtype;
   const char* name;
   int64_t block_elements;
@@ -66,6 +69,8 @@ struct WeightKernels {
   // gemm's contract for kSmallGemmMinRows <= M <= kSmallGemmMaxRows (a decode step of several
   // sequences), x in gemm_activation too: W streamed from memory once at the GEMV's rate, with
   // M products per weight. nullptr: the driver uses gemm (or BLAS) for these M as well.
+  // (F32Strips is the exception: the strips are a prompt layout, and small_gemm takes f32 rows as
+  // given; small_gemm_takes_converted_x).
   void (*small_gemm)(const void* x, int64_t M, int64_t K, int64_t ldx, const void* w, int64_t n0, int64_t n1, float* y,
                      int64_t ldy) = nullptr;
   // Prompt-sized products (M >= kPanelGemmMinRows) of a quantized format on a tier whose BF16
@@ -78,6 +83,15 @@ struct WeightKernels {
   // go to the BLAS path on dequant_rows. 0: gemm takes every M.
   int64_t gemm_rows_below = 0;
 };
+
+// Whether small_gemm takes x made by convert_x (else f32 rows as given).
+inline bool small_gemm_takes_converted_x(const WeightKernels& wk) {
+  return wk.convert_x && wk.gemm_activation != WeightFormat::ActivationFormat::F32Strips;
+}
+// The rows of x that convert_x must be given together, from the first row of a call (the row
+// chunks of a parallel conversion start at multiples of it): F32Strips packs strips of up to 16
+// rows (the AVX-512 tier's lanes; a multiple of every tier's).
+constexpr int64_t kActivationRowGroup = 16;
 
 // linear() uses gemm from this many rows of x on, gemv below.
 constexpr int64_t kLinearGemmMinRows = 8;

@@ -10,6 +10,10 @@
 // temporaries): 8 decode rows read each weight vector from memory once, the second 4 from L1.
 #define TCPP_SMALL_GEMM_MR 4
 #define TCPP_SMALL_GEMM_NR 2
+// Strip GEMM tile (f32 prompts) of 2 strips x 6 W rows: 12 accumulators, 2 x vectors, 1 broadcast
+// weight (15 of the 16 registers).
+#define TCPP_STRIP_MS 2
+#define TCPP_STRIP_NR 6
 #define TCPP_TIER avx2
 #define TCPP_TIER_ISA Isa::AVX2
 #define TCPP_TIER_BF16_DOT 0

@@ -16,6 +16,10 @@
 // each weight vector once.
 #define TCPP_SMALL_GEMM_MR 8
 #define TCPP_SMALL_GEMM_NR 3
+// Strip GEMM tile (f32 prompts) of 4 strips x 6 W rows: 24 accumulators, 4 x vectors, 1 broadcast
+// weight; per k 10 loads for 24 FMAs.
+#define TCPP_STRIP_MS 4
+#define TCPP_STRIP_NR 6
 #define TCPP_TIER avx512
 #define TCPP_TIER_ISA Isa::AVX512
 #define TCPP_TIER_BF16_DOT 1

@@ -7,6 +7,7 @@
 // Sums accumulate in f32 vectors; tests (tests/ops/kernels_test.cpp) compare every kernel of
 // every tier with the scalar reference, which accumulates in double.
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstring>
 #include <utility>
@@ -349,8 +350,10 @@ void gemv(const float* x, int64_t M, int64_t K, int64_t ldx, const void* w, int6
 }
 
 // ---------------------------------------------------------------------------------------------
-// GEMM: many rows of x. A tile of MR rows of x by NR rows of W accumulates MR x NR vectors
-// along K (every x vector feeds NR products, every W vector MR), then reduces each to a sum.
+// GEMM of bf16/f16 weights (f32 weights have the strip GEMM, kernels_gemm_strips.inl; every
+// float format has the small-M GEMM below): many rows of x. A tile of MR rows of x by NR rows of
+// W accumulates MR x NR vectors along K (every x vector feeds NR products, every W vector MR),
+// then reduces each to a sum.
 // W is read in its stored format and converted in registers, so no packed copy of the weights is
 // made; x is read in place. K is cut into blocks so that the x rows of a block stay in L2 and the
 // W rows of a tile in L1 while the tile walks down M.
@@ -714,6 +717,7 @@ void transpose(const float* src, int64_t rows, int64_t cols, int64_t lds, float*
     for (int64_t c = 0; c < cols; ++c) dst[c * ldd + r] = src[r * lds + c];
 }
 
+#include "transformers/ops/cpu/kernels_gemm_strips.inl"
 #include "transformers/ops/cpu/kernels_quant.inl"
 #include "transformers/ops/cpu/kernels_kquant.inl"
 
@@ -722,6 +726,12 @@ WeightKernels weight_kernels(bool own_gemm) {
   using Act = WeightFormat::ActivationFormat;
   // Every tier has its own small-M GEMM: BLAS would convert W to f32 blocks first.
   WeightKernels k{gemv<DT>, own_gemm ? gemm<DT> : nullptr, dequant_rows<DT>, Act::F32, nullptr, small_gemm<DT>};
+  // f32 weights: outer products on x packed once per call (kernels_gemm_strips.inl), on every tier.
+  if (DT == DType::F32) {
+    k.gemm = gemm_strips;
+    k.gemm_activation = Act::F32Strips;
+    k.convert_x = pack_strips;
+  }
 #if TCPP_TIER_BF16_DOT
   if (DT == DType::BF16 && bf16_dot_products_enabled()) {
     k.gemm = gemm_bf16_dot;

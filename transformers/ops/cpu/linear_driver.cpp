@@ -91,8 +91,13 @@ const void* converted_activations(const WeightKernels& wk, const float* x, int64
   auto rows = [&](int64_t m0, int64_t m1) {
     wk.convert_x(x + m0 * ldx, m1 - m0, K, ldx, out + static_cast<size_t>(m0) * row_bytes);
   };
+  // Chunks of whole row groups (kActivationRowGroup): a layout of strips (F32Strips) is packed
+  // strip by strip, from the call's first row.
+  const int64_t groups = (M + kActivationRowGroup - 1) / kActivationRowGroup;
   if (pool && M >= 64)
-    pool->parallel_for(M, 16, rows);
+    pool->parallel_for(groups, 1, [&](int64_t g0, int64_t g1) {
+      rows(g0 * kActivationRowGroup, std::min(M, g1 * kActivationRowGroup));
+    });
   else
     rows(0, M);
   return out;
@@ -110,8 +115,10 @@ struct PartPlan {
   int64_t per = 0, tasks = 0;  // W rows per task, tasks
 };
 
+// `earlier`: the plans of the group's parts before this one, whose converted x this part reuses
+// when it wants the same conversion (q/k/v, gate/up: one conversion of x, not one per weight).
 PartPlan plan_part(const Kernels& tier, const LinearPart& part, const float* x, int64_t M, int64_t K, int64_t ldx,
-                   ThreadPool* pool, std::vector<float>& buffer) {
+                   ThreadPool* pool, std::vector<float>& buffer, std::span<const PartPlan> earlier) {
   PartPlan p;
   p.part = part;
   p.wk = &tier.weight(part.wdt);
@@ -136,8 +143,11 @@ PartPlan plan_part(const Kernels& tier, const LinearPart& part, const float* x, 
   // x in the format gemm wants, converted once for every task of the call.
   p.gx = x;
   p.gldx = ldx;
-  if (p.gemm && !p.blas && p.gk->convert_x) {
-    p.gx = converted_activations(*p.gk, x, M, K, ldx, pool, buffer);
+  if (p.gemm && !p.blas && p.gk->convert_x && (!p.small || small_gemm_takes_converted_x(*p.gk))) {
+    const auto same = std::find_if(earlier.begin(), earlier.end(), [&](const PartPlan& e) {
+      return e.gx != x && e.gk->convert_x == p.gk->convert_x && e.gk->gemm_activation == p.gk->gemm_activation;
+    });
+    p.gx = same != earlier.end() ? same->gx : converted_activations(*p.gk, x, M, K, ldx, pool, buffer);
     p.gldx = K;
   }
   return p;
@@ -175,7 +185,7 @@ void linear_group(const Kernels& tier, const float* x, int64_t M, int64_t K, int
   std::vector<int64_t> first_task;  // the group's task index where each part's tasks start
   int64_t tasks = 0;
   for (size_t i = 0; i < parts.size(); ++i) {
-    plans.push_back(plan_part(tier, parts[i], x, M, K, ldx, pool, buffers[i]));
+    plans.push_back(plan_part(tier, parts[i], x, M, K, ldx, pool, buffers[i], plans));
     first_task.push_back(tasks);
     tasks += plans.back().tasks;
   }

@@ -17,6 +17,11 @@ inline vf vzero() { return _mm256_setzero_ps(); }
 inline vf vset1(float s) { return _mm256_set1_ps(s); }
 inline vf vload(const float* p) { return _mm256_loadu_ps(p); }
 inline void vstore(float* p, vf v) { _mm256_storeu_ps(p, v); }
+// The first n (< kLanes) floats at p, zeros above; reads nothing past p + n (masked lanes do not fault).
+inline vf vload_first(const float* p, int n) {
+  const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+  return _mm256_maskload_ps(p, _mm256_cmpgt_epi32(_mm256_set1_epi32(n), lane));
+}
 inline vf vadd(vf a, vf b) { return _mm256_add_ps(a, b); }
 inline vf vsub(vf a, vf b) { return _mm256_sub_ps(a, b); }
 inline vf vmul(vf a, vf b) { return _mm256_mul_ps(a, b); }

@@ -16,6 +16,8 @@ inline vf vzero() { return _mm512_setzero_ps(); }
 inline vf vset1(float s) { return _mm512_set1_ps(s); }
 inline vf vload(const float* p) { return _mm512_loadu_ps(p); }
 inline void vstore(float* p, vf v) { _mm512_storeu_ps(p, v); }
+// The first n (< kLanes) floats at p, zeros above; reads nothing past p + n.
+inline vf vload_first(const float* p, int n) { return _mm512_maskz_loadu_ps(static_cast<__mmask16>((1u << n) - 1), p); }
 inline vf vadd(vf a, vf b) { return _mm512_add_ps(a, b); }
 inline vf vsub(vf a, vf b) { return _mm512_sub_ps(a, b); }
 inline vf vmul(vf a, vf b) { return _mm512_mul_ps(a, b); }

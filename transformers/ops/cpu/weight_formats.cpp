@@ -71,7 +71,8 @@ void throw_not_float(DType dt, const char* what) {
 
 int64_t activation_row_bytes(WeightFormat::ActivationFormat format, int64_t K) {
   switch (format) {
-    case Act::F32: return 4 * K;
+    case Act::F32:
+    case Act::F32Strips: return 4 * K;
     case Act::BF16: return 2 * K;
     case Act::Int8Blocks: return activation_row_bytes(K);
     case Act::Int8Pairs: return vnni_activation_row_bytes(K);
