@@ -6,6 +6,7 @@
 #include "cli/command.h"
 #include "cli/common.h"
 #include "cli/progress.h"
+#include "transformers/core/storage.h"
 #include "transformers/core/thread_pool.h"
 #include "transformers/core/error.h"
 
@@ -27,6 +28,7 @@ void print_error(std::string message) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  transformers::keep_freed_memory_for_reuse();  // every command runs passes that free what the next one allocates
   CLI::App app{"transformers: Hugging Face Transformers v5, native (C++)"};
   app.require_subcommand(1);
   // Options every command takes, given after the command's name too (`generate M --threads 2`).

@@ -5,6 +5,7 @@
 #include <cstring>
 #include <new>
 
+#include <malloc.h>
 #include <sys/mman.h>
 
 namespace transformers {
@@ -41,6 +42,16 @@ Allocator& allocator_for(Device device) {
   require_available(device, "allocate");
   static CpuAllocator cpu;
   return cpu;
+}
+
+void keep_freed_memory_for_reuse() {
+  static const bool once = [] {
+    constexpr int kBytes = 1 << 30;
+    mallopt(M_MMAP_THRESHOLD, kBytes);
+    mallopt(M_TRIM_THRESHOLD, kBytes);
+    return true;
+  }();
+  (void)once;
 }
 
 std::shared_ptr<Storage> Storage::allocate(size_t nbytes, bool zero, Device device) {

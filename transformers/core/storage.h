@@ -26,6 +26,15 @@ class Allocator {
 // The allocator of `device`; NotImplementedError naming the device when this build has none.
 Allocator& allocator_for(Device device);
 
+// Asks glibc to serve blocks up to 1 GiB from its heap and to keep up to 1 GiB of freed heap top,
+// for the rest of the process. Forward passes and training steps allocate and free the same
+// large tensors over and over; by default glibc maps blocks over its mmap threshold afresh and
+// trims freed heap tops, so every pass page-faults them in again, zeroed by the kernel (a
+// training step of the demo model lost a tenth of its CPU time to it, a 128-token prompt of
+// Qwen2.5-0.5B ~3400 faults). A long-running process's footprint is its peak pass anyway. The
+// `transformers` command and the Trainer call it; a program linking the library decides itself.
+void keep_freed_memory_for_reuse();
+
 class Storage {
  public:
   enum class Kind : uint8_t { Owned, Borrowed, Mapped };

@@ -1,33 +1,16 @@
 #include "transformers/training/trainable.h"
 
-#include <malloc.h>
-
 #include <algorithm>
 #include <cctype>
 #include <string>
 
+#include "transformers/core/storage.h"
 #include "transformers/ops/ops.h"
 
 namespace transformers::training {
 
-namespace {
 // Every training step allocates and frees the same large tensors (a step of the demo model's
-// shape: 32 MiB logits and their gradient, 6 MiB MLP activations, ...). glibc serves blocks over
-// its mmap threshold (at most 32 MiB) with fresh mappings and trims freed heap tops past twice
-// that, so each step page-faults all of them in again (zeroed by the kernel): about a tenth of
-// the step's CPU time at that shape. Blocks up to 1 GiB come from the heap instead, and up to
-// 1 GiB of free heap top is kept: a training process's footprint is its peak step anyway.
-void keep_freed_memory_for_reuse() {
-  static const bool once = [] {
-    constexpr int kBytes = 1 << 30;
-    mallopt(M_MMAP_THRESHOLD, kBytes);
-    mallopt(M_TRIM_THRESHOLD, kBytes);
-    return true;
-  }();
-  (void)once;
-}
-}  // namespace
-
+// shape: 32 MiB logits and their gradient, 6 MiB MLP activations, ...).
 TrainableModel::TrainableModel() { keep_freed_memory_for_reuse(); }
 
 int64_t count_shifted_targets(const Tensor& labels) {
