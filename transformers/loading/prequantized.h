@@ -38,7 +38,7 @@ namespace transformers::loading {
 
 struct PrequantizedConfig {
   std::string method;            // gptq, awq, fp8, mxfp4, compressed-tensors, bitsandbytes
-  std::string scheme;            // compressed-tensors: int4 (pack-quantized) or fp8 (float-quantized)
+  std::string scheme = {};       // compressed-tensors: int4 (pack-quantized) or fp8 (float-quantized)
   int64_t group_size = 128;      // gptq / awq; -1: one group per row (gptq)
   bool zero_minus_one = true;    // gptq checkpoint_format "gptq" (v1): the stored zero is zero - 1
   int64_t block_rows = 128, block_cols = 128;  // fp8 weight_block_size; cols -1: the whole row

@@ -3,7 +3,8 @@
 #include "transformers/ops/cpu/simd_avx2.h"
 
 // GEMM tile of 2 x 4 (8 accumulators, 4 weight vectors, 1 x vector: 13 of the 16 registers).
-// Prefill uses BLAS sgemm on this tier: OpenBLAS's Haswell kernel measured faster than this tile.
+// bf16/f16 prefill uses BLAS sgemm on this tier: OpenBLAS's Haswell kernel measured faster than
+// this tile. f32 prefill has the strip GEMM below (114-119 GFLOP/s a thread on Zen 5, OpenBLAS 88-102).
 #define TCPP_GEMM_MR 2
 #define TCPP_GEMM_NR 4
 // Small-M tile of 4 x 2 (8 accumulators, 2 weight vectors, 1 x vector and the conversion's
