@@ -32,11 +32,7 @@ Tensor fuzzed_tensor(FuzzedDataProvider& in, DType preferred) {
   int64_t numel = 1;
   for (int64_t d : shape) numel *= d;
   if (numel > 4096) shape = {4096};
-  Tensor t = Tensor::empty(shape, dt);
-  const auto bytes = in.ConsumeBytes<uint8_t>(t.nbytes());
-  std::memset(t.raw_data(), 0, t.nbytes());
-  if (!bytes.empty()) std::memcpy(t.raw_data(), bytes.data(), bytes.size());
-  return t;
+  return tensor_of_fuzzed_bytes(in, shape, dt);
 }
 
 Tensor text_tensor(const std::string& text) {

@@ -44,11 +44,7 @@ Tensor fuzzed_tensor(FuzzedDataProvider& in, DType preferred) {
     numel *= size;
   }
   if (numel > 8192) shape = {8192};
-  Tensor t = Tensor::empty(shape, dt);
-  const auto bytes = in.ConsumeBytes<uint8_t>(t.nbytes());
-  std::memset(t.raw_data(), 0, t.nbytes());
-  if (!bytes.empty()) std::memcpy(t.raw_data(), bytes.data(), bytes.size());
-  return t;
+  return tensor_of_fuzzed_bytes(in, shape, dt);
 }
 
 std::string integer_or_text(FuzzedDataProvider& in, int64_t usual) {
