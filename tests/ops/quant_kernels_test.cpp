@@ -95,22 +95,6 @@ TEST(QuantCodec, ReferenceProductMatchesTheHandValue) {
 class QuantTier : public ::testing::TestWithParam<cpu::Isa> {};
 INSTANTIATE_TEST_SUITE_P(Tiers, QuantTier, ::testing::ValuesIn(testing::vector_tiers()), testing::tier_label);
 
-// x · Wᵀ + bias with x and the dequantized W rounded to bf16 (round to nearest even), summed in
-// double: what a tier with bf16 panels (WeightKernels::dequant_rows_bf16) computes for prompts.
-std::vector<float> bf16_panel_product(const std::vector<float>& x, int64_t M, int64_t K, int64_t ldx,
-                                      const std::vector<float>& w_deq, int64_t N, const std::vector<float>& bias,
-                                      int64_t ldy, float fill) {
-  auto r = [](float f) { return bf16_to_f32(f32_to_bf16(f)); };
-  std::vector<float> y(M * ldy, fill);
-  for (int64_t m = 0; m < M; ++m)
-    for (int64_t n = 0; n < N; ++n) {
-      double s = bias[n];
-      for (int64_t k = 0; k < K; ++k) s += double(r(x[m * ldx + k])) * r(w_deq[n * K + k]);
-      y[m * ldy + n] = static_cast<float>(s);
-    }
-  return y;
-}
-
 // The tier's gemm (on the shared activation rows) and its linear driver (activations quantized
 // once per call, bias, pools) against the reference, over M across the 64-row pass and N cut at
 // every 4-row tile edge. Sums differ only in order (f32 vectors or sgemm on dequantized panels vs
@@ -155,7 +139,7 @@ TEST_P(QuantTier, GemmAndLinearMatchTheReference) {
       // The whole linear, with bias, on a pool.
       std::vector<float> want_l(M * ldy, 7.0f), got_l(M * ldy, 7.0f);
       if (panels && M >= cpu::kPanelGemmMinRows)
-        want_l = bf16_panel_product(x, M, K, ldx, w_deq, N, bias, ldy, 7.0f);
+        want_l = testing::bf16_panel_product(x, M, K, ldx, w_deq, N, bias, ldy, 7.0f);
       else
         ref().linear(x.data(), M, K, ldx, w.data(), dt, N, bias.data(), want_l.data(), ldy, nullptr);
       fast.linear(x.data(), M, K, ldx, w.data(), dt, N, bias.data(), got_l.data(), ldy, &pool);
@@ -164,11 +148,6 @@ TEST_P(QuantTier, GemmAndLinearMatchTheReference) {
       if (HasFailure()) return;
     }
     testing::expect_dequant_rows_exact(fast, dt, w, K, w_deq);
-    if (panels) {
-      std::vector<uint16_t> p(3 * K, 0xffff);
-      fast.weight(dt).dequant_rows_bf16(w.data(), K, 7, 3, p.data());
-      for (int64_t i = 0; i < 3 * K; ++i) ASSERT_EQ(p[i], f32_to_bf16(w_deq[7 * K + i])) << "element " << i;
-    }
   }
 }
 

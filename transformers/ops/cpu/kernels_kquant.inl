@@ -2,7 +2,8 @@
 // (Int8KBlocks: int8 x with an f32 scale per 256 and int16 sums per 16, made once per call by
 // quantize_activations_k), part of the shared tier source (included by kernels_simd.inl after
 // kernels_quant.inl, inside the tier's namespace). Decode only (WeightKernels::gemm_rows_below):
-// prompts keep the driver's BLAS path on dequantized rows.
+// prompts take bf16 panels (AVX512_BF16) or the driver's BLAS path, on rows dequantized by the
+// vector code at the end of this file.
 //
 // Every format is x_e = d * sc[e / 16] * q_e - dmin * m[e / 16] with unsigned q (4, 5 or 6 bits;
 // Q6_K's offset of 32 is its "min", m = 32 sc under dmin = d), so
@@ -56,6 +57,15 @@ inline KXBlock load_kx(const int8_t* q, const int16_t* sums) {
   return {q, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(sums))};
 }
 
+// A super-block for dequantizing (unpack below): its q in element order and, per 16 elements g,
+// x_e = mul[g] * (q_e - offset) - sub[g], the scalar codec's factors (quant_kblocks.cpp) in its
+// order of operations, so the floats come out equal bit for bit.
+struct KBlockUnpacked {
+  alignas(32) uint8_t q[kKBlock];
+  float mul[16], sub[16];
+  float offset;
+};
+
 template <DType DT>
 struct KFormat;
 
@@ -68,21 +78,47 @@ struct KFormatMins {
   static constexpr int64_t kNibbles = kFive ? 48 : 16;
   using X = KXBlock;
   static X load_x(const int8_t* q, const int16_t* sums) { return load_kx(q, sums); }
+  static __m256i fifth_bits(const unsigned char* blk) {
+    if constexpr (kFive) return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + 16));
+    return _mm256_setzero_si256();
+  }
+  // The q of chunk c (qh: fifth_bits): sub-block 2c in lo, 2c + 1 in hi, 32 bytes each.
+  static void chunk(const unsigned char* blk, __m256i qh, int c, __m256i& lo, __m256i& hi) {
+    const __m256i low = _mm256_set1_epi8(0x0f);
+    const __m256i packed = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + kNibbles + 32 * c));
+    lo = _mm256_and_si256(packed, low);
+    hi = _mm256_and_si256(_mm256_srli_epi16(packed, 4), low);
+    if constexpr (kFive) {  // bit j of qh[l] is the fifth bit of sub-block j's element l
+      const __m256i one = _mm256_set1_epi8(1);
+      lo = _mm256_or_si256(lo, _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 2 * c), one), 4));
+      hi = _mm256_or_si256(hi, _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 2 * c + 1), one), 4));
+    }
+  }
+  static void unpack(const unsigned char* blk, KBlockUnpacked& u) {
+    const __m256i qh = fifth_bits(blk);
+    for (int c = 0; c < 4; ++c) {
+      __m256i lo, hi;
+      chunk(blk, qh, c, lo, hi);
+      _mm256_store_si256(reinterpret_cast<__m256i*>(u.q + 64 * c), lo);
+      _mm256_store_si256(reinterpret_cast<__m256i*>(u.q + 64 * c + 32), hi);
+    }
+    alignas(16) uint8_t sm[16];
+    _mm_store_si128(reinterpret_cast<__m128i*>(sm), kblock_scales_mins(blk + 4));
+    const float d = block_scale(blk), dmin = block_scale(blk + 2);
+    for (int g = 0; g < 16; ++g) {
+      u.mul[g] = d * sm[g / 2];
+      u.sub[g] = dmin * sm[8 + g / 2];
+    }
+    u.offset = 0;
+  }
   static KBlockSums sums(const unsigned char* blk, const X& x) {
     const __m128i sm = kblock_scales_mins(blk + 4);
     const __m256i scales = _mm256_broadcastsi128_si256(_mm_cvtepu8_epi16(sm));
-    const __m256i low = _mm256_set1_epi8(0x0f);
-    __m256i qh;
-    if constexpr (kFive) qh = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + 16));
+    const __m256i qh = fifth_bits(blk);
     __m256i scaled = _mm256_setzero_si256();
     for (int c = 0; c < 4; ++c) {
-      const __m256i packed = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + kNibbles + 32 * c));
-      __m256i lo = _mm256_and_si256(packed, low), hi = _mm256_and_si256(_mm256_srli_epi16(packed, 4), low);
-      if constexpr (kFive) {  // bit j of qh[l] is the fifth bit of sub-block j's element l
-        const __m256i one = _mm256_set1_epi8(1);
-        lo = _mm256_or_si256(lo, _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 2 * c), one), 4));
-        hi = _mm256_or_si256(hi, _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 2 * c + 1), one), 4));
-      }
+      __m256i lo, hi;
+      chunk(blk, qh, c, lo, hi);
       const __m256i x0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x.q + 64 * c));
       const __m256i x1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x.q + 64 * c + 32));
       scaled = _mm256_add_epi32(scaled, _mm256_madd_epi16(_mm256_maddubs_epi16(lo, x0), broadcast_i16(scales, 2 * c)));
@@ -106,27 +142,49 @@ struct KFormat<DType::Q6_K> {
   static constexpr int64_t kBytes = kQ6_KBytes;
   using X = KXBlock;
   static X load_x(const int8_t* q, const int16_t* sums) { return load_kx(q, sums); }
+  struct Half {
+    __m256i ql0, ql1, qh;
+  };
+  static Half load_half(const unsigned char* blk, int h) {
+    return {_mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + 64 * h)),
+            _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + 64 * h + 32)),
+            _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + 128 + 32 * h))};
+  }
+  // The 32 six-bit q of quarter t of a half (its elements 32t .. 32t + 31).
+  static __m256i quarter(const Half& half, int t) {
+    const __m256i low = _mm256_set1_epi8(0x0f), two = _mm256_set1_epi8(3);
+    const __m256i ql = t % 2 ? half.ql1 : half.ql0;
+    const __m256i lo = t < 2 ? _mm256_and_si256(ql, low) : _mm256_and_si256(_mm256_srli_epi16(ql, 4), low);
+    return _mm256_or_si256(lo, _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(half.qh, 2 * t), two), 4));
+  }
+  static void unpack(const unsigned char* blk, KBlockUnpacked& u) {
+    for (int h = 0; h < 2; ++h) {
+      const Half half = load_half(blk, h);
+      for (int t = 0; t < 4; ++t) _mm256_store_si256(reinterpret_cast<__m256i*>(u.q + 128 * h + 32 * t), quarter(half, t));
+    }
+    const auto* sc = reinterpret_cast<const int8_t*>(blk + 192);
+    const float d = block_scale(blk + 208);
+    for (int g = 0; g < 16; ++g) {
+      u.mul[g] = d * sc[g];
+      u.sub[g] = 0;
+    }
+    u.offset = 32;
+  }
   static KBlockSums sums(const unsigned char* blk, const X& x) {
     const __m128i sc8 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(blk + 192));
     const __m256i sc = _mm256_cvtepi8_epi16(sc8);
     __m256i scaled = _mm256_setzero_si256();
-    const __m256i low = _mm256_set1_epi8(0x0f), two = _mm256_set1_epi8(3);
     for (int h = 0; h < 2; ++h) {
-      const __m256i ql0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + 64 * h));
-      const __m256i ql1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + 64 * h + 32));
-      const __m256i qh = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + 128 + 32 * h));
+      const Half half = load_half(blk, h);
       // Two spelled-out immediates: below -O2 (the ASan build) h is not folded into one.
       const __m256i half_sc = h ? _mm256_permute2x128_si256(sc, sc, 0x11) : _mm256_permute2x128_si256(sc, sc, 0x00);
       for (int t = 0; t < 4; ++t) {
-        const __m256i ql = t % 2 ? ql1 : ql0;
-        const __m256i lo = t < 2 ? _mm256_and_si256(ql, low) : _mm256_and_si256(_mm256_srli_epi16(ql, 4), low);
-        const __m256i hi = _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 2 * t), two), 4);
         const __m256i xv = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x.q + 128 * h + 32 * t));
         // Scales of the quarter's two groups of 16: sc[8h + 2t] in the low half, the next in the high.
         const __m256i scales = _mm256_shuffle_epi8(
             half_sc, _mm256_setr_m128i(_mm_set1_epi16(static_cast<short>(0x0100 + 0x0202 * (2 * t))),
                                        _mm_set1_epi16(static_cast<short>(0x0100 + 0x0202 * (2 * t + 1)))));
-        scaled = _mm256_add_epi32(scaled, _mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_or_si256(lo, hi), xv), scales));
+        scaled = _mm256_add_epi32(scaled, _mm256_madd_epi16(_mm256_maddubs_epi16(quarter(half, t), xv), scales));
       }
     }
     const float d = block_scale(blk + 208);
@@ -305,13 +363,59 @@ void kgemm(const void* xv, int64_t M, int64_t K, int64_t ldx, const void* wv, in
   }
 }
 
+// ---------------------------------------------------------------------------------------------
+// Rows of W dequantized for prompt-sized products: to f32 (WeightKernels::dequant_rows: the
+// driver's BLAS path) or to bf16 panels (dequant_rows_bf16, on CPUs with AVX512_BF16: the BF16
+// gemm's VDPBF16PS). The scalar codec took ~4 ns a weight, so a 128-token prompt of a 1B model in
+// q4_k_m spent longer dequantizing than multiplying.
+
+// One super-block to 256 floats: the q unpacked by the dot products' code, then one multiply and
+// one subtract per vector, as the scalar codec computes each element.
+template <DType DT>
+inline void kdequant_block(const unsigned char* blk, float* out) {
+  KBlockUnpacked u;
+  KFormat<DT>::unpack(blk, u);
+  const vf offset = vset1(u.offset);
+  for (int g = 0; g < 16; ++g) {
+    const vf mul = vset1(u.mul[g]), sub = vset1(u.sub[g]);
+    for (int l = 0; l < 16; l += kLanes)
+      vstore(out + 16 * g + l, vsub(vmul(mul, vsub(vload_u8(u.q + 16 * g + l), offset)), sub));
+  }
+}
+
+template <DType DT>
+void kdequant_rows(const void* w, int64_t K, int64_t row0, int64_t rows, float* out) {
+  const int64_t blocks = rows * (K / kKBlock);
+  const auto* b = static_cast<const unsigned char*>(w) + row0 * (K / kKBlock) * KFormat<DT>::kBytes;
+  for (int64_t i = 0; i < blocks; ++i) kdequant_block<DT>(b + i * KFormat<DT>::kBytes, out + i * kKBlock);
+}
+
+#if TCPP_TIER_BF16_DOT
+// Rounded to nearest even by the instruction that rounds x for the BF16 gemm.
+template <DType DT>
+void kdequant_rows_bf16(const void* w, int64_t K, int64_t row0, int64_t rows, uint16_t* out) {
+  const int64_t blocks = rows * (K / kKBlock);
+  const auto* b = static_cast<const unsigned char*>(w) + row0 * (K / kKBlock) * KFormat<DT>::kBytes;
+  alignas(64) float f[kKBlock];
+  for (int64_t i = 0; i < blocks; ++i) {
+    kdequant_block<DT>(b + i * KFormat<DT>::kBytes, f);
+    for (int64_t e = 0; e < kKBlock; e += 32)
+      _mm512_storeu_si512(out + i * kKBlock + e,
+                          reinterpret_cast<__m512i>(_mm512_cvtne2ps_pbh(_mm512_load_ps(f + e + 16), _mm512_load_ps(f + e))));
+  }
+}
+#endif
+
 // AVX-512 CPUs with VNNI take the VPDPBUSD kernels; the same activation rows either way.
 template <DType DT>
 WeightKernels kquant_weight_kernels() {
-  WeightKernels k{nullptr, kgemm<KFormat<DT>>, format_dequant_rows<DT>, WeightFormat::ActivationFormat::Int8KBlocks,
+  WeightKernels k{nullptr, kgemm<KFormat<DT>>, kdequant_rows<DT>, WeightFormat::ActivationFormat::Int8KBlocks,
                   quantize_activations_k};
 #if TCPP_TIER_VNNI
   if (cpu_has_avx512_vnni()) k.gemm = kgemm<KFormatVnni<DT>>;
+#endif
+#if TCPP_TIER_BF16_DOT
+  if (bf16_dot_products_enabled()) k.dequant_rows_bf16 = kdequant_rows_bf16<DT>;
 #endif
   k.gemm_rows_below = kLinearGemmMinRows;
   return k;

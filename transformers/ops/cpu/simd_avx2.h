@@ -59,6 +59,8 @@ inline void vhsum4(vf a0, vf a1, vf a2, vf a3, float* out) {
 }
 
 // Widening loads of 16-bit floats (exact) and the f16 narrowing store (round to nearest even).
+// kLanes bytes as unsigned integers, converted to floats.
+inline vf vload_u8(const uint8_t* p) { return _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p)))); }
 inline vf vload_bf16(const uint16_t* p) {
   __m128i h = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
   return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
