@@ -3,7 +3,7 @@
 `transformers bench` on the same random weights, dtype and thread count. Run by hand, never by the
 test suite (minutes per model, gigabytes of files):
 
-  /usr/bin/python3 bench/race_llama_cpp.py [--models qwen2.5-0.5b,llama3.2-1b] [--dtypes f32,bf16,q8_0,q4_0]
+  /usr/bin/python3 bench/race_llama_cpp.py [--models qwen2.5-0.5b,llama3.2-1b] [--dtypes f32,bf16,q8_0,q4_0,q4_k_m]
         [--threads 2] [--n-prompt 128] [--n-gen 32] [--reps 3] [--rounds 2] [--ttft-runs 3] [--work build/race]
 
 For each model preset (../shared/tools/peer-bench/make_bench_model.py, llama architecture) and
@@ -33,11 +33,12 @@ PEER = os.path.normpath(os.path.join(ROOT, "..", "shared", "tools", "peer-bench"
 PYTHON = "/usr/bin/python3"
 NODE_LLAMA_CPP = "3.22.1"
 # our dtype -> the GGUF outtype llama.cpp runs for it
-GGUF_TYPE = {"f32": "f32", "bf16": "f16", "f16": "f16", "q8_0": "q8_0", "q4_0": "q4_0"}
+GGUF_TYPE = {"f32": "f32", "bf16": "f16", "f16": "f16", "q8_0": "q8_0", "q4_0": "q4_0", "q4_k_m": "q4_k_m"}
 # our run of each: the weights' dtype, or quantize-on-load of every matrix (embeddings and the tied
 # output too, as st2gguf.py writes them) into the GGUF file's block format.
 OUR_ARGS = {"f32": ["--dtype", "f32"], "bf16": ["--dtype", "bf16"], "f16": ["--dtype", "f16"],
-            "q8_0": ["--quantization", "q8_0-all"], "q4_0": ["--quantization", "q4_0-all"]}
+            "q8_0": ["--quantization", "q8_0-all"], "q4_0": ["--quantization", "q4_0-all"],
+            "q4_k_m": ["--quantization", "q4_k_m-all"]}
 
 
 def run(cmd, env=None, capture=False):
@@ -72,7 +73,7 @@ def gguf_file(work, model_dir, preset, outtype, transformers):
     (bench/gguf_shim writes float tensors only)."""
     out = os.path.join(work, f"{preset}-{outtype}.gguf")
     if not os.path.exists(out):
-        if outtype in ("q8_0", "q4_0"):
+        if outtype in ("q8_0", "q4_0", "q4_k_m"):
             run([transformers, "export-gguf", model_dir, out + ".part", "--outtype", outtype])
         else:
             env = dict(os.environ, PYTHONPATH=os.path.join(ROOT, "bench", "gguf_shim"))
@@ -143,7 +144,7 @@ def main():
     a = ap.parse_args()
     for d in a.dtypes.split(","):
         if d not in GGUF_TYPE:
-            sys.exit(f"--dtypes: unknown dtype {d} (f32, bf16, f16, q8_0, q4_0)")
+            sys.exit(f"--dtypes: unknown dtype {d} (f32, bf16, f16, q8_0, q4_0, q4_k_m)")
     if not a.table_only and not os.access(a.transformers, os.X_OK):
         sys.exit(f"{a.transformers} missing: scripts/build release transformers_cli")
     os.makedirs(a.work, exist_ok=True)

@@ -154,80 +154,89 @@ void qgemm(const void* xv, int64_t M, int64_t K, int64_t ldx, const void* wv, in
 
 #if TCPP_TIER_VNNI
 // ---------------------------------------------------------------------------------------------
-// The int8 product on a CPU with AVX-512 VNNI: two blocks per 512-bit VPDPBUSD. The weights are
-// its unsigned operand, offset to be non-negative: Q4_0's nibbles u = q as stored (w = u - 8),
-// Q8_0's u = q + 128 (the sign bit flipped). Then sum w x = sum u x - offset * sum x, and the
-// second sum belongs to the activation block alone: computed once per call (xs below), it leaves
-// per weight block one VPDPBUSD, one conversion and one FMA, without the sign flips of the path
+// The int8 product on a CPU with AVX-512 VNNI: 64 products per VPDPBUSD. The weights are its
+// unsigned operand, offset to be non-negative: Q4_0's nibbles u = q as stored (w = u - 8), Q8_0's
+// u = q + 128 (the sign bit flipped). Then sum w x = sum u x - offset * sum x, and the second sum
+// belongs to the activation block alone: computed once per call (xs below), it leaves per step
+// of blocks one or two VPDPBUSD, one conversion and one FMA, without the sign flips of the path
 // above. Partial sums are exact in int32 (|sum u x| <= 32 * 255 * 127 < 2^24, so exact in f32 too).
 //
-// Each format loads a pair of blocks b, b + 1 as 64 unsigned bytes in its own lane order, and x is
-// copied once per call into that order:
-//   Q8_0: [q_b (32), q_b+1 (32)]                      -> dword lanes 0-7 block b, 8-15 block b+1
-//   Q4_0: [low nibbles b, low b+1, high b, high b+1]   -> dword lanes 0-3, 8-11 b; 4-7, 12-15 b+1
+// A step is the blocks one product covers, and x is copied once per call into each format's
+// order for it (order_x), so that dword lane l of the product belongs to block l / kLanesPerBlock
+// of the step:
+//   Q8_0, 2 blocks: [q_b (32), q_b+1 (32)]: one VPDPBUSD.
+//   Q4_0, 4 blocks: the 16 bytes of block b + i in 128-bit lane i (four loads), their low nibbles
+//     (elements 0-15) against x's first 64 bytes, their high nibbles (16-31) against the next 64:
+//     two VPDPBUSD into one sum, 128 weights per step (the 2-block layout this replaced took a
+//     conversion, a permute and an FMA per 64 weights).
 template <DType DT>
-struct VnniPairs;
+struct VnniSteps;
 template <>
-struct VnniPairs<DType::Q8_0> {
+struct VnniSteps<DType::Q8_0> {
   static constexpr int64_t kBytes = kQ8_0Bytes;
   static constexpr float kOffset = 128.0f;
-  static constexpr int kLanesPerHalf = 8;  // dword lanes of one block, then of the next
-  // `two` false: block b + 1 is past the row; its lanes are zeros, never read.
-  static __m512i weights(const unsigned char* b, bool two) {
+  static constexpr int kBlocks = 2;
+  static constexpr int kLanesPerBlock = 8;
+  // valid: the step's blocks inside the row (the others are zeros, never read).
+  static __m512i dot(const unsigned char* b, int valid, const int8_t* x) {
     const __m256i q0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b + 2));
-    const __m256i q1 = _mm256_maskz_loadu_epi8(two ? ~0u : 0u, b + kBytes + 2);
-    return _mm512_xor_si512(_mm512_inserti64x4(_mm512_castsi256_si512(q0), q1, 1), _mm512_set1_epi8(-128));
+    const __m256i q1 = _mm256_maskz_loadu_epi8(valid == 2 ? ~0u : 0u, b + kBytes + 2);
+    const __m512i u = _mm512_xor_si512(_mm512_inserti64x4(_mm512_castsi256_si512(q0), q1, 1), _mm512_set1_epi8(-128));
+    return _mm512_dpbusd_epi32(_mm512_setzero_si512(), u, _mm512_loadu_si512(x));
   }
-  static void order_x(const int8_t* x0, const int8_t* x1, int8_t* out) {
-    std::memcpy(out, x0, 32);
-    if (x1) std::memcpy(out + 32, x1, 32);
-    else std::memset(out + 32, 0, 32);
+  static void order_x(const int8_t* x, int valid, int8_t* out) {
+    std::memset(out, 0, kBlocks * kQBlock);
+    std::memcpy(out, x, valid * kQBlock);
   }
 };
 template <>
-struct VnniPairs<DType::Q4_0> {
+struct VnniSteps<DType::Q4_0> {
   static constexpr int64_t kBytes = kQ4_0Bytes;
   static constexpr float kOffset = 8.0f;
-  static constexpr int kLanesPerHalf = 4;
-  static __m512i weights(const unsigned char* b, bool two) {
-    const __m128i p0 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(b + 2));
-    const __m128i p1 = _mm_maskz_loadu_epi8(two ? 0xffff : 0, b + kBytes + 2);
-    const __m256i packed = _mm256_inserti128_si256(_mm256_castsi128_si256(p0), p1, 1);
-    const __m256i low = _mm256_set1_epi8(0x0f);
-    const __m256i lo = _mm256_and_si256(packed, low), hi = _mm256_and_si256(_mm256_srli_epi16(packed, 4), low);
-    return _mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1);
+  static constexpr int kBlocks = 4;
+  static constexpr int kLanesPerBlock = 4;
+  static __m512i dot(const unsigned char* b, int valid, const int8_t* x) {
+    __m512i packed;
+    if (valid == 4) {
+      packed = _mm512_castsi128_si512(_mm_loadu_si128(reinterpret_cast<const __m128i*>(b + 2)));
+      packed = _mm512_inserti32x4(packed, _mm_loadu_si128(reinterpret_cast<const __m128i*>(b + kBytes + 2)), 1);
+      packed = _mm512_inserti32x4(packed, _mm_loadu_si128(reinterpret_cast<const __m128i*>(b + 2 * kBytes + 2)), 2);
+      packed = _mm512_inserti32x4(packed, _mm_loadu_si128(reinterpret_cast<const __m128i*>(b + 3 * kBytes + 2)), 3);
+    } else {  // the row's last step: blocks past its end are zeros
+      alignas(64) unsigned char q[64] = {};
+      for (int i = 0; i < valid; ++i) std::memcpy(q + 16 * i, b + i * kBytes + 2, 16);
+      packed = _mm512_load_si512(q);
+    }
+    const __m512i low = _mm512_set1_epi8(0x0f);
+    const __m512i lo = _mm512_and_si512(packed, low), hi = _mm512_and_si512(_mm512_srli_epi16(packed, 4), low);
+    return _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(_mm512_setzero_si512(), lo, _mm512_loadu_si512(x)), hi,
+                               _mm512_loadu_si512(x + 64));
   }
-  static void order_x(const int8_t* x0, const int8_t* x1, int8_t* out) {
-    std::memcpy(out, x0, 16);
-    std::memcpy(out + 32, x0 + 16, 16);
-    if (x1) {
-      std::memcpy(out + 16, x1, 16);
-      std::memcpy(out + 48, x1 + 16, 16);
-    } else {
-      std::memset(out + 16, 0, 16);
-      std::memset(out + 48, 0, 16);
+  static void order_x(const int8_t* x, int valid, int8_t* out) {
+    std::memset(out, 0, kBlocks * kQBlock);
+    for (int i = 0; i < valid; ++i) {
+      std::memcpy(out + 16 * i, x + i * kQBlock, 16);
+      std::memcpy(out + 64 + 16 * i, x + i * kQBlock + 16, 16);
     }
   }
 };
 
-// out[r] = row r of W (R rows, row_bytes apart) · one activation row given as xo (pairs of
-// blocks in the format's order, an even number of blocks), xd (its block scales) and xs
-// (d_x * sum q_x per block). Scales come 16 blocks at a time (a masked gather of the f16 d's);
-// a permute hands each pair of blocks its two scales in the dot product's lane order.
+// out[r] = row r of W (R rows, row_bytes apart) · one activation row given as xo (steps of
+// blocks in the format's order), xd (its block scales) and xs (d_x * sum q_x per block). Scales
+// come 16 blocks at a time (a masked gather of the f16 d's); a permute hands each step's lanes
+// their blocks' scales.
 template <DType DT, int R>
 inline void qdot_rows_vnni(const int8_t* xo, const float* xd, const float* xs, const unsigned char* w,
                            int64_t row_bytes, int64_t nb, float* out, int64_t ld_out, int64_t ahead_bytes) {
-  using P = VnniPairs<DT>;
+  using P = VnniSteps<DT>;
   constexpr int64_t bb = P::kBytes;
+  static_assert(16 % P::kBlocks == 0, "a group of 16 blocks is whole steps");
   __m512 acc[R], corr[R];
   for (int r = 0; r < R; ++r) acc[r] = corr[r] = _mm512_setzero_ps();
-  const __m512i offsets = _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
-                                             _mm512_set1_epi32(static_cast<int>(bb)));
-  // Lane l of a pair's product belongs to block 2p + ((l / kLanesPerHalf) & 1) of its group.
-  const __m512i first_pair = _mm512_srli_epi32(
-      _mm512_and_si512(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
-                       _mm512_set1_epi32(P::kLanesPerHalf)),
-      P::kLanesPerHalf == 8 ? 3 : 2);
+  const __m512i iota = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+  const __m512i offsets = _mm512_mullo_epi32(iota, _mm512_set1_epi32(static_cast<int>(bb)));
+  // The block of the group each lane of the group's first step belongs to.
+  const __m512i first_step = _mm512_srli_epi32(iota, P::kLanesPerBlock == 8 ? 3 : 2);
   for (int64_t g = 0; g < nb; g += 16) {
     const int64_t n = std::min<int64_t>(16, nb - g);
     const __mmask16 mask = static_cast<__mmask16>(n == 16 ? 0xffff : (1u << n) - 1);
@@ -244,16 +253,14 @@ inline void qdot_rows_vnni(const int8_t* xo, const float* xd, const float* xs, c
       s[r] = _mm512_mul_ps(dw, dx);
       corr[r] = _mm512_fmadd_ps(dw, sx, corr[r]);
     }
-    __m512i lanes = first_pair;
-    for (int64_t p = 0; p < n; p += 2) {
-      const __m512i x = _mm512_loadu_si512(xo + (g + p) * kQBlock);
-      const bool two = p + 1 < n;
+    __m512i lanes = first_step;
+    for (int64_t p = 0; p < n; p += P::kBlocks) {
+      const int valid = static_cast<int>(std::min<int64_t>(P::kBlocks, n - p));
       for (int r = 0; r < R; ++r) {
-        const __m512i u = P::weights(w + r * row_bytes + (g + p) * bb, two);
-        const __m512i dot = _mm512_dpbusd_epi32(_mm512_setzero_si512(), u, x);
+        const __m512i dot = P::dot(w + r * row_bytes + (g + p) * bb, valid, xo + (g + p) * kQBlock);
         acc[r] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot), _mm512_permutexvar_ps(lanes, s[r]), acc[r]);
       }
-      lanes = _mm512_add_epi32(lanes, _mm512_set1_epi32(2));
+      lanes = _mm512_add_epi32(lanes, _mm512_set1_epi32(P::kBlocks));
     }
   }
   for (int r = 0; r < R; ++r)
@@ -268,11 +275,11 @@ constexpr int kVnniTileRows = 2;
 constexpr int64_t kVnniPrefetchBytes = 6144;
 
 // x in the VNNI kernels' format (Int8Pairs; quant_blocks.h): quantized as quantize_activations
-// does, copied into the pairs' order and summed per block, once per call for every task.
+// does, copied into the format's step order and summed per block, once per call for every task.
 template <DType DT>
 void quantize_activations_vnni(const float* x, int64_t M, int64_t K, int64_t ldx, void* out) {
-  using P = VnniPairs<DT>;
-  const int64_t nb = K / kQBlock, pairs = (nb + 1) / 2;
+  using P = VnniSteps<DT>;
+  const int64_t nb = K / kQBlock, padded = (nb + 3) / 4 * 4;
   thread_local std::vector<unsigned char> row;
   row.resize(static_cast<size_t>(activation_row_bytes(K)));
   const auto* xq = reinterpret_cast<const int8_t*>(row.data());
@@ -280,10 +287,10 @@ void quantize_activations_vnni(const float* x, int64_t M, int64_t K, int64_t ldx
   for (int64_t m = 0; m < M; ++m) {
     quantize_activations(x + m * ldx, 1, K, ldx, row.data());
     auto* o = static_cast<unsigned char*>(out) + m * vnni_activation_row_bytes(K);
-    auto* d = reinterpret_cast<float*>(o + pairs * 2 * kQBlock);
+    auto* d = reinterpret_cast<float*>(o + padded * kQBlock);
     float* sums = d + nb;
-    for (int64_t b = 0; b < nb; b += 2)
-      P::order_x(xq + b * kQBlock, b + 1 < nb ? xq + (b + 1) * kQBlock : nullptr,
+    for (int64_t b = 0; b < padded; b += P::kBlocks)
+      P::order_x(xq + b * kQBlock, static_cast<int>(std::clamp<int64_t>(nb - b, 0, P::kBlocks)),
                  reinterpret_cast<int8_t*>(o) + b * kQBlock);
     for (int64_t b = 0; b < nb; ++b) {
       int sum = 0;
@@ -299,8 +306,8 @@ void quantize_activations_vnni(const float* x, int64_t M, int64_t K, int64_t ldx
 template <DType DT>
 void qgemm_vnni(const void* xv, int64_t M, int64_t K, int64_t ldx, const void* wv, int64_t n0, int64_t n1, float* y,
                 int64_t ldy) {
-  using P = VnniPairs<DT>;
-  const int64_t nb = K / kQBlock, row_bytes = nb * P::kBytes, pairs = (nb + 1) / 2;
+  using P = VnniSteps<DT>;
+  const int64_t nb = K / kQBlock, row_bytes = nb * P::kBytes, padded = (nb + 3) / 4 * 4;
   const int64_t x_row_bytes = vnni_activation_row_bytes(ldx);
   const int64_t tile_bytes = kVnniTileRows * row_bytes;
   const int64_t ahead = (kVnniPrefetchBytes + tile_bytes - 1) / tile_bytes * tile_bytes;
@@ -313,7 +320,7 @@ void qgemm_vnni(const void* xv, int64_t M, int64_t K, int64_t ldx, const void* w
       for (int64_t m = m0; m < m1; ++m) {
         const auto* row = static_cast<const unsigned char*>(xv) + m * x_row_bytes;
         const auto* o = reinterpret_cast<const int8_t*>(row);
-        const auto* xd = reinterpret_cast<const float*>(row + pairs * 2 * kQBlock);
+        const auto* xd = reinterpret_cast<const float*>(row + padded * kQBlock);
         const float* s = xd + nb;
         float* out = y + m * ldy + n;
         if (rows == kVnniTileRows)

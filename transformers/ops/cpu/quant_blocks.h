@@ -36,11 +36,12 @@ void dequantize_q4_0(const void* in, float* out, int64_t n);
 // Quantized once per linear call and shared by every task.
 constexpr int64_t activation_row_bytes(int64_t K) { return K + K / kQBlock * 4; }
 void quantize_activations(const float* x, int64_t M, int64_t K, int64_t ldx, void* out);
-// The same activations as the VNNI kernels read them (kernels_quant.inl, VnniPairs): the blocks
-// in pairs of 64 bytes in the weight format's lane order (an odd block count padded with a block
-// of zeros), then K / 32 f32 scales d, then K / 32 f32 d * (sum of the block's q).
+// The same activations as the VNNI kernels read them (kernels_quant.inl, VnniSteps): the blocks
+// in steps of 2 (Q8_0) or 4 (Q4_0) in the weight format's lane order (the last step padded with
+// blocks of zeros; room for 4 either way), then K / 32 f32 scales d, then K / 32 f32
+// d * (sum of the block's q).
 constexpr int64_t vnni_activation_row_bytes(int64_t K) {
-  return (K / kQBlock + 1) / 2 * 2 * kQBlock + K / kQBlock * 8;
+  return (K / kQBlock + 3) / 4 * 4 * kQBlock + K / kQBlock * 8;
 }
 
 }  // namespace transformers::cpu
