@@ -1,6 +1,8 @@
 // Quantized weight formats Q8_0 and Q4_0: the scalar codec against hand-worked blocks (GGML's
 // reference rounding, byte for byte), the reference product against values worked by hand, every
 // vector tier against the reference, and quantized embeddings / linear through the op API.
+#include <algorithm>
+#include <cmath>
 #include <cstring>
 #include <random>
 
@@ -77,6 +79,26 @@ TEST(QuantCodec, Q4_0MatchesHandWorkedBlocks) {
 
 // One Q8_0 row (the hand-worked block) times x = all ones: the activations quantize to q = 127,
 // d = 1 / 127, so y = d_w * (1/127) * 127 * sum(q_w), with sum(q_w) = sum round((j-16) * 127/16).
+// quantize_int8 rounds x / d as std::roundf does (halves away from zero), here with d = 1 (the
+// block's largest |x| is 127): the halves, their float neighbours and random values.
+TEST(QuantCodec, Int8RoundingIsRoundf) {
+  std::vector<float> values;
+  for (float h = -126.5f; h <= 126.5f; h += 1.0f)
+    for (float v : {h, std::nextafter(h, 0.0f), std::nextafter(h, h > 0 ? 200.0f : -200.0f)}) values.push_back(v);
+  for (float v : {0.0f, -0.0f, 0.49999997f, -0.49999997f, 0.5f, -0.5f, 126.99999f, -126.99999f}) values.push_back(v);
+  std::mt19937 rng(5);
+  std::uniform_real_distribution<float> u(-127.0f, 127.0f);
+  for (int i = 0; i < 4096; ++i) values.push_back(u(rng));
+  for (size_t i = 0; i < values.size(); i += 31) {
+    float block[32] = {127.0f};
+    const size_t n = std::min<size_t>(31, values.size() - i);
+    std::copy_n(values.begin() + static_cast<std::ptrdiff_t>(i), n, block + 1);
+    int8_t q[32];
+    ASSERT_EQ(cpu::quantize_int8(block, 32, q), 1.0f);
+    for (size_t j = 0; j < n; ++j) ASSERT_EQ(q[j + 1], static_cast<int8_t>(std::roundf(block[j + 1]))) << block[j + 1];
+  }
+}
+
 TEST(QuantCodec, ReferenceProductMatchesTheHandValue) {
   std::vector<float> w(32), x(32, 1.0f);
   int sum_q = 0;

@@ -8,12 +8,25 @@
 
 namespace transformers::cpu {
 
+namespace {
+// std::roundf (halves away from zero) of |v| <= 128 without its library call: this file is built
+// for baseline x86-64, which has no rounding instruction, and the call per element was ~3 % of a
+// Q4_0 decode step. v - trunc(v) is exact in float, so the result is roundf's.
+int round_half_away(float v) {
+  int i = static_cast<int>(v);
+  const float rest = v - static_cast<float>(i);
+  if (rest >= 0.5f) ++i;
+  else if (rest <= -0.5f) --i;
+  return i;
+}
+}  // namespace
+
 float quantize_int8(const float* x, int64_t n, int8_t* q) {
   float amax = 0.0f;
   for (int64_t j = 0; j < n; ++j) amax = std::max(amax, std::fabs(x[j]));
   const float d = amax / 127.0f;
   const float id = d != 0.0f ? 1.0f / d : 0.0f;
-  for (int64_t j = 0; j < n; ++j) q[j] = static_cast<int8_t>(std::roundf(x[j] * id));
+  for (int64_t j = 0; j < n; ++j) q[j] = static_cast<int8_t>(round_half_away(x[j] * id));
   return d;
 }
 
