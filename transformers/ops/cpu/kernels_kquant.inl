@@ -14,10 +14,6 @@
 // FMA per super-block. 256-bit vectors on AVX2 (and AVX-512 without VNNI); AVX-512 CPUs with VNNI
 // take 512-bit VPDPBUSD kernels of the same math (KFormatVnni below).
 
-// W rows per tile, sharing x's vectors (over 2: q4_k ~13 -> ~18 GB/s on Zen 5, CPU-time rates of
-// bench_kernels measured under load).
-constexpr int64_t kKTileRows = 4;
-
 // Q4_K / Q5_K's 12 packed scale bytes as 16 bytes: the 8 six-bit scales, then the 8 mins.
 inline __m128i kblock_scales_mins(const unsigned char* s) {
   uint32_t a[3];
@@ -312,34 +308,29 @@ inline float hsum_ps(__m512 v) { return _mm512_reduce_add_ps(v); }
 inline __m256 fma_sums(__m256i v, float f, __m256 acc) { return _mm256_fmadd_ps(_mm256_cvtepi32_ps(v), _mm256_set1_ps(f), acc); }
 inline float hsum_ps(__m256 v) { return hsum256(v); }
 
-// out[r] = row r of W (R rows, row_bytes apart) · one activation row (xq, its scales xd and its
-// sums per 16 xs), over nb super-blocks, with format P (KFormat or KFormatVnni).
-template <class P, int R>
-inline void kdot_rows(const int8_t* xq, const float* xd, const int16_t* xs, const unsigned char* w, int64_t row_bytes,
-                      int64_t nb, float* out) {
+// Row w of W · one activation row (xq, its scales xd and its sums per 16 xs), over nb
+// super-blocks, with format P (KFormat or KFormatVnni).
+template <class P>
+inline float kdot_row(const int8_t* xq, const float* xd, const int16_t* xs, const unsigned char* w, int64_t nb) {
   using Sums = decltype(P::sums(w, std::declval<typename P::X>()));
-  typename Sums::Acc acc[R];
-  __m256 acc_min[R];
-  for (int r = 0; r < R; ++r) {
-    acc[r] = typename Sums::Acc{};  // zeros
-    acc_min[r] = _mm256_setzero_ps();
-  }
+  typename Sums::Acc acc{};  // zeros
+  __m256 acc_min = _mm256_setzero_ps();
   for (int64_t b = 0; b < nb; ++b) {
     const typename P::X x = P::load_x(xq + b * kKBlock, xs + b * (kKBlock / kKSumGroup));
-#pragma GCC unroll 4  // the accumulators stay in registers
-    for (int r = 0; r < R; ++r) {
-      const unsigned char* blk = w + r * row_bytes + b * P::kBytes;
-      for (int64_t line = 0; line < P::kBytes; line += 64) prefetch_nta(blk + kQuantPrefetchBytes + line);
-      const Sums s = P::sums(blk, x);
-      acc[r] = fma_sums(s.scaled, s.d * xd[b], acc[r]);
-      acc_min[r] = fma_sums(s.mins, s.dmin * xd[b], acc_min[r]);
-    }
+    const unsigned char* blk = w + b * P::kBytes;
+    for (int64_t line = 0; line < P::kBytes; line += 64) prefetch_nta(blk + kQuantPrefetchBytes + line);
+    const Sums s = P::sums(blk, x);
+    acc = fma_sums(s.scaled, s.d * xd[b], acc);
+    acc_min = fma_sums(s.mins, s.dmin * xd[b], acc_min);
   }
-  for (int r = 0; r < R; ++r) out[r] = hsum_ps(acc[r]) - hsum256(acc_min[r]);
+  return hsum_ps(acc) - hsum256(acc_min);
 }
 
-// y[m, n] for n in [n0, n1), M < kLinearGemmMinRows: each tile of W rows is read from memory
-// once, for every row of x (from L1 after the first).
+// y[m, n] for n in [n0, n1), M < kLinearGemmMinRows: one row of W at a time, a single sequential
+// stream per thread, read from memory once for every row of x (from L1 after the first). Tiles of
+// 4 rows sharing x's vectors measured slower in whole decodes of Llama-3.2-1B q4_k_m: 31.8 -> 36.0
+// tokens/s with AVX-512 VNNI (six alternated runs, five faster, one level), 23.2 -> 30.9 on the
+// AVX2 tier (two runs).
 template <class P>
 void kgemm(const void* xv, int64_t M, int64_t K, int64_t ldx, const void* wv, int64_t n0, int64_t n1, float* y,
            int64_t ldy) {
@@ -347,20 +338,14 @@ void kgemm(const void* xv, int64_t M, int64_t K, int64_t ldx, const void* wv, in
   const int64_t x_nb = ldx / kKBlock;  // the activation row's layout (quant_kblocks.h)
   const int64_t x_row_bytes = ldx + x_nb * 4 + ldx / kKSumGroup * 2;
   const auto* w = static_cast<const unsigned char*>(wv);
-  for (int64_t n = n0; n < n1; n += kKTileRows) {
-    const int64_t rows = std::min<int64_t>(kKTileRows, n1 - n);
+  for (int64_t n = n0; n < n1; ++n)
     for (int64_t m = 0; m < M; ++m) {
       const auto* row = static_cast<const unsigned char*>(xv) + m * x_row_bytes;
       const auto* xq = reinterpret_cast<const int8_t*>(row);
       const auto* xd = reinterpret_cast<const float*>(row + ldx);
       const auto* xs = reinterpret_cast<const int16_t*>(row + ldx + x_nb * 4);
-      float* out = y + m * ldy + n;
-      if (rows == kKTileRows)
-        kdot_rows<P, kKTileRows>(xq, xd, xs, w + n * row_bytes, row_bytes, nb, out);
-      else  // the last rows of the range, one at a time
-        for (int64_t r = 0; r < rows; ++r) kdot_rows<P, 1>(xq, xd, xs, w + (n + r) * row_bytes, row_bytes, nb, out + r);
+      y[m * ldy + n] = kdot_row<P>(xq, xd, xs, w + n * row_bytes, nb);
     }
-  }
 }
 
 // ---------------------------------------------------------------------------------------------
