@@ -131,10 +131,14 @@ void qgemm(const void* xv, int64_t M, int64_t K, int64_t ldx, const void* wv, in
   const int64_t nb = K / kQBlock, row_bytes = nb * (DT == DType::Q8_0 ? kQ8_0Bytes : kQ4_0Bytes);
   const int64_t x_row_bytes = ldx + ldx / kQBlock * static_cast<int64_t>(sizeof(float));  // quant_blocks.h
   const auto* w = static_cast<const unsigned char*>(wv);
+  // Decode reads one W row at a time, a single sequential stream per thread (Qwen2.5-0.5B on the
+  // AVX2 tier, alternated runs: q8_0-all 41.4 -> 46.7, q4_0-all 47.6 -> 51.7 tokens/s); prompts
+  // take tiles of 4 rows sharing x's vectors.
+  const int64_t tile = M < kLinearGemmMinRows ? 1 : 4;
   for (int64_t m0 = 0; m0 < M; m0 += kQuantRowsPerPass) {
     const int64_t m1 = std::min(M, m0 + kQuantRowsPerPass);
-    for (int64_t n = n0; n < n1; n += 4) {
-      const int64_t rows = std::min<int64_t>(4, n1 - n);
+    for (int64_t n = n0; n < n1; n += tile) {
+      const int64_t rows = std::min<int64_t>(tile, n1 - n);
       const unsigned char* wn = w + n * row_bytes;
       for (int64_t m = m0; m < m1; ++m) {
         const auto* row = static_cast<const unsigned char*>(xv) + m * x_row_bytes;
