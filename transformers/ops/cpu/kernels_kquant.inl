@@ -354,40 +354,41 @@ void kgemm(const void* xv, int64_t M, int64_t K, int64_t ldx, const void* wv, in
 // gemm's VDPBF16PS). The scalar codec took ~4 ns a weight, so a 128-token prompt of a 1B model in
 // q4_k_m spent longer dequantizing than multiplying.
 
-// One super-block to 256 floats: the q unpacked by the dot products' code, then one multiply and
-// one subtract per vector, as the scalar codec computes each element.
-template <DType DT>
-inline void kdequant_block(const unsigned char* blk, float* out) {
+// One super-block's 256 elements into out, a vector at a time through store(pointer, vector): the
+// q unpacked by the dot products' code, then one multiply and one subtract per vector, as the
+// scalar codec computes each element.
+template <DType DT, class Out, class Store>
+inline void kdequant_block(const unsigned char* blk, Out* out, Store store) {
   KBlockUnpacked u;
   KFormat<DT>::unpack(blk, u);
   const vf offset = vset1(u.offset);
   for (int g = 0; g < 16; ++g) {
     const vf mul = vset1(u.mul[g]), sub = vset1(u.sub[g]);
     for (int l = 0; l < 16; l += kLanes)
-      vstore(out + 16 * g + l, vsub(vmul(mul, vsub(vload_u8(u.q + 16 * g + l), offset)), sub));
+      store(out + 16 * g + l, vsub(vmul(mul, vsub(vload_u8(u.q + 16 * g + l), offset)), sub));
   }
+}
+
+// Rows [row0, row0 + rows) of W into out (f32 or bf16, as store writes a vector).
+template <DType DT, class Out, class Store>
+void kdequant_rows_with(const void* w, int64_t K, int64_t row0, int64_t rows, Out* out, Store store) {
+  const int64_t blocks = rows * (K / kKBlock);
+  const auto* b = static_cast<const unsigned char*>(w) + row0 * (K / kKBlock) * KFormat<DT>::kBytes;
+  for (int64_t i = 0; i < blocks; ++i) kdequant_block<DT>(b + i * KFormat<DT>::kBytes, out + i * kKBlock, store);
 }
 
 template <DType DT>
 void kdequant_rows(const void* w, int64_t K, int64_t row0, int64_t rows, float* out) {
-  const int64_t blocks = rows * (K / kKBlock);
-  const auto* b = static_cast<const unsigned char*>(w) + row0 * (K / kKBlock) * KFormat<DT>::kBytes;
-  for (int64_t i = 0; i < blocks; ++i) kdequant_block<DT>(b + i * KFormat<DT>::kBytes, out + i * kKBlock);
+  kdequant_rows_with<DT>(w, K, row0, rows, out, [](float* p, vf v) { vstore(p, v); });
 }
 
 #if TCPP_TIER_BF16_DOT
 // Rounded to nearest even by the instruction that rounds x for the BF16 gemm.
 template <DType DT>
 void kdequant_rows_bf16(const void* w, int64_t K, int64_t row0, int64_t rows, uint16_t* out) {
-  const int64_t blocks = rows * (K / kKBlock);
-  const auto* b = static_cast<const unsigned char*>(w) + row0 * (K / kKBlock) * KFormat<DT>::kBytes;
-  alignas(64) float f[kKBlock];
-  for (int64_t i = 0; i < blocks; ++i) {
-    kdequant_block<DT>(b + i * KFormat<DT>::kBytes, f);
-    for (int64_t e = 0; e < kKBlock; e += 32)
-      _mm512_storeu_si512(out + i * kKBlock + e,
-                          reinterpret_cast<__m512i>(_mm512_cvtne2ps_pbh(_mm512_load_ps(f + e + 16), _mm512_load_ps(f + e))));
-  }
+  kdequant_rows_with<DT>(w, K, row0, rows, out, [](uint16_t* p, vf v) {
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(p), reinterpret_cast<__m256i>(_mm512_cvtneps_pbh(v)));
+  });
 }
 #endif
 
