@@ -58,6 +58,24 @@ Tensor cast(const Tensor& x, DType dtype) {
   return cast_impl(x, dtype, 6.0f);
 }
 
+Tensor quantize_weighted(const Tensor& x, DType dtype, const Tensor& importance) {
+  TCPP_CHECK(is_block_dtype(dtype), ShapeError, "quantize_weighted: a quantized dtype, got ", dtype_torch_name(dtype));
+  TCPP_CHECK(is_floating(x.dtype()) && (x.dim() == 2 || x.dim() == 3), ShapeError,
+             "quantize_weighted: a float [N, K] or [E, N, K] tensor, got ", x.describe());
+  const int64_t K = x.size(-1), matrices = x.dim() == 3 ? x.size(0) : 1;
+  TCPP_CHECK(K % dtype_block_elements(dtype) == 0, ShapeError, "quantize_weighted: ", x.describe(), " to ",
+             dtype_torch_name(dtype), " needs a last dimension that is a multiple of ", dtype_block_elements(dtype));
+  TCPP_CHECK(importance.dtype() == DType::F32 && importance.numel() == matrices * K &&
+                 importance.size(-1) == K && importance.dim() == x.dim() - 1,
+             ShapeError, "quantize_weighted: importance must be f32 [", x.dim() == 3 ? std::to_string(matrices) + ", " : "",
+             K, "] for ", x.describe(), ", got ", importance.describe());
+  checks::require_one_device("quantize_weighted", {&x, &importance});
+  const Tensor src = x.contiguous(), weights = importance.contiguous();
+  Tensor out = Tensor::empty(x.shape(), dtype, x.device());
+  on_device("quantize_weighted", x.device(), [&] { cpu_impl::quantize_weighted(src, weights, out); });
+  return out;
+}
+
 Tensor bnb_double_quantize(const Tensor& x) {
   TCPP_CHECK(x.dtype() == DType::NF4 || x.dtype() == DType::FP4, ShapeError,
              "bnb_double_quantize: an NF4 or FP4 tensor, got ", x.describe());

@@ -28,6 +28,11 @@ Activation activation_from_name(const std::string& name, const std::string& wher
 // default; quantize_llm_int8 sets another (0: no outlier columns, every product in int8).
 Tensor cast(const Tensor& x, DType dtype);
 Tensor quantize_llm_int8(const Tensor& x, float threshold);
+// x (a float matrix [N, K], or stacked matrices [E, N, K]) quantized to `dtype` by GGML's
+// importance-weighted quantizer (llama-quantize with an importance matrix): `importance` is f32
+// [K] (or [E, K], one row per matrix), the mean square of the activations each input column
+// multiplies. Formats without a weighted quantizer (Q8_0, the others) ignore it, as GGML does.
+Tensor quantize_weighted(const Tensor& x, DType dtype, const Tensor& importance);
 // An NF4 / FP4 tensor with bitsandbytes' double quantization applied to its absmax values
 // (ops/cpu/bnb_blocks.h): each block's f32 absmax becomes the value bitsandbytes dequantizes from
 // the 8-bit nested state of the whole tensor.

@@ -16,6 +16,8 @@ namespace transformers::ops::cpu_impl {
 // elementwise_op.cpp
 // src contiguous, out of the same numel; int8_threshold: the outlier threshold stored in LLM_INT8 blocks.
 void cast(const Tensor& src, Tensor& out, float int8_threshold = 6.0f);
+// Rows of src ([N, K] or [E, N, K]) by the format's weighted quantizer, importance [K] or [E, K].
+void quantize_weighted(const Tensor& src, const Tensor& importance, Tensor& out);
 // In place on a contiguous NF4 / FP4 tensor: its absmax values double-quantized (bnb_blocks.h).
 void bnb_double_quantize_(Tensor& x);
 // out[i] = weight row ids[i] as f32; ids contiguous I64 or I32; ValueError on an id outside [0, V).

@@ -53,6 +53,27 @@ void map_(Tensor& x, F f) {
 }
 }  // namespace
 
+void quantize_weighted(const Tensor& src, const Tensor& importance, Tensor& out) {
+  const DType from = src.dtype(), dtype = out.dtype();
+  const int64_t cols = src.size(-1), rows = src.numel() / cols, rows_per_matrix = src.size(-2);
+  const auto& format = cpu::weight_format(dtype);
+  const auto* weights = static_cast<const float*>(importance.raw_data());
+  ThreadPool::global().parallel_for(rows, std::max<int64_t>(1, (1 << 14) / cols), [&](int64_t r0, int64_t r1) {
+    std::vector<float> row(static_cast<size_t>(cols));
+    for (int64_t r = r0; r < r1; ++r) {
+      const char* s = static_cast<const char*>(src.raw_data()) + dtype_nbytes(from, r * cols);
+      const float* x = reinterpret_cast<const float*>(s);
+      if (from != DType::F32) {
+        K().to_f32(s, from, row.data(), cols);
+        x = row.data();
+      }
+      char* d = static_cast<char*>(out.raw_data()) + dtype_nbytes(dtype, r * cols);
+      if (format.quantize_weighted) format.quantize_weighted(x, d, cols, weights + r / rows_per_matrix * cols);
+      else format.quantize(x, d, cols);  // Q8_0: GGML has no weighted form either
+    }
+  });
+}
+
 void cast(const Tensor& src, Tensor& out, float int8_threshold) {
   const DType from = src.dtype(), dtype = out.dtype();
   // Work in units of whole blocks when either side is a block dtype (quantize / dequantize),

@@ -39,6 +39,10 @@ struct WeightFormat {
   void (*dequantize)(const void* in, float* out, int64_t n);
   // One scale per row (LLM_INT8): quantize must be given exactly one row (n = the last dimension).
   bool row_scaled = false;
+  // One row of n elements with importance[n], the importance of each input column (GGML's
+  // quantizers given an importance matrix): Q4_0 and the K-quants; nullptr for a format whose
+  // quantizer has no weighted form (ops::quantize_weighted then calls quantize).
+  void (*quantize_weighted)(const float* x, void* out, int64_t n, const float* importance) = nullptr;
 };
 // Bytes of one row of K activations in a format.
 int64_t activation_row_bytes(WeightFormat::ActivationFormat format, int64_t K);

@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "transformers/core/half.h"
+#include "transformers/ops/cpu/quant_search.h"
 
 namespace transformers::cpu {
 
@@ -64,6 +65,20 @@ void quantize_q4_0(const float* x, void* out, int64_t n) {
       const int hi = std::min(15, static_cast<int>(static_cast<int8_t>(x[j + kQBlock / 2] * id + 8.5f)));
       b[2 + j] = static_cast<unsigned char>(lo | (hi << 4));
     }
+  }
+}
+
+void quantize_q4_0_weighted(const float* x, void* out, int64_t n, const float* importance) {
+  float sum_x2 = 0;
+  for (int64_t j = 0; j < n; ++j) sum_x2 += x[j] * x[j];
+  const float sigma2 = sum_x2 / static_cast<float>(n);
+  auto* b = static_cast<unsigned char*>(out);
+  float weights[kQBlock];
+  uint8_t L[kQBlock];
+  for (int64_t i = 0; i < n / kQBlock; ++i, b += kQ4_0Bytes, x += kQBlock, importance += kQBlock) {
+    for (int64_t j = 0; j < kQBlock; ++j) weights[j] = importance[j] * std::sqrt(sigma2 + x[j] * x[j]);
+    store_f16_scale(b, fit_signed_scale(x, weights, kQBlock, 8, L));
+    for (int64_t j = 0; j < kQBlock / 2; ++j) b[2 + j] = static_cast<unsigned char>(L[j] | L[j + kQBlock / 2] << 4);
   }
 }
 

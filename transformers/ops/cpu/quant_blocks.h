@@ -26,6 +26,11 @@ float quantize_int8(const float* x, int64_t n, int8_t* q);
 // d is stored as f16; q is computed with the unrounded 1/d, as GGML does.
 void quantize_q8_0(const float* x, void* out, int64_t n);
 void quantize_q4_0(const float* x, void* out, int64_t n);
+// Q4_0 by GGML's importance-weighted quantizer (quantize_row_q4_0_impl): one row of n elements,
+// importance[n] its input-column importances; element i weighs importance[i] * sqrt(sigma2 +
+// x[i]^2), sigma2 the row's mean square, and each block's d is the best of 19 weighted grids
+// (quant_search.h, fit_signed_scale). Q8_0 has no weighted form (GGML ignores the importances).
+void quantize_q4_0_weighted(const float* x, void* out, int64_t n, const float* importance);
 // blocks -> f32, n elements.
 void dequantize_q8_0(const void* in, float* out, int64_t n);
 void dequantize_q4_0(const void* in, float* out, int64_t n);

@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "transformers/ops/cpu/quant_blocks.h"
+#include "transformers/ops/cpu/quant_search.h"
 
 namespace transformers::cpu {
 namespace {
@@ -13,9 +14,6 @@ constexpr int kSub = 32;                      // elements per scale of Q4_K / Q5
 constexpr int kSubBlocks = kKBlock / kSub;    // 8
 constexpr int kSub6 = 16;                     // elements per scale of Q6_K
 constexpr int kSubBlocks6 = kKBlock / kSub6;  // 16
-
-// Round half to even, as GGML's nearest_int (its float trick equals this for |v| < 2^22).
-int nearest(float v) { return static_cast<int>(std::nearbyintf(v)); }
 
 // ---- Q4_K / Q5_K: a scale and a min per 32, as 6-bit numbers under f16 d and dmin.
 
@@ -48,75 +46,23 @@ KHeader load_header(const unsigned char* b) {
   return h;
 }
 
-// Fits x[0, n) ~ scale * L - min with integers L in [0, nmax] and min >= 0, minimising the
-// weighted squared error over a few trial scales (GGML's make_qkx2_quants: the plain min/max
-// grid first, then nstep + 1 grids of (nmax + rmin + rdelta * i) steps, each refined by the
-// weighted least-squares scale and min for its L). Returns the scale; sets *min_out and L.
-// Float arithmetic in GGML's order, so the bytes match its quantizer's.
-float fit_scale_min(const float* x, const float* w, int n, int nmax, float rmin, float rdelta,
-                    int nstep, uint8_t* L, float* min_out) {
-  float lo = x[0], hi = x[0];
-  float sum_w = w[0], sum_x = sum_w * x[0];
-  for (int i = 1; i < n; ++i) {
-    lo = std::min(lo, x[i]);
-    hi = std::max(hi, x[i]);
-    sum_w += w[i];
-    sum_x += w[i] * x[i];
+// Stores the header and re-rounds every element of the super-block against its scales as stored
+// (6-bit, under the f16 d and dmin): the last step of both of GGML's Q4_K / Q5_K quantizers.
+void store_header_and_round(const float* x, int nmax, float d, float dmin, const uint8_t* sc, const uint8_t* m,
+                            unsigned char* header, uint8_t* L) {
+  store_header(header, d, dmin, sc, m);
+  const KHeader h = load_header(header);
+  for (int j = 0; j < kSubBlocks; ++j) {
+    const float dj = h.d * h.sc[j];
+    if (dj == 0) continue;
+    const float dm = h.dmin * h.m[j];
+    for (int l = 0; l < kSub; ++l)
+      L[kSub * j + l] = static_cast<uint8_t>(std::clamp(nearest_int((x[kSub * j + l] + dm) / dj), 0, nmax));
   }
-  if (lo > 0) lo = 0;
-  if (hi == lo) {
-    std::fill(L, L + n, 0);
-    *min_out = -lo;
-    return 0.0f;
-  }
-  auto quantize_all = [&](float iscale, uint8_t* q) {
-    for (int i = 0; i < n; ++i)
-      q[i] = static_cast<uint8_t>(std::clamp(nearest(iscale * (x[i] - lo)), 0, nmax));
-  };
-  auto error = [&](const uint8_t* q, float scale, float min) {
-    float e = 0;
-    for (int i = 0; i < n; ++i) {
-      const float diff = scale * q[i] + min - x[i];
-      e += w[i] * (diff * diff);
-    }
-    return e;
-  };
-  float iscale = nmax / (hi - lo);
-  float scale = 1 / iscale, min = lo;
-  quantize_all(iscale, L);
-  float best = error(L, scale, min);
-  uint8_t trial[kSub];
-  for (int step = 0; step <= nstep; ++step) {
-    quantize_all((rmin + rdelta * step + nmax) / (hi - lo), trial);
-    float sum_l = 0, sum_l2 = 0, sum_xl = 0;
-    for (int i = 0; i < n; ++i) {
-      const float l = trial[i];
-      sum_l += w[i] * l;
-      sum_l2 += w[i] * l * l;
-      sum_xl += w[i] * l * x[i];
-    }
-    const float det = sum_w * sum_l2 - sum_l * sum_l;
-    if (!(det > 0)) continue;
-    float s = (sum_w * sum_xl - sum_x * sum_l) / det;
-    float m = (sum_l2 * sum_x - sum_l * sum_xl) / det;
-    if (m > 0) {  // a positive offset is not representable: refit the scale alone
-      m = 0;
-      s = sum_xl / sum_l2;
-    }
-    const float e = error(trial, s, m);
-    if (e < best) {
-      std::copy(trial, trial + n, L);
-      best = e;
-      scale = s;
-      min = m;
-    }
-  }
-  *min_out = -min;
-  return scale;
 }
 
-// One super-block of Q4_K (nmax 15) or Q5_K (nmax 31): the header, and the integer L of each
-// element in [0, nmax] (packed by the caller).
+// One super-block of Q4_K (nmax 15) or Q5_K (nmax 31) by GGML's reference quantizer: the header,
+// and the integer L of each element in [0, nmax] (packed by the caller).
 void quantize_with_mins(const float* x, int nmax, float rmin, int nstep, unsigned char* header,
                         uint8_t* L) {
   float scales[kSubBlocks], mins[kSubBlocks], weights[kSub];
@@ -137,20 +83,37 @@ void quantize_with_mins(const float* x, int nmax, float rmin, int nstep, unsigne
   uint8_t sc[kSubBlocks], m[kSubBlocks];
   for (int j = 0; j < kSubBlocks; ++j) {
     // GGML stores nearest_int's result in a uint8_t before clamping to 63.
-    sc[j] = std::min<uint8_t>(63, static_cast<uint8_t>(nearest(inv_scale * scales[j])));
-    m[j] = std::min<uint8_t>(63, static_cast<uint8_t>(nearest(inv_min * mins[j])));
+    sc[j] = std::min<uint8_t>(63, static_cast<uint8_t>(nearest_int(inv_scale * scales[j])));
+    m[j] = std::min<uint8_t>(63, static_cast<uint8_t>(nearest_int(inv_min * mins[j])));
   }
-  store_header(header, max_scale / 63.f, max_min / 63.f, sc, m);
-  // Re-round every element against the scales as stored (6-bit, under the f16 d and dmin).
-  const KHeader h = load_header(header);
+  store_header_and_round(x, nmax, max_scale / 63.f, max_min / 63.f, sc, m, header, L);
+}
+
+// The same super-block by GGML's importance-weighted quantizer (quantize_row_q4_K_impl / q5_K):
+// element l weighs importance[l] * sqrt(sigma2 + x[l]^2), sigma2 twice the block's mean square;
+// each sub-block's scale and min come from a finer search (37 grids from nmax - 0.9 in steps of
+// 0.05), and the 6-bit sub-block scales and mins are themselves fitted, weighted by each
+// sub-block's total weight, instead of rounded from the largest.
+void quantize_with_mins_weighted(const float* x, const float* importance, int nmax, unsigned char* header,
+                                 uint8_t* L) {
+  float sum_x2 = 0;
+  for (int l = 0; l < kKBlock; ++l) sum_x2 += x[l] * x[l];
+  const float sigma2 = 2 * sum_x2 / kKBlock;
+  float scales[kSubBlocks], mins[kSubBlocks], sub_weight[kSubBlocks], weights[kSub];
   for (int j = 0; j < kSubBlocks; ++j) {
-    const float d = h.d * h.sc[j];
-    if (d == 0) continue;
-    const float dm = h.dmin * h.m[j];
-    for (int l = 0; l < kSub; ++l)
-      L[kSub * j + l] =
-          static_cast<uint8_t>(std::clamp(nearest((x[kSub * j + l] + dm) / d), 0, nmax));
+    const float* xs = x + kSub * j;
+    float sum_w = 0;
+    for (int l = 0; l < kSub; ++l) {
+      weights[l] = importance[kSub * j + l] * std::sqrt(sigma2 + xs[l] * xs[l]);
+      sum_w += weights[l];
+    }
+    sub_weight[j] = sum_w;
+    scales[j] = fit_scale_min(xs, weights, kSub, nmax, -0.9f, 0.05f, 36, L + kSub * j, &mins[j]);
   }
+  uint8_t sc[kSubBlocks], m[kSubBlocks];
+  const float d = fit_positive_scale(scales, sub_weight, kSubBlocks, 63, sc);
+  const float dmin = fit_positive_scale(mins, sub_weight, kSubBlocks, 63, m);
+  store_header_and_round(x, nmax, d, dmin, sc, m, header, L);
 }
 
 // The low nibbles of Q4_K / Q5_K: 64 elements per 32 bytes, sub-block 2c low, 2c + 1 high.
@@ -186,115 +149,91 @@ void dequantize_with_mins(const unsigned char* b, const unsigned char* qs, High&
   }
 }
 
-// ---- Q6_K: a signed int8 scale per 16 under one f16 d; q in [-32, 31].
-
-// Fits x[0, n) ~ scale * (L - nmax) with L - nmax in [-nmax, nmax - 1], weighting each element
-// by x^2: the grid through the element largest in magnitude, then 18 neighbouring grids, keeping
-// the one of best weighted fit (GGML's make_qx_quants, rmse_type 1). Returns the scale.
-float fit_signed_scale(const float* x, int n, int nmax, uint8_t* L) {
-  float amax = 0, max = 0;
-  for (int i = 0; i < n; ++i)
-    if (std::fabs(x[i]) > amax) {
-      amax = std::fabs(x[i]);
-      max = x[i];
-    }
-  if (amax < 1e-15f) {
-    std::fill(L, L + n, 0);
-    return 0.0f;
-  }
-  auto level = [&](float iscale, int i) {
-    return std::clamp(nearest(iscale * x[i]), -nmax, nmax - 1);
-  };
-  // sum w x l and sum w l^2 of a grid (w = x^2)
-  auto sums = [&](float iscale, float& sumlx, float& suml2) {
-    sumlx = suml2 = 0;
-    for (int i = 0; i < n; ++i) {
-      const int l = level(iscale, i);
-      const float w = x[i] * x[i];
-      sumlx += w * x[i] * l;
-      suml2 += w * l * l;
-    }
-  };
-  auto keep = [&](float iscale) {
-    for (int i = 0; i < n; ++i) L[i] = static_cast<uint8_t>(nmax + level(iscale, i));
-  };
-  float iscale = -nmax / max, sumlx, suml2;
-  sums(iscale, sumlx, suml2);
-  keep(iscale);
-  float scale = suml2 != 0 ? sumlx / suml2 : 0.0f;
-  float best = scale * sumlx;
-  for (int step = -9; step <= 9; ++step) {
-    if (step == 0) continue;
-    iscale = -(nmax + 0.1f * step) / max;
-    sums(iscale, sumlx, suml2);
-    if (suml2 > 0 && sumlx * sumlx > best * suml2) {
-      keep(iscale);
-      scale = sumlx / suml2;
-      best = scale * sumlx;
-    }
-  }
-  return scale;
-}
-
-}  // namespace
-
-void quantize_q4_k(const float* x, void* out, int64_t n) {
-  auto* b = static_cast<unsigned char*>(out);
-  uint8_t L[kKBlock];
-  for (int64_t i = 0; i < n / kKBlock; ++i, b += kQ4_KBytes, x += kKBlock) {
-    quantize_with_mins(x, 15, -1.0f, 20, b, L);
-    pack_nibbles(L, b + 16);
-  }
-}
-
-void quantize_q5_k(const float* x, void* out, int64_t n) {
-  auto* b = static_cast<unsigned char*>(out);
-  uint8_t L[kKBlock];
-  for (int64_t i = 0; i < n / kKBlock; ++i, b += kQ5_KBytes, x += kKBlock) {
-    quantize_with_mins(x, 31, -0.5f, 15, b, L);
+// Q4_K / Q5_K super-blocks from their integers L: Q5_K's fifth bits, then the nibbles.
+void pack_with_mins(const uint8_t* L, bool five, unsigned char* b) {
+  if (five) {
     unsigned char* qh = b + 16;
     std::memset(qh, 0, 32);
     for (int e = 0; e < kKBlock; ++e)
       if (L[e] > 15) qh[e % 32] = static_cast<unsigned char>(qh[e % 32] | 1 << (e / 32));
-    pack_nibbles(L, b + 48);
+  }
+  pack_nibbles(L, b + (five ? 48 : 16));
+}
+
+// ---- Q6_K: a signed int8 scale per 16 under one f16 d; q in [-32, 31].
+
+// One Q6_K super-block: a signed scale per 16 fitted with weights `importance` (GGML's
+// quantize_row_q6_K_impl) or, when null, x^2 (quantize_row_q6_K_ref); the scales rounded to int8
+// under one f16 d, the elements re-rounded against them.
+void quantize_q6_k_block(const float* x, const float* importance, unsigned char* b) {
+  uint8_t L[kKBlock];
+  float scales[kSubBlocks6];
+  float max_scale = 0, max_abs = 0;
+  for (int j = 0; j < kSubBlocks6; ++j) {
+    scales[j] = fit_signed_scale(x + kSub6 * j, importance ? importance + kSub6 * j : nullptr, kSub6, 32,
+                                 L + kSub6 * j);
+    if (std::fabs(scales[j]) > max_abs) {
+      max_abs = std::fabs(scales[j]);
+      max_scale = scales[j];
+    }
+  }
+  std::memset(b, 0, kQ6_KBytes);
+  if (max_abs < 1e-15f) return;  // all zero: d = 0
+  auto* sc = reinterpret_cast<int8_t*>(b + 192);
+  const float iscale = -128.f / max_scale;
+  store_f16_scale(b + 208, 1 / iscale);
+  for (int j = 0; j < kSubBlocks6; ++j) sc[j] = static_cast<int8_t>(std::min(127, nearest_int(iscale * scales[j])));
+  const float d_all = load_f16_scale(b + 208);
+  for (int j = 0; j < kSubBlocks6; ++j) {
+    const float d = d_all * sc[j];
+    if (d == 0) continue;
+    for (int l = 0; l < kSub6; ++l)
+      L[kSub6 * j + l] = static_cast<uint8_t>(32 + std::clamp(nearest_int(x[kSub6 * j + l] / d), -32, 31));
+  }
+  unsigned char *ql = b, *qh = b + 128;
+  for (int e = 0; e < kKBlock; ++e) {
+    const int h = e / 128, t = (e % 128) / 32, l = e % 32;
+    ql[64 * h + 32 * (t % 2) + l] |= static_cast<unsigned char>((L[e] & 15) << (t < 2 ? 0 : 4));
+    qh[32 * h + l] |= static_cast<unsigned char>((L[e] >> 4) << (2 * t));
   }
 }
 
-void quantize_q6_k(const float* x, void* out, int64_t n) {
+// n elements of Q4_K (nmax 15) or Q5_K (nmax 31, `five`) by GGML's reference quantizer, or by its
+// weighted one when `importance` (n values) is given.
+void quantize_mins_format(const float* x, void* out, int64_t n, const float* importance, bool five) {
   auto* b = static_cast<unsigned char*>(out);
-  for (int64_t i = 0; i < n / kKBlock; ++i, b += kQ6_KBytes, x += kKBlock) {
-    uint8_t L[kKBlock];
-    float scales[kSubBlocks6];
-    float max_scale = 0, max_abs = 0;
-    for (int j = 0; j < kSubBlocks6; ++j) {
-      scales[j] = fit_signed_scale(x + kSub6 * j, kSub6, 32, L + kSub6 * j);
-      if (std::fabs(scales[j]) > max_abs) {
-        max_abs = std::fabs(scales[j]);
-        max_scale = scales[j];
-      }
+  const int nmax = five ? 31 : 15;
+  uint8_t L[kKBlock];
+  for (int64_t i = 0; i < n / kKBlock; ++i, b += five ? kQ5_KBytes : kQ4_KBytes, x += kKBlock) {
+    if (importance) {
+      quantize_with_mins_weighted(x, importance, nmax, b, L);
+      importance += kKBlock;
+    } else {
+      quantize_with_mins(x, nmax, five ? -0.5f : -1.0f, five ? 15 : 20, b, L);
     }
-    std::memset(b, 0, kQ6_KBytes);
-    if (max_abs < 1e-15f) continue;  // all zero: d = 0
-    auto* sc = reinterpret_cast<int8_t*>(b + 192);
-    const float iscale = -128.f / max_scale;
-    store_f16_scale(b + 208, 1 / iscale);
-    for (int j = 0; j < kSubBlocks6; ++j)
-      sc[j] = static_cast<int8_t>(std::min(127, nearest(iscale * scales[j])));
-    const float d_all = load_f16_scale(b + 208);
-    for (int j = 0; j < kSubBlocks6; ++j) {
-      const float d = d_all * sc[j];
-      if (d == 0) continue;
-      for (int l = 0; l < kSub6; ++l)
-        L[kSub6 * j + l] =
-            static_cast<uint8_t>(32 + std::clamp(nearest(x[kSub6 * j + l] / d), -32, 31));
-    }
-    unsigned char *ql = b, *qh = b + 128;
-    for (int e = 0; e < kKBlock; ++e) {
-      const int h = e / 128, t = (e % 128) / 32, l = e % 32;
-      ql[64 * h + 32 * (t % 2) + l] |= static_cast<unsigned char>((L[e] & 15) << (t < 2 ? 0 : 4));
-      qh[32 * h + l] |= static_cast<unsigned char>((L[e] >> 4) << (2 * t));
-    }
+    pack_with_mins(L, five, b);
   }
+}
+
+void quantize_q6_k_rows(const float* x, void* out, int64_t n, const float* importance) {
+  auto* b = static_cast<unsigned char*>(out);
+  for (int64_t i = 0; i < n / kKBlock; ++i, b += kQ6_KBytes, x += kKBlock)
+    quantize_q6_k_block(x, importance ? importance + i * kKBlock : nullptr, b);
+}
+
+}  // namespace
+
+void quantize_q4_k(const float* x, void* out, int64_t n) { quantize_mins_format(x, out, n, nullptr, false); }
+void quantize_q5_k(const float* x, void* out, int64_t n) { quantize_mins_format(x, out, n, nullptr, true); }
+void quantize_q6_k(const float* x, void* out, int64_t n) { quantize_q6_k_rows(x, out, n, nullptr); }
+void quantize_q4_k_weighted(const float* x, void* out, int64_t n, const float* importance) {
+  quantize_mins_format(x, out, n, importance, false);
+}
+void quantize_q5_k_weighted(const float* x, void* out, int64_t n, const float* importance) {
+  quantize_mins_format(x, out, n, importance, true);
+}
+void quantize_q6_k_weighted(const float* x, void* out, int64_t n, const float* importance) {
+  quantize_q6_k_rows(x, out, n, importance);
 }
 
 void dequantize_q4_k(const void* in, float* out, int64_t n) {

@@ -35,6 +35,14 @@ constexpr int64_t kQ6_KBytes = 210;
 void quantize_q4_k(const float* x, void* out, int64_t n);
 void quantize_q5_k(const float* x, void* out, int64_t n);
 void quantize_q6_k(const float* x, void* out, int64_t n);
+// The same formats by GGML's importance-weighted quantizers (quantize_row_*_impl, what llama.cpp's
+// llama-quantize runs given an importance matrix): one row of n elements, importance[n] the
+// row's input-column importances (the mean square of the activations each column multiplies,
+// calibration/importance.h). Q4_K / Q5_K weigh element i by importance[i] * sqrt(sigma2 + x[i]^2)
+// and fit their 6-bit sub-block scales and mins to those weights; Q6_K weighs by importance[i].
+void quantize_q4_k_weighted(const float* x, void* out, int64_t n, const float* importance);
+void quantize_q5_k_weighted(const float* x, void* out, int64_t n, const float* importance);
+void quantize_q6_k_weighted(const float* x, void* out, int64_t n, const float* importance);
 // super-blocks -> f32, n elements.
 void dequantize_q4_k(const void* in, float* out, int64_t n);
 void dequantize_q5_k(const void* in, float* out, int64_t n);

@@ -17,7 +17,8 @@ const WeightFormat kFormats[kWeightFormatCount] = {
     {DType::BF16, "bf16", 1, 2, Act::F32, nullptr, nullptr},
     {DType::F16, "f16", 1, 2, Act::F32, nullptr, nullptr},
     {DType::Q8_0, "q8_0", kQBlock, kQ8_0Bytes, Act::Int8Blocks, quantize_q8_0, dequantize_q8_0},
-    {DType::Q4_0, "q4_0", kQBlock, kQ4_0Bytes, Act::Int8Blocks, quantize_q4_0, dequantize_q4_0},
+    {DType::Q4_0, "q4_0", kQBlock, kQ4_0Bytes, Act::Int8Blocks, quantize_q4_0, dequantize_q4_0, false,
+     quantize_q4_0_weighted},
     // Pre-quantized checkpoint formats (prequant_blocks.h): dequant_rows only, f32 products.
     {DType::Q4_Z, "q4_z", kQBlock, kQ4ZBytes, Act::F32, quantize_q4_z, dequantize_q4_z},
     {DType::F8_B128, "f8_b128", kF8Block, kF8B128Bytes, Act::F32, quantize_f8_b128, dequantize_f8_b128},
@@ -25,9 +26,12 @@ const WeightFormat kFormats[kWeightFormatCount] = {
     // bitsandbytes 4-bit: no integer kernels yet; the driver multiplies dequantized panels (f32 x).
     {DType::NF4, "nf4", kBnbBlock, kBnbBlockBytes, Act::F32, quantize_nf4, dequantize_nf4},
     {DType::FP4, "fp4", kBnbBlock, kBnbBlockBytes, Act::F32, quantize_fp4, dequantize_fp4},
-    {DType::Q4_K, "q4_k", kKBlock, kQ4_KBytes, Act::Int8KBlocks, quantize_q4_k, dequantize_q4_k},
-    {DType::Q5_K, "q5_k", kKBlock, kQ5_KBytes, Act::Int8KBlocks, quantize_q5_k, dequantize_q5_k},
-    {DType::Q6_K, "q6_k", kKBlock, kQ6_KBytes, Act::Int8KBlocks, quantize_q6_k, dequantize_q6_k},
+    {DType::Q4_K, "q4_k", kKBlock, kQ4_KBytes, Act::Int8KBlocks, quantize_q4_k, dequantize_q4_k, false,
+     quantize_q4_k_weighted},
+    {DType::Q5_K, "q5_k", kKBlock, kQ5_KBytes, Act::Int8KBlocks, quantize_q5_k, dequantize_q5_k, false,
+     quantize_q5_k_weighted},
+    {DType::Q6_K, "q6_k", kKBlock, kQ6_KBytes, Act::Int8KBlocks, quantize_q6_k, dequantize_q6_k, false,
+     quantize_q6_k_weighted},
     // bitsandbytes LLM.int8: one scale per row, so quantize takes whole rows (row_scaled).
     {DType::LLM_INT8, "llm_int8", kInt8RowBlock, kInt8RowBlockBytes, Act::F32, quantize_llm_int8,
      dequantize_llm_int8, true},

@@ -1,0 +1,110 @@
+// Our quantizers against llama.cpp's own: the bytes of ops::cast (GGML's reference quantizers) and
+// of ops::quantize_weighted (its importance-weighted ones, what llama-quantize runs given an
+// importance matrix) equal those of ggml_quantize_chunk from node-llama-cpp's prebuilt
+// libggml-base.so, loaded with dlopen, for every format llama.cpp can quantize that we store.
+#include <dlfcn.h>
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstring>
+#include <random>
+
+#include "common/npm_package.h"
+#include "transformers/ops/ops.h"
+
+namespace transformers::testing {
+namespace {
+
+// ggml.h: size_t ggml_quantize_chunk(enum ggml_type, const float* src, void* dst, int64_t start,
+// int64_t nrows, int64_t n_per_row, const float* imatrix).
+using QuantizeChunk = size_t (*)(int, const float*, void*, int64_t, int64_t, int64_t, const float*);
+
+QuantizeChunk ggml_quantize_chunk() {
+  const auto prefix = install_npm_package(npm_cache_dir("node-llama-cpp-3.22.1") / "node", "node-llama-cpp", "3.22.1",
+                                          "NODE_LLAMA_CPP_SKIP_DOWNLOAD=true");
+  if (prefix.empty()) return nullptr;
+  const auto lib = prefix / "node_modules/@node-llama-cpp/linux-x64/bins/linux-x64/libggml-base.so";
+  void* handle = dlopen(lib.c_str(), RTLD_NOW | RTLD_LOCAL);
+  EXPECT_NE(handle, nullptr) << lib << ": " << dlerror();
+  return handle ? reinterpret_cast<QuantizeChunk>(dlsym(handle, "ggml_quantize_chunk")) : nullptr;
+}
+
+struct Format {
+  DType dtype;
+  int ggml_type;  // ggml.h's enum ggml_type
+};
+constexpr Format kFormats[] = {{DType::Q4_0, 2}, {DType::Q8_0, 8}, {DType::Q4_K, 12}, {DType::Q5_K, 13},
+                               {DType::Q6_K, 14}};
+
+// Rows that visit the searches' corners: gaussian rows, a row of one sign, a row with an outlier
+// per block, a row whose first blocks are zero, and rows of values 1000 times smaller.
+std::vector<float> test_rows(int64_t rows, int64_t K, std::mt19937& rng) {
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  std::vector<float> x(static_cast<size_t>(rows * K));
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t k = 0; k < K; ++k) {
+      float v = normal(rng);
+      if (r % 6 == 1) v = std::fabs(v);
+      if (r % 6 == 2 && k % 37 == 5) v *= 12.0f;
+      if (r % 6 == 3 && k < 300) v = 0.0f;
+      if (r % 6 == 4) v *= 1e-3f;
+      x[static_cast<size_t>(r * K + k)] = v;
+    }
+  return x;
+}
+
+std::vector<unsigned char> bytes_of(const Tensor& t) {
+  const auto* p = static_cast<const unsigned char*>(t.raw_data());
+  return {p, p + t.nbytes()};
+}
+
+}  // namespace
+
+TEST(GgmlQuantizer, OurBytesAreLlamaCppsWithAndWithoutAnImportanceMatrix) {
+  const QuantizeChunk quantize_chunk = ggml_quantize_chunk();
+  ASSERT_NE(quantize_chunk, nullptr);
+  std::mt19937 rng(11);
+  const int64_t rows = 12, K = 768;
+  const std::vector<float> x = test_rows(rows, K, rng);
+  // Importances as calibration gives them: positive, spread over decades, some columns unused (0).
+  std::vector<float> importance(static_cast<size_t>(K));
+  std::uniform_real_distribution<float> decades(-3.0f, 2.0f);
+  for (int64_t k = 0; k < K; ++k) importance[static_cast<size_t>(k)] = k % 97 == 3 ? 0.0f : std::pow(10.0f, decades(rng));
+  const Tensor w = Tensor::from_values(x, {rows, K});
+  const Tensor imatrix = Tensor::from_values(importance, {K});
+  for (const Format& f : kFormats) {
+    SCOPED_TRACE(dtype_torch_name(f.dtype));
+    const Tensor plain = ops::cast(w, f.dtype), weighted = ops::quantize_weighted(w, f.dtype, imatrix);
+    std::vector<unsigned char> want(plain.nbytes());
+    ASSERT_EQ(quantize_chunk(f.ggml_type, x.data(), want.data(), 0, rows, K, nullptr), want.size());
+    EXPECT_EQ(bytes_of(plain), want) << "reference quantizer";
+    std::fill(want.begin(), want.end(), 0);
+    ASSERT_EQ(quantize_chunk(f.ggml_type, x.data(), want.data(), 0, rows, K, importance.data()), want.size());
+    EXPECT_EQ(bytes_of(weighted), want) << "importance-weighted quantizer";
+    if (f.dtype != DType::Q8_0) EXPECT_NE(bytes_of(weighted), bytes_of(plain)) << "the importances were not used";
+  }
+}
+
+// Stacked expert matrices [E, N, K] take one importance row per expert.
+TEST(GgmlQuantizer, StackedMatricesTakeOneImportanceRowEach) {
+  const QuantizeChunk quantize_chunk = ggml_quantize_chunk();
+  ASSERT_NE(quantize_chunk, nullptr);
+  std::mt19937 rng(5);
+  const int64_t E = 3, N = 4, K = 256;
+  const std::vector<float> x = test_rows(E * N, K, rng);
+  std::vector<float> importance(static_cast<size_t>(E * K));
+  std::uniform_real_distribution<float> positive(0.01f, 4.0f);
+  for (auto& v : importance) v = positive(rng);
+  const Tensor q = ops::quantize_weighted(Tensor::from_values(x, {E, N, K}), DType::Q4_K,
+                                          Tensor::from_values(importance, {E, K}));
+  std::vector<unsigned char> want(q.nbytes());
+  const size_t per_expert = want.size() / E;
+  for (int64_t e = 0; e < E; ++e)
+    quantize_chunk(12, x.data() + e * N * K, want.data() + e * per_expert, 0, N, K, importance.data() + e * K);
+  EXPECT_EQ(bytes_of(q), want);
+  EXPECT_THROW(ops::quantize_weighted(Tensor::from_values(x, {E, N, K}), DType::Q4_K,
+                                      Tensor::from_values(std::vector<float>(K, 1.0f), {K})),
+               ShapeError);
+}
+
+}  // namespace transformers::testing
