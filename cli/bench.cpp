@@ -36,7 +36,8 @@ namespace {
 constexpr int64_t kMaxBenchTokens = int64_t{1} << 18;
 
 struct BenchArgs {
-  std::string model, random, dtype = "auto", json, quantization;
+  std::string model, random, dtype = "auto", json;
+  QuantizationFlags quantization;
   int threads = 2, reps = 3;
   RepPlan plan;
   HubArgs hub;

@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <vector>
 
+#include "cli/usage_error.h"
 #include "transformers/core/thread_pool.h"
 #include "transformers/gguf/gguf_model.h"
 #include "transformers/io/files.h"
@@ -78,14 +79,28 @@ void use_threads(int threads) {
   TCPP_CHECK(got == threads, ValueError, "--threads ", threads, ": the thread pool already runs ", got, " threads");
 }
 
-void add_quantization_flag(CLI::App* sub, std::string* value) {
-  sub->add_option("--quantization", *value,
+void add_imatrix_flag(CLI::App* sub, std::string* path) {
+  sub->add_option("--imatrix", *path,
+                  "Importance matrix (GGUF, from `transformers imatrix` or llama-imatrix): Q4_0 and the K-quants "
+                  "use GGML's importance-weighted quantizers for the matrices it covers");
+}
+
+std::shared_ptr<const ImportanceMatrix> importance_from_flag(const std::string& path) {
+  if (path.empty()) return nullptr;
+  return std::make_shared<const ImportanceMatrix>(ImportanceMatrix::load(path));
+}
+
+void add_quantization_flag(CLI::App* sub, QuantizationFlags* flags) {
+  add_imatrix_flag(sub, &flags->imatrix);
+  sub->add_option("--quantization", flags->method,
                   "Quantize weight matrices while loading: q8_0, q4_0, q4_k, q5_k, q6_k (GGML's block formats) "
                   "or q4_k_m (llama.cpp's Q4_K / Q6_K mix); embeddings and lm_head stay in float, unless "
                   "the name ends in -all (q4_0-all: those too, as llama.cpp); bnb-4bit (bitsandbytes nf4), bnb-fp4, bnb-8bit (LLM.int8)");
 }
 
-std::optional<QuantizationConfig> quantization_from_flag(const std::string& value) {
+std::optional<QuantizationConfig> quantization_from_flag(const QuantizationFlags& flags) {
+  const std::string& value = flags.method;
+  TCPP_CHECK(!value.empty() || flags.imatrix.empty(), UsageError, "--imatrix needs --quantization");
   if (value.empty()) return std::nullopt;
   const bool all = value.ends_with("-all");
   QuantizationConfig c = QuantizationConfig::from_name(all ? value.substr(0, value.size() - 4) : value, "--quantization");
@@ -93,6 +108,7 @@ std::optional<QuantizationConfig> quantization_from_flag(const std::string& valu
     c.modules_to_not_convert = std::vector<std::string>{};
     c.quantize_embeddings = true;
   }
+  c.importance = importance_from_flag(flags.imatrix);
   return c;
 }
 

@@ -2,11 +2,13 @@
 #pragma once
 
 #include <filesystem>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "transformers/core/tensor.h"
+#include "transformers/loading/importance_matrix.h"
 #include "transformers/loading/quantization.h"
 
 namespace CLI {
@@ -45,7 +47,15 @@ void use_threads(int threads);
 // --quantization q8_0|q4_0|bnb-4bit|bnb-fp4|bnb-8bit (v5's quantization_config, loading/quantization.h): weight matrices
 // quantized while loading, embeddings and lm_head kept in float as v5 does; a "-all" suffix
 // (q8_0-all) quantizes those too, as llama.cpp's files of that type do. Empty: none.
-void add_quantization_flag(CLI::App* sub, std::string* value);
-std::optional<QuantizationConfig> quantization_from_flag(const std::string& value);
+// --imatrix FILE: llama.cpp's importance matrix (`transformers imatrix`, llama-imatrix) for GGML's
+// importance-weighted quantizers (loading/importance_matrix.h).
+struct QuantizationFlags {
+  std::string method, imatrix;
+};
+void add_quantization_flag(CLI::App* sub, QuantizationFlags* flags);
+std::optional<QuantizationConfig> quantization_from_flag(const QuantizationFlags& flags);
+// The --imatrix option alone (export-gguf); nullptr when empty.
+void add_imatrix_flag(CLI::App* sub, std::string* path);
+std::shared_ptr<const ImportanceMatrix> importance_from_flag(const std::string& path);
 
 }  // namespace transformers::cli

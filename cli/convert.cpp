@@ -22,7 +22,8 @@ namespace transformers::cli {
 namespace {
 
 struct ConvertArgs {
-  std::string src, dst, dtype = "auto", max_shard_size = "50GB", quantization;
+  std::string src, dst, dtype = "auto", max_shard_size = "50GB";
+  QuantizationFlags quantization;
   bool fused_layout = false, strict = false, report = false;
   HubArgs hub;
 };

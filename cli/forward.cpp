@@ -22,7 +22,8 @@ namespace transformers::cli {
 namespace {
 
 struct ForwardArgs {
-  std::string model, input_ids, out, hidden_states, dtype = "auto", quantization, adapter;
+  std::string model, input_ids, out, hidden_states, dtype = "auto", adapter;
+  QuantizationFlags quantization;
   std::vector<std::string> prompts;
   std::string attention_mask, token_type_ids, last_hidden_state;
   HubArgs hub;

@@ -33,7 +33,8 @@ namespace transformers::cli {
 namespace {
 
 struct GenerateArgs {
-  std::string model, input_ids, attention_mask, prompt, dtype = "auto", quantization, adapter;
+  std::string model, input_ids, attention_mask, prompt, dtype = "auto", adapter;
+  QuantizationFlags quantization;
   HubArgs hub;
   std::optional<int64_t> max_new_tokens;
   bool json = false, no_cache = false, keep_special = false;

@@ -23,8 +23,9 @@ namespace transformers::cli {
 namespace {
 
 struct ServeArgs {
-  std::string model, host = "127.0.0.1", api_key, api_key_file, dtype = "auto", quantization, chat_template_kwargs, reasoning = "auto",
+  std::string model, host = "127.0.0.1", api_key, api_key_file, dtype = "auto", chat_template_kwargs, reasoning = "auto",
                      log_level = "warning";
+  QuantizationFlags quantization;
   int port = 8000;
   int64_t max_concurrency = 16, max_queue = 256, max_tokens_limit = 4096;
   double model_timeout = 300;

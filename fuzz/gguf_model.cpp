@@ -1,7 +1,8 @@
 // libFuzzer target: a GGUF file as a model folder sees it past the header (fuzz/gguf.cpp): the
 // config read from its metadata (gguf_config: llama, qwen, gemma families, rope and softcap keys)
 // and its tokenizer (gguf_tokenizer: the "gpt2" byte-level vocabulary, the "llama" SentencePiece
-// one with merges rebuilt from scores), loaded and run on a short text. GgufFile maps a path, so
+// one with merges rebuilt from scores), loaded and run on a short text; and the same bytes read as
+// an importance matrix (loading/importance_matrix.h, seed imatrix.gguf). GgufFile maps a path, so
 // each input is written to one temporary file of this process first.
 // Seeds: fuzz/corpus/gguf_model, written by fuzz/make_gguf_model_seeds.py.
 #include <unistd.h>
@@ -14,6 +15,7 @@
 #include "transformers/core/error.h"
 #include "transformers/gguf/gguf_model.h"
 #include "transformers/io/gguf.h"
+#include "transformers/loading/importance_matrix.h"
 #include "transformers/tokenization/gguf_vocab.h"
 #include "transformers/tokenization/tokenizer_json.h"
 
@@ -40,6 +42,14 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     file = transformers::GgufFile::open(scratch_path());
   } catch (const transformers::Error&) {
     return 0;
+  }
+  try {  // an importance matrix (--imatrix FILE) read from the same bytes
+    const auto m = transformers::ImportanceMatrix::from_gguf(*file);
+    for (const auto& [name, e] : m.entries) {
+      const auto matrices = static_cast<int64_t>(e.counts.size());
+      (void)m.importance(name, matrices > 1 ? transformers::Shape{matrices, 4, e.columns} : transformers::Shape{4, e.columns});
+    }
+  } catch (const transformers::Error&) {
   }
   try {
     (void)transformers::gguf::gguf_config(*file);

@@ -10,6 +10,11 @@
 #include <random>
 
 #include "common/npm_package.h"
+#include "common/process.h"
+#include "common/test_util.h"
+#include "transformers/io/gguf.h"
+#include "transformers/loading/importance_matrix.h"
+#include "transformers/models/auto.h"
 #include "transformers/ops/ops.h"
 
 namespace transformers::testing {
@@ -105,6 +110,53 @@ TEST(GgmlQuantizer, StackedMatricesTakeOneImportanceRowEach) {
   EXPECT_THROW(ops::quantize_weighted(Tensor::from_values(x, {E, N, K}), DType::Q4_K,
                                       Tensor::from_values(std::vector<float>(K, 1.0f), {K})),
                ShapeError);
+}
+
+// The command line end to end: `transformers imatrix` over a text, then `export-gguf --outtype
+// q4_k_m --imatrix`: the file's Q4_K and Q6_K matrices are the bytes llama.cpp's quantizer makes
+// of the same weights with the importances the imatrix file holds.
+TEST(GgmlQuantizer, ExportWithAnImportanceMatrixWritesLlamaCppsBytes) {
+  const QuantizeChunk quantize_chunk = ggml_quantize_chunk();
+  ASSERT_NE(quantize_chunk, nullptr);
+  const auto model_dir = std::filesystem::path(TCPP_SOURCE_DIR) / "models/fortune-llama";
+  const auto dir = scratch_dir("imatrix_export");
+  const auto imatrix = dir / "fortune.imatrix.gguf", out = dir / "fortune-q4_k_m.gguf";
+  auto r = run_transformers("imatrix " + model_dir.string() + " -f " + (model_dir / "heldout.txt").string() + " -o " +
+                            imatrix.string() + " --ctx-size 128");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  r = run_transformers("export-gguf " + model_dir.string() + " " + out.string() + " --outtype q4_k_m --imatrix " +
+                       imatrix.string());
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const ImportanceMatrix m = ImportanceMatrix::load(imatrix);
+  auto model = AutoModelForCausalLM::from_pretrained(model_dir, {.dtype = "float32"});
+  const auto file = GgufFile::open(out);
+  int checked = 0;
+  for (const auto& p : model->named_parameters()) {
+    // Rows llama.cpp's layout keeps in place (q/k are permuted, the tied table is the output).
+    const bool in_place = p.name.find("v_proj") != std::string::npos || p.name.find("o_proj") != std::string::npos ||
+                          p.name.find("mlp.") != std::string::npos;
+    if (!in_place) continue;
+    SCOPED_TRACE(p.name);
+    const std::string gguf_name = "blk." + p.name.substr(13, p.name.find('.', 13) - 13) + "." +
+                                  (p.name.find("v_proj") != std::string::npos   ? "attn_v.weight"
+                                   : p.name.find("o_proj") != std::string::npos ? "attn_output.weight"
+                                   : p.name.find("gate") != std::string::npos   ? "ffn_gate.weight"
+                                   : p.name.find("up_proj") != std::string::npos ? "ffn_up.weight"
+                                                                                  : "ffn_down.weight");
+    ASSERT_TRUE(file->contains(gguf_name)) << gguf_name;
+    const auto& info = file->info(gguf_name);
+    const Tensor w = p.tensor->contiguous();
+    const auto importance = m.importance(p.name, w.shape());
+    ASSERT_TRUE(importance.has_value());
+    std::vector<unsigned char> want(info.nbytes);
+    ASSERT_EQ(quantize_chunk(static_cast<int>(info.type), w.data<float>(), want.data(), 0, w.size(0), w.size(1),
+                             importance->data<float>()),
+              want.size());
+    const unsigned char* got = file->raw_bytes(gguf_name);
+    EXPECT_TRUE(std::equal(want.begin(), want.end(), got)) << gguf_name << " (GGML type " << info.type << ")";
+    ++checked;
+  }
+  EXPECT_EQ(checked, 4 * 5);
 }
 
 }  // namespace transformers::testing

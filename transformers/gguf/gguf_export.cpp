@@ -9,6 +9,7 @@
 #include "transformers/gguf/gguf_gemma.h"
 #include "transformers/gguf/gguf_names.h"
 #include "transformers/io/gguf.h"
+#include "transformers/loading/importance_matrix.h"
 #include "transformers/loading/quantization.h"
 #include "transformers/nn/module.h"
 #include "transformers/ops/ops.h"
@@ -156,7 +157,11 @@ GgufExportReport export_gguf(const CausalLM& model, const std::filesystem::path&
     const bool scaled = query_scale != 1.0 && (has_q_norm ? p.name.ends_with("self_attn.q_norm.weight")
                                                           : p.name.find("self_attn.q_proj.") != std::string::npos);
     const float scale = scaled ? static_cast<float>(query_scale) : 1.0f;
-    w.add_tensor(*gguf_name, p.tensor->shape(), stored, [source, stored, rope_rows, heads, plus_one, scale] {
+    // The rows move (Q/K permutation) and scale (queries) whole, so each column's importance holds.
+    std::optional<Tensor> importance;
+    if (options.importance) importance = options.importance->importance(p.name, p.tensor->shape());
+    w.add_tensor(*gguf_name, p.tensor->shape(), stored,
+                 [source, stored, rope_rows, heads, plus_one, scale, importance] {
       Tensor x = ops::cast(*source, DType::F32);
       if (rope_rows) x = permute_rows_for_ggml_rope(x, heads);
       if (plus_one) x = plus(x, 1.0f);
@@ -164,14 +169,16 @@ GgufExportReport export_gguf(const CausalLM& model, const std::filesystem::path&
         x = x.clone();  // the cast may share the model's own tensor
         ops::scale_(x, scale);
       }
+      // GGML's reference rounding, or its importance-weighted quantizers given an imatrix entry.
+      auto quantized = [&](DType dt) { return importance ? ops::quantize_weighted(x, dt, *importance) : ops::cast(x, dt); };
       switch (stored) {
         case GgmlType::F16: return ops::cast(x, DType::F16);
         case GgmlType::BF16: return ops::cast(x, DType::BF16);
-        case GgmlType::Q8_0: return ops::cast(x, DType::Q8_0);  // GGML's reference rounding
-        case GgmlType::Q4_0: return ops::cast(x, DType::Q4_0);
-        case GgmlType::Q4_K: return ops::cast(x, DType::Q4_K);
-        case GgmlType::Q5_K: return ops::cast(x, DType::Q5_K);
-        case GgmlType::Q6_K: return ops::cast(x, DType::Q6_K);
+        case GgmlType::Q8_0: return quantized(DType::Q8_0);
+        case GgmlType::Q4_0: return quantized(DType::Q4_0);
+        case GgmlType::Q4_K: return quantized(DType::Q4_K);
+        case GgmlType::Q5_K: return quantized(DType::Q5_K);
+        case GgmlType::Q6_K: return quantized(DType::Q6_K);
         default: return x;
       }
     });

@@ -7,10 +7,15 @@
 
 #include <filesystem>
 #include <functional>
+#include <memory>
 #include <string>
 
 #include "transformers/io/gguf.h"
 #include "transformers/models/causal_lm.h"
+
+namespace transformers {
+struct ImportanceMatrix;
+}
 
 namespace transformers::gguf {
 
@@ -20,6 +25,9 @@ struct GgufExportOptions {
   // Writes the tokenizer.* keys and returns the tokenizer model written ("gpt2", "llama"): the
   // tokenizer layer's tokenization::write_gguf_vocabulary for the model's folder.
   std::function<std::string(GgufWriter&)> write_tokenizer{};
+  // llama.cpp's importance matrix (loading/importance_matrix.h): the matrices it has entries for
+  // are quantized by GGML's importance-weighted quantizers, as llama-quantize --imatrix does.
+  std::shared_ptr<const ImportanceMatrix> importance{};
 };
 
 struct GgufExportReport {

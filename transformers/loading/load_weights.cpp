@@ -168,7 +168,7 @@ LoadReport load_weights(nn::Module& module, const SafetensorsCheckpoint& ck, con
       const uint64_t source_bytes = t.nbytes();
       // Quantizes chunk by chunk: no f32 copy of t.
       if (t.dtype() != want)
-        t = decision == QuantizeDecision::Quantize ? o.quantization->quantize(t, want) : ops::cast(t, want);
+        t = decision == QuantizeDecision::Quantize ? o.quantization->quantize(t, want, key) : ops::cast(t, want);
       *p.tensor = t;
       if (in_place) populate_mapped_pages(t);
       sources_kept = sources_kept || in_place;

@@ -5,6 +5,7 @@
 #include <type_traits>
 
 #include "transformers/core/error.h"
+#include "transformers/loading/importance_matrix.h"
 #include "transformers/loading/prequantized.h"
 #include "transformers/nn/module.h"
 #include "transformers/ops/ops.h"
@@ -98,7 +99,9 @@ DType QuantizationConfig::weight_dtype() const {
   return m->dtype;
 }
 
-Tensor QuantizationConfig::quantize(const Tensor& t, DType dtype) const {
+Tensor QuantizationConfig::quantize(const Tensor& t, DType dtype, const std::string& name) const {
+  if (importance && !bitsandbytes && is_block_dtype(dtype))
+    if (auto weights = importance->importance(name, t.shape())) return ops::quantize_weighted(t, dtype, *weights);
   if (dtype == DType::LLM_INT8 && bitsandbytes) return ops::quantize_llm_int8(t, bitsandbytes->llm_int8_threshold);
   if ((dtype == DType::NF4 || dtype == DType::FP4) && bitsandbytes && bitsandbytes->bnb_4bit_use_double_quant)
     return ops::bnb_double_quantize(ops::cast(t, dtype));
@@ -217,8 +220,9 @@ size_t quantize_parameters(nn::Module& module, const QuantizationConfig& config)
     const void* key = p.tensor->raw_data();
     auto it = done.find(key);
     if (it == done.end())
-      it = done.emplace(key, config.quantize(*p.tensor, config.dtype_for(p.name, p.lookup_table && sharing[key] > 1,
-                                                                         layers)))
+      it = done.emplace(key, config.quantize(*p.tensor,
+                                             config.dtype_for(p.name, p.lookup_table && sharing[key] > 1, layers),
+                                             p.name))
                .first;
     *p.tensor = it->second;
   }

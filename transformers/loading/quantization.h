@@ -25,6 +25,7 @@
 // llm_int8_has_fp16_weight (a training-time mode) is refused.
 #pragma once
 
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -42,6 +43,7 @@ class Module;
 }  // namespace nn
 
 struct QuantizationConfig;
+struct ImportanceMatrix;
 
 // v5's BitsAndBytesConfig: its field names and defaults (bnb_4bit_quant_type "fp4", threshold 6).
 // Exactly one of load_in_4bit / load_in_8bit must be true. Converts to a QuantizationConfig, so
@@ -71,6 +73,10 @@ struct QuantizationConfig {
   std::optional<std::vector<std::string>> modules_to_not_convert{};  // unset: {"lm_head"}
   bool quantize_embeddings = false;
   std::optional<BitsAndBytesConfig> bitsandbytes{};
+  // llama.cpp's importance matrix (loading/importance_matrix.h; `--imatrix FILE`): the matrices it
+  // has an entry for are quantized by GGML's importance-weighted quantizers (Q4_0 and the
+  // K-quants; Q8_0 has none), the others as without. Not part of the saved config.
+  std::shared_ptr<const ImportanceMatrix> importance{};
 
   // The block dtype of quant_method (Q4_K for q4_k_m); ValueError naming the method and the
   // supported ones (or the bitsandbytes key at fault).
@@ -86,9 +92,10 @@ struct QuantizationConfig {
   // this, so a q4_k_m file holds the blocks of the --quantization q4_k_m-all load.
   DType dtype_for(std::string_view name, bool output_table, int64_t num_layers) const;
   std::vector<std::string> skipped_modules() const;
-  // t quantized to `dtype` (one of dtype_for's): ops::cast, or for LLM_INT8 with this config's
-  // llm_int8_threshold stored in the blocks.
-  Tensor quantize(const Tensor& t, DType dtype) const;
+  // Parameter `name`, t, quantized to `dtype` (one of dtype_for's): ops::cast, or
+  // ops::quantize_weighted when the importance matrix has an entry for `name`, or for LLM_INT8
+  // with this config's llm_int8_threshold stored in the blocks.
+  Tensor quantize(const Tensor& t, DType dtype, const std::string& name) const;
   // "q4_0" -> a config for that format; "bnb-4bit" (nf4), "bnb-fp4", "bnb-8bit" -> bitsandbytes
   // (ValueError naming `where` for an unknown name).
   static QuantizationConfig from_name(std::string_view name, const std::string& where);

@@ -32,10 +32,23 @@ Tensor output_for(const Tensor& x, int64_t N) {
 
 }  // namespace
 
+namespace {
+thread_local const std::function<void(const Tensor&, const Tensor&)>* linear_observer = nullptr;
+}  // namespace
+
+LinearInputObserver::LinearInputObserver(std::function<void(const Tensor& x, const Tensor& weight)> observe)
+    : observe_(std::move(observe)) {
+  TCPP_CHECK(!linear_observer, ValueError, "LinearInputObserver: another observer is active on this thread");
+  linear_observer = &observe_;
+}
+
+LinearInputObserver::~LinearInputObserver() { linear_observer = nullptr; }
+
 Tensor linear(const Tensor& x, const Tensor& weight, const Tensor* bias) {
   if (autograd::recording({&x, &weight, bias})) [[unlikely]] return recorded::linear(x, weight, bias);
   const int64_t N = check_linear(x, weight, bias);
   Tensor xc = x.contiguous();
+  if (linear_observer) [[unlikely]] (*linear_observer)(xc, weight);
   Tensor y = output_for(x, N);
   on_device("linear", x.device(), [&] { cpu_impl::linear(xc, weight, bias, y); });
   return y;
@@ -52,6 +65,8 @@ std::vector<Tensor> linear_group(const Tensor& x, const std::vector<LinearWeight
   }
   for (const LinearWeights& p : parts) ys.push_back(output_for(x, check_linear(x, *p.weight, p.bias)));
   Tensor xc = x.contiguous();
+  if (linear_observer) [[unlikely]]
+    for (const LinearWeights& p : parts) (*linear_observer)(xc, *p.weight);
   on_device("linear", x.device(), [&] { cpu_impl::linear_group(xc, parts, ys); });
   return ys;
 }

@@ -8,6 +8,7 @@
 // instead; ops without a backward refuse then (NotImplementedError naming them).
 #pragma once
 
+#include <functional>
 #include <optional>
 #include <string>
 #include <utility>
@@ -55,6 +56,20 @@ struct LinearWeights {
   const Tensor* bias = nullptr;
 };
 std::vector<Tensor> linear_group(const Tensor& x, const std::vector<LinearWeights>& parts);
+// While alive, `observe(x, weight)` sees the input of every linear() / linear_group() product run
+// on this thread (x as multiplied, [..., K] f32; weight the matrix or expert slice) before it is
+// computed: the calibration pass of an importance matrix (loading/importance_matrix.h), as
+// llama.cpp's imatrix watches its graph's matrix products. One per thread; not nested.
+class LinearInputObserver {
+ public:
+  explicit LinearInputObserver(std::function<void(const Tensor& x, const Tensor& weight)> observe);
+  ~LinearInputObserver();
+  LinearInputObserver(const LinearInputObserver&) = delete;
+  LinearInputObserver& operator=(const LinearInputObserver&) = delete;
+
+ private:
+  std::function<void(const Tensor&, const Tensor&)> observe_;
+};
 
 Tensor add(const Tensor& a, const Tensor& b);
 void add_(Tensor& a, const Tensor& b);  // a += b
