@@ -7,6 +7,7 @@
 #include "common/test_util.h"
 #include "transformers/io/json.h"
 #include "transformers/io/safetensors.h"
+#include "transformers/loading/importance_matrix.h"
 #include "transformers/ops/ops.h"
 
 namespace transformers {
@@ -88,6 +89,35 @@ TEST(ConvertCliOptions, QuantizationWritesBlocksAndReloadsQuantized) {
   auto bad = testing::run_transformers(gen + golden("llama") + " --quantization int3");
   EXPECT_EQ(bad.exit_code, 1);
   EXPECT_NE(bad.err.find("--quantization: unknown quantization 'int3'"), std::string::npos) << bad.err;
+}
+
+// --imatrix FILE (from `transformers imatrix`): the K-quant blocks are GGML's importance-weighted
+// ones for that file's importances; --imatrix alone, or a file that is no importance matrix, is one
+// error line naming the flag or the file.
+TEST(ConvertCliOptions, ImportanceMatrixWeightsTheQuantizer) {
+  const fs::path model = fs::path(TCPP_SOURCE_DIR) / "models/fortune-llama";
+  const fs::path dir = testing::scratch_dir("convert-imatrix"), imatrix = dir / "fortune.imatrix.gguf";
+  auto r = testing::run_transformers("imatrix " + model.string() + " -f " + (model / "heldout.txt").string() + " -o " +
+                                     imatrix.string() + " -c 64 --chunks 4");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.err.find("in 4 chunks"), std::string::npos) << r.err;
+  r = convert(model.string(), dir / "q4_k", "--quantization q4_k --imatrix " + imatrix.string());
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto orig = SafetensorsCheckpoint::open(model), q = SafetensorsCheckpoint::open(dir / "q4_k");
+  const std::string name = "model.layers.2.mlp.down_proj.weight";
+  const Tensor w = q.tensor(name), source = orig.tensor(name);
+  const auto importance = ImportanceMatrix::load(imatrix).importance(name, source.shape());
+  ASSERT_TRUE(importance.has_value());
+  const Tensor want = ops::quantize_weighted(source, DType::Q4_K, *importance);
+  ASSERT_EQ(w.dtype(), DType::Q4_K);
+  EXPECT_EQ(std::memcmp(w.raw_data(), want.raw_data(), want.nbytes()), 0);
+  EXPECT_NE(std::memcmp(w.raw_data(), ops::cast(source, DType::Q4_K).raw_data(), want.nbytes()), 0);
+  auto alone = convert(model.string(), dir / "alone", "--imatrix " + imatrix.string());
+  EXPECT_EQ(alone.exit_code, 1);
+  EXPECT_NE(alone.err.find("--imatrix needs --quantization"), std::string::npos) << alone.err;
+  auto not_imatrix = convert(model.string(), dir / "bad", "--quantization q4_k --imatrix " + (dir / "q4_k/config.json").string());
+  EXPECT_EQ(not_imatrix.exit_code, 1);
+  EXPECT_NE(not_imatrix.err.find("config.json"), std::string::npos) << not_imatrix.err;
 }
 
 }  // namespace
