@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 """Writes the seeds of fuzz/gguf_model.cpp into fuzz/corpus/gguf_model: two small GGUF v3 files
 of a 2-layer llama (metadata and a token_embd tensor), one with a "llama" (SentencePiece) and one
-with a "gpt2" (byte-level BPE) vocabulary, as llama.cpp's converter lays them out. Run by hand:
+with a "gpt2" (byte-level BPE) vocabulary, as llama.cpp's converter lays them out; and an
+importance matrix as llama-imatrix writes it (sums and counts of a matrix and of 2 experts). Run by hand:
   /usr/bin/python3 fuzz/make_gguf_model_seeds.py
 """
 import os
@@ -74,7 +75,30 @@ def gpt2_vocab():
                     ("tokenizer.ggml.eos_token_id", U32, len(tokens) - 1)]
 
 
+def imatrix():
+    metadata = [("general.type", STRING, "imatrix"), ("imatrix.datasets", ARRAY, (STRING, ["calibration.txt"])),
+                ("imatrix.chunk_count", U32, 2), ("imatrix.chunk_size", U32, 8)]
+    kvs = b"".join(string(k) + struct.pack("<I", kind) + value(kind, v) for k, kind, v in metadata)
+    # (name, ggml dims fastest first, values): F32 tensors laid out back to back, 32-byte aligned.
+    tensors = [("blk.0.attn_q.weight.in_sum2", (8, 1), [float(i % 5) for i in range(8)]),
+               ("blk.0.attn_q.weight.counts", (1, 1), [16.0]),
+               ("blk.0.ffn_down_exps.weight.in_sum2", (16, 2), [float(i % 7) / 3 for i in range(32)]),
+               ("blk.0.ffn_down_exps.weight.counts", (1, 2), [10.0, 0.0])]
+    info, data = b"", b""
+    for name, dims, values in tensors:
+        info += string(name) + struct.pack("<I", len(dims)) + struct.pack(f"<{len(dims)}Q", *dims)
+        info += struct.pack("<IQ", 0, len(data))
+        data += struct.pack(f"<{len(values)}f", *values)
+        data += b"\0" * (-len(data) % 32)
+    head = b"GGUF" + struct.pack("<IQQ", 3, len(tensors), len(metadata)) + kvs + info
+    head += b"\0" * (-len(head) % 32)
+    return head + data
+
+
 os.makedirs(OUT, exist_ok=True)
+with open(os.path.join(OUT, "imatrix.gguf"), "wb") as f:
+    f.write(imatrix())
+print("wrote", os.path.join(OUT, "imatrix.gguf"))
 for name, (tokens, keys) in (("llama_spm.gguf", llama_vocab()), ("gpt2_bpe.gguf", gpt2_vocab())):
     with open(os.path.join(OUT, name), "wb") as f:
         f.write(gguf(model_keys(len(tokens)) + keys, len(tokens)))

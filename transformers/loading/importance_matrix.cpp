@@ -79,8 +79,9 @@ void ImportanceMatrix::save(const std::filesystem::path& path) const {
   w.set_strings("imatrix.datasets", datasets);
   w.set_u32("imatrix.chunk_count", static_cast<uint32_t>(chunk_count));
   w.set_u32("imatrix.chunk_size", static_cast<uint32_t>(chunk_size));
-  for (const auto& [name, e] : entries) {
-    const std::string file_name = file_name_of(name);
+  for (const auto& entry : entries) {
+    const Entry& e = entry.second;  // a reference lambdas can capture (a structured binding is not one in clang)
+    const std::string file_name = file_name_of(entry.first);
     const auto matrices = static_cast<int64_t>(e.counts.size());
     w.add_tensor(file_name + kSums, {matrices, e.columns}, GgmlType::F32, [&e, matrices] {
       return Tensor::from_values(std::vector<float>(e.sum_squares.begin(), e.sum_squares.end()), {matrices, e.columns});
