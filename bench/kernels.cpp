@@ -232,6 +232,25 @@ void gemm_args(benchmark::internal::Benchmark* b) {
       for (int64_t t : {1, 2}) b->Args({m, n, k, dt, t});
 }
 
+// Quantizing f32 weights (what quantize-on-load, convert and export-gguf spend their time on):
+// million weights per second over the global thread pool (TRANSFORMERS_NUM_THREADS), GGML's
+// reference quantizer (imatrix 0) or its importance-weighted one (imatrix 1).
+void BM_Quantize(benchmark::State& state) {
+  const int64_t N = 512, K = 4096;
+  const DType dt = dtype_arg(state.range(0));
+  static const Tensor w = Tensor::from_values(random_vector(N * K, 3), {N, K});
+  static const Tensor importance = [] {
+    std::vector<float> v = random_vector(K, 4);
+    for (auto& x : v) x = x * x + 0.01f;
+    return Tensor::from_values(v, {K});
+  }();
+  for (auto _ : state) {
+    const Tensor q = state.range(1) ? ops::quantize_weighted(w, dt, importance) : ops::cast(w, dt);
+    benchmark::DoNotOptimize(q.raw_data());
+  }
+  set_rate(state, "Mweights/s", static_cast<double>(N * K) / 1e6);
+}
+
 BENCHMARK(BM_GEMV)->Apply(gemv_args)->ArgNames({"N", "K", "dt", "T"})->UseRealTime()->MinTime(0.5);
 BENCHMARK(BM_GEMM)->Apply(gemm_args)->ArgNames({"M", "N", "K", "dt", "T"})->UseRealTime()->MinTime(0.3);
 BENCHMARK(BM_Attention)
@@ -240,6 +259,7 @@ BENCHMARK(BM_Attention)
     ->Args({512, 512, 1})
     ->ArgNames({"L", "T", "causal"})
     ->UseRealTime();
+BENCHMARK(BM_Quantize)->ArgsProduct({{3, 4, 5, 6}, {0, 1}})->ArgNames({"dt", "imatrix"})->UseRealTime();
 BENCHMARK(BM_RmsNormRow)->Arg(896)->Arg(4096)->UseRealTime();
 BENCHMARK(BM_RmsNormOp)->Args({512, 896})->Args({512, 4096})->ArgNames({"rows", "n"})->UseRealTime();
 

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <vector>
 
 #include "transformers/core/half.h"
 #include "transformers/ops/cpu/quant_search.h"
@@ -72,13 +73,16 @@ void quantize_q4_0_weighted(const float* x, void* out, int64_t n, const float* i
   float sum_x2 = 0;
   for (int64_t j = 0; j < n; ++j) sum_x2 += x[j] * x[j];
   const float sigma2 = sum_x2 / static_cast<float>(n);
+  std::vector<float> weights(static_cast<size_t>(n)), d(static_cast<size_t>(n / kQBlock));
+  std::vector<uint8_t> L(static_cast<size_t>(n));
+  for (int64_t j = 0; j < n; ++j) weights[j] = importance[j] * std::sqrt(sigma2 + x[j] * x[j]);
+  quant_search().fit_signed_scale_groups(x, weights.data(), static_cast<int>(n / kQBlock), kQBlock, 8, L.data(),
+                                         d.data());
   auto* b = static_cast<unsigned char*>(out);
-  float weights[kQBlock];
-  uint8_t L[kQBlock];
-  for (int64_t i = 0; i < n / kQBlock; ++i, b += kQ4_0Bytes, x += kQBlock, importance += kQBlock) {
-    for (int64_t j = 0; j < kQBlock; ++j) weights[j] = importance[j] * std::sqrt(sigma2 + x[j] * x[j]);
-    store_f16_scale(b, fit_signed_scale(x, weights, kQBlock, 8, L));
-    for (int64_t j = 0; j < kQBlock / 2; ++j) b[2 + j] = static_cast<unsigned char>(L[j] | L[j + kQBlock / 2] << 4);
+  for (int64_t i = 0; i < n / kQBlock; ++i, b += kQ4_0Bytes) {
+    store_f16_scale(b, d[i]);
+    const uint8_t* l = L.data() + i * kQBlock;
+    for (int64_t j = 0; j < kQBlock / 2; ++j) b[2 + j] = static_cast<unsigned char>(l[j] | l[j + kQBlock / 2] << 4);
   }
 }
 

@@ -61,59 +61,77 @@ void store_header_and_round(const float* x, int nmax, float d, float dmin, const
   }
 }
 
-// One super-block of Q4_K (nmax 15) or Q5_K (nmax 31) by GGML's reference quantizer: the header,
-// and the integer L of each element in [0, nmax] (packed by the caller).
-void quantize_with_mins(const float* x, int nmax, float rmin, int nstep, unsigned char* header,
-                        uint8_t* L) {
-  float scales[kSubBlocks], mins[kSubBlocks], weights[kSub];
+// Super-blocks searched together: 16 sub-blocks, one per lane of the widest vector tier.
+constexpr int kSearchBlocks = 2;
+
+// The sub-block fits of `blocks` (<= kSearchBlocks) super-blocks of Q4_K (nmax 15) or Q5_K (nmax
+// 31): scales, mins and levels L of every sub-block, from GGML's reference search (importance
+// null: element l weighs the sub-block's rms + |x[l]|, large weights mattering more) or its
+// importance-weighted one (quantize_row_q4_K_impl / q5_K: element l weighs importance[l] *
+// sqrt(sigma2 + x[l]^2), sigma2 twice the super-block's mean square, over 37 finer grids; then
+// sub_weight is each sub-block's total weight).
+void fit_sub_blocks(const float* x, const float* importance, int blocks, int nmax, float* scales, float* mins,
+                    float* sub_weight, uint8_t* L) {
+  float weights[kSearchBlocks * kKBlock];
+  for (int b = 0; b < blocks; ++b) {
+    const float* xb = x + b * kKBlock;
+    float* wb = weights + b * kKBlock;
+    if (!importance) {
+      for (int j = 0; j < kSubBlocks; ++j) {
+        const float* xs = xb + kSub * j;
+        float sum_x2 = 0;
+        for (int l = 0; l < kSub; ++l) sum_x2 += xs[l] * xs[l];
+        const float av_x = std::sqrt(sum_x2 / kSub);
+        for (int l = 0; l < kSub; ++l) wb[kSub * j + l] = av_x + std::fabs(xs[l]);
+      }
+      continue;
+    }
+    float sum_x2 = 0;
+    for (int l = 0; l < kKBlock; ++l) sum_x2 += xb[l] * xb[l];
+    const float sigma2 = 2 * sum_x2 / kKBlock;
+    for (int j = 0; j < kSubBlocks; ++j) {
+      float sum_w = 0;
+      for (int l = 0; l < kSub; ++l) {
+        const int e = kSub * j + l;
+        wb[e] = importance[b * kKBlock + e] * std::sqrt(sigma2 + xb[e] * xb[e]);
+        sum_w += wb[e];
+      }
+      sub_weight[b * kSubBlocks + j] = sum_w;
+    }
+  }
+  const bool five = nmax == 31;
+  if (importance)
+    quant_search().fit_scale_min_groups(x, weights, blocks * kSubBlocks, kSub, nmax, -0.9f, 0.05f, 36, L, scales, mins);
+  else
+    quant_search().fit_scale_min_groups(x, weights, blocks * kSubBlocks, kSub, nmax, five ? -0.5f : -1.0f, 0.1f,
+                                        five ? 15 : 20, L, scales, mins);
+}
+
+// The 6-bit sub-block scales and mins of one super-block under f16 d and dmin: GGML's reference
+// quantizer rounds them from the largest; the weighted one fits them to the sub-blocks' weights.
+// Then the header is stored and the levels re-rounded against it.
+void finish_super_block(const float* x, int nmax, const float* scales, const float* mins, const float* sub_weight,
+                        unsigned char* header, uint8_t* L) {
+  uint8_t sc[kSubBlocks], m[kSubBlocks];
+  if (sub_weight) {
+    const float d = fit_positive_scale(scales, sub_weight, kSubBlocks, 63, sc);
+    const float dmin = fit_positive_scale(mins, sub_weight, kSubBlocks, 63, m);
+    store_header_and_round(x, nmax, d, dmin, sc, m, header, L);
+    return;
+  }
   float max_scale = 0, max_min = 0;
   for (int j = 0; j < kSubBlocks; ++j) {
-    const float* xs = x + kSub * j;
-    float sum_x2 = 0;
-    for (int l = 0; l < kSub; ++l) sum_x2 += xs[l] * xs[l];
-    const float av_x = std::sqrt(sum_x2 / kSub);
-    // Weighting by |x| over the block's rms: large weights matter more.
-    for (int l = 0; l < kSub; ++l) weights[l] = av_x + std::fabs(xs[l]);
-    scales[j] = fit_scale_min(xs, weights, kSub, nmax, rmin, 0.1f, nstep, L + kSub * j, &mins[j]);
     max_scale = std::max(max_scale, scales[j]);
     max_min = std::max(max_min, mins[j]);
   }
   const float inv_scale = max_scale > 0 ? 63.f / max_scale : 0.f;
   const float inv_min = max_min > 0 ? 63.f / max_min : 0.f;
-  uint8_t sc[kSubBlocks], m[kSubBlocks];
   for (int j = 0; j < kSubBlocks; ++j) {
     // GGML stores nearest_int's result in a uint8_t before clamping to 63.
     sc[j] = std::min<uint8_t>(63, static_cast<uint8_t>(nearest_int(inv_scale * scales[j])));
     m[j] = std::min<uint8_t>(63, static_cast<uint8_t>(nearest_int(inv_min * mins[j])));
   }
   store_header_and_round(x, nmax, max_scale / 63.f, max_min / 63.f, sc, m, header, L);
-}
-
-// The same super-block by GGML's importance-weighted quantizer (quantize_row_q4_K_impl / q5_K):
-// element l weighs importance[l] * sqrt(sigma2 + x[l]^2), sigma2 twice the block's mean square;
-// each sub-block's scale and min come from a finer search (37 grids from nmax - 0.9 in steps of
-// 0.05), and the 6-bit sub-block scales and mins are themselves fitted, weighted by each
-// sub-block's total weight, instead of rounded from the largest.
-void quantize_with_mins_weighted(const float* x, const float* importance, int nmax, unsigned char* header,
-                                 uint8_t* L) {
-  float sum_x2 = 0;
-  for (int l = 0; l < kKBlock; ++l) sum_x2 += x[l] * x[l];
-  const float sigma2 = 2 * sum_x2 / kKBlock;
-  float scales[kSubBlocks], mins[kSubBlocks], sub_weight[kSubBlocks], weights[kSub];
-  for (int j = 0; j < kSubBlocks; ++j) {
-    const float* xs = x + kSub * j;
-    float sum_w = 0;
-    for (int l = 0; l < kSub; ++l) {
-      weights[l] = importance[kSub * j + l] * std::sqrt(sigma2 + xs[l] * xs[l]);
-      sum_w += weights[l];
-    }
-    sub_weight[j] = sum_w;
-    scales[j] = fit_scale_min(xs, weights, kSub, nmax, -0.9f, 0.05f, 36, L + kSub * j, &mins[j]);
-  }
-  uint8_t sc[kSubBlocks], m[kSubBlocks];
-  const float d = fit_positive_scale(scales, sub_weight, kSubBlocks, 63, sc);
-  const float dmin = fit_positive_scale(mins, sub_weight, kSubBlocks, 63, m);
-  store_header_and_round(x, nmax, d, dmin, sc, m, header, L);
 }
 
 // The low nibbles of Q4_K / Q5_K: 64 elements per 32 bytes, sub-block 2c low, 2c + 1 high.
@@ -169,9 +187,8 @@ void quantize_q6_k_block(const float* x, const float* importance, unsigned char*
   uint8_t L[kKBlock];
   float scales[kSubBlocks6];
   float max_scale = 0, max_abs = 0;
+  quant_search().fit_signed_scale_groups(x, importance, kSubBlocks6, kSub6, 32, L, scales);
   for (int j = 0; j < kSubBlocks6; ++j) {
-    scales[j] = fit_signed_scale(x + kSub6 * j, importance ? importance + kSub6 * j : nullptr, kSub6, 32,
-                                 L + kSub6 * j);
     if (std::fabs(scales[j]) > max_abs) {
       max_abs = std::fabs(scales[j]);
       max_scale = scales[j];
@@ -199,19 +216,22 @@ void quantize_q6_k_block(const float* x, const float* importance, unsigned char*
 }
 
 // n elements of Q4_K (nmax 15) or Q5_K (nmax 31, `five`) by GGML's reference quantizer, or by its
-// weighted one when `importance` (n values) is given.
+// weighted one when `importance` (n values) is given; kSearchBlocks super-blocks searched at once.
 void quantize_mins_format(const float* x, void* out, int64_t n, const float* importance, bool five) {
   auto* b = static_cast<unsigned char*>(out);
   const int nmax = five ? 31 : 15;
-  uint8_t L[kKBlock];
-  for (int64_t i = 0; i < n / kKBlock; ++i, b += five ? kQ5_KBytes : kQ4_KBytes, x += kKBlock) {
-    if (importance) {
-      quantize_with_mins_weighted(x, importance, nmax, b, L);
-      importance += kKBlock;
-    } else {
-      quantize_with_mins(x, nmax, five ? -0.5f : -1.0f, five ? 15 : 20, b, L);
+  const int64_t block_bytes = five ? kQ5_KBytes : kQ4_KBytes;
+  uint8_t L[kSearchBlocks * kKBlock];
+  float scales[kSearchBlocks * kSubBlocks], mins[kSearchBlocks * kSubBlocks], sub_weight[kSearchBlocks * kSubBlocks];
+  for (int64_t i = 0; i < n / kKBlock; i += kSearchBlocks) {
+    const int blocks = static_cast<int>(std::min<int64_t>(kSearchBlocks, n / kKBlock - i));
+    const float* xi = x + i * kKBlock;
+    fit_sub_blocks(xi, importance ? importance + i * kKBlock : nullptr, blocks, nmax, scales, mins, sub_weight, L);
+    for (int k = 0; k < blocks; ++k, b += block_bytes) {
+      finish_super_block(xi + k * kKBlock, nmax, scales + k * kSubBlocks, mins + k * kSubBlocks,
+                         importance ? sub_weight + k * kSubBlocks : nullptr, b, L + k * kKBlock);
+      pack_with_mins(L + k * kKBlock, five, b);
     }
-    pack_with_mins(L, five, b);
   }
 }
 

@@ -173,4 +173,43 @@ float fit_positive_scale(const float* x, const float* w, int n, int nmax, uint8_
   return sumlx / suml2;
 }
 
+namespace avx2 {
+extern const QuantSearch kQuantSearch;
+}
+namespace avx512 {
+extern const QuantSearch kQuantSearch;
+}
+
+namespace {
+
+void scalar_fit_scale_min_groups(const float* x, const float* w, int groups, int n, int nmax, float rmin, float rdelta,
+                                 int nstep, uint8_t* L, float* scales, float* mins) {
+  for (int g = 0; g < groups; ++g)
+    scales[g] = fit_scale_min(x + g * n, w + g * n, n, nmax, rmin, rdelta, nstep, L + g * n, mins + g);
+}
+
+void scalar_fit_signed_scale_groups(const float* x, const float* w, int groups, int n, int nmax, uint8_t* L,
+                                    float* scales) {
+  for (int g = 0; g < groups; ++g) scales[g] = fit_signed_scale(x + g * n, w ? w + g * n : nullptr, n, nmax, L + g * n);
+}
+
+const QuantSearch kScalarSearch = {scalar_fit_scale_min_groups, scalar_fit_signed_scale_groups};
+
+}  // namespace
+
+const QuantSearch* quant_search_for(Isa isa) {
+  if (!cpu_supports(isa)) return nullptr;
+  switch (isa) {
+    case Isa::Scalar: return &kScalarSearch;
+    case Isa::AVX2: return &avx2::kQuantSearch;
+    case Isa::AVX512: return &avx512::kQuantSearch;
+  }
+  return nullptr;
+}
+
+const QuantSearch& quant_search() {
+  static const QuantSearch* selected = quant_search_for(selected_isa());
+  return *selected;
+}
+
 }  // namespace transformers::cpu

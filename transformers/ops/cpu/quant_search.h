@@ -7,6 +7,8 @@
 
 #include <cstdint>
 
+#include "transformers/ops/cpu/isa.h"
+
 namespace transformers::cpu {
 
 // Round half to even, as GGML's nearest_int (its float trick equals this for |v| < 2^22).
@@ -31,5 +33,21 @@ float fit_signed_scale(const float* x, const float* w, int n, int nmax, uint8_t*
 // error (GGML's make_qp_quants, which the importance-weighted K-quants use for their 6-bit
 // sub-block scales and mins). Returns the scale.
 float fit_positive_scale(const float* x, const float* w, int n, int nmax, uint8_t* L);
+
+// The first two searches over `groups` groups of n <= 32 floats at once (x, w and L group-major;
+// one scale, and min, per group): what the quantizers call. The vector tiers run one group per
+// lane, each lane in the scalar order (quant_search_simd.inl, built without FMA contraction), so
+// every tier's results are bit-identical to the scalar loop's and quantized bytes never depend on
+// the CPU.
+struct QuantSearch {
+  void (*fit_scale_min_groups)(const float* x, const float* w, int groups, int n, int nmax, float rmin, float rdelta,
+                               int nstep, uint8_t* L, float* scales, float* mins);
+  // w null: each element weighs x^2.
+  void (*fit_signed_scale_groups)(const float* x, const float* w, int groups, int n, int nmax, uint8_t* L,
+                                  float* scales);
+};
+// A tier's searches (nullptr when this CPU lacks the tier), and those of selected_isa().
+const QuantSearch* quant_search_for(Isa isa);
+const QuantSearch& quant_search();
 
 }  // namespace transformers::cpu

@@ -39,6 +39,15 @@ inline vf vexp2_int(vf n) {
 }
 // a where x >= limit, 0 where x < limit.
 inline vf vzero_below(vf a, vf x, vf limit) { return _mm256_andnot_ps(_mm256_cmp_ps(x, limit, _CMP_LT_OQ), a); }
+// Lane masks of comparisons (false where either side is NaN), and the per-lane choice.
+using vmask = __m256;
+inline vmask vgt(vf a, vf b) { return _mm256_cmp_ps(a, b, _CMP_GT_OQ); }
+inline vmask vlt(vf a, vf b) { return _mm256_cmp_ps(a, b, _CMP_LT_OQ); }
+inline vmask veq(vf a, vf b) { return _mm256_cmp_ps(a, b, _CMP_EQ_OQ); }
+inline vmask vne(vf a, vf b) { return _mm256_cmp_ps(a, b, _CMP_NEQ_UQ); }
+inline vmask vand(vmask a, vmask b) { return _mm256_and_ps(a, b); }
+inline vf vselect(vmask m, vf if_false, vf if_true) { return _mm256_blendv_ps(if_false, if_true, m); }
+inline vf vabs(vf a) { return _mm256_andnot_ps(_mm256_set1_ps(-0.0f), a); }
 
 inline float vhsum(vf v) {
   __m128 lo = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
