@@ -5,8 +5,6 @@
 
 namespace transformers::cpu {
 
-int nearest_int(float v) { return static_cast<int>(std::nearbyintf(v)); }
-
 float fit_scale_min(const float* x, const float* w, int n, int nmax, float rmin, float rdelta, int nstep, uint8_t* L,
                     float* min_out) {
   float min = x[0], max = x[0];

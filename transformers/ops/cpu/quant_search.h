@@ -6,13 +6,21 @@
 #pragma once
 
 #include <cstdint>
+#include <cstring>
 
 #include "transformers/ops/cpu/isa.h"
 
 namespace transformers::cpu {
 
-// Round half to even, as GGML's nearest_int (its float trick equals this for |v| < 2^22).
-int nearest_int(float v);
+// Round half to even for |v| <= 2^22 - 1, by GGML's own trick (nearest_int): adding 1.5 * 2^23
+// leaves the rounded integer in the low mantissa bits. Inline and free of library calls (the
+// baseline x86-64 these files build for has no rounding instruction).
+inline int nearest_int(float v) {
+  const float shifted = v + 12582912.0f;
+  int bits;
+  std::memcpy(&bits, &shifted, sizeof bits);
+  return (bits & 0x007fffff) - 0x00400000;
+}
 
 // Fits x[0, n) ~ scale * L - min with integers L in [0, nmax] and min >= 0, weighting element i
 // by w[i]: the plain min/max grid first, then nstep + 1 grids of (nmax + rmin + rdelta * i)
