@@ -93,7 +93,8 @@ std::shared_ptr<const ImportanceMatrix> importance_from_flag(const std::string& 
 void add_quantization_flag(CLI::App* sub, QuantizationFlags* flags) {
   add_imatrix_flag(sub, &flags->imatrix);
   sub->add_option("--quantization", flags->method,
-                  "Quantize weight matrices while loading: q8_0, q4_0, q4_k, q5_k, q6_k (GGML's block formats) "
+                  "Quantize weight matrices while loading: q8_0, q4_0, q5_0, q5_1, q4_k, q5_k, q6_k (GGML's block formats; "
+                  "K-quant rows that are not whole 256s take llama.cpp's fallback, Q5_0 / Q5_1 / Q8_0) "
                   "or q4_k_m (llama.cpp's Q4_K / Q6_K mix); embeddings and lm_head stay in float, unless "
                   "the name ends in -all (q4_0-all: those too, as llama.cpp); bnb-4bit (bitsandbytes nf4), bnb-fp4, bnb-8bit (LLM.int8)");
 }

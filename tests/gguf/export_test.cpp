@@ -140,7 +140,16 @@ TEST(GgufExport, KQuantFilesRunHereAsOurQuantizedLoadAndInLlamaCpp) {
 // paths follow one rule (quantization.h's dtype_for) and quantize the same rows. q4_k_m's Q6_K
 // tensors, by llama.cpp's rule: fortune-llama (tied, 4 layers) the embedding and v_proj /
 // down_proj of layers 2 and 3; an untied 2-layer model lm_head and layer 1's v_proj / down_proj,
-// its embedding Q4_K (llama.cpp's token_embd).
+// its embedding Q4_K (llama.cpp's token_embd). A model of hidden size 320 (rows of 1.25
+// super-blocks, as Qwen2.5-0.5B's 896) takes llama.cpp's fallback there: Q5_0 for Q4_K, Q8_0 for
+// Q6_K; its down_proj rows of 512 stay K-quants.
+// q4_k_m's Q6_K matrices of the 2-layer models above (llama.cpp's rule): lm_head and layer 1's
+// v_proj and down_proj.
+bool q6_rule_picks(const std::string& name) {
+  return name == "lm_head.weight" || name == "model.layers.1.self_attn.v_proj.weight" ||
+         name == "model.layers.1.mlp.down_proj.weight";
+}
+
 TEST(GgufExport, KQuantFilesHoldTheBytesOfQuantizeOnLoad) {
   const auto untied = scratch_dir("gguf_untied_llama");
   const auto files = scratch_dir("gguf_export_bytes");
@@ -149,8 +158,14 @@ TEST(GgufExport, KQuantFilesHoldTheBytesOfQuantizeOnLoad) {
                        {"num_attention_heads", 4}, {"num_key_value_heads", 2}, {"head_dim", 64},
                        {"max_position_embeddings", 128}, {"tie_word_embeddings", false}, {"rms_norm_eps", 1e-6}};
   save_pretrained(*make_random_model(PretrainedConfig::from_json(config), 11, 0.1), untied);
+  const auto narrow = scratch_dir("gguf_narrow_llama");
+  Json narrow_config = config;
+  narrow_config["hidden_size"] = 320;
+  narrow_config["num_attention_heads"] = 5;
+  narrow_config["num_key_value_heads"] = 5;
+  save_pretrained(*make_random_model(PretrainedConfig::from_json(narrow_config), 12, 0.1), narrow);
   const std::pair<std::filesystem::path, size_t> models[] = {
-      {std::filesystem::path(TCPP_SOURCE_DIR) / "models/fortune-llama", 5}, {untied, 3}};
+      {std::filesystem::path(TCPP_SOURCE_DIR) / "models/fortune-llama", 5}, {untied, 3}, {narrow, 1}};
   for (const auto& [folder, q4_k_m_q6] : models)
     for (const std::string type : {"q4_k", "q6_k", "q4_k_m"}) {
       SCOPED_TRACE(folder.filename().string() + " " + type);
@@ -172,9 +187,42 @@ TEST(GgufExport, KQuantFilesHoldTheBytesOfQuantizeOnLoad) {
         ASSERT_EQ(a.nbytes(), b.nbytes()) << p.name;
         EXPECT_EQ(std::memcmp(a.raw_data(), b.raw_data(), a.nbytes()), 0) << p.name;
         if (a.dtype() == DType::Q6_K) q6.insert(p.tensor->raw_data());
+        if (folder == narrow && p.tensor->dim() == 2 && p.tensor->size(-1) == 320)
+          EXPECT_EQ(a.dtype(), type == "q6_k" || (type == "q4_k_m" && q6_rule_picks(p.name)) ? DType::Q8_0 : DType::Q5_0)
+              << p.name;
       }
       if (type == "q4_k_m") EXPECT_EQ(q6.size(), q4_k_m_q6);
     }
+}
+
+// Rows that are not whole super-blocks (hidden size 320): the q4_k_m file's Q5_0 and Q8_0
+// fallbacks run in llama.cpp (its ids printed beside ours: a random model's argmaxes are near
+// ties), and here from the file exactly as quantized on load.
+TEST(GgufExport, FallbackBlocksRunInLlamaCpp) {
+  const auto runner = llama_cpp_runner();
+  ASSERT_FALSE(runner.empty());
+  const auto folder = scratch_dir("gguf_narrow_run");
+  const Json config = {{"model_type", "llama"}, {"architectures", {"LlamaForCausalLM"}}, {"vocab_size", 512},
+                       {"hidden_size", 320}, {"intermediate_size", 512}, {"num_hidden_layers", 2},
+                       {"num_attention_heads", 5}, {"num_key_value_heads", 5}, {"head_dim", 64},
+                       {"max_position_embeddings", 128}, {"tie_word_embeddings", false}, {"rms_norm_eps", 1e-6}};
+  save_pretrained(*make_random_model(PretrainedConfig::from_json(config), 13, 0.1), folder);
+  const auto out = scratch_dir("gguf_export") / "narrow_q4_k_m.gguf";
+  const auto r = run_transformers("export-gguf " + folder.string() + " " + out.string() + " --outtype q4_k_m");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto f = GgufFile::open(out);
+  EXPECT_EQ(static_cast<GgmlType>(f->info("blk.0.attn_q.weight").type), GgmlType::Q5_0);
+  EXPECT_EQ(static_cast<GgmlType>(f->info("blk.1.attn_v.weight").type), GgmlType::Q8_0);
+  EXPECT_EQ(static_cast<GgmlType>(f->info("blk.1.ffn_down.weight").type), GgmlType::Q6_K);
+  const std::string generate = " --input-ids '5,17,300,41' --max-new-tokens 6 --greedy -q";
+  const auto from_file = run_transformers("generate " + out.string() + generate);
+  const auto on_load = run_transformers("generate " + folder.string() + " --quantization q4_k_m-all" + generate);
+  ASSERT_EQ(from_file.exit_code, 0) << from_file.err;
+  EXPECT_EQ(from_file.out, on_load.out);
+  const auto theirs = run_command("node " + runner.string() + " " + out.string() + " generate '[[5,17,300,41]]' 6");
+  ASSERT_EQ(theirs.exit_code, 0) << theirs.err;
+  ASSERT_EQ(Json::parse(theirs.out).size(), 1u);
+  std::printf("narrow q4_k_m: ours %s| llama.cpp %s\n", from_file.out.c_str(), theirs.out.c_str());
 }
 
 TEST(GgufExport, TensorsAndMetadataReadBack) {

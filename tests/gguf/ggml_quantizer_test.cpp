@@ -34,12 +34,24 @@ QuantizeChunk ggml_quantize_chunk() {
   return handle ? reinterpret_cast<QuantizeChunk>(dlsym(handle, "ggml_quantize_chunk")) : nullptr;
 }
 
+// A symbol of the same library (loaded by ggml_quantize_chunk() first).
+void* ggml_symbol(const char* name) {
+  const auto lib = npm_cache_dir("node-llama-cpp-3.22.1") / "node" /
+                   "node_modules/@node-llama-cpp/linux-x64/bins/linux-x64/libggml-base.so";
+  void* handle = dlopen(lib.c_str(), RTLD_NOW | RTLD_LOCAL | RTLD_NOLOAD);
+  return handle ? dlsym(handle, name) : nullptr;
+}
+
 struct Format {
   DType dtype;
-  int ggml_type;  // ggml.h's enum ggml_type
+  int ggml_type;             // ggml.h's enum ggml_type
+  const char* dequantizer;  // ggml-quants.h: void dequantize_row_<type>(const block*, float*, int64_t)
 };
-constexpr Format kFormats[] = {{DType::Q4_0, 2}, {DType::Q8_0, 8}, {DType::Q4_K, 12}, {DType::Q5_K, 13},
-                               {DType::Q6_K, 14}};
+constexpr Format kFormats[] = {{DType::Q4_0, 2, "dequantize_row_q4_0"}, {DType::Q5_0, 6, "dequantize_row_q5_0"},
+                               {DType::Q5_1, 7, "dequantize_row_q5_1"}, {DType::Q8_0, 8, "dequantize_row_q8_0"},
+                               {DType::Q4_K, 12, "dequantize_row_q4_K"}, {DType::Q5_K, 13, "dequantize_row_q5_K"},
+                               {DType::Q6_K, 14, "dequantize_row_q6_K"}};
+using DequantizeRow = void (*)(const void*, float*, int64_t);
 
 // Rows that visit the searches' corners: gaussian rows, a row of one sign, a row with an outlier
 // per block, a row whose first blocks are zero, and rows of values 1000 times smaller.
@@ -87,6 +99,13 @@ TEST(GgmlQuantizer, OurBytesAreLlamaCppsWithAndWithoutAnImportanceMatrix) {
     ASSERT_EQ(quantize_chunk(f.ggml_type, x.data(), want.data(), 0, rows, K, importance.data()), want.size());
     EXPECT_EQ(bytes_of(weighted), want) << "importance-weighted quantizer";
     if (f.dtype != DType::Q8_0) EXPECT_NE(bytes_of(weighted), bytes_of(plain)) << "the importances were not used";
+    // And the blocks read back as llama.cpp reads them.
+    const auto dequantize_row = reinterpret_cast<DequantizeRow>(ggml_symbol(f.dequantizer));
+    ASSERT_NE(dequantize_row, nullptr) << f.dequantizer;
+    std::vector<float> theirs(x.size());
+    dequantize_row(weighted.raw_data(), theirs.data(), rows * K);
+    const Tensor ours = ops::cast(weighted, DType::F32);
+    EXPECT_EQ(std::memcmp(ours.raw_data(), theirs.data(), theirs.size() * sizeof(float)), 0) << f.dequantizer;
   }
 }
 

@@ -231,7 +231,7 @@ TEST(QuantizedTrained, KQuantDecodeKernelsRunTheDequantizedModel) {
 // Hand-listed: 4 layers -> layers 2 and 3; 32 layers -> 6 yes, 7 no, 27 yes, 28 yes.
 TEST(QuantizedLoad, Q4KMPicksQ6KWhereLlamaCppDoes) {
   const QuantizationConfig c = QuantizationConfig::from_name("q4_k_m", "test");
-  auto at = [&](const std::string& name, int64_t layers) { return c.dtype_for(name, false, layers); };
+  auto at = [&](const std::string& name, int64_t layers) { return c.dtype_for(name, false, layers, 256); };
   EXPECT_EQ(at("model.layers.0.self_attn.v_proj.weight", 4), DType::Q4_K);
   EXPECT_EQ(at("model.layers.1.mlp.down_proj.weight", 4), DType::Q4_K);
   EXPECT_EQ(at("model.layers.2.self_attn.v_proj.weight", 4), DType::Q6_K);
@@ -243,9 +243,9 @@ TEST(QuantizedLoad, Q4KMPicksQ6KWhereLlamaCppDoes) {
   EXPECT_EQ(at("model.layers.27.self_attn.v_proj.weight", 32), DType::Q6_K);
   EXPECT_EQ(at("model.layers.28.self_attn.v_proj.weight", 32), DType::Q6_K);
   EXPECT_EQ(at("lm_head.weight", 4), DType::Q6_K);
-  EXPECT_EQ(c.dtype_for("model.embed_tokens.weight", true, 4), DType::Q6_K);
-  EXPECT_EQ(c.dtype_for("model.embed_tokens.weight", false, 4), DType::Q4_K);
-  EXPECT_EQ(QuantizationConfig::from_name("q4_k", "test").dtype_for("lm_head.weight", false, 4), DType::Q4_K);
+  EXPECT_EQ(c.dtype_for("model.embed_tokens.weight", true, 4, 256), DType::Q6_K);
+  EXPECT_EQ(c.dtype_for("model.embed_tokens.weight", false, 4, 256), DType::Q4_K);
+  EXPECT_EQ(QuantizationConfig::from_name("q4_k", "test").dtype_for("lm_head.weight", false, 4, 256), DType::Q4_K);
   EXPECT_THROW(QuantizationConfig::from_name("q3_k", "test"), ValueError);
 }
 

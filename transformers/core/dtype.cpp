@@ -21,8 +21,9 @@ constexpr DTypeInfo kInfo[] = {
     {"NF4", "nf4", 64, 36},     {"FP4", "fp4", 64, 36},  // bitsandbytes 4-bit
     {"Q4_K", "q4_k", 256, 144}, {"Q5_K", "q5_k", 256, 176}, {"Q6_K", "q6_k", 256, 210},
     {"LLM_INT8", "llm_int8", 64, 72},  // bitsandbytes 8-bit
+    {"Q5_0", "q5_0", 32, 22},   {"Q5_1", "q5_1", 32, 24},
 };
-static_assert(sizeof(kInfo) / sizeof(kInfo[0]) == static_cast<size_t>(DType::LLM_INT8) + 1);
+static_assert(sizeof(kInfo) / sizeof(kInfo[0]) == static_cast<size_t>(DType::Q5_1) + 1);
 const DTypeInfo& info(DType dt) { return kInfo[static_cast<size_t>(dt)]; }
 }  // namespace
 

@@ -21,6 +21,9 @@ namespace transformers {
 //   F8_B128: 132 bytes per 128: f32 scale s, then 128 e4m3 codes;  x = e4m3(c) * s  (FP8)
 //   MXFP4:   17 bytes per 32: e8m0 scale e, then 16 bytes; element 2i is the low nibble of byte
 //            i, 2i + 1 its high nibble (gpt-oss's order); x = e2m1(q) * 2^(e - 127)
+// Q5_0: 22 bytes per 32: f16 d, 4 bytes qh (bit j: the fifth bit of element j), 16 bytes of
+//   nibbles in Q4_0's order;                                              x = d * (q - 16)
+// Q5_1: 24 bytes per 32: f16 d, f16 m, then Q5_0's qh and nibbles;       x = d * q + m
 // Q4_K, Q5_K and Q6_K are GGML's "K-quant" super-blocks of 256 elements (layouts in
 // ops/cpu/quant_kblocks.h): Q4_K 144 bytes, Q5_K 176 bytes, Q6_K 210 bytes.
 // NF4 and FP4 are bitsandbytes' 4-bit blocks (blocksize 64, ops/cpu/bnb_blocks.h has the code
@@ -32,6 +35,7 @@ enum class DType : uint8_t {
   NF4, FP4,              // bitsandbytes 4-bit
   Q4_K, Q5_K, Q6_K,      // GGML's K-quants
   LLM_INT8,              // bitsandbytes 8-bit
+  Q5_0, Q5_1,            // GGML's 5-bit blocks (llama.cpp's fallback for K-quant rows not whole 256s)
 };
 
 // Bytes per element of a plain dtype; a block dtype has no per-element size and throws ValueError

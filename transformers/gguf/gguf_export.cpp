@@ -28,6 +28,8 @@ constexpr OutType kOutTypes[] = {
     {"bf16", GgmlType::BF16, 32},
     {"q8_0", GgmlType::Q8_0, 7},
     {"q4_0", GgmlType::Q4_0, 2},
+    {"q5_0", GgmlType::Q5_0, 8},  // llama_ftype MOSTLY_Q5_0, MOSTLY_Q5_1
+    {"q5_1", GgmlType::Q5_1, 9},
     // llama_ftype: MOSTLY_Q4_K_S 14 (all Q4_K), Q5_K_S 16, Q6_K 18, Q4_K_M 15 (the mix).
     {"q4_k", GgmlType::Q4_K, 14},
     {"q5_k", GgmlType::Q5_K, 16},
@@ -44,16 +46,20 @@ const OutType& out_type(const std::string& name) {
 // The type a parameter is stored in (see export_gguf).
 GgmlType stored_type(const OutType& type, const nn::ParameterSlot& p, bool output_table, int64_t layers) {
   if (p.tensor->dim() < 2) return GgmlType::F32;
-  GgmlType t = type.type;
-  if (std::string_view(type.name) == "q4_k_m") {
-    // The rule quantize-on-load follows (quantization.h), so the file equals that load.
-    const DType d = QuantizationConfig::from_name("q4_k_m", "export-gguf").dtype_for(p.name, output_table, layers);
-    t = d == DType::Q6_K ? GgmlType::Q6_K : GgmlType::Q4_K;
-  }
+  const GgmlType t = type.type;
   const int64_t cols = p.tensor->size(-1);
-  if (cols % ggml_type_info(static_cast<uint32_t>(t))->block_elements == 0) return t;
   const bool k_type = t == GgmlType::Q4_K || t == GgmlType::Q5_K || t == GgmlType::Q6_K;
-  return k_type && cols % 32 == 0 ? GgmlType::Q8_0 : GgmlType::F32;
+  if (k_type) {
+    // The rule quantize-on-load follows (quantization.h: the q4_k_m mix and llama.cpp's fallback
+    // for rows that are not whole 256s), so the file equals that load; F16 where even the
+    // fallback's 32 do not divide the rows, as llama-quantize.
+    const DType base = t == GgmlType::Q4_K ? DType::Q4_K : t == GgmlType::Q5_K ? DType::Q5_K : DType::Q6_K;
+    const DType d = std::string_view(type.name) == "q4_k_m"
+                        ? QuantizationConfig::from_name("q4_k_m", "export-gguf").dtype_for(p.name, output_table, layers, cols)
+                        : fallback_for_row(base, cols);
+    return d == DType::F32 ? GgmlType::F16 : ggml_type_of(d);
+  }
+  return cols % ggml_type_info(static_cast<uint32_t>(t))->block_elements == 0 ? t : GgmlType::F32;
 }
 
 void write_model_metadata(GgufWriter& w, const PretrainedConfig& c, const std::string& arch, const OutType& type,
@@ -176,6 +182,8 @@ GgufExportReport export_gguf(const CausalLM& model, const std::filesystem::path&
         case GgmlType::BF16: return ops::cast(x, DType::BF16);
         case GgmlType::Q8_0: return quantized(DType::Q8_0);
         case GgmlType::Q4_0: return quantized(DType::Q4_0);
+        case GgmlType::Q5_0: return quantized(DType::Q5_0);
+        case GgmlType::Q5_1: return quantized(DType::Q5_1);
         case GgmlType::Q4_K: return quantized(DType::Q4_K);
         case GgmlType::Q5_K: return quantized(DType::Q5_K);
         case GgmlType::Q6_K: return quantized(DType::Q6_K);

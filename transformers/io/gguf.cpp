@@ -187,6 +187,13 @@ GgmlType ggml_type_of(DType dtype) {
     case DType::F32: return GgmlType::F32;
     case DType::F16: return GgmlType::F16;
     case DType::BF16: return GgmlType::BF16;
+    case DType::Q8_0: return GgmlType::Q8_0;
+    case DType::Q4_0: return GgmlType::Q4_0;
+    case DType::Q5_0: return GgmlType::Q5_0;
+    case DType::Q5_1: return GgmlType::Q5_1;
+    case DType::Q4_K: return GgmlType::Q4_K;
+    case DType::Q5_K: return GgmlType::Q5_K;
+    case DType::Q6_K: return GgmlType::Q6_K;
     default: break;
   }
   throw FormatError("GGUF: no GGML type for dtype " + std::string(dtype_torch_name(dtype)));
@@ -367,6 +374,8 @@ Tensor GgufFile::tensor(const std::string& name) const {
     case GgmlType::I8: dtype = DType::I8; break;
     case GgmlType::Q8_0: dtype = DType::Q8_0; break;
     case GgmlType::Q4_0: dtype = DType::Q4_0; break;
+    case GgmlType::Q5_0: dtype = DType::Q5_0; break;
+    case GgmlType::Q5_1: dtype = DType::Q5_1; break;
     case GgmlType::Q4_K: dtype = DType::Q4_K; break;
     case GgmlType::Q5_K: dtype = DType::Q5_K; break;
     case GgmlType::Q6_K: dtype = DType::Q6_K; break;

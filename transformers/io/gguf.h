@@ -59,7 +59,8 @@ struct GgmlTypeInfo {
 };
 // The geometry of a known type; nullopt for ids this reader does not know (IQ*, TQ*, MXFP4, ...).
 std::optional<GgmlTypeInfo> ggml_type_info(uint32_t type);
-// The GGML type a tensor of this dtype is stored as (F32, F16, BF16; FormatError otherwise).
+// The GGML type a tensor of this dtype is stored as (F32, F16, BF16 and GGML's block dtypes;
+// FormatError otherwise).
 GgmlType ggml_type_of(DType dtype);
 
 struct GgufTensorInfo {
@@ -115,7 +116,7 @@ class GgufFile {
   bool contains(const std::string& name) const { return index_.count(name) != 0; }
   const GgufTensorInfo& info(const std::string& name) const;
   // The tensor as stored, a view into the mapping (torch-order shape): F32, F16, BF16, I8, I32,
-  // I64 as those dtypes, Q8_0 and Q4_0 as the block dtypes of the same layout; FormatError naming
+  // I64 as those dtypes, Q8_0, Q4_0, Q5_0, Q5_1 and the K-quants as the block dtypes of the same layout; FormatError naming
   // the tensor and type for the others (K-quants, ...). The bytes of any type: raw_bytes.
   Tensor tensor(const std::string& name) const;
   const unsigned char* raw_bytes(const std::string& name) const;

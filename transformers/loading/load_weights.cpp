@@ -160,7 +160,7 @@ LoadReport load_weights(nn::Module& module, const SafetensorsCheckpoint& ck, con
       DType want = p.role == nn::ParamRole::Matrix ? o.dtype : DType::F32;
       const auto decision = o.quantization ? quantize_decision(*o.quantization, p) : QuantizeDecision::NotMatrix;
       if (decision == QuantizeDecision::Quantize)
-        want = o.quantization->dtype_for(key, p.lookup_table && tied_sources.count(key), layers);
+        want = o.quantization->dtype_for(key, p.lookup_table && tied_sources.count(key), layers, p.shape.back());
       const bool repacked = !o.prequantized.empty() && item.converter >= 0 && p.role == nn::ParamRole::Matrix &&
                             (is_block_dtype(t.dtype()) || t.dtype() == DType::F32);
       if (repacked) want = t.dtype();

@@ -18,9 +18,10 @@ struct Method {
   DType dtype;
   bool mix = false;  // q4_k_m: Q6_K for the matrices llama.cpp's rule picks (dtype_for)
 };
-constexpr Method kMethods[] = {{"q8_0", DType::Q8_0}, {"q4_0", DType::Q4_0}, {"q4_k", DType::Q4_K},
-                               {"q5_k", DType::Q5_K}, {"q6_k", DType::Q6_K}, {"q4_k_m", DType::Q4_K, true}};
-constexpr const char* kMethodList = "q8_0, q4_0, q4_k, q5_k, q6_k, q4_k_m, bitsandbytes";
+constexpr Method kMethods[] = {{"q8_0", DType::Q8_0}, {"q4_0", DType::Q4_0}, {"q5_0", DType::Q5_0},
+                               {"q5_1", DType::Q5_1}, {"q4_k", DType::Q4_K}, {"q5_k", DType::Q5_K},
+                               {"q6_k", DType::Q6_K}, {"q4_k_m", DType::Q4_K, true}};
+constexpr const char* kMethodList = "q8_0, q4_0, q5_0, q5_1, q4_k, q5_k, q6_k, q4_k_m, bitsandbytes";
 constexpr const char* kBitsAndBytes = "bitsandbytes";
 
 // The --quantization names of bitsandbytes configs (v5 serve's bnb-4bit is nf4).
@@ -31,7 +32,7 @@ struct BnbPreset {
 };
 constexpr BnbPreset kBnbPresets[] = {
     {"bnb-4bit", true, "nf4"}, {"bnb-fp4", true, "fp4"}, {"bnb-8bit", false, "fp4"}};
-constexpr const char* kNameList = "q8_0, q4_0, q4_k, q5_k, q6_k, q4_k_m, bnb-4bit, bnb-fp4, bnb-8bit";
+constexpr const char* kNameList = "q8_0, q4_0, q5_0, q5_1, q4_k, q5_k, q6_k, q4_k_m, bnb-4bit, bnb-fp4, bnb-8bit";
 
 const Method* find_method(std::string_view name) {
   for (const auto& m : kMethods)
@@ -126,17 +127,27 @@ int64_t layer_index(std::string_view name) {
   return i;
 }
 
-DType QuantizationConfig::dtype_for(std::string_view name, bool output_table, int64_t num_layers) const {
+DType fallback_for_row(DType dt, int64_t columns) {
+  if (columns % dtype_block_elements(dt) == 0) return dt;
+  DType fallback = DType::F32;
+  if (dt == DType::Q4_K) fallback = DType::Q5_0;
+  if (dt == DType::Q5_K) fallback = DType::Q5_1;
+  if (dt == DType::Q6_K) fallback = DType::Q8_0;
+  return fallback != DType::F32 && columns % dtype_block_elements(fallback) == 0 ? fallback : DType::F32;
+}
+
+DType QuantizationConfig::dtype_for(std::string_view name, bool output_table, int64_t num_layers,
+                                    int64_t columns) const {
   const DType base = weight_dtype();
   const Method* m = find_method(quant_method);
-  if (!m || !m->mix) return base;
+  if (!m || !m->mix) return fallback_for_row(base, columns);
   // The output matrix, or the embedding table a tied lm_head shares, gets Q6_K.
-  if (output_table || name.find("lm_head") != std::string_view::npos) return DType::Q6_K;
+  if (output_table || name.find("lm_head") != std::string_view::npos) return fallback_for_row(DType::Q6_K, columns);
   const bool v = name.find(".v_proj.") != std::string_view::npos;
   const bool down = name.find(".down_proj.") != std::string_view::npos;
   const int64_t layer = layer_index(name);
-  if ((v || down) && layer >= 0 && more_bits_layer(layer, num_layers)) return DType::Q6_K;
-  return base;
+  if ((v || down) && layer >= 0 && more_bits_layer(layer, num_layers)) return fallback_for_row(DType::Q6_K, columns);
+  return fallback_for_row(base, columns);
 }
 
 std::vector<std::string> QuantizationConfig::skipped_modules() const {
@@ -190,7 +201,7 @@ QuantizeDecision quantize_decision(const QuantizationConfig& config, const nn::P
   const std::string module = dot == std::string::npos ? slot.name : slot.name.substr(0, dot);
   for (const auto& key : config.skipped_modules())
     if (module_matches(module, key)) return QuantizeDecision::SkippedModule;
-  if (slot.shape.back() % dtype_block_elements(config.weight_dtype()) != 0) return QuantizeDecision::NotWholeBlocks;
+  if (fallback_for_row(config.weight_dtype(), slot.shape.back()) == DType::F32) return QuantizeDecision::NotWholeBlocks;
   return QuantizeDecision::Quantize;
 }
 
@@ -221,7 +232,8 @@ size_t quantize_parameters(nn::Module& module, const QuantizationConfig& config)
     auto it = done.find(key);
     if (it == done.end())
       it = done.emplace(key, config.quantize(*p.tensor,
-                                             config.dtype_for(p.name, p.lookup_table && sharing[key] > 1, layers),
+                                             config.dtype_for(p.name, p.lookup_table && sharing[key] > 1, layers,
+                                                              p.tensor->size(-1)),
                                              p.name))
                .first;
     *p.tensor = it->second;

@@ -90,7 +90,9 @@ struct QuantizationConfig {
   // lm_head and for a tied embedding table (llama.cpp's output); Q4_K for the rest, an untied
   // embedding table included (llama.cpp's token_embd). export-gguf and quantize-on-load both ask
   // this, so a q4_k_m file holds the blocks of the --quantization q4_k_m-all load.
-  DType dtype_for(std::string_view name, bool output_table, int64_t num_layers) const;
+  // Rows of `columns` that are not whole blocks of that dtype take llama.cpp's fallback
+  // (fallback_for_row).
+  DType dtype_for(std::string_view name, bool output_table, int64_t num_layers, int64_t columns) const;
   std::vector<std::string> skipped_modules() const;
   // Parameter `name`, t, quantized to `dtype` (one of dtype_for's): ops::cast, or
   // ops::quantize_weighted when the importance matrix has an entry for `name`, or for LLM_INT8
@@ -102,6 +104,12 @@ struct QuantizationConfig {
   // config.json's "quantization_config" object, as save_pretrained writes it for our formats.
   Json to_json() const;
 };
+
+// `dt` for rows of `columns`, or llama.cpp's fallback where those are not whole blocks of it
+// (llama_tensor_get_type): Q4_K -> Q5_0, Q5_K -> Q5_1, Q6_K -> Q8_0 (Qwen2.5-0.5B's 896 columns
+// are 3.5 super-blocks); F32 (left unquantized) where the fallback's 32 do not divide them either,
+// or another format's blocks do not.
+DType fallback_for_row(DType dt, int64_t columns);
 
 // llama.cpp's use_more_bits: layer i of n is in the first or last eighth, or every third between.
 bool more_bits_layer(int64_t i, int64_t n);

@@ -10,6 +10,8 @@ namespace transformers::cpu {
 constexpr int64_t kQBlock = 32;       // elements per block of Q8_0, Q4_0 and the activations
 constexpr int64_t kQ8_0Bytes = 34;    // f16 d + 32 int8
 constexpr int64_t kQ4_0Bytes = 18;    // f16 d + 16 bytes of nibbles
+constexpr int64_t kQ5_0Bytes = 22;    // f16 d + 4 bytes of fifth bits + 16 bytes of nibbles
+constexpr int64_t kQ5_1Bytes = 24;    // f16 d + f16 m + 4 bytes of fifth bits + 16 bytes of nibbles
 
 // The f16 scales inside blocks (no alignment): stored rounded to nearest even, and read back.
 void store_f16_scale(unsigned char* p, float v);
@@ -31,9 +33,20 @@ void quantize_q4_0(const float* x, void* out, int64_t n);
 // x[i]^2), sigma2 the row's mean square, and each block's d is the best of 19 weighted grids
 // (quant_search.h, fit_signed_scale). Q8_0 has no weighted form (GGML ignores the importances).
 void quantize_q4_0_weighted(const float* x, void* out, int64_t n, const float* importance);
+// GGML's 5-bit blocks, llama.cpp's fallback where a K-quant's rows are not whole 256s (Q4_K ->
+// Q5_0, Q5_K -> Q5_1): reference quantizers (quantize_row_q5_0_ref: d = m / -16 of the element
+// largest in magnitude, q = min(31, (int)(x / d + 16.5)); q5_1_ref: d = (max - min) / 31, m = min,
+// q = (int)((x - min) / d + 0.5)) and the importance-weighted ones (q5_0_impl: fit_signed_scale,
+// nmax 16; q5_1_impl: fit_scale_min, nmax 31, 37 grids; weights as Q4_0's).
+void quantize_q5_0(const float* x, void* out, int64_t n);
+void quantize_q5_1(const float* x, void* out, int64_t n);
+void quantize_q5_0_weighted(const float* x, void* out, int64_t n, const float* importance);
+void quantize_q5_1_weighted(const float* x, void* out, int64_t n, const float* importance);
 // blocks -> f32, n elements.
 void dequantize_q8_0(const void* in, float* out, int64_t n);
 void dequantize_q4_0(const void* in, float* out, int64_t n);
+void dequantize_q5_0(const void* in, float* out, int64_t n);
+void dequantize_q5_1(const void* in, float* out, int64_t n);
 
 // Activations for the integer dot products, one row of K (a multiple of 32) in
 // activation_row_bytes(K) bytes: K int8 q, then K / 32 f32 scales d (d = amax / 127 of the block,

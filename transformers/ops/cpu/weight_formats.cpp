@@ -35,6 +35,10 @@ const WeightFormat kFormats[kWeightFormatCount] = {
     // bitsandbytes LLM.int8: one scale per row, so quantize takes whole rows (row_scaled).
     {DType::LLM_INT8, "llm_int8", kInt8RowBlock, kInt8RowBlockBytes, Act::F32, quantize_llm_int8,
      dequantize_llm_int8, true},
+    // GGML's 5-bit blocks (llama.cpp's fallback for K-quant rows not whole 256s): no integer
+    // kernels yet; the driver multiplies dequantized rows and panels.
+    {DType::Q5_0, "q5_0", kQBlock, kQ5_0Bytes, Act::F32, quantize_q5_0, dequantize_q5_0, false, quantize_q5_0_weighted},
+    {DType::Q5_1, "q5_1", kQBlock, kQ5_1Bytes, Act::F32, quantize_q5_1, dequantize_q5_1, false, quantize_q5_1_weighted},
 };
 
 }  // namespace
@@ -55,6 +59,8 @@ int weight_format_index(DType dt) {
     case DType::Q5_K: return 11;
     case DType::Q6_K: return 12;
     case DType::LLM_INT8: return 13;
+    case DType::Q5_0: return 14;
+    case DType::Q5_1: return 15;
     case DType::I32:
     case DType::I64:
     case DType::U8:
@@ -63,7 +69,7 @@ int weight_format_index(DType dt) {
     case DType::F8_E4M3: break;
   }
   throw ValueError("no weight kernels for dtype " + std::string(dtype_safetensors_name(dt)) +
-                   " (weights are F32, BF16, F16, Q8_0, Q4_0, Q4_Z, F8_B128, MXFP4, NF4, FP4, Q4_K, Q5_K, Q6_K or LLM_INT8)");
+                   " (weights are F32, BF16, F16, Q8_0, Q4_0, Q4_Z, F8_B128, MXFP4, NF4, FP4, Q4_K, Q5_K, Q6_K, LLM_INT8, Q5_0 or Q5_1)");
 }
 
 const WeightFormat& weight_format(DType dt) { return kFormats[weight_format_index(dt)]; }
