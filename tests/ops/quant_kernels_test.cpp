@@ -121,16 +121,18 @@ INSTANTIATE_TEST_SUITE_P(Tiers, QuantTier, ::testing::ValuesIn(testing::vector_t
 // once per call, bias, pools) against the reference, over M across the 64-row pass and N cut at
 // every 4-row tile edge. Sums differ only in order (f32 vectors or sgemm on dequantized panels vs
 // double), so the tolerance is relative to sum |x| |w|. NF4 / FP4 (bitsandbytes) have no gemm of
-// their own: their linear runs on panels made by dequant_rows. From kPanelGemmMinRows rows on, a
+// their own: their linear runs on panels made by dequant_rows; nor has Q5_1 (Q5_0, llama.cpp's
+// fallback for Q4_K rows, multiplies int8 blocks as Q4_0 does, without VNNI steps). From kPanelGemmMinRows rows on, a
 // tier with bf16 panels multiplies bf16-rounded x and W (checked against that product, and its
 // panels against the rounded dequantized rows bit for bit).
 TEST_P(QuantTier, GemmAndLinearMatchTheReference) {
   const cpu::Kernels& fast = *cpu::kernels_for(GetParam());
   std::mt19937 rng(11);
   ThreadPool pool(3);
-  for (DType dt : {DType::Q8_0, DType::Q4_0, DType::NF4, DType::FP4}) {
+  for (DType dt : {DType::Q8_0, DType::Q4_0, DType::Q5_0, DType::Q5_1, DType::NF4, DType::FP4}) {
     // An odd block count for the 32-element formats (the VNNI kernels take blocks in pairs).
-    const int64_t N = 43, K = dt == DType::Q8_0 || dt == DType::Q4_0 ? 32 * 19 : 64 * 9;
+    const bool int8_kernels = dt == DType::Q8_0 || dt == DType::Q4_0 || dt == DType::Q5_0;
+    const int64_t N = 43, K = dtype_block_elements(dt) == 32 ? 32 * 19 : 64 * 9;
     const auto wf = random_floats(N * K, rng);
     const auto w = quantized(dt, wf);
     std::vector<float> w_deq(N * K);
@@ -144,7 +146,7 @@ TEST_P(QuantTier, GemmAndLinearMatchTheReference) {
       const std::string what = std::string(cpu::weight_format(dt).name) + " M=" + std::to_string(M);
       // gemm over rows [5, 42) on activations from the shared quantizer.
       const bool own_gemm = fast.weight(dt).gemm != nullptr;
-      EXPECT_EQ(own_gemm, dt == DType::Q8_0 || dt == DType::Q4_0) << what;
+      EXPECT_EQ(own_gemm, int8_kernels) << what;
       if (own_gemm) {
         // Each tier's gemm on x in its own activation format (the VNNI kernels' differs).
         auto converted = [&](const cpu::WeightKernels& k) {
@@ -179,7 +181,7 @@ TEST(QuantOps, EmbeddingAndLinearOfQuantizedTensors) {
   std::mt19937 rng(3);
   const int64_t V = 10, H = 64;
   const auto wf = random_floats(V * H, rng);
-  for (DType dt : {DType::Q8_0, DType::Q4_0}) {
+  for (DType dt : {DType::Q8_0, DType::Q4_0, DType::Q5_0, DType::Q5_1}) {
     Tensor w = Tensor::empty({V, H}, dt);
     cpu::weight_format(dt).quantize(wf.data(), w.raw_data(), V * H);
     Tensor deq = Tensor::empty({V, H}, DType::F32);

@@ -20,15 +20,38 @@ inline float block_scale(const unsigned char* b) {
   return _cvtsh_ss(h);
 }
 
-// The 32 signed values of a weight block: q (Q8_0) or nibble - 8 (Q4_0, low nibbles first).
+// Bytes per block of the formats with int8 kernels here.
+template <DType DT>
+constexpr int64_t qblock_bytes() {
+  return DT == DType::Q8_0 ? kQ8_0Bytes : DT == DType::Q4_0 ? kQ4_0Bytes : kQ5_0Bytes;
+}
+
+// 32 bits as 32 bytes, 0xff where bit i of `bits` is set (byte i).
+inline __m256i bits_to_bytes(uint32_t bits) {
+  const __m256i spread = _mm256_shuffle_epi8(
+      _mm256_set1_epi32(static_cast<int>(bits)),
+      _mm256_setr_epi8(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3));
+  const __m256i select = _mm256_set1_epi64x(static_cast<long long>(0x8040201008040201ULL));
+  return _mm256_cmpeq_epi8(_mm256_and_si256(spread, select), select);
+}
+
+// The 32 signed values of a weight block: q (Q8_0), nibble - 8 (Q4_0, low nibbles first), or
+// (nibble | fifth bit << 4) - 16 (Q5_0: the nibbles after 4 bytes of fifth bits).
 template <DType DT>
 inline __m256i block_int8(const unsigned char* b) {
   if constexpr (DT == DType::Q8_0) {
     return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b + 2));
   } else {
-    const __m128i packed = _mm_loadu_si128(reinterpret_cast<const __m128i*>(b + 2));
+    constexpr int64_t qs = DT == DType::Q5_0 ? 6 : 2;
+    const __m128i packed = _mm_loadu_si128(reinterpret_cast<const __m128i*>(b + qs));
     const __m128i low = _mm_set1_epi8(0x0f);
     const __m256i nibbles = _mm256_set_m128i(_mm_and_si128(_mm_srli_epi16(packed, 4), low), _mm_and_si128(packed, low));
+    if constexpr (DT == DType::Q5_0) {
+      uint32_t high;
+      std::memcpy(&high, b + 2, 4);
+      const __m256i fifth = _mm256_and_si256(bits_to_bytes(high), _mm256_set1_epi8(0x10));
+      return _mm256_sub_epi8(_mm256_or_si256(nibbles, fifth), _mm256_set1_epi8(16));
+    }
     return _mm256_sub_epi8(nibbles, _mm256_set1_epi8(8));
   }
 }
@@ -87,7 +110,7 @@ constexpr int64_t kQuantPrefetchBytes = 2048;
 template <DType DT, int R>
 inline void qdot_rows(const int8_t* xq, const float* xd, const unsigned char* w, int64_t row_bytes, int64_t nb,
                       float* out, int64_t ld_out) {
-  constexpr int64_t bb = DT == DType::Q8_0 ? kQ8_0Bytes : kQ4_0Bytes;
+  constexpr int64_t bb = qblock_bytes<DT>();
   __m256 acc[R];
   for (int r = 0; r < R; ++r) acc[r] = _mm256_setzero_ps();
   auto block = [&](int64_t b, int r, __m256i x, __m256i ax, __m256 scale) {
@@ -128,7 +151,7 @@ constexpr int64_t kQuantRowsPerPass = 64;
 template <DType DT>
 void qgemm(const void* xv, int64_t M, int64_t K, int64_t ldx, const void* wv, int64_t n0, int64_t n1, float* y,
            int64_t ldy) {
-  const int64_t nb = K / kQBlock, row_bytes = nb * (DT == DType::Q8_0 ? kQ8_0Bytes : kQ4_0Bytes);
+  const int64_t nb = K / kQBlock, row_bytes = nb * qblock_bytes<DT>();
   const int64_t x_row_bytes = ldx + ldx / kQBlock * static_cast<int64_t>(sizeof(float));  // quant_blocks.h
   const auto* w = static_cast<const unsigned char*>(wv);
   // Decode reads one W row at a time, a single sequential stream per thread (Qwen2.5-0.5B on the
@@ -347,7 +370,7 @@ void qgemm_vnni(const void* xv, int64_t M, int64_t K, int64_t ldx, const void* w
 // nearest even by the same instruction the BF16 kernels round x with.
 template <DType DT>
 void qdequant_rows_bf16(const void* wv, int64_t K, int64_t row0, int64_t rows, uint16_t* out) {
-  constexpr int64_t bb = DT == DType::Q8_0 ? kQ8_0Bytes : kQ4_0Bytes;
+  constexpr int64_t bb = qblock_bytes<DT>();
   const int64_t blocks = rows * (K / kQBlock);
   const auto* b = static_cast<const unsigned char*>(wv) + row0 * (K / kQBlock) * bb;
   for (int64_t i = 0; i < blocks; ++i, b += bb) {
@@ -365,10 +388,12 @@ WeightKernels quantized_weight_kernels() {
   WeightKernels k{nullptr, qgemm<DT>, format_dequant_rows<DT>, WeightFormat::ActivationFormat::Int8Blocks,
                   quantize_activations};
 #if TCPP_TIER_VNNI
-  if (cpu_has_avx512_vnni()) {
-    k.gemm = qgemm_vnni<DT>;
-    k.gemm_activation = WeightFormat::ActivationFormat::Int8Pairs;
-    k.convert_x = quantize_activations_vnni<DT>;
+  if constexpr (DT != DType::Q5_0) {  // VnniSteps exist for Q8_0 and Q4_0 only
+    if (cpu_has_avx512_vnni()) {
+      k.gemm = qgemm_vnni<DT>;
+      k.gemm_activation = WeightFormat::ActivationFormat::Int8Pairs;
+      k.convert_x = quantize_activations_vnni<DT>;
+    }
   }
 #endif
 #if TCPP_TIER_BF16_DOT

@@ -72,7 +72,8 @@ constexpr WeightKernels weight_kernels() {
 
 // ---- Quantized weights (Q8_0, Q4_0) times int8 activations (quant_blocks.h).
 
-// The 32 integer values of one weight block (q for Q8_0, q - 8 for Q4_0) and its scale.
+// The 32 integer values of one weight block (q for Q8_0, q - 8 for Q4_0, q - 16 for Q5_0) and its
+// scale.
 template <DType DT>
 float block_values(const unsigned char* b, int32_t* q) {
   uint16_t h;
@@ -80,6 +81,11 @@ float block_values(const unsigned char* b, int32_t* q) {
   for (int64_t j = 0; j < kQBlock; ++j) {
     if constexpr (DT == DType::Q8_0) q[j] = static_cast<int8_t>(b[2 + j]);
     if constexpr (DT == DType::Q4_0) q[j] = (j < 16 ? b[2 + j] & 0x0f : b[2 + j - 16] >> 4) - 8;
+    if constexpr (DT == DType::Q5_0) {
+      uint32_t high;
+      std::memcpy(&high, b + 2, 4);
+      q[j] = ((j < 16 ? b[6 + j] & 0x0f : b[6 + j - 16] >> 4) | static_cast<int32_t>(high >> j & 1) << 4) - 16;
+    }
   }
   return f16_to_f32_portable(h);
 }
@@ -188,10 +194,12 @@ void add_bias(const float* bias, int64_t M, int64_t N, float* y, int64_t ldy) {
 
 void linear(const float* x, int64_t M, int64_t K, int64_t ldx, const void* w, DType wdt, int64_t N, const float* bias,
             float* y, int64_t ldy, ThreadPool*) {
-  if (wdt == DType::Q8_0 || wdt == DType::Q4_0) {
+  if (wdt == DType::Q8_0 || wdt == DType::Q4_0 || wdt == DType::Q5_0) {
     std::vector<unsigned char> xq(static_cast<size_t>(M * activation_row_bytes(K)));
     quantize_activations(x, M, K, ldx, xq.data());
-    (wdt == DType::Q8_0 ? qgemm<DType::Q8_0> : qgemm<DType::Q4_0>)(xq.data(), M, K, K, w, 0, N, y, ldy);
+    (wdt == DType::Q8_0   ? qgemm<DType::Q8_0>
+     : wdt == DType::Q4_0 ? qgemm<DType::Q4_0>
+                          : qgemm<DType::Q5_0>)(xq.data(), M, K, K, w, 0, N, y, ldy);
     add_bias(bias, M, N, y, ldy);
     return;
   }
@@ -355,7 +363,7 @@ const Kernels& reference_kernels() {
                           dequantizing_weight_kernels<DType::MXFP4>(), dequantizing_weight_kernels<DType::NF4>(),
                           dequantizing_weight_kernels<DType::FP4>(), kquant_weight_kernels<DType::Q4_K>(),
                           kquant_weight_kernels<DType::Q5_K>(), kquant_weight_kernels<DType::Q6_K>(),
-                          llm_int8_weight_kernels(), dequantizing_weight_kernels<DType::Q5_0>(),
+                          llm_int8_weight_kernels(), quantized_weight_kernels<DType::Q5_0>(),
                           dequantizing_weight_kernels<DType::Q5_1>()},
                          linear, dot, axpy, add, mul, scale, rms_norm_row, layer_norm_row, softmax_row,
                          silu, gelu, gelu_tanh, silu_mul, gelu_tanh_mul, to_f32, from_f32, dot_tile,
