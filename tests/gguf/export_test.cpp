@@ -187,11 +187,14 @@ TEST(GgufExport, KQuantFilesHoldTheBytesOfQuantizeOnLoad) {
         ASSERT_EQ(a.nbytes(), b.nbytes()) << p.name;
         EXPECT_EQ(std::memcmp(a.raw_data(), b.raw_data(), a.nbytes()), 0) << p.name;
         if (a.dtype() == DType::Q6_K) q6.insert(p.tensor->raw_data());
-        if (folder == narrow && p.tensor->dim() == 2 && p.tensor->size(-1) == 320)
+        if (folder == narrow && p.tensor->dim() == 2 && p.tensor->size(-1) == 320) {
           EXPECT_EQ(a.dtype(), type == "q6_k" || (type == "q4_k_m" && q6_rule_picks(p.name)) ? DType::Q8_0 : DType::Q5_0)
               << p.name;
+        }
       }
-      if (type == "q4_k_m") EXPECT_EQ(q6.size(), q4_k_m_q6);
+      if (type == "q4_k_m") {
+        EXPECT_EQ(q6.size(), q4_k_m_q6);
+      }
     }
 }
 

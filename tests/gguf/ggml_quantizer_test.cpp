@@ -98,7 +98,9 @@ TEST(GgmlQuantizer, OurBytesAreLlamaCppsWithAndWithoutAnImportanceMatrix) {
     std::fill(want.begin(), want.end(), 0);
     ASSERT_EQ(quantize_chunk(f.ggml_type, x.data(), want.data(), 0, rows, K, importance.data()), want.size());
     EXPECT_EQ(bytes_of(weighted), want) << "importance-weighted quantizer";
-    if (f.dtype != DType::Q8_0) EXPECT_NE(bytes_of(weighted), bytes_of(plain)) << "the importances were not used";
+    if (f.dtype != DType::Q8_0) {
+      EXPECT_NE(bytes_of(weighted), bytes_of(plain)) << "the importances were not used";
+    }
     // And the blocks read back as llama.cpp reads them.
     const auto dequantize_row = reinterpret_cast<DequantizeRow>(ggml_symbol(f.dequantizer));
     ASSERT_NE(dequantize_row, nullptr) << f.dequantizer;

@@ -38,7 +38,7 @@ void quantize_q6_k(const float* x, void* out, int64_t n);
 // The same formats by GGML's importance-weighted quantizers (quantize_row_*_impl, what llama.cpp's
 // llama-quantize runs given an importance matrix): one row of n elements, importance[n] the
 // row's input-column importances (the mean square of the activations each column multiplies,
-// calibration/importance.h). Q4_K / Q5_K weigh element i by importance[i] * sqrt(sigma2 + x[i]^2)
+// loading/importance_matrix.h). Q4_K / Q5_K weigh element i by importance[i] * sqrt(sigma2 + x[i]^2)
 // and fit their 6-bit sub-block scales and mins to those weights; Q6_K weighs by importance[i].
 void quantize_q4_k_weighted(const float* x, void* out, int64_t n, const float* importance);
 void quantize_q5_k_weighted(const float* x, void* out, int64_t n, const float* importance);
