@@ -16,7 +16,8 @@ ones): this machine's memory bandwidth drifts by 10-20 % over minutes, so each r
 within a round and the table gives the median over rounds. Time to first token from a cold start
 (a fresh process: load, then one n-prompt prompt, nothing warmed up) is measured by
 bench/llama_cold_ttft.mjs and by `transformers bench` (its cold_ttft_s), --ttft-runs times each,
-in turn. llama.cpp has no BF16 row here (st2gguf.py writes f32, f16, q8_0, q4_0): our bf16 is
+in turn. Before each speed run both sides' files are dropped from the page cache (drop_page_cache),
+so each reads them back in the folio sizes its own mapping asks for. llama.cpp has no BF16 row here (st2gguf.py writes f32, f16, q8_0, q4_0): our bf16 is
 compared with its F16, the 16-bit format it runs. Files are reused when present; delete --work to
 rebuild them. node-llama-cpp is installed into ~/.cache/transformers-cpp (or --cache) when absent.
 """
@@ -44,6 +45,26 @@ OUR_ARGS = {"f32": ["--dtype", "f32"], "bf16": ["--dtype", "bf16"], "f16": ["--d
 def run(cmd, env=None, capture=False):
     print("+", " ".join(cmd), flush=True)
     return subprocess.run(cmd, check=True, env=env, text=True, stdout=subprocess.PIPE if capture else None)
+
+
+def drop_page_cache(*paths):
+    """Evicts the files' clean pages from the page cache, so that each side reads its weights back
+    through its own mapping. The kernel keeps a file in the folio sizes it was first read or written
+    in: a file just written (export-gguf, the checkpoint maker) or read in small pieces sits in
+    4 KiB pages, which map through 4 KiB page-table entries (34 against 54-57 GB/s reading them on
+    this machine), while a mapping's readahead builds 2 MiB folios that map whole. Without this the
+    race would depend on what last touched each file."""
+    files = []
+    for p in paths:
+        files += [os.path.join(p, f) for f in sorted(os.listdir(p)) if f.endswith((".safetensors", ".gguf"))] \
+            if os.path.isdir(p) else [p]
+    for f in files:
+        fd = os.open(f, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+            os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+        finally:
+            os.close(fd)
 
 
 def peer_runner(cache):
@@ -165,6 +186,7 @@ def main():
                     ours_run = [a.transformers, "bench", model_dir, *OUR_ARGS[dtype], "--json",
                                 f"{stem}-ours-r{r}.json"] + common
                     for cmd in (peer_run, ours_run) if r % 2 else (ours_run, peer_run):
+                        drop_page_cache(gguf, model_dir)
                         run(cmd)
                 for r in range(1, a.ttft_runs + 1):
                     run(["node", llama_ttft, "--model", gguf, "--n-prompt", str(a.n_prompt), "--threads",

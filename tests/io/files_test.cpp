@@ -63,6 +63,24 @@ TEST(Files, FifoDeviceAndDirectoryAreRefusedWithoutBlocking) {
   EXPECT_TRUE(contains(e, "missing.json") && contains(e, "No such file")) << e;
 }
 
+// Files of 2 MiB and more are mapped on a 2 MiB boundary, so that the page cache's 2 MiB folios map
+// whole (mapped_file.cpp); every byte reads as the file holds it, up to the last of an odd size,
+// and a file smaller than a huge page maps as before.
+TEST(Files, MappingsOfLargeFilesStartOnA2MiBBoundary) {
+  const fs::path dir = testing::scratch_dir("files_mapping");
+  for (const size_t size : {(size_t{2} << 20) + 5, (size_t{5} << 20) + 4096, size_t{3000}}) {
+    std::string bytes(size, '\0');
+    for (size_t i = 0; i < size; ++i) bytes[i] = static_cast<char>((i * 2654435761u) >> 13);
+    write_file(dir / "model.safetensors", bytes);
+    const auto f = MappedFile::open(dir / "model.safetensors");
+    ASSERT_EQ(f->size(), size);
+    if (size >= (size_t{2} << 20)) {
+      EXPECT_EQ(reinterpret_cast<uintptr_t>(f->data()) % (uintptr_t{2} << 20), 0u);
+    }
+    EXPECT_EQ(std::string(reinterpret_cast<const char*>(f->data()), f->size()), bytes) << size;
+  }
+}
+
 TEST(Files, SizeLimitIsCheckedBeforeReading) {
   const fs::path dir = testing::scratch_dir("files_size");
   write_file(dir / "big.json", std::string(1000, ' ') + "{}");
