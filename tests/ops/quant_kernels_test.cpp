@@ -122,7 +122,7 @@ INSTANTIATE_TEST_SUITE_P(Tiers, QuantTier, ::testing::ValuesIn(testing::vector_t
 // every 4-row tile edge. Sums differ only in order (f32 vectors or sgemm on dequantized panels vs
 // double), so the tolerance is relative to sum |x| |w|. NF4 / FP4 (bitsandbytes) have no gemm of
 // their own: their linear runs on panels made by dequant_rows; nor has Q5_1 (Q5_0, llama.cpp's
-// fallback for Q4_K rows, multiplies int8 blocks as Q4_0 does, without VNNI steps). From kPanelGemmMinRows rows on, a
+// fallback for Q4_K rows, multiplies int8 blocks as Q4_0 does, VNNI steps included). From kPanelGemmMinRows rows on, a
 // tier with bf16 panels multiplies bf16-rounded x and W (checked against that product, and its
 // panels against the rounded dequantized rows bit for bit).
 TEST_P(QuantTier, GemmAndLinearMatchTheReference) {

@@ -196,6 +196,8 @@ void qgemm(const void* xv, int64_t M, int64_t K, int64_t ldx, const void* wv, in
 //     (elements 0-15) against x's first 64 bytes, their high nibbles (16-31) against the next 64:
 //     two VPDPBUSD into one sum, 128 weights per step (the 2-block layout this replaced took a
 //     conversion, a permute and an FMA per 64 weights).
+//   Q5_0, 4 blocks: as Q4_0, each byte's fifth bit added as 16 by two masked adds (u = the 5-bit
+//     value as stored, w = u - 16).
 template <DType DT>
 struct VnniSteps;
 template <>
@@ -204,8 +206,10 @@ struct VnniSteps<DType::Q8_0> {
   static constexpr float kOffset = 128.0f;
   static constexpr int kBlocks = 2;
   static constexpr int kLanesPerBlock = 8;
+  struct GroupBits {};  // what a group of 16 blocks needs beyond the steps' bytes: nothing here
+  static GroupBits group_bits(const unsigned char*, __mmask16, __m512i, __m512i) { return {}; }
   // valid: the step's blocks inside the row (the others are zeros, never read).
-  static __m512i dot(const unsigned char* b, int valid, const int8_t* x) {
+  static __m512i dot(const unsigned char* b, int valid, const int8_t* x, const GroupBits&, int) {
     const __m256i q0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b + 2));
     const __m256i q1 = _mm256_maskz_loadu_epi8(valid == 2 ? ~0u : 0u, b + kBytes + 2);
     const __m512i u = _mm512_xor_si512(_mm512_inserti64x4(_mm512_castsi256_si512(q0), q1, 1), _mm512_set1_epi8(-128));
@@ -216,26 +220,58 @@ struct VnniSteps<DType::Q8_0> {
     std::memcpy(out, x, valid * kQBlock);
   }
 };
-template <>
-struct VnniSteps<DType::Q4_0> {
-  static constexpr int64_t kBytes = kQ4_0Bytes;
-  static constexpr float kOffset = 8.0f;
+// Q4_0 and Q5_0, whose blocks hold their 32 values as 16 bytes of nibbles (Q5_0 after 4 bytes of
+// fifth bits qh: bit i belongs to element i).
+template <DType DT>
+struct NibbleVnniSteps {
+  static constexpr bool kFifthBits = DT == DType::Q5_0;
+  static constexpr int64_t kBytes = kFifthBits ? kQ5_0Bytes : kQ4_0Bytes;
+  static constexpr int64_t kNibbles = kFifthBits ? 6 : 2;  // the nibbles' offset in a block
+  static constexpr float kOffset = kFifthBits ? 16.0f : 8.0f;
   static constexpr int kBlocks = 4;
   static constexpr int kLanesPerBlock = 4;
-  static __m512i dot(const unsigned char* b, int valid, const int8_t* x) {
+  // Q5_0: the fifth bits of a group's blocks as byte masks, 64 bits (a step's 4 blocks) each:
+  // lo[s] for elements 0-15 of blocks 4s..4s+3, hi[s] for 16-31, block 4s + i at bits 16i.. of
+  // both, matching byte j of lane i of the step. Two gathers per 16 blocks: the word at each
+  // block's start (already gathered for its scale d) holds qh's first two bytes above d, the word
+  // after it qh's last two bytes.
+  struct FifthBits {
+    alignas(32) uint64_t lo[4], hi[4];
+  };
+  struct NoBits {};
+  using GroupBits = std::conditional_t<kFifthBits, FifthBits, NoBits>;
+  static GroupBits group_bits(const unsigned char* wg, __mmask16 mask, __m512i words, __m512i offsets) {
+    GroupBits bits;
+    if constexpr (kFifthBits) {
+      const __m512i next = _mm512_mask_i32gather_epi32(_mm512_setzero_si512(), mask, offsets, wg + 4, 1);
+      _mm256_store_si256(reinterpret_cast<__m256i*>(bits.lo), _mm512_cvtepi32_epi16(_mm512_srli_epi32(words, 16)));
+      _mm256_store_si256(reinterpret_cast<__m256i*>(bits.hi), _mm512_cvtepi32_epi16(next));
+    } else {
+      (void)wg, (void)mask, (void)words, (void)offsets;
+    }
+    return bits;
+  }
+  static __m512i dot(const unsigned char* b, int valid, const int8_t* x, const GroupBits& bits, int step) {
     __m512i packed;
     if (valid == 4) {
-      packed = _mm512_castsi128_si512(_mm_loadu_si128(reinterpret_cast<const __m128i*>(b + 2)));
-      packed = _mm512_inserti32x4(packed, _mm_loadu_si128(reinterpret_cast<const __m128i*>(b + kBytes + 2)), 1);
-      packed = _mm512_inserti32x4(packed, _mm_loadu_si128(reinterpret_cast<const __m128i*>(b + 2 * kBytes + 2)), 2);
-      packed = _mm512_inserti32x4(packed, _mm_loadu_si128(reinterpret_cast<const __m128i*>(b + 3 * kBytes + 2)), 3);
+      packed = _mm512_castsi128_si512(_mm_loadu_si128(reinterpret_cast<const __m128i*>(b + kNibbles)));
+      packed = _mm512_inserti32x4(packed, _mm_loadu_si128(reinterpret_cast<const __m128i*>(b + kBytes + kNibbles)), 1);
+      packed = _mm512_inserti32x4(packed, _mm_loadu_si128(reinterpret_cast<const __m128i*>(b + 2 * kBytes + kNibbles)), 2);
+      packed = _mm512_inserti32x4(packed, _mm_loadu_si128(reinterpret_cast<const __m128i*>(b + 3 * kBytes + kNibbles)), 3);
     } else {  // the row's last step: blocks past its end are zeros
       alignas(64) unsigned char q[64] = {};
-      for (int i = 0; i < valid; ++i) std::memcpy(q + 16 * i, b + i * kBytes + 2, 16);
+      for (int i = 0; i < valid; ++i) std::memcpy(q + 16 * i, b + i * kBytes + kNibbles, 16);
       packed = _mm512_load_si512(q);
     }
     const __m512i low = _mm512_set1_epi8(0x0f);
-    const __m512i lo = _mm512_and_si512(packed, low), hi = _mm512_and_si512(_mm512_srli_epi16(packed, 4), low);
+    __m512i lo = _mm512_and_si512(packed, low), hi = _mm512_and_si512(_mm512_srli_epi16(packed, 4), low);
+    if constexpr (kFifthBits) {
+      const __m512i sixteen = _mm512_set1_epi8(16);
+      lo = _mm512_mask_add_epi8(lo, bits.lo[step], lo, sixteen);
+      hi = _mm512_mask_add_epi8(hi, bits.hi[step], hi, sixteen);
+    } else {
+      (void)bits, (void)step;
+    }
     return _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(_mm512_setzero_si512(), lo, _mm512_loadu_si512(x)), hi,
                                _mm512_loadu_si512(x + 64));
   }
@@ -247,6 +283,10 @@ struct VnniSteps<DType::Q4_0> {
     }
   }
 };
+template <>
+struct VnniSteps<DType::Q4_0> : NibbleVnniSteps<DType::Q4_0> {};
+template <>
+struct VnniSteps<DType::Q5_0> : NibbleVnniSteps<DType::Q5_0> {};
 
 // out[r] = row r of W (R rows, row_bytes apart) · one activation row given as xo (steps of
 // blocks in the format's order), xd (its block scales) and xs (d_x * sum q_x per block). Scales
@@ -269,6 +309,7 @@ inline void qdot_rows_vnni(const int8_t* xo, const float* xd, const float* xs, c
     const __mmask16 mask = static_cast<__mmask16>(n == 16 ? 0xffff : (1u << n) - 1);
     const __m512 dx = _mm512_maskz_loadu_ps(mask, xd + g), sx = _mm512_maskz_loadu_ps(mask, xs + g);
     __m512 s[R];
+    typename P::GroupBits bits[R];
     for (int r = 0; r < R; ++r) {
       const unsigned char* wg = w + r * row_bytes + g * bb;
       // The same blocks of a row some tiles on into L2 (ahead_bytes: whole tiles, a few KiB): the
@@ -277,6 +318,7 @@ inline void qdot_rows_vnni(const int8_t* xo, const float* xd, const float* xs, c
       for (int64_t line = 0; line < 16 * bb; line += 64) _mm_prefetch(reinterpret_cast<const char*>(wg + ahead_bytes + line), _MM_HINT_T1);
       const __m512i words = _mm512_mask_i32gather_epi32(_mm512_setzero_si512(), mask, offsets, wg, 1);
       const __m512 dw = _mm512_cvtph_ps(_mm512_cvtepi32_epi16(words));  // each block's f16 d
+      bits[r] = P::group_bits(wg, mask, words, offsets);
       s[r] = _mm512_mul_ps(dw, dx);
       corr[r] = _mm512_fmadd_ps(dw, sx, corr[r]);
     }
@@ -284,7 +326,8 @@ inline void qdot_rows_vnni(const int8_t* xo, const float* xd, const float* xs, c
     for (int64_t p = 0; p < n; p += P::kBlocks) {
       const int valid = static_cast<int>(std::min<int64_t>(P::kBlocks, n - p));
       for (int r = 0; r < R; ++r) {
-        const __m512i dot = P::dot(w + r * row_bytes + (g + p) * bb, valid, xo + (g + p) * kQBlock);
+        const __m512i dot =
+            P::dot(w + r * row_bytes + (g + p) * bb, valid, xo + (g + p) * kQBlock, bits[r], static_cast<int>(p / P::kBlocks));
         acc[r] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot), _mm512_permutexvar_ps(lanes, s[r]), acc[r]);
       }
       lanes = _mm512_add_epi32(lanes, _mm512_set1_epi32(P::kBlocks));
@@ -388,12 +431,10 @@ WeightKernels quantized_weight_kernels() {
   WeightKernels k{nullptr, qgemm<DT>, format_dequant_rows<DT>, WeightFormat::ActivationFormat::Int8Blocks,
                   quantize_activations};
 #if TCPP_TIER_VNNI
-  if constexpr (DT != DType::Q5_0) {  // VnniSteps exist for Q8_0 and Q4_0 only
-    if (cpu_has_avx512_vnni()) {
-      k.gemm = qgemm_vnni<DT>;
-      k.gemm_activation = WeightFormat::ActivationFormat::Int8Pairs;
-      k.convert_x = quantize_activations_vnni<DT>;
-    }
+  if (cpu_has_avx512_vnni()) {
+    k.gemm = qgemm_vnni<DT>;
+    k.gemm_activation = WeightFormat::ActivationFormat::Int8Pairs;
+    k.convert_x = quantize_activations_vnni<DT>;
   }
 #endif
 #if TCPP_TIER_BF16_DOT
