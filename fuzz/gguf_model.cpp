@@ -2,7 +2,8 @@
 // config read from its metadata (gguf_config: llama, qwen, gemma families, rope and softcap keys)
 // and its tokenizer (gguf_tokenizer: the "gpt2" byte-level vocabulary, the "llama" SentencePiece
 // one with merges rebuilt from scores), loaded and run on a short text; and the same bytes read as
-// an importance matrix (loading/importance_matrix.h, seed imatrix.gguf). GgufFile maps a path, so
+// an importance matrix (loading/importance_matrix.h, seed imatrix.gguf), and as llama-imatrix's
+// legacy file (seed imatrix.dat). GgufFile maps a path, so
 // each input is written to one temporary file of this process first.
 // Seeds: fuzz/corpus/gguf_model, written by fuzz/make_gguf_model_seeds.py.
 #include <unistd.h>
@@ -33,9 +34,21 @@ bool write_input(const uint8_t* data, size_t size) {
   return std::fclose(f) == 0 && ok;
 }
 
+void read_importances(const transformers::ImportanceMatrix& m) {
+  for (const auto& [name, e] : m.entries) {
+    const auto matrices = static_cast<int64_t>(e.counts.size());
+    (void)m.importance(name, matrices > 1 ? transformers::Shape{matrices, 4, e.columns} : transformers::Shape{4, e.columns});
+    if (e.columns % 2 == 0) (void)m.importance(name, transformers::Shape{2, 4, e.columns / 2});  // as stacked experts
+  }
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  try {  // the same bytes as llama-imatrix's legacy file (imatrix.dat)
+    read_importances(transformers::ImportanceMatrix::from_legacy(data, size, "fuzz.dat"));
+  } catch (const transformers::Error&) {
+  }
   if (!write_input(data, size)) return 0;
   std::shared_ptr<transformers::GgufFile> file;
   try {
@@ -44,11 +57,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     return 0;
   }
   try {  // an importance matrix (--imatrix FILE) read from the same bytes
-    const auto m = transformers::ImportanceMatrix::from_gguf(*file);
-    for (const auto& [name, e] : m.entries) {
-      const auto matrices = static_cast<int64_t>(e.counts.size());
-      (void)m.importance(name, matrices > 1 ? transformers::Shape{matrices, 4, e.columns} : transformers::Shape{4, e.columns});
-    }
+    read_importances(transformers::ImportanceMatrix::from_gguf(*file));
   } catch (const transformers::Error&) {
   }
   try {

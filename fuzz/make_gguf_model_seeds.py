@@ -2,7 +2,8 @@
 """Writes the seeds of fuzz/gguf_model.cpp into fuzz/corpus/gguf_model: two small GGUF v3 files
 of a 2-layer llama (metadata and a token_embd tensor), one with a "llama" (SentencePiece) and one
 with a "gpt2" (byte-level BPE) vocabulary, as llama.cpp's converter lays them out; and an
-importance matrix as llama-imatrix writes it (sums and counts of a matrix and of 2 experts). Run by hand:
+importance matrix as llama-imatrix writes it (sums and counts of a matrix and of 2 experts), in its
+GGUF format and in its legacy one (imatrix.dat). Run by hand:
   /usr/bin/python3 fuzz/make_gguf_model_seeds.py
 """
 import os
@@ -95,7 +96,25 @@ def imatrix():
     return head + data
 
 
+def legacy_imatrix():
+    """The same two matrices in llama-imatrix's legacy layout: per entry the name, ncall, nval and
+    the mean squares times ncall (experts' rows one after another); then the chunk count and the
+    dataset's name."""
+    entries = [("blk.0.attn_q.weight", 2, [float(i % 5) / 8 for i in range(8)]),
+               ("blk.0.ffn_down_exps.weight", 2, [float(i % 7) / 15 for i in range(32)])]
+    out = struct.pack("<i", len(entries))
+    for name, ncall, values in entries:
+        raw = name.encode()
+        out += struct.pack("<i", len(raw)) + raw + struct.pack("<ii", ncall, len(values))
+        out += struct.pack(f"<{len(values)}f", *values)
+    dataset = b"calibration.txt"
+    return out + struct.pack("<ii", 2, len(dataset)) + dataset
+
+
 os.makedirs(OUT, exist_ok=True)
+with open(os.path.join(OUT, "imatrix.dat"), "wb") as f:
+    f.write(legacy_imatrix())
+print("wrote", os.path.join(OUT, "imatrix.dat"))
 with open(os.path.join(OUT, "imatrix.gguf"), "wb") as f:
     f.write(imatrix())
 print("wrote", os.path.join(OUT, "imatrix.gguf"))

@@ -3,9 +3,12 @@
 // GGUF file llama.cpp's tools read (names, metadata, sums and counts) and its reading back; the
 // errors for files that are not, or not well-formed, importance matrices.
 #include <cmath>
+#include <fstream>
+#include <optional>
 #include <random>
 
 #include "common/test_util.h"
+#include "transformers/gguf/gguf_names.h"
 #include "transformers/io/gguf.h"
 #include "transformers/loading/importance_matrix.h"
 #include "transformers/models/auto.h"
@@ -40,6 +43,36 @@ void expect_close(const std::vector<double>& got, const std::vector<double>& wan
 }
 
 Tensor f32_tensor(const std::vector<float>& v, const Shape& shape) { return Tensor::from_values(v, shape); }
+
+// llama-imatrix's legacy file (imatrix.dat), byte for byte as its save_imatrix_legacy writes it.
+struct LegacyEntry {
+  std::string name;
+  int32_t ncall;
+  std::vector<float> values;
+};
+std::string legacy_bytes(const std::vector<LegacyEntry>& entries, std::optional<std::pair<int32_t, std::string>> tail) {
+  std::string out;
+  auto put = [&](const void* p, size_t n) { out.append(static_cast<const char*>(p), n); };
+  auto put_i32 = [&](int32_t v) { put(&v, 4); };
+  put_i32(static_cast<int32_t>(entries.size()));
+  for (const auto& e : entries) {
+    put_i32(static_cast<int32_t>(e.name.size()));
+    put(e.name.data(), e.name.size());
+    put_i32(e.ncall);
+    put_i32(static_cast<int32_t>(e.values.size()));
+    put(e.values.data(), 4 * e.values.size());
+  }
+  if (tail) {
+    put_i32(tail->first);
+    put_i32(static_cast<int32_t>(tail->second.size()));
+    put(tail->second.data(), tail->second.size());
+  }
+  return out;
+}
+
+void write_bytes(const std::filesystem::path& p, const std::string& bytes) {
+  std::ofstream(p, std::ios::binary) << bytes;
+}
 
 }  // namespace
 
@@ -202,6 +235,83 @@ TEST(ImportanceMatrix, RefusesMalformedFiles) {
   const auto m = ImportanceMatrix::load(unseen);
   const Tensor imp = *m.importance("model.layers.0.mlp.down_proj.weight", {2, 3, 2});
   EXPECT_EQ(std::vector<float>(imp.data<float>(), imp.data<float>() + 4), (std::vector<float>{1, 1, 3, 4}));
+}
+
+// llama-imatrix's legacy file of a calibration run, written as its save_imatrix_legacy would
+// (GGUF names; ncall = the largest count over the chunk size, rounded up; each value its mean
+// square times ncall, ncall where a matrix saw no token; experts' rows one after another in one entry):
+// read back, every matrix's importances are the GGUF file's, experts included.
+TEST(ImportanceMatrix, ReadsLlamaImatrixsLegacyFile) {
+  auto model = AutoModelForCausalLM::from_pretrained(shared_path("golden/qwen3_moe"), {.dtype = "float32"});
+  const int64_t chunk = 16;
+  const ImportanceMatrix m = compute_importance_matrix(*model, random_ids(48, model->config().vocab_size, 6), chunk,
+                                                       "calibration.txt");
+  std::vector<LegacyEntry> entries;
+  for (const auto& [name, e] : m.entries) {
+    const double most = *std::max_element(e.counts.begin(), e.counts.end());
+    const auto ncall = static_cast<int32_t>((static_cast<int64_t>(most) + chunk - 1) / chunk);
+    LegacyEntry l{gguf::gguf_tensor_name(name, "llama").value_or(name), ncall, {}};
+    for (size_t i = 0; i < e.sum_squares.size(); ++i) {
+      const double count = e.counts[i / static_cast<size_t>(e.columns)];
+      l.values.push_back(static_cast<float>(count > 0 ? e.sum_squares[i] / count * ncall : ncall));
+    }
+    entries.push_back(std::move(l));
+  }
+  const auto path = testing::scratch_dir("imatrix_legacy") / "imatrix.dat";
+  write_bytes(path, legacy_bytes(entries, std::pair<int32_t, std::string>{3, "calibration.txt"}));
+  const ImportanceMatrix back = ImportanceMatrix::load(path);
+  EXPECT_EQ(back.chunk_count, 3);
+  EXPECT_EQ(back.datasets, std::vector<std::string>{"calibration.txt"});
+  ASSERT_EQ(back.entries.size(), m.entries.size());
+  size_t experts = 0;
+  for (const auto& p : model->named_parameters()) {
+    const auto want = m.importance(p.name, p.tensor->shape());
+    const auto got = back.importance(p.name, p.tensor->shape());
+    ASSERT_EQ(got.has_value(), want.has_value()) << p.name;
+    if (!want) continue;
+    experts += p.tensor->dim() == 3;
+    ASSERT_EQ(got->shape(), want->shape()) << p.name;
+    for (int64_t i = 0; i < want->numel(); ++i)
+      ASSERT_NEAR(got->data<float>()[i], want->data<float>()[i], 1e-6f * (1 + want->data<float>()[i])) << p.name << " " << i;
+  }
+  EXPECT_GT(experts, 0u);
+}
+
+// A hand-made legacy file: values / ncall (the values themselves where ncall is 0), the GGUF name
+// mapped to the model's, the optional tail; and the files it refuses, naming them.
+TEST(ImportanceMatrix, LegacyFileByHandAndItsErrors) {
+  const auto dir = testing::scratch_dir("imatrix_legacy_hand");
+  const std::vector<LegacyEntry> two = {{"blk.0.attn_q.weight", 4, {8, 2, 0}}, {"blk.0.ffn_up.weight", 0, {0.5f, 3}}};
+  write_bytes(dir / "plain.dat", legacy_bytes(two, std::nullopt));
+  const ImportanceMatrix m = ImportanceMatrix::load(dir / "plain.dat");
+  EXPECT_TRUE(m.datasets.empty());
+  const Tensor q = *m.importance("model.layers.0.self_attn.q_proj.weight", {5, 3});
+  EXPECT_EQ(std::vector<float>(q.data<float>(), q.data<float>() + 3), (std::vector<float>{2, 0.5f, 0}));
+  const Tensor up = *m.importance("model.layers.0.mlp.up_proj.weight", {7, 2});
+  EXPECT_EQ(std::vector<float>(up.data<float>(), up.data<float>() + 2), (std::vector<float>{0.5f, 3}));
+  EXPECT_THROW(m.importance("model.layers.0.mlp.up_proj.weight", {7, 3}), ValueError);
+
+  auto expect_refused = [&](const std::string& name, const std::string& bytes, const std::string& says) {
+    write_bytes(dir / name, bytes);
+    try {
+      ImportanceMatrix::load(dir / name);
+      ADD_FAILURE() << name << " was accepted";
+    } catch (const FormatError& e) {
+      EXPECT_NE(std::string(e.what()).find(says), std::string::npos) << e.what();
+      EXPECT_NE(std::string(e.what()).find(name), std::string::npos) << e.what();
+    }
+  };
+  const std::string good = legacy_bytes(two, std::pair<int32_t, std::string>{1, "wiki.txt"});
+  expect_refused("text.dat", "{\"not\": \"an imatrix\"}", "not an importance matrix");
+  expect_refused("empty.dat", std::string(), "ends inside the number of entries");
+  expect_refused("cut_values.dat", good.substr(0, 40), "values where");
+  expect_refused("cut_name.dat", legacy_bytes({two[0]}, std::nullopt).substr(0, 20), "has a name of");
+  expect_refused("cut_tail.dat", good.substr(0, good.size() - 3), "the dataset name has");
+  expect_refused("trailing.dat", good + "xy", "2 bytes after");
+  expect_refused("negative.dat", legacy_bytes({{"blk.0.attn_q.weight", 1, {1, -2}}}, std::nullopt), "finite and >= 0");
+  expect_refused("twice.dat", legacy_bytes({two[0], two[0]}, std::nullopt), "appears twice");
+  expect_refused("many.dat", legacy_bytes({{"a", 1, {1}}}, std::nullopt).replace(0, 4, std::string("\xff\xff\xff\x7f", 4)),
+                 "not an importance matrix");
 }
 
 }  // namespace transformers

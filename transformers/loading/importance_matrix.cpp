@@ -7,6 +7,7 @@
 #include "transformers/core/error.h"
 #include "transformers/gguf/gguf_names.h"
 #include "transformers/io/gguf.h"
+#include "transformers/io/mapped_file.h"
 #include "transformers/models/causal_lm.h"
 #include "transformers/ops/ops.h"
 
@@ -57,8 +58,13 @@ std::string model_name_of(const std::string& name) { return gguf::hf_tensor_name
 std::optional<Tensor> ImportanceMatrix::importance(const std::string& name, const Shape& weight_shape) const {
   const auto it = entries.find(name);
   if (it == entries.end()) return std::nullopt;
-  const Entry& e = it->second;
+  Entry e = it->second;
   const auto [columns, matrices] = columns_and_matrices(weight_shape);
+  if (e.counts.size() == 1 && matrices > 1 && e.columns == matrices * columns) {
+    // A legacy entry holds stacked experts' values in one row with one count for them all.
+    e.columns = columns;
+    e.counts.assign(static_cast<size_t>(matrices), e.counts[0]);
+  }
   TCPP_CHECK(e.columns == columns && static_cast<int64_t>(e.counts.size()) == matrices, ValueError,
              "importance matrix: the entry for ", name, " has ", e.counts.size(), " x ", e.columns,
              " values, the weight is ", shape_to_string(weight_shape));
@@ -93,7 +99,63 @@ void ImportanceMatrix::save(const std::filesystem::path& path) const {
   w.write(path);
 }
 
-ImportanceMatrix ImportanceMatrix::load(const std::filesystem::path& path) { return from_gguf(*GgufFile::open(path)); }
+ImportanceMatrix ImportanceMatrix::load(const std::filesystem::path& path) {
+  if (GgufFile::has_magic(path)) return from_gguf(*GgufFile::open(path));
+  const auto file = MappedFile::open(path);
+  return from_legacy(file->data(), file->size(), path.string());
+}
+
+ImportanceMatrix ImportanceMatrix::from_legacy(const unsigned char* data, size_t size, const std::string& what) {
+  size_t at = 0;
+  auto int32 = [&](const char* field) {
+    TCPP_CHECK(size - at >= 4, FormatError, what, ": legacy importance matrix ends inside ", field, " at byte ", at);
+    int32_t v;
+    std::memcpy(&v, data + at, 4);
+    at += 4;
+    return v;
+  };
+  ImportanceMatrix m;
+  const int32_t n_entries = int32("the number of entries");
+  // Each entry takes at least 16 bytes: checked before anything is reserved for it.
+  TCPP_CHECK(n_entries > 0 && static_cast<uint64_t>(n_entries) <= (size - at) / 16, FormatError, what,
+             ": not an importance matrix (neither GGUF nor llama-imatrix's legacy layout: ", n_entries,
+             " entries in ", size, " bytes)");
+  for (int32_t i = 0; i < n_entries; ++i) {
+    const int32_t len = int32("a name's length");
+    TCPP_CHECK(len > 0 && static_cast<size_t>(len) <= size - at, FormatError, what, ": entry ", i,
+               " has a name of ", len, " bytes where ", size - at, " remain");
+    const std::string name(reinterpret_cast<const char*>(data + at), static_cast<size_t>(len));
+    at += static_cast<size_t>(len);
+    const int32_t ncall = int32("ncall");
+    const int32_t nval = int32("nval");
+    TCPP_CHECK(ncall >= 0 && nval > 0 && static_cast<size_t>(nval) <= (size - at) / 4, FormatError, what, ": ", name,
+               " has ncall ", ncall, " and ", nval, " values where ", (size - at) / 4, " remain");
+    Entry e;
+    e.columns = nval;
+    e.sum_squares.resize(static_cast<size_t>(nval));
+    for (int32_t k = 0; k < nval; ++k) {
+      float v;
+      std::memcpy(&v, data + at + 4 * static_cast<size_t>(k), 4);
+      TCPP_CHECK(std::isfinite(v) && v >= 0, FormatError, what, ": ", name, " holds ", v,
+                 " (mean squares are finite and >= 0)");
+      e.sum_squares[static_cast<size_t>(k)] = v;
+    }
+    at += 4 * static_cast<size_t>(nval);
+    e.counts = {ncall > 0 ? static_cast<double>(ncall) : 1.0};
+    TCPP_CHECK(m.entries.emplace(model_name_of(name), std::move(e)).second, FormatError, what, ": ", name,
+               " appears twice");
+  }
+  if (at < size) {  // the last chunk's number and the dataset's name, in files since mid-2024
+    m.chunk_count = int32("the chunk count");
+    const int32_t len = int32("the dataset name's length");
+    TCPP_CHECK(len >= 0 && static_cast<size_t>(len) <= size - at, FormatError, what, ": the dataset name has ", len,
+               " bytes where ", size - at, " remain");
+    m.datasets = {std::string(reinterpret_cast<const char*>(data + at), static_cast<size_t>(len))};
+    at += static_cast<size_t>(len);
+  }
+  TCPP_CHECK(at == size, FormatError, what, ": ", size - at, " bytes after the legacy importance matrix's end");
+  return m;
+}
 
 ImportanceMatrix ImportanceMatrix::from_gguf(const GgufFile& gguf) {
   const std::string where = gguf.path().string();

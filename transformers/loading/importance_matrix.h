@@ -11,7 +11,8 @@
 // (matrices > 1 for stacked experts). <name> is llama.cpp's tensor name ("blk.0.attn_q.weight")
 // for the matrices gguf/gguf_names.h maps (the same for every architecture it covers), so
 // llama-quantize can use our files with our exported GGUF and we can use llama.cpp's; else the
-// Transformers name.
+// Transformers name. load() also reads llama-imatrix's legacy binary file (imatrix.dat, its only
+// format before 2025; from_legacy).
 #pragma once
 
 #include <filesystem>
@@ -46,10 +47,18 @@ struct ImportanceMatrix {
 
   // Writes the GGUF imatrix file atomically.
   void save(const std::filesystem::path& path) const;
-  // Reads one (GGUF tensor names mapped back). FormatError naming the file and tensor for a file
-  // that is not an imatrix, mismatched or misshapen sums and counts, negative or non-finite values.
+  // Reads one (GGUF tensor names mapped back), in either format (a GGUF file by its magic, else
+  // the legacy one). FormatError naming the file and tensor for a file that is not an imatrix,
+  // mismatched or misshapen sums and counts, negative or non-finite values.
   static ImportanceMatrix load(const std::filesystem::path& path);
   static ImportanceMatrix from_gguf(const GgufFile& file);
+  // The legacy layout, little-endian int32 and f32: n_entries, then per entry the name's length and
+  // bytes, ncall, nval and nval values (each mean square times ncall, experts' matrices one after
+  // another), then optionally the last chunk's number and the dataset's name. An entry becomes
+  // one matrix of nval columns counted ncall times (importance() splits it by the weight's shape),
+  // so values / ncall are the importances, as llama-quantize reads them (the values themselves
+  // where ncall is 0). `what` names the bytes in errors.
+  static ImportanceMatrix from_legacy(const unsigned char* data, size_t size, const std::string& what);
 };
 
 // Runs `model` over `ids` in chunks of `chunk_size` tokens, each chunk a sequence of its own (as
