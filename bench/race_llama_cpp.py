@@ -16,7 +16,9 @@ ones): this machine's memory bandwidth drifts by 10-20 % over minutes, so each r
 within a round and the table gives the median over rounds. Time to first token from a cold start
 (a fresh process: load, then one n-prompt prompt, nothing warmed up) is measured by
 bench/llama_cold_ttft.mjs and by `transformers bench` (its cold_ttft_s), --ttft-runs times each,
-in turn. Before each speed run both sides' files are dropped from the page cache (drop_page_cache),
+in turn. The quantized rows (q8_0, q4_0, q4_k_m) run both sides on the same GGUF file, ours loading
+it as a model (--ours-input checkpoint quantizes the f32 checkpoint while loading instead, which
+puts the quantizer in our cold first token). Before each speed run both sides' files are dropped from the page cache (drop_page_cache),
 so each reads them back in the folio sizes its own mapping asks for. llama.cpp has no BF16 row here (st2gguf.py writes f32, f16, q8_0, q4_0): our bf16 is
 compared with its F16, the 16-bit format it runs. Files are reused when present; delete --work to
 rebuild them. node-llama-cpp is installed into ~/.cache/transformers-cpp (or --cache) when absent.
@@ -36,10 +38,12 @@ NODE_LLAMA_CPP = "3.22.1"
 # our dtype -> the GGUF outtype llama.cpp runs for it
 GGUF_TYPE = {"f32": "f32", "bf16": "f16", "f16": "f16", "q8_0": "q8_0", "q4_0": "q4_0", "q4_k_m": "q4_k_m"}
 # our run of each: the weights' dtype, or quantize-on-load of every matrix (embeddings and the tied
-# output too, as st2gguf.py writes them) into the GGUF file's block format.
+# output too, as st2gguf.py writes them) into the GGUF file's block format (--ours-input checkpoint;
+# by default the quantized rows run the GGUF file llama.cpp runs, QUANTIZED).
 OUR_ARGS = {"f32": ["--dtype", "f32"], "bf16": ["--dtype", "bf16"], "f16": ["--dtype", "f16"],
             "q8_0": ["--quantization", "q8_0-all"], "q4_0": ["--quantization", "q4_0-all"],
             "q4_k_m": ["--quantization", "q4_k_m-all"]}
+QUANTIZED = ("q8_0", "q4_0", "q4_k_m")
 
 
 def run(cmd, env=None, capture=False):
@@ -161,6 +165,9 @@ def main():
     ap.add_argument("--work", default=os.path.join(ROOT, "build", "race"))
     ap.add_argument("--cache", default=os.path.expanduser("~/.cache/transformers-cpp"))
     ap.add_argument("--table-only", action="store_true", help="print the table from the JSON files of an earlier run")
+    ap.add_argument("--ours-input", choices=("gguf", "checkpoint"), default="gguf",
+                    help="for q8_0 / q4_0 / q4_k_m, run ours on the GGUF file llama.cpp runs (the same pre-quantized "
+                         "blocks, loaded as llama.cpp loads them) or quantize the f32 checkpoint while loading")
     ap.add_argument("--transformers", default=os.path.join(ROOT, "build", "release", "cli", "transformers"))
     a = ap.parse_args()
     for d in a.dtypes.split(","):
@@ -177,35 +184,37 @@ def main():
     for preset in a.models.split(","):
         for dtype in a.dtypes.split(","):
             outtype = GGUF_TYPE[dtype]
+            from_gguf = dtype in QUANTIZED and a.ours_input == "gguf"
             stem = os.path.join(a.work, f"{preset}-{dtype}")
+            ours_stem = stem + ("-gguf" if from_gguf else "")
             if not a.table_only:
                 model_dir = checkpoint(a.work, preset)
                 gguf = gguf_file(a.work, model_dir, preset, outtype, a.transformers)
+                ours_model = [gguf] if from_gguf else [model_dir, *OUR_ARGS[dtype]]
                 for r in range(1, a.rounds + 1):
                     peer_run = ["node", llama_bench, "--model", gguf, "--json", f"{stem}-llama-r{r}.json"] + common
-                    ours_run = [a.transformers, "bench", model_dir, *OUR_ARGS[dtype], "--json",
-                                f"{stem}-ours-r{r}.json"] + common
+                    ours_run = [a.transformers, "bench", *ours_model, "--json", f"{ours_stem}-ours-r{r}.json"] + common
                     for cmd in (peer_run, ours_run) if r % 2 else (ours_run, peer_run):
                         drop_page_cache(gguf, model_dir)
                         run(cmd)
                 for r in range(1, a.ttft_runs + 1):
                     run(["node", llama_ttft, "--model", gguf, "--n-prompt", str(a.n_prompt), "--threads",
                          str(a.threads), "--json", f"{stem}-llama-ttft{r}.json"])
-                    run([a.transformers, "bench", model_dir, *OUR_ARGS[dtype], "--n-prompt", str(a.n_prompt),
+                    run([a.transformers, "bench", *ours_model, "--n-prompt", str(a.n_prompt),
                          "--n-gen", "1", "--reps", "1", "--threads", str(a.threads), "--json",
-                         f"{stem}-ours-ttft{r}.json"])
+                         f"{ours_stem}-ours-ttft{r}.json"])
             rounds = []
             for r in range(1, a.rounds + 1):
-                if os.path.exists(f"{stem}-llama-r{r}.json") and os.path.exists(f"{stem}-ours-r{r}.json"):
-                    peer, ours = load_json(f"{stem}-llama-r{r}.json"), load_json(f"{stem}-ours-r{r}.json")
+                if os.path.exists(f"{stem}-llama-r{r}.json") and os.path.exists(f"{ours_stem}-ours-r{r}.json"):
+                    peer, ours = load_json(f"{stem}-llama-r{r}.json"), load_json(f"{ours_stem}-ours-r{r}.json")
                     rounds.append(round_figures(peer, ours, a.max_others))
             ttft = []
             for r in range(1, a.ttft_runs + 1):
-                if os.path.exists(f"{stem}-llama-ttft{r}.json") and os.path.exists(f"{stem}-ours-ttft{r}.json"):
-                    ttft.append((load_json(f"{stem}-ours-ttft{r}.json")["cold_ttft_s"],
+                if os.path.exists(f"{stem}-llama-ttft{r}.json") and os.path.exists(f"{ours_stem}-ours-ttft{r}.json"):
+                    ttft.append((load_json(f"{ours_stem}-ours-ttft{r}.json")["cold_ttft_s"],
                                  load_json(f"{stem}-llama-ttft{r}.json")["cold_ttft_s"]))
             if rounds:
-                rows.append((preset, dtype, outtype.upper(), rounds, ttft, ours, peer))
+                rows.append((preset, dtype + (" (gguf)" if from_gguf else ""), outtype.upper(), rounds, ttft, ours, peer))
 
     print(f"\nCPU: {cpu_name()}, {os.cpu_count()} cores; {a.threads} threads, prompt {a.n_prompt}, generate {a.n_gen}, "
           f"medians of {a.reps} reps")

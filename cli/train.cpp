@@ -90,7 +90,7 @@ void run_train(const std::vector<std::string>& words, const HubArgs& hub) {
     lora.seed = static_cast<uint64_t>(cmd.args.seed);
     lora.base_model_name_or_path = cmd.model;
     if (!cmd.lora->target_modules.empty()) lora.target_modules = cmd.lora->target_modules;
-    model = training::load_lora(model_path, lora, {.quantization_config = quantization_from_flag({.method = quantization})});
+    model = training::load_lora(model_path, lora, {.quantization_config = quantization_from_flag({.method = quantization, .imatrix = {}})});
   } else {
     model = training::load_trainable_causal_lm(model_path);
   }

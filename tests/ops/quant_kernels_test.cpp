@@ -121,8 +121,9 @@ INSTANTIATE_TEST_SUITE_P(Tiers, QuantTier, ::testing::ValuesIn(testing::vector_t
 // once per call, bias, pools) against the reference, over M across the 64-row pass and N cut at
 // every 4-row tile edge. Sums differ only in order (f32 vectors or sgemm on dequantized panels vs
 // double), so the tolerance is relative to sum |x| |w|. NF4 / FP4 (bitsandbytes) have no gemm of
-// their own: their linear runs on panels made by dequant_rows; nor has Q5_1 (Q5_0, llama.cpp's
-// fallback for Q4_K rows, multiplies int8 blocks as Q4_0 does, VNNI steps included). From kPanelGemmMinRows rows on, a
+// their own: their linear runs on panels made by dequant_rows (Q5_0 and Q5_1, llama.cpp's
+// fallbacks for K-quant rows, multiply int8 blocks as Q4_0 does, VNNI steps included; Q5_1 adds
+// its min times each block's sum of x). From kPanelGemmMinRows rows on, a
 // tier with bf16 panels multiplies bf16-rounded x and W (checked against that product, and its
 // panels against the rounded dequantized rows bit for bit).
 TEST_P(QuantTier, GemmAndLinearMatchTheReference) {
@@ -131,7 +132,7 @@ TEST_P(QuantTier, GemmAndLinearMatchTheReference) {
   ThreadPool pool(3);
   for (DType dt : {DType::Q8_0, DType::Q4_0, DType::Q5_0, DType::Q5_1, DType::NF4, DType::FP4}) {
     // An odd block count for the 32-element formats (the VNNI kernels take blocks in pairs).
-    const bool int8_kernels = dt == DType::Q8_0 || dt == DType::Q4_0 || dt == DType::Q5_0;
+    const bool int8_kernels = dt == DType::Q8_0 || dt == DType::Q4_0 || dt == DType::Q5_0 || dt == DType::Q5_1;
     const int64_t N = 43, K = dtype_block_elements(dt) == 32 ? 32 * 19 : 64 * 9;
     const auto wf = random_floats(N * K, rng);
     const auto w = quantized(dt, wf);

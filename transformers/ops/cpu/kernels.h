@@ -123,7 +123,7 @@ const WeightFormat& weight_format(DType dt);
 [[noreturn]] void throw_not_float(DType dt, const char* what);
 
 // WeightKernels::dequant_rows of a block format through its scalar codec (the same bytes on
-// every tier). The formats without integer kernels (Q4_Z, F8_B128, MXFP4, NF4, FP4, Q5_0, Q5_1) have this, a
+// every tier). The formats without integer kernels (Q4_Z, F8_B128, MXFP4, NF4, FP4) have this, a
 // gemv that dequantizes a row at a time, and no gemm: prompt-sized products go to the linear
 // driver's BLAS path on dequantized panels. The K-quants (Q4_K, Q5_K, Q6_K) have an integer gemm
 // for decode (M < kLinearGemmMinRows, gemm_rows_below) and take that BLAS path for prompts.

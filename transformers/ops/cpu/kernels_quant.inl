@@ -1,10 +1,12 @@
-// Quantized weights (Q8_0, Q4_0) times int8 activations (quant_blocks.h), part of the shared tier
+// GGML's 32-element blocks (Q8_0, Q4_0, Q5_0, Q5_1) times int8 activations (quant_blocks.h), part of the shared tier
 // source (included by kernels_simd.inl inside the tier's namespace). One 32-element block is one
 // 256-bit vector of int8 on both tiers. The integer dot uses the sign trick of llama.cpp:
 // |x| (u8) times sign(x) * w (s8), so one instruction multiplies unsigned by signed bytes:
 // maddubs + madd (pair sums stay below 2 * 127 * 127, no saturation). |x| is shared by the 4
-// weight rows of a tile; each block's int32 sums become floats scaled by d_w * d_x. An AVX-512 CPU
-// with VNNI takes two blocks per instruction instead (qgemm_vnni below).
+// weight rows of a tile; each block's int32 sums become floats scaled by d_w * d_x. Q5_1's blocks
+// (w = d q + m) add m * d_x * (the block's sum of q_x), that sum taken by the same instructions
+// against ones. An AVX-512 CPU with VNNI takes two to four blocks per instruction instead
+// (qgemm_vnni below).
 // (quant_blocks.h is included by kernels_simd.inl, outside the tier's namespace; its inline
 // activation_row_bytes is not called here, per the rule of that file.)
 
@@ -23,7 +25,7 @@ inline float block_scale(const unsigned char* b) {
 // Bytes per block of the formats with int8 kernels here.
 template <DType DT>
 constexpr int64_t qblock_bytes() {
-  return DT == DType::Q8_0 ? kQ8_0Bytes : DT == DType::Q4_0 ? kQ4_0Bytes : kQ5_0Bytes;
+  return DT == DType::Q8_0 ? kQ8_0Bytes : DT == DType::Q4_0 ? kQ4_0Bytes : DT == DType::Q5_0 ? kQ5_0Bytes : kQ5_1Bytes;
 }
 
 // 32 bits as 32 bytes, 0xff where bit i of `bits` is set (byte i).
@@ -35,22 +37,28 @@ inline __m256i bits_to_bytes(uint32_t bits) {
   return _mm256_cmpeq_epi8(_mm256_and_si256(spread, select), select);
 }
 
-// The 32 signed values of a weight block: q (Q8_0), nibble - 8 (Q4_0, low nibbles first), or
-// (nibble | fifth bit << 4) - 16 (Q5_0: the nibbles after 4 bytes of fifth bits).
+// Whether a format's blocks carry a min (w = d q + m: Q5_1) beside their scale.
+template <DType DT>
+constexpr bool kBlockMin = DT == DType::Q5_1;
+
+// The 32 signed values of a weight block: q (Q8_0), nibble - 8 (Q4_0, low nibbles first),
+// (nibble | fifth bit << 4) - 16 (Q5_0: the nibbles after 4 bytes of fifth bits), or
+// nibble | fifth bit << 4 (Q5_1: after d, m and the fifth bits; 0..31).
 template <DType DT>
 inline __m256i block_int8(const unsigned char* b) {
   if constexpr (DT == DType::Q8_0) {
     return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b + 2));
   } else {
-    constexpr int64_t qs = DT == DType::Q5_0 ? 6 : 2;
+    constexpr bool fifth_bits = DT == DType::Q5_0 || DT == DType::Q5_1;
+    constexpr int64_t qh = DT == DType::Q5_1 ? 4 : 2, qs = fifth_bits ? qh + 4 : 2;
     const __m128i packed = _mm_loadu_si128(reinterpret_cast<const __m128i*>(b + qs));
     const __m128i low = _mm_set1_epi8(0x0f);
     const __m256i nibbles = _mm256_set_m128i(_mm_and_si128(_mm_srli_epi16(packed, 4), low), _mm_and_si128(packed, low));
-    if constexpr (DT == DType::Q5_0) {
+    if constexpr (fifth_bits) {
       uint32_t high;
-      std::memcpy(&high, b + 2, 4);
-      const __m256i fifth = _mm256_and_si256(bits_to_bytes(high), _mm256_set1_epi8(0x10));
-      return _mm256_sub_epi8(_mm256_or_si256(nibbles, fifth), _mm256_set1_epi8(16));
+      std::memcpy(&high, b + qh, 4);
+      const __m256i q = _mm256_or_si256(nibbles, _mm256_and_si256(bits_to_bytes(high), _mm256_set1_epi8(0x10)));
+      return DT == DType::Q5_0 ? _mm256_sub_epi8(q, _mm256_set1_epi8(16)) : q;
     }
     return _mm256_sub_epi8(nibbles, _mm256_set1_epi8(8));
   }
@@ -92,11 +100,12 @@ inline WeightKernels llm_int8_tier_kernels() {
 }
 
 // The f16 scales d of 8 consecutive weight blocks (bb bytes apart) as 8 floats: one gather of
-// 32-bit words (each d with the block's first two bytes of q, inside the block), narrowed to 16.
-template <int64_t bb>
+// 32-bit words (each d with the block's next two bytes, inside the block), narrowed to 16. With
+// `at` 2, Q5_1's mins m (the f16 after d) the same way.
+template <int64_t bb, int at = 0>
 inline __m256 block_scales8(const unsigned char* w) {
   const __m256i offsets = _mm256_setr_epi32(0, bb, 2 * bb, 3 * bb, 4 * bb, 5 * bb, 6 * bb, 7 * bb);
-  const __m256i words = _mm256_and_si256(_mm256_i32gather_epi32(reinterpret_cast<const int*>(w), offsets, 1),
+  const __m256i words = _mm256_and_si256(_mm256_i32gather_epi32(reinterpret_cast<const int*>(w + at), offsets, 1),
                                          _mm256_set1_epi32(0xffff));
   const __m256i packed = _mm256_permute4x64_epi64(_mm256_packus_epi32(words, words), 0x08);
   return _mm256_cvtph_ps(_mm256_castsi256_si128(packed));
@@ -117,6 +126,13 @@ inline void qdot_rows(const int8_t* xq, const float* xd, const unsigned char* w,
     const __m256i p = dot_int8(ax, _mm256_sign_epi8(block_int8<DT>(w + r * row_bytes + b * bb), x));
     acc[r] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p), scale, acc[r]);
   };
+  // Q5_1: m_w * d_x times the block's sum of q_x (8 partial sums: |x| against sign(x)).
+  auto block_min = [&](int r, __m256 x_sums, __m256 min_scale) {
+    if constexpr (kBlockMin<DT>) acc[r] = _mm256_fmadd_ps(x_sums, min_scale, acc[r]);
+  };
+  auto x_sums = [](__m256i x, __m256i ax) {
+    return _mm256_cvtepi32_ps(dot_int8(ax, _mm256_sign_epi8(_mm256_set1_epi8(1), x)));
+  };
   int64_t b = 0;
   for (; b + 8 <= nb; b += 8) {
     // The weight rows stream from memory: prefetched ahead with the non-temporal hint, as the
@@ -124,20 +140,30 @@ inline void qdot_rows(const int8_t* xq, const float* xd, const unsigned char* w,
     for (int r = 0; r < R; ++r)
       for (int64_t line = 0; line < 8 * bb; line += 64) prefetch_nta(w + r * row_bytes + b * bb + kQuantPrefetchBytes + line);
     const __m256 dx = _mm256_loadu_ps(xd + b);
-    __m256 scales[R];
-    for (int r = 0; r < R; ++r) scales[r] = _mm256_mul_ps(block_scales8<bb>(w + r * row_bytes + b * bb), dx);
+    __m256 scales[R], mins[R];
+    for (int r = 0; r < R; ++r) {
+      scales[r] = _mm256_mul_ps(block_scales8<bb>(w + r * row_bytes + b * bb), dx);
+      if constexpr (kBlockMin<DT>) mins[r] = _mm256_mul_ps(block_scales8<bb, 2>(w + r * row_bytes + b * bb), dx);
+    }
     for (int j = 0; j < 8; ++j) {
       const __m256i x = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xq + (b + j) * kQBlock));
       const __m256i ax = _mm256_sign_epi8(x, x);
       const __m256i lane = _mm256_set1_epi32(j);
       for (int r = 0; r < R; ++r) block(b + j, r, x, ax, _mm256_permutevar8x32_ps(scales[r], lane));
+      if constexpr (kBlockMin<DT>) {
+        const __m256 sums = x_sums(x, ax);
+        for (int r = 0; r < R; ++r) block_min(r, sums, _mm256_permutevar8x32_ps(mins[r], lane));
+      }
     }
   }
   for (; b < nb; ++b) {
     const __m256i x = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xq + b * kQBlock));
     const __m256i ax = _mm256_sign_epi8(x, x);
-    for (int r = 0; r < R; ++r)
-      block(b, r, x, ax, _mm256_set1_ps(block_scale(w + r * row_bytes + b * bb) * xd[b]));
+    for (int r = 0; r < R; ++r) {
+      const unsigned char* blk = w + r * row_bytes + b * bb;
+      block(b, r, x, ax, _mm256_set1_ps(block_scale(blk) * xd[b]));
+      if constexpr (kBlockMin<DT>) block_min(r, x_sums(x, ax), _mm256_set1_ps(block_scale(blk + 2) * xd[b]));
+    }
   }
   for (int r = 0; r < R; ++r) out[r * ld_out] = hsum256(acc[r]);
 }
@@ -198,6 +224,8 @@ void qgemm(const void* xv, int64_t M, int64_t K, int64_t ldx, const void* wv, in
 //     conversion, a permute and an FMA per 64 weights).
 //   Q5_0, 4 blocks: as Q4_0, each byte's fifth bit added as 16 by two masked adds (u = the 5-bit
 //     value as stored, w = u - 16).
+//   Q5_1, 4 blocks: as Q5_0 with offset 0 (w = d u + m): its min adds m * d_x * sum q_x per block,
+//     the block sums' second use.
 template <DType DT>
 struct VnniSteps;
 template <>
@@ -220,21 +248,20 @@ struct VnniSteps<DType::Q8_0> {
     std::memcpy(out, x, valid * kQBlock);
   }
 };
-// Q4_0 and Q5_0, whose blocks hold their 32 values as 16 bytes of nibbles (Q5_0 after 4 bytes of
-// fifth bits qh: bit i belongs to element i).
+// Q4_0, Q5_0 and Q5_1, whose blocks hold their 32 values as 16 bytes of nibbles (Q5_0 and Q5_1
+// after 4 bytes of fifth bits qh: bit i belongs to element i; Q5_1's after its min m).
 template <DType DT>
 struct NibbleVnniSteps {
-  static constexpr bool kFifthBits = DT == DType::Q5_0;
-  static constexpr int64_t kBytes = kFifthBits ? kQ5_0Bytes : kQ4_0Bytes;
-  static constexpr int64_t kNibbles = kFifthBits ? 6 : 2;  // the nibbles' offset in a block
-  static constexpr float kOffset = kFifthBits ? 16.0f : 8.0f;
+  static constexpr bool kFifthBits = DT != DType::Q4_0;
+  static constexpr int64_t kBytes = qblock_bytes<DT>();
+  static constexpr int64_t kFifthAt = DT == DType::Q5_1 ? 4 : 2;   // qh's offset in a block
+  static constexpr int64_t kNibbles = kFifthBits ? kFifthAt + 4 : 2;  // the nibbles' offset
+  static constexpr float kOffset = DT == DType::Q4_0 ? 8.0f : DT == DType::Q5_0 ? 16.0f : 0.0f;
   static constexpr int kBlocks = 4;
   static constexpr int kLanesPerBlock = 4;
-  // Q5_0: the fifth bits of a group's blocks as byte masks, 64 bits (a step's 4 blocks) each:
-  // lo[s] for elements 0-15 of blocks 4s..4s+3, hi[s] for 16-31, block 4s + i at bits 16i.. of
-  // both, matching byte j of lane i of the step. Two gathers per 16 blocks: the word at each
-  // block's start (already gathered for its scale d) holds qh's first two bytes above d, the word
-  // after it qh's last two bytes.
+  // Q5_0 / Q5_1: the fifth bits of a group's blocks as byte masks, 64 bits (a step's 4 blocks)
+  // each: lo[s] for elements 0-15 of blocks 4s..4s+3, hi[s] for 16-31, block 4s + i at bits 16i..
+  // of both, matching byte j of lane i of the step. One gather of the 16 blocks' qh words.
   struct FifthBits {
     alignas(32) uint64_t lo[4], hi[4];
   };
@@ -242,12 +269,13 @@ struct NibbleVnniSteps {
   using GroupBits = std::conditional_t<kFifthBits, FifthBits, NoBits>;
   static GroupBits group_bits(const unsigned char* wg, __mmask16 mask, __m512i words, __m512i offsets) {
     GroupBits bits;
+    (void)words;
     if constexpr (kFifthBits) {
-      const __m512i next = _mm512_mask_i32gather_epi32(_mm512_setzero_si512(), mask, offsets, wg + 4, 1);
-      _mm256_store_si256(reinterpret_cast<__m256i*>(bits.lo), _mm512_cvtepi32_epi16(_mm512_srli_epi32(words, 16)));
-      _mm256_store_si256(reinterpret_cast<__m256i*>(bits.hi), _mm512_cvtepi32_epi16(next));
+      const __m512i qh = _mm512_mask_i32gather_epi32(_mm512_setzero_si512(), mask, offsets, wg + kFifthAt, 1);
+      _mm256_store_si256(reinterpret_cast<__m256i*>(bits.lo), _mm512_cvtepi32_epi16(qh));
+      _mm256_store_si256(reinterpret_cast<__m256i*>(bits.hi), _mm512_cvtepi32_epi16(_mm512_srli_epi32(qh, 16)));
     } else {
-      (void)wg, (void)mask, (void)words, (void)offsets;
+      (void)wg, (void)mask, (void)offsets;
     }
     return bits;
   }
@@ -287,9 +315,12 @@ template <>
 struct VnniSteps<DType::Q4_0> : NibbleVnniSteps<DType::Q4_0> {};
 template <>
 struct VnniSteps<DType::Q5_0> : NibbleVnniSteps<DType::Q5_0> {};
+template <>
+struct VnniSteps<DType::Q5_1> : NibbleVnniSteps<DType::Q5_1> {};
 
 // out[r] = row r of W (R rows, row_bytes apart) · one activation row given as xo (steps of
-// blocks in the format's order), xd (its block scales) and xs (d_x * sum q_x per block). Scales
+// blocks in the format's order), xd (its block scales) and xs (d_x * sum q_x per block: times the
+// offset, or Q5_1's m, a correction per block). Scales
 // come 16 blocks at a time (a masked gather of the f16 d's); a permute hands each step's lanes
 // their blocks' scales.
 template <DType DT, int R>
@@ -320,7 +351,11 @@ inline void qdot_rows_vnni(const int8_t* xo, const float* xd, const float* xs, c
       const __m512 dw = _mm512_cvtph_ps(_mm512_cvtepi32_epi16(words));  // each block's f16 d
       bits[r] = P::group_bits(wg, mask, words, offsets);
       s[r] = _mm512_mul_ps(dw, dx);
-      corr[r] = _mm512_fmadd_ps(dw, sx, corr[r]);
+      if constexpr (kBlockMin<DT>) {  // m, the f16 after d: its term m * d_x * sum q_x
+        corr[r] = _mm512_fmadd_ps(_mm512_cvtph_ps(_mm512_cvtepi32_epi16(_mm512_srli_epi32(words, 16))), sx, corr[r]);
+      } else {  // the offset's term: offset * d_w * d_x * sum q_x, subtracted at the end
+        corr[r] = _mm512_fmadd_ps(dw, sx, corr[r]);
+      }
     }
     __m512i lanes = first_step;
     for (int64_t p = 0; p < n; p += P::kBlocks) {
@@ -333,8 +368,9 @@ inline void qdot_rows_vnni(const int8_t* xo, const float* xd, const float* xs, c
       lanes = _mm512_add_epi32(lanes, _mm512_set1_epi32(P::kBlocks));
     }
   }
+  constexpr float kCorrection = kBlockMin<DT> ? 1.0f : -P::kOffset;
   for (int r = 0; r < R; ++r)
-    out[r * ld_out] = _mm512_reduce_add_ps(acc[r]) - P::kOffset * _mm512_reduce_add_ps(corr[r]);
+    out[r * ld_out] = _mm512_reduce_add_ps(acc[r]) + kCorrection * _mm512_reduce_add_ps(corr[r]);
 }
 
 // W rows per tile of the VNNI kernel for prompt-sized M: 2 (4 measured slower: its accumulators,
@@ -419,8 +455,13 @@ void qdequant_rows_bf16(const void* wv, int64_t K, int64_t row0, int64_t rows, u
   for (int64_t i = 0; i < blocks; ++i, b += bb) {
     const __m256i q = block_int8<DT>(b);
     const __m512 d = _mm512_set1_ps(block_scale(b));
-    const __m512 lo = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm256_castsi256_si128(q))), d);
-    const __m512 hi = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm256_extracti128_si256(q, 1))), d);
+    __m512 lo = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm256_castsi256_si128(q))), d);
+    __m512 hi = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm256_extracti128_si256(q, 1))), d);
+    if constexpr (kBlockMin<DT>) {  // then + m, rounded apart, as the codec (baseline code, no FMA) does
+      const __m512 m = _mm512_set1_ps(block_scale(b + 2));
+      lo = _mm512_add_ps(lo, m);
+      hi = _mm512_add_ps(hi, m);
+    }
     _mm512_storeu_si512(out + i * kQBlock, reinterpret_cast<__m512i>(_mm512_cvtne2ps_pbh(hi, lo)));
   }
 }

@@ -759,7 +759,7 @@ const Kernels& tier_kernels() {
        dequantizing_weight_kernels<DType::NF4>(), dequantizing_weight_kernels<DType::FP4>(),
        kquant_weight_kernels<DType::Q4_K>(), kquant_weight_kernels<DType::Q5_K>(),
        kquant_weight_kernels<DType::Q6_K>(), llm_int8_tier_kernels(), quantized_weight_kernels<DType::Q5_0>(),
-       dequantizing_weight_kernels<DType::Q5_1>()},
+       quantized_weight_kernels<DType::Q5_1>()},
       linear_on<TCPP_TIER_ISA>,
       dot, axpy, add, mul, scale, rms_norm_row, layer_norm_row, softmax_row, silu, gelu, gelu_tanh, silu_mul,
       gelu_tanh_mul, to_f32, from_f32, dot_tile, matmul_acc_tile, exp_shift_sum, transpose,

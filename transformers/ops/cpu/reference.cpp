@@ -70,27 +70,36 @@ constexpr WeightKernels weight_kernels() {
   return {gemv_of<product<DT>>, gemm_of<product<DT>>, dequant_rows<DT>, WeightFormat::ActivationFormat::F32, nullptr};
 }
 
-// ---- Quantized weights (Q8_0, Q4_0) times int8 activations (quant_blocks.h).
+// ---- GGML's 32-element blocks (Q8_0, Q4_0, Q5_0, Q5_1) times int8 activations (quant_blocks.h).
 
-// The 32 integer values of one weight block (q for Q8_0, q - 8 for Q4_0, q - 16 for Q5_0) and its
-// scale.
+// The 32 integer values of one weight block (q for Q8_0, q - 8 for Q4_0, q - 16 for Q5_0, q for
+// Q5_1) and its scale d; `min` gets Q5_1's m (w = d q + m), 0 for the others.
 template <DType DT>
-float block_values(const unsigned char* b, int32_t* q) {
+float block_values(const unsigned char* b, int32_t* q, float* min) {
   uint16_t h;
   std::memcpy(&h, b, 2);
+  *min = 0;
   for (int64_t j = 0; j < kQBlock; ++j) {
     if constexpr (DT == DType::Q8_0) q[j] = static_cast<int8_t>(b[2 + j]);
     if constexpr (DT == DType::Q4_0) q[j] = (j < 16 ? b[2 + j] & 0x0f : b[2 + j - 16] >> 4) - 8;
-    if constexpr (DT == DType::Q5_0) {
+    if constexpr (DT == DType::Q5_0 || DT == DType::Q5_1) {
+      constexpr int64_t qh = DT == DType::Q5_0 ? 2 : 4, qs = qh + 4;
       uint32_t high;
-      std::memcpy(&high, b + 2, 4);
-      q[j] = ((j < 16 ? b[6 + j] & 0x0f : b[6 + j - 16] >> 4) | static_cast<int32_t>(high >> j & 1) << 4) - 16;
+      std::memcpy(&high, b + qh, 4);
+      q[j] = (j < 16 ? b[qs + j] & 0x0f : b[qs + j - 16] >> 4) | static_cast<int32_t>(high >> j & 1) << 4;
+      if constexpr (DT == DType::Q5_0) q[j] -= 16;
     }
+  }
+  if constexpr (DT == DType::Q5_1) {
+    uint16_t m;
+    std::memcpy(&m, b + 2, 2);
+    *min = f16_to_f32_portable(m);
   }
   return f16_to_f32_portable(h);
 }
 
-// y[m, n] = sum over blocks of d_w * d_x * (exact integer dot), summed in double.
+// y[m, n] = sum over blocks of d_w * d_x * (exact integer dot) + m_w * d_x * (sum of q_x), summed
+// in double.
 template <DType DT>
 void qgemm(const void* xv, int64_t M, int64_t K, int64_t ldx, const void* w, int64_t n0, int64_t n1, float* y,
            int64_t ldy) {
@@ -103,10 +112,16 @@ void qgemm(const void* xv, int64_t M, int64_t K, int64_t ldx, const void* w, int
     for (int64_t n = n0; n < n1; ++n) {
       double acc = 0;
       for (int64_t b = 0; b < nb; ++b) {
-        const float dw = block_values<DT>(static_cast<const unsigned char*>(w) + n * row_bytes + b * dtype_block_bytes(DT), q);
-        int64_t isum = 0;
-        for (int64_t j = 0; j < kQBlock; ++j) isum += static_cast<int64_t>(q[j]) * xq[b * kQBlock + j];
-        acc += static_cast<double>(dw) * xd[b] * static_cast<double>(isum);
+        float mw;
+        const float dw =
+            block_values<DT>(static_cast<const unsigned char*>(w) + n * row_bytes + b * dtype_block_bytes(DT), q, &mw);
+        int64_t isum = 0, xsum = 0;
+        for (int64_t j = 0; j < kQBlock; ++j) {
+          isum += static_cast<int64_t>(q[j]) * xq[b * kQBlock + j];
+          xsum += xq[b * kQBlock + j];
+        }
+        acc += static_cast<double>(dw) * xd[b] * static_cast<double>(isum) +
+               static_cast<double>(mw) * xd[b] * static_cast<double>(xsum);
       }
       y[m * ldy + n] = static_cast<float>(acc);
     }
@@ -194,12 +209,13 @@ void add_bias(const float* bias, int64_t M, int64_t N, float* y, int64_t ldy) {
 
 void linear(const float* x, int64_t M, int64_t K, int64_t ldx, const void* w, DType wdt, int64_t N, const float* bias,
             float* y, int64_t ldy, ThreadPool*) {
-  if (wdt == DType::Q8_0 || wdt == DType::Q4_0 || wdt == DType::Q5_0) {
+  if (wdt == DType::Q8_0 || wdt == DType::Q4_0 || wdt == DType::Q5_0 || wdt == DType::Q5_1) {
     std::vector<unsigned char> xq(static_cast<size_t>(M * activation_row_bytes(K)));
     quantize_activations(x, M, K, ldx, xq.data());
     (wdt == DType::Q8_0   ? qgemm<DType::Q8_0>
      : wdt == DType::Q4_0 ? qgemm<DType::Q4_0>
-                          : qgemm<DType::Q5_0>)(xq.data(), M, K, K, w, 0, N, y, ldy);
+     : wdt == DType::Q5_0 ? qgemm<DType::Q5_0>
+                          : qgemm<DType::Q5_1>)(xq.data(), M, K, K, w, 0, N, y, ldy);
     add_bias(bias, M, N, y, ldy);
     return;
   }
@@ -364,7 +380,7 @@ const Kernels& reference_kernels() {
                           dequantizing_weight_kernels<DType::FP4>(), kquant_weight_kernels<DType::Q4_K>(),
                           kquant_weight_kernels<DType::Q5_K>(), kquant_weight_kernels<DType::Q6_K>(),
                           llm_int8_weight_kernels(), quantized_weight_kernels<DType::Q5_0>(),
-                          dequantizing_weight_kernels<DType::Q5_1>()},
+                          quantized_weight_kernels<DType::Q5_1>()},
                          linear, dot, axpy, add, mul, scale, rms_norm_row, layer_norm_row, softmax_row,
                          silu, gelu, gelu_tanh, silu_mul, gelu_tanh_mul, to_f32, from_f32, dot_tile,
                          matmul_acc_tile, exp_shift_sum, transpose, silu_mul_backward};
