@@ -484,10 +484,109 @@ WeightKernels quantized_weight_kernels() {
   return k;
 }
 
-// The formats without integer kernels (K-quants, pre-quantized, bitsandbytes; kernels.h), correct
-// before fast: gemv dequantizes each row of W with the scalar codec into a buffer of the thread and
-// takes the tier's f32 dot with each row of x; many rows go to the driver's BLAS path on
-// dequantized panels.
+// bitsandbytes' NF4 / FP4 blocks (bnb_blocks.h: an f32 absmax, then 32 bytes whose high nibble is
+// the even element): the block's 64 nibbles, one per byte in element order, as 4 x 16 bytes.
+struct Bnb4Nibbles {
+  __m128i part[4];
+  // The kLanes indices of elements e .. e + kLanes (e a multiple of kLanes).
+  __m128i lanes(int64_t e) const {
+    const __m128i p = part[e / 16];
+    return kLanes == 16 || e % 16 == 0 ? p : _mm_srli_si128(p, 8);
+  }
+};
+inline Bnb4Nibbles bnb4_nibbles(const unsigned char* block) {
+  const __m256i nibble = _mm256_set1_epi8(0x0f);
+  const __m256i packed = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(block + 4));
+  const __m256i hi = _mm256_and_si256(_mm256_srli_epi16(packed, 4), nibble), lo = _mm256_and_si256(packed, nibble);
+  // Per 128-bit lane (bytes 0-15, then 16-31): element 2j then 2j + 1 of byte j.
+  const __m256i first = _mm256_unpacklo_epi8(hi, lo), second = _mm256_unpackhi_epi8(hi, lo);
+  return {{_mm256_castsi256_si128(first), _mm256_castsi256_si128(second), _mm256_extracti128_si256(first, 1),
+           _mm256_extracti128_si256(second, 1)}};
+}
+
+// NF4 / FP4 blocks to f32: each value picked from the 16-entry code book (vlookup16), times
+// absmax: the codec's one f32 product, so the values are the codec's bit for bit.
+inline void bnb4_decode(const float* book, const void* in, float* out, int64_t n) {
+  const vbook16 codes = vbook16_load(book);
+  const auto* b = static_cast<const unsigned char*>(in);
+  for (int64_t i = 0; i < n / kBnbBlock; ++i, b += kBnbBlockBytes, out += kBnbBlock) {
+    float a;
+    std::memcpy(&a, b, 4);
+    const vf absmax = vset1(a);
+    const Bnb4Nibbles nibbles = bnb4_nibbles(b);
+    for (int64_t e = 0; e < kBnbBlock; e += kLanes) vstore(out + e, vmul(vlookup16(codes, nibbles.lanes(e)), absmax));
+  }
+}
+
+// How far ahead of a block the NF4 / FP4 gemv prefetches its row (a few rows of 504 bytes at
+// K = 896): the weights stream from DRAM, and the loads of the nibbles stalled the kernel at 1 KiB.
+constexpr int64_t kBnb4PrefetchBytes = 4096;
+
+// out[m * ldy] = W row · x row m for R rows of x, the code-book values multiplied against x as they
+// are looked up (no decoded row in memory) and each block's sum scaled by its absmax once.
+template <int R>
+inline void bnb4_row(const vbook16& codes, const unsigned char* row, int64_t nb, const float* x, int64_t ldx,
+                     float* out, int64_t ldy) {
+  vf acc[R];
+  for (int m = 0; m < R; ++m) acc[m] = vzero();
+  for (int64_t i = 0; i < nb; ++i) {
+    const unsigned char* b = row + i * kBnbBlockBytes;
+    prefetch_nta(b + kBnb4PrefetchBytes);
+    float a;
+    std::memcpy(&a, b, 4);
+    const Bnb4Nibbles nibbles = bnb4_nibbles(b);
+    vf block[R];
+    for (int m = 0; m < R; ++m) block[m] = vzero();
+    for (int64_t e = 0; e < kBnbBlock; e += kLanes) {
+      const vf v = vlookup16(codes, nibbles.lanes(e));
+      for (int m = 0; m < R; ++m) block[m] = vfmadd(v, vload(x + m * ldx + i * kBnbBlock + e), block[m]);
+    }
+    const vf absmax = vset1(a);
+    for (int m = 0; m < R; ++m) acc[m] = vfmadd(block[m], absmax, acc[m]);
+  }
+  for (int m = 0; m < R; ++m) out[m * ldy] = vhsum(acc[m]);
+}
+
+// y[m, n] for NF4 / FP4 W (decode: M < kLinearGemmMinRows), up to 4 rows of x per pass over a row
+// of W.
+template <DType DT>
+void bnb4_gemv(const float* x, int64_t M, int64_t K, int64_t ldx, const void* w, int64_t n0, int64_t n1, float* y,
+               int64_t ldy) {
+  const vbook16 codes = vbook16_load(DT == DType::NF4 ? nf4_code_book() : fp4_code_book());
+  const int64_t nb = K / kBnbBlock, row_bytes = nb * kBnbBlockBytes;
+  for (int64_t n = n0; n < n1; ++n) {
+    const auto* row = static_cast<const unsigned char*>(w) + n * row_bytes;
+    for (int64_t m0 = 0; m0 < M; m0 += 4) {
+      const float* xm = x + m0 * ldx;
+      float* out = y + m0 * ldy + n;
+      switch (std::min<int64_t>(4, M - m0)) {
+        case 4: bnb4_row<4>(codes, row, nb, xm, ldx, out, ldy); break;
+        case 3: bnb4_row<3>(codes, row, nb, xm, ldx, out, ldy); break;
+        case 2: bnb4_row<2>(codes, row, nb, xm, ldx, out, ldy); break;
+        default: bnb4_row<1>(codes, row, nb, xm, ldx, out, ldy); break;
+      }
+    }
+  }
+}
+
+// n weights of a row (or rows) to f32 by the tier: vector code where it has one, else the codec.
+template <DType DT>
+void decode_weights(const void* w, float* out, int64_t n) {
+  if constexpr (DT == DType::NF4 || DT == DType::FP4) {
+    bnb4_decode(DT == DType::NF4 ? nf4_code_book() : fp4_code_book(), w, out, n);
+  } else {
+    weight_format(DT).dequantize(w, out, n);
+  }
+}
+
+template <DType DT>
+void decode_rows(const void* w, int64_t K, int64_t row0, int64_t rows, float* out) {
+  decode_weights<DT>(static_cast<const char*>(w) + dtype_nbytes(DT, row0 * K), out, rows * K);
+}
+
+// The formats without integer kernels (pre-quantized, bitsandbytes; kernels.h), correct before
+// fast: gemv decodes each row of W into a buffer of the thread (decode_weights) and takes the
+// tier's f32 dot with each row of x; many rows go to the driver's BLAS path on decoded panels.
 template <DType DT>
 void dequantizing_gemv(const float* x, int64_t M, int64_t K, int64_t ldx, const void* w, int64_t n0, int64_t n1,
                        float* y, int64_t ldy) {
@@ -495,12 +594,14 @@ void dequantizing_gemv(const float* x, int64_t M, int64_t K, int64_t ldx, const 
   row.resize(static_cast<size_t>(K));
   const int64_t row_bytes = static_cast<int64_t>(dtype_nbytes(DT, K));
   for (int64_t n = n0; n < n1; ++n) {
-    weight_format(DT).dequantize(static_cast<const char*>(w) + n * row_bytes, row.data(), K);
+    decode_weights<DT>(static_cast<const char*>(w) + n * row_bytes, row.data(), K);
     for (int64_t m = 0; m < M; ++m) y[m * ldy + n] = dot(x + m * ldx, row.data(), K);
   }
 }
 
 template <DType DT>
 WeightKernels dequantizing_weight_kernels() {
-  return {dequantizing_gemv<DT>, nullptr, format_dequant_rows<DT>, WeightFormat::ActivationFormat::F32, nullptr};
+  if constexpr (DT == DType::NF4 || DT == DType::FP4)
+    return {bnb4_gemv<DT>, nullptr, decode_rows<DT>, WeightFormat::ActivationFormat::F32, nullptr};
+  return {dequantizing_gemv<DT>, nullptr, decode_rows<DT>, WeightFormat::ActivationFormat::F32, nullptr};
 }

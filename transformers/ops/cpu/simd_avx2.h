@@ -70,6 +70,17 @@ inline void vhsum4(vf a0, vf a1, vf a2, vf a3, float* out) {
 // Widening loads of 16-bit floats (exact) and the f16 narrowing store (round to nearest even).
 // kLanes bytes as unsigned integers, converted to floats.
 inline vf vload_u8(const uint8_t* p) { return _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p)))); }
+// A 16-entry code book (4-bit formats) and the values of kLanes indices (bytes 0..15) in it:
+// two permutes of its halves, blended on each index's bit 3.
+struct vbook16 {
+  __m256 low, high;
+};
+inline vbook16 vbook16_load(const float* book) { return {_mm256_loadu_ps(book), _mm256_loadu_ps(book + 8)}; }
+inline vf vlookup16(const vbook16& book, __m128i idx) {  // the first kLanes bytes of idx
+  const __m256i i = _mm256_cvtepu8_epi32(idx);
+  return _mm256_blendv_ps(_mm256_permutevar8x32_ps(book.low, i), _mm256_permutevar8x32_ps(book.high, i),
+                          _mm256_castsi256_ps(_mm256_slli_epi32(i, 28)));
+}
 inline vf vload_bf16(const uint16_t* p) {
   __m128i h = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
   return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));

@@ -65,6 +65,15 @@ inline void vhsum4(vf a0, vf a1, vf a2, vf a3, float* out) {
 
 // kLanes bytes as unsigned integers, converted to floats.
 inline vf vload_u8(const uint8_t* p) { return _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)))); }
+// A 16-entry code book (4-bit formats) in one vector and the values of kLanes indices (bytes
+// 0..15) in it: one permute.
+struct vbook16 {
+  __m512 codes;
+};
+inline vbook16 vbook16_load(const float* book) { return {_mm512_loadu_ps(book)}; }
+inline vf vlookup16(const vbook16& book, __m128i idx) {  // the kLanes bytes of idx
+  return _mm512_permutexvar_ps(_mm512_cvtepu8_epi32(idx), book.codes);
+}
 inline vf vload_bf16(const uint16_t* p) {
   __m256i h = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p));
   return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
