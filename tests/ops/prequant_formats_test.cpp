@@ -126,5 +126,40 @@ TEST_P(PrequantTier, LinearMatchesTheReference) {
   }
 }
 
+// MXFP4 blocks with every e8m0 scale (0: the subnormal 2^-127; 255: NaN) and Q4_Z blocks with
+// every zero up to 16 (GPTQ v1's largest), decoded by each tier (the lookup kernels'
+// dequant_rows) bit for bit as the codec decodes them.
+TEST_P(PrequantTier, LookupDecodersMatchTheCodecOnEveryScaleAndZero) {
+  const cpu::Kernels& tier = *cpu::kernels_for(GetParam());
+  std::mt19937 rng(6);
+  std::uniform_int_distribution<int> byte(0, 255);
+  auto bits_of = [](const std::vector<float>& v) {
+    std::vector<uint32_t> b(v.size());
+    std::memcpy(b.data(), v.data(), v.size() * sizeof(float));
+    return b;
+  };
+  std::vector<unsigned char> mx(256 * cpu::kMxfp4Bytes);
+  for (int e = 0; e < 256; ++e) {
+    unsigned char* b = mx.data() + e * cpu::kMxfp4Bytes;
+    b[0] = static_cast<unsigned char>(e);
+    for (int j = 1; j < cpu::kMxfp4Bytes; ++j) b[j] = static_cast<unsigned char>(byte(rng));
+  }
+  std::vector<unsigned char> z(17 * cpu::kQ4ZBytes);
+  for (int zero = 0; zero <= 16; ++zero) {
+    std::vector<uint8_t> q(32);
+    for (auto& v : q) v = static_cast<uint8_t>(byte(rng) & 15);
+    cpu::pack_q4_z_block(q.data(), static_cast<uint16_t>(0x3400 + 97 * zero), static_cast<uint8_t>(zero),
+                         z.data() + zero * cpu::kQ4ZBytes);
+  }
+  for (const auto& [dt, blocks] : {std::pair<DType, const std::vector<unsigned char>*>{DType::MXFP4, &mx},
+                                   {DType::Q4_Z, &z}}) {
+    const int64_t n = static_cast<int64_t>(blocks->size() / dtype_nbytes(dt, 32)) * 32;
+    std::vector<float> want(static_cast<size_t>(n)), got(static_cast<size_t>(n), -1.0f);
+    cpu::weight_format(dt).dequantize(blocks->data(), want.data(), n);
+    tier.weight(dt).dequant_rows(blocks->data(), 32, 0, n / 32, got.data());
+    EXPECT_EQ(bits_of(got), bits_of(want)) << cpu::weight_format(dt).name;
+  }
+}
+
 }  // namespace
 }  // namespace transformers

@@ -484,9 +484,20 @@ WeightKernels quantized_weight_kernels() {
   return k;
 }
 
-// bitsandbytes' NF4 / FP4 blocks (bnb_blocks.h: an f32 absmax, then 32 bytes whose high nibble is
-// the even element): the block's 64 nibbles, one per byte in element order, as 4 x 16 bytes.
-struct Bnb4Nibbles {
+// ---------------------------------------------------------------------------------------------
+// 4-bit formats whose weights are entries of a 16-value code book times a block scale, decoded by
+// lookups (vlookup16: one permute per 16 weights on AVX-512, two and a blend per 8 on AVX2):
+//   NF4 / FP4 (bitsandbytes, bnb_blocks.h): 64 per block, f32 absmax, then 32 bytes whose high
+//     nibble is the even element; the NF4 or FP4 book.
+//   MXFP4 (prequant_blocks.h): 32 per block, an e8m0 scale, then 16 bytes whose low nibble is the
+//     even element; the book of e2m1 values.
+//   Q4_Z (GPTQ / AWQ): 32 per block, f16 d, zero z, a pad byte, then Q4_0's order (low nibbles are
+//     elements 0-15); the book q - z, the block's own.
+// Each value is the book's entry times the scale: the codec's one f32 product, so decoded rows
+// are the codec's bit for bit.
+
+// A block's nibbles, one per byte in element order, 16 per part (2 or 4 parts).
+struct Nibbles4 {
   __m128i part[4];
   // The kLanes indices of elements e .. e + kLanes (e a multiple of kLanes).
   __m128i lanes(int64_t e) const {
@@ -494,86 +505,160 @@ struct Bnb4Nibbles {
     return kLanes == 16 || e % 16 == 0 ? p : _mm_srli_si128(p, 8);
   }
 };
-inline Bnb4Nibbles bnb4_nibbles(const unsigned char* block) {
-  const __m256i nibble = _mm256_set1_epi8(0x0f);
-  const __m256i packed = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(block + 4));
-  const __m256i hi = _mm256_and_si256(_mm256_srli_epi16(packed, 4), nibble), lo = _mm256_and_si256(packed, nibble);
-  // Per 128-bit lane (bytes 0-15, then 16-31): element 2j then 2j + 1 of byte j.
-  const __m256i first = _mm256_unpacklo_epi8(hi, lo), second = _mm256_unpackhi_epi8(hi, lo);
-  return {{_mm256_castsi256_si128(first), _mm256_castsi256_si128(second), _mm256_extracti128_si256(first, 1),
-           _mm256_extracti128_si256(second, 1)}};
+
+inline void split_nibbles(__m128i packed, __m128i* lo, __m128i* hi) {
+  const __m128i nibble = _mm_set1_epi8(0x0f);
+  *lo = _mm_and_si128(packed, nibble);
+  *hi = _mm_and_si128(_mm_srli_epi16(packed, 4), nibble);
 }
 
-// NF4 / FP4 blocks to f32: each value picked from the 16-entry code book (vlookup16), times
-// absmax: the codec's one f32 product, so the values are the codec's bit for bit.
-inline void bnb4_decode(const float* book, const void* in, float* out, int64_t n) {
-  const vbook16 codes = vbook16_load(book);
-  const auto* b = static_cast<const unsigned char*>(in);
-  for (int64_t i = 0; i < n / kBnbBlock; ++i, b += kBnbBlockBytes, out += kBnbBlock) {
+template <DType DT>
+struct CodeBook4;
+template <DType DT>
+struct BnbCodeBook4 {
+  static constexpr int64_t kBlock = kBnbBlock, kBytes = kBnbBlockBytes;
+  static const float* book() { return DT == DType::NF4 ? nf4_code_book() : fp4_code_book(); }
+  static float scale(const unsigned char* b) {
     float a;
     std::memcpy(&a, b, 4);
-    const vf absmax = vset1(a);
-    const Bnb4Nibbles nibbles = bnb4_nibbles(b);
-    for (int64_t e = 0; e < kBnbBlock; e += kLanes) vstore(out + e, vmul(vlookup16(codes, nibbles.lanes(e)), absmax));
+    return a;
+  }
+  static vbook16 block_book(const vbook16& book, const unsigned char*) { return book; }
+  static Nibbles4 nibbles(const unsigned char* b) {
+    Nibbles4 n;
+    for (int half = 0; half < 2; ++half) {  // bytes 0-15 are elements 0-31, bytes 16-31 the rest
+      __m128i lo, hi;
+      split_nibbles(_mm_loadu_si128(reinterpret_cast<const __m128i*>(b + 4 + 16 * half)), &lo, &hi);
+      n.part[2 * half] = _mm_unpacklo_epi8(hi, lo);
+      n.part[2 * half + 1] = _mm_unpackhi_epi8(hi, lo);
+    }
+    return n;
+  }
+};
+template <>
+struct CodeBook4<DType::NF4> : BnbCodeBook4<DType::NF4> {};
+template <>
+struct CodeBook4<DType::FP4> : BnbCodeBook4<DType::FP4> {};
+template <>
+struct CodeBook4<DType::MXFP4> {
+  static constexpr int64_t kBlock = 32, kBytes = kMxfp4Bytes;
+  static const float* book() {
+    static const std::array<float, 16> values = [] {
+      std::array<float, 16> v{};
+      for (int i = 0; i < 16; ++i) v[static_cast<size_t>(i)] = e2m1_to_f32(static_cast<uint8_t>(i));
+      return v;
+    }();
+    return values.data();
+  }
+  // e8m0_to_f32 without its ldexp (the kernel's cost per block): 2^(e - 127) as float bits, the
+  // subnormal 2^-127 for e = 0, NaN for 255.
+  static float scale(const unsigned char* b) {
+    const uint32_t e = b[0];
+    const uint32_t bits = e == 0 ? 0x00400000u : e == 0xff ? 0x7fc00000u : e << 23;
+    float v;
+    std::memcpy(&v, &bits, 4);
+    return v;
+  }
+  static vbook16 block_book(const vbook16& book, const unsigned char*) { return book; }
+  static Nibbles4 nibbles(const unsigned char* b) {
+    __m128i lo, hi;
+    split_nibbles(_mm_loadu_si128(reinterpret_cast<const __m128i*>(b + 1)), &lo, &hi);
+    return {{_mm_unpacklo_epi8(lo, hi), _mm_unpackhi_epi8(lo, hi), _mm_setzero_si128(), _mm_setzero_si128()}};
+  }
+};
+template <>
+struct CodeBook4<DType::Q4_Z> {
+  static constexpr int64_t kBlock = 32, kBytes = kQ4ZBytes;
+  static const float* book() {  // 0..15, from which each block's book subtracts its zero
+    static const std::array<float, 16> values = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15};
+    return values.data();
+  }
+  static float scale(const unsigned char* b) { return block_scale(b); }
+  static vbook16 block_book(const vbook16& book, const unsigned char* b) {
+    return vbook16_sub(book, static_cast<float>(b[2]));
+  }
+  static Nibbles4 nibbles(const unsigned char* b) {
+    __m128i lo, hi;
+    split_nibbles(_mm_loadu_si128(reinterpret_cast<const __m128i*>(b + 4)), &lo, &hi);
+    return {{lo, hi, _mm_setzero_si128(), _mm_setzero_si128()}};
+  }
+};
+
+template <DType DT>
+void codebook4_decode(const void* in, float* out, int64_t n) {
+  using F = CodeBook4<DT>;
+  const vbook16 shared = vbook16_load(F::book());
+  const auto* b = static_cast<const unsigned char*>(in);
+  for (int64_t i = 0; i < n / F::kBlock; ++i, b += F::kBytes, out += F::kBlock) {
+    const vf scale = vset1(F::scale(b));
+    const vbook16 book = F::block_book(shared, b);
+    const Nibbles4 nibbles = F::nibbles(b);
+    for (int64_t e = 0; e < F::kBlock; e += kLanes) vstore(out + e, vmul(vlookup16(book, nibbles.lanes(e)), scale));
   }
 }
 
-// How far ahead of a block the NF4 / FP4 gemv prefetches its row (a few rows of 504 bytes at
-// K = 896): the weights stream from DRAM, and the loads of the nibbles stalled the kernel at 1 KiB.
-constexpr int64_t kBnb4PrefetchBytes = 4096;
+// How far ahead of a block the code-book gemv prefetches its row (a few rows of 504 bytes at
+// K = 896 in NF4): the weights stream from DRAM, and the loads of the nibbles stalled the kernel
+// at 1 KiB.
+constexpr int64_t kCodeBook4PrefetchBytes = 4096;
 
-// out[m * ldy] = W row · x row m for R rows of x, the code-book values multiplied against x as they
-// are looked up (no decoded row in memory) and each block's sum scaled by its absmax once.
-template <int R>
-inline void bnb4_row(const vbook16& codes, const unsigned char* row, int64_t nb, const float* x, int64_t ldx,
-                     float* out, int64_t ldy) {
+// out[m * ldy] = W row · x row m for R rows of x, the book's values multiplied against x as they
+// are looked up (no decoded row in memory) and each block's sum scaled once.
+template <DType DT, int R>
+inline void codebook4_row(const vbook16& shared, const unsigned char* row, int64_t nb, const float* x, int64_t ldx,
+                          float* out, int64_t ldy) {
+  using F = CodeBook4<DT>;
   vf acc[R];
   for (int m = 0; m < R; ++m) acc[m] = vzero();
   for (int64_t i = 0; i < nb; ++i) {
-    const unsigned char* b = row + i * kBnbBlockBytes;
-    prefetch_nta(b + kBnb4PrefetchBytes);
-    float a;
-    std::memcpy(&a, b, 4);
-    const Bnb4Nibbles nibbles = bnb4_nibbles(b);
+    const unsigned char* b = row + i * F::kBytes;
+    prefetch_nta(b + kCodeBook4PrefetchBytes);
+    const vbook16 book = F::block_book(shared, b);
+    const Nibbles4 nibbles = F::nibbles(b);
     vf block[R];
     for (int m = 0; m < R; ++m) block[m] = vzero();
-    for (int64_t e = 0; e < kBnbBlock; e += kLanes) {
-      const vf v = vlookup16(codes, nibbles.lanes(e));
-      for (int m = 0; m < R; ++m) block[m] = vfmadd(v, vload(x + m * ldx + i * kBnbBlock + e), block[m]);
+    for (int64_t e = 0; e < F::kBlock; e += kLanes) {
+      const vf v = vlookup16(book, nibbles.lanes(e));
+      for (int m = 0; m < R; ++m) block[m] = vfmadd(v, vload(x + m * ldx + i * F::kBlock + e), block[m]);
     }
-    const vf absmax = vset1(a);
-    for (int m = 0; m < R; ++m) acc[m] = vfmadd(block[m], absmax, acc[m]);
+    const vf scale = vset1(F::scale(b));
+    for (int m = 0; m < R; ++m) acc[m] = vfmadd(block[m], scale, acc[m]);
   }
   for (int m = 0; m < R; ++m) out[m * ldy] = vhsum(acc[m]);
 }
 
-// y[m, n] for NF4 / FP4 W (decode: M < kLinearGemmMinRows), up to 4 rows of x per pass over a row
+// y[m, n] for code-book W (decode: M < kLinearGemmMinRows), up to 4 rows of x per pass over a row
 // of W.
 template <DType DT>
-void bnb4_gemv(const float* x, int64_t M, int64_t K, int64_t ldx, const void* w, int64_t n0, int64_t n1, float* y,
-               int64_t ldy) {
-  const vbook16 codes = vbook16_load(DT == DType::NF4 ? nf4_code_book() : fp4_code_book());
-  const int64_t nb = K / kBnbBlock, row_bytes = nb * kBnbBlockBytes;
+void codebook4_gemv(const float* x, int64_t M, int64_t K, int64_t ldx, const void* w, int64_t n0, int64_t n1, float* y,
+                    int64_t ldy) {
+  using F = CodeBook4<DT>;
+  const vbook16 shared = vbook16_load(F::book());
+  const int64_t nb = K / F::kBlock, row_bytes = nb * F::kBytes;
   for (int64_t n = n0; n < n1; ++n) {
     const auto* row = static_cast<const unsigned char*>(w) + n * row_bytes;
     for (int64_t m0 = 0; m0 < M; m0 += 4) {
       const float* xm = x + m0 * ldx;
       float* out = y + m0 * ldy + n;
       switch (std::min<int64_t>(4, M - m0)) {
-        case 4: bnb4_row<4>(codes, row, nb, xm, ldx, out, ldy); break;
-        case 3: bnb4_row<3>(codes, row, nb, xm, ldx, out, ldy); break;
-        case 2: bnb4_row<2>(codes, row, nb, xm, ldx, out, ldy); break;
-        default: bnb4_row<1>(codes, row, nb, xm, ldx, out, ldy); break;
+        case 4: codebook4_row<DT, 4>(shared, row, nb, xm, ldx, out, ldy); break;
+        case 3: codebook4_row<DT, 3>(shared, row, nb, xm, ldx, out, ldy); break;
+        case 2: codebook4_row<DT, 2>(shared, row, nb, xm, ldx, out, ldy); break;
+        default: codebook4_row<DT, 1>(shared, row, nb, xm, ldx, out, ldy); break;
       }
     }
   }
 }
 
-// n weights of a row (or rows) to f32 by the tier: vector code where it has one, else the codec.
+template <DType DT>
+constexpr bool kCodeBook4 = DT == DType::NF4 || DT == DType::FP4 || DT == DType::MXFP4 || DT == DType::Q4_Z;
+
+// n weights of a row (or rows) to f32 by the tier: lookups for the code-book formats, else the
+// codec.
 template <DType DT>
 void decode_weights(const void* w, float* out, int64_t n) {
-  if constexpr (DT == DType::NF4 || DT == DType::FP4) {
-    bnb4_decode(DT == DType::NF4 ? nf4_code_book() : fp4_code_book(), w, out, n);
+  if constexpr (kCodeBook4<DT>) {
+    codebook4_decode<DT>(w, out, n);
   } else {
     weight_format(DT).dequantize(w, out, n);
   }
@@ -601,7 +686,7 @@ void dequantizing_gemv(const float* x, int64_t M, int64_t K, int64_t ldx, const 
 
 template <DType DT>
 WeightKernels dequantizing_weight_kernels() {
-  if constexpr (DT == DType::NF4 || DT == DType::FP4)
-    return {bnb4_gemv<DT>, nullptr, decode_rows<DT>, WeightFormat::ActivationFormat::F32, nullptr};
+  if constexpr (kCodeBook4<DT>)
+    return {codebook4_gemv<DT>, nullptr, decode_rows<DT>, WeightFormat::ActivationFormat::F32, nullptr};
   return {dequantizing_gemv<DT>, nullptr, decode_rows<DT>, WeightFormat::ActivationFormat::F32, nullptr};
 }

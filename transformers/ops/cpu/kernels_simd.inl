@@ -17,6 +17,7 @@
 #include "transformers/ops/cpu/bnb_blocks.h"
 #include "transformers/ops/cpu/kernels.h"
 #include "transformers/ops/cpu/llm_int8.h"
+#include "transformers/ops/cpu/prequant_blocks.h"
 #include "transformers/ops/cpu/quant_blocks.h"
 #include "transformers/ops/cpu/quant_kblocks.h"
 

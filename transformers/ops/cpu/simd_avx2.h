@@ -76,6 +76,11 @@ struct vbook16 {
   __m256 low, high;
 };
 inline vbook16 vbook16_load(const float* book) { return {_mm256_loadu_ps(book), _mm256_loadu_ps(book + 8)}; }
+// Every entry minus s.
+inline vbook16 vbook16_sub(const vbook16& book, float s) {
+  const __m256 v = _mm256_set1_ps(s);
+  return {_mm256_sub_ps(book.low, v), _mm256_sub_ps(book.high, v)};
+}
 inline vf vlookup16(const vbook16& book, __m128i idx) {  // the first kLanes bytes of idx
   const __m256i i = _mm256_cvtepu8_epi32(idx);
   return _mm256_blendv_ps(_mm256_permutevar8x32_ps(book.low, i), _mm256_permutevar8x32_ps(book.high, i),

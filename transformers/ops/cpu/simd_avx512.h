@@ -71,6 +71,8 @@ struct vbook16 {
   __m512 codes;
 };
 inline vbook16 vbook16_load(const float* book) { return {_mm512_loadu_ps(book)}; }
+// Every entry minus s.
+inline vbook16 vbook16_sub(const vbook16& book, float s) { return {_mm512_sub_ps(book.codes, _mm512_set1_ps(s))}; }
 inline vf vlookup16(const vbook16& book, __m128i idx) {  // the kLanes bytes of idx
   return _mm512_permutexvar_ps(_mm512_cvtepu8_epi32(idx), book.codes);
 }
