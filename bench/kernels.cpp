@@ -59,10 +59,10 @@ ThreadPool& pool_of(int threads) {
 }
 
 // dtype index of the benchmarks' arguments: 0 f32, 1 bf16, 2 f16, 3 q8_0, 4 q4_0, 5 q4_k, 6 q6_k,
-// 7 q5_0, 8 nf4 (bitsandbytes), 9 q4_z (GPTQ / AWQ), 10 mxfp4.
+// 7 q5_0, 8 nf4 (bitsandbytes), 9 q4_z (GPTQ / AWQ), 10 mxfp4, 11 f8_b128 (FineGrained FP8).
 DType dtype_arg(int64_t i) {
-  constexpr DType kDtypes[] = {DType::F32,  DType::BF16, DType::F16, DType::Q8_0, DType::Q4_0, DType::Q4_K,
-                               DType::Q6_K, DType::Q5_0, DType::NF4, DType::Q4_Z, DType::MXFP4};
+  constexpr DType kDtypes[] = {DType::F32,  DType::BF16, DType::F16,  DType::Q8_0,  DType::Q4_0,   DType::Q4_K,
+                               DType::Q6_K, DType::Q5_0, DType::NF4,  DType::Q4_Z,  DType::MXFP4, DType::F8_B128};
   return kDtypes[i];
 }
 
@@ -216,9 +216,9 @@ void gemv_args(benchmark::internal::Benchmark* b) {
   // MLP down (2048 x 8192). The K-quants (q4_k, q6_k: the q4_k_m mix) where K is a multiple of
   // 256 (Qwen2.5's 896 is not: its q4_k_m holds those matrices in q5_0, llama.cpp's fallback).
   for (auto [n, k] : {std::pair<int64_t, int64_t>{896, 4864}, {4864, 896}, {4096, 4096}, {2048, 8192}})
-    for (int64_t dt : {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10})
+    for (int64_t dt : {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11})
       for (int64_t t : {1, 2})
-        if (dt == 5 || dt == 6 ? k % 256 == 0 : true) b->Args({n, k, dt, t});
+        if (dt == 5 || dt == 6 ? k % 256 == 0 : dt == 11 ? k % 128 == 0 : true) b->Args({n, k, dt, t});
 }
 
 void gemm_args(benchmark::internal::Benchmark* b) {

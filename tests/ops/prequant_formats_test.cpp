@@ -126,9 +126,10 @@ TEST_P(PrequantTier, LinearMatchesTheReference) {
   }
 }
 
-// MXFP4 blocks with every e8m0 scale (0: the subnormal 2^-127; 255: NaN) and Q4_Z blocks with
-// every zero up to 16 (GPTQ v1's largest), decoded by each tier (the lookup kernels'
-// dequant_rows) bit for bit as the codec decodes them.
+// MXFP4 blocks with every e8m0 scale (0: the subnormal 2^-127; 255: NaN), Q4_Z blocks with every
+// zero up to 16 (GPTQ v1's largest) and F8_B128 blocks holding every e4m3 code (subnormals, -0,
+// both NaNs), decoded by each tier (the lookup kernels' dequant_rows) bit for bit as the codec
+// decodes them.
 TEST_P(PrequantTier, LookupDecodersMatchTheCodecOnEveryScaleAndZero) {
   const cpu::Kernels& tier = *cpu::kernels_for(GetParam());
   std::mt19937 rng(6);
@@ -151,12 +152,19 @@ TEST_P(PrequantTier, LookupDecodersMatchTheCodecOnEveryScaleAndZero) {
     cpu::pack_q4_z_block(q.data(), static_cast<uint16_t>(0x3400 + 97 * zero), static_cast<uint8_t>(zero),
                          z.data() + zero * cpu::kQ4ZBytes);
   }
+  std::vector<unsigned char> f8(2 * cpu::kF8B128Bytes);
+  for (int i = 0; i < 2; ++i) {
+    const float scale = i ? 0.37f : 3.0e-3f;
+    std::memcpy(f8.data() + i * cpu::kF8B128Bytes, &scale, 4);
+    for (int c = 0; c < 128; ++c) f8[i * cpu::kF8B128Bytes + 4 + c] = static_cast<unsigned char>(128 * i + c);
+  }
   for (const auto& [dt, blocks] : {std::pair<DType, const std::vector<unsigned char>*>{DType::MXFP4, &mx},
-                                   {DType::Q4_Z, &z}}) {
-    const int64_t n = static_cast<int64_t>(blocks->size() / dtype_nbytes(dt, 32)) * 32;
+                                   {DType::Q4_Z, &z}, {DType::F8_B128, &f8}}) {
+    const int64_t block = dtype_block_elements(dt);
+    const int64_t n = static_cast<int64_t>(blocks->size() / dtype_nbytes(dt, block)) * block;
     std::vector<float> want(static_cast<size_t>(n)), got(static_cast<size_t>(n), -1.0f);
     cpu::weight_format(dt).dequantize(blocks->data(), want.data(), n);
-    tier.weight(dt).dequant_rows(blocks->data(), 32, 0, n / 32, got.data());
+    tier.weight(dt).dequant_rows(blocks->data(), block, 0, n / block, got.data());
     EXPECT_EQ(bits_of(got), bits_of(want)) << cpu::weight_format(dt).name;
   }
 }

@@ -584,41 +584,78 @@ struct CodeBook4<DType::Q4_Z> {
   }
 };
 
+// One block of a code-book format, ready to hand out its values kLanes at a time.
 template <DType DT>
-void codebook4_decode(const void* in, float* out, int64_t n) {
+struct CodeBook4Block {
+  vbook16 book;
+  Nibbles4 nibbles;
+  vf values(int64_t e) const { return vlookup16(book, nibbles.lanes(e)); }
+};
+
+// FP8 blocks (F8_B128: an f32 scale, then 128 e4m3 codes; prequant_blocks.h), decoded exactly by
+// vload_e4m3 (through f16).
+struct F8Block {
+  const uint8_t* codes;
+  vf values(int64_t e) const { return vload_e4m3(codes + e); }
+};
+
+// The formats decoded here (LookupFormat<DT>): the block's size, bytes, scale, and its values
+// before the scale (block(): the decoder of one block; `shared` what every block starts from).
+template <DType DT>
+struct LookupFormat : CodeBook4<DT> {
   using F = CodeBook4<DT>;
-  const vbook16 shared = vbook16_load(F::book());
+  using Shared = vbook16;
+  static Shared shared() { return vbook16_load(F::book()); }
+  static CodeBook4Block<DT> block(const Shared& s, const unsigned char* b) { return {F::block_book(s, b), F::nibbles(b)}; }
+};
+template <>
+struct LookupFormat<DType::F8_B128> {
+  static constexpr int64_t kBlock = kF8Block, kBytes = kF8B128Bytes;
+  struct Shared {};
+  static Shared shared() { return {}; }
+  static float scale(const unsigned char* b) {
+    float s;
+    std::memcpy(&s, b, 4);
+    return s;
+  }
+  static F8Block block(const Shared&, const unsigned char* b) { return {b + 4}; }
+};
+
+// Blocks to f32: each value times the scale, the codec's one f32 product (the values are exact),
+// so the rows are the codec's bit for bit.
+template <DType DT>
+void lookup_decode(const void* in, float* out, int64_t n) {
+  using F = LookupFormat<DT>;
+  const auto shared = F::shared();
   const auto* b = static_cast<const unsigned char*>(in);
   for (int64_t i = 0; i < n / F::kBlock; ++i, b += F::kBytes, out += F::kBlock) {
     const vf scale = vset1(F::scale(b));
-    const vbook16 book = F::block_book(shared, b);
-    const Nibbles4 nibbles = F::nibbles(b);
-    for (int64_t e = 0; e < F::kBlock; e += kLanes) vstore(out + e, vmul(vlookup16(book, nibbles.lanes(e)), scale));
+    const auto block = F::block(shared, b);
+    for (int64_t e = 0; e < F::kBlock; e += kLanes) vstore(out + e, vmul(block.values(e), scale));
   }
 }
 
-// How far ahead of a block the code-book gemv prefetches its row (a few rows of 504 bytes at
+// How far ahead of a block the lookup gemv prefetches its row (a few rows of 504 bytes at
 // K = 896 in NF4): the weights stream from DRAM, and the loads of the nibbles stalled the kernel
 // at 1 KiB.
-constexpr int64_t kCodeBook4PrefetchBytes = 4096;
+constexpr int64_t kLookupPrefetchBytes = 4096;
 
-// out[m * ldy] = W row · x row m for R rows of x, the book's values multiplied against x as they
-// are looked up (no decoded row in memory) and each block's sum scaled once.
+// out[m * ldy] = W row · x row m for R rows of x, the block's values multiplied against x as they
+// are decoded (no decoded row in memory) and each block's sum scaled once.
 template <DType DT, int R>
-inline void codebook4_row(const vbook16& shared, const unsigned char* row, int64_t nb, const float* x, int64_t ldx,
-                          float* out, int64_t ldy) {
-  using F = CodeBook4<DT>;
+inline void lookup_row(const typename LookupFormat<DT>::Shared& shared, const unsigned char* row, int64_t nb,
+                       const float* x, int64_t ldx, float* out, int64_t ldy) {
+  using F = LookupFormat<DT>;
   vf acc[R];
   for (int m = 0; m < R; ++m) acc[m] = vzero();
   for (int64_t i = 0; i < nb; ++i) {
     const unsigned char* b = row + i * F::kBytes;
-    prefetch_nta(b + kCodeBook4PrefetchBytes);
-    const vbook16 book = F::block_book(shared, b);
-    const Nibbles4 nibbles = F::nibbles(b);
+    for (int64_t line = 0; line < F::kBytes; line += 64) prefetch_nta(b + kLookupPrefetchBytes + line);
+    const auto values = F::block(shared, b);
     vf block[R];
     for (int m = 0; m < R; ++m) block[m] = vzero();
     for (int64_t e = 0; e < F::kBlock; e += kLanes) {
-      const vf v = vlookup16(book, nibbles.lanes(e));
+      const vf v = values.values(e);
       for (int m = 0; m < R; ++m) block[m] = vfmadd(v, vload(x + m * ldx + i * F::kBlock + e), block[m]);
     }
     const vf scale = vset1(F::scale(b));
@@ -627,13 +664,13 @@ inline void codebook4_row(const vbook16& shared, const unsigned char* row, int64
   for (int m = 0; m < R; ++m) out[m * ldy] = vhsum(acc[m]);
 }
 
-// y[m, n] for code-book W (decode: M < kLinearGemmMinRows), up to 4 rows of x per pass over a row
-// of W.
+// y[m, n] for W in a lookup format (decode: M < kLinearGemmMinRows), up to 4 rows of x per pass
+// over a row of W.
 template <DType DT>
-void codebook4_gemv(const float* x, int64_t M, int64_t K, int64_t ldx, const void* w, int64_t n0, int64_t n1, float* y,
-                    int64_t ldy) {
-  using F = CodeBook4<DT>;
-  const vbook16 shared = vbook16_load(F::book());
+void lookup_gemv(const float* x, int64_t M, int64_t K, int64_t ldx, const void* w, int64_t n0, int64_t n1, float* y,
+                 int64_t ldy) {
+  using F = LookupFormat<DT>;
+  const auto shared = F::shared();
   const int64_t nb = K / F::kBlock, row_bytes = nb * F::kBytes;
   for (int64_t n = n0; n < n1; ++n) {
     const auto* row = static_cast<const unsigned char*>(w) + n * row_bytes;
@@ -641,24 +678,25 @@ void codebook4_gemv(const float* x, int64_t M, int64_t K, int64_t ldx, const voi
       const float* xm = x + m0 * ldx;
       float* out = y + m0 * ldy + n;
       switch (std::min<int64_t>(4, M - m0)) {
-        case 4: codebook4_row<DT, 4>(shared, row, nb, xm, ldx, out, ldy); break;
-        case 3: codebook4_row<DT, 3>(shared, row, nb, xm, ldx, out, ldy); break;
-        case 2: codebook4_row<DT, 2>(shared, row, nb, xm, ldx, out, ldy); break;
-        default: codebook4_row<DT, 1>(shared, row, nb, xm, ldx, out, ldy); break;
+        case 4: lookup_row<DT, 4>(shared, row, nb, xm, ldx, out, ldy); break;
+        case 3: lookup_row<DT, 3>(shared, row, nb, xm, ldx, out, ldy); break;
+        case 2: lookup_row<DT, 2>(shared, row, nb, xm, ldx, out, ldy); break;
+        default: lookup_row<DT, 1>(shared, row, nb, xm, ldx, out, ldy); break;
       }
     }
   }
 }
 
 template <DType DT>
-constexpr bool kCodeBook4 = DT == DType::NF4 || DT == DType::FP4 || DT == DType::MXFP4 || DT == DType::Q4_Z;
+constexpr bool kLookupFormat =
+    DT == DType::NF4 || DT == DType::FP4 || DT == DType::MXFP4 || DT == DType::Q4_Z || DT == DType::F8_B128;
 
-// n weights of a row (or rows) to f32 by the tier: lookups for the code-book formats, else the
-// codec.
+// n weights of a row (or rows) to f32 by the tier: vector decoding for the lookup formats, else
+// the codec.
 template <DType DT>
 void decode_weights(const void* w, float* out, int64_t n) {
-  if constexpr (kCodeBook4<DT>) {
-    codebook4_decode<DT>(w, out, n);
+  if constexpr (kLookupFormat<DT>) {
+    lookup_decode<DT>(w, out, n);
   } else {
     weight_format(DT).dequantize(w, out, n);
   }
@@ -686,7 +724,7 @@ void dequantizing_gemv(const float* x, int64_t M, int64_t K, int64_t ldx, const 
 
 template <DType DT>
 WeightKernels dequantizing_weight_kernels() {
-  if constexpr (kCodeBook4<DT>)
-    return {codebook4_gemv<DT>, nullptr, decode_rows<DT>, WeightFormat::ActivationFormat::F32, nullptr};
+  if constexpr (kLookupFormat<DT>)
+    return {lookup_gemv<DT>, nullptr, decode_rows<DT>, WeightFormat::ActivationFormat::F32, nullptr};
   return {dequantizing_gemv<DT>, nullptr, decode_rows<DT>, WeightFormat::ActivationFormat::F32, nullptr};
 }

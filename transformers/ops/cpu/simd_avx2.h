@@ -70,6 +70,17 @@ inline void vhsum4(vf a0, vf a1, vf a2, vf a3, float* out) {
 // Widening loads of 16-bit floats (exact) and the f16 narrowing store (round to nearest even).
 // kLanes bytes as unsigned integers, converted to floats.
 inline vf vload_u8(const uint8_t* p) { return _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p)))); }
+// kLanes FP8 e4m3 codes (sign, 4 exponent bits of bias 7, 3 mantissa bits) as floats, exactly:
+// the 7 magnitude bits placed in an f16 (exponent bias 15) and the product by 2^8 restore the
+// value, subnormals included; S.1111.111 is NaN (the codec's quiet NaN).
+inline vf vload_e4m3(const uint8_t* p) {
+  const __m128i c = _mm_cvtepu8_epi16(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p)));
+  const __m128i magnitude = _mm_and_si128(c, _mm_set1_epi16(0x7f));
+  const __m128i h = _mm_or_si128(_mm_slli_epi16(_mm_and_si128(c, _mm_set1_epi16(0x80)), 8), _mm_slli_epi16(magnitude, 7));
+  const __m256 v = _mm256_mul_ps(_mm256_cvtph_ps(h), _mm256_set1_ps(256.0f));
+  const __m256i nan = _mm256_cvtepi16_epi32(_mm_cmpeq_epi16(magnitude, _mm_set1_epi16(0x7f)));
+  return _mm256_blendv_ps(v, _mm256_castsi256_ps(_mm256_set1_epi32(0x7fc00000)), _mm256_castsi256_ps(nan));
+}
 // A 16-entry code book (4-bit formats) and the values of kLanes indices (bytes 0..15) in it:
 // two permutes of its halves, blended on each index's bit 3.
 struct vbook16 {

@@ -65,6 +65,18 @@ inline void vhsum4(vf a0, vf a1, vf a2, vf a3, float* out) {
 
 // kLanes bytes as unsigned integers, converted to floats.
 inline vf vload_u8(const uint8_t* p) { return _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)))); }
+// kLanes FP8 e4m3 codes (sign, 4 exponent bits of bias 7, 3 mantissa bits) as floats, exactly:
+// the 7 magnitude bits placed in an f16 (exponent bias 15) and the product by 2^8 restore the
+// value, subnormals included; S.1111.111 is NaN (the codec's quiet NaN).
+inline vf vload_e4m3(const uint8_t* p) {
+  const __m256i c = _mm256_cvtepu8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
+  const __m256i magnitude = _mm256_and_si256(c, _mm256_set1_epi16(0x7f));
+  const __m256i h =
+      _mm256_or_si256(_mm256_slli_epi16(_mm256_and_si256(c, _mm256_set1_epi16(0x80)), 8), _mm256_slli_epi16(magnitude, 7));
+  const __m512 v = _mm512_mul_ps(_mm512_cvtph_ps(h), _mm512_set1_ps(256.0f));
+  const __mmask16 nan = _mm256_cmpeq_epi16_mask(magnitude, _mm256_set1_epi16(0x7f));
+  return _mm512_mask_blend_ps(nan, v, _mm512_castsi512_ps(_mm512_set1_epi32(0x7fc00000)));
+}
 // A 16-entry code book (4-bit formats) in one vector and the values of kLanes indices (bytes
 // 0..15) in it: one permute.
 struct vbook16 {
