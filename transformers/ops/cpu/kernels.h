@@ -123,10 +123,13 @@ const WeightFormat& weight_format(DType dt);
 [[noreturn]] void throw_not_float(DType dt, const char* what);
 
 // WeightKernels::dequant_rows of a block format through its scalar codec (the same bytes on
-// every tier). The formats without integer kernels (Q4_Z, F8_B128, MXFP4, NF4, FP4) have this, a
-// gemv that dequantizes a row at a time, and no gemm: prompt-sized products go to the linear
-// driver's BLAS path on dequantized panels. The K-quants (Q4_K, Q5_K, Q6_K) have an integer gemm
-// for decode (M < kLinearGemmMinRows, gemm_rows_below) and take that BLAS path for prompts.
+// every tier; the reference's, and the tiers' for the formats with integer kernels). The formats
+// without integer kernels (Q4_Z, F8_B128, MXFP4, NF4, FP4) have on the vector tiers a gemv that
+// multiplies each block's values against x as it decodes them (code-book lookups, e4m3 through
+// f16) and rows decoded by the same code, bit-exact with the codec, and no gemm: prompt-sized
+// products go to the linear driver's BLAS path on decoded panels. The K-quants (Q4_K, Q5_K, Q6_K)
+// have an integer gemm for decode (M < kLinearGemmMinRows, gemm_rows_below) and take that path for
+// prompts.
 template <DType DT>
 void format_dequant_rows(const void* w, int64_t K, int64_t row0, int64_t rows, float* out) {
   weight_format(DT).dequantize(static_cast<const char*>(w) + dtype_nbytes(DT, row0 * K), out, rows * K);

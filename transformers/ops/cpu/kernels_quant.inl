@@ -691,40 +691,15 @@ template <DType DT>
 constexpr bool kLookupFormat =
     DT == DType::NF4 || DT == DType::FP4 || DT == DType::MXFP4 || DT == DType::Q4_Z || DT == DType::F8_B128;
 
-// n weights of a row (or rows) to f32 by the tier: vector decoding for the lookup formats, else
-// the codec.
-template <DType DT>
-void decode_weights(const void* w, float* out, int64_t n) {
-  if constexpr (kLookupFormat<DT>) {
-    lookup_decode<DT>(w, out, n);
-  } else {
-    weight_format(DT).dequantize(w, out, n);
-  }
-}
-
 template <DType DT>
 void decode_rows(const void* w, int64_t K, int64_t row0, int64_t rows, float* out) {
-  decode_weights<DT>(static_cast<const char*>(w) + dtype_nbytes(DT, row0 * K), out, rows * K);
+  lookup_decode<DT>(static_cast<const char*>(w) + dtype_nbytes(DT, row0 * K), out, rows * K);
 }
 
-// The formats without integer kernels (pre-quantized, bitsandbytes; kernels.h), correct before
-// fast: gemv decodes each row of W into a buffer of the thread (decode_weights) and takes the
-// tier's f32 dot with each row of x; many rows go to the driver's BLAS path on decoded panels.
+// The formats without integer kernels (pre-quantized, bitsandbytes; kernels.h): decode by
+// lookup_gemv, prompts on rows decoded by the same code (the driver's BLAS or bf16 path).
 template <DType DT>
-void dequantizing_gemv(const float* x, int64_t M, int64_t K, int64_t ldx, const void* w, int64_t n0, int64_t n1,
-                       float* y, int64_t ldy) {
-  thread_local std::vector<float> row;
-  row.resize(static_cast<size_t>(K));
-  const int64_t row_bytes = static_cast<int64_t>(dtype_nbytes(DT, K));
-  for (int64_t n = n0; n < n1; ++n) {
-    decode_weights<DT>(static_cast<const char*>(w) + n * row_bytes, row.data(), K);
-    for (int64_t m = 0; m < M; ++m) y[m * ldy + n] = dot(x + m * ldx, row.data(), K);
-  }
-}
-
-template <DType DT>
-WeightKernels dequantizing_weight_kernels() {
-  if constexpr (kLookupFormat<DT>)
-    return {lookup_gemv<DT>, nullptr, decode_rows<DT>, WeightFormat::ActivationFormat::F32, nullptr};
-  return {dequantizing_gemv<DT>, nullptr, decode_rows<DT>, WeightFormat::ActivationFormat::F32, nullptr};
+WeightKernels lookup_weight_kernels() {
+  static_assert(kLookupFormat<DT>, "a format without integer kernels needs a LookupFormat");
+  return {lookup_gemv<DT>, nullptr, decode_rows<DT>, WeightFormat::ActivationFormat::F32, nullptr};
 }
