@@ -58,21 +58,22 @@ std::string model_name_of(const std::string& name) { return gguf::hf_tensor_name
 std::optional<Tensor> ImportanceMatrix::importance(const std::string& name, const Shape& weight_shape) const {
   const auto it = entries.find(name);
   if (it == entries.end()) return std::nullopt;
-  Entry e = it->second;
+  const Entry& e = it->second;
   const auto [columns, matrices] = columns_and_matrices(weight_shape);
-  if (e.counts.size() == 1 && matrices > 1 && e.columns == matrices * columns) {
+  std::vector<double> counts = e.counts;
+  if (counts.size() == 1 && matrices > 1 && e.columns == matrices * columns) {
     // A legacy entry holds stacked experts' values in one row with one count for them all.
-    e.columns = columns;
-    e.counts.assign(static_cast<size_t>(matrices), e.counts[0]);
+    counts.assign(static_cast<size_t>(matrices), counts[0]);
+  } else {
+    TCPP_CHECK(e.columns == columns && static_cast<int64_t>(counts.size()) == matrices, ValueError,
+               "importance matrix: the entry for ", name, " has ", counts.size(), " x ", e.columns,
+               " values, the weight is ", shape_to_string(weight_shape));
   }
-  TCPP_CHECK(e.columns == columns && static_cast<int64_t>(e.counts.size()) == matrices, ValueError,
-             "importance matrix: the entry for ", name, " has ", e.counts.size(), " x ", e.columns,
-             " values, the weight is ", shape_to_string(weight_shape));
   std::vector<float> values(e.sum_squares.size());
   for (int64_t m = 0; m < matrices; ++m)
     for (int64_t k = 0; k < columns; ++k) {
       const auto i = static_cast<size_t>(m * columns + k);
-      const double count = e.counts[static_cast<size_t>(m)];
+      const double count = counts[static_cast<size_t>(m)];
       values[i] = count > 0 ? static_cast<float>(e.sum_squares[i] / count) : 1.0f;
     }
   return weight_shape.size() == 3 ? Tensor::from_values(values, {matrices, columns})
