@@ -18,8 +18,9 @@ within a round and the table gives the median over rounds. Time to first token f
 bench/llama_cold_ttft.mjs and by `transformers bench` (its cold_ttft_s), --ttft-runs times each,
 in turn. The quantized rows (q8_0, q4_0, q4_k_m) run both sides on the same GGUF file, ours loading
 it as a model (--ours-input checkpoint quantizes the f32 checkpoint while loading instead, which
-puts the quantizer in our cold first token). Before each speed run both sides' files are dropped from the page cache (drop_page_cache),
-so each reads them back in the folio sizes its own mapping asks for. llama.cpp has no BF16 row here (st2gguf.py writes f32, f16, q8_0, q4_0): our bf16 is
+puts the quantizer in our cold first token). Before each speed run both sides' files are dropped
+from the page cache (drop_page_cache), so each reads them back in the folio sizes its own mapping
+asks for. llama.cpp has no BF16 row here (st2gguf.py writes f32, f16, q8_0, q4_0): our bf16 is
 compared with its F16, the 16-bit format it runs. Files are reused when present; delete --work to
 rebuild them. node-llama-cpp is installed into ~/.cache/transformers-cpp (or --cache) when absent.
 """
