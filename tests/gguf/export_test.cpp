@@ -150,20 +150,21 @@ bool q6_rule_picks(const std::string& name) {
          name == "model.layers.1.mlp.down_proj.weight";
 }
 
+// A random untied 2-layer llama of `hidden` (heads of 64) written to `folder`.
+void save_random_llama(const std::filesystem::path& folder, int64_t hidden, int64_t kv_heads, unsigned seed) {
+  const Json config = {{"model_type", "llama"}, {"architectures", {"LlamaForCausalLM"}}, {"vocab_size", 512},
+                       {"hidden_size", hidden}, {"intermediate_size", 512}, {"num_hidden_layers", 2},
+                       {"num_attention_heads", hidden / 64}, {"num_key_value_heads", kv_heads}, {"head_dim", 64},
+                       {"max_position_embeddings", 128}, {"tie_word_embeddings", false}, {"rms_norm_eps", 1e-6}};
+  save_pretrained(*make_random_model(PretrainedConfig::from_json(config), seed, 0.1), folder);
+}
+
 TEST(GgufExport, KQuantFilesHoldTheBytesOfQuantizeOnLoad) {
   const auto untied = scratch_dir("gguf_untied_llama");
   const auto files = scratch_dir("gguf_export_bytes");
-  const Json config = {{"model_type", "llama"}, {"architectures", {"LlamaForCausalLM"}}, {"vocab_size", 512},
-                       {"hidden_size", 256}, {"intermediate_size", 512}, {"num_hidden_layers", 2},
-                       {"num_attention_heads", 4}, {"num_key_value_heads", 2}, {"head_dim", 64},
-                       {"max_position_embeddings", 128}, {"tie_word_embeddings", false}, {"rms_norm_eps", 1e-6}};
-  save_pretrained(*make_random_model(PretrainedConfig::from_json(config), 11, 0.1), untied);
+  save_random_llama(untied, 256, 2, 11);
   const auto narrow = scratch_dir("gguf_narrow_llama");
-  Json narrow_config = config;
-  narrow_config["hidden_size"] = 320;
-  narrow_config["num_attention_heads"] = 5;
-  narrow_config["num_key_value_heads"] = 5;
-  save_pretrained(*make_random_model(PretrainedConfig::from_json(narrow_config), 12, 0.1), narrow);
+  save_random_llama(narrow, 320, 5, 12);
   const std::pair<std::filesystem::path, size_t> models[] = {
       {std::filesystem::path(TCPP_SOURCE_DIR) / "models/fortune-llama", 5}, {untied, 3}, {narrow, 1}};
   for (const auto& [folder, q4_k_m_q6] : models)
@@ -205,11 +206,7 @@ TEST(GgufExport, FallbackBlocksRunInLlamaCpp) {
   const auto runner = llama_cpp_runner();
   ASSERT_FALSE(runner.empty());
   const auto folder = scratch_dir("gguf_narrow_run");
-  const Json config = {{"model_type", "llama"}, {"architectures", {"LlamaForCausalLM"}}, {"vocab_size", 512},
-                       {"hidden_size", 320}, {"intermediate_size", 512}, {"num_hidden_layers", 2},
-                       {"num_attention_heads", 5}, {"num_key_value_heads", 5}, {"head_dim", 64},
-                       {"max_position_embeddings", 128}, {"tie_word_embeddings", false}, {"rms_norm_eps", 1e-6}};
-  save_pretrained(*make_random_model(PretrainedConfig::from_json(config), 13, 0.1), folder);
+  save_random_llama(folder, 320, 5, 13);
   const auto out = scratch_dir("gguf_export") / "narrow_q4_k_m.gguf";
   const auto r = run_transformers("export-gguf " + folder.string() + " " + out.string() + " --outtype q4_k_m");
   ASSERT_EQ(r.exit_code, 0) << r.err;
